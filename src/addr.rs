@@ -1,0 +1,264 @@
+//! The one address grammar every subcommand accepts (design.md, "Addresses"):
+//! filesystem paths, Linux abstract names, the DOCKER_HOST `unix:///` form and TCP.
+//! `Display` prints the canonical form, which parses back to the same address.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Longest abstract name: `sun_path` holds 108 bytes and the first is the NUL marker.
+pub const MAX_ABSTRACT: usize = 107;
+
+/// What every "address does not parse" error ends with.
+pub const FORMS: &str = "accepted forms: PATH, unix:PATH, @NAME, abstract:NAME, unix:@NAME, \
+     unix:///PATH, tcp:HOST:PORT, tcp:PORT, tcp:[IPV6]:PORT";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addr {
+    /// A socket file. Any length: long paths are reached through `/proc/self/fd` (see socket.rs).
+    Path(PathBuf),
+    /// A name in the Linux abstract namespace, without the leading NUL.
+    Abstract(Vec<u8>),
+    /// TCP; `host` is a name or an IP literal (IPv6 without brackets).
+    Tcp { host: String, port: u16 },
+}
+
+impl Addr {
+    pub fn is_unix(&self) -> bool {
+        !matches!(self, Addr::Tcp { .. })
+    }
+
+    /// The socket file behind this address, if it has one.
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Addr::Path(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}\n  {FORMS}", self.0)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ParseError> {
+    Err(ParseError(msg.into()))
+}
+
+fn abstract_name(name: &str, written: &str) -> Result<Addr, ParseError> {
+    if name.is_empty() {
+        return err(format!("'{written}' has an empty abstract name"));
+    }
+    if name.len() > MAX_ABSTRACT {
+        return err(format!(
+            "the abstract name is {} bytes; the kernel allows at most {MAX_ABSTRACT}",
+            name.len()
+        ));
+    }
+    Ok(Addr::Abstract(name.as_bytes().to_vec()))
+}
+
+fn path(p: &str, written: &str) -> Result<Addr, ParseError> {
+    if p.is_empty() {
+        return err(format!("'{written}' has an empty path"));
+    }
+    Ok(Addr::Path(PathBuf::from(p)))
+}
+
+fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let Some((host, port)) = v6.split_once("]:") else {
+            return err(format!(
+                "'{written}': an IPv6 address is written tcp:[ADDR]:PORT"
+            ));
+        };
+        (host, port)
+    } else {
+        match rest.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => {
+                return err(format!(
+                    "'{written}': put an IPv6 address in brackets, tcp:[ADDR]:PORT"
+                ));
+            }
+            Some((host, port)) => (host, port),
+            None => ("127.0.0.1", rest),
+        }
+    };
+    if host.is_empty() {
+        return err(format!(
+            "'{written}' has an empty host (tcp:PORT means 127.0.0.1)"
+        ));
+    }
+    let port = port.parse::<u16>().map_err(|_| {
+        ParseError(format!(
+            "'{written}': '{port}' is not a port number (0-65535)"
+        ))
+    })?;
+    Ok(Addr::Tcp {
+        host: host.to_string(),
+        port,
+    })
+}
+
+impl FromStr for Addr {
+    type Err = ParseError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.is_empty() {
+            return err("empty address");
+        }
+        if let Some(rest) = s.strip_prefix("unix://") {
+            // DOCKER_HOST form: unix:///var/run/docker.sock
+            return path(rest, s);
+        }
+        if let Some(rest) = s.strip_prefix("unix:") {
+            return match rest.strip_prefix('@') {
+                Some(name) => abstract_name(name, s),
+                None => path(rest, s),
+            };
+        }
+        if let Some(name) = s.strip_prefix("abstract:") {
+            return abstract_name(name, s);
+        }
+        if let Some(name) = s.strip_prefix('@') {
+            return abstract_name(name, s);
+        }
+        if let Some(rest) = s.strip_prefix("tcp:") {
+            return tcp(rest, s);
+        }
+        // A bare argument is always a path, even `foo:80`.
+        path(s, s)
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // `unix:@x` would read back as an abstract name
+            Addr::Path(p) if p.as_os_str().as_encoded_bytes().first() == Some(&b'@') => {
+                write!(f, "unix:./{}", p.display())
+            }
+            Addr::Path(p) => write!(f, "unix:{}", p.display()),
+            Addr::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+            Addr::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
+            Addr::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Addr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(p("/tmp/a.sock"), Addr::Path("/tmp/a.sock".into()));
+        assert_eq!(p("rel.sock"), Addr::Path("rel.sock".into()));
+        assert_eq!(p("foo:80"), Addr::Path("foo:80".into()));
+        assert_eq!(p("unix:/tmp/a.sock"), Addr::Path("/tmp/a.sock".into()));
+        assert_eq!(p("unix:rel"), Addr::Path("rel".into()));
+        assert_eq!(
+            p("unix:///var/run/docker.sock"),
+            Addr::Path("/var/run/docker.sock".into())
+        );
+        assert_eq!(p("./@x"), Addr::Path("./@x".into()));
+    }
+
+    #[test]
+    fn abstract_names() {
+        assert_eq!(p("@name"), Addr::Abstract(b"name".to_vec()));
+        assert_eq!(p("abstract:name"), Addr::Abstract(b"name".to_vec()));
+        assert_eq!(p("unix:@name"), Addr::Abstract(b"name".to_vec()));
+        assert_eq!(p("@a/b c"), Addr::Abstract(b"a/b c".to_vec()));
+        let longest = "x".repeat(MAX_ABSTRACT);
+        assert_eq!(
+            p(&format!("@{longest}")),
+            Addr::Abstract(longest.into_bytes())
+        );
+    }
+
+    #[test]
+    fn tcp_forms() {
+        let t = |h: &str, port| Addr::Tcp {
+            host: h.into(),
+            port,
+        };
+        assert_eq!(p("tcp:8080"), t("127.0.0.1", 8080));
+        assert_eq!(p("tcp:0"), t("127.0.0.1", 0));
+        assert_eq!(p("tcp:localhost:80"), t("localhost", 80));
+        assert_eq!(p("tcp:0.0.0.0:80"), t("0.0.0.0", 80));
+        assert_eq!(p("tcp:[::1]:9"), t("::1", 9));
+    }
+
+    #[test]
+    fn errors_teach_the_grammar() {
+        for bad in [
+            "",
+            "@",
+            "unix:",
+            "abstract:",
+            "unix:@",
+            "unix://",
+            "tcp:",
+            "tcp:x:",
+            "tcp:70000",
+            "tcp:h:port",
+            "tcp:::1:80",
+            "tcp:[::1]80",
+            "tcp::80",
+        ] {
+            let e = bad.parse::<Addr>().unwrap_err().to_string();
+            assert!(e.contains(FORMS), "{bad:?} -> {e}");
+        }
+        let long = format!("@{}", "y".repeat(MAX_ABSTRACT + 1));
+        assert!(
+            long.parse::<Addr>()
+                .unwrap_err()
+                .to_string()
+                .contains("at most 107")
+        );
+        assert!(
+            "tcp:99999"
+                .parse::<Addr>()
+                .unwrap_err()
+                .to_string()
+                .contains("not a port")
+        );
+    }
+
+    #[test]
+    fn display_round_trips() {
+        for s in [
+            "/tmp/a.sock",
+            "foo:80",
+            "unix:///x",
+            "@n",
+            "abstract:n",
+            "unix:@n",
+            "tcp:1",
+            "tcp:h:2",
+            "tcp:[::1]:3",
+            "./@x",
+            "rel",
+        ] {
+            let a = p(s);
+            assert_eq!(p(&a.to_string()), a, "{s} displayed as {a}");
+        }
+        assert_eq!(p("/a").to_string(), "unix:/a");
+        assert_eq!(p("tcp:5").to_string(), "tcp:127.0.0.1:5");
+        assert_eq!(p("tcp:[::1]:3").to_string(), "tcp:[::1]:3");
+        let at = Addr::Path("@rel".into());
+        assert_eq!(p(&at.to_string()), Addr::Path("./@rel".into()));
+    }
+}

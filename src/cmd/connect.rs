@@ -1,0 +1,68 @@
+//! `udskit connect ADDR`: stdin/stdout bridged to a stream socket, binary-safe, with
+//! half-close, and `--wait` for scripts that race a server's start.
+
+use std::time::Duration;
+
+use crate::addr::Addr;
+use crate::output::{Ctx, escape};
+use crate::shutdown::Shutdown;
+use crate::stream::{self, Kind};
+use crate::{duration, pump};
+
+/// Bridge stdin/stdout to a socket (like nc -U)
+///
+/// Everything read from stdin goes to the socket and everything the socket sends goes to
+/// stdout, byte for byte. At the end of stdin our write side is shut down and the answer is
+/// still read until the server closes, so one-shot requests work. A failure names the real
+/// cause: no such file, refused (a stale socket), permission denied (with the file's mode
+/// and owner), not a socket, or the wrong socket type.
+///
+/// Example:
+///   printf 'GET /version HTTP/1.0\r\n\r\n' | udskit connect /var/run/docker.sock
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The socket: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    #[arg(value_name = "ADDR")]
+    pub addr: Addr,
+    /// Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)
+    #[arg(long)]
+    pub seqpacket: bool,
+    /// Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub wait: Option<Duration>,
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let stop = Shutdown::install()?;
+    let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    if args.seqpacket && !args.addr.is_unix() {
+        return Err(crate::error::Fail::usage(format!(
+            "{}: --seqpacket needs a unix address",
+            args.addr
+        ))
+        .into());
+    }
+    let conn = tokio::select! {
+        c = stream::connect(&args.addr, kind, args.wait) => c?,
+        _ = stop.stopped() => return Ok(()),
+    };
+    match conn.peer_cred() {
+        Some(c) => ctx.debug(format!(
+            "connected to {} ({c})",
+            escape(&args.addr.to_string())
+        )),
+        None => ctx.debug(format!("connected to {}", escape(&args.addr.to_string()))),
+    }
+    let mut stdin = pump::stdin();
+    let (out, done) = pump::Stdout::spawn();
+    let t = pump::bridge(conn, &mut stdin, &out, &stop).await;
+    drop(out);
+    done.wait()
+        .await
+        .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
+    let t = t.map_err(|e| {
+        anyhow::Error::from(e).context(format!("talking to {}", escape(&args.addr.to_string())))
+    })?;
+    ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
+    Ok(())
+}

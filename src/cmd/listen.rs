@@ -1,0 +1,306 @@
+//! `udskit listen ADDR`: a stream server. One client bridged to stdin/stdout (nc -lU), or
+//! with `-k`, `--echo` or `--exec` many clients at once, each logged with its credentials.
+
+use std::os::fd::OwnedFd;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::sync::Semaphore;
+
+use crate::addr::Addr;
+use crate::error::Fail;
+use crate::output::{Ctx, escape};
+use crate::pump::{self, Stdout};
+use crate::shutdown::Shutdown;
+use crate::socket::{self, BindOpts};
+use crate::stream::{Kind, Peer, Stream};
+
+/// Stream server: accept clients and bridge, collect, echo or exec them
+///
+/// Without a mode option, one client is bridged to stdin/stdout (like nc -lU) and listen
+/// exits when it is done. -k serves clients concurrently and writes each one's bytes to
+/// stdout (never interleaved mid-chunk); --echo sends every client its bytes back; --exec
+/// runs a command per client with the connection as its stdin/stdout. Every accepted client
+/// is logged on stderr with its pid, uid, gid and command.
+///
+/// An existing socket file at the path is replaced only if nothing listens on it; a live
+/// one is refused (naming its owner) unless --force, and anything that is not a socket is
+/// never touched. The file is removed on exit, SIGINT and SIGTERM.
+///
+/// Example:
+///   udskit listen --echo --mode 600 /tmp/echo.sock
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT
+    #[arg(value_name = "ADDR")]
+    pub addr: Addr,
+    /// Use a SOCK_SEQPACKET socket
+    #[arg(long)]
+    pub seqpacket: bool,
+    /// Serve clients concurrently, each one's bytes to stdout (socat unix-listen:P,fork STDOUT)
+    #[arg(short = 'k', long, conflicts_with_all = ["echo", "exec"])]
+    pub keep_open: bool,
+    /// Echo server: every client gets its bytes back
+    #[arg(long, conflicts_with = "exec")]
+    pub echo: bool,
+    /// Run CMD (with sh -c) per client, the connection as its stdin/stdout and
+    /// UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env
+    #[arg(long, value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Serve at most N clients at a time; more wait in the accept queue
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_clients: Option<u32>,
+    /// Exit after N clients have been served (with -k, --echo or --exec)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    #[command(flatten)]
+    pub bind: BindOpts,
+}
+
+/// What each accepted client gets.
+#[derive(Clone)]
+enum Mode {
+    Bridge,
+    Collect(Stdout),
+    Echo,
+    Exec(Arc<str>),
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let concurrent = args.keep_open || args.echo || args.exec.is_some();
+    if args.count.is_some() && !concurrent {
+        return Err(Fail::usage(
+            "--count needs -k, --echo or --exec (without them listen serves one client)",
+        )
+        .into());
+    }
+    if args.max_clients.is_some() && !concurrent {
+        return Err(Fail::usage(
+            "--max-clients needs -k, --echo or --exec (without them listen serves one client)",
+        )
+        .into());
+    }
+    let stop = Shutdown::install()?;
+    let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    let server = socket::listen(&args.addr, kind, &args.bind, ctx).await?;
+    ctx.info(format!(
+        "listening on {} ({})",
+        escape(&server.local.to_string()),
+        kind.name()
+    ));
+
+    let (stdout, stdout_done) = if args.keep_open || !concurrent {
+        Some(Stdout::spawn())
+    } else {
+        None
+    }
+    .unzip();
+    let mode = match (&args.exec, args.echo, &stdout) {
+        (Some(cmd), _, _) => Mode::Exec(cmd.as_str().into()),
+        (None, true, _) => Mode::Echo,
+        (None, false, Some(out)) if args.keep_open => Mode::Collect(out.clone()),
+        _ => Mode::Bridge,
+    };
+    let result = if concurrent {
+        serve_many(&server.listener, mode, &args, ctx, &stop).await
+    } else {
+        serve_one(
+            &server.listener,
+            stdout.as_ref().expect("bridge mode has stdout"),
+            ctx,
+            &stop,
+        )
+        .await
+    };
+    drop(stdout);
+    if let Some(done) = stdout_done {
+        finish_stdout(done, &stop).await?;
+    }
+    drop(server);
+    result
+}
+
+/// Waits for stdout to be written out; after a stop signal only briefly, since a reader
+/// that stopped reading would otherwise hold up the exit.
+async fn finish_stdout(done: pump::StdoutDone, stop: &Shutdown) -> anyhow::Result<()> {
+    let limit = if stop.is_stopping() {
+        Duration::from_secs(1)
+    } else {
+        Duration::MAX
+    };
+    match tokio::time::timeout(limit, done.wait()).await {
+        Ok(r) => r.context("writing stdout"),
+        Err(_) => Ok(()),
+    }
+}
+
+async fn accept(
+    listener: &crate::stream::Listener,
+    ctx: &Ctx,
+    stop: &Shutdown,
+) -> Option<(Stream, Peer)> {
+    let mut pause = Duration::from_millis(10);
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => return Some(c),
+                // EMFILE and friends: back off, never end the listener (capped at 1 s).
+                Err(e) => {
+                    ctx.warn(format!("accepting a client: {e}"));
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            },
+            _ = stop.stopped() => return None,
+        }
+    }
+}
+
+async fn serve_one(
+    listener: &crate::stream::Listener,
+    out: &Stdout,
+    ctx: &Ctx,
+    stop: &Shutdown,
+) -> anyhow::Result<()> {
+    let Some((conn, peer)) = accept(listener, ctx, stop).await else {
+        return Ok(());
+    };
+    ctx.info(format!("client #1 connected: {peer}"));
+    let started = Instant::now();
+    let mut stdin = pump::stdin();
+    let t = pump::bridge(conn, &mut stdin, out, stop)
+        .await
+        .context("client #1")?;
+    ctx.info(format!(
+        "client #1 closed: {} bytes received, {} sent, {:.3}s",
+        t.down,
+        t.up,
+        started.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+async fn serve_many(
+    listener: &crate::stream::Listener,
+    mode: Mode,
+    args: &Args,
+    ctx: &Ctx,
+    stop: &Shutdown,
+) -> anyhow::Result<()> {
+    let slots = Arc::new(Semaphore::new(
+        args.max_clients
+            .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
+    ));
+    let served = Arc::new(AtomicU64::new(0));
+    let mut accepted = 0u64;
+    while args.count.is_none_or(|n| accepted < n) {
+        // With --max-clients, wait for a free slot before accepting: extra clients stay in
+        // the kernel's accept queue instead of being reset.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = stop.stopped() => break,
+        };
+        if let Mode::Collect(out) = &mode
+            && out.is_closed()
+        {
+            break;
+        }
+        let Some((conn, peer)) = accept(listener, ctx, stop).await else {
+            break;
+        };
+        accepted += 1;
+        let id = accepted;
+        ctx.info(format!("client #{id} connected: {peer}"));
+        let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
+        stop.tracker.spawn(async move {
+            let started = Instant::now();
+            match serve_client(conn, &peer, mode, &stop2).await {
+                Ok(summary) => ctx.info(format!(
+                    "client #{id} closed: {summary}, {:.3}s",
+                    started.elapsed().as_secs_f64()
+                )),
+                Err(e) => ctx.warn(format!("client #{id}: {e:#}")),
+            }
+            served.fetch_add(1, Ordering::Relaxed);
+            drop(permit);
+        });
+    }
+    stop.tracker.close();
+    // On a signal, clients get a moment to finish; then we exit and the kernel closes them.
+    let grace = if stop.is_stopping() {
+        Duration::from_secs(2)
+    } else {
+        Duration::MAX
+    };
+    let _ = tokio::time::timeout(grace, stop.tracker.wait()).await;
+    ctx.debug(format!("{} clients served", served.load(Ordering::Relaxed)));
+    Ok(())
+}
+
+async fn serve_client(
+    mut conn: Stream,
+    peer: &Peer,
+    mode: Mode,
+    stop: &Shutdown,
+) -> anyhow::Result<String> {
+    match mode {
+        Mode::Collect(out) => {
+            let n = tokio::select! {
+                n = pump::to_stdout(&mut conn, &out) => n?,
+                _ = stop.stopped() => return Ok("stopped".into()),
+            };
+            Ok(format!("{n} bytes received"))
+        }
+        Mode::Echo => {
+            let n = tokio::select! {
+                n = pump::echo(&mut conn) => n?,
+                _ = stop.stopped() => return Ok("stopped".into()),
+            };
+            Ok(format!("{n} bytes echoed"))
+        }
+        Mode::Exec(cmd) => exec(conn, peer, &cmd, stop).await,
+        Mode::Bridge => unreachable!("bridge mode serves one client"),
+    }
+}
+
+/// Runs `sh -c CMD` with the connection as its stdin and stdout (a blocking dup of it:
+/// programs such as cat do not expect O_NONBLOCK) and the peer's identity in its env.
+async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::Result<String> {
+    let fd: OwnedFd = match conn {
+        Stream::Unix(s) => s.into_std()?.into(),
+        Stream::Tcp(s) => s.into_std()?.into(),
+        Stream::SeqPacket(s) => s.into_fd(),
+    };
+    rustix::io::ioctl_fionbio(&fd, false)?;
+    let mut command = tokio::process::Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::from(fd.try_clone()?))
+        .stdout(Stdio::from(fd));
+    if let Some(c) = peer.cred {
+        command
+            .env("UDSKIT_PEER_PID", c.pid.to_string())
+            .env("UDSKIT_PEER_UID", c.uid.to_string())
+            .env("UDSKIT_PEER_GID", c.gid.to_string());
+    }
+    if let Some(a) = peer.addr {
+        command.env("UDSKIT_PEER_ADDR", a.to_string());
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("running {}", escape(cmd)))?;
+    let status = tokio::select! {
+        s = child.wait() => s?,
+        _ = stop.stopped() => {
+            if let Some(pid) = child.id().and_then(|p| rustix::process::Pid::from_raw(p as i32)) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            child.wait().await?
+        }
+    };
+    Ok(format!("command exited with {status}"))
+}

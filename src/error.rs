@@ -1,0 +1,101 @@
+//! Errors and exit codes in one place (design.md, "Exit codes"). Everything is an
+//! `anyhow::Error`; a [`Fail`] somewhere in its chain carries a non-default exit code
+//! and a `hint:` line. [`report`] prints `udskit: error: ...` and picks the code.
+
+use std::fmt;
+use std::io::Write;
+
+pub const OK: i32 = 0;
+pub const FAILURE: i32 = 1;
+pub const USAGE: i32 = 2;
+/// curl's codes, kept by `http` so that scripts ported from curl keep working.
+pub const COULD_NOT_CONNECT: i32 = 7;
+pub const HTTP_ERROR: i32 = 22;
+pub const TIMEOUT: i32 = 28;
+
+/// An error that knows its exit code and, where one helps, a hint for the user.
+#[derive(Debug)]
+pub struct Fail {
+    pub code: i32,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Fail {
+    pub fn new(code: i32, message: impl Into<String>) -> Fail {
+        Fail {
+            code,
+            message: message.into(),
+            hint: None,
+        }
+    }
+
+    /// A validation failure after parsing: exit 2.
+    pub fn usage(message: impl Into<String>) -> Fail {
+        Fail::new(USAGE, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Fail {
+        self.hint = Some(hint.into());
+        self
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+/// The exit code an error maps to: the first [`Fail`] in its chain decides, else 1.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    err.chain()
+        .find_map(|e| e.downcast_ref::<Fail>())
+        .map_or(FAILURE, |f| f.code)
+}
+
+/// Prints the error (and its hints) on stderr and returns its exit code.
+pub fn report(err: &anyhow::Error, color: bool) -> i32 {
+    let (red, yellow, reset) = if color {
+        ("\x1b[1;31m", "\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("", "", "")
+    };
+    let mut out = std::io::stderr().lock();
+    let _ = writeln!(
+        out,
+        "udskit: {red}error{reset}: {}",
+        crate::output::escape(&format!("{err:#}"))
+    );
+    for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
+        if let Some(hint) = &fail.hint {
+            for line in hint.lines() {
+                let _ = writeln!(out, "{yellow}hint{reset}: {}", crate::output::escape(line));
+            }
+        }
+    }
+    exit_code(err)
+}
+
+/// True for the errors that mean "the reader went away": a closed stdout is not a failure.
+pub fn is_broken_pipe(err: &std::io::Error) -> bool {
+    err.kind() == std::io::ErrorKind::BrokenPipe
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn code_comes_from_the_fail_in_the_chain() {
+        let e: anyhow::Error = Fail::new(TIMEOUT, "timed out").into();
+        let e = e.context("fetching /version");
+        assert_eq!(exit_code(&e), TIMEOUT);
+        assert_eq!(format!("{e:#}"), "fetching /version: timed out");
+        let plain: Result<(), std::io::Error> = Err(std::io::Error::other("boom"));
+        assert_eq!(exit_code(&plain.context("x").unwrap_err()), FAILURE);
+    }
+}

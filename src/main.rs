@@ -1,0 +1,26 @@
+//! udskit: parse, decide colour, run the subcommand, map the result to an exit code.
+
+mod addr;
+mod cli;
+mod cmd;
+mod duration;
+mod error;
+mod output;
+mod proc;
+mod pump;
+mod shutdown;
+mod socket;
+mod stream;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let ctx = output::Ctx::new(cli.color, cli.quiet, cli.verbose);
+    let code = match cmd::run(cli.command, &ctx) {
+        Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
+        Err(e) => error::report(&e, ctx.color_stderr),
+    };
+    // Exit without unwinding the stdio threads: a read blocked on a terminal never returns.
+    std::process::exit(code);
+}

@@ -1,0 +1,72 @@
+//! SIGINT/SIGTERM for every async subcommand: the first signal cancels a token that servers
+//! watch (stop accepting, drain, clean up, exit 130/143); a second one exits at once, after
+//! removing the socket files we own. Open tasks are tracked so that a drain can wait for them.
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The signal that stopped us (0: none yet).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+#[derive(Clone)]
+pub struct Shutdown {
+    pub token: CancellationToken,
+    pub tracker: TaskTracker,
+}
+
+impl Shutdown {
+    /// Installs the signal handlers. Must run inside the runtime; from then on SIGINT and
+    /// SIGTERM no longer kill the process, so every subcommand must watch `token`.
+    pub fn install() -> anyhow::Result<Shutdown> {
+        let token = CancellationToken::new();
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let t = token.clone();
+        tokio::spawn(async move {
+            let mut seen = 0;
+            loop {
+                let signo = tokio::select! {
+                    _ = int.recv() => libc_signo::SIGINT,
+                    _ = term.recv() => libc_signo::SIGTERM,
+                };
+                seen += 1;
+                if seen == 1 {
+                    RECEIVED.store(signo, Ordering::SeqCst);
+                    t.cancel();
+                } else {
+                    crate::socket::remove_owned_files();
+                    std::process::exit(128 + signo);
+                }
+            }
+        });
+        Ok(Shutdown {
+            token,
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Resolves when a stop was asked for.
+    pub async fn stopped(&self) {
+        self.token.cancelled().await
+    }
+}
+
+/// 128 + the signal that stopped us cleanly, if one did (the exit code design.md asks for).
+pub fn exit_code() -> Option<i32> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        signo => Some(128 + signo),
+    }
+}
+
+/// Signal numbers without pulling in libc for two constants.
+mod libc_signo {
+    pub const SIGINT: i32 = 2;
+    pub const SIGTERM: i32 = 15;
+}

@@ -1,0 +1,523 @@
+//! Creating sockets for an [`Addr`]: safe bind for every server subcommand (probe what is at
+//! the path, remove a dead socket, refuse a live one naming its owner, never delete anything
+//! else, permissions set before any client can connect, the file removed on exit only if it
+//! is still ours) and connect with errors that name the real cause.
+//! Paths longer than `sun_path` are reached through `/proc/self/fd/N/NAME` of the opened
+//! parent directory, so they work instead of being truncated.
+
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+
+use crate::addr::Addr;
+use crate::error::Fail;
+use crate::output::{Ctx, escape};
+use crate::stream::{Cred, Kind, Listener};
+
+/// The longest path `sun_path` holds (108 bytes with the terminating NUL).
+const SUN_PATH_MAX: usize = 107;
+
+/// Listen backlog: the kernel caps it at net.core.somaxconn (4096 on current kernels).
+pub const BACKLOG: i32 = 4096;
+
+/// Options every server subcommand shares: `#[command(flatten)]` them into its Args.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct BindOpts {
+    /// Replace a live socket at the path (a dead one is always replaced)
+    #[arg(long)]
+    pub force: bool,
+    /// Permission bits of the socket file, applied before any client can connect
+    #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
+    pub mode: Option<u32>,
+}
+
+fn parse_mode(s: &str) -> Result<u32, String> {
+    match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o7777 => Ok(m),
+        _ => Err(format!(
+            "'{s}' is not an octal mode such as 600, 660 or 0777"
+        )),
+    }
+}
+
+/// A unix socket address ready for one bind or connect call. For a long path it holds the
+/// opened parent directory that the `/proc/self/fd/N/NAME` form refers to.
+pub struct UnixTarget {
+    pub addr: SocketAddrUnix,
+    _dir: Option<OwnedFd>,
+}
+
+pub fn unix_target(addr: &Addr) -> anyhow::Result<UnixTarget> {
+    match addr {
+        Addr::Abstract(name) => Ok(UnixTarget {
+            addr: SocketAddrUnix::new_abstract_name(name)?,
+            _dir: None,
+        }),
+        Addr::Path(p) if p.as_os_str().len() <= SUN_PATH_MAX => Ok(UnixTarget {
+            addr: SocketAddrUnix::new(p.as_path())?,
+            _dir: None,
+        }),
+        Addr::Path(p) => long_path_target(p),
+        Addr::Tcp { .. } => unreachable!("unix_target called for {addr}"),
+    }
+}
+
+fn long_path_target(p: &Path) -> anyhow::Result<UnixTarget> {
+    let too_long = || {
+        Fail::new(1, format!("{}: the path is {} bytes, more than a unix socket address holds", escape(&p.display().to_string()), p.as_os_str().len()))
+            .hint(format!("a socket path can be at most {SUN_PATH_MAX} bytes, or its file name about 90 bytes inside a longer directory path; use a shorter name"))
+    };
+    let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
+        return Err(too_long().into());
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let fd = rustix::fs::open(
+        dir,
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| {
+        anyhow::Error::from(io::Error::from(e)).context(format!(
+            "opening directory {}",
+            escape(&dir.display().to_string())
+        ))
+    })?;
+    let mut short = format!("/proc/self/fd/{}/", fd.as_raw_fd()).into_bytes();
+    short.extend_from_slice(name.as_bytes());
+    if short.len() > SUN_PATH_MAX {
+        return Err(too_long().into());
+    }
+    Ok(UnixTarget {
+        addr: SocketAddrUnix::new(OsStr::from_bytes(&short))?,
+        _dir: Some(fd),
+    })
+}
+
+fn new_unix_socket(kind: Kind) -> io::Result<OwnedFd> {
+    let ty = match kind {
+        Kind::Stream => SocketType::STREAM,
+        Kind::SeqPacket => SocketType::SEQPACKET,
+        Kind::Datagram => SocketType::DGRAM,
+    };
+    Ok(rustix::net::socket_with(
+        AddressFamily::UNIX,
+        ty,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?)
+}
+
+// ---------------------------------------------------------------------------------------
+// Connect
+
+/// One attempt: a non-blocking socket of `kind`, connected (unix connect does not block
+/// beyond a full backlog, where it fails with EAGAIN and we report it).
+pub fn try_connect_unix(addr: &Addr, kind: Kind) -> io::Result<OwnedFd> {
+    let target = unix_target(addr).map_err(io::Error::other)?;
+    let fd = new_unix_socket(kind)?;
+    match rustix::net::connect(&fd, &target.addr) {
+        Ok(()) => Ok(fd),
+        Err(Errno::AGAIN) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the listener's accept queue is full",
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether an error means "not there yet": what `--wait` keeps retrying.
+pub fn is_not_ready(err: &io::Error) -> bool {
+    matches!(err.raw_os_error(), Some(c) if c == Errno::NOENT.raw_os_error() || c == Errno::CONNREFUSED.raw_os_error())
+        || err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Retries `attempt` while the target is not ready, until `wait` has passed
+/// (backing off from 10 ms to 100 ms); `None` tries once.
+pub async fn retry_until<T, F>(wait: Option<Duration>, mut attempt: F) -> io::Result<T>
+where
+    F: AsyncFnMut() -> io::Result<T>,
+{
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match attempt().await {
+            Err(e) if is_not_ready(&e) && deadline.is_some_and(|d| Instant::now() + pause < d) => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Turns a failed connect into the message design.md asks for: the address, the real
+/// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
+pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
+    let what = format!("connecting to {}", escape(&addr.to_string()));
+    let after = waited
+        .map(|w| format!(" (still, after waiting {})", crate::duration::show(w)))
+        .unwrap_or_default();
+    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
+    let path = addr.path();
+    let meta = path.and_then(|p| std::fs::metadata(p).ok());
+    match (errno, addr) {
+        (Some(Errno::NOENT), Addr::Path(p)) => {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+            if parent.is_some_and(|d| !d.exists()) {
+                Fail::new(1, format!("{what}: no such file or directory: {} does not exist{after}", escape(&parent.unwrap().display().to_string())))
+            } else {
+                let f = Fail::new(1, format!("{what}: no such file{after}"));
+                let s = p.to_string_lossy();
+                if s.contains(':') && !s.contains('/') {
+                    f.hint(format!("a bare argument is a socket path; for TCP write tcp:{s}"))
+                } else {
+                    f.hint("is the server running? `udskit ls` lists the sockets that are listening")
+                }
+            }
+        }
+        (Some(Errno::CONNREFUSED), Addr::Path(p)) => match meta {
+            Some(m) if !m.file_type().is_socket() => Fail::new(1, format!("{what}: not a socket (it is {})", file_kind(&m))),
+            _ => Fail::new(1, format!("{what}: connection refused: nothing is listening on this socket file{after}"))
+                .hint(format!("{} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)", escape(&p.display().to_string()))),
+        },
+        (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => Fail::new(1, format!("{what}: connection refused: nothing is bound to this abstract name{after}")),
+        (Some(Errno::CONNREFUSED), Addr::Tcp { .. }) => Fail::new(1, format!("{what}: connection refused: nothing is listening there{after}")),
+        (Some(Errno::ACCESS) | Some(Errno::PERM), _) => {
+            let f = Fail::new(1, format!("{what}: permission denied"));
+            match (path, meta) {
+                (Some(p), Some(m)) => f.hint(permission_hint(p, &m)),
+                _ => f,
+            }
+        }
+        (Some(Errno::PROTOTYPE), _) => {
+            let actual = if kind == Kind::Datagram { "a stream or seqpacket socket" } else { "a datagram socket or of another type" };
+            let f = Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name()));
+            match kind {
+                Kind::Datagram => f.hint("use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)"),
+                _ => f.hint("for a datagram socket use `udskit sendto`; for SOCK_SEQPACKET add --seqpacket"),
+            }
+        }
+        (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
+        _ => Fail::new(1, format!("{what}: {err}")),
+    }
+}
+
+fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_file() {
+        "a regular file"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a socket"
+    }
+}
+
+/// `srwxr-x---`-style rendering of a socket file's mode.
+pub fn mode_string(mode: u32) -> String {
+    let mut s = String::from("s");
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+fn permission_hint(p: &Path, m: &std::fs::Metadata) -> String {
+    let uid = rustix::process::getuid().as_raw();
+    let groups: Vec<String> = std::iter::once(rustix::process::getgid().as_raw())
+        .chain(
+            rustix::process::getgroups()
+                .unwrap_or_default()
+                .iter()
+                .map(|g| g.as_raw()),
+        )
+        .map(|g| format!("{g} ({})", crate::proc::group_name(g)))
+        .collect();
+    format!(
+        "{} is {} (mode {:o}) owned by {}:{}; connecting needs write permission on it. You are uid {uid} ({}), groups {}",
+        escape(&p.display().to_string()),
+        mode_string(m.mode()),
+        m.mode() & 0o7777,
+        crate::proc::user_name(m.uid()),
+        crate::proc::group_name(m.gid()),
+        crate::proc::user_name(uid),
+        groups.join(", ")
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Safe bind
+
+/// Socket files this process created and has not removed yet: (path, dev, ino). The second
+/// signal's hard exit removes them too.
+static OWNED: Mutex<Vec<(PathBuf, u64, u64)>> = Mutex::new(Vec::new());
+
+/// Removes the socket file on drop, only if the path still leads to the file we created.
+#[derive(Debug)]
+pub struct FileGuard {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        remove_if_ours(&self.path, self.dev, self.ino);
+        OWNED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(p, d, i)| !(p == &self.path && *d == self.dev && *i == self.ino));
+    }
+}
+
+fn remove_if_ours(path: &Path, dev: u64, ino: u64) {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.dev() == dev
+        && m.ino() == ino
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// For the hard exit on a second signal, when destructors will not run.
+pub fn remove_owned_files() {
+    for (p, d, i) in OWNED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        remove_if_ours(p, *d, *i);
+    }
+}
+
+/// A bound (and, for stream kinds, listening) socket with the guard of its file.
+pub struct Bound {
+    pub fd: OwnedFd,
+    /// The address as bound: for `tcp:` with port 0 it carries the port the kernel chose.
+    pub local: Addr,
+    pub guard: Option<FileGuard>,
+}
+
+/// Serializes the umask dance of concurrent binds in this process.
+static UMASK: Mutex<()> = Mutex::new(());
+
+/// Binds a unix socket of `kind` at `addr` safely (see the module doc); stream kinds also
+/// listen. Logs a removed stale socket or a replaced live one through `ctx`.
+pub fn bind_unix(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<Bound> {
+    let what = format!("binding {}", escape(&addr.to_string()));
+    if let Addr::Path(p) = addr {
+        clear_path(p, &what, opts, ctx)?;
+    }
+    let target = unix_target(addr).map_err(|e| e.context(what.clone()))?;
+    let fd = new_unix_socket(kind).map_err(|e| anyhow::Error::from(e).context(what.clone()))?;
+    let guard = {
+        // Created with no permissions at all, then chmod-ed: nobody can reach the file
+        // before the mode the user asked for is in place.
+        let _lock = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o777));
+        let bound = rustix::net::bind(&fd, &target.addr);
+        rustix::process::umask(old);
+        if let Err(e) = bound {
+            return Err(bind_error(addr, e.into(), &what).into());
+        }
+        match addr {
+            Addr::Path(p) => {
+                let m = std::fs::symlink_metadata(p)
+                    .map_err(|e| anyhow::Error::from(e).context(what.clone()))?;
+                let guard = FileGuard {
+                    path: p.clone(),
+                    dev: m.dev(),
+                    ino: m.ino(),
+                };
+                OWNED
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((p.clone(), m.dev(), m.ino()));
+                let mode = opts.mode.unwrap_or(0o777 & !old.bits());
+                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(
+                    |e| anyhow::Error::from(e).context(format!("{what}: setting mode {mode:o}")),
+                )?;
+                Some(guard)
+            }
+            _ => None,
+        }
+    };
+    if kind != Kind::Datagram {
+        rustix::net::listen(&fd, BACKLOG)
+            .map_err(|e| anyhow::Error::from(io::Error::from(e)).context(what.clone()))?;
+    }
+    Ok(Bound {
+        fd,
+        local: addr.clone(),
+        guard,
+    })
+}
+
+fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
+    match err.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::ADDRINUSE) => {
+            let owner = match addr {
+                Addr::Abstract(_) => probe(addr)
+                    .ok()
+                    .flatten()
+                    .map(|c| format!(" by {c}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            Fail::new(1, format!("{what}: address in use{owner}"))
+                .hint("an abstract name is freed only when its socket closes; choose another name or stop that process")
+        }
+        Some(Errno::ACCESS) => Fail::new(1, format!("{what}: permission denied"))
+            .hint("binding needs write and search permission on the directory"),
+        Some(Errno::NOENT) => Fail::new(1, format!("{what}: the directory does not exist")),
+        _ => Fail::new(1, format!("{what}: {err}")),
+    }
+}
+
+/// What is at a path we are about to bind: nothing, a live socket (owner when known),
+/// a dead socket, or something that is not a socket.
+enum Occupant {
+    Nothing,
+    Live(Option<Cred>),
+    Dead,
+    NotASocket(&'static str),
+}
+
+fn occupant(p: &Path) -> anyhow::Result<Occupant> {
+    let m = match std::fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Occupant::Nothing),
+        Err(e) => return Err(e.into()),
+    };
+    if !m.file_type().is_socket() {
+        return Ok(Occupant::NotASocket(file_kind(&m)));
+    }
+    match probe(&Addr::Path(p.to_path_buf())) {
+        Ok(cred) => Ok(Occupant::Live(cred)),
+        Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
+        Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
+        // A full accept queue still means somebody listens.
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Occupant::Live(None)),
+        Err(e) => Err(anyhow::Error::from(e).context("probing the existing socket")),
+    }
+}
+
+/// Connects to whatever is bound at `addr`, trying each socket type, and returns the
+/// listener's credentials when the kernel gives them.
+fn probe(addr: &Addr) -> io::Result<Option<Cred>> {
+    let mut last = io::Error::from(Errno::CONNREFUSED);
+    for kind in [Kind::Stream, Kind::SeqPacket, Kind::Datagram] {
+        match try_connect_unix(addr, kind) {
+            Ok(fd) => {
+                let cred = rustix::net::sockopt::socket_peercred(fd.as_fd())
+                    .ok()
+                    .map(Cred::from)
+                    .filter(|c| c.pid > 0);
+                return Ok(cred);
+            }
+            Err(e) if e.raw_os_error() == Some(Errno::PROTOTYPE.raw_os_error()) => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<()> {
+    let shown = escape(&p.display().to_string()).into_owned();
+    match occupant(p).map_err(|e| e.context(what.to_string()))? {
+        Occupant::Nothing => Ok(()),
+        Occupant::NotASocket(kind) => Err(Fail::new(1, format!("{what}: {shown} exists and is not a socket (it is {kind})"))
+            .hint("udskit never deletes a file that is not a socket; choose another path or remove it yourself")
+            .into()),
+        Occupant::Dead => {
+            std::fs::remove_file(p).map_err(|e| anyhow::Error::from(e).context(format!("{what}: removing the stale socket")))?;
+            ctx.info(format!("removed stale socket {shown} (nothing was listening on it)"));
+            Ok(())
+        }
+        Occupant::Live(owner) => {
+            let by = owner.map(|c| format!(" by {c}")).unwrap_or_default();
+            if opts.force {
+                std::fs::remove_file(p).map_err(|e| anyhow::Error::from(e).context(format!("{what}: removing the live socket")))?;
+                ctx.warn(format!("--force: replaced live socket {shown} in use{by}"));
+                Ok(())
+            } else {
+                Err(Fail::new(1, format!("{what}: {shown} is in use{by}"))
+                    .hint("a live socket is never taken over; stop that server, choose another path, or pass --force to replace it")
+                    .into())
+            }
+        }
+    }
+}
+
+/// Binds a TCP listener; `tcp:HOST:0` reports the chosen port in [`Bound::local`].
+pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, Addr)> {
+    let Addr::Tcp { host, port } = addr else {
+        unreachable!()
+    };
+    let what = format!("binding {}", escape(&addr.to_string()));
+    let l = tokio::net::TcpListener::bind((host.as_str(), *port))
+        .await
+        .map_err(|e| {
+            let f = Fail::new(1, format!("{what}: {e}"));
+            if e.kind() == io::ErrorKind::AddrInUse {
+                f.hint("another process listens on that port; `ss -tlnp` shows which")
+            } else {
+                f
+            }
+        })?;
+    let local = l.local_addr()?;
+    Ok((
+        l,
+        Addr::Tcp {
+            host: host.clone(),
+            port: local.port(),
+        },
+    ))
+}
+
+/// A stream server's listening socket, the address it really bound, and its file's guard.
+pub struct Server {
+    pub listener: Listener,
+    pub local: Addr,
+    pub guard: Option<FileGuard>,
+}
+
+/// Binds `addr` for a stream server (unix stream/seqpacket or TCP).
+pub async fn listen(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<Server> {
+    if let Addr::Tcp { .. } = addr {
+        if kind != Kind::Stream {
+            return Err(Fail::usage(format!("{addr}: --seqpacket needs a unix address")).into());
+        }
+        let (l, local) = bind_tcp(addr).await?;
+        return Ok(Server {
+            listener: Listener::Tcp(l),
+            local,
+            guard: None,
+        });
+    }
+    let Bound { fd, local, guard } = bind_unix(addr, kind, opts, ctx)?;
+    Ok(Server {
+        listener: Listener::from_unix_fd(fd, kind)?,
+        local,
+        guard,
+    })
+}

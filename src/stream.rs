@@ -1,0 +1,355 @@
+//! The connected-stream and listener types every stream subcommand works with: unix stream,
+//! unix seqpacket (which tokio lacks) and TCP behind one `AsyncRead + AsyncWrite` type, and
+//! the credentials of the process at the other end of a unix socket.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use rustix::net::{RecvFlags, SendFlags};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+
+use crate::addr::Addr;
+
+/// The socket types a unix address can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Stream,
+    SeqPacket,
+    Datagram,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Stream => "stream",
+            Kind::SeqPacket => "seqpacket",
+            Kind::Datagram => "datagram",
+        }
+    }
+
+    pub fn stream_or_seqpacket(seqpacket: bool) -> Kind {
+        if seqpacket {
+            Kind::SeqPacket
+        } else {
+            Kind::Stream
+        }
+    }
+}
+
+/// Who is at the other end of a unix socket, as the kernel recorded it at connect/listen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cred {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl From<rustix::net::UCred> for Cred {
+    fn from(c: rustix::net::UCred) -> Cred {
+        Cred {
+            pid: c.pid.as_raw_nonzero().get() as u32,
+            uid: c.uid.as_raw(),
+            gid: c.gid.as_raw(),
+        }
+    }
+}
+
+impl Cred {
+    pub fn of(fd: BorrowedFd<'_>) -> Option<Cred> {
+        rustix::net::sockopt::socket_peercred(fd)
+            .ok()
+            .map(Cred::from)
+    }
+
+    /// The peer's command name from /proc, when it can still be seen.
+    pub fn command(&self) -> Option<String> {
+        crate::proc::comm(self.pid)
+    }
+}
+
+impl fmt::Display for Cred {
+    /// `pid 1234 (python3) uid 1000 gid 1000`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}", self.pid)?;
+        if let Some(cmd) = self.command() {
+            write!(f, " ({})", crate::output::escape(&cmd))?;
+        }
+        write!(f, " uid {} gid {}", self.uid, self.gid)
+    }
+}
+
+/// Registers an owned socket with the reactor.
+pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the OwnedFd keeps the descriptor open and unchanged while the AsyncFd owns it.
+    unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)
+}
+
+/// A SOCK_SEQPACKET socket: each write is one record, each read returns one record.
+#[derive(Debug)]
+pub struct SeqPacket(AsyncFd<OwnedFd>);
+
+/// The largest record we send in one write. Records must fit the socket send buffer
+/// (net.core.wmem_default, 208 KiB here), so larger writes are split.
+const SEQPACKET_MAX_WRITE: usize = 64 * 1024;
+
+impl SeqPacket {
+    pub fn new(fd: OwnedFd) -> io::Result<SeqPacket> {
+        Ok(SeqPacket(register(fd)?))
+    }
+
+    pub fn into_fd(self) -> OwnedFd {
+        self.0.into_inner()
+    }
+}
+
+impl AsyncRead for SeqPacket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|fd| {
+                Ok(rustix::net::recv(
+                    fd.get_ref(),
+                    &mut *unfilled,
+                    RecvFlags::empty(),
+                )?)
+            }) {
+                Ok(Ok((n, _))) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SeqPacket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let data = &data[..data.len().min(SEQPACKET_MAX_WRITE)];
+        loop {
+            let mut guard = ready!(self.0.poll_write_ready(cx))?;
+            match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?))
+            {
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(
+            rustix::net::shutdown(self.0.get_ref(), rustix::net::Shutdown::Write)
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// A connected stream of any kind.
+#[derive(Debug)]
+pub enum Stream {
+    Unix(UnixStream),
+    SeqPacket(SeqPacket),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    /// Wraps a connected, non-blocking unix socket of `kind`.
+    pub fn from_unix_fd(fd: OwnedFd, kind: Kind) -> io::Result<Stream> {
+        match kind {
+            Kind::SeqPacket => Ok(Stream::SeqPacket(SeqPacket::new(fd)?)),
+            _ => Ok(Stream::Unix(UnixStream::from_std(
+                std::os::unix::net::UnixStream::from(fd),
+            )?)),
+        }
+    }
+
+    /// The peer's credentials (unix sockets only).
+    pub fn peer_cred(&self) -> Option<Cred> {
+        match self {
+            Stream::Tcp(_) => None,
+            _ => Cred::of(self.as_fd()),
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Unix(s) => s.as_fd(),
+            Stream::SeqPacket(s) => s.0.get_ref().as_fd(),
+            Stream::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Unix($s) => $e,
+            Stream::SeqPacket($s) => $e,
+            Stream::Tcp($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, data))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    /// Half-close: shuts down our write side; reading goes on.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// Where an accepted connection came from.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The TCP address, or None for unix peers (their address is usually unnamed).
+    pub addr: Option<std::net::SocketAddr>,
+    pub cred: Option<Cred>,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.addr, &self.cred) {
+            (Some(a), _) => write!(f, "{a}"),
+            (None, Some(c)) => write!(f, "{c}"),
+            (None, None) => f.write_str("unknown peer"),
+        }
+    }
+}
+
+/// A listening socket of any kind.
+#[derive(Debug)]
+pub enum Listener {
+    Unix(UnixListener),
+    SeqPacket(AsyncFd<OwnedFd>),
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    /// Wraps a bound, listening, non-blocking unix socket.
+    pub fn from_unix_fd(fd: OwnedFd, kind: Kind) -> io::Result<Listener> {
+        match kind {
+            Kind::SeqPacket => Ok(Listener::SeqPacket(register(fd)?)),
+            _ => Ok(Listener::Unix(UnixListener::from_std(
+                std::os::unix::net::UnixListener::from(fd),
+            )?)),
+        }
+    }
+
+    pub async fn accept(&self) -> io::Result<(Stream, Peer)> {
+        match self {
+            Listener::Unix(l) => {
+                let (s, _) = l.accept().await?;
+                let cred = Cred::of(s.as_fd());
+                Ok((Stream::Unix(s), Peer { addr: None, cred }))
+            }
+            Listener::SeqPacket(l) => loop {
+                let mut guard = l.readable().await?;
+                let flags = rustix::net::SocketFlags::CLOEXEC | rustix::net::SocketFlags::NONBLOCK;
+                match guard.try_io(|fd| Ok(rustix::net::accept_with(fd.get_ref(), flags)?)) {
+                    Ok(fd) => {
+                        let fd = fd?;
+                        let cred = Cred::of(fd.as_fd());
+                        return Ok((
+                            Stream::SeqPacket(SeqPacket::new(fd)?),
+                            Peer { addr: None, cred },
+                        ));
+                    }
+                    Err(_would_block) => continue,
+                }
+            },
+            Listener::Tcp(l) => {
+                let (s, a) = l.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((
+                    Stream::Tcp(s),
+                    Peer {
+                        addr: Some(a),
+                        cred: None,
+                    },
+                ))
+            }
+        }
+    }
+}
+
+impl AsFd for Listener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Listener::Unix(l) => l.as_fd(),
+            Listener::SeqPacket(l) => l.get_ref().as_fd(),
+            Listener::Tcp(l) => l.as_fd(),
+        }
+    }
+}
+
+/// Connects to a stream address (unix stream/seqpacket or TCP), once.
+pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
+    match addr {
+        Addr::Tcp { host, port } => {
+            let s = TcpStream::connect((host.as_str(), *port)).await?;
+            let _ = s.set_nodelay(true);
+            Ok(Stream::Tcp(s))
+        }
+        _ => Stream::from_unix_fd(crate::socket::try_connect_unix(addr, kind)?, kind),
+    }
+}
+
+/// Connects, retrying for `wait` while the socket is missing or refusing; the error names
+/// the address and the real cause.
+pub async fn connect(
+    addr: &Addr,
+    kind: Kind,
+    wait: Option<std::time::Duration>,
+) -> Result<Stream, crate::error::Fail> {
+    crate::socket::retry_until(wait, async || connect_once(addr, kind).await)
+        .await
+        .map_err(|e| crate::socket::connect_error(addr, kind, &e, wait))
+}

@@ -1,0 +1,3 @@
+mod connect;
+mod generate;
+mod listen;

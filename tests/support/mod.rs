@@ -1,0 +1,243 @@
+//! What every integration test needs: the binary with a scrubbed environment, per-test temp
+//! dirs, background children stopped by pid on drop, polling with a deadline, and real peers
+//! (socat, python3, curl, ...) that are either present or reported loudly.
+#![allow(dead_code)]
+
+pub mod peers;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The built binary, with `--color=never`-friendly, scrubbed environment.
+pub fn udskit() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_udskit"));
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("LANG", "C.UTF-8")
+        .arg("--color=never");
+    c
+}
+
+/// A short temp dir under /tmp (socket paths must stay under 107 bytes).
+pub fn tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("udskit-t")
+        .tempdir_in("/tmp")
+        .expect("temp dir")
+}
+
+/// Polls `check` every 10 ms until it is true; panics with `what` after `limit`.
+pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits until a stream socket at `path` accepts a connection (without sending anything).
+pub fn wait_for_socket(path: &Path) {
+    wait_until(
+        Duration::from_secs(10),
+        &format!("socket {}", path.display()),
+        || {
+            std::fs::symlink_metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+        },
+    );
+}
+
+/// Waits until the file exists (any type).
+pub fn wait_for_path(path: &Path) {
+    wait_until(
+        Duration::from_secs(10),
+        &format!("{}", path.display()),
+        || path.exists(),
+    );
+}
+
+/// A background process, stopped (TERM, then KILL) by its pid when dropped.
+pub struct Bg {
+    pub child: Child,
+    stderr_path: Option<PathBuf>,
+}
+
+impl Bg {
+    /// Spawns `cmd` with stderr captured into a file (readable while it runs).
+    pub fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Bg {
+        let stderr_path = dir.join(format!("{name}.stderr"));
+        let f = std::fs::File::create(&stderr_path).unwrap();
+        cmd.stderr(f);
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning {name}: {e}"));
+        Bg {
+            child,
+            stderr_path: Some(stderr_path),
+        }
+    }
+
+    /// Spawns with stdin and stdout piped (take them from `child`).
+    pub fn spawn_piped(mut cmd: Command, dir: &Path, name: &str) -> Bg {
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped());
+        Bg::spawn(cmd, dir, name)
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// What it has written on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr_path
+            .as_ref()
+            .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Waits until stderr contains `needle`; panics (showing stderr) after 10 s or if it exits.
+    pub fn wait_stderr(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.stderr();
+            if s.contains(needle) {
+                return s;
+            }
+            if let Ok(Some(st)) = self.child.try_wait() {
+                panic!("exited ({st}) before printing {needle:?}; stderr:\n{s}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} on stderr after 10 s; stderr:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        unsafe_kill(self.pid(), sig);
+    }
+
+    /// Waits for exit with a deadline (panics showing stderr on timeout).
+    pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running after {limit:?}; stderr:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Waits for exit and returns all of stdout (which must be piped).
+    pub fn finish(mut self, limit: Duration) -> (ExitStatus, Vec<u8>) {
+        let mut out = Vec::new();
+        let stdout = self.child.stdout.take();
+        let reader = std::thread::spawn(move || {
+            if let Some(mut s) = stdout {
+                let _ = s.read_to_end(&mut out);
+            }
+            out
+        });
+        let st = self.wait_exit(limit);
+        (st, reader.join().unwrap())
+    }
+}
+
+impl Drop for Bg {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe_kill(self.pid(), 15);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// kill(2) through the kill command, to keep the test crate free of libc.
+fn unsafe_kill(pid: i32, sig: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Runs a command to completion with stdin bytes and a deadline; returns its output.
+pub fn run_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> Output {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&input);
+    });
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => {
+            writer.join().unwrap();
+            out.unwrap()
+        }
+        Err(_) => {
+            unsafe_kill(pid, 9);
+            panic!("command did not finish within {limit:?}");
+        }
+    }
+}
+
+/// Random bytes (from /dev/urandom).
+pub fn random_bytes(n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n];
+    std::fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut v)
+        .unwrap();
+    v
+}
+
+/// sha256 of bytes, through sha256sum (a checksum, as a user would compare).
+pub fn sha256(data: &[u8]) -> String {
+    let out = run_with_input(
+        {
+            let mut c = Command::new("sha256sum");
+            c.arg("-");
+            c
+        },
+        data,
+        Duration::from_secs(30),
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+pub fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
