@@ -14,6 +14,7 @@ pub enum ColorWhen {
 
 /// Settings every subcommand receives: decided once from the global flags and environment.
 #[derive(Debug, Clone)]
+#[allow(dead_code)] // stdout colour: used by `http`, `ls` and `recvfrom --json` (issues 3, 5, 6)
 pub struct Ctx {
     /// Colour on stdout (data: JSON, tables).
     pub color_stdout: bool,
@@ -91,6 +92,7 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
+#[allow(dead_code)] // used by `recvfrom` and `relay --dump` (issues 3, 4)
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {

@@ -94,11 +94,6 @@ impl Stdout {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
-
-    /// Resolves when stdout can no longer be written (the reader went away).
-    pub async fn closed(&self) {
-        self.tx.closed().await
-    }
 }
 
 impl StdoutDone {

@@ -498,7 +498,8 @@ pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, A
 pub struct Server {
     pub listener: Listener,
     pub local: Addr,
-    pub guard: Option<FileGuard>,
+    /// Held for its Drop: removes the socket file.
+    pub _guard: Option<FileGuard>,
 }
 
 /// Binds `addr` for a stream server (unix stream/seqpacket or TCP).
@@ -511,13 +512,13 @@ pub async fn listen(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyh
         return Ok(Server {
             listener: Listener::Tcp(l),
             local,
-            guard: None,
+            _guard: None,
         });
     }
     let Bound { fd, local, guard } = bind_unix(addr, kind, opts, ctx)?;
     Ok(Server {
         listener: Listener::from_unix_fd(fd, kind)?,
         local,
-        guard,
+        _guard: guard,
     })
 }
