@@ -94,17 +94,39 @@ impl Stdout {
     pub fn is_closed(&self) -> bool {
         self.tx.is_closed()
     }
+
+    /// Resolves once stdout is gone (its reader went away or a write failed).
+    pub async fn closed(&self) {
+        self.tx.closed().await
+    }
 }
 
 impl StdoutDone {
     /// Waits until every queued chunk is written (all `Stdout` handles must be dropped).
     /// A closed stdout is not an error: design.md exits 0 when the reader goes away.
     pub async fn wait(self) -> io::Result<()> {
-        match self.0.await {
-            Ok(Err(e)) if crate::error::is_broken_pipe(&e) => Ok(()),
-            Ok(r) => r,
-            Err(_) => Ok(()),
+        ended(self.0.await)
+    }
+
+    /// [`wait`](Self::wait), but once a stop signal has come only for a second more: a
+    /// reader that stopped reading must not hold up the exit (the thread is abandoned).
+    pub async fn finish(self, stop: &Shutdown) -> io::Result<()> {
+        let wait = self.wait();
+        tokio::pin!(wait);
+        tokio::select! {
+            r = &mut wait => r,
+            _ = stop.stopped() => tokio::time::timeout(Duration::from_secs(1), wait)
+                .await
+                .unwrap_or(Ok(())),
         }
+    }
+}
+
+fn ended(r: Result<io::Result<()>, oneshot::error::RecvError>) -> io::Result<()> {
+    match r {
+        Ok(Err(e)) if crate::error::is_broken_pipe(&e) => Ok(()),
+        Ok(r) => r,
+        Err(_) => Ok(()),
     }
 }
 

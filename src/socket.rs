@@ -153,8 +153,10 @@ where
     let mut pause = Duration::from_millis(10);
     loop {
         match attempt().await {
-            Err(e) if is_not_ready(&e) && deadline.is_some_and(|d| Instant::now() + pause < d) => {
-                tokio::time::sleep(pause).await;
+            // The last attempt is made at the deadline, so a timeout really waited `wait`.
+            Err(e) if is_not_ready(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
+                let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(pause.min(left)).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
             }
             other => return other,
@@ -202,12 +204,17 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
             }
         }
         (Some(Errno::PROTOTYPE), _) => {
-            let actual = if kind == Kind::Datagram { "a stream or seqpacket socket" } else { "a datagram socket or of another type" };
-            let f = Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name()));
-            match kind {
-                Kind::Datagram => f.hint("use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)"),
-                _ => f.hint("for a datagram socket use `udskit sendto`; for SOCK_SEQPACKET add --seqpacket"),
-            }
+            // Name the type the socket really has. A datagram connect only sets a default
+            // peer, so it is a harmless test; a stream or seqpacket one would be accepted as a
+            // client, so that type is deduced instead of tried.
+            let is_dgram = kind != Kind::Datagram && try_connect_unix(addr, Kind::Datagram).is_ok();
+            let (actual, hint) = match kind {
+                Kind::Datagram => ("a stream or seqpacket socket", "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)"),
+                _ if is_dgram => ("a datagram socket", "for a datagram socket use `udskit sendto`"),
+                Kind::Stream => ("a seqpacket socket", "add --seqpacket for a SOCK_SEQPACKET socket"),
+                Kind::SeqPacket => ("a stream socket", "leave out --seqpacket for a stream socket"),
+            };
+            Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name())).hint(hint)
         }
         (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
         _ => Fail::new(1, format!("{what}: {err}")),

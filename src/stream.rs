@@ -93,8 +93,8 @@ pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
 #[derive(Debug)]
 pub struct SeqPacket(AsyncFd<OwnedFd>);
 
-/// The largest record we send in one write. Records must fit the socket send buffer
-/// (net.core.wmem_default, 208 KiB here), so larger writes are split.
+/// The size records are cut to when a write is larger than the kernel accepts in one record
+/// (the socket send buffer, net.core.wmem_default = 208 KiB here, less a header).
 const SEQPACKET_MAX_WRITE: usize = 64 * 1024;
 
 impl SeqPacket {
@@ -140,11 +140,19 @@ impl AsyncWrite for SeqPacket {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let data = &data[..data.len().min(SEQPACKET_MAX_WRITE)];
+        // A record goes out whole (an echo keeps the client's records); only one larger than
+        // the kernel takes (EMSGSIZE: more than the send buffer) is split.
+        let mut data = data;
         loop {
             let mut guard = ready!(self.0.poll_write_ready(cx))?;
             match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?))
             {
+                Ok(Err(e))
+                    if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error())
+                        && data.len() > SEQPACKET_MAX_WRITE =>
+                {
+                    data = &data[..SEQPACKET_MAX_WRITE];
+                }
                 Ok(r) => return Poll::Ready(r),
                 Err(_would_block) => continue,
             }

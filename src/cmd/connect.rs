@@ -57,7 +57,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let (out, done) = pump::Stdout::spawn();
     let t = pump::bridge(conn, &mut stdin, &out, &stop).await;
     drop(out);
-    done.wait()
+    done.finish(&stop)
         .await
         .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
     let t = t.map_err(|e| {

@@ -117,24 +117,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     drop(stdout);
     if let Some(done) = stdout_done {
-        finish_stdout(done, &stop).await?;
+        done.finish(&stop).await.context("writing stdout")?;
     }
     drop(server);
     result
-}
-
-/// Waits for stdout to be written out; after a stop signal only briefly, since a reader
-/// that stopped reading would otherwise hold up the exit.
-async fn finish_stdout(done: pump::StdoutDone, stop: &Shutdown) -> anyhow::Result<()> {
-    let limit = if stop.is_stopping() {
-        Duration::from_secs(1)
-    } else {
-        Duration::MAX
-    };
-    match tokio::time::timeout(limit, done.wait()).await {
-        Ok(r) => r.context("writing stdout"),
-        Err(_) => Ok(()),
-    }
 }
 
 async fn accept(
@@ -150,7 +136,10 @@ async fn accept(
                 // EMFILE and friends: back off, never end the listener (capped at 1 s).
                 Err(e) => {
                     ctx.warn(format!("accepting a client: {e}"));
-                    tokio::time::sleep(pause).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.stopped() => return None,
+                    }
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }
             },
@@ -203,12 +192,19 @@ async fn serve_many(
             p = slots.clone().acquire_owned() => p?,
             _ = stop.stopped() => break,
         };
-        if let Mode::Collect(out) = &mode
-            && out.is_closed()
-        {
-            break;
-        }
-        let Some((conn, peer)) = accept(listener, ctx, stop).await else {
+        // With -k, a reader of stdout that went away ends the server (exit 0), also while
+        // it waits for the next client.
+        let stdout_gone = async {
+            match &mode {
+                Mode::Collect(out) => out.closed().await,
+                _ => std::future::pending().await,
+            }
+        };
+        let accepted_one = tokio::select! {
+            c = accept(listener, ctx, stop) => c,
+            _ = stdout_gone => None,
+        };
+        let Some((conn, peer)) = accepted_one else {
             break;
         };
         accepted += 1;
@@ -293,6 +289,9 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
     let mut child = command
         .spawn()
         .with_context(|| format!("running {}", escape(cmd)))?;
+    // The Command still holds our copies of the connection: close them now, so that the
+    // client sees EOF as soon as the command closes its stdout, not when it exits.
+    drop(command);
     let status = tokio::select! {
         s = child.wait() => s?,
         _ = stop.stopped() => {

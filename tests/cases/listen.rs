@@ -1,30 +1,756 @@
-//! `udskit listen`: the four modes, safe bind, permissions, signals.
+//! `udskit listen`: the four modes against real clients (socat, Python, udskit connect),
+//! safe bind, permissions, signals, abstract names, credentials, limits and seqpacket.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
+use crate::support::peers::{have, python};
 use crate::support::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// A Python listener that holds `argv[1]` live (listening) and says "ready" on stderr.
+pub const PY_HOLDER: &str = "import socket,sys,time\n\
+s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
+print('ready',file=sys.stderr,flush=True)\ntime.sleep(120)";
+
+/// Binds `argv[1]` and exits without unlinking it: a stale socket file.
+pub const PY_STALE: &str =
+    "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])";
+
+fn listen_bg(args: &[&str], sock: &Path, dir: &Path, name: &str) -> Bg {
+    let mut c = ud(&["listen"]);
+    c.args(args)
+        .arg(sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut bg = Bg::spawn(c, dir, name);
+    bg.wait_stderr("listening on");
+    bg
+}
+
+fn holder(sock: &Path, dir: &Path) -> Bg {
+    let mut c = python(PY_HOLDER);
+    c.arg(sock).stdout(Stdio::null());
+    let mut bg = Bg::spawn(c, dir, "holder");
+    bg.wait_stderr("ready");
+    bg
+}
+
+fn echo_once(sock: &Path, data: &[u8]) -> Vec<u8> {
+    let mut c = ud(&["connect"]);
+    c.arg(sock);
+    let out = run_with_input(c, data, T);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    out.stdout
+}
 
 #[test]
 fn echo_round_trip_with_connect() {
     let dir = tempdir();
     let sock = dir.path().join("e.sock");
-    let mut l = udskit();
-    l.args(["listen", "--echo"]).arg(&sock);
-    let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    let mut server = listen_bg(&["--echo"], &sock, dir.path(), "listen");
     let data = random_bytes(1 << 20);
-    let out = run_with_input(
-        {
-            let mut c = udskit();
-            c.arg("connect").arg(&sock);
-            c
-        },
-        &data,
-        Duration::from_secs(20),
-    );
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    assert!(out.stdout == data, "echoed bytes differ");
+    assert!(echo_once(&sock, &data) == data, "echoed bytes differ");
     server.signal(15);
     assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(143));
     assert!(!sock.exists(), "socket file left behind after SIGTERM");
+}
+
+/// socat as the client, 10 MB each way, checked by sha256: socat -> listen's stdout, and
+/// listen's stdin -> socat.
+#[test]
+fn socat_client_10mb_both_directions() {
+    if !have("socat") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    let data = dir.path().join("data");
+    std::fs::write(&data, random_bytes(10 << 20)).unwrap();
+    let want = sha256_file(&data);
+
+    // socat -> listen
+    let got = dir.path().join("got1");
+    let mut l = ud(&["listen"]);
+    l.arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(File::create(&got).unwrap());
+    let mut server = Bg::spawn(l, dir.path(), "listen1");
+    server.wait_stderr("listening on");
+    let st = Command::new("socat")
+        .arg("-u")
+        .arg(format!("OPEN:{}", data.display()))
+        .arg(format!("UNIX-CONNECT:{}", sock.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    assert_eq!(sha256_file(&got), want, "socat -> listen");
+    assert!(!sock.exists());
+
+    // listen -> socat
+    let got = dir.path().join("got2");
+    let mut l = ud(&["listen"]);
+    l.arg(&sock)
+        .stdin(File::open(&data).unwrap())
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen2");
+    server.wait_stderr("listening on");
+    let st = Command::new("socat")
+        .arg("-u")
+        .arg(format!("UNIX-CONNECT:{}", sock.display()))
+        .arg(format!("CREATE:{}", got.display()))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    assert_eq!(sha256_file(&got), want, "listen -> socat");
+}
+
+/// Default mode, half-close: the client sends its request and shuts down its write side;
+/// what arrives on listen's stdin only afterwards still reaches the client.
+#[test]
+fn default_mode_half_close_with_python_client() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("h.sock");
+    let mut l = ud(&["listen"]);
+    l.arg(&sock);
+    let mut server = Bg::spawn_piped(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let mut client = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+         s.sendall(b'request\\x00\\xff')\ns.shutdown(socket.SHUT_WR)\nd=b''\n\
+         while True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nsys.stdout.buffer.write(d)",
+    );
+    client.arg(&sock).stdout(Stdio::piped());
+    let client = Bg::spawn(client, dir.path(), "client");
+    let mut got = [0u8; 9];
+    server
+        .child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut got)
+        .unwrap();
+    assert_eq!(&got, b"request\x00\xff");
+    let mut stdin = server.child.stdin.take().unwrap();
+    stdin.write_all(b"answer after the client's EOF").unwrap();
+    drop(stdin);
+    let (st, answer) = client.finish(T);
+    assert!(st.success());
+    assert_eq!(answer, b"answer after the client's EOF");
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    let err = server.stderr();
+    assert!(err.contains("client #1 connected: pid "), "{err}");
+    assert!(err.contains("(python3) uid 0 gid 0"), "{err}");
+    assert!(err.contains("9 bytes received, 29 sent"), "{err}");
+}
+
+/// Default mode: the client closes while listen's stdin stays open (a terminal, or a pipe
+/// nobody writes to): listen must not wait for its stdin, it exits 0. (A client that only
+/// half-closes is still waiting for our answer: that case is the half-close test above.)
+#[test]
+fn default_mode_exits_when_client_closes_while_stdin_stays_open() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("o.sock");
+    let mut l = ud(&["listen"]);
+    l.arg(&sock);
+    let mut server = Bg::spawn_piped(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let _stdin_kept_open = server.child.stdin.take();
+    let st = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+         s.sendall(b'bye\\n')\ns.close()",
+    )
+    .arg(&sock)
+    .status()
+    .unwrap();
+    assert!(st.success());
+    let (st, out) = server.finish(Duration::from_secs(10));
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(out, b"bye\n");
+}
+
+/// Every byte value, NUL and 0xff included, both ways through listen and connect.
+#[test]
+fn binary_bytes_pass_unchanged() {
+    let dir = tempdir();
+    let sock = dir.path().join("b.sock");
+    let bytes: Vec<u8> = (0..=255u8).cycle().take(256 * 64).collect();
+    let input = dir.path().join("in");
+    std::fs::write(&input, bytes.iter().rev().copied().collect::<Vec<_>>()).unwrap();
+    let mut l = ud(&["listen"]);
+    l.arg(&sock)
+        .stdin(File::open(&input).unwrap())
+        .stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let back = echo_once(&sock, &bytes);
+    let (st, got) = server.finish(T);
+    assert_eq!(st.code(), Some(0));
+    assert!(got == bytes, "client -> listen stdout changed bytes");
+    assert!(
+        back == std::fs::read(&input).unwrap(),
+        "listen stdin -> client"
+    );
+}
+
+/// Python client code for -k: argv[2] clients at once, each sending argv[3] records of
+/// `c<ID> <SEQ> <payload>\n`, one send per record (payload derived from id and seq).
+const PY_RECORDS: &str = r#"
+import socket, sys, threading
+path, n, recs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def payload(i, q):
+    return bytes([97 + (i * 7 + q) % 26]) * ((i * 131 + q * 17) % 3000 + 1)
+go = threading.Barrier(n)
+def client(i):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    go.wait()
+    for q in range(recs):
+        s.sendall(b'c%02d %05d ' % (i, q) + payload(i, q) + b'\n')
+    s.close()
+ts = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+for t in ts: t.start()
+for t in ts: t.join()
+"#;
+
+/// -k with 50 concurrent clients. Each record is one write of the client, so it reaches us
+/// in one read and must come out of stdout whole: a line that does not parse, carries a
+/// wrong payload, or comes out of order betrays bytes of two clients interleaved mid-chunk
+/// (or lost, or duplicated).
+#[test]
+fn keep_open_50_clients_never_interleave() {
+    if !have("python3") {
+        return;
+    }
+    let (n, recs) = (50usize, 100usize);
+    let dir = tempdir();
+    let sock = dir.path().join("k.sock");
+    let mut l = ud(&["listen", "-k", "--count", &n.to_string()]);
+    l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let mut clients = python(PY_RECORDS);
+    clients.arg(&sock).arg(n.to_string()).arg(recs.to_string());
+    let mut clients = Bg::spawn(clients, dir.path(), "clients");
+    // Read stdout while the clients run: a full pipe would stall them all.
+    let (st, out) = server.finish(T);
+    assert_eq!(st.code(), Some(0), "listen failed");
+    assert!(clients.wait_exit(T).success(), "{}", clients.stderr());
+    let mut next: BTreeMap<usize, usize> = BTreeMap::new();
+    let mut lines = 0;
+    for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let (id, seq) = parse_record(line).unwrap_or_else(|| {
+            panic!(
+                "interleaved or corrupt record: {:.80}",
+                String::from_utf8_lossy(line)
+            )
+        });
+        let e = next.entry(id).or_default();
+        assert_eq!(*e, seq, "client {id}: record {seq} out of order");
+        *e += 1;
+        lines += 1;
+    }
+    assert_eq!(lines, n * recs);
+    assert!(next.values().all(|&v| v == recs));
+    assert_eq!(next.len(), n);
+}
+
+/// `c<ID> <SEQ> <payload>` with the payload PY_RECORDS derives from id and seq, or None.
+fn parse_record(line: &[u8]) -> Option<(usize, usize)> {
+    let mut f = line.splitn(3, |&b| b == b' ');
+    let id: usize = std::str::from_utf8(f.next()?.strip_prefix(b"c")?)
+        .ok()?
+        .parse()
+        .ok()?;
+    let seq: usize = std::str::from_utf8(f.next()?).ok()?.parse().ok()?;
+    let payload = f.next()?;
+    let want_byte = b'a' + ((id * 7 + seq) % 26) as u8;
+    (payload.len() == (id * 131 + seq * 17) % 3000 + 1 && payload.iter().all(|&b| b == want_byte))
+        .then_some((id, seq))
+}
+
+/// --echo with 50 concurrent Python clients, each sending 256 KiB of random bytes (while
+/// reading, from another thread) and checking every byte that comes back.
+#[test]
+fn echo_50_concurrent_clients_every_byte() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("e.sock");
+    let mut server = listen_bg(&["--echo", "--count", "50"], &sock, dir.path(), "listen");
+    let st = python(
+        r#"
+import os, socket, sys, threading
+bad = []
+def client(i):
+    data = os.urandom(256 * 1024)
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    def send():
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+    t = threading.Thread(target=send)
+    t.start()
+    got = bytearray()
+    while True:
+        b = s.recv(1 << 16)
+        if not b: break
+        got += b
+    t.join()
+    if bytes(got) != data: bad.append(i)
+ts = [threading.Thread(target=client, args=(i,)) for i in range(50)]
+for t in ts: t.start()
+for t in ts: t.join()
+sys.exit('clients with wrong echo: %s' % bad if bad else 0)
+"#,
+    )
+    .arg(&sock)
+    .status()
+    .unwrap();
+    assert!(st.success());
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    assert_eq!(server.stderr().matches("262144 bytes echoed").count(), 50);
+    assert!(!sock.exists());
+}
+
+#[test]
+fn stale_socket_is_replaced_with_a_message() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("stale.sock");
+    assert!(python(PY_STALE).arg(&sock).status().unwrap().success());
+    let mut server = listen_bg(&["--echo"], &sock, dir.path(), "listen");
+    let err = server.stderr();
+    assert!(
+        err.contains(&format!(
+            "udskit: removed stale socket {} (nothing was listening on it)",
+            sock.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(echo_once(&sock, b"fresh"), b"fresh");
+    server.signal(15);
+    server.wait_exit(T);
+}
+
+#[test]
+fn live_socket_is_refused_naming_pid_and_command() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("live.sock");
+    let py = holder(&sock, dir.path());
+    let before = identity(&sock);
+    let out = ud(&["listen", "--echo"]).arg(&sock).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    let want = format!(
+        "udskit: error: binding unix:{0}: {0} is in use by pid {1} (python3) uid 0 gid 0\n\
+         hint: a live socket is never taken over; stop that server, choose another path, or pass --force to replace it\n",
+        sock.display(),
+        py.pid()
+    );
+    assert_eq!(err, want);
+    assert_eq!(identity(&sock), before, "the live socket was touched");
+}
+
+#[test]
+fn force_replaces_a_live_socket() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("live.sock");
+    let py = holder(&sock, dir.path());
+    let before = identity(&sock);
+    let mut server = listen_bg(&["--echo", "--force"], &sock, dir.path(), "listen");
+    let err = server.stderr();
+    assert!(
+        err.contains(&format!(
+            "udskit: warning: --force: replaced live socket {} in use by pid {} (python3)",
+            sock.display(),
+            py.pid()
+        )),
+        "{err}"
+    );
+    assert_ne!(identity(&sock), before);
+    assert_eq!(echo_once(&sock, b"mine now"), b"mine now");
+    server.signal(15);
+    assert_eq!(server.wait_exit(T).code(), Some(143));
+}
+
+#[test]
+fn regular_file_is_never_deleted() {
+    let dir = tempdir();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "precious").unwrap();
+    for extra in [&[][..], &["--force"][..]] {
+        let out = ud(&["listen", "--echo"])
+            .args(extra)
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert!(
+            stderr_of(&out).starts_with(&format!(
+                "udskit: error: binding unix:{0}: {0} exists and is not a socket (it is a regular file)\n\
+                 hint: udskit never deletes a file that is not a socket",
+                file.display()
+            )),
+            "{}",
+            stderr_of(&out)
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "precious");
+    }
+}
+
+/// --mode: the bits stat shows. They are in place before any client can connect: the file
+/// is created with no permissions (umask 0777 around bind), chmod-ed, and only then does
+/// listen(2) run. A watcher stat-ing the path as fast as it can while the server starts
+/// must therefore only ever see mode 000 or the requested one, never the umask default.
+#[test]
+fn mode_bits_are_set_before_clients_can_connect() {
+    let dir = tempdir();
+    for (mode, bits) in [("600", 0o600), ("660", 0o660), ("0640", 0o640)] {
+        let sock = dir.path().join(format!("m{mode}.sock"));
+        let watch = {
+            let sock = sock.clone();
+            std::thread::spawn(move || {
+                let mut seen = std::collections::BTreeSet::new();
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline {
+                    if std::fs::symlink_metadata(&sock).is_ok() {
+                        seen.insert(mode_of(&sock));
+                        if seen.len() > 1 || seen.contains(&bits) {
+                            break;
+                        }
+                    }
+                }
+                seen
+            })
+        };
+        let mut server = listen_bg(&["--echo", "--mode", mode], &sock, dir.path(), "listen");
+        let seen = watch.join().unwrap();
+        assert!(
+            seen.iter().all(|&m| m == 0 || m == bits),
+            "--mode {mode}: saw modes {:?}",
+            seen.iter().map(|m| format!("{m:o}")).collect::<Vec<_>>()
+        );
+        assert_eq!(mode_of(&sock), bits, "--mode {mode}");
+        server.signal(15);
+        server.wait_exit(T);
+    }
+    let out = ud(&["listen", "--mode", "999", "x.sock"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("'999' is not an octal mode"));
+}
+
+/// Without --mode the file gets what the umask allows, as for any socket.
+#[test]
+fn default_mode_follows_umask() {
+    let dir = tempdir();
+    let sock = dir.path().join("u.sock");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!(
+            "umask 027; exec {} --color=never listen --echo \"$0\"",
+            env!("CARGO_BIN_EXE_udskit")
+        ))
+        .arg(&sock)
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    assert_eq!(mode_of(&sock), 0o750);
+}
+
+#[test]
+fn sigint_while_waiting_exits_130_and_removes_the_file() {
+    let dir = tempdir();
+    let sock = dir.path().join("i.sock");
+    let mut server = listen_bg(&[], &sock, dir.path(), "listen");
+    server.signal(2);
+    assert_eq!(server.wait_exit(T).code(), Some(130));
+    assert!(!sock.exists(), "socket file left behind after SIGINT");
+}
+
+/// A stdout nobody reads (the pipe is full) must not keep a stopped server alive.
+#[test]
+fn sigterm_with_blocked_stdout_exits_143() {
+    let dir = tempdir();
+    let sock = dir.path().join("t.sock");
+    let mut l = ud(&["listen", "-k"]);
+    l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let mut c = ud(&["connect"]);
+    c.arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut client = c.spawn().unwrap();
+    let mut cin = client.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![7u8; 1 << 20];
+        // Stops when the client is gone (EPIPE); 64 MiB is far more than the pipes hold.
+        for _ in 0..64 {
+            if cin.write_all(&chunk).is_err() {
+                break;
+            }
+        }
+    });
+    server.wait_stderr("client #1 connected");
+    server.signal(15);
+    let started = Instant::now();
+    assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(143));
+    assert!(started.elapsed() < Duration::from_secs(6));
+    assert!(!sock.exists());
+    let _ = client.kill();
+    let _ = client.wait();
+    writer.join().unwrap();
+}
+
+/// On exit the file is removed only if it is still the one we created.
+#[test]
+fn file_replaced_under_us_is_not_removed() {
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let mut server = listen_bg(&["-k"], &sock, dir.path(), "listen");
+    std::fs::remove_file(&sock).unwrap();
+    std::fs::write(&sock, "someone else's").unwrap();
+    server.signal(15);
+    assert_eq!(server.wait_exit(T).code(), Some(143));
+    assert_eq!(std::fs::read_to_string(&sock).unwrap(), "someone else's");
+}
+
+#[test]
+fn abstract_name_with_python_client() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let name = format!("udskit-test-{}", std::process::id());
+    let mut l = ud(&["listen", "--echo", "--count", "1"]);
+    l.arg(format!("@{name}")).stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    let err = server.wait_stderr("listening on");
+    assert!(
+        err.contains(&format!("listening on @{name} (stream)")),
+        "{err}"
+    );
+    let out = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect('\\0'+sys.argv[1])\n\
+         s.sendall(b'abstract\\n')\ns.shutdown(socket.SHUT_WR)\nprint(s.recv(100).decode(),end='')",
+    )
+    .arg(&name)
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"abstract\n", "{}", stderr_of(&out));
+    assert_eq!(server.wait_exit(T).code(), Some(0));
+}
+
+/// TCP: port 0 reports the chosen port; connect reaches it.
+#[test]
+fn tcp_echo_on_port_zero() {
+    let dir = tempdir();
+    let mut l = ud(&["listen", "--echo", "--count", "1", "tcp:0"]);
+    l.stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    let err = server.wait_stderr(" (stream)");
+    let port = err
+        .split("listening on tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{err}"));
+    let out = run_with_input(ud(&["connect", &format!("tcp:{port}")]), b"over tcp", T);
+    assert_eq!(out.stdout, b"over tcp", "{}", stderr_of(&out));
+    assert_eq!(server.wait_exit(T).code(), Some(0));
+    assert!(server.stderr().contains("client #1 connected: 127.0.0.1:"));
+}
+
+/// --exec: the peer's pid/uid/gid as the kernel reports them (the client runs as nobody,
+/// so they differ from ours), the command's output reaching the client, its input coming
+/// from the client.
+#[test]
+fn exec_sees_peer_credentials() {
+    if !have("python3") || !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let sock = dir.path().join("x.sock");
+    let mut server = listen_bg(
+        &[
+            "--exec",
+            "printf '%s %s %s\\n' \"$UDSKIT_PEER_PID\" \"$UDSKIT_PEER_UID\" \"$UDSKIT_PEER_GID\"; tr a-z A-Z",
+            "--count",
+            "1",
+            "--mode",
+            "666",
+        ],
+        &sock,
+        dir.path(),
+        "listen",
+    );
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--", system_python(), "-c"])
+        .arg(
+            "import os,socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+             s.sendall(b'from the client')\ns.shutdown(socket.SHUT_WR)\nd=b''\n\
+             while True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\n\
+             print(os.getpid(),os.getuid(),os.getgid())\nsys.stdout.flush()\nsys.stdout.buffer.write(d)",
+        )
+        .arg(&sock)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].ends_with(" 65534 65534"), "{text}");
+    assert_eq!(lines[1], lines[0], "the command saw other credentials");
+    assert_eq!(lines[2], "FROM THE CLIENT");
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    let err = server.stderr();
+    let pid = lines[0].split(' ').next().unwrap();
+    assert!(
+        err.contains(&format!(
+            "client #1 connected: pid {pid} (python3) uid 65534 gid 65534"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("client #1 closed: command exited with exit status: 0"),
+        "{err}"
+    );
+}
+
+/// --max-clients 1: a second client waits in the backlog (connected, not served, never
+/// reset) and is served as soon as the first one leaves; --count 2 then ends the server.
+#[test]
+fn max_clients_keeps_extra_clients_waiting() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("m.sock");
+    let mut server = listen_bg(
+        &["--echo", "--max-clients", "1", "--count", "2"],
+        &sock,
+        dir.path(),
+        "listen",
+    );
+    let out = python(
+        "import socket,sys\n\
+         def conn():\n  s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); return s\n\
+         a=conn(); a.sendall(b'a'); assert a.recv(1)==b'a'\n\
+         b=conn(); b.sendall(b'b'); b.settimeout(0.5)\n\
+         try:\n  b.recv(1); sys.exit('second client served beyond --max-clients')\n\
+         except socket.timeout: pass\n\
+         a.close(); b.settimeout(10); assert b.recv(1)==b'b'\n\
+         b.shutdown(socket.SHUT_WR); assert b.recv(1)==b''\nprint('ok')",
+    )
+    .arg(&sock)
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"ok\n", "{}", stderr_of(&out));
+    assert_eq!(server.wait_exit(T).code(), Some(0));
+    let err = server.stderr();
+    let closed1 = err.find("client #1 closed").expect(&err);
+    let conn2 = err.find("client #2 connected").expect(&err);
+    assert!(
+        closed1 < conn2,
+        "client 2 accepted while client 1 was served:\n{err}"
+    );
+}
+
+/// -k --count 3 with udskit clients one after another: stdout is their bytes in order.
+#[test]
+fn keep_open_count_exits_after_n_clients() {
+    let dir = tempdir();
+    let sock = dir.path().join("c.sock");
+    let mut l = ud(&["listen", "-k", "--count", "3"]);
+    l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    for word in ["one ", "two ", "three"] {
+        echo_once(&sock, word.as_bytes());
+        server.wait_stderr(&format!("{} bytes received", word.len()));
+    }
+    let (st, out) = server.finish(T);
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(out, b"one two three");
+    assert!(!sock.exists());
+    let out = ud(&["listen", "--count", "1", "x.sock"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// SOCK_SEQPACKET: record boundaries survive the echo (Python client).
+#[test]
+fn seqpacket_echo_keeps_records() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("q.sock");
+    let mut server = listen_bg(
+        &["--seqpacket", "--echo", "--count", "1"],
+        &sock,
+        dir.path(),
+        "listen",
+    );
+    assert!(server.stderr().contains("(seqpacket)"));
+    let out = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n\
+         s.connect(sys.argv[1])\n\
+         for m in [b'one', b'two\\x00', b'x'*70000]: s.send(m)\n\
+         print([len(s.recv(1<<20)) for _ in range(3)])",
+    )
+    .arg(&sock)
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"[3, 4, 70000]\n", "{}", stderr_of(&out));
+    server.wait_exit(T);
+}
+
+/// `listen -k | head -c 10`: the reader going away ends the server with 0, also while it
+/// waits for the next client.
+#[test]
+fn closed_stdout_exits_0() {
+    let dir = tempdir();
+    let sock = dir.path().join("p.sock");
+    let mut c = Command::new("bash");
+    c.arg("-c")
+        .arg(format!(
+            "set -o pipefail; {} --color=never listen -k \"$0\" | head -c 10",
+            env!("CARGO_BIN_EXE_udskit")
+        ))
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped());
+    let mut pipeline = Bg::spawn(c, dir.path(), "pipeline");
+    pipeline.wait_stderr("listening on");
+    let mut client = ud(&["connect"]);
+    client.arg(&sock);
+    let out = run_with_input(client, &[b'z'; 100_000], T);
+    assert!(out.status.success() || out.status.code() == Some(1));
+    let (st, got) = pipeline.finish(T);
+    assert_eq!(got, b"zzzzzzzzzz");
+    assert_eq!(st.code(), Some(0), "listen's exit code through pipefail");
 }

@@ -241,3 +241,59 @@ pub fn sha256(data: &[u8]) -> String {
 pub fn stderr_of(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// sha256 of a file's contents.
+pub fn sha256_file(path: &Path) -> String {
+    sha256(&std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// The permission bits of a file, as stat(2) shows them.
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// (device, inode) of a file: tells "the same file" from "a new one at the same path".
+pub fn identity(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// `udskit ARGS...` as a Command.
+pub fn ud(args: &[&str]) -> Command {
+    let mut c = udskit();
+    c.args(args);
+    c
+}
+
+/// True when the tests run as root (needed to act as another user through runuser).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    if !root {
+        eprintln!(
+            "\n!!! not root: this test needs root to run a client as `nobody`; skipped !!!\n"
+        );
+    }
+    root
+}
+
+/// Lets other users reach sockets inside a (0700) temp dir.
+pub fn open_dir_to_all(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// A python3 that other users can run (a pyenv shim under /root is not one of them).
+pub fn system_python() -> &'static str {
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
