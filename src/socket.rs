@@ -72,7 +72,7 @@ pub fn unix_target(addr: &Addr) -> anyhow::Result<UnixTarget> {
 
 fn long_path_target(p: &Path) -> anyhow::Result<UnixTarget> {
     let too_long = || {
-        Fail::new(1, format!("{}: the path is {} bytes, more than a unix socket address holds", escape(&p.display().to_string()), p.as_os_str().len()))
+        Fail::new(1, format!("the path is {} bytes, more than a unix socket address holds even through /proc/self/fd", p.as_os_str().len()))
             .hint(format!("a socket path can be at most {SUN_PATH_MAX} bytes, or its file name about 90 bytes inside a longer directory path; use a shorter name"))
     };
     let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
@@ -125,7 +125,13 @@ fn new_unix_socket(kind: Kind) -> io::Result<OwnedFd> {
 /// One attempt: a non-blocking socket of `kind`, connected (unix connect does not block
 /// beyond a full backlog, where it fails with EAGAIN and we report it).
 pub fn try_connect_unix(addr: &Addr, kind: Kind) -> io::Result<OwnedFd> {
-    let target = unix_target(addr).map_err(io::Error::other)?;
+    // A missing directory on a long path stays an io::Error, so that connect_error names it.
+    let target = unix_target(addr).map_err(|e| match e.downcast::<io::Error>() {
+        Ok(io) => io,
+        Err(e) => e
+            .downcast::<Fail>()
+            .map_or_else(io::Error::other, io::Error::other),
+    })?;
     let fd = new_unix_socket(kind)?;
     match rustix::net::connect(&fd, &target.addr) {
         Ok(()) => Ok(fd),
@@ -200,6 +206,17 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
             let f = Fail::new(1, format!("{what}: permission denied"));
             match (path, meta) {
                 (Some(p), Some(m)) => f.hint(permission_hint(p, &m)),
+                (Some(p), None) => match closed_directory(p) {
+                    Some((d, m)) => f.hint(format!(
+                        "the directory {} is {} owned by {}:{} and does not let you through (search permission is missing). {}",
+                        escape(&d.display().to_string()),
+                        dir_mode_string(m.mode()),
+                        crate::proc::user_name(m.uid()),
+                        crate::proc::group_name(m.gid()),
+                        who_am_i()
+                    )),
+                    None => f,
+                },
                 _ => f,
             }
         }
@@ -217,7 +234,17 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
             Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name())).hint(hint)
         }
         (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
-        _ => Fail::new(1, format!("{what}: {err}")),
+        // A path too long even for /proc/self/fd: keep its message and hint.
+        _ => match err.get_ref().and_then(|e| e.downcast_ref::<Fail>()) {
+            Some(f) => {
+                let out = Fail::new(f.code, format!("{what}: {}", f.message));
+                match &f.hint {
+                    Some(h) => out.hint(h.clone()),
+                    None => out,
+                }
+            }
+            None => Fail::new(1, format!("{what}: {err}")),
+        },
     }
 }
 
@@ -252,27 +279,56 @@ pub fn mode_string(mode: u32) -> String {
     s
 }
 
-fn permission_hint(p: &Path, m: &std::fs::Metadata) -> String {
+/// "You are uid N (name), groups G (name), ...", each group once.
+fn who_am_i() -> String {
     let uid = rustix::process::getuid().as_raw();
-    let groups: Vec<String> = std::iter::once(rustix::process::getgid().as_raw())
-        .chain(
-            rustix::process::getgroups()
-                .unwrap_or_default()
-                .iter()
-                .map(|g| g.as_raw()),
-        )
-        .map(|g| format!("{g} ({})", crate::proc::group_name(g)))
+    let mut gids = vec![rustix::process::getgid().as_raw()];
+    for g in rustix::process::getgroups().unwrap_or_default() {
+        if !gids.contains(&g.as_raw()) {
+            gids.push(g.as_raw());
+        }
+    }
+    let groups: Vec<String> = gids
+        .iter()
+        .map(|&g| format!("{g} ({})", crate::proc::group_name(g)))
         .collect();
     format!(
-        "{} is {} (mode {:o}) owned by {}:{}; connecting needs write permission on it. You are uid {uid} ({}), groups {}",
+        "You are uid {uid} ({}), groups {}",
+        crate::proc::user_name(uid),
+        groups.join(", ")
+    )
+}
+
+fn permission_hint(p: &Path, m: &std::fs::Metadata) -> String {
+    format!(
+        "{} is {} (mode {:o}) owned by {}:{}; connecting needs write permission on it. {}",
         escape(&p.display().to_string()),
         mode_string(m.mode()),
         m.mode() & 0o7777,
         crate::proc::user_name(m.uid()),
         crate::proc::group_name(m.gid()),
-        crate::proc::user_name(uid),
-        groups.join(", ")
+        who_am_i()
     )
+}
+
+/// The first directory on the way to `p` that we may not search, with its metadata.
+fn closed_directory(p: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+    let abs = std::path::absolute(p).ok()?;
+    abs.ancestors()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|d| {
+            let denied = rustix::fs::access(d, rustix::fs::Access::EXEC_OK).is_err();
+            denied.then(|| std::fs::metadata(d).ok().map(|m| (d.to_path_buf(), m)))?
+        })
+}
+
+fn dir_mode_string(mode: u32) -> String {
+    let mut s = mode_string(mode);
+    s.replace_range(0..1, "d");
+    s
 }
 
 // ---------------------------------------------------------------------------------------

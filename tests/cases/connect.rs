@@ -1,9 +1,27 @@
-//! `udskit connect`: byte-exact bridging, half-close, --wait, and every error message.
+//! `udskit connect`: byte-exact bridging against socat, Python and udskit, half-close,
+//! --wait, abstract names, long paths, seqpacket, signals, and every error message.
 
-use std::time::Duration;
+use std::fs::File;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
+use super::listen::{PY_HOLDER, PY_STALE};
 use crate::support::peers::{have, python};
 use crate::support::*;
+
+const T: Duration = Duration::from_secs(30);
+
+fn connect(addr: impl AsRef<std::ffi::OsStr>, extra: &[&str], input: &[u8]) -> Output {
+    let mut c = ud(&["connect"]);
+    c.args(extra).arg(addr);
+    run_with_input(c, input, T)
+}
+
+fn err_is(out: &Output, want: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(out));
+    assert_eq!(stderr_of(out), want);
+}
 
 #[test]
 fn half_close_gets_the_whole_answer() {
@@ -13,35 +31,505 @@ fn half_close_gets_the_whole_answer() {
     let dir = tempdir();
     let sock = dir.path().join("s.sock");
     // A server that reads until EOF, then answers with what it got, reversed.
-    let mut server = python(&format!(
-        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nc,_=s.accept()\nd=b''\nwhile True:\n  b=c.recv(65536)\n  if not b: break\n  d+=b\nc.sendall(d[::-1])\nc.close()",
-        sock.to_str().unwrap()
-    ));
-    server.stdout(std::process::Stdio::null());
-    let _server = Bg::spawn(server, dir.path(), "py");
-    wait_for_socket(&sock);
-    let out = run_with_input(
-        {
-            let mut c = udskit();
-            c.arg("connect").arg(&sock);
-            c
-        },
-        b"hello world",
-        Duration::from_secs(10),
+    let mut server = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
+         print('ready',file=sys.stderr,flush=True)\nc,_=s.accept()\nd=b''\n\
+         while True:\n  b=c.recv(65536)\n  if not b: break\n  d+=b\nc.sendall(d[::-1])\nc.close()",
     );
+    server.arg(&sock).stdout(Stdio::null());
+    let mut server = Bg::spawn(server, dir.path(), "py");
+    server.wait_stderr("ready");
+    let out = connect(&sock, &[], b"hello world");
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(out.stdout, b"dlrow olleh");
 }
 
+/// 10 MB each way against socat listeners, compared by sha256.
 #[test]
-fn missing_socket_is_named() {
+fn socat_listener_10mb_both_directions() {
+    if !have("socat") {
+        return;
+    }
     let dir = tempdir();
-    let out = udskit()
+    let sock = dir.path().join("s.sock");
+    let data = dir.path().join("data");
+    std::fs::write(&data, random_bytes(10 << 20)).unwrap();
+    let want = sha256_file(&data);
+
+    // connect -> socat
+    let got = dir.path().join("got1");
+    let mut s = Command::new("socat");
+    s.arg("-u")
+        .arg(format!("UNIX-LISTEN:{}", sock.display()))
+        .arg(format!("CREATE:{}", got.display()));
+    let mut socat = Bg::spawn(s, dir.path(), "socat1");
+    wait_for_socket(&sock);
+    let st = ud(&["connect", "--wait", "5s"])
+        .arg(&sock)
+        .stdin(File::open(&data).unwrap())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(socat.wait_exit(T).success());
+    assert_eq!(sha256_file(&got), want, "connect -> socat");
+
+    // socat -> connect
+    let _ = std::fs::remove_file(&sock);
+    let got = dir.path().join("got2");
+    let mut s = Command::new("socat");
+    s.arg("-u")
+        .arg(format!("OPEN:{}", data.display()))
+        .arg(format!("UNIX-LISTEN:{}", sock.display()));
+    let mut socat = Bg::spawn(s, dir.path(), "socat2");
+    wait_for_socket(&sock);
+    let st = ud(&["connect", "--wait", "5s"])
+        .arg(&sock)
+        .stdin(Stdio::null())
+        .stdout(File::create(&got).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(socat.wait_exit(T).success());
+    assert_eq!(sha256_file(&got), want, "socat -> connect");
+}
+
+/// udskit on both ends, 10 MB each way at once (listen's stdin to connect's stdout and
+/// connect's stdin to listen's stdout), compared by sha256.
+#[test]
+fn udskit_to_udskit_10mb_both_directions() {
+    let dir = tempdir();
+    let sock = dir.path().join("u.sock");
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::write(&a, random_bytes(10 << 20)).unwrap();
+    std::fs::write(&b, random_bytes(10 << 20)).unwrap();
+    let (a_got, b_got) = (dir.path().join("a.got"), dir.path().join("b.got"));
+    let mut l = ud(&["listen"]);
+    l.arg(&sock)
+        .stdin(File::open(&a).unwrap())
+        .stdout(File::create(&b_got).unwrap());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let st = ud(&["connect"])
+        .arg(&sock)
+        .stdin(File::open(&b).unwrap())
+        .stdout(File::create(&a_got).unwrap())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+    assert_eq!(sha256_file(&a_got), sha256_file(&a), "listen -> connect");
+    assert_eq!(sha256_file(&b_got), sha256_file(&b), "connect -> listen");
+}
+
+#[test]
+fn missing_socket_and_directory_are_named() {
+    let dir = tempdir();
+    let sock = dir.path().join("nope.sock");
+    err_is(
+        &connect(&sock, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{}: no such file\n\
+             hint: is the server running? `udskit ls` lists the sockets that are listening\n",
+            sock.display()
+        ),
+    );
+    let deep = dir.path().join("no/such/dir/s.sock");
+    err_is(
+        &connect(&deep, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{}: no such file or directory: {} does not exist\n",
+            deep.display(),
+            deep.parent().unwrap().display()
+        ),
+    );
+    let out = connect("localhost:80", &[], b"");
+    assert!(
+        stderr_of(&out)
+            .contains("hint: a bare argument is a socket path; for TCP write tcp:localhost:80"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn stale_socket_is_connection_refused() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("stale.sock");
+    assert!(python(PY_STALE).arg(&sock).status().unwrap().success());
+    let p = sock.display();
+    err_is(
+        &connect(&sock, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{p}: connection refused: nothing is listening on this socket file\n\
+             hint: {p} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)\n"
+        ),
+    );
+}
+
+/// A root-owned 0600 socket, and a client running as nobody: the message shows the mode,
+/// the owner, and who we are. A closed directory on the way is named too.
+#[test]
+fn permission_denied_shows_mode_owner_and_our_ids() {
+    if !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let sock = dir.path().join("root.sock");
+    let mut server = Bg::spawn(
+        {
+            let mut c = ud(&["listen", "-k", "--mode", "600"]);
+            c.arg(&sock).stdout(Stdio::null());
+            c
+        },
+        dir.path(),
+        "listen",
+    );
+    server.wait_stderr("listening on");
+    let as_nobody = |path: &Path| {
+        let mut c = Command::new("/usr/sbin/runuser");
+        c.args([
+            "-u",
+            "nobody",
+            "--",
+            env!("CARGO_BIN_EXE_udskit"),
+            "--color=never",
+        ])
         .arg("connect")
-        .arg(dir.path().join("nope.sock"))
+        .arg(path)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+        run_with_input(c, b"", T)
+    };
+    let p = sock.display();
+    err_is(
+        &as_nobody(&sock),
+        &format!(
+            "udskit: error: connecting to unix:{p}: permission denied\n\
+             hint: {p} is srw------- (mode 600) owned by root:root; connecting needs write permission on it. \
+             You are uid 65534 (nobody), groups 65534 (nogroup)\n"
+        ),
+    );
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    std::fs::set_permissions(&closed, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let inner = closed.join("s.sock");
+    err_is(
+        &as_nobody(&inner),
+        &format!(
+            "udskit: error: connecting to unix:{}: permission denied\n\
+             hint: the directory {} is drwx------ owned by root:root and does not let you through (search permission is missing). \
+             You are uid 65534 (nobody), groups 65534 (nogroup)\n",
+            inner.display(),
+            closed.display()
+        ),
+    );
+}
+
+#[test]
+fn regular_file_is_not_a_socket() {
+    let dir = tempdir();
+    let file = dir.path().join("file.txt");
+    std::fs::write(&file, "x").unwrap();
+    err_is(
+        &connect(&file, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{}: not a socket (it is a regular file)\n",
+            file.display()
+        ),
+    );
+}
+
+/// A stream connect to a datagram socket, and a seqpacket connect to a stream listener.
+#[test]
+fn wrong_socket_type_is_named() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let dgram = dir.path().join("d.sock");
+    let mut py = python(
+        "import socket,sys,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n\
+         s.bind(sys.argv[1])\nprint('ready',file=sys.stderr,flush=True)\ntime.sleep(120)",
+    );
+    py.arg(&dgram);
+    let mut py = Bg::spawn(py, dir.path(), "dgram");
+    py.wait_stderr("ready");
+    err_is(
+        &connect(&dgram, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{}: not a stream socket: it is a datagram socket\n\
+             hint: for a datagram socket use `udskit sendto`\n",
+            dgram.display()
+        ),
+    );
+    let stream = dir.path().join("s.sock");
+    let mut h = python(PY_HOLDER);
+    h.arg(&stream);
+    let mut h = Bg::spawn(h, dir.path(), "holder");
+    h.wait_stderr("ready");
+    err_is(
+        &connect(&stream, &["--seqpacket"], b""),
+        &format!(
+            "udskit: error: connecting to unix:{}: not a seqpacket socket: it is a stream socket\n\
+             hint: leave out --seqpacket for a stream socket\n",
+            stream.display()
+        ),
+    );
+}
+
+/// `connect --wait` started before the listener exists: it connects once the listener is up.
+#[test]
+fn wait_races_a_late_listener() {
+    let dir = tempdir();
+    let sock = dir.path().join("late.sock");
+    let mut c = ud(&["connect", "--wait", "10s"]);
+    c.arg(&sock);
+    let mut client = Bg::spawn_piped(c, dir.path(), "connect");
+    assert!(!sock.exists());
+    let mut stdin = client.child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"ping").unwrap();
+    drop(stdin);
+    assert!(
+        client.child.try_wait().unwrap().is_none(),
+        "connect gave up before the listener started"
+    );
+    let _server = {
+        let mut l = ud(&["listen", "--echo", "--count", "1"]);
+        l.arg(&sock).stdout(Stdio::null());
+        Bg::spawn(l, dir.path(), "listen")
+    };
+    let (st, out) = client.finish(T);
+    assert!(st.success());
+    assert_eq!(out, b"ping");
+}
+
+#[test]
+fn wait_times_out_naming_the_cause() {
+    let dir = tempdir();
+    let sock = dir.path().join("never.sock");
+    let started = Instant::now();
+    let out = connect(&sock, &["--wait", "300ms"], b"");
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    err_is(
+        &out,
+        &format!(
+            "udskit: error: connecting to unix:{}: no such file (still, after waiting 300ms)\n\
+             hint: is the server running? `udskit ls` lists the sockets that are listening\n",
+            sock.display()
+        ),
+    );
+    if !have("python3") {
+        return;
+    }
+    assert!(python(PY_STALE).arg(&sock).status().unwrap().success());
+    let out = connect(&sock, &["--wait", "0.2"], b"");
+    assert!(
+        stderr_of(&out).starts_with(&format!(
+            "udskit: error: connecting to unix:{}: connection refused: nothing is listening on this socket file (still, after waiting 200ms)\n",
+            sock.display()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// Abstract names both ways with Python ("\0name"), and the message when nothing is bound.
+#[test]
+fn abstract_names_with_python() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let name = format!("udskit-connect-{}", std::process::id());
+    let mut py = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0'+sys.argv[1])\ns.listen()\n\
+         print('ready',file=sys.stderr,flush=True)\nc,_=s.accept()\nc.sendall(c.recv(100).upper())\nc.close()",
+    );
+    py.arg(&name);
+    let mut py = Bg::spawn(py, dir.path(), "py");
+    py.wait_stderr("ready");
+    let out = connect(format!("@{name}"), &[], b"abstract");
+    assert_eq!(out.stdout, b"ABSTRACT", "{}", stderr_of(&out));
+    let out = connect(format!("abstract:{name}-none"), &[], b"");
+    err_is(
+        &out,
+        &format!(
+            "udskit: error: connecting to @{name}-none: connection refused: nothing is bound to this abstract name\n"
+        ),
+    );
+}
+
+/// A path longer than sun_path's 107 bytes works for listen and connect (through
+/// /proc/self/fd/N/NAME); a file name too long even for that fails clearly, never truncated.
+#[test]
+fn long_paths_work_or_fail_clearly() {
+    let dir = tempdir();
+    let deep = dir.path().join("d".repeat(60)).join("e".repeat(60));
+    std::fs::create_dir_all(&deep).unwrap();
+    let sock = deep.join("long.sock");
+    assert!(sock.as_os_str().len() > 107);
+    let mut l = ud(&["listen", "--echo", "--count", "1"]);
+    l.arg(&sock).stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    assert!(std::os::unix::fs::FileTypeExt::is_socket(
+        &std::fs::symlink_metadata(&sock).unwrap().file_type()
+    ));
+    let out = connect(&sock, &[], b"through /proc/self/fd");
+    assert_eq!(out.stdout, b"through /proc/self/fd", "{}", stderr_of(&out));
+    assert_eq!(server.wait_exit(T).code(), Some(0));
+    assert!(!sock.exists(), "long-path socket left behind");
+
+    let too_long = deep.join("n".repeat(100));
+    let n = too_long.as_os_str().len();
+    for (sub, verb) in [("listen", "binding"), ("connect", "connecting to")] {
+        let out = run_with_input(
+            {
+                let mut c = ud(&[sub]);
+                c.arg(&too_long);
+                c
+            },
+            b"",
+            T,
+        );
+        err_is(
+            &out,
+            &format!(
+                "udskit: error: {verb} unix:{}: the path is {n} bytes, more than a unix socket address holds even through /proc/self/fd\n\
+                 hint: a socket path can be at most 107 bytes, or its file name about 90 bytes inside a longer directory path; use a shorter name\n",
+                too_long.display()
+            ),
+        );
+    }
+    assert!(!too_long.exists());
+}
+
+/// --seqpacket against a Python SOCK_SEQPACKET server: stdin arrives as a record, the
+/// server's records come out on stdout.
+#[test]
+fn seqpacket_with_python_server() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("q.sock");
+    let mut py = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\ns.bind(sys.argv[1])\n\
+         s.listen()\nprint('ready',file=sys.stderr,flush=True)\nc,_=s.accept()\nm=c.recv(1000)\n\
+         c.send(b'got %d bytes: ' % len(m))\nc.send(m)\nassert c.recv(10)==b''\nc.close()",
+    );
+    py.arg(&sock);
+    let mut py = Bg::spawn(py, dir.path(), "py");
+    py.wait_stderr("ready");
+    let out = connect(&sock, &["--seqpacket"], b"record\x00\xff");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"got 8 bytes: record\x00\xff");
+    assert!(py.wait_exit(T).success(), "{}", py.stderr());
+}
+
+/// `connect ... | head -c 10`: the reader going away is not an error.
+#[test]
+fn closed_stdout_exits_0() {
+    let dir = tempdir();
+    let sock = dir.path().join("c.sock");
+    let mut l = ud(&["listen", "--echo"]);
+    l.arg(&sock).stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "head -c 20000000 /dev/zero | {} --color=never connect \"$0\" | head -c 10 | wc -c; echo \"connect exited ${{PIPESTATUS[1]}}\"",
+            env!("CARGO_BIN_EXE_udskit")
+        ))
+        .arg(&sock)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr_of(&out);
-    assert!(err.contains("nope.sock: no such file"), "{err}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "10\nconnect exited 0\n",
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// The server closes while our stdin stays open (a terminal nobody types into, here a
+/// pty from script(1) and a plain pipe): connect must exit 0 with the answer.
+#[test]
+fn exits_when_server_closes_while_stdin_stays_open() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("t.sock");
+    let mut py = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
+         print('ready',file=sys.stderr,flush=True)\n\
+         for _ in range(2):\n  c,_=s.accept()\n  c.sendall(b'bye\\n')\n  c.close()",
+    );
+    py.arg(&sock);
+    let mut py = Bg::spawn(py, dir.path(), "py");
+    py.wait_stderr("ready");
+
+    let mut c = ud(&["connect"]);
+    c.arg(&sock);
+    let mut client = Bg::spawn_piped(c, dir.path(), "pipe");
+    let _stdin_kept_open = client.child.stdin.take();
+    let (st, out) = client.finish(Duration::from_secs(10));
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(out, b"bye\n");
+
+    if !have("script") {
+        return;
+    }
+    let mut c = Command::new("script");
+    c.arg("-qec")
+        .arg(format!(
+            "{} --color=never connect {}",
+            env!("CARGO_BIN_EXE_udskit"),
+            sock.display()
+        ))
+        .arg("/dev/null")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut tty = Bg::spawn(c, dir.path(), "tty");
+    let _keep = tty.child.stdin.take();
+    let (st, out) = tty.finish(Duration::from_secs(10));
+    assert!(st.success());
+    assert_eq!(String::from_utf8_lossy(&out).trim_end(), "bye");
+}
+
+/// SIGTERM while stdout is blocked (nobody reads it): exit 143 promptly.
+#[test]
+fn sigterm_with_blocked_stdout_exits_143() {
+    let dir = tempdir();
+    let sock = dir.path().join("b.sock");
+    let big = dir.path().join("big");
+    std::fs::write(&big, vec![1u8; 8 << 20]).unwrap();
+    let mut l = ud(&["listen"]);
+    l.arg(&sock)
+        .stdin(File::open(&big).unwrap())
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let mut c = ud(&["connect"]);
+    c.arg(&sock);
+    let mut client = Bg::spawn_piped(c, dir.path(), "connect");
+    let _stdin = client.child.stdin.take();
+    let _stdout_never_read = client.child.stdout.take();
+    server.wait_stderr("client #1 connected");
+    // Give the pipes time to fill: the bridge then sits blocked on stdout.
+    wait_until(Duration::from_secs(10), "connect's stdout to fill", || {
+        std::fs::read_to_string(format!("/proc/{}/status", client.pid()))
+            .is_ok_and(|s| s.contains("State:\tS"))
+    });
+    client.signal(15);
+    let started = Instant::now();
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).code(), Some(143));
+    assert!(started.elapsed() < Duration::from_secs(5));
 }
