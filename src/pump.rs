@@ -4,7 +4,7 @@
 //! keeps flowing until the peer closes.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, FromRawFd};
 use std::time::Duration;
@@ -28,31 +28,51 @@ fn raw_stdio(fd: i32) -> ManuallyDrop<File> {
     ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
 }
 
-/// Stdin read by a thread in CHUNK-sized pieces; `None` after EOF. The thread is never
+/// Stdin read by a thread in pieces of up to CHUNK; `None` after EOF. The thread is never
 /// joined: the process exits without waiting for a read that may never return.
 pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     std::thread::spawn(move || {
-        let mut file = raw_stdio(0);
+        let stdin = rustix::stdio::stdin();
+        grow_pipe(stdin);
+        // One buffer, read into its uninitialised spare room and split: no zeroing (which
+        // cost 16% of connect's CPU time in perf), and the memory is reused once the
+        // runtime has dropped the chunks it was given.
+        let mut buf = BytesMut::with_capacity(CHUNK);
         loop {
-            let mut buf = BytesMut::zeroed(CHUNK);
-            match file.read(&mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            buf.reserve(CHUNK);
+            match rustix::io::read(stdin, buf.spare_capacity_mut()) {
+                Ok(([], _)) => return,
+                Ok((filled, _)) => {
+                    let n = filled.len();
+                    // SAFETY: read() initialised the first n bytes of the spare capacity.
+                    unsafe { buf.set_len(n) };
+                    if tx.blocking_send(Ok(buf.split().freeze())).is_err() {
                         return;
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
+                    let _ = tx.blocking_send(Err(e.into()));
                     return;
                 }
             }
         }
     });
     rx
+}
+
+/// Pipe buffer we ask for on a stdin/stdout pipe: 1 MiB (the default
+/// /proc/sys/fs/pipe-max-size) instead of 64 KiB lets one read or write move 16 times more
+/// per wakeup; see the measurement on CHUNK. Failure (not a pipe, a limit) changes nothing.
+const PIPE_SIZE: usize = 1 << 20;
+
+fn grow_pipe(fd: impl AsFd) {
+    if rustix::fs::fstat(&fd).is_ok_and(|st| {
+        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
+    }) {
+        let _ = rustix::pipe::fcntl_setpipe_size(&fd, PIPE_SIZE);
+    }
 }
 
 /// Stdout written by a thread, one chunk per `write_all`: chunks from concurrent clients
@@ -70,6 +90,7 @@ impl Stdout {
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         let (done_tx, done_rx) = oneshot::channel();
         std::thread::spawn(move || {
+            grow_pipe(rustix::stdio::stdout());
             let mut file = raw_stdio(1);
             let mut result = Ok(());
             while let Some(chunk) = rx.blocking_recv() {
