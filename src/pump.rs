@@ -3,10 +3,8 @@
 //! them and a stream with half-close: EOF one way becomes a write shutdown, the other way
 //! keeps flowing until the peer closes.
 
-use std::fs::File;
-use std::io::{self, Write};
-use std::mem::ManuallyDrop;
-use std::os::fd::{AsFd, FromRawFd};
+use std::io;
+use std::os::fd::AsFd;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -26,11 +24,6 @@ pub const CHUNK: usize = 256 * 1024;
 
 /// Chunks in flight between a stdio thread and the runtime: bounds memory to a few CHUNKs.
 const DEPTH: usize = 4;
-
-fn raw_stdio(fd: i32) -> ManuallyDrop<File> {
-    // SAFETY: fds 0 and 1 are open for the life of the process; ManuallyDrop never closes them.
-    ManuallyDrop::new(unsafe { File::from_raw_fd(fd) })
-}
 
 /// Stdin read by a thread in pieces of up to CHUNK; `None` after EOF. The thread is never
 /// joined: the process exits without waiting for a read that may never return.
@@ -56,6 +49,8 @@ pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
                     }
                 }
                 Err(rustix::io::Errno::INTR) => {}
+                // A stdin someone left in O_NONBLOCK mode: wait until it is readable.
+                Err(rustix::io::Errno::AGAIN) => wait_for(stdin, rustix::event::PollFlags::IN),
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e.into()));
                     return;
@@ -64,6 +59,28 @@ pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
         }
     });
     rx
+}
+
+/// Blocks until `fd` is ready for `flags` (for stdio fds left in O_NONBLOCK mode by
+/// whoever shares them).
+fn wait_for(fd: impl AsFd, flags: rustix::event::PollFlags) {
+    let mut fds = [rustix::event::PollFd::new(&fd, flags)];
+    let _ = rustix::event::poll(&mut fds, None);
+}
+
+/// write_all on fd 1 that also copes with an O_NONBLOCK stdout (EAGAIN: wait, go on).
+fn write_all_stdout(mut data: &[u8]) -> io::Result<()> {
+    let stdout = rustix::stdio::stdout();
+    while !data.is_empty() {
+        match rustix::io::write(stdout, data) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => data = &data[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(rustix::io::Errno::AGAIN) => wait_for(stdout, rustix::event::PollFlags::OUT),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Pipe buffer we ask for on a stdin/stdout pipe: 1 MiB (the default
@@ -95,10 +112,9 @@ impl Stdout {
         let (done_tx, done_rx) = oneshot::channel();
         std::thread::spawn(move || {
             grow_pipe(rustix::stdio::stdout());
-            let mut file = raw_stdio(1);
             let mut result = Ok(());
             while let Some(chunk) = rx.blocking_recv() {
-                if let Err(e) = file.write_all(&chunk) {
+                if let Err(e) = write_all_stdout(&chunk) {
                     result = Err(e);
                     break;
                 }

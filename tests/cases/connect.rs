@@ -533,3 +533,47 @@ fn sigterm_with_blocked_stdout_exits_143() {
     assert_eq!(client.wait_exit(Duration::from_secs(10)).code(), Some(143));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+/// Stdin and stdout pipes left in O_NONBLOCK mode by whoever shares them (EAGAIN must mean
+/// "wait", not an error), with 4 MiB echoed through a reader that starts late.
+#[test]
+fn nonblocking_stdio_pipes() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("n.sock");
+    let mut l = ud(&["listen", "--echo", "--count", "1"]);
+    l.arg(&sock).stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let out = python(
+        r#"
+import os, subprocess, sys, threading, time
+data = os.urandom(4 << 20)
+ir, iw = os.pipe(); orr, ow = os.pipe()
+os.set_blocking(ir, False); os.set_blocking(ow, False)
+p = subprocess.Popen([sys.argv[1], '--color=never', 'connect', sys.argv[2]], stdin=ir, stdout=ow)
+os.close(ir); os.close(ow)
+def feed():
+    for i in range(0, len(data), 100000):
+        os.write(iw, data[i:i + 100000])
+        time.sleep(0.001)
+    os.close(iw)
+threading.Thread(target=feed).start()
+time.sleep(0.3)  # let connect's stdout pipe fill up first
+got = bytearray()
+while True:
+    b = os.read(orr, 1 << 16)
+    if not b: break
+    got += b
+print(p.wait(), got == data)
+"#,
+    )
+    .arg(env!("CARGO_BIN_EXE_udskit"))
+    .arg(&sock)
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"0 True\n", "{}", stderr_of(&out));
+    assert_eq!(server.wait_exit(T).code(), Some(0));
+}
