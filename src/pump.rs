@@ -136,9 +136,33 @@ impl Stdout {
         self.tx.is_closed()
     }
 
-    /// Resolves once stdout is gone (its reader went away or a write failed).
+    /// Resolves once stdout is gone: a write failed, or (checked every 100 ms, for a server
+    /// idling between clients) the reading end of the pipe was closed, which poll(2)
+    /// reports as POLLERR before any write would fail.
     pub async fn closed(&self) {
-        self.tx.closed().await
+        let reader_gone = async {
+            loop {
+                let stdout = rustix::stdio::stdout();
+                let mut fds = [rustix::event::PollFd::new(
+                    &stdout,
+                    rustix::event::PollFlags::empty(),
+                )];
+                let zero = rustix::event::Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                if rustix::event::poll(&mut fds, Some(&zero)).is_ok()
+                    && fds[0].revents().intersects(rustix::event::PollFlags::ERR)
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::select! {
+            _ = self.tx.closed() => {}
+            _ = reader_gone => {}
+        }
     }
 }
 
