@@ -3,7 +3,6 @@
 //! and a `hint:` line. [`report`] prints `udskit: error: ...` and picks the code.
 
 use std::fmt;
-use std::io::Write;
 
 pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
@@ -66,19 +65,18 @@ pub fn report(err: &anyhow::Error, color: bool) -> i32 {
     } else {
         ("", "", "")
     };
-    let mut out = std::io::stderr().lock();
-    let _ = writeln!(
-        out,
-        "udskit: {red}error{reset}: {}",
+    let mut text = format!(
+        "udskit: {red}error{reset}: {}\n",
         crate::output::escape(&format!("{err:#}"))
     );
     for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
         if let Some(hint) = &fail.hint {
             for line in hint.lines() {
-                let _ = writeln!(out, "{yellow}hint{reset}: {}", crate::output::escape(line));
+                text += &format!("{yellow}hint{reset}: {}\n", crate::output::escape(line));
             }
         }
     }
+    crate::output::stderr_line(text);
     exit_code(err)
 }
 

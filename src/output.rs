@@ -47,14 +47,14 @@ impl Ctx {
     /// A diagnostic line on stderr (`udskit: ...`), silenced by `-q`.
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "udskit: {}", msg.as_ref());
+            stderr_line(format!("udskit: {}\n", msg.as_ref()));
         }
     }
 
     /// A line shown only with `-v`.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbose > 0 && !self.quiet {
-            let _ = writeln!(std::io::stderr().lock(), "udskit: {}", msg.as_ref());
+            stderr_line(format!("udskit: {}\n", msg.as_ref()));
         }
     }
 
@@ -65,12 +65,15 @@ impl Ctx {
         } else {
             ("", "")
         };
-        let _ = writeln!(
-            std::io::stderr().lock(),
-            "udskit: {y}warning{r}: {}",
-            msg.as_ref()
-        );
+        stderr_line(format!("udskit: {y}warning{r}: {}\n", msg.as_ref()));
     }
+}
+
+/// Writes one diagnostic line with a single write(2): unbuffered stderr would otherwise
+/// write each formatted piece separately, and the output of other processes sharing the
+/// terminal (a client's data, another server's log) could land in the middle of the line.
+pub fn stderr_line(text: String) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Escapes control characters (and nothing else) so that an outside string cannot move

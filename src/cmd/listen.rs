@@ -301,5 +301,10 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
             child.wait().await?
         }
     };
-    Ok(format!("command exited with {status}"))
+    use std::os::unix::process::ExitStatusExt;
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => format!("command exited with {code}"),
+        (None, Some(sig)) => format!("command killed by signal {sig}"),
+        _ => format!("command ended: {status}"),
+    })
 }

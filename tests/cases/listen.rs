@@ -636,7 +636,7 @@ fn exec_sees_peer_credentials() {
         "{err}"
     );
     assert!(
-        err.contains("client #1 closed: command exited with exit status: 0"),
+        err.contains("client #1 closed: command exited with 0"),
         "{err}"
     );
 }
