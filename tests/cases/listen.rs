@@ -759,3 +759,46 @@ fn closed_stdout_exits_0() {
         assert!(!sock.exists());
     }
 }
+
+/// Errors on one client never end the listener: a client that goes away without reading
+/// its echo (EPIPE/ECONNRESET on our side), and accept failing with EMFILE under a low fd
+/// limit (backed off, logged, recovered from once the clients leave).
+#[test]
+fn client_errors_and_accept_errors_do_not_end_the_server() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!(
+            "ulimit -n 20; exec {} --color=never listen --echo \"$0\"",
+            env!("CARGO_BIN_EXE_udskit")
+        ))
+        .arg(&sock)
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "listen");
+    server.wait_stderr("listening on");
+    let out = python(
+        "import socket,sys\n\
+         def conn():\n  s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); return s\n\
+         r=conn()\n\
+         r.setblocking(False)\n\
+         try:\n  r.sendall(b'x'*(4<<20))\nexcept BlockingIOError: pass\n\
+         r.close()\n\
+         held=[conn() for _ in range(40)]\nprint('held',flush=True)",
+    )
+    .arg(&sock)
+    .output()
+    .unwrap();
+    assert_eq!(out.stdout, b"held\n", "{}", stderr_of(&out));
+    server.wait_stderr("accepting a client: Too many open files");
+    assert!(server.stderr().contains("udskit: warning: client #1: "));
+    // The held clients are gone now (python exited): the server serves again.
+    let mut c = ud(&["connect", "--wait", "5s"]);
+    c.arg(&sock);
+    let out = run_with_input(c, b"still here", T);
+    assert_eq!(out.stdout, b"still here", "{}", stderr_of(&out));
+    assert!(server.child.try_wait().unwrap().is_none());
+}
