@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 
 use crate::addr::Addr;
 use crate::error::Fail;
@@ -185,24 +186,27 @@ async fn serve_many(
     ));
     let served = Arc::new(AtomicU64::new(0));
     let mut accepted = 0u64;
+    // With -k, a reader of stdout that went away ends the server (exit 0): also while it
+    // waits for the next client, and for clients that are connected but silent.
+    let gone = CancellationToken::new();
+    if let Mode::Collect(out) = &mode {
+        let (out, gone) = (out.clone(), gone.clone());
+        tokio::spawn(async move {
+            out.closed().await;
+            gone.cancel();
+        });
+    }
     while args.count.is_none_or(|n| accepted < n) {
         // With --max-clients, wait for a free slot before accepting: extra clients stay in
         // the kernel's accept queue instead of being reset.
         let permit = tokio::select! {
             p = slots.clone().acquire_owned() => p?,
             _ = stop.stopped() => break,
-        };
-        // With -k, a reader of stdout that went away ends the server (exit 0), also while
-        // it waits for the next client.
-        let stdout_gone = async {
-            match &mode {
-                Mode::Collect(out) => out.closed().await,
-                _ => std::future::pending().await,
-            }
+            _ = gone.cancelled() => break,
         };
         let accepted_one = tokio::select! {
             c = accept(listener, ctx, stop) => c,
-            _ = stdout_gone => None,
+            _ = gone.cancelled() => None,
         };
         let Some((conn, peer)) = accepted_one else {
             break;
@@ -211,9 +215,10 @@ async fn serve_many(
         let id = accepted;
         ctx.info(format!("client #{id} connected: {peer}"));
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
+        let gone = gone.clone();
         stop.tracker.spawn(async move {
             let started = Instant::now();
-            match serve_client(conn, &peer, mode, &stop2).await {
+            match serve_client(conn, &peer, mode, &stop2, &gone).await {
                 Ok(summary) => ctx.info(format!(
                     "client #{id} closed: {summary}, {:.3}s",
                     started.elapsed().as_secs_f64()
@@ -241,12 +246,14 @@ async fn serve_client(
     peer: &Peer,
     mode: Mode,
     stop: &Shutdown,
+    stdout_gone: &CancellationToken,
 ) -> anyhow::Result<String> {
     match mode {
         Mode::Collect(out) => {
             let n = tokio::select! {
                 n = pump::to_stdout(&mut conn, &out) => n?,
                 _ = stop.stopped() => return Ok("stopped".into()),
+                _ = stdout_gone.cancelled() => return Ok("stdout closed".into()),
             };
             Ok(format!("{n} bytes received"))
         }

@@ -730,7 +730,7 @@ fn seqpacket_echo_keeps_records() {
 }
 
 /// `listen -k | head -c 10`: the reader going away ends the server with 0, also while it
-/// waits for the next client.
+/// waits for the next client and while a connected client stays silent.
 #[test]
 fn closed_stdout_exits_0() {
     // 100 kB fit in the pipe: the reader's exit is noticed while idle; 3 MB do not: the
@@ -749,6 +749,13 @@ fn closed_stdout_exits_0() {
             .stdout(Stdio::piped());
         let mut pipeline = Bg::spawn(c, dir.path(), "pipeline");
         pipeline.wait_stderr("listening on");
+        // A client that stays connected and silent must not keep the server alive either.
+        let _idle = {
+            let mut idle = ud(&["connect"]);
+            idle.arg(&sock).stdin(Stdio::piped()).stdout(Stdio::null());
+            Bg::spawn(idle, dir.path(), "idle")
+        };
+        pipeline.wait_stderr("client #1 connected");
         let mut client = ud(&["connect"]);
         client.arg(&sock);
         // The client may see its peer go away mid-send: either exit is fine here.
