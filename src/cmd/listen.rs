@@ -189,13 +189,18 @@ async fn serve_many(
     // With -k, a reader of stdout that went away ends the server (exit 0): also while it
     // waits for the next client, and for clients that are connected but silent.
     let gone = CancellationToken::new();
-    if let Mode::Collect(out) = &mode {
-        let (out, gone) = (out.clone(), gone.clone());
-        tokio::spawn(async move {
-            out.closed().await;
-            gone.cancel();
-        });
-    }
+    let watch = match &mode {
+        Mode::Collect(out) => {
+            let (out, gone) = (out.clone(), gone.clone());
+            Some(tokio::spawn(async move {
+                out.closed().await;
+                gone.cancel();
+            }))
+        }
+        _ => None,
+    };
+    // Its Stdout handle must go before stdout can be drained and closed.
+    let _abort_watch = AbortOnDrop(watch);
     while args.count.is_none_or(|n| accepted < n) {
         // With --max-clients, wait for a free slot before accepting: extra clients stay in
         // the kernel's accept queue instead of being reset.
@@ -239,6 +244,17 @@ async fn serve_many(
     let _ = tokio::time::timeout(grace, stop.tracker.wait()).await;
     ctx.debug(format!("{} clients served", served.load(Ordering::Relaxed)));
     Ok(())
+}
+
+/// Aborts the task when dropped (when serve_many returns, however it returns).
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(t) = &self.0 {
+            t.abort();
+        }
+    }
 }
 
 async fn serve_client(
