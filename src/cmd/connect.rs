@@ -53,9 +53,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )),
         None => ctx.debug(format!("connected to {}", escape(&args.addr.to_string()))),
     }
-    let mut stdin = pump::stdin();
     let (out, done) = pump::Stdout::spawn();
-    let t = pump::bridge(conn, &mut stdin, &out, &stop).await;
+    let t = pump::bridge_stdio(conn, &out, &stop).await;
     drop(out);
     done.finish(&stop)
         .await

@@ -160,8 +160,7 @@ async fn serve_one(
     };
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
-    let mut stdin = pump::stdin();
-    let t = pump::bridge(conn, &mut stdin, out, stop)
+    let t = pump::bridge_stdio(conn, out, stop)
         .await
         .context("client #1")?;
     ctx.info(format!(
