@@ -414,7 +414,14 @@ where
                     break;
                 }
             }
-            _ = hung_up(&fd), if down_done && !up_done => break,
+            _ = hung_up(&fd), if down_done && !up_done => {
+                // Our own write shutdown at stdin's EOF makes the HUP too: give `up` a
+                // moment to report its byte count before leaving.
+                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), &mut up).await {
+                    t.up = n;
+                }
+                break;
+            }
             _ = stop.stopped() => break,
         }
     }

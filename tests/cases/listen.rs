@@ -349,7 +349,21 @@ fn stale_socket_is_replaced_with_a_message() {
         )),
         "{err}"
     );
-    assert_eq!(echo_once(&sock, b"fresh"), b"fresh");
+    let mut c = ud(&["connect"]);
+    c.arg(&sock);
+    let out = run_with_input(c, b"fresh", T);
+    assert!(
+        out.status.success(),
+        "{}\nserver: {:?}\n{}\nls: {:?}",
+        stderr_of(&out),
+        server.child.try_wait(),
+        server.stderr(),
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(out.stdout, b"fresh");
     server.signal(15);
     server.wait_exit(T);
 }
