@@ -109,7 +109,7 @@ fn udskit_to_udskit_10mb_both_directions() {
         .stdin(File::open(&a).unwrap())
         .stdout(File::create(&b_got).unwrap());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let st = ud(&["connect"])
         .arg(&sock)
         .stdin(File::open(&b).unwrap())
@@ -189,7 +189,7 @@ fn permission_denied_shows_mode_owner_and_our_ids() {
         dir.path(),
         "listen",
     );
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let as_nobody = |path: &Path| {
         let mut c = Command::new("/usr/sbin/runuser");
         c.args([
@@ -376,7 +376,7 @@ fn long_paths_work_or_fail_clearly() {
     let mut l = ud(&["listen", "--echo", "--count", "1"]);
     l.arg(&sock).stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     assert!(std::os::unix::fs::FileTypeExt::is_socket(
         &std::fs::symlink_metadata(&sock).unwrap().file_type()
     ));
@@ -440,7 +440,7 @@ fn closed_stdout_exits_0() {
     let mut l = ud(&["listen", "--echo"]);
     l.arg(&sock).stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let out = Command::new("bash")
         .arg("-c")
         .arg(format!(
@@ -516,7 +516,7 @@ fn sigterm_with_blocked_stdout_exits_143() {
         .stdin(File::open(&big).unwrap())
         .stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let mut c = ud(&["connect"]);
     c.arg(&sock);
     let mut client = Bg::spawn_piped(c, dir.path(), "connect");
@@ -546,7 +546,7 @@ fn nonblocking_stdio_pipes() {
     let mut l = ud(&["listen", "--echo", "--count", "1"]);
     l.arg(&sock).stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let out = python(
         r#"
 import os, subprocess, sys, threading, time

@@ -29,7 +29,7 @@ fn listen_bg(args: &[&str], sock: &Path, dir: &Path, name: &str) -> Bg {
         .stdin(Stdio::null())
         .stdout(Stdio::null());
     let mut bg = Bg::spawn(c, dir, name);
-    bg.wait_stderr("listening on");
+    bg.wait_stderr("udskit: listening on");
     bg
 }
 
@@ -86,7 +86,7 @@ fn socat_client_10mb_both_directions() {
         .stdin(Stdio::null())
         .stdout(File::create(&got).unwrap());
     let mut server = Bg::spawn(l, dir.path(), "listen1");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let st = Command::new("socat")
         .arg("-u")
         .arg(format!("OPEN:{}", data.display()))
@@ -105,7 +105,7 @@ fn socat_client_10mb_both_directions() {
         .stdin(File::open(&data).unwrap())
         .stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen2");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let st = Command::new("socat")
         .arg("-u")
         .arg(format!("UNIX-CONNECT:{}", sock.display()))
@@ -129,7 +129,7 @@ fn default_mode_half_close_with_python_client() {
     let mut l = ud(&["listen"]);
     l.arg(&sock);
     let mut server = Bg::spawn_piped(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let mut client = python(
         "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
          s.sendall(b'request\\x00\\xff')\ns.shutdown(socket.SHUT_WR)\nd=b''\n\
@@ -172,7 +172,7 @@ fn default_mode_exits_when_client_closes_while_stdin_stays_open() {
     let mut l = ud(&["listen"]);
     l.arg(&sock);
     let mut server = Bg::spawn_piped(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let _stdin_kept_open = server.child.stdin.take();
     let st = python(
         "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
@@ -200,7 +200,7 @@ fn binary_bytes_pass_unchanged() {
         .stdin(File::open(&input).unwrap())
         .stdout(Stdio::piped());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let back = echo_once(&sock, &bytes);
     let (st, got) = server.finish(T);
     assert_eq!(st.code(), Some(0));
@@ -246,7 +246,7 @@ fn keep_open_50_clients_never_interleave() {
     let mut l = ud(&["listen", "-k", "--count", &n.to_string()]);
     l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let mut clients = python(PY_RECORDS);
     clients.arg(&sock).arg(n.to_string()).arg(recs.to_string());
     let mut clients = Bg::spawn(clients, dir.path(), "clients");
@@ -495,7 +495,7 @@ fn default_mode_follows_umask() {
         .arg(&sock)
         .stdout(Stdio::null());
     let mut server = Bg::spawn(c, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     assert_eq!(mode_of(&sock), 0o750);
 }
 
@@ -517,7 +517,7 @@ fn sigterm_with_blocked_stdout_exits_143() {
     let mut l = ud(&["listen", "-k"]);
     l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let mut c = ud(&["connect"]);
     c.arg(&sock)
         .stdin(Stdio::piped())
@@ -568,7 +568,7 @@ fn abstract_name_with_python_client() {
     let mut l = ud(&["listen", "--echo", "--count", "1"]);
     l.arg(format!("@{name}")).stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    let err = server.wait_stderr("listening on");
+    let err = server.wait_stderr("udskit: listening on");
     assert!(
         err.contains(&format!("listening on @{name} (stream)")),
         "{err}"
@@ -707,7 +707,7 @@ fn keep_open_count_exits_after_n_clients() {
     let mut l = ud(&["listen", "-k", "--count", "3"]);
     l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     for word in ["one ", "two ", "three"] {
         echo_once(&sock, word.as_bytes());
         server.wait_stderr(&format!("{} bytes received", word.len()));
@@ -767,7 +767,7 @@ fn closed_stdout_exits_0() {
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
         let mut pipeline = Bg::spawn(c, dir.path(), "pipeline");
-        pipeline.wait_stderr("listening on");
+        pipeline.wait_stderr("udskit: listening on");
         // A client that stays connected and silent must not keep the server alive either.
         let _idle = {
             let mut idle = ud(&["connect"]);
@@ -805,7 +805,7 @@ fn client_errors_and_accept_errors_do_not_end_the_server() {
         .arg(&sock)
         .stdout(Stdio::null());
     let mut server = Bg::spawn(c, dir.path(), "listen");
-    server.wait_stderr("listening on");
+    server.wait_stderr("udskit: listening on");
     let out = python(
         "import socket,sys\n\
          def conn():\n  s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); return s\n\
