@@ -367,12 +367,49 @@ fn splice_stdin_into(sock: std::os::fd::OwnedFd) -> oneshot::Receiver<io::Result
                         _ => wait_for(&sock, PollFlags::OUT),
                     }
                 }
+                // A kernel or socket that cannot splice (nothing moved yet): copy instead.
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if total == 0 => {
+                    break copy_stdin_into(&sock);
+                }
                 Err(e) => break Err(io::Error::from(e)),
             }
         };
         let _ = tx.send(result);
     });
     rx
+}
+
+/// The fallback of [`splice_stdin_into`]: read and write through a buffer, on its thread.
+fn copy_stdin_into(sock: &std::os::fd::OwnedFd) -> io::Result<u64> {
+    use rustix::event::PollFlags;
+    use rustix::io::Errno;
+    let stdin = rustix::stdio::stdin();
+    let mut buf = vec![0u8; CHUNK];
+    let mut total = 0u64;
+    loop {
+        let n = match rustix::io::read(stdin, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) => {
+                wait_for(stdin, PollFlags::IN);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
+                Ok(k) => data = &data[k..],
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        total += n as u64;
+    }
+    rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
+    Ok(total)
 }
 
 async fn bridge_from<S>(
