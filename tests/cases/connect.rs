@@ -577,3 +577,31 @@ print(p.wait(), got == data)
     assert_eq!(out.stdout, b"0 True\n", "{}", stderr_of(&out));
     assert_eq!(server.wait_exit(T).code(), Some(0));
 }
+
+/// True once `pid` has a handler for `sig` (SigCgt in /proc): signals sent earlier would
+/// meet the default action instead of our clean stop.
+fn catches(pid: i32, sig: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("SigCgt:"))?;
+            u64::from_str_radix(line.split_whitespace().nth(1)?, 16).ok()
+        })
+        .is_some_and(|mask| mask & (1 << (sig - 1)) != 0)
+}
+
+/// SIGTERM while `--wait` is still retrying: a clean stop, exit 143.
+#[test]
+fn sigterm_during_wait_exits_143() {
+    let dir = tempdir();
+    let mut c = ud(&["connect", "--wait", "60s"]);
+    c.arg(dir.path().join("never.sock"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut client = Bg::spawn(c, dir.path(), "connect");
+    wait_until(Duration::from_secs(10), "connect's SIGTERM handler", || {
+        catches(client.pid(), 15)
+    });
+    client.signal(15);
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).code(), Some(143));
+}
