@@ -639,7 +639,7 @@ fn exec_sees_peer_credentials() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].ends_with(" 65534 65534"), "{text}");
@@ -827,4 +827,35 @@ fn client_errors_and_accept_errors_do_not_end_the_server() {
     let out = run_with_input(c, b"still here", T);
     assert_eq!(out.stdout, b"still here", "{}", stderr_of(&out));
     assert!(server.child.try_wait().unwrap().is_none());
+}
+
+/// --exec over TCP: the peer's address in UDSKIT_PEER_ADDR, no unix credentials.
+#[test]
+fn exec_over_tcp_gets_the_peer_address() {
+    let dir = tempdir();
+    let mut l = ud(&[
+        "listen",
+        "--count",
+        "1",
+        "--exec",
+        "echo \"${UDSKIT_PEER_ADDR}|${UDSKIT_PEER_PID:-none}\"",
+        "tcp:0",
+    ]);
+    l.stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    let err = server.wait_stderr(" (stream)");
+    let port = err
+        .split("listening on tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap_or_else(|| panic!("{err}"))
+        .to_string();
+    let out = run_with_input(ud(&["connect", &format!("tcp:{port}")]), b"", T);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        text.starts_with("127.0.0.1:") && text.ends_with("|none\n"),
+        "{text:?} {}",
+        stderr_of(&out)
+    );
+    assert_eq!(server.wait_exit(T).code(), Some(0));
 }
