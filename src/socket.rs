@@ -105,6 +105,11 @@ fn long_path_target(p: &Path) -> anyhow::Result<UnixTarget> {
     })
 }
 
+/// A new non-blocking, close-on-exec unix socket of `kind`, neither bound nor connected.
+pub fn unix_socket(kind: Kind) -> io::Result<OwnedFd> {
+    new_unix_socket(kind)
+}
+
 fn new_unix_socket(kind: Kind) -> io::Result<OwnedFd> {
     let ty = match kind {
         Kind::Stream => SocketType::STREAM,
@@ -165,13 +170,19 @@ where
 /// Turns a failed connect into the message design.md asks for: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
-    let what = format!("connecting to {}", escape(&addr.to_string()));
+    reach_error(&format!("connecting to {}", escape(&addr.to_string())), addr, kind, err, waited)
+}
+
+/// [`connect_error`] for any attempt to reach a socket: `what` says what we were doing
+/// (`connecting to unix:/a`, `sending to @b`).
+pub fn reach_error(what: &str, addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
     let after = waited
         .map(|w| format!(" (still, after waiting {})", crate::duration::show(w)))
         .unwrap_or_default();
     let errno = err.raw_os_error().map(Errno::from_raw_os_error);
     let path = addr.path();
     let meta = path.and_then(|p| std::fs::metadata(p).ok());
+    let nobody = if kind == Kind::Datagram { "nothing receives on this socket file" } else { "nothing is listening on this socket file" };
     match (errno, addr) {
         (Some(Errno::NOENT), Addr::Path(p)) => {
             let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -189,7 +200,7 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
         }
         (Some(Errno::CONNREFUSED), Addr::Path(p)) => match meta {
             Some(m) if !m.file_type().is_socket() => Fail::new(1, format!("{what}: not a socket (it is {})", file_kind(&m))),
-            _ => Fail::new(1, format!("{what}: connection refused: nothing is listening on this socket file{after}"))
+            _ => Fail::new(1, format!("{what}: connection refused: {nobody}{after}"))
                 .hint(format!("{} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)", escape(&p.display().to_string()))),
         },
         (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => Fail::new(1, format!("{what}: connection refused: nothing is bound to this abstract name{after}")),
@@ -202,8 +213,12 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
             }
         }
         (Some(Errno::PROTOTYPE), _) => {
-            let actual = if kind == Kind::Datagram { "a stream or seqpacket socket" } else { "a datagram socket or of another type" };
-            let f = Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name()));
+            let actual = match bound_kind(addr) {
+                Some(k) if k != kind => format!("it is a {} socket", k.name()),
+                _ if kind == Kind::Datagram => "it is a stream or seqpacket socket".to_string(),
+                _ => "it is a datagram socket or of another type".to_string(),
+            };
+            let f = Fail::new(1, format!("{what}: not a {} socket: {actual}", kind.name()));
             match kind {
                 Kind::Datagram => f.hint("use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)"),
                 _ => f.hint("for a datagram socket use `udskit sendto`; for SOCK_SEQPACKET add --seqpacket"),
@@ -212,6 +227,47 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
         (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
         _ => Fail::new(1, format!("{what}: {err}")),
     }
+}
+
+/// The type of the socket bound at `addr`, from /proc/net/unix (which lists every bound
+/// unix socket with its type), without connecting to it: a probe connection would be
+/// accepted by a stream server as a client.
+pub fn bound_kind(addr: &Addr) -> Option<Kind> {
+    let wanted: Vec<Vec<u8>> = match addr {
+        Addr::Abstract(name) => vec![[b"@".as_slice(), name].concat()],
+        Addr::Path(p) => {
+            let mut v = vec![p.as_os_str().as_bytes().to_vec()];
+            if let Ok(c) = std::fs::canonicalize(p) {
+                v.push(c.as_os_str().as_bytes().to_vec());
+            }
+            v
+        }
+        Addr::Tcp { .. } => return None,
+    };
+    let table = std::fs::read("/proc/net/unix").ok()?;
+    // Num RefCount Protocol Flags Type St Inode Path: a path may hold spaces, so it is
+    // everything after the seventh field.
+    table.split(|&b| b == b'\n').skip(1).find_map(|line| {
+        let mut rest = line;
+        let mut fields = Vec::with_capacity(7);
+        for _ in 0..7 {
+            let start = rest.iter().position(|&b| b != b' ')?;
+            rest = &rest[start..];
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            fields.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        let path = rest.strip_prefix(b" ")?;
+        if !wanted.iter().any(|w| w.as_slice() == path) {
+            return None;
+        }
+        match fields[4] {
+            b"0001" => Some(Kind::Stream),
+            b"0002" => Some(Kind::Datagram),
+            b"0005" => Some(Kind::SeqPacket),
+            _ => None,
+        }
+    })
 }
 
 fn file_kind(m: &std::fs::Metadata) -> &'static str {
