@@ -95,8 +95,9 @@ impl Dgram {
     /// with an empty address). It leaves nothing on disk and disappears with the socket.
     pub fn autobind() -> anyhow::Result<Dgram> {
         let fd = socket::unix_socket(Kind::Datagram)?;
-        rustix::net::bind(&fd, &SocketAddrUnix::new_unnamed())
-            .map_err(|e| anyhow::Error::from(io::Error::from(e)).context("binding a return address"))?;
+        rustix::net::bind(&fd, &SocketAddrUnix::new_unnamed()).map_err(|e| {
+            anyhow::Error::from(io::Error::from(e)).context("binding a return address")
+        })?;
         let local = rustix::net::getsockname(&fd)
             .ok()
             .and_then(|a| SocketAddrUnix::try_from(a).ok())
@@ -153,7 +154,8 @@ impl Dgram {
     pub async fn send(&self, data: &[u8]) -> io::Result<()> {
         loop {
             let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?)) {
+            match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?))
+            {
                 Ok(r) => return r.map(|_| ()),
                 Err(_would_block) => continue,
             }
@@ -168,15 +170,22 @@ impl Dgram {
             let end = msgs.len().min(sent + SEND_BATCH);
             let iovs: Vec<[IoSlice<'_>; 1]> =
                 msgs[sent..end].iter().map(|m| [IoSlice::new(m)]).collect();
-            let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> =
-                (0..iovs.len()).map(|_| SendAncillaryBuffer::default()).collect();
+            let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
+                .map(|_| SendAncillaryBuffer::default())
+                .collect();
             let mut hdrs: Vec<MMsgHdr<'_>> = iovs
                 .iter()
                 .zip(ctl.iter_mut())
                 .map(|(iov, c)| MMsgHdr::new(iov, c))
                 .collect();
             let mut guard = self.fd.writable().await.map_err(|e| (sent, e))?;
-            match guard.try_io(|fd| Ok(rustix::net::sendmmsg(fd.get_ref(), &mut hdrs, SendFlags::NOSIGNAL)?)) {
+            match guard.try_io(|fd| {
+                Ok(rustix::net::sendmmsg(
+                    fd.get_ref(),
+                    &mut hdrs,
+                    SendFlags::NOSIGNAL,
+                )?)
+            }) {
                 Ok(Ok(n)) => sent += n,
                 Ok(Err(e)) => return Err((sent, e)),
                 Err(_would_block) => {}
@@ -196,7 +205,12 @@ impl Dgram {
     ) -> io::Result<()> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            match rustix::net::sendto(self.fd.get_ref(), data, SendFlags::NOSIGNAL | SendFlags::DONTWAIT, to) {
+            match rustix::net::sendto(
+                self.fd.get_ref(),
+                data,
+                SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+                to,
+            ) {
                 Ok(_) => return Ok(()),
                 Err(Errno::AGAIN) if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(std::time::Duration::from_millis(1)).await;

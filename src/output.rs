@@ -14,12 +14,12 @@ pub enum ColorWhen {
 
 /// Settings every subcommand receives: decided once from the global flags and environment.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // stdout colour: used by `http`, `ls` and `recvfrom --json` (issues 3, 5, 6)
 pub struct Ctx {
     /// Colour on stdout (data: JSON, tables).
     pub color_stdout: bool,
     /// Colour on stderr (diagnostics, errors).
     pub color_stderr: bool,
+    #[allow(dead_code)] // used by `http` and `ls` (issues 5, 6)
     pub stdout_is_tty: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -92,7 +92,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
-#[allow(dead_code)] // used by `recvfrom` and `relay --dump` (issues 3, 4)
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -115,7 +114,11 @@ pub fn base64(data: &[u8]) -> String {
     const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for group in data.chunks(3) {
-        let b = [group[0], *group.get(1).unwrap_or(&0), *group.get(2).unwrap_or(&0)];
+        let b = [
+            group[0],
+            *group.get(1).unwrap_or(&0),
+            *group.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if i <= group.len() {
@@ -193,13 +196,22 @@ mod tests {
 
     #[test]
     fn base64_and_timestamps() {
-        for (raw, b64) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg==")] {
+        for (raw, b64) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+        ] {
             assert_eq!(base64(raw.as_bytes()), b64);
         }
         assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_683_153_123_456);
         assert_eq!(utc_timestamp(t), "2026-11-26T08:52:33.123456Z");
-        assert_eq!(utc_timestamp(std::time::UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            utc_timestamp(std::time::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000Z"
+        );
         let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00.000000Z");
     }

@@ -170,19 +170,35 @@ where
 /// Turns a failed connect into the message design.md asks for: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
-    reach_error(&format!("connecting to {}", escape(&addr.to_string())), addr, kind, err, waited)
+    reach_error(
+        &format!("connecting to {}", escape(&addr.to_string())),
+        addr,
+        kind,
+        err,
+        waited,
+    )
 }
 
 /// [`connect_error`] for any attempt to reach a socket: `what` says what we were doing
 /// (`connecting to unix:/a`, `sending to @b`).
-pub fn reach_error(what: &str, addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
+pub fn reach_error(
+    what: &str,
+    addr: &Addr,
+    kind: Kind,
+    err: &io::Error,
+    waited: Option<Duration>,
+) -> Fail {
     let after = waited
         .map(|w| format!(" (still, after waiting {})", crate::duration::show(w)))
         .unwrap_or_default();
     let errno = err.raw_os_error().map(Errno::from_raw_os_error);
     let path = addr.path();
     let meta = path.and_then(|p| std::fs::metadata(p).ok());
-    let nobody = if kind == Kind::Datagram { "nothing receives on this socket file" } else { "nothing is listening on this socket file" };
+    let nobody = if kind == Kind::Datagram {
+        "nothing receives on this socket file"
+    } else {
+        "nothing is listening on this socket file"
+    };
     match (errno, addr) {
         (Some(Errno::NOENT), Addr::Path(p)) => {
             let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -233,6 +249,11 @@ pub fn reach_error(what: &str, addr: &Addr, kind: Kind, err: &io::Error, waited:
 /// unix socket with its type), without connecting to it: a probe connection would be
 /// accepted by a stream server as a client.
 pub fn bound_kind(addr: &Addr) -> Option<Kind> {
+    unix_table_entry(addr).and_then(|(kind, _)| kind)
+}
+
+/// The type and socket inode of the socket bound at `addr`, from /proc/net/unix.
+fn unix_table_entry(addr: &Addr) -> Option<(Option<Kind>, u64)> {
     let wanted: Vec<Vec<u8>> = match addr {
         Addr::Abstract(name) => vec![[b"@".as_slice(), name].concat()],
         Addr::Path(p) => {
@@ -261,12 +282,48 @@ pub fn bound_kind(addr: &Addr) -> Option<Kind> {
         if !wanted.iter().any(|w| w.as_slice() == path) {
             return None;
         }
-        match fields[4] {
+        let kind = match fields[4] {
             b"0001" => Some(Kind::Stream),
             b"0002" => Some(Kind::Datagram),
             b"0005" => Some(Kind::SeqPacket),
             _ => None,
-        }
+        };
+        let inode = std::str::from_utf8(fields[6]).ok()?.parse().ok()?;
+        Some((kind, inode))
+    })
+}
+
+/// The process holding the socket bound at `addr`, found through /proc/*/fd: for datagram
+/// sockets, whose owner SO_PEERCRED does not tell. Only processes we may inspect are seen.
+fn owner_from_proc(addr: &Addr) -> Option<Cred> {
+    let (_, inode) = unix_table_entry(addr)?;
+    let target = format!("socket:[{inode}]");
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    pids.sort_unstable();
+    let pid = pids.into_iter().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.filter_map(Result::ok).any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
+            })
+        })
+    })?;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let id = |key: &str| -> Option<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    };
+    Some(Cred {
+        pid,
+        uid: id("Uid:")?,
+        gid: id("Gid:")?,
     })
 }
 
@@ -435,6 +492,7 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
                 Addr::Abstract(_) => probe(addr)
                     .ok()
                     .flatten()
+                    .or_else(|| owner_from_proc(addr))
                     .map(|c| format!(" by {c}"))
                     .unwrap_or_default(),
                 _ => String::new(),
@@ -468,7 +526,9 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
         return Ok(Occupant::NotASocket(file_kind(&m)));
     }
     match probe(&Addr::Path(p.to_path_buf())) {
-        Ok(cred) => Ok(Occupant::Live(cred)),
+        Ok(cred) => Ok(Occupant::Live(
+            cred.or_else(|| owner_from_proc(&Addr::Path(p.to_path_buf()))),
+        )),
         Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
         Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
         // A full accept queue still means somebody listens.

@@ -61,6 +61,9 @@ pub struct Args {
 /// turns thousands of small datagrams into one write(2).
 const FLUSH: usize = crate::pump::CHUNK;
 
+/// Bytes of each datagram shown in a `-v` log line.
+const LOG_PREVIEW: usize = 64;
+
 /// How long an echo waits for room in a sender's full queue before dropping the answer.
 const ECHO_PATIENCE: Duration = Duration::from_secs(1);
 
@@ -158,10 +161,13 @@ async fn receive(
             }
             if ctx.verbose > 0 {
                 let cred = r.cred.map(|c| format!(" ({c})")).unwrap_or_default();
+                let shown = &buf[..r.stored.min(LOG_PREVIEW)];
+                let more = if r.stored > LOG_PREVIEW { "..." } else { "" };
                 ctx.debug(format!(
-                    "datagram #{n}: {} bytes from {}{cred}",
+                    "datagram #{n}: {} bytes from {}{cred}: {}{more}",
                     r.size,
-                    sender_name(&from)
+                    sender_name(&from),
+                    output::escape_bytes(shown)
                 ));
             }
             let data = &buf[..r.stored];
@@ -225,8 +231,15 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
     };
     let num = |v: Option<u32>| v.map_or(Value::Null, Value::from);
     let mut fields = vec![
-        ("time", Value::from(output::utc_timestamp(SystemTime::now()))),
-        ("sender", from.as_ref().map_or(Value::Null, |a| Value::from(a.to_string()))),
+        (
+            "time",
+            Value::from(output::utc_timestamp(SystemTime::now())),
+        ),
+        (
+            "sender",
+            from.as_ref()
+                .map_or(Value::Null, |a| Value::from(a.to_string())),
+        ),
         ("size", Value::from(r.size)),
         ("pid", num(r.cred.map(|c| c.pid))),
         ("uid", num(r.cred.map(|c| c.uid))),
@@ -243,7 +256,12 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
 
 /// `datagram #N: SIZE bytes from SENDER`, then 16 bytes a line: offset, hex, printable text.
 fn hex_view(out: &mut Vec<u8>, n: u64, r: &Received, from: &Option<Addr>, data: &[u8]) {
-    let _ = writeln!(out, "datagram #{n}: {} bytes from {}", r.size, sender_name(from));
+    let _ = writeln!(
+        out,
+        "datagram #{n}: {} bytes from {}",
+        r.size,
+        sender_name(from)
+    );
     let mut line = String::with_capacity(80);
     for (i, row) in data.chunks(16).enumerate() {
         line.clear();

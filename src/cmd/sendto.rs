@@ -9,12 +9,12 @@ use bytes::{Bytes, BytesMut};
 
 use crate::addr::Addr;
 use crate::dgram::{self, Dgram};
+use crate::duration;
 use crate::error::Fail;
 use crate::output::{Ctx, escape};
 use crate::pump::{self, Stdout};
 use crate::shutdown::Shutdown;
 use crate::socket::BindOpts;
-use crate::duration;
 
 /// Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)
 ///
@@ -29,15 +29,21 @@ use crate::duration;
 ///
 /// Example:
 ///   udskit sendto "$NOTIFY_SOCKET" READY=1
+///
 ///   udskit sendto /dev/log '<13>hello from udskit'
-///   udskit sendto --reply --timeout 2s /run/ctl.sock status
+///
+///   printf 'ping\nstatus\n' | udskit sendto --reply --lines --timeout 2s /run/ctl.sock
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The receiving socket: PATH, @NAME or unix:///PATH
     #[arg(value_name = "ADDR")]
     pub addr: Addr,
     /// The datagram: these words joined by spaces (default: stdin)
-    #[arg(value_name = "MESSAGE", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "MESSAGE",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub message: Vec<String>,
     /// Send each line of stdin as one datagram, without its newline
     #[arg(short, long, conflicts_with = "message")]
@@ -65,6 +71,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             escape(&args.addr.to_string())
         ))
         .into());
+    }
+    if args.bind.is_none() && (args.bind_opts.force || args.bind_opts.mode.is_some()) {
+        return Err(
+            Fail::usage("--force and --mode apply to the --bind address: add --bind").into(),
+        );
     }
     let stop = Shutdown::install()?;
     let sock = match (&args.bind, args.reply) {
@@ -108,7 +119,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let f = if got == 0 {
         Fail::new(1, format!("no answer from {whence} within {within}"))
     } else {
-        Fail::new(1, format!("only {got} of {sent} answers from {whence} came within {within}"))
+        Fail::new(
+            1,
+            format!("only {got} of {sent} answers from {whence} came within {within}"),
+        )
     };
     Err(f
         .hint("the receiver may not answer datagrams, or answer slower; --timeout waits longer")
@@ -121,7 +135,9 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
     if !args.message.is_empty() {
         let msg = args.message.join(" ");
         check_size(&args.addr, msg.len(), limit)?;
-        sock.send(msg.as_bytes()).await.map_err(|e| fail(&e, msg.len()))?;
+        sock.send(msg.as_bytes())
+            .await
+            .map_err(|e| fail(&e, msg.len()))?;
         return Ok(1);
     }
     let mut stdin = pump::stdin();
@@ -177,7 +193,9 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
     }
     if !partial.is_empty() {
         check_size(&args.addr, partial.len(), limit)?;
-        sock.send(&partial).await.map_err(|e| fail(&e, partial.len()))?;
+        sock.send(&partial)
+            .await
+            .map_err(|e| fail(&e, partial.len()))?;
         sent += 1;
     }
     Ok(sent)
