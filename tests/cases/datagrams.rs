@@ -247,7 +247,7 @@ fn recvfrom_hexdump_newline_and_abstract() {
     let dir = tempdir();
     let name = format!("@udskit-hex-{}", std::process::id());
     let rx = start(
-        cmd(&["recvfrom", "--hexdump", "-n", "1", &name]),
+        cmd(&["-v", "recvfrom", "--hexdump", "-n", "1", &name]),
         dir.path(),
         "recv",
         "receiving on",
@@ -258,6 +258,20 @@ fn recvfrom_hexdump_newline_and_abstract() {
     );
     assert!(out.status.success(), "{}", stderr_of(&out));
     let (_, stdout) = rx.finish(LIMIT);
+    // -v names the sender and its credentials, the data escaped.
+    let log = std::fs::read_to_string(dir.path().join("recv.stderr")).unwrap();
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().unwrap().stdout).unwrap();
+    assert!(
+        log.contains(&format!(
+            "udskit: datagram #1: 19 bytes from {name}-client (pid "
+        )),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!(" uid {} gid ", uid.trim()))
+            && log.contains("): 0123456789abcdef\\u{0}\\u{1}!\n"),
+        "{log}"
+    );
     assert_eq!(
         String::from_utf8(stdout).unwrap(),
         format!(
@@ -554,4 +568,75 @@ fn maximal_datagram_arrives_whole() {
     let sent = std::fs::read(&data_path).unwrap();
     assert_eq!(stdout.len(), sent.len());
     assert_eq!(sha256(&stdout), sha256(&sent));
+}
+
+#[test]
+fn long_paths_work_both_ways() {
+    let dir = tempdir();
+    // Longer than the 107 bytes a socket address holds.
+    let deep = dir.path().join("d".repeat(60)).join("e".repeat(40));
+    std::fs::create_dir_all(&deep).unwrap();
+    let sock = deep.join("long-receiver.sock");
+    assert!(s(&sock).len() > 107);
+    let rx = start(
+        cmd(&["recvfrom", "-n", "1", s(&sock)]),
+        dir.path(),
+        "recv",
+        "receiving on",
+    );
+    let out = run(&["sendto", s(&sock), "far away"], b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(rx.finish(LIMIT).1, b"far away");
+    assert!(!sock.exists());
+}
+
+#[test]
+fn permission_denied_names_mode_and_owner() {
+    let dir = tempdir();
+    let sock = dir.path().join("p.sock");
+    // As another user (nobody), through setpriv: root may write to any socket.
+    let as_nobody = |args: &[&str]| {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_udskit"))
+            .arg("--color=never")
+            .args(args);
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c
+    };
+    let can_run = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n")
+        && as_nobody(&["--version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !can_run {
+        eprintln!(
+            "\n!!! permission test skipped: needs root, setpriv, and a binary that uid 65534 can run !!!\n"
+        );
+        return;
+    }
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let _rx = start(
+        cmd(&["recvfrom", "--mode", "600", s(&sock)]),
+        dir.path(),
+        "recv",
+        "receiving on",
+    );
+    let out = run_with_input(as_nobody(&["sendto", s(&sock), "hi"]), b"", LIMIT);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: sending to unix:{0}: permission denied\n\
+             hint: {0} is srw------- (mode 600) owned by root:root; connecting needs write permission on it. You are uid 65534 (nobody), groups 65534 (nogroup)\n",
+            s(&sock)
+        )
+    );
 }
