@@ -12,7 +12,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use rustix::net::{
     MMsgHdr, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
-    SendAncillaryBuffer, SendFlags, SocketAddrUnix,
+    SendAncillaryBuffer, SendFlags, SocketAddrAny, SocketAddrUnix,
 };
 use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 
@@ -36,6 +36,10 @@ pub const RECV_BUFFER: usize = 4 * 1024 * 1024 + 64 * 4096;
 /// Datagrams per `sendmmsg`: the kernel's UIO_MAXIOV caps a call at 1024 messages.
 pub const SEND_BATCH: usize = 1024;
 
+/// How often a send to a full queue that poll cannot watch is retried: short against the
+/// microseconds a receiver needs per datagram, long enough not to spin.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// A datagram socket registered with the reactor.
 pub struct Dgram {
     fd: AsyncFd<OwnedFd>,
@@ -43,6 +47,8 @@ pub struct Dgram {
     _guard: Option<FileGuard>,
     /// Where we are bound, if anywhere (an autobound abstract name, or the address given).
     pub local: Option<Addr>,
+    /// Where sends go when the socket is aimed rather than connected (see [`Dgram::aim`]).
+    target: Option<socket::UnixTarget>,
 }
 
 /// One received datagram.
@@ -110,6 +116,7 @@ impl Dgram {
             fd: crate::stream::register(fd)?,
             _guard: guard,
             local,
+            target: None,
         })
     }
 
@@ -119,6 +126,15 @@ impl Dgram {
     pub fn connect(&self, addr: &Addr) -> io::Result<()> {
         let target = socket::unix_target(addr).map_err(io::Error::other)?;
         rustix::net::connect(self.fd.get_ref(), &target.addr).map_err(Into::into)
+    }
+
+    /// Aims the socket at `addr` without connecting it: sends then carry the address, and
+    /// answers from any sender arrive (a connected datagram socket only accepts its peer's,
+    /// and dissolving the connection later would purge what already came). The price: a
+    /// full receiver queue cannot be waited for with poll, so it is retried every 1 ms.
+    pub fn aim(&mut self, addr: &Addr) -> anyhow::Result<()> {
+        self.target = Some(socket::unix_target(addr)?);
+        Ok(())
     }
 
     /// Raises the send buffer to net.core.wmem_max (the kernel doubles it), since a
@@ -150,21 +166,45 @@ impl Dgram {
         )?)
     }
 
-    /// Sends one datagram on a connected socket, waiting while the receiver's queue is full.
-    pub async fn send(&self, data: &[u8]) -> io::Result<()> {
+    /// Runs a send operation until it gets past a full receiver queue: on a connected socket
+    /// by waiting for writability, on an aimed one by retrying every millisecond.
+    async fn until_room<T>(
+        &self,
+        mut op: impl FnMut(&OwnedFd) -> rustix::io::Result<T>,
+    ) -> io::Result<T> {
         loop {
-            let mut guard = self.fd.writable().await?;
-            match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?))
-            {
-                Ok(r) => return r.map(|_| ()),
-                Err(_would_block) => continue,
+            if self.target.is_some() {
+                match op(self.fd.get_ref()) {
+                    Err(Errno::AGAIN) => tokio::time::sleep(RETRY).await,
+                    r => return r.map_err(Into::into),
+                }
+            } else {
+                let mut guard = self.fd.writable().await?;
+                if let Ok(r) = guard.try_io(|fd| op(fd.get_ref()).map_err(Into::into)) {
+                    return r;
+                }
             }
         }
     }
 
-    /// Sends all `msgs` on a connected socket, as many per `sendmmsg` as the receiver's
-    /// queue takes, waiting when it is full. On error, returns how many were sent.
+    /// Sends one datagram to the receiver, waiting while its queue is full.
+    pub async fn send(&self, data: &[u8]) -> io::Result<()> {
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        self.until_room(|fd| match &self.target {
+            Some(t) => rustix::net::sendto(fd, data, flags, &t.addr),
+            None => rustix::net::send(fd, data, flags),
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Sends all `msgs`, as many per `sendmmsg` as the receiver's queue takes, waiting when
+    /// it is full. On error, returns how many were sent.
     pub async fn send_many(&self, msgs: &[&[u8]]) -> Result<(), (usize, io::Error)> {
+        let to = self
+            .target
+            .as_ref()
+            .map(|t| SocketAddrAny::from(t.addr.clone()));
         let mut sent = 0;
         while sent < msgs.len() {
             let end = msgs.len().min(sent + SEND_BATCH);
@@ -176,19 +216,18 @@ impl Dgram {
             let mut hdrs: Vec<MMsgHdr<'_>> = iovs
                 .iter()
                 .zip(ctl.iter_mut())
-                .map(|(iov, c)| MMsgHdr::new(iov, c))
+                .map(|(iov, c)| match &to {
+                    Some(to) => MMsgHdr::new_with_addr(to, iov, c),
+                    None => MMsgHdr::new(iov, c),
+                })
                 .collect();
-            let mut guard = self.fd.writable().await.map_err(|e| (sent, e))?;
-            match guard.try_io(|fd| {
-                Ok(rustix::net::sendmmsg(
-                    fd.get_ref(),
-                    &mut hdrs,
-                    SendFlags::NOSIGNAL,
-                )?)
-            }) {
-                Ok(Ok(n)) => sent += n,
-                Ok(Err(e)) => return Err((sent, e)),
-                Err(_would_block) => {}
+            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+            match self
+                .until_room(|fd| rustix::net::sendmmsg(fd, &mut hdrs, flags))
+                .await
+            {
+                Ok(n) => sent += n,
+                Err(e) => return Err((sent, e)),
             }
         }
         Ok(())
@@ -213,7 +252,7 @@ impl Dgram {
             ) {
                 Ok(_) => return Ok(()),
                 Err(Errno::AGAIN) if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                    tokio::time::sleep(RETRY).await;
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -78,14 +78,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         );
     }
     let stop = Shutdown::install()?;
-    let sock = match (&args.bind, args.reply) {
+    let mut sock = match (&args.bind, args.reply) {
         (Some(b), _) => Dgram::bind(b, &args.bind_opts, ctx)?,
         (None, true) => Dgram::autobind()?,
         (None, false) => Dgram::unbound()?,
     };
     let limit = sock.grow_send_buffer();
-    sock.connect(&args.addr)
-        .map_err(|e| dgram::send_error(&args.addr, &e, 0, limit))?;
+    if args.reply {
+        // Answers may come from another socket than the one we send to.
+        sock.aim(&args.addr)?;
+    } else {
+        sock.connect(&args.addr)
+            .map_err(|e| dgram::send_error(&args.addr, &e, 0, limit))?;
+    }
     if let Some(local) = &sock.local {
         ctx.debug(format!(
             "sending from {} to {}",

@@ -115,12 +115,21 @@ fn sendto_socat_receiver_and_abstract_names() {
     wait_for_socket(&sock);
     let out = run(&["sendto", s(&sock), "to socat"], b"");
     assert!(out.status.success(), "{}", stderr_of(&out));
-    // socat writes as it receives: wait for it to have the datagram, then stop it.
+    // socat writes as it receives and never exits by itself: read its first 8 bytes (with a
+    // deadline), then stop it.
     let mut socat = socat;
     let mut stdout = socat.child.stdout.take().unwrap();
-    let mut got = vec![0u8; 8];
-    std::io::Read::read_exact(&mut stdout, &mut got).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut got = vec![0u8; 8];
+        let _ = tx.send(std::io::Read::read_exact(&mut stdout, &mut got).map(|_| got));
+    });
+    let got = rx
+        .recv_timeout(LIMIT)
+        .expect("socat printed nothing")
+        .unwrap();
     assert_eq!(got, b"to socat");
+    drop(socat);
 
     // An abstract name, as in NOTIFY_SOCKET: python binds "\0name", udskit sends to @name.
     let name = format!("udskit-test-{}", std::process::id());
@@ -336,6 +345,28 @@ fn reply_from_python_server() {
         .filter(|n| !n.ends_with(".stderr"))
         .collect();
     assert_eq!(names, vec!["srv.sock"]);
+}
+
+#[test]
+fn reply_may_come_from_another_socket() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("in.sock");
+    // Receives on one socket and answers from another (unbound) one.
+    let _srv = start(
+        python(&format!(
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\no=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\nprint('ready',file=sys.stderr,flush=True)\nwhile True:\n  d,a=s.recvfrom(65536)\n  o.sendto(d[::-1],a)",
+            s(&sock)
+        )),
+        dir.path(),
+        "py",
+        "ready",
+    );
+    let out = run(&["sendto", "--reply", s(&sock), "olleh"], b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"hello");
 }
 
 #[test]
