@@ -123,9 +123,10 @@ impl Dgram {
     /// Connects to the receiver: sends need no address, errors (no such socket, refused,
     /// wrong type, permission) show up here, and readiness then means "the receiver's
     /// queue has room", so a full queue is waited for instead of spun on.
-    pub fn connect(&self, addr: &Addr) -> io::Result<()> {
-        let target = socket::unix_target(addr).map_err(io::Error::other)?;
-        rustix::net::connect(self.fd.get_ref(), &target.addr).map_err(Into::into)
+    pub fn connect(&self, addr: &Addr) -> anyhow::Result<()> {
+        let target = socket::unix_target(addr)?;
+        rustix::net::connect(self.fd.get_ref(), &target.addr)
+            .map_err(|e| send_error(addr, &e.into(), 0, self.send_limit()).into())
     }
 
     /// Aims the socket at `addr` without connecting it: sends then carry the address, and

@@ -229,7 +229,7 @@ pub fn reach_error(
             }
         }
         (Some(Errno::PROTOTYPE), _) => {
-            let actual = match bound_kind(addr) {
+            let actual = match crate::proc::bound_kind(addr) {
                 Some(k) if k != kind => format!("it is a {} socket", k.name()),
                 _ if kind == Kind::Datagram => "it is a stream or seqpacket socket".to_string(),
                 _ => "it is a datagram socket or of another type".to_string(),
@@ -243,88 +243,6 @@ pub fn reach_error(
         (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
         _ => Fail::new(1, format!("{what}: {err}")),
     }
-}
-
-/// The type of the socket bound at `addr`, from /proc/net/unix (which lists every bound
-/// unix socket with its type), without connecting to it: a probe connection would be
-/// accepted by a stream server as a client.
-pub fn bound_kind(addr: &Addr) -> Option<Kind> {
-    unix_table_entry(addr).and_then(|(kind, _)| kind)
-}
-
-/// The type and socket inode of the socket bound at `addr`, from /proc/net/unix.
-fn unix_table_entry(addr: &Addr) -> Option<(Option<Kind>, u64)> {
-    let wanted: Vec<Vec<u8>> = match addr {
-        Addr::Abstract(name) => vec![[b"@".as_slice(), name].concat()],
-        Addr::Path(p) => {
-            let mut v = vec![p.as_os_str().as_bytes().to_vec()];
-            if let Ok(c) = std::fs::canonicalize(p) {
-                v.push(c.as_os_str().as_bytes().to_vec());
-            }
-            v
-        }
-        Addr::Tcp { .. } => return None,
-    };
-    let table = std::fs::read("/proc/net/unix").ok()?;
-    // Num RefCount Protocol Flags Type St Inode Path: a path may hold spaces, so it is
-    // everything after the seventh field.
-    table.split(|&b| b == b'\n').skip(1).find_map(|line| {
-        let mut rest = line;
-        let mut fields = Vec::with_capacity(7);
-        for _ in 0..7 {
-            let start = rest.iter().position(|&b| b != b' ')?;
-            rest = &rest[start..];
-            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-            fields.push(&rest[..end]);
-            rest = &rest[end..];
-        }
-        let path = rest.strip_prefix(b" ")?;
-        if !wanted.iter().any(|w| w.as_slice() == path) {
-            return None;
-        }
-        let kind = match fields[4] {
-            b"0001" => Some(Kind::Stream),
-            b"0002" => Some(Kind::Datagram),
-            b"0005" => Some(Kind::SeqPacket),
-            _ => None,
-        };
-        let inode = std::str::from_utf8(fields[6]).ok()?.parse().ok()?;
-        Some((kind, inode))
-    })
-}
-
-/// The process holding the socket bound at `addr`, found through /proc/*/fd: for datagram
-/// sockets, whose owner SO_PEERCRED does not tell. Only processes we may inspect are seen.
-fn owner_from_proc(addr: &Addr) -> Option<Cred> {
-    let (_, inode) = unix_table_entry(addr)?;
-    let target = format!("socket:[{inode}]");
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    let pid = pids.into_iter().find(|pid| {
-        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-            fds.filter_map(Result::ok).any(|fd| {
-                std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
-            })
-        })
-    })?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let id = |key: &str| -> Option<u32> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
-    Some(Cred {
-        pid,
-        uid: id("Uid:")?,
-        gid: id("Gid:")?,
-    })
 }
 
 fn file_kind(m: &std::fs::Metadata) -> &'static str {
@@ -492,7 +410,7 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
                 Addr::Abstract(_) => probe(addr)
                     .ok()
                     .flatten()
-                    .or_else(|| owner_from_proc(addr))
+                    .or_else(|| crate::proc::socket_owner(addr))
                     .map(|c| format!(" by {c}"))
                     .unwrap_or_default(),
                 _ => String::new(),
@@ -526,9 +444,11 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
         return Ok(Occupant::NotASocket(file_kind(&m)));
     }
     match probe(&Addr::Path(p.to_path_buf())) {
-        Ok(cred) => Ok(Occupant::Live(
-            cred.or_else(|| owner_from_proc(&Addr::Path(p.to_path_buf()))),
-        )),
+        Ok(cred) => {
+            Ok(Occupant::Live(cred.or_else(|| {
+                crate::proc::socket_owner(&Addr::Path(p.to_path_buf()))
+            })))
+        }
         Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
         Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
         // A full accept queue still means somebody listens.

@@ -88,8 +88,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         // Answers may come from another socket than the one we send to.
         sock.aim(&args.addr)?;
     } else {
-        sock.connect(&args.addr)
-            .map_err(|e| dgram::send_error(&args.addr, &e, 0, limit))?;
+        sock.connect(&args.addr)?;
     }
     if let Some(local) = &sock.local {
         ctx.debug(format!(
