@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn json_objects_keep_key_order_and_colour_only_when_asked() {
+        let fields = [
+            ("b", serde_json::Value::from("x\"y")),
+            ("a", serde_json::Value::Null),
+            ("n", serde_json::Value::from(3)),
+        ];
+        let mut plain = Vec::new();
+        json_object(&mut plain, &fields, false);
+        assert_eq!(plain, br#"{"b":"x\"y","a":null,"n":3}"#);
+        let mut painted = Vec::new();
+        json_object(&mut painted, &fields, true);
+        assert_eq!(
+            String::from_utf8(painted).unwrap(),
+            "{\x1b[34;1m\"b\"\x1b[0m:\x1b[32m\"x\\\"y\"\x1b[0m,\x1b[34;1m\"a\"\x1b[0m:\x1b[90mnull\x1b[0m,\x1b[34;1m\"n\"\x1b[0m:3}"
+        );
+    }
+
+    #[test]
     fn base64_and_timestamps() {
         for (raw, b64) in [
             ("", ""),

@@ -115,7 +115,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         r.context("writing stdout")?;
     }
     let n = result?;
-    ctx.debug(format!("{n} datagrams received"));
+    ctx.debug(format!(
+        "{n} datagram{} received",
+        if n == 1 { "" } else { "s" }
+    ));
     Ok(())
 }
 

@@ -102,7 +102,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         r = send(&args, &sock, limit) => r?,
         _ = stop.stopped() => return Ok(()),
     };
-    ctx.debug(format!("{sent} datagrams sent"));
+    ctx.debug(format!(
+        "{sent} datagram{} sent",
+        if sent == 1 { "" } else { "s" }
+    ));
     if !args.reply {
         return Ok(());
     }
