@@ -171,7 +171,10 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
         let chunk: Bytes = chunk.context("reading stdin")?;
         let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
             partial.extend_from_slice(&chunk);
-            check_size(&args.addr, partial.len(), limit)?;
+            if partial.len() > limit {
+                let size = line_length(&mut stdin, partial.len()).await?;
+                return Err(dgram::too_large(&args.addr, size, limit).into());
+            }
             continue;
         };
         let head = chunk.slice(..last_nl);
@@ -206,6 +209,22 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
         sent += 1;
     }
     Ok(sent)
+}
+
+/// The length of a line too long to send, which has `so_far` bytes: the rest of it is
+/// read (and dropped) up to its newline, so that the error can give its real size.
+async fn line_length(
+    stdin: &mut tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    mut so_far: usize,
+) -> anyhow::Result<usize> {
+    while let Some(chunk) = stdin.recv().await {
+        let chunk = chunk.context("reading stdin")?;
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => return Ok(so_far + i),
+            None => so_far += chunk.len(),
+        }
+    }
+    Ok(so_far)
 }
 
 fn check_size(to: &Addr, size: usize, limit: usize) -> Result<(), Fail> {

@@ -466,6 +466,22 @@ fn oversize_wrong_type_missing_and_stale_targets() {
         )
     );
 
+    // --lines: a line too long is reported with its whole size.
+    let mut lines = b"fine\n".to_vec();
+    lines.extend(std::iter::repeat_n(b'a', 6_000_000));
+    lines.extend_from_slice(b"\nafter\n");
+    let out = run(&["sendto", "--lines", s(&sock)], &lines);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with(&format!(
+            "udskit: error: sending to unix:{}: the datagram is 6000000 bytes; the kernel accepts at most {} bytes",
+            s(&sock),
+            expected_limit()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+
     let stream = dir.path().join("stream.sock");
     let _py = start(
         python(&format!(
