@@ -28,6 +28,12 @@ _udskit() {
             udskit,listen)
                 cmd="udskit__subcmd__listen"
                 ;;
+            udskit,recvfrom)
+                cmd="udskit__subcmd__recvfrom"
+                ;;
+            udskit,sendto)
+                cmd="udskit__subcmd__sendto"
+                ;;
             udskit__subcmd__help,connect)
                 cmd="udskit__subcmd__help__subcmd__connect"
                 ;;
@@ -40,6 +46,12 @@ _udskit() {
             udskit__subcmd__help,listen)
                 cmd="udskit__subcmd__help__subcmd__listen"
                 ;;
+            udskit__subcmd__help,recvfrom)
+                cmd="udskit__subcmd__help__subcmd__recvfrom"
+                ;;
+            udskit__subcmd__help,sendto)
+                cmd="udskit__subcmd__help__subcmd__sendto"
+                ;;
             *)
                 ;;
         esac
@@ -47,7 +59,7 @@ _udskit() {
 
     case "${cmd}" in
         udskit)
-            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect generate help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -109,7 +121,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help)
-            opts="listen connect generate help"
+            opts="listen connect sendto recvfrom generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -178,6 +190,34 @@ _udskit() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        udskit__subcmd__help__subcmd__recvfrom)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__help__subcmd__sendto)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         udskit__subcmd__listen)
             opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -194,6 +234,66 @@ _udskit() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__recvfrom)
+            opts="-n -q -v -h -V --count --newline --json --hexdump --echo --force --mode --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__sendto)
+            opts="-l -r -q -v -h -V --lines --reply --bind --timeout --newline --force --mode --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -33,6 +33,8 @@ complete -c udskit -n "__fish_udskit_needs_command" -s h -l help -d 'Print help 
 complete -c udskit -n "__fish_udskit_needs_command" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
@@ -59,6 +61,34 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quiet -d 
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send from this address (PATH or @NAME; with --reply, answers arrive there)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s l -l lines -d 'Send each line of stdin as one datagram, without its newline'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s r -l reply -d 'Wait for the answers on a temporary return address and print them'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l newline -d 'Print a newline after each answer (the default with --lines)'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l newline -d 'Print a newline after each datagram'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, size, pid, uid, gid, encoding, data'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l hexdump -d 'Print each datagram as a hex dump after a line naming its size and sender'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l echo -d 'Send every datagram back to its sender (senders without an address get nothing)'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l out-dir -d 'Directory that receives completions/ and man/' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -67,7 +97,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect generate help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{connect, generate, listen};
+use crate::cmd::{connect, generate, listen, recvfrom, sendto};
 use crate::output::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
@@ -48,6 +48,8 @@ pub struct Cli {
 pub enum Command {
     Listen(listen::Args),
     Connect(connect::Args),
+    Sendto(sendto::Args),
+    Recvfrom(recvfrom::Args),
     #[command(hide = true)]
     Generate(generate::Args),
 }

@@ -105,6 +105,11 @@ fn long_path_target(p: &Path) -> anyhow::Result<UnixTarget> {
     })
 }
 
+/// A new non-blocking, close-on-exec unix socket of `kind`, neither bound nor connected.
+pub fn unix_socket(kind: Kind) -> io::Result<OwnedFd> {
+    new_unix_socket(kind)
+}
+
 fn new_unix_socket(kind: Kind) -> io::Result<OwnedFd> {
     let ty = match kind {
         Kind::Stream => SocketType::STREAM,
@@ -173,13 +178,35 @@ where
 /// Turns a failed connect into the message design.md asks for: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
-    let what = format!("connecting to {}", escape(&addr.to_string()));
+    reach_error(
+        &format!("connecting to {}", escape(&addr.to_string())),
+        addr,
+        kind,
+        err,
+        waited,
+    )
+}
+
+/// [`connect_error`] for any attempt to reach a socket: `what` says what we were doing
+/// (`connecting to unix:/a`, `sending to @b`).
+pub fn reach_error(
+    what: &str,
+    addr: &Addr,
+    kind: Kind,
+    err: &io::Error,
+    waited: Option<Duration>,
+) -> Fail {
     let after = waited
         .map(|w| format!(" (still, after waiting {})", crate::duration::show(w)))
         .unwrap_or_default();
     let errno = err.raw_os_error().map(Errno::from_raw_os_error);
     let path = addr.path();
     let meta = path.and_then(|p| std::fs::metadata(p).ok());
+    let nobody = if kind == Kind::Datagram {
+        "nothing receives on this socket file"
+    } else {
+        "nothing is listening on this socket file"
+    };
     match (errno, addr) {
         (Some(Errno::NOENT), Addr::Path(p)) => {
             let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
@@ -197,7 +224,7 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
         }
         (Some(Errno::CONNREFUSED), Addr::Path(p)) => match meta {
             Some(m) if !m.file_type().is_socket() => Fail::new(1, format!("{what}: not a socket (it is {})", file_kind(&m))),
-            _ => Fail::new(1, format!("{what}: connection refused: nothing is listening on this socket file{after}"))
+            _ => Fail::new(1, format!("{what}: connection refused: {nobody}{after}"))
                 .hint(format!("{} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)", escape(&p.display().to_string()))),
         },
         (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => Fail::new(1, format!("{what}: connection refused: nothing is bound to this abstract name{after}")),
@@ -221,15 +248,22 @@ pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Du
             }
         }
         (Some(Errno::PROTOTYPE), _) => {
-            // Name the type the socket really has. A datagram connect only sets a default
-            // peer, so it is a harmless test; a stream or seqpacket one would be accepted as a
-            // client, so that type is deduced instead of tried.
-            let is_dgram = kind != Kind::Datagram && try_connect_unix(addr, Kind::Datagram).is_ok();
-            let (actual, hint) = match kind {
-                Kind::Datagram => ("a stream or seqpacket socket", "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)"),
-                _ if is_dgram => ("a datagram socket", "for a datagram socket use `udskit sendto`"),
-                Kind::Stream => ("a seqpacket socket", "add --seqpacket for a SOCK_SEQPACKET socket"),
-                Kind::SeqPacket => ("a stream socket", "leave out --seqpacket for a stream socket"),
+            // Name the type the socket really has: from the kernel's table where it lists the
+            // socket, else deduced. A datagram connect only sets a default peer, so it is a
+            // harmless test; a stream or seqpacket one would be accepted as a client.
+            let actual = crate::proc::bound_kind(addr).filter(|k| *k != kind).or_else(|| match kind {
+                Kind::Datagram => None,
+                _ if try_connect_unix(addr, Kind::Datagram).is_ok() => Some(Kind::Datagram),
+                Kind::Stream => Some(Kind::SeqPacket),
+                Kind::SeqPacket => Some(Kind::Stream),
+            });
+            let to_stream = "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)";
+            let (actual, hint) = match (kind, actual) {
+                (Kind::Datagram, Some(k)) => (format!("a {} socket", k.name()), to_stream),
+                (Kind::Datagram, None) => ("a stream or seqpacket socket".to_string(), to_stream),
+                (_, Some(Kind::Datagram)) => ("a datagram socket".to_string(), "for a datagram socket use `udskit sendto`"),
+                (Kind::Stream, _) => ("a seqpacket socket".to_string(), "add --seqpacket for a SOCK_SEQPACKET socket"),
+                (Kind::SeqPacket, _) => ("a stream socket".to_string(), "leave out --seqpacket for a stream socket"),
             };
             Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name())).hint(hint)
         }
@@ -442,6 +476,7 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
                 Addr::Abstract(_) => probe(addr)
                     .ok()
                     .flatten()
+                    .or_else(|| crate::proc::socket_owner(addr))
                     .map(|c| format!(" by {c}"))
                     .unwrap_or_default(),
                 _ => String::new(),
@@ -475,7 +510,11 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
         return Ok(Occupant::NotASocket(file_kind(&m)));
     }
     match probe(&Addr::Path(p.to_path_buf())) {
-        Ok(cred) => Ok(Occupant::Live(cred)),
+        Ok(cred) => {
+            Ok(Occupant::Live(cred.or_else(|| {
+                crate::proc::socket_owner(&Addr::Path(p.to_path_buf()))
+            })))
+        }
         Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
         Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
         // A full accept queue still means somebody listens.

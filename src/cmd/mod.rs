@@ -4,6 +4,8 @@
 pub mod connect;
 pub mod generate;
 pub mod listen;
+pub mod recvfrom;
+pub mod sendto;
 
 use crate::cli::Command;
 use crate::output::Ctx;
@@ -12,6 +14,8 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {
         Command::Listen(args) => block_on(listen::run(args, ctx)),
         Command::Connect(args) => block_on(connect::run(args, ctx)),
+        Command::Sendto(args) => block_on(sendto::run(args, ctx)),
+        Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
         Command::Generate(args) => generate::run(args),
     }
 }

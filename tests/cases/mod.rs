@@ -1,3 +1,4 @@
 mod connect;
+mod datagrams;
 mod generate;
 mod listen;

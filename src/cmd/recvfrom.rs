@@ -1,0 +1,294 @@
+//! `udskit recvfrom ADDR`: a datagram server. Binds safely, prints every datagram as it
+//! arrives (its exact bytes, JSON lines with sender and credentials, or a hex view), or
+//! reflects each one to its sender with `--echo`.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context;
+use bytes::Bytes;
+
+use crate::addr::Addr;
+use crate::dgram::{self, Dgram, Received};
+use crate::error::Fail;
+use crate::output::{self, Ctx, escape};
+use crate::pump::Stdout;
+use crate::shutdown::Shutdown;
+use crate::socket::BindOpts;
+
+/// Receive datagrams on a unix socket and print them (a datagram server)
+///
+/// Binds a datagram socket at ADDR and writes each datagram to stdout as it arrives,
+/// exactly its bytes; --newline adds a newline after each, --json prints one JSON object
+/// per line (time, sender address or null, size, the sender's pid, uid and gid, and the data
+/// as UTF-8 text or base64), --hexdump a hex view. --echo instead sends every datagram back
+/// to its sender (when the sender is bound to an address). -v logs each datagram on stderr
+/// with the sender's credentials.
+///
+/// The receive buffer holds the largest datagram the kernel can carry, so a datagram is
+/// never cut; should a larger one come, it is reported. An existing socket file at the path
+/// is replaced only if nothing receives on it; it is removed on exit, SIGINT and SIGTERM.
+///
+/// Example:
+///   udskit recvfrom --json --count 1 /tmp/log.sock
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Where to receive: PATH, @NAME or unix:PATH
+    #[arg(value_name = "ADDR")]
+    pub addr: Addr,
+    /// Exit after N datagrams
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Print a newline after each datagram
+    #[arg(long, conflicts_with_all = ["json", "hexdump"])]
+    pub newline: bool,
+    /// One JSON object per datagram and line: time, sender, size, pid, uid, gid, encoding, data
+    #[arg(long, conflicts_with = "hexdump")]
+    pub json: bool,
+    /// Print each datagram as a hex dump after a line naming its size and sender
+    #[arg(long)]
+    pub hexdump: bool,
+    /// Send every datagram back to its sender (senders without an address get nothing)
+    #[arg(long, conflicts_with_all = ["newline", "json", "hexdump"])]
+    pub echo: bool,
+    #[command(flatten)]
+    pub bind: BindOpts,
+}
+
+/// Output is handed to the stdout thread in pieces of at least this much when datagrams
+/// come faster than they are written: the same 256 KiB as stream I/O (pump::CHUNK), and it
+/// turns thousands of small datagrams into one write(2).
+const FLUSH: usize = crate::pump::CHUNK;
+
+/// Bytes of each datagram shown in a `-v` log line.
+const LOG_PREVIEW: usize = 64;
+
+/// How long an echo waits for room in a sender's full queue before dropping the answer.
+const ECHO_PATIENCE: Duration = Duration::from_secs(1);
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Raw { newline: bool },
+    Json,
+    Hex,
+    Echo,
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    if !args.addr.is_unix() {
+        return Err(Fail::usage(format!(
+            "{}: datagrams need a unix address (PATH, @NAME or unix:PATH)",
+            escape(&args.addr.to_string())
+        ))
+        .into());
+    }
+    let format = match (args.json, args.hexdump, args.echo) {
+        (true, _, _) => Format::Json,
+        (_, true, _) => Format::Hex,
+        (_, _, true) => Format::Echo,
+        _ => Format::Raw {
+            newline: args.newline,
+        },
+    };
+    let stop = Shutdown::install()?;
+    let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
+    let want_cred = format == Format::Json || ctx.verbose > 0;
+    if want_cred {
+        sock.pass_credentials()
+            .context("asking for the senders' credentials (SO_PASSCRED)")?;
+    }
+    ctx.info(format!(
+        "receiving on {} (datagram)",
+        escape(&args.addr.to_string())
+    ));
+    let (out, done) = Stdout::spawn();
+    let result = receive(&sock, format, want_cred, args.count, &out, ctx, &stop).await;
+    drop(out);
+    drop(sock);
+    let limit = if stop.is_stopping() {
+        Duration::from_secs(1)
+    } else {
+        Duration::MAX
+    };
+    if let Ok(r) = tokio::time::timeout(limit, done.wait()).await {
+        r.context("writing stdout")?;
+    }
+    let n = result?;
+    ctx.debug(format!(
+        "{n} datagram{} received",
+        if n == 1 { "" } else { "s" }
+    ));
+    Ok(())
+}
+
+/// Receives until `count` datagrams came, a stop signal, or stdout closes. Each wake-up
+/// drains the socket until it would block, so a burst of datagrams becomes one stdout write.
+async fn receive(
+    sock: &Dgram,
+    format: Format,
+    want_cred: bool,
+    count: Option<u64>,
+    out: &Stdout,
+    ctx: &Ctx,
+    stop: &Shutdown,
+) -> anyhow::Result<u64> {
+    let mut buf = vec![0u8; dgram::RECV_BUFFER];
+    let mut pending: Vec<u8> = Vec::with_capacity(FLUSH * 2);
+    let mut n = 0u64;
+    let mut unanswerable_said = false;
+    while count.is_none_or(|c| n < c) {
+        let mut guard = tokio::select! {
+            g = sock.readable() => g.context("waiting for datagrams")?,
+            _ = stop.stopped() => break,
+        };
+        while count.is_none_or(|c| n < c) {
+            let Some(r) = sock
+                .try_recv(&mut guard, &mut buf, want_cred)
+                .context("receiving a datagram")?
+            else {
+                break;
+            };
+            n += 1;
+            let from = r.from.as_ref().and_then(dgram::addr_of);
+            if r.truncated {
+                ctx.warn(format!(
+                    "datagram #{n} from {} was {} bytes, more than the {}-byte receive buffer: only {} bytes arrived",
+                    sender_name(&from),
+                    r.size,
+                    buf.len(),
+                    r.stored
+                ));
+                // The next one this large fits.
+                buf.resize(r.size, 0);
+            }
+            if ctx.verbose > 0 {
+                let cred = r.cred.map(|c| format!(" ({c})")).unwrap_or_default();
+                let shown = &buf[..r.stored.min(LOG_PREVIEW)];
+                let more = if r.stored > LOG_PREVIEW { "..." } else { "" };
+                ctx.debug(format!(
+                    "datagram #{n}: {} bytes from {}{cred}: {}{more}",
+                    r.size,
+                    sender_name(&from),
+                    output::escape_bytes(shown)
+                ));
+            }
+            let data = &buf[..r.stored];
+            match format {
+                Format::Raw { newline } => {
+                    pending.extend_from_slice(data);
+                    if newline {
+                        pending.push(b'\n');
+                    }
+                }
+                Format::Json => json_line(&mut pending, &r, &from, data, ctx.color_stdout),
+                Format::Hex => hex_view(&mut pending, n, &r, &from, data),
+                Format::Echo => match &r.from {
+                    Some(to) => {
+                        if let Err(e) = sock.send_to(data, to, ECHO_PATIENCE).await {
+                            ctx.warn(format!("answering {}: {e}", sender_name(&from)));
+                        }
+                    }
+                    None if !unanswerable_said => {
+                        unanswerable_said = true;
+                        ctx.info(format!("datagram #{n} not answered: its sender has no address (it must bind one to get answers)"));
+                    }
+                    None => {}
+                },
+            }
+            if pending.len() >= FLUSH && !flush(&mut pending, out).await {
+                return Ok(n);
+            }
+        }
+        drop(guard);
+        if !flush(&mut pending, out).await {
+            return Ok(n);
+        }
+    }
+    flush(&mut pending, out).await;
+    Ok(n)
+}
+
+/// Hands what is pending to the stdout thread; false once stdout is closed.
+async fn flush(pending: &mut Vec<u8>, out: &Stdout) -> bool {
+    if pending.is_empty() {
+        return true;
+    }
+    let chunk = Bytes::from(std::mem::replace(pending, Vec::with_capacity(FLUSH * 2)));
+    out.write(chunk).await.is_ok()
+}
+
+fn sender_name(from: &Option<Addr>) -> String {
+    match from {
+        Some(a) => escape(&a.to_string()).into_owned(),
+        None => "an unbound sender".to_string(),
+    }
+}
+
+/// One JSON object and a newline: keys in a fixed order, colour only when `color`.
+fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], color: bool) {
+    use serde_json::Value;
+    let (encoding, text) = match std::str::from_utf8(data) {
+        Ok(s) => ("utf-8", Value::from(s)),
+        Err(_) => ("base64", Value::from(output::base64(data))),
+    };
+    let num = |v: Option<u32>| v.map_or(Value::Null, Value::from);
+    let mut fields = vec![
+        (
+            "time",
+            Value::from(output::utc_timestamp(SystemTime::now())),
+        ),
+        (
+            "sender",
+            from.as_ref()
+                .map_or(Value::Null, |a| Value::from(a.to_string())),
+        ),
+        ("size", Value::from(r.size)),
+        ("pid", num(r.cred.map(|c| c.pid))),
+        ("uid", num(r.cred.map(|c| c.uid))),
+        ("gid", num(r.cred.map(|c| c.gid))),
+        ("encoding", Value::from(encoding)),
+        ("data", text),
+    ];
+    if r.truncated {
+        fields.push(("truncated", Value::from(true)));
+    }
+    output::json_object(out, &fields, color);
+    out.push(b'\n');
+}
+
+/// `datagram #N: SIZE bytes from SENDER`, then 16 bytes a line: offset, hex, printable text.
+fn hex_view(out: &mut Vec<u8>, n: u64, r: &Received, from: &Option<Addr>, data: &[u8]) {
+    let _ = writeln!(
+        out,
+        "datagram #{n}: {} bytes from {}",
+        r.size,
+        sender_name(from)
+    );
+    let mut line = String::with_capacity(80);
+    for (i, row) in data.chunks(16).enumerate() {
+        line.clear();
+        let _ = write!(line, "{:08x}  ", i * 16);
+        for j in 0..16 {
+            match row.get(j) {
+                Some(b) => {
+                    let _ = write!(line, "{b:02x} ");
+                }
+                None => line.push_str("   "),
+            }
+            if j == 7 {
+                line.push(' ');
+            }
+        }
+        line.push_str(" |");
+        line.extend(row.iter().map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        }));
+        line.push('|');
+        let _ = writeln!(out, "{line}");
+    }
+}

@@ -1,0 +1,280 @@
+//! `udskit sendto ADDR [MESSAGE...]`: send datagrams to a unix datagram socket — the
+//! message, all of stdin as one datagram, or one per line — and with `--reply` wait for the
+//! answers on a temporary return address.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::{Bytes, BytesMut};
+
+use crate::addr::Addr;
+use crate::dgram::{self, Dgram};
+use crate::duration;
+use crate::error::Fail;
+use crate::output::{Ctx, escape};
+use crate::pump::{self, Stdout};
+use crate::shutdown::Shutdown;
+use crate::socket::BindOpts;
+
+/// Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)
+///
+/// The MESSAGE words, joined by spaces, are sent as one datagram; without them all of stdin
+/// is one datagram, or with --lines each line is one (its newline removed), for streams of
+/// records. Data is sent byte for byte, never truncated: a datagram larger than the kernel
+/// accepts is an error that gives both sizes.
+///
+/// --reply binds a temporary return address (a unique abstract name, so nothing is left on
+/// disk; --bind chooses one), waits up to --timeout for one answer per datagram sent and
+/// prints the answers; no answer is an error (exit 1).
+///
+/// Example:
+///   udskit sendto "$NOTIFY_SOCKET" READY=1
+///
+///   udskit sendto /dev/log '<13>hello from udskit'
+///
+///   printf 'ping\nstatus\n' | udskit sendto --reply --lines --timeout 2s /run/ctl.sock
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The receiving socket: PATH, @NAME or unix:///PATH
+    #[arg(value_name = "ADDR")]
+    pub addr: Addr,
+    /// The datagram: these words joined by spaces (default: stdin)
+    #[arg(
+        value_name = "MESSAGE",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub message: Vec<String>,
+    /// Send each line of stdin as one datagram, without its newline
+    #[arg(short, long, conflicts_with = "message")]
+    pub lines: bool,
+    /// Wait for the answers on a temporary return address and print them
+    #[arg(short, long)]
+    pub reply: bool,
+    /// Send from this address (PATH or @NAME; with --reply, answers arrive there)
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<Addr>,
+    /// How long --reply waits for the answers (500ms, 10s, 2m)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s", requires = "reply")]
+    pub timeout: Duration,
+    /// Print a newline after each answer (the default with --lines)
+    #[arg(long, requires = "reply")]
+    pub newline: bool,
+    #[command(flatten)]
+    pub bind_opts: BindOpts,
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    if !args.addr.is_unix() {
+        return Err(Fail::usage(format!(
+            "{}: datagrams need a unix address (PATH, @NAME or unix:///PATH)",
+            escape(&args.addr.to_string())
+        ))
+        .into());
+    }
+    if args.bind.is_none() && (args.bind_opts.force || args.bind_opts.mode.is_some()) {
+        return Err(
+            Fail::usage("--force and --mode apply to the --bind address: add --bind").into(),
+        );
+    }
+    let stop = Shutdown::install()?;
+    let mut sock = match (&args.bind, args.reply) {
+        (Some(b), _) => Dgram::bind(b, &args.bind_opts, ctx)?,
+        (None, true) => Dgram::autobind()?,
+        (None, false) => Dgram::unbound()?,
+    };
+    let limit = sock.grow_send_buffer();
+    if args.reply {
+        // Answers may come from another socket than the one we send to.
+        sock.aim(&args.addr)?;
+    } else {
+        sock.connect(&args.addr)?;
+    }
+    if let Some(local) = &sock.local {
+        ctx.debug(format!(
+            "sending from {} to {}",
+            escape(&local.to_string()),
+            escape(&args.addr.to_string())
+        ));
+    }
+
+    let sent = tokio::select! {
+        r = send(&args, &sock, limit) => r?,
+        _ = stop.stopped() => return Ok(()),
+    };
+    ctx.debug(format!(
+        "{sent} datagram{} sent",
+        if sent == 1 { "" } else { "s" }
+    ));
+    if !args.reply {
+        return Ok(());
+    }
+    let newline = args.newline || args.lines;
+    let (out, done) = Stdout::spawn();
+    let got = tokio::select! {
+        r = replies(&sock, sent, args.timeout, newline, &out, ctx) => r,
+        _ = stop.stopped() => Ok(0),
+    };
+    drop(out);
+    done.wait().await.context("writing stdout")?;
+    let got = got?;
+    if stop.is_stopping() || got == sent {
+        return Ok(());
+    }
+    let whence = escape(&args.addr.to_string()).into_owned();
+    let within = duration::show(args.timeout);
+    let f = if got == 0 {
+        Fail::new(1, format!("no answer from {whence} within {within}"))
+    } else {
+        Fail::new(
+            1,
+            format!("only {got} of {sent} answers from {whence} came within {within}"),
+        )
+    };
+    Err(f
+        .hint("the receiver may not answer datagrams, or answer slower; --timeout waits longer")
+        .into())
+}
+
+/// Sends the message, stdin, or stdin's lines; returns the number of datagrams sent.
+async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> {
+    let fail = |e: &std::io::Error, size| dgram::send_error(&args.addr, e, size, limit);
+    if !args.message.is_empty() {
+        let msg = args.message.join(" ");
+        check_size(&args.addr, msg.len(), limit)?;
+        sock.send(msg.as_bytes())
+            .await
+            .map_err(|e| fail(&e, msg.len()))?;
+        return Ok(1);
+    }
+    let mut stdin = pump::stdin();
+    if !args.lines {
+        // Past the limit the rest is only counted, so the error can give the real size.
+        let mut all = BytesMut::new();
+        let mut total = 0;
+        while let Some(chunk) = stdin.recv().await {
+            let chunk = chunk.context("reading stdin")?;
+            total += chunk.len();
+            if total <= limit {
+                all.extend_from_slice(&chunk);
+            }
+        }
+        check_size(&args.addr, total, limit)?;
+        sock.send(&all).await.map_err(|e| fail(&e, all.len()))?;
+        return Ok(1);
+    }
+    // --lines: the lines of each stdin chunk go out together in sendmmsg batches; a line
+    // cut by the chunk boundary waits in `partial` for the rest.
+    let mut partial = BytesMut::new();
+    let mut sent = 0;
+    while let Some(chunk) = stdin.recv().await {
+        let chunk: Bytes = chunk.context("reading stdin")?;
+        let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
+            partial.extend_from_slice(&chunk);
+            if partial.len() > limit {
+                let size = line_length(&mut stdin, partial.len()).await?;
+                return Err(dgram::too_large(&args.addr, size, limit).into());
+            }
+            continue;
+        };
+        let head = chunk.slice(..last_nl);
+        let tail = chunk.slice(last_nl + 1..);
+        let first_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+        partial.extend_from_slice(&head[..first_end]);
+        let first = partial.split().freeze();
+        let rest = if first_end < head.len() {
+            &head[first_end + 1..]
+        } else {
+            &[][..]
+        };
+        let mut lines: Vec<&[u8]> = Vec::with_capacity(rest.len() / 32 + 1);
+        lines.push(&first);
+        if first_end < head.len() {
+            lines.extend(rest.split(|&b| b == b'\n'));
+        }
+        if let Some(big) = lines.iter().find(|l| l.len() > limit) {
+            return Err(dgram::too_large(&args.addr, big.len(), limit).into());
+        }
+        match sock.send_many(&lines).await {
+            Ok(()) => sent += lines.len(),
+            Err((n, e)) => return Err(fail(&e, lines[n].len()).into()),
+        }
+        partial.extend_from_slice(&tail);
+    }
+    if !partial.is_empty() {
+        check_size(&args.addr, partial.len(), limit)?;
+        sock.send(&partial)
+            .await
+            .map_err(|e| fail(&e, partial.len()))?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The length of a line too long to send, which has `so_far` bytes: the rest of it is
+/// read (and dropped) up to its newline, so that the error can give its real size.
+async fn line_length(
+    stdin: &mut tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    mut so_far: usize,
+) -> anyhow::Result<usize> {
+    while let Some(chunk) = stdin.recv().await {
+        let chunk = chunk.context("reading stdin")?;
+        match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => return Ok(so_far + i),
+            None => so_far += chunk.len(),
+        }
+    }
+    Ok(so_far)
+}
+
+fn check_size(to: &Addr, size: usize, limit: usize) -> Result<(), Fail> {
+    if size > limit {
+        return Err(dgram::too_large(to, size, limit));
+    }
+    Ok(())
+}
+
+/// Prints answers as they come until `want` have come or `timeout` has passed since the
+/// last datagram was sent; returns how many came.
+async fn replies(
+    sock: &Dgram,
+    want: usize,
+    timeout: Duration,
+    newline: bool,
+    out: &Stdout,
+    ctx: &Ctx,
+) -> anyhow::Result<usize> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut buf = vec![0u8; dgram::RECV_BUFFER];
+    let mut got = 0;
+    while got < want {
+        let mut guard = match tokio::time::timeout_at(deadline, sock.readable()).await {
+            Ok(g) => g.context("waiting for the answer")?,
+            Err(_) => break,
+        };
+        while got < want {
+            let Some(r) = sock
+                .try_recv(&mut guard, &mut buf, false)
+                .context("receiving the answer")?
+            else {
+                break;
+            };
+            got += 1;
+            if r.truncated {
+                ctx.warn(format!(
+                    "an answer of {} bytes was cut to {} by the receive buffer",
+                    r.size, r.stored
+                ));
+            }
+            let mut chunk = BytesMut::with_capacity(r.stored + 1);
+            chunk.extend_from_slice(&buf[..r.stored]);
+            if newline {
+                chunk.extend_from_slice(b"\n");
+            }
+            if out.write(chunk.freeze()).await.is_err() {
+                return Ok(want);
+            }
+        }
+    }
+    Ok(got)
+}
