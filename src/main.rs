@@ -3,14 +3,19 @@
 mod addr;
 mod cli;
 mod cmd;
+mod demux;
 mod duration;
 mod error;
+mod jsonstream;
 mod output;
 mod proc;
 mod pump;
+mod request;
+mod response;
 mod shutdown;
 mod socket;
 mod stream;
+mod upgrade;
 
 use clap::Parser;
 

@@ -10,7 +10,7 @@ use std::os::fd::{AsFd, FromRawFd};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::shutdown::Shutdown;
@@ -31,12 +31,17 @@ fn raw_stdio(fd: i32) -> ManuallyDrop<File> {
 /// Stdin read by a thread in CHUNK-sized pieces; `None` after EOF. The thread is never
 /// joined: the process exits without waiting for a read that may never return.
 pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
+    read_chunks(StdioFd(raw_stdio(0)))
+}
+
+/// Any blocking reader (stdin, a file sent as a request body) read by a thread in
+/// CHUNK-sized pieces; `None` after EOF, an error ends the stream.
+pub fn read_chunks<R: Read + Send + 'static>(mut reader: R) -> mpsc::Receiver<io::Result<Bytes>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     std::thread::spawn(move || {
-        let mut file = raw_stdio(0);
         loop {
             let mut buf = BytesMut::zeroed(CHUNK);
-            match file.read(&mut buf) {
+            match reader.read(&mut buf) {
                 Ok(0) => return,
                 Ok(n) => {
                     buf.truncate(n);
@@ -55,6 +60,25 @@ pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
     rx
 }
 
+/// Fd 0, 1 or 2 as a reader or writer that never closes it.
+struct StdioFd(ManuallyDrop<File>);
+
+impl Read for StdioFd {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self.0).read(buf)
+    }
+}
+
+impl Write for StdioFd {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// Stdout written by a thread, one chunk per `write_all`: chunks from concurrent clients
 /// never interleave mid-chunk. Cloned handles share the thread.
 #[derive(Clone)]
@@ -67,10 +91,19 @@ pub struct StdoutDone(oneshot::Receiver<io::Result<()>>);
 
 impl Stdout {
     pub fn spawn() -> (Stdout, StdoutDone) {
+        Stdout::spawn_to(StdioFd(raw_stdio(1)))
+    }
+
+    /// The same writer thread on stderr (`http --demux` writes a container's stderr there).
+    pub fn spawn_stderr() -> (Stdout, StdoutDone) {
+        Stdout::spawn_to(StdioFd(raw_stdio(2)))
+    }
+
+    /// The same writer thread on any destination, such as the file of `http -o`.
+    pub fn spawn_to<W: Write + Send + 'static>(mut file: W) -> (Stdout, StdoutDone) {
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         let (done_tx, done_rx) = oneshot::channel();
         std::thread::spawn(move || {
-            let mut file = raw_stdio(1);
             let mut result = Ok(());
             while let Some(chunk) = rx.blocking_recv() {
                 if let Err(e) = file.write_all(&chunk) {
@@ -203,11 +236,35 @@ pub async fn bridge<S>(
 where
     S: AsyncRead + AsyncWrite + AsFd + Unpin,
 {
+    bridge_with(
+        stream,
+        stdin,
+        async |rd: &mut ReadHalf<S>| to_stdout(rd, out).await,
+        || out.is_closed(),
+        stop,
+    )
+    .await
+}
+
+/// [`bridge`] with the way down to the user chosen by the caller: `down` reads the stream
+/// until EOF and returns the byte count (`http --upgrade` demultiplexes docker frames there);
+/// `gone` tells when the user's side closed, which ends the bridge at once.
+pub async fn bridge_with<S, D>(
+    stream: S,
+    stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
+    down: D,
+    gone: impl Fn() -> bool,
+    stop: &Shutdown,
+) -> io::Result<Transfer>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+    D: AsyncFnOnce(&mut ReadHalf<S>) -> io::Result<u64>,
+{
     let fd = stream.as_fd().try_clone_to_owned()?;
     let (mut rd, mut wr) = tokio::io::split(stream);
     let mut t = Transfer::default();
     let up = from_stdin(stdin, &mut wr);
-    let down = to_stdout(&mut rd, out);
+    let down = down(&mut rd);
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
@@ -224,7 +281,7 @@ where
             r = &mut down, if !down_done => {
                 down_done = true;
                 t.down = r?;
-                if out.is_closed() {
+                if gone() {
                     break;
                 }
             }

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod generate;
+pub mod http;
 pub mod listen;
 
 use crate::cli::Command;
@@ -12,6 +13,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {
         Command::Listen(args) => block_on(listen::run(args, ctx)),
         Command::Connect(args) => block_on(connect::run(args, ctx)),
+        Command::Http(args) => block_on(http::run(args, ctx)),
         Command::Generate(args) => generate::run(args),
     }
 }
