@@ -62,7 +62,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d '
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s X -l request -d 'The method (as curl -X; a METHOD argument does the same)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A request header, \'Name: value\' (repeatable); \'Name:\' drops a default one' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged)' -r -F

@@ -18,10 +18,10 @@ use crate::jsonstream::Splitter;
 use crate::output::{Ctx, escape};
 use crate::pump::{Stdout, StdoutDone};
 
-/// The largest single JSON value held for formatting. A document's parsed form takes several
-/// times its text, and the RSS goal is 32 MiB for any body: 4 MiB of JSON formats within it
-/// (measured: a 4 MiB `/containers/json`-like array peaks at 27 MiB). A larger value is shown
-/// as it arrives, unformatted.
+/// The largest single JSON value held for formatting: its text and its coloured, indented
+/// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body. Measured
+/// with a 4 MiB `/containers/json`-like array, coloured: 24 MiB peak (uncoloured 14 MiB; a
+/// tree of serde_json::Value took 55 MiB). A larger value is shown as it arrives, unformatted.
 const JSON_HOLD_MAX: usize = 4 * 1024 * 1024;
 
 /// When docker frames are split onto stdout and stderr.
@@ -247,6 +247,8 @@ pub struct Render {
     out: Stdout,
     err: Option<(Stdout, StdoutDone)>,
     state: State,
+    /// A JSON value outgrew JSON_HOLD_MAX: the rest went out unformatted.
+    too_big: bool,
     /// Body bytes received (before any formatting).
     pub received: u64,
 }
@@ -261,6 +263,7 @@ impl Render {
             out,
             err: None,
             state: State::Undecided(BytesMut::new()),
+            too_big: false,
             received: 0,
         }
     }
@@ -314,6 +317,12 @@ impl Render {
             )),
             _ => {}
         }
+        if self.too_big {
+            ctx.info(format!(
+                "a JSON value larger than {} MiB is shown as it came, unformatted",
+                JSON_HOLD_MAX >> 20
+            ));
+        }
         drop(self.out);
         if let Some((err, done)) = self.err.take() {
             drop(err);
@@ -357,10 +366,21 @@ impl Render {
             }
             State::Binary => Ok(true),
             State::Json(split) => {
+                if split.pending() + chunk.len() > JSON_HOLD_MAX {
+                    let mut text = split.take_rest();
+                    text.extend_from_slice(&chunk);
+                    self.too_big = true;
+                    self.state = State::Text;
+                    return self
+                        .write(Out::Stdout, escape_controls(&text).into_owned().into())
+                        .await;
+                }
                 let view = self.view;
                 let mut text = Vec::new();
-                let r = split.push(&chunk, |v| Self::format_value(&view, v, &mut text));
-                if r.is_err() || split.pending() > JSON_HOLD_MAX {
+                if split
+                    .push(&chunk, |v| Self::format_value(&view, v, &mut text))
+                    .is_err()
+                {
                     text.extend_from_slice(&escape_controls(&split.take_rest()));
                     self.state = State::Text;
                 }
@@ -380,21 +400,31 @@ impl Render {
         }
     }
 
-    /// One JSON value, pretty and coloured as the view says; kept as sent if it does not parse.
+    /// One JSON value, pretty and coloured as the view says; kept as sent if it does not
+    /// parse. Transcoded token by token (no tree of the document is built), so the memory
+    /// it takes is the text in and the text out.
     fn format_value(view: &View, value: &[u8], text: &mut Vec<u8>) {
-        match serde_json::from_slice::<serde_json::Value>(value) {
-            Ok(v) => {
-                let mode = if view.color {
-                    ColorMode::On
-                } else {
-                    ColorMode::Off
-                };
-                let f = ColoredFormatter::new(PrettyFormatter::with_indent(b"  "));
-                if f.write_colored_json(&v, text, mode).is_err() {
-                    text.extend_from_slice(&escape_controls(value));
-                }
-            }
-            Err(_) => text.extend_from_slice(&escape_controls(value)),
+        let start = text.len();
+        let mode = if view.color {
+            ColorMode::On
+        } else {
+            ColorMode::Off
+        };
+        let mut de = serde_json::Deserializer::from_slice(value);
+        let formatted = if mode.use_color() {
+            let f = ColoredFormatter::new(PrettyFormatter::with_indent(b"  "));
+            let mut ser = serde_json::Serializer::with_formatter(&mut *text, f);
+            serde_transcode::transcode(&mut de, &mut ser).is_ok()
+        } else {
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut *text,
+                PrettyFormatter::with_indent(b"  "),
+            );
+            serde_transcode::transcode(&mut de, &mut ser).is_ok()
+        };
+        if !formatted || de.end().is_err() {
+            text.truncate(start);
+            text.extend_from_slice(&escape_controls(value));
         }
         text.push(b'\n');
     }

@@ -59,7 +59,8 @@ pub struct Args {
     /// A request header, 'Name: value' (repeatable); 'Name:' drops a default one
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given
+    /// Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is
+    /// given. DATA goes as a form (as curl's), a file or stdin as application/octet-stream
     #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "json")]
     pub data: Option<String>,
     /// Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)
@@ -214,12 +215,15 @@ impl Plan {
         h.insert(header::USER_AGENT, value(&ua, "--user-agent")?);
         let accept = if self.json { "application/json" } else { "*/*" };
         h.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        if self.data.is_some() {
-            let ct = if self.json {
-                "application/json"
-            } else {
-                "application/x-www-form-urlencoded"
-            };
+        // Inline -d data is a form, as curl sends it. A file or stdin is not: curl's form
+        // type on a tarball makes docker parse it as a form ("invalid semicolon separator").
+        let ct = match (&self.data, self.json) {
+            (None, _) => None,
+            (Some(_), true) => Some("application/json"),
+            (Some(Data::Inline(_)), false) => Some("application/x-www-form-urlencoded"),
+            (Some(_), false) => Some("application/octet-stream"),
+        };
+        if let Some(ct) = ct {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
         }
         match body_size {
@@ -383,6 +387,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         } else {
             let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
                 .title_case_headers(true)
+                // Reads of pump::CHUNK (256 KiB) instead of hyper's adaptive 8 KiB start:
+                // bench/http's 100 MiB body ran about 20% faster in alternating rounds
+                // (median 47 ms against 58 ms; 64 KiB and 512 KiB were no better).
+                .read_buf_exact_size(Some(crate::pump::CHUNK))
                 .handshake(io)
                 .await?;
             tokio::spawn(conn.with_upgrades());

@@ -89,6 +89,9 @@ fn requests_and_bodies_against_uvicorn() {
     assert_eq!(v["sha256"], sha256(&body).as_str());
     assert_eq!(v["length"], 1 << 20);
     assert_eq!(v["transfer"], "length");
+    assert_eq!(v["content_type"], "application/octet-stream");
+    let v = json(ok(&http(&[s, "/sha256", "-d", "a=1&b=2"], b"")));
+    assert_eq!(v["sha256"], sha256(b"a=1&b=2").as_str());
     assert_eq!(v["content_type"], "application/x-www-form-urlencoded");
     let out = http(&[s, "PUT", "/sha256", "-d", "@-"], &body);
     let v = json(ok(&out));
@@ -280,6 +283,30 @@ fn nginx_files_status_and_http2() {
         let out = http(&with(&["/missing"]), b"");
         assert!(String::from_utf8_lossy(ok(&out)).contains("404 Not Found"));
     }
+    // --pretty formats JSON piped too, in the order the keys came; a value too big to hold
+    // for formatting passes unchanged, with a note.
+    std::fs::write(ng.www.join("b.json"), b"{\"z\":1,\"a\":[true,null]}").unwrap();
+    let out = http(&[ng.sock.to_str().unwrap(), "--pretty", "/b.json"], b"");
+    assert_eq!(
+        ok(&out),
+        b"{\n  \"z\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}\n"
+    );
+    let items: Vec<String> = (0..200_000)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"c{i}\"}}"))
+        .collect();
+    let huge = format!("[{}]", items.join(","));
+    assert!(huge.len() > 4 << 20);
+    std::fs::write(ng.www.join("huge.json"), &huge).unwrap();
+    let out = http(&[ng.sock.to_str().unwrap(), "--pretty", "/huge.json"], b"");
+    assert!(
+        ok(&out) == huge.as_bytes(),
+        "changed: {} bytes",
+        out.stdout.len()
+    );
+    assert_eq!(
+        stderr_of(&out),
+        "udskit: a JSON value larger than 4 MiB is shown as it came, unformatted\n"
+    );
 }
 
 /// Everything Docker, on one dockerd (its start is the slow part), stopped with all it
@@ -550,6 +577,34 @@ fn errors_have_curls_codes_and_clear_messages() {
         stderr_of(&out).contains("in the middle of the body (5 bytes received)"),
         "{}",
         stderr_of(&out)
+    );
+}
+
+#[test]
+fn connect_timeout_is_exit_28() {
+    if !have("python3") {
+        return;
+    }
+    // A TCP listener whose accept queue is full: the kernel drops further SYNs, so a
+    // connect hangs (unix connects never do).
+    let dir = tempdir();
+    let mut c = python(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\ncs=[]\nfor i in range(3):\n  c=socket.socket()\n  c.settimeout(0.3)\n  try: c.connect(s.getsockname())\n  except OSError: pass\n  cs.append(c)\nprint('port', s.getsockname()[1], file=sys.stderr, flush=True)\ntime.sleep(30)",
+    );
+    c.stdout(Stdio::null());
+    let mut full = Bg::spawn(c, dir.path(), "full");
+    let err = full.wait_stderr("\n");
+    let port = err.trim().strip_prefix("port ").unwrap();
+    let out = http(
+        &["--connect-timeout", "300ms", &format!("tcp:{port}"), "/"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 300ms (--connect-timeout)\n"
+        )
     );
 }
 
