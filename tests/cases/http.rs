@@ -488,6 +488,57 @@ fn docker_engine() {
         b"",
     )));
     assert_eq!(waited["StatusCode"], 0);
+
+    // Exec start upgraded the same way, with a JSON body; its stderr comes out as ours.
+    let id = create(
+        "sleeper",
+        r#"{"Image":"udskit/bb:t","Cmd":["sh","-c","read x"],"OpenStdin":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    let exec = http(
+        &[
+            s,
+            "POST",
+            &format!("/containers/{id}/exec"),
+            "--json",
+            r#"{"Cmd":["sh","-c","cat; echo done >&2"],"AttachStdin":true,"AttachStdout":true,"AttachStderr":true}"#,
+        ],
+        b"",
+    );
+    let exec_id = json(ok(&exec))["Id"].as_str().unwrap().to_string();
+    let out = http(
+        &[
+            s,
+            "--upgrade",
+            "tcp",
+            &format!("/exec/{exec_id}/start"),
+            "--json",
+            r#"{"Detach":false,"Tty":false}"#,
+        ],
+        b"into exec\n",
+    );
+    assert_eq!(ok(&out), b"into exec\n");
+    assert_eq!(stderr_of(&out), "done\n");
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/kill")],
+        b"",
+    ));
+
+    // A TTY container's logs are one raw stream: nothing to split, bytes as they are.
+    let id = create(
+        "tty",
+        r#"{"Image":"udskit/bb:t","Cmd":["echo","tty out"],"Tty":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    ok(&http(&[s, "POST", &format!("/containers/{id}/wait")], b""));
+    let out = http(&[s, &format!("/containers/{id}/logs?stdout=1")], b"");
+    assert_eq!(ok(&out), b"tty out\r\n");
 }
 
 /// A one-connection python server at `sock` that reads the request and then does `then`.
