@@ -6,6 +6,7 @@ mod cmd;
 mod demux;
 mod duration;
 mod error;
+mod exchange;
 mod jsonstream;
 mod output;
 mod proc;

@@ -3,26 +3,22 @@
 //! Docker Engine's specialities: `Upgrade: tcp` turned into a two-way stream on
 //! stdin/stdout, and its multiplexed stdout/stderr frames split apart.
 
-use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use http_body_util::BodyExt;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::time::Instant;
 
 use crate::addr::Addr;
-use crate::error::{COULD_NOT_CONNECT, Fail, HTTP_ERROR, TIMEOUT};
+use crate::error::{Fail, HTTP_ERROR};
+use crate::exchange::{self, Clock};
 use crate::output::{Ctx, escape};
 use crate::pump::Stdout;
 use crate::request::{self, Data, HeaderArg, ReqBody, Target};
 use crate::response::{self, Demux, Render, View};
 use crate::shutdown::Shutdown;
-use crate::stream::{self, Kind, Stream};
-use crate::{duration, socket, upgrade};
+use crate::{duration, upgrade};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
 ///
@@ -264,43 +260,10 @@ impl Plan {
     }
 }
 
-/// The --max-time deadline, if any.
-struct Clock {
-    limit: Option<Duration>,
-    deadline: Option<Instant>,
-}
-
-impl Clock {
-    async fn expired(&self) {
-        match self.deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    }
-
-    fn fail(&self, what: &str, doing: &str) -> Fail {
-        let limit = duration::show(self.limit.unwrap_or_default());
-        Fail::new(
-            TIMEOUT,
-            format!("{what}: {doing} within {limit} (--max-time)"),
-        )
-    }
-}
-
-/// Holds the request sender alive while the response body streams.
-#[expect(dead_code, reason = "held for its Drop only")]
-enum Sender {
-    H1(hyper::client::conn::http1::SendRequest<ReqBody>),
-    H2(hyper::client::conn::http2::SendRequest<ReqBody>),
-}
-
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let plan = plan(&args)?;
     let stop = Shutdown::install()?;
-    let clock = Clock {
-        limit: args.max_time,
-        deadline: args.max_time.map(|d| Instant::now() + d),
-    };
+    let clock = Clock::new(args.max_time);
     let what = format!(
         "{} {} on {}",
         plan.method,
@@ -336,7 +299,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
 
     let stream = tokio::select! {
-        s = connect(&args.socket, args.wait, args.connect_timeout) => s?,
+        s = exchange::connect(&args.socket, args.wait, args.connect_timeout) => s?,
         _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
         _ = stop.stopped() => return Ok(()),
     };
@@ -376,30 +339,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
     *req.headers_mut() = headers;
 
-    let exchange = async {
-        let io = TokioIo::new(stream);
-        if args.http2 {
-            let (mut tx, conn) =
-                hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
-            tokio::spawn(conn);
-            let resp = tx.send_request(req).await?;
-            Ok::<_, hyper::Error>((Sender::H2(tx), resp))
-        } else {
-            let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
-                .title_case_headers(true)
-                // Reads of pump::CHUNK (256 KiB) instead of hyper's adaptive 8 KiB start:
-                // bench/http's 100 MiB body ran about 20% faster in alternating rounds
-                // (median 47 ms against 58 ms; 64 KiB and 512 KiB were no better).
-                .read_buf_exact_size(Some(crate::pump::CHUNK))
-                .handshake(io)
-                .await?;
-            tokio::spawn(conn.with_upgrades());
-            let resp = tx.send_request(req).await?;
-            Ok((Sender::H1(tx), resp))
-        }
-    };
     let (_sender, mut resp) = tokio::select! {
-        r = exchange => r.map_err(|e| exchange_error(&e, &what))?,
+        r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
         _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
         _ = stop.stopped() => return Ok(()),
     };
@@ -435,7 +376,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         None => {
             let render = Render::new(view, &parts.headers, out.clone());
-            stream_body(body, render, &clock, &stop, &what, ctx).await
+            exchange::stream_body(body, render, &clock, &stop, &what, ctx).await
         }
     };
     drop(out);
@@ -469,130 +410,4 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// Connects (retrying for --wait), each attempt bounded by --connect-timeout; a failure
-/// names the socket and the real cause, with curl's exit code 7 (28 on timeout).
-async fn connect(
-    addr: &Addr,
-    wait: Option<Duration>,
-    limit: Option<Duration>,
-) -> Result<Stream, Fail> {
-    let Some(limit) = limit else {
-        return stream::connect(addr, Kind::Stream, wait)
-            .await
-            .map_err(|f| Fail {
-                code: COULD_NOT_CONNECT,
-                ..f
-            });
-    };
-    let attempt = async || {
-        tokio::time::timeout(limit, stream::connect_once(addr, Kind::Stream))
-            .await
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
-    };
-    socket::retry_until(wait, attempt).await.map_err(|e| {
-        if e.kind() == io::ErrorKind::TimedOut {
-            Fail::new(
-                TIMEOUT,
-                format!(
-                    "connecting to {}: no connection within {} (--connect-timeout)",
-                    escape(&addr.to_string()),
-                    duration::show(limit)
-                ),
-            )
-        } else {
-            Fail {
-                code: COULD_NOT_CONNECT,
-                ..socket::connect_error(addr, Kind::Stream, &e, wait)
-            }
-        }
-    })
-}
-
-/// A failed request/response exchange, in words: not HTTP, closed without an answer, or
-/// the connection's own error.
-fn exchange_error(e: &hyper::Error, what: &str) -> Fail {
-    if e.is_parse() || e.is_parse_status() {
-        Fail::new(
-            1,
-            format!("{what}: the answer is not valid HTTP: {}", cause(e)),
-        )
-        .hint("is this an HTTP server? `udskit connect` shows the raw bytes it sends")
-    } else if e.is_incomplete_message() {
-        Fail::new(
-            1,
-            format!("{what}: the server closed the connection without answering"),
-        )
-    } else {
-        Fail::new(1, format!("{what}: {}", cause(e)))
-    }
-}
-
-/// A hyper error with its sources, `error writing a body: reading stdin: ...`.
-fn cause(e: &hyper::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = std::error::Error::source(e);
-    while let Some(c) = src {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        src = c.source();
-    }
-    s
-}
-
-/// Streams the response body into `render` as frames arrive, until the end, --max-time,
-/// a stop signal or a closed stdout. A cut-off body keeps what arrived and is an error.
-async fn stream_body(
-    mut body: hyper::body::Incoming,
-    mut render: Render,
-    clock: &Clock,
-    stop: &Shutdown,
-    what: &str,
-    ctx: &Ctx,
-) -> anyhow::Result<()> {
-    let announced = hyper::body::Body::size_hint(&body).exact();
-    let outcome: anyhow::Result<()> = loop {
-        let frame = tokio::select! {
-            f = body.frame() => f,
-            _ = clock.expired() => {
-                let got = render.received;
-                break Err(clock.fail(what, &format!("the body did not end ({got} bytes received)")).into());
-            }
-            _ = stop.stopped() => break Ok(()),
-        };
-        match frame {
-            None => break Ok(()),
-            Some(Ok(f)) => {
-                if let Ok(data) = f.into_data()
-                    && !render.push(data).await?
-                {
-                    break Ok(());
-                }
-            }
-            Some(Err(e)) => {
-                let got = render.received;
-                let of = announced.map(|n| format!(" of {n}")).unwrap_or_default();
-                let cut = e.is_incomplete_message()
-                    || std::error::Error::source(&e)
-                        .and_then(|s| s.downcast_ref::<io::Error>())
-                        .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof);
-                let msg = if cut {
-                    format!(
-                        "{what}: the server closed the connection in the middle of the body ({got}{of} bytes received)"
-                    )
-                } else {
-                    format!(
-                        "{what}: reading the body ({got}{of} bytes received): {}",
-                        cause(&e)
-                    )
-                };
-                break Err(Fail::new(1, msg).into());
-            }
-        }
-    };
-    // What arrived is shown even when the body was cut off.
-    let finished = render.finish(ctx).await;
-    outcome?;
-    finished
 }
