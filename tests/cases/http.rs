@@ -77,6 +77,12 @@ fn requests_and_bodies_against_uvicorn() {
         ok(&out),
         b"{\n  \"message\": \"Hello from Service B!\"\n}\n"
     );
+    let out = http(&["--color=always", s, "--pretty", "/data"], b"");
+    assert!(
+        ok(&out).starts_with(b"\x1b[1m{\x1b[0m\n  \x1b[1;34m"),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 
     // JSON body, a file body (binary, with Content-Length), stdin (chunked).
     let out = http(&[s, "POST", "/echo", "--json", r#"{"a": [1, 2]}"#], b"");
@@ -140,6 +146,19 @@ fn requests_and_bodies_against_uvicorn() {
         )
     );
     assert!(ok(&http(&[s, "-f", "/status/204"], b"")).is_empty());
+
+    // -v: both heads on stderr, the body alone on stdout.
+    let out = http(&["-v", s, "/data"], b"");
+    assert_eq!(ok(&out), br#"{"message":"Hello from Service B!"}"#);
+    let err = stderr_of(&out);
+    for line in [
+        "> GET /data HTTP/1.1\n> Host: localhost\n",
+        "> User-Agent: udskit/",
+        "\n>\n< HTTP/1.1 200 OK\n",
+        "< content-type: application/json\n",
+    ] {
+        assert!(err.contains(line), "{line:?} not in:\n{err}");
+    }
 
     // HEAD prints the head (as curl -I); -i puts it before the body; -o writes a file.
     let out = http(&[s, "HEAD", "/data"], b"");
@@ -207,6 +226,19 @@ fn streamed_lines_arrive_before_the_last_is_sent() {
         "{\"seq\": 2, \"note\": \"last\", \"gate_opened\": true}\n"
     );
     assert!(bg.wait_exit(Duration::from_secs(10)).success());
+
+    // --max-time in the middle of the body: what arrived is kept, exit 28.
+    let never = dir.path().join("never");
+    let target = format!("/gated?path={}", never.display());
+    let out = http(&[app.sock.to_str().unwrap(), "-m", "1s", &target], b"");
+    assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"{\"seq\": 1, \"note\": \"first\"}\n");
+    assert!(
+        stderr_of(&out)
+            .ends_with("the body did not end (28 bytes received) within 1s (--max-time)\n"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]
@@ -676,6 +708,23 @@ fn wait_for_a_socket_that_appears_later() {
     let (st, out) = waiting.finish(Duration::from_secs(30));
     assert!(st.success());
     assert_eq!(out, br#"{"message":"Hello from Service B!"}"#);
+}
+
+#[test]
+fn abstract_socket() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let name = format!("udskit-http-test-{}", std::process::id());
+    let mut c = python(&format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0{name}')\ns.listen()\nprint('ready', file=sys.stderr, flush=True)\nc,_=s.accept()\nc.recv(65536)\nc.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n')\nc.close()"
+    ));
+    c.stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "abstract");
+    server.wait_stderr("ready");
+    let out = http(&[&format!("@{name}"), "/"], b"");
+    assert_eq!(ok(&out), b"ok\n");
 }
 
 #[test]
