@@ -244,6 +244,8 @@ pub struct Render {
     view: View,
     declared: Declared,
     content_type: String,
+    /// Content-Length, when the server sent one.
+    length: Option<u64>,
     out: Stdout,
     err: Option<(Stdout, StdoutDone)>,
     state: State,
@@ -256,10 +258,14 @@ pub struct Render {
 impl Render {
     pub fn new(view: View, headers: &HeaderMap, out: Stdout) -> Render {
         let (declared, content_type) = declared(headers);
+        let length = headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
         Render {
             view,
             declared,
             content_type,
+            length,
             out,
             err: None,
             state: State::Undecided(BytesMut::new()),
@@ -268,7 +274,8 @@ impl Render {
         }
     }
 
-    /// Shows a piece of the body. Ok(false) once stdout is closed (reading can stop).
+    /// Shows a piece of the body. Ok(false) when nothing more will be shown (stdout closed,
+    /// or a binary body held back): reading can stop.
     pub async fn push(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
         self.received += chunk.len() as u64;
         if let State::Undecided(held) = &mut self.state {
@@ -306,15 +313,20 @@ impl Render {
                     .finish()
                     .map_err(|e| anyhow::anyhow!("demultiplexing the body: {e}"));
             }
-            State::Binary => ctx.warn(format!(
-                "binary body not shown on a terminal ({} bytes{}); save it with -o FILE or pipe it, or show it anyway with --raw",
-                self.received,
-                if self.content_type.is_empty() {
+            State::Binary => {
+                let size = match self.length {
+                    Some(n) => format!("{n} bytes"),
+                    None => "length unknown".to_string(),
+                };
+                let ct = if self.content_type.is_empty() {
                     String::new()
                 } else {
                     format!(", {}", escape(&self.content_type))
-                }
-            )),
+                };
+                ctx.warn(format!(
+                    "binary body not shown on a terminal ({size}{ct}); save it with -o FILE or pipe it, or show it anyway with --raw"
+                ));
+            }
             _ => {}
         }
         if self.too_big {
@@ -364,7 +376,8 @@ impl Render {
                 };
                 self.write(Out::Stdout, shown).await
             }
-            State::Binary => Ok(true),
+            // Nothing of it will be shown: stop reading (a docker image export can be GiBs).
+            State::Binary => Ok(false),
             State::Json(split) => {
                 if split.pending() + chunk.len() > JSON_HOLD_MAX {
                     let mut text = split.take_rest();
