@@ -14,7 +14,7 @@ use tokio::time::Instant;
 
 use crate::addr::Addr;
 use crate::duration;
-use crate::error::{COULD_NOT_CONNECT, Fail, TIMEOUT};
+use crate::error::{COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
 use crate::output::{Ctx, escape};
 use crate::request::ReqBody;
 use crate::response::Render;
@@ -132,17 +132,17 @@ pub async fn connect(
 pub fn send_error(e: &hyper::Error, what: &str) -> Fail {
     if e.is_parse() || e.is_parse_status() {
         Fail::new(
-            1,
+            FAILURE,
             format!("{what}: the answer is not valid HTTP: {}", cause(e)),
         )
         .hint("is this an HTTP server? `udskit connect` shows the raw bytes it sends")
     } else if e.is_incomplete_message() {
         Fail::new(
-            1,
+            FAILURE,
             format!("{what}: the server closed the connection without answering"),
         )
     } else {
-        Fail::new(1, format!("{what}: {}", cause(e)))
+        Fail::new(FAILURE, format!("{what}: {}", cause(e)))
     }
 }
 
@@ -204,7 +204,7 @@ pub async fn stream_body(
                         cause(&e)
                     )
                 };
-                break Err(Fail::new(1, msg).into());
+                break Err(Fail::new(FAILURE, msg).into());
             }
         }
     };

@@ -14,7 +14,6 @@ pub enum ColorWhen {
 
 /// Settings every subcommand receives: decided once from the global flags and environment.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // stdout colour: used by `http`, `ls` and `recvfrom --json` (issues 3, 5, 6)
 pub struct Ctx {
     /// Colour on stdout (data: JSON, tables).
     pub color_stdout: bool,

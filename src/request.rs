@@ -14,7 +14,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderName, HeaderValue};
 use tokio::sync::mpsc;
 
-use crate::error::Fail;
+use crate::error::{FAILURE, Fail};
 use crate::output::escape;
 
 /// Where the request goes: the Host header (or `:authority`) and the origin-form target.
@@ -175,7 +175,7 @@ impl ReqBody {
                 let meta = f.metadata()?;
                 if meta.is_dir() {
                     return Err(Fail::new(
-                        1,
+                        FAILURE,
                         format!("reading the body from {shown}: it is a directory"),
                     )
                     .into());

@@ -11,7 +11,7 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
 use crate::addr::Addr;
-use crate::error::{Fail, HTTP_ERROR};
+use crate::error::{FAILURE, Fail, HTTP_ERROR};
 use crate::exchange::{self, Clock};
 use crate::output::{Ctx, escape};
 use crate::pump::Stdout;
@@ -122,10 +122,14 @@ fn plan(args: &Args) -> Result<Plan, Fail> {
         [m, t] => (Some(m), t),
         _ => unreachable!("clap takes one or two"),
     };
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    if positional_method.is_none() && KNOWN.contains(&target.as_str()) {
+        return Err(Fail::usage(format!("the TARGET is missing after {target}"))
+            .hint(format!("write udskit http SOCKET {target} /path")));
+    }
     let parse_method = |m: &str| {
-        const KNOWN: [&str; 9] = [
-            "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-        ];
         let m = match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(m)) {
             Some(k) => k.to_string(),
             None => m.to_string(),
@@ -400,7 +404,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         && status != StatusCode::SWITCHING_PROTOCOLS
     {
         return Err(Fail::new(
-            1,
+            FAILURE,
             format!(
                 "{what}: the server did not switch to {}: it answered {}",
                 escape(p),

@@ -735,6 +735,7 @@ fn usage_errors_exit_2() {
             "two methods: GET and -X POST",
         ),
         (&["s.sock", "version"], "'version' is not a target"),
+        (&["s.sock", "POST"], "the TARGET is missing after POST"),
         (&["s.sock", "https://x/"], "https is not spoken here"),
         (&["s.sock", "/", "-H", "nocolon"], "-H 'nocolon': no ':'"),
         (
