@@ -692,6 +692,81 @@ fn connect_timeout_is_exit_28() {
 }
 
 #[test]
+fn refused_and_permission_denied_name_the_cause() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    // A stale socket: bound, then its process exited without removing it.
+    let stale = dir.path().join("stale.sock");
+    let st = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})",
+        stale.to_str().unwrap()
+    ))
+    .status()
+    .unwrap();
+    assert!(st.success());
+    let out = http(&[stale.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!(
+            "udskit: error: connecting to unix:{}: connection refused: nothing is listening on this socket file\nhint: {} is a stale socket",
+            stale.display(),
+            stale.display()
+        )),
+        "{err}"
+    );
+
+    // Permission denied, seen by an unprivileged user: the hint shows mode and owner.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || !have("su") {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_udskit");
+    let reachable = Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", &format!("test -x {bin}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !reachable {
+        eprintln!("\n!!! user nobody cannot run {bin}: the permission case did NOT run !!!\n");
+        return;
+    }
+    let sock = dir.path().join("private.sock");
+    let mut c = python(&format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\ntime.sleep(30)",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(Stdio::null());
+    let _server = Bg::spawn(c, dir.path(), "private");
+    wait_for_socket(&sock);
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let cmd = format!("{bin} --color=never http {} /", sock.display());
+    let out = Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!(
+            "udskit: error: connecting to unix:{}: permission denied\nhint: {} is srw------- (mode 600) owned by root:root",
+            sock.display(),
+            sock.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
 fn wait_for_a_socket_that_appears_later() {
     if !uvicorn_here() {
         return;
