@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
+            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -114,6 +115,44 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'udskit;http' {
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged)')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting after DURATION (exit 28)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying for up to DURATION while the socket is missing or refusing')
+            [CompletionResult]::new('--upgrade', '--upgrade', [CompletionResultType]::ParameterName, 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
+            [CompletionResult]::new('--http2', '--http2', [CompletionResultType]::ParameterName, 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
+            [CompletionResult]::new('--fail', '--fail', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
+            [CompletionResult]::new('--demux', '--demux', [CompletionResultType]::ParameterName, 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)')
+            [CompletionResult]::new('--pretty', '--pretty', [CompletionResultType]::ParameterName, 'Format the body as on a terminal even when piped (JSON pretty-printed)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'udskit;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory that receives completions/ and man/')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
@@ -132,6 +171,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
+            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -146,6 +186,9 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             break
         }
         'udskit;help;recvfrom' {
+            break
+        }
+        'udskit;help;http' {
             break
         }
         'udskit;help;generate' {

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
+            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -106,6 +107,43 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;http'= {
+            cand -X 'The method (as curl -X; a METHOD argument does the same)'
+            cand --request 'The method (as curl -X; a METHOD argument does the same)'
+            cand -H 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
+            cand --header 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
+            cand -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
+            cand --data 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
+            cand --json 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)'
+            cand -A 'The User-Agent header [default: udskit/VERSION]'
+            cand --user-agent 'The User-Agent header [default: udskit/VERSION]'
+            cand -o 'Write the body to FILE instead of stdout (bytes unchanged)'
+            cand --output 'Write the body to FILE instead of stdout (bytes unchanged)'
+            cand --connect-timeout 'Give up connecting after DURATION (exit 28)'
+            cand -m 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
+            cand --max-time 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
+            cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing'
+            cand --upgrade 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand --http2 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
+            cand -i 'Print the status line and headers before the body'
+            cand --include 'Print the status line and headers before the body'
+            cand -I 'HEAD request: print the status line and headers only'
+            cand --head 'HEAD request: print the status line and headers only'
+            cand -f 'Exit 22 when the status is 400 or more (the body is still shown)'
+            cand --fail 'Exit 22 when the status is 400 or more (the body is still shown)'
+            cand --demux 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
+            cand --pretty 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+            cand --raw 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;generate'= {
             cand --out-dir 'Directory that receives completions/ and man/'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
@@ -123,6 +161,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
+            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -133,6 +172,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help;sendto'= {
         }
         &'udskit;help;recvfrom'= {
+        }
+        &'udskit;help;http'= {
         }
         &'udskit;help;generate'= {
         }

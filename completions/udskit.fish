@@ -35,6 +35,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "listen" -d 'Stream se
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
@@ -89,6 +90,30 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s X -l request -d 'The method (as curl -X; a METHOD argument does the same)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A request header, \'Name: value\' (repeatable); \'Name:\' drops a default one' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up connecting after DURATION (exit 28)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l http2 -d 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s i -l include -d 'Print the status line and headers before the body'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s I -l head -d 'HEAD request: print the status line and headers only'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s f -l fail -d 'Exit 22 when the status is 400 or more (the body is still shown)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l demux -d 'Split docker\'s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l pretty -d 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l raw -d 'The body\'s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l out-dir -d 'Directory that receives completions/ and man/' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -97,9 +122,10 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

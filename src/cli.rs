@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{connect, generate, listen, recvfrom, sendto};
+use crate::cmd::{connect, generate, http, listen, recvfrom, sendto};
 use crate::output::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
@@ -50,6 +50,7 @@ pub enum Command {
     Connect(connect::Args),
     Sendto(sendto::Args),
     Recvfrom(recvfrom::Args),
+    Http(http::Args),
     #[command(hide = true)]
     Generate(generate::Args),
 }

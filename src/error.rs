@@ -8,11 +8,8 @@ pub const OK: i32 = 0;
 pub const FAILURE: i32 = 1;
 pub const USAGE: i32 = 2;
 /// curl's codes, kept by `http` so that scripts ported from curl keep working.
-#[allow(dead_code)] // used by `http` (issue 5)
 pub const COULD_NOT_CONNECT: i32 = 7;
-#[allow(dead_code)] // used by `http` (issue 5)
 pub const HTTP_ERROR: i32 = 22;
-#[allow(dead_code)] // used by `http` (issue 5)
 pub const TIMEOUT: i32 = 28;
 
 /// An error that knows its exit code and, where one helps, a hint for the user.

@@ -3,15 +3,21 @@
 mod addr;
 mod cli;
 mod cmd;
+mod demux;
 mod dgram;
 mod duration;
 mod error;
+mod exchange;
+mod jsonstream;
 mod output;
 mod proc;
 mod pump;
+mod request;
+mod response;
 mod shutdown;
 mod socket;
 mod stream;
+mod upgrade;
 
 use clap::Parser;
 

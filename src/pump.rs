@@ -8,7 +8,7 @@ use std::os::fd::AsFd;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::shutdown::Shutdown;
@@ -30,17 +30,23 @@ const DEPTH: usize = 4;
 /// Stdin read by a thread in pieces of up to CHUNK; `None` after EOF. The thread is never
 /// joined: the process exits without waiting for a read that may never return.
 pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
+    let stdin = rustix::stdio::stdin();
+    grow_pipe(stdin);
+    read_chunks(stdin)
+}
+
+/// Any readable fd (stdin, a file sent as a request body) read by a thread in pieces of up
+/// to CHUNK; `None` after EOF, an error ends the stream.
+pub fn read_chunks<F: AsFd + Send + 'static>(src: F) -> mpsc::Receiver<io::Result<Bytes>> {
     let (tx, rx) = mpsc::channel(DEPTH);
     std::thread::spawn(move || {
-        let stdin = rustix::stdio::stdin();
-        grow_pipe(stdin);
         // One buffer, read into its uninitialised spare room and split: no zeroing (which
         // cost 16% of connect's CPU time in perf), and the memory is reused once the
         // runtime has dropped the chunks it was given.
         let mut buf = BytesMut::with_capacity(CHUNK);
         loop {
             buf.reserve(CHUNK);
-            match rustix::io::read(stdin, buf.spare_capacity_mut()) {
+            match rustix::io::read(&src, buf.spare_capacity_mut()) {
                 Ok(([], _)) => return,
                 Ok((filled, _)) => {
                     let n = filled.len();
@@ -52,7 +58,7 @@ pub fn stdin() -> mpsc::Receiver<io::Result<Bytes>> {
                 }
                 Err(rustix::io::Errno::INTR) => {}
                 // A stdin someone left in O_NONBLOCK mode: wait until it is readable.
-                Err(rustix::io::Errno::AGAIN) => wait_for(stdin, rustix::event::PollFlags::IN),
+                Err(rustix::io::Errno::AGAIN) => wait_for(&src, rustix::event::PollFlags::IN),
                 Err(e) => {
                     let _ = tx.blocking_send(Err(e.into()));
                     return;
@@ -70,15 +76,14 @@ fn wait_for(fd: impl AsFd, flags: rustix::event::PollFlags) {
     let _ = rustix::event::poll(&mut fds, None);
 }
 
-/// write_all on fd 1 that also copes with an O_NONBLOCK stdout (EAGAIN: wait, go on).
-fn write_all_stdout(mut data: &[u8]) -> io::Result<()> {
-    let stdout = rustix::stdio::stdout();
+/// write_all that also copes with an O_NONBLOCK stdout (EAGAIN: wait, go on).
+fn write_all(fd: impl AsFd, mut data: &[u8]) -> io::Result<()> {
     while !data.is_empty() {
-        match rustix::io::write(stdout, data) {
+        match rustix::io::write(&fd, data) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => data = &data[n..],
             Err(rustix::io::Errno::INTR) => {}
-            Err(rustix::io::Errno::AGAIN) => wait_for(stdout, rustix::event::PollFlags::OUT),
+            Err(rustix::io::Errno::AGAIN) => wait_for(&fd, rustix::event::PollFlags::OUT),
             Err(e) => return Err(e.into()),
         }
     }
@@ -110,13 +115,23 @@ pub struct StdoutDone(oneshot::Receiver<io::Result<()>>);
 
 impl Stdout {
     pub fn spawn() -> (Stdout, StdoutDone) {
+        grow_pipe(rustix::stdio::stdout());
+        Stdout::spawn_to(rustix::stdio::stdout())
+    }
+
+    /// The same writer thread on stderr (`http --demux` writes a container's stderr there).
+    pub fn spawn_stderr() -> (Stdout, StdoutDone) {
+        Stdout::spawn_to(rustix::stdio::stderr())
+    }
+
+    /// The same writer thread on any destination, such as the file of `http -o`.
+    pub fn spawn_to<F: AsFd + Send + 'static>(dest: F) -> (Stdout, StdoutDone) {
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         let (done_tx, done_rx) = oneshot::channel();
         std::thread::spawn(move || {
-            grow_pipe(rustix::stdio::stdout());
             let mut result = Ok(());
             while let Some(chunk) = rx.blocking_recv() {
-                if let Err(e) = write_all_stdout(&chunk) {
+                if let Err(e) = write_all(&dest, &chunk) {
                     result = Err(e);
                     break;
                 }
@@ -299,7 +314,31 @@ pub async fn bridge<S>(
 where
     S: AsyncRead + AsyncWrite + AsFd + Unpin,
 {
-    bridge_from(stream, Up::Chunks(stdin), out, stop).await
+    bridge_with(
+        stream,
+        stdin,
+        async |rd: &mut ReadHalf<S>| to_stdout(rd, out).await,
+        || out.is_closed(),
+        stop,
+    )
+    .await
+}
+
+/// [`bridge`] with the way down to the user chosen by the caller: `down` reads the stream
+/// until EOF and returns the byte count (`http --upgrade` demultiplexes docker frames there);
+/// `gone` tells when the user's side closed, which ends the bridge at once.
+pub async fn bridge_with<S, D>(
+    stream: S,
+    stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
+    down: D,
+    gone: impl Fn() -> bool,
+    stop: &Shutdown,
+) -> io::Result<Transfer>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+    D: AsyncFnOnce(&mut ReadHalf<S>) -> io::Result<u64>,
+{
+    bridge_from(stream, Up::Chunks(stdin), down, gone, stop).await
 }
 
 /// [`bridge`] with this process's stdin, read from here on: when stdin is a pipe and the
@@ -318,7 +357,8 @@ pub async fn bridge_stdio(
     });
     if stdin_is_pipe && matches!(stream, Stream::Unix(_) | Stream::Tcp(_)) {
         let spliced = splice_stdin_into(stream.as_fd().try_clone_to_owned()?);
-        bridge_from(stream, Up::Spliced(spliced), out, stop).await
+        let down = async |rd: &mut ReadHalf<Stream>| to_stdout(rd, out).await;
+        bridge_from(stream, Up::Spliced(spliced), down, || out.is_closed(), stop).await
     } else {
         bridge(stream, &mut stdin(), out, stop).await
     }
@@ -412,14 +452,16 @@ fn copy_stdin_into(sock: &std::os::fd::OwnedFd) -> io::Result<u64> {
     Ok(total)
 }
 
-async fn bridge_from<S>(
+async fn bridge_from<S, D>(
     stream: S,
     up: Up<'_>,
-    out: &Stdout,
+    down: D,
+    gone: impl Fn() -> bool,
     stop: &Shutdown,
 ) -> io::Result<Transfer>
 where
     S: AsyncRead + AsyncWrite + AsFd + Unpin,
+    D: AsyncFnOnce(&mut ReadHalf<S>) -> io::Result<u64>,
 {
     let fd = stream.as_fd().try_clone_to_owned()?;
     let (mut rd, mut wr) = tokio::io::split(stream);
@@ -430,7 +472,7 @@ where
             Up::Spliced(done) => done.await.unwrap_or(Ok(0)),
         }
     };
-    let down = to_stdout(&mut rd, out);
+    let down = down(&mut rd);
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     while !(up_done && down_done) {
@@ -447,7 +489,7 @@ where
             r = &mut down, if !down_done => {
                 down_done = true;
                 t.down = r?;
-                if out.is_closed() {
+                if gone() {
                     break;
                 }
             }

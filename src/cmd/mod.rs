@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod generate;
+pub mod http;
 pub mod listen;
 pub mod recvfrom;
 pub mod sendto;
@@ -16,6 +17,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Connect(args) => block_on(connect::run(args, ctx)),
         Command::Sendto(args) => block_on(sendto::run(args, ctx)),
         Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
+        Command::Http(args) => block_on(http::run(args, ctx)),
         Command::Generate(args) => generate::run(args),
     }
 }

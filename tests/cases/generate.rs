@@ -50,6 +50,7 @@ fn completions_and_man_pages_do_not_drift() {
         "udskit-connect.1",
         "udskit-sendto.1",
         "udskit-recvfrom.1",
+        "udskit-http.1",
     ] {
         assert!(man.contains_key(page), "man/{page} missing");
     }

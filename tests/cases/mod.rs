@@ -1,4 +1,5 @@
 mod connect;
 mod datagrams;
 mod generate;
+mod http;
 mod listen;

@@ -1,0 +1,834 @@
+//! `udskit http` against real servers: uvicorn (a Starlette app from tests/fixtures), nginx
+//! (HTTP/1.1 and h2c), a real Docker Engine, and small python servers that misbehave.
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::peers::{have, have_python_modules, python};
+use crate::support::servers::{Dockerd, Nginx, Uvicorn};
+use crate::support::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// `udskit http ARGS...` with `input` on stdin.
+fn http<S: AsRef<OsStr>>(args: &[S], input: &[u8]) -> Output {
+    let mut c = udskit();
+    c.arg("http").args(args);
+    run_with_input(c, input, LIMIT)
+}
+
+fn ok(out: &Output) -> &[u8] {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stderr:\n{}",
+        out.status.code(),
+        stderr_of(out)
+    );
+    &out.stdout
+}
+
+fn json(bytes: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(bytes)))
+}
+
+/// `size` bytes of the fixture's pattern: 0..255 repeated.
+fn pattern(size: usize) -> Vec<u8> {
+    (0..size).map(|i| i as u8).collect()
+}
+
+/// Lines of a child's stdout as they arrive, through a reading thread.
+fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        while out.read_line(&mut line).is_ok_and(|n| n > 0) {
+            if tx.send(std::mem::take(&mut line)).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn uvicorn_here() -> bool {
+    have("python3") && have_python_modules(&["uvicorn", "starlette"])
+}
+
+#[test]
+fn requests_and_bodies_against_uvicorn() {
+    if !uvicorn_here() || !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start(dir.path());
+    let s = app.sock.to_str().unwrap();
+
+    // Piped: the bytes as sent; --pretty formats anyway.
+    let out = http(&[s, "/data"], b"");
+    assert_eq!(ok(&out), br#"{"message":"Hello from Service B!"}"#);
+    let out = http(&[s, "--pretty", "/data"], b"");
+    assert_eq!(
+        ok(&out),
+        b"{\n  \"message\": \"Hello from Service B!\"\n}\n"
+    );
+    let out = http(&["--color=always", s, "--pretty", "/data"], b"");
+    assert!(
+        ok(&out).starts_with(b"\x1b[1m{\x1b[0m\n  \x1b[1;34m"),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // JSON body, a file body (binary, with Content-Length), stdin (chunked).
+    let out = http(&[s, "POST", "/echo", "--json", r#"{"a": [1, 2]}"#], b"");
+    assert_eq!(ok(&out), br#"{"a":[1,2]}"#);
+    let body = random_bytes(1 << 20);
+    let file = dir.path().join("body.bin");
+    std::fs::write(&file, &body).unwrap();
+    let out = http(&[s, "/sha256", "-d", &format!("@{}", file.display())], b"");
+    let v = json(ok(&out));
+    assert_eq!(v["sha256"], sha256(&body).as_str());
+    assert_eq!(v["length"], 1 << 20);
+    assert_eq!(v["transfer"], "length");
+    assert_eq!(v["content_type"], "application/octet-stream");
+    let v = json(ok(&http(&[s, "/sha256", "-d", "a=1&b=2"], b"")));
+    assert_eq!(v["sha256"], sha256(b"a=1&b=2").as_str());
+    assert_eq!(v["content_type"], "application/x-www-form-urlencoded");
+    let out = http(&[s, "PUT", "/sha256", "-d", "@-"], &body);
+    let v = json(ok(&out));
+    assert_eq!(v["sha256"], sha256(&body).as_str());
+    assert_eq!(v["transfer"], "chunked");
+
+    // Headers: -H, -A, a removed default, the Host of a full URL, a target that needs
+    // percent-encoding.
+    let out = http(
+        &[
+            s,
+            "-H",
+            "X-Test: yes",
+            "-H",
+            "Accept:",
+            "-A",
+            "agent/1",
+            r#"http://api.example:8080/headers?f={"a":["b c"]}"#,
+        ],
+        b"",
+    );
+    let v = json(ok(&out));
+    let headers: Vec<(String, String)> = serde_json::from_value(v["headers"].clone()).unwrap();
+    let get = |n: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(get("host"), Some("api.example:8080"));
+    assert_eq!(get("user-agent"), Some("agent/1"));
+    assert_eq!(get("x-test"), Some("yes"));
+    assert_eq!(get("accept"), None);
+    assert_eq!(v["query"], "f=%7B%22a%22:%5B%22b%20c%22%5D%7D");
+
+    // Status codes: shown and exit 0 without --fail; exit 22 with it, the body still shown.
+    let out = http(&[s, "/status/404"], b"");
+    assert_eq!(ok(&out), br#"{"status":404}"#);
+    let out = http(&[s, "-f", "DELETE", "/status/503"], b"");
+    assert_eq!(out.status.code(), Some(22));
+    assert_eq!(out.stdout, br#"{"status":503}"#);
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: DELETE /status/503 on unix:{s}: the server answered 503 Service Unavailable\n"
+        )
+    );
+    assert!(ok(&http(&[s, "-f", "/status/204"], b"")).is_empty());
+
+    // -v: both heads on stderr, the body alone on stdout.
+    let out = http(&["-v", s, "/data"], b"");
+    assert_eq!(ok(&out), br#"{"message":"Hello from Service B!"}"#);
+    let err = stderr_of(&out);
+    for line in [
+        "> GET /data HTTP/1.1\n> Host: localhost\n",
+        "> User-Agent: udskit/",
+        "\n>\n< HTTP/1.1 200 OK\n",
+        "< content-type: application/json\n",
+    ] {
+        assert!(err.contains(line), "{line:?} not in:\n{err}");
+    }
+
+    // HEAD prints the head (as curl -I); -i puts it before the body; -o writes a file.
+    let out = http(&[s, "HEAD", "/data"], b"");
+    let head = String::from_utf8(ok(&out).to_vec()).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(
+        head.contains("\r\ncontent-type: application/json\r\n"),
+        "{head}"
+    );
+    assert!(head.ends_with("\r\n\r\n"), "{head}");
+    let out = http(&[s, "-i", "/data"], b"");
+    let all = String::from_utf8(ok(&out).to_vec()).unwrap();
+    assert!(all.starts_with("HTTP/1.1 200 OK\r\n"));
+    assert!(
+        all.ends_with("\r\n\r\n{\"message\":\"Hello from Service B!\"}"),
+        "{all}"
+    );
+    let saved = dir.path().join("saved.json");
+    let out = http(&[s, "-o", saved.to_str().unwrap(), "/data"], b"");
+    assert!(ok(&out).is_empty());
+    assert_eq!(
+        std::fs::read(&saved).unwrap(),
+        br#"{"message":"Hello from Service B!"}"#
+    );
+
+    // Chunked, and 50 MiB checked against curl's copy.
+    let out = http(&[s, "/big?size=3000001&chunked=1"], b"");
+    assert_eq!(sha256(ok(&out)), sha256(&pattern(3_000_001)));
+    let out = http(&[s, "/big"], b"");
+    let ours = sha256(ok(&out));
+    let curl = Command::new("curl")
+        .args(["-sS", "--unix-socket", s, "http://localhost/big"])
+        .output()
+        .unwrap();
+    assert!(curl.status.success());
+    assert_eq!(out.stdout.len(), 50 << 20);
+    assert_eq!(ours, sha256(&curl.stdout));
+    assert_eq!(ours, sha256(&pattern(50 << 20)));
+}
+
+#[test]
+fn streamed_lines_arrive_before_the_last_is_sent() {
+    if !uvicorn_here() {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start(dir.path());
+    let gate = dir.path().join("gate");
+    let mut c = udskit();
+    c.arg("http")
+        .arg(&app.sock)
+        .arg(format!("/gated?path={}", gate.display()))
+        .stdout(Stdio::piped());
+    let mut bg = Bg::spawn(c, dir.path(), "http");
+    let lines = lines_of(&mut bg.child);
+    // The server holds its last line until the gate file exists: the first one must be
+    // on our stdout already.
+    let first = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(first, "{\"seq\": 1, \"note\": \"first\"}\n");
+    assert!(!gate.exists());
+    std::fs::write(&gate, b"").unwrap();
+    let last = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        last,
+        "{\"seq\": 2, \"note\": \"last\", \"gate_opened\": true}\n"
+    );
+    assert!(bg.wait_exit(Duration::from_secs(10)).success());
+
+    // --max-time in the middle of the body: what arrived is kept, exit 28.
+    let never = dir.path().join("never");
+    let target = format!("/gated?path={}", never.display());
+    let out = http(&[app.sock.to_str().unwrap(), "-m", "1s", &target], b"");
+    assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"{\"seq\": 1, \"note\": \"first\"}\n");
+    assert!(
+        stderr_of(&out)
+            .ends_with("the body did not end (28 bytes received) within 1s (--max-time)\n"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn terminal_output_is_formatted_and_binary_held_back() {
+    if !uvicorn_here() || !have("script") {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start(dir.path());
+    let on_terminal = |target: &str| {
+        let cmd = format!(
+            "{} --color=never http {} '{target}'",
+            env!("CARGO_BIN_EXE_udskit"),
+            app.sock.display()
+        );
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("TERM", "xterm")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    };
+    // NDJSON, value by value, pretty.
+    assert_eq!(
+        on_terminal("/stream?n=2&interval=0"),
+        "{\n  \"seq\": 1,\n  \"of\": 2\n}\n{\n  \"seq\": 2,\n  \"of\": 2\n}\n"
+    );
+    let bin = on_terminal("/binary");
+    assert_eq!(
+        bin,
+        "udskit: warning: binary body not shown on a terminal (256 bytes, application/octet-stream); save it with -o FILE or pipe it, or show it anyway with --raw\n"
+    );
+}
+
+#[test]
+fn nginx_files_status_and_http2() {
+    if !have("nginx") || !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let ng = Nginx::start(dir.path());
+    let data = random_bytes(3 << 20);
+    std::fs::write(ng.www.join("data.bin"), &data).unwrap();
+    std::fs::write(ng.www.join("a.json"), b"{\"from\":\"file\"}\n").unwrap();
+    for sock in [&ng.sock, &ng.h2_sock] {
+        let mut args = vec![sock.to_str().unwrap()];
+        if sock == &ng.h2_sock {
+            args.push("--http2");
+        }
+        let with = |more: &[&'static str]| -> Vec<String> {
+            args.iter().chain(more).map(|a| a.to_string()).collect()
+        };
+        let out = http(&with(&["/hello"]), b"");
+        assert_eq!(ok(&out), b"Hello from nginx over a unix socket\n");
+        let out = http(&with(&["/data.bin"]), b"");
+        assert_eq!(ok(&out), data.as_slice());
+        let out = http(&with(&["-i", "/a.json"]), b"");
+        let all = String::from_utf8(ok(&out).to_vec()).unwrap();
+        let version = if sock == &ng.h2_sock {
+            "HTTP/2"
+        } else {
+            "HTTP/1.1"
+        };
+        assert!(all.starts_with(&format!("{version} 200 OK\r\n")), "{all}");
+        assert!(all.ends_with("\r\n\r\n{\"from\":\"file\"}\n"), "{all}");
+        let out = http(&with(&["-I", "/data.bin"]), b"");
+        let head = String::from_utf8(ok(&out).to_vec()).unwrap();
+        assert!(head.contains("content-length: 3145728\r\n"), "{head}");
+        let out = http(&with(&["--fail", "/teapot"]), b"");
+        assert_eq!(out.status.code(), Some(22), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains("the server answered 418 I'm a teapot"));
+        let out = http(&with(&["/missing"]), b"");
+        assert!(String::from_utf8_lossy(ok(&out)).contains("404 Not Found"));
+    }
+    // --pretty formats JSON piped too, in the order the keys came; a value too big to hold
+    // for formatting passes unchanged, with a note.
+    std::fs::write(ng.www.join("b.json"), b"{\"z\":1,\"a\":[true,null]}").unwrap();
+    let out = http(&[ng.sock.to_str().unwrap(), "--pretty", "/b.json"], b"");
+    assert_eq!(
+        ok(&out),
+        b"{\n  \"z\": 1,\n  \"a\": [\n    true,\n    null\n  ]\n}\n"
+    );
+    let items: Vec<String> = (0..200_000)
+        .map(|i| format!("{{\"id\":{i},\"name\":\"c{i}\"}}"))
+        .collect();
+    let huge = format!("[{}]", items.join(","));
+    assert!(huge.len() > 4 << 20);
+    std::fs::write(ng.www.join("huge.json"), &huge).unwrap();
+    let out = http(&[ng.sock.to_str().unwrap(), "--pretty", "/huge.json"], b"");
+    assert!(
+        ok(&out) == huge.as_bytes(),
+        "changed: {} bytes",
+        out.stdout.len()
+    );
+    assert_eq!(
+        stderr_of(&out),
+        "udskit: a JSON value larger than 4 MiB is shown as it came, unformatted\n"
+    );
+}
+
+/// Everything Docker, on one dockerd (its start is the slow part), stopped with all it
+/// started when the test ends, also on failure.
+#[test]
+fn docker_engine() {
+    if !have("dockerd") || !have("curl") || !have("tar") {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root {
+        eprintln!("\n!!! dockerd needs root: docker_engine did NOT run !!!\n");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    let docker = Dockerd::start(dir.path());
+    // The DOCKER_HOST form of the address.
+    let host = format!("unix://{}", docker.sock.display());
+    let s = host.as_str();
+
+    let v = json(ok(&http(&[s, "/version"], b"")));
+    assert_eq!(v["ApiVersion"], "1.41");
+    assert_eq!(
+        json(ok(&http(&[s, "/containers/json"], b""))),
+        serde_json::json!([])
+    );
+
+    // /events streams live: a volume created while it runs shows up at once.
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 60;
+    let mut c = udskit();
+    c.args(["http", "-i", s])
+        .arg(format!(
+            r#"/events?since={since}&filters={{"type":["volume"]}}"#
+        ))
+        .stdout(Stdio::piped());
+    let mut events = Bg::spawn(c, dir.path(), "events");
+    let lines = lines_of(&mut events.child);
+    loop {
+        let l = lines.recv_timeout(Duration::from_secs(20)).unwrap();
+        if l == "\r\n" {
+            break;
+        }
+    }
+    ok(&http(
+        &[
+            s,
+            "POST",
+            "/volumes/create",
+            "--json",
+            r#"{"Name":"udskit-vol"}"#,
+        ],
+        b"",
+    ));
+    let event = json(
+        lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap()
+            .as_bytes(),
+    );
+    assert_eq!(event["Type"], "volume");
+    assert_eq!(event["Action"], "create");
+    assert_eq!(event["Actor"]["ID"], "udskit-vol");
+    events.signal(15);
+    assert_eq!(events.wait_exit(Duration::from_secs(10)).code(), Some(143));
+
+    // A pull with no registry in reach: 500, exit 22 with --fail, the message shown.
+    let out = http(
+        &[
+            s,
+            "-f",
+            "POST",
+            "/images/create?fromImage=127.0.0.1:5999/nope&tag=x",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(22));
+    assert!(
+        json(&out.stdout)["message"]
+            .as_str()
+            .unwrap()
+            .contains("127.0.0.1:5999")
+    );
+    assert!(stderr_of(&out).contains("the server answered 500 Internal Server Error"));
+
+    // An image imported offline: a static busybox, sent as a tar on stdin.
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for applet in ["sh", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let out = http(
+        &[
+            s,
+            "-H",
+            "Content-Type: application/x-tar",
+            "/images/create?fromSrc=-&repo=udskit/bb&tag=t",
+            "-d",
+            "@-",
+        ],
+        &tar.stdout,
+    );
+    assert!(String::from_utf8_lossy(ok(&out)).contains("sha256:"));
+
+    // A container whose logs come back split onto our stdout and stderr.
+    let create = |name: &str, spec: &str| {
+        let out = http(
+            &[
+                s,
+                "POST",
+                &format!("/containers/create?name={name}"),
+                "--json",
+                spec,
+            ],
+            b"",
+        );
+        json(ok(&out))["Id"].as_str().unwrap().to_string()
+    };
+    let id = create(
+        "logs",
+        r#"{"Image":"udskit/bb:t","Cmd":["sh","-c","echo out; echo err >&2; echo out2"],"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    let waited = json(ok(&http(
+        &[s, "POST", &format!("/containers/{id}/wait")],
+        b"",
+    )));
+    assert_eq!(waited["StatusCode"], 0);
+    let logs = format!("/containers/{id}/logs?stdout=1&stderr=1");
+    let out = http(&[s, &logs], b"");
+    assert_eq!(ok(&out), b"out\nout2\n");
+    assert_eq!(stderr_of(&out), "err\n");
+    // --raw: the frames as sent (docker orders stdout and stderr as its pipes deliver them).
+    let out = http(&[s, "--raw", &logs], b"");
+    let raw = ok(&out);
+    assert_eq!(raw.len(), 3 * 8 + 4 + 4 + 5);
+    assert!(raw.windows(12).any(|w| w == b"\x02\0\0\0\0\0\0\x04err\n"));
+
+    // Attach with Upgrade: tcp, stdin echoed back by cat, half-close ends it.
+    let id = create(
+        "cat",
+        r#"{"Image":"udskit/bb:t","Cmd":["cat"],"OpenStdin":true,"StdinOnce":true,"AttachStdin":true,"AttachStdout":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    let out = http(
+        &[
+            s,
+            "--upgrade",
+            "tcp",
+            "POST",
+            &format!("/containers/{id}/attach?stream=1&stdin=1&stdout=1"),
+        ],
+        b"hello through attach\n",
+    );
+    assert_eq!(ok(&out), b"hello through attach\n");
+    let waited = json(ok(&http(
+        &[s, "POST", &format!("/containers/{id}/wait")],
+        b"",
+    )));
+    assert_eq!(waited["StatusCode"], 0);
+
+    // Exec start upgraded the same way, with a JSON body; its stderr comes out as ours.
+    let id = create(
+        "sleeper",
+        r#"{"Image":"udskit/bb:t","Cmd":["sh","-c","read x"],"OpenStdin":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    let exec = http(
+        &[
+            s,
+            "POST",
+            &format!("/containers/{id}/exec"),
+            "--json",
+            r#"{"Cmd":["sh","-c","cat; echo done >&2"],"AttachStdin":true,"AttachStdout":true,"AttachStderr":true}"#,
+        ],
+        b"",
+    );
+    let exec_id = json(ok(&exec))["Id"].as_str().unwrap().to_string();
+    let out = http(
+        &[
+            s,
+            "--upgrade",
+            "tcp",
+            &format!("/exec/{exec_id}/start"),
+            "--json",
+            r#"{"Detach":false,"Tty":false}"#,
+        ],
+        b"into exec\n",
+    );
+    assert_eq!(ok(&out), b"into exec\n");
+    assert_eq!(stderr_of(&out), "done\n");
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/kill")],
+        b"",
+    ));
+
+    // A TTY container's logs are one raw stream: nothing to split, bytes as they are.
+    let id = create(
+        "tty",
+        r#"{"Image":"udskit/bb:t","Cmd":["echo","tty out"],"Tty":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    ok(&http(
+        &[s, "-f", "POST", &format!("/containers/{id}/start")],
+        b"",
+    ));
+    ok(&http(&[s, "POST", &format!("/containers/{id}/wait")], b""));
+    let out = http(&[s, &format!("/containers/{id}/logs?stdout=1")], b"");
+    assert_eq!(ok(&out), b"tty out\r\n");
+}
+
+/// A one-connection python server at `sock` that reads the request and then does `then`.
+fn misbehaving(dir: &Path, sock: &Path, then: &str) -> Bg {
+    let mut c = python(&format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nc,_=s.accept()\nc.recv(65536)\n{then}\nc.close()",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(Stdio::null());
+    let bg = Bg::spawn(c, dir, "server");
+    wait_for_socket(sock);
+    bg
+}
+
+#[test]
+fn errors_have_curls_codes_and_clear_messages() {
+    let dir = tempdir();
+    let missing = dir.path().join("missing.sock");
+    let out = http(&[missing.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: connecting to unix:{}: no such file\nhint: is the server running? `udskit ls` lists the sockets that are listening\n",
+            missing.display()
+        )
+    );
+    if !have("python3") {
+        return;
+    }
+    let sock = dir.path().join("silent.sock");
+    let _silent = misbehaving(dir.path(), &sock, "time.sleep(30)");
+    let out = http(&["--max-time", "500ms", sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(28));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: GET / on unix:{}: no answer within 500ms (--max-time)\n",
+            sock.display()
+        )
+    );
+
+    let sock = dir.path().join("garbage.sock");
+    let _g = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'SSH-2.0-OpenSSH_9.2\\r\\n\\r\\n')",
+    );
+    let out = http(&[sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).starts_with(&format!(
+            "udskit: error: GET / on unix:{}: the answer is not valid HTTP: invalid HTTP version parsed\nhint: is this an HTTP server?",
+            sock.display()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let sock = dir.path().join("cut.sock");
+    let _c = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nthe first part')",
+    );
+    let out = http(&[sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"the first part");
+    assert!(
+        stderr_of(&out).contains(
+            "the server closed the connection in the middle of the body (14 of 100 bytes received)"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+
+    let sock = dir.path().join("chunks.sock");
+    let _c = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\n')",
+    );
+    let out = http(&[sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.stdout, b"hello");
+    assert!(
+        stderr_of(&out).contains("in the middle of the body (5 bytes received)"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn connect_timeout_is_exit_28() {
+    if !have("python3") {
+        return;
+    }
+    // A TCP listener whose accept queue is full: the kernel drops further SYNs, so a
+    // connect hangs (unix connects never do).
+    let dir = tempdir();
+    let mut c = python(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\ncs=[]\nfor i in range(3):\n  c=socket.socket()\n  c.settimeout(0.3)\n  try: c.connect(s.getsockname())\n  except OSError: pass\n  cs.append(c)\nprint('port', s.getsockname()[1], file=sys.stderr, flush=True)\ntime.sleep(30)",
+    );
+    c.stdout(Stdio::null());
+    let mut full = Bg::spawn(c, dir.path(), "full");
+    let err = full.wait_stderr("\n");
+    let port = err.trim().strip_prefix("port ").unwrap();
+    let out = http(
+        &["--connect-timeout", "300ms", &format!("tcp:{port}"), "/"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 300ms (--connect-timeout)\n"
+        )
+    );
+}
+
+#[test]
+fn refused_and_permission_denied_name_the_cause() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    // A stale socket: bound, then its process exited without removing it.
+    let stale = dir.path().join("stale.sock");
+    let st = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})",
+        stale.to_str().unwrap()
+    ))
+    .status()
+    .unwrap();
+    assert!(st.success());
+    let out = http(&[stale.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(7));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!(
+            "udskit: error: connecting to unix:{}: connection refused: nothing is listening on this socket file\nhint: {} is a stale socket",
+            stale.display(),
+            stale.display()
+        )),
+        "{err}"
+    );
+
+    // Permission denied, seen by an unprivileged user: the hint shows mode and owner.
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root || !have("su") {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_udskit");
+    let reachable = Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", &format!("test -x {bin}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !reachable {
+        eprintln!("\n!!! user nobody cannot run {bin}: the permission case did NOT run !!!\n");
+        return;
+    }
+    let sock = dir.path().join("private.sock");
+    let mut c = python(&format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\ntime.sleep(30)",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(Stdio::null());
+    let _server = Bg::spawn(c, dir.path(), "private");
+    wait_for_socket(&sock);
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let cmd = format!("{bin} --color=never http {} /", sock.display());
+    let out = Command::new("su")
+        .args(["nobody", "-s", "/bin/sh", "-c", &cmd])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with(&format!(
+            "udskit: error: connecting to unix:{}: permission denied\nhint: {} is srw------- (mode 600) owned by root:root",
+            sock.display(),
+            sock.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn wait_for_a_socket_that_appears_later() {
+    if !uvicorn_here() {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("app.sock");
+    let mut c = udskit();
+    c.args(["http", "--wait", "20s"])
+        .arg(&sock)
+        .arg("/data")
+        .stdout(Stdio::piped());
+    let waiting = Bg::spawn(c, dir.path(), "http");
+    let _app = Uvicorn::start(dir.path());
+    let (st, out) = waiting.finish(Duration::from_secs(30));
+    assert!(st.success());
+    assert_eq!(out, br#"{"message":"Hello from Service B!"}"#);
+}
+
+#[test]
+fn abstract_socket() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let name = format!("udskit-http-test-{}", std::process::id());
+    let mut c = python(&format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0{name}')\ns.listen()\nprint('ready', file=sys.stderr, flush=True)\nc,_=s.accept()\nc.recv(65536)\nc.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n')\nc.close()"
+    ));
+    c.stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "abstract");
+    server.wait_stderr("ready");
+    let out = http(&[&format!("@{name}"), "/"], b"");
+    assert_eq!(ok(&out), b"ok\n");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for (args, msg) in [
+        (
+            &["s.sock", "GET", "/", "-X", "POST"][..],
+            "two methods: GET and -X POST",
+        ),
+        (&["s.sock", "version"], "'version' is not a target"),
+        (&["s.sock", "POST"], "the TARGET is missing after POST"),
+        (&["s.sock", "https://x/"], "https is not spoken here"),
+        (&["s.sock", "/", "-H", "nocolon"], "-H 'nocolon': no ':'"),
+        (
+            &["s.sock", "/", "--upgrade", "tcp", "-d", "@-"],
+            "--upgrade bridges stdin",
+        ),
+    ] {
+        let out = http(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(msg),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    let out = udskit()
+        .args(["http", "--raw", "--pretty", "s", "/"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
