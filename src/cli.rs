@@ -22,7 +22,8 @@ use crate::output::ColorWhen;
     name = "udskit",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    verbatim_doc_comment
 )]
 pub struct Cli {
     /// When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never

@@ -20,6 +20,7 @@ use crate::{duration, pump};
 /// Example:
 ///   printf 'GET /version HTTP/1.0\r\n\r\n' | udskit connect /var/run/docker.sock
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The socket: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
     #[arg(value_name = "ADDR")]

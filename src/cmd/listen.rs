@@ -34,6 +34,7 @@ use crate::stream::{Kind, Peer, Stream};
 /// Example:
 ///   udskit listen --echo --mode 600 /tmp/echo.sock
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT
     #[arg(value_name = "ADDR")]

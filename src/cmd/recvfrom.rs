@@ -33,6 +33,7 @@ use crate::socket::BindOpts;
 /// Example:
 ///   udskit recvfrom --json --count 1 /tmp/log.sock
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Where to receive: PATH, @NAME or unix:PATH
     #[arg(value_name = "ADDR")]

@@ -34,6 +34,7 @@ use crate::socket::BindOpts;
 ///
 ///   printf 'ping\nstatus\n' | udskit sendto --reply --lines --timeout 2s /run/ctl.sock
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// The receiving socket: PATH, @NAME or unix:///PATH
     #[arg(value_name = "ADDR")]
