@@ -3,6 +3,7 @@
 mod addr;
 mod cli;
 mod cmd;
+mod dump;
 mod duration;
 mod error;
 mod output;

@@ -92,7 +92,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
-#[allow(dead_code)] // used by `recvfrom` and `relay --dump` (issues 3, 4)
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -110,6 +109,54 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// A JSON string literal (quotes included) for hand-written JSON lines: escapes quotes,
+/// backslashes and control characters, so outside strings cannot break the line.
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The current time in UTC as RFC 3339 with microseconds: `2026-11-21T08:52:34.123456Z`.
+pub fn utc_now() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = now.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        now.subsec_micros()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +167,16 @@ mod tests {
         assert_eq!(escape("a\x1b[31mb\rc\nd"), "a\\u{1b}[31mb\\rc\nd");
         assert_eq!(escape_bytes(b"ok \xff\n\x1b\\"), "ok \\xff\\n\\u{1b}\\\\");
         assert_eq!(escape_bytes("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn json_strings_and_time() {
+        assert_eq!(json_str("a\"b\\c\nd\u{1b}é"), r#""a\"b\\c\nd\u001bé""#);
+        let t = utc_now();
+        assert_eq!(t.len(), "2026-11-21T08:52:34.123456Z".len(), "{t}");
+        assert!(
+            t.starts_with("20") && t.ends_with('Z') && t.as_bytes()[10] == b'T',
+            "{t}"
+        );
     }
 }
