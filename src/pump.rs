@@ -245,6 +245,8 @@ where
 /// How a relay moves bytes between its two sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Copier {
+    /// Per direction, what measured fastest: splice from a TCP socket, buffer from a unix one.
+    Auto,
     /// splice(2) through a pipe: the bytes never enter user space.
     Splice,
     /// recv into our own buffer, then send: what `--dump` needs to see the bytes.
@@ -354,9 +356,15 @@ pub async fn relay(
     tap: Option<Tap<'_>>,
 ) -> Ends {
     let one = async |from: &Stream, to: &Stream, dir: Dir| {
-        let r = match (copier, tap) {
-            (Copier::Splice, None) => splice_one_way(from, to, dir, meter).await,
-            _ => buffer_one_way(from, to, dir, meter, tap).await,
+        let splice = match copier {
+            Copier::Auto => matches!(from, Stream::Tcp(_)),
+            Copier::Splice => true,
+            Copier::Buffer => false,
+        };
+        let r = if splice && tap.is_none() {
+            splice_one_way(from, to, dir, meter).await
+        } else {
+            buffer_one_way(from, to, dir, meter, tap).await
         };
         match &r {
             Ok(()) => to.shutdown_side(rustix::net::Shutdown::Write)?,

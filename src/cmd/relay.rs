@@ -69,12 +69,12 @@ pub struct Args {
     /// Write the --dump output to PATH instead of stderr
     #[arg(long, value_name = "PATH", requires = "dump")]
     pub dump_file: Option<PathBuf>,
-    /// How bytes move: splice (default) or buffer (for measurements)
+    /// How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)
     #[arg(
         long,
         value_enum,
         value_name = "HOW",
-        default_value = "splice",
+        default_value = "auto",
         hide = true
     )]
     pub copier: Copier,
