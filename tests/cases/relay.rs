@@ -52,7 +52,10 @@ fn python_echo(dir: &Path, sock: &Path) -> Bg {
     ));
     c.stdout(std::process::Stdio::null());
     let bg = Bg::spawn(c, dir, "echo");
-    wait_for_socket(sock);
+    // The file appears at bind(), a moment before listen(): wait until it accepts.
+    wait_until(Duration::from_secs(10), "the echo server", || {
+        UnixStream::connect(sock).is_ok()
+    });
     bg
 }
 
@@ -559,5 +562,57 @@ fn default_bind_is_loopback() {
             .nth(1)
             .is_some_and(|a| a.ends_with(&format!(":{port:04X}")))),
         "also bound on IPv6: {v6}"
+    );
+}
+
+#[test]
+fn connect_timeout_names_the_target() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    // A TCP listener that never accepts, its queue filled: further SYNs are dropped, so a
+    // connect to it hangs until our timeout.
+    let mut c = python(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\n\
+         print(s.getsockname()[1],flush=True)\ntime.sleep(60)",
+    );
+    c.stdout(std::process::Stdio::piped());
+    let mut server = Bg::spawn(c, dir.path(), "py");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let _fill: Vec<_> = (0..3)
+        .filter_map(|_| TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok())
+        .collect();
+    let (mut r, rport) = relay(
+        dir.path(),
+        &[
+            "--connect-timeout",
+            "300ms",
+            "tcp:0",
+            &format!("tcp:{port}"),
+        ],
+    );
+    let mut s = tcp(rport);
+    let t = Instant::now();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    assert!(
+        t.elapsed() >= Duration::from_millis(300),
+        "{:?}",
+        t.elapsed()
+    );
+    let log = r.wait_stderr("upstream unreachable");
+    assert!(
+        log.contains(&format!(
+            "connecting to tcp:127.0.0.1:{port}: timed out after 300ms (--connect-timeout)"
+        )),
+        "{log}"
     );
 }
