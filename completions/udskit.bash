@@ -34,6 +34,9 @@ _udskit() {
             udskit,recvfrom)
                 cmd="udskit__subcmd__recvfrom"
                 ;;
+            udskit,relay)
+                cmd="udskit__subcmd__relay"
+                ;;
             udskit,sendto)
                 cmd="udskit__subcmd__sendto"
                 ;;
@@ -55,6 +58,9 @@ _udskit() {
             udskit__subcmd__help,recvfrom)
                 cmd="udskit__subcmd__help__subcmd__recvfrom"
                 ;;
+            udskit__subcmd__help,relay)
+                cmd="udskit__subcmd__help__subcmd__relay"
+                ;;
             udskit__subcmd__help,sendto)
                 cmd="udskit__subcmd__help__subcmd__sendto"
                 ;;
@@ -65,7 +71,7 @@ _udskit() {
 
     case "${cmd}" in
         udskit)
-            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom http generate help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom http relay generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -127,7 +133,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help)
-            opts="listen connect sendto recvfrom http generate help"
+            opts="listen connect sendto recvfrom http relay generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -211,6 +217,20 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help__subcmd__recvfrom)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__help__subcmd__relay)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -367,6 +387,56 @@ _udskit() {
                     ;;
                 -n)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__relay)
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --json --dump --dump-file --copier --force --mode --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --grace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dump)
+                    COMPREPLY=($(compgen -W "text hex" -- "${cur}"))
+                    return 0
+                    ;;
+                --dump-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --copier)
+                    COMPREPLY=($(compgen -W "auto splice buffer" -- "${cur}"))
                     return 0
                     ;;
                 --mode)

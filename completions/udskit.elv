@@ -32,6 +32,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -144,6 +145,27 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;relay'= {
+            cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed)'
+            cand --idle-timeout 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)'
+            cand --max-connections 'Relay at most N connections at a time; more wait in the accept queue (never reset)'
+            cand --grace 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them'
+            cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
+            cand --dump-file 'Write the --dump output to PATH instead of stderr'
+            cand --copier 'How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)'
+            cand --mode 'Permission bits of the socket file, applied before any client can connect'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand --json 'Log as JSON lines on stderr (one object per connection, and a summary)'
+            cand --force 'Replace a live socket at the path (a dead one is always replaced)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;generate'= {
             cand --out-dir 'Directory that receives completions/ and man/'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
@@ -162,6 +184,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -174,6 +197,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help;recvfrom'= {
         }
         &'udskit;help;http'= {
+        }
+        &'udskit;help;relay'= {
         }
         &'udskit;help;generate'= {
         }

@@ -36,6 +36,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "connect" -d 'Bridge s
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
@@ -114,6 +115,26 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s q -l quiet -d 'Pr
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
+hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "auto\t'Per direction, what measured fastest: splice from a TCP socket, buffer from a unix one'
+splice\t'splice(2) through a pipe: the bytes never enter user space'
+buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l json -d 'Log as JSON lines on stderr (one object per connection, and a summary)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l out-dir -d 'Directory that receives completions/ and man/' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -122,10 +143,11 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

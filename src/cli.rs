@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{connect, generate, http, listen, recvfrom, sendto};
+use crate::cmd::{connect, generate, http, listen, recvfrom, relay, sendto};
 use crate::output::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
@@ -52,6 +52,7 @@ pub enum Command {
     Sendto(sendto::Args),
     Recvfrom(recvfrom::Args),
     Http(http::Args),
+    Relay(relay::Args),
     #[command(hide = true)]
     Generate(generate::Args),
 }

@@ -3,8 +3,10 @@
 mod addr;
 mod cli;
 mod cmd;
+mod copy;
 mod demux;
 mod dgram;
+mod dump;
 mod duration;
 mod error;
 mod exchange;

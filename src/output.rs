@@ -72,8 +72,8 @@ impl Ctx {
 /// Writes one diagnostic line with a single write(2): unbuffered stderr would otherwise
 /// write each formatted piece separately, and the output of other processes sharing the
 /// terminal (a client's data, another server's log) could land in the middle of the line.
-pub fn stderr_line(text: String) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+pub fn stderr_line(text: impl AsRef<[u8]>) {
+    let _ = std::io::stderr().lock().write_all(text.as_ref());
 }
 
 /// Escapes control characters (and nothing else) so that an outside string cannot move

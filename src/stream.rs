@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use rustix::net::{RecvFlags, SendFlags};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::addr::Addr;
@@ -190,6 +190,58 @@ impl Stream {
         }
     }
 
+    /// Waits until the socket is ready for `interest` (or has an error or hang-up to report).
+    pub async fn ready(&self, interest: Interest) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.ready(interest).await.map(drop),
+            Stream::Tcp(s) => s.ready(interest).await.map(drop),
+            Stream::SeqPacket(s) => s.0.ready(interest).await.map(drop),
+        }
+    }
+
+    /// Runs the non-blocking syscall `f` on this socket's fd once it is ready for
+    /// `interest`, waiting again whenever `f` fails with EAGAIN (which clears tokio's
+    /// readiness). Takes `&self`, so the two directions of a relay share one stream and
+    /// move bytes with splice(2) or recv/send on the fd directly.
+    pub async fn io<R>(
+        &self,
+        interest: Interest,
+        mut f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let r = match self {
+                Stream::Unix(s) => {
+                    s.ready(interest).await?;
+                    s.try_io(interest, &mut f)
+                }
+                Stream::Tcp(s) => {
+                    s.ready(interest).await?;
+                    s.try_io(interest, &mut f)
+                }
+                Stream::SeqPacket(s) => {
+                    let mut guard = s.0.ready(interest).await?;
+                    match guard.try_io(|_| f()) {
+                        Ok(r) => r,
+                        Err(_would_block) => continue,
+                    }
+                }
+            };
+            match r {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                r => return r,
+            }
+        }
+    }
+
+    /// Shuts down one side of the socket through `&self` (a relay's half-close).
+    /// A peer that is already gone (ENOTCONN) is not an error.
+    pub fn shutdown_side(&self, how: rustix::net::Shutdown) -> io::Result<()> {
+        match rustix::net::shutdown(self.as_fd(), how) {
+            Err(rustix::io::Errno::NOTCONN) => Ok(()),
+            r => r.map_err(Into::into),
+        }
+    }
+
     /// The peer's credentials (unix sockets only).
     pub fn peer_cred(&self) -> Option<Cred> {
         match self {
@@ -323,6 +375,34 @@ impl Listener {
                         cred: None,
                     },
                 ))
+            }
+        }
+    }
+}
+
+impl Listener {
+    /// The next client, or None once `stop` fires. An accept error (EMFILE and friends) is
+    /// a warning followed by a pause (10 ms doubling to 1 s): it never ends the listener.
+    pub async fn accept_or_stop(
+        &self,
+        ctx: &crate::output::Ctx,
+        stop: &crate::shutdown::Shutdown,
+    ) -> Option<(Stream, Peer)> {
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            tokio::select! {
+                r = self.accept() => match r {
+                    Ok(c) => return Some(c),
+                    Err(e) => {
+                        ctx.warn(format!("accepting a client: {e}"));
+                        tokio::select! {
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = stop.stopped() => return None,
+                        }
+                        pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                    }
+                },
+                _ = stop.stopped() => return None,
             }
         }
     }

@@ -6,6 +6,7 @@ pub mod generate;
 pub mod http;
 pub mod listen;
 pub mod recvfrom;
+pub mod relay;
 pub mod sendto;
 
 use crate::cli::Command;
@@ -18,6 +19,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Sendto(args) => block_on(sendto::run(args, ctx)),
         Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
         Command::Http(args) => block_on(http::run(args, ctx)),
+        Command::Relay(args) => block_on(relay::run(args, ctx)),
         Command::Generate(args) => generate::run(args),
     }
 }

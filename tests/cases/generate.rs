@@ -51,6 +51,7 @@ fn completions_and_man_pages_do_not_drift() {
         "udskit-sendto.1",
         "udskit-recvfrom.1",
         "udskit-http.1",
+        "udskit-relay.1",
     ] {
         assert!(man.contains_key(page), "man/{page} missing");
     }

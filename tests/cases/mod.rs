@@ -3,3 +3,4 @@ mod datagrams;
 mod generate;
 mod http;
 mod listen;
+mod relay;
