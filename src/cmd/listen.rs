@@ -125,38 +125,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     result
 }
 
-async fn accept(
-    listener: &crate::stream::Listener,
-    ctx: &Ctx,
-    stop: &Shutdown,
-) -> Option<(Stream, Peer)> {
-    let mut pause = Duration::from_millis(10);
-    loop {
-        tokio::select! {
-            r = listener.accept() => match r {
-                Ok(c) => return Some(c),
-                // EMFILE and friends: back off, never end the listener (capped at 1 s).
-                Err(e) => {
-                    ctx.warn(format!("accepting a client: {e}"));
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = stop.stopped() => return None,
-                    }
-                    pause = (pause * 2).min(Duration::from_secs(1));
-                }
-            },
-            _ = stop.stopped() => return None,
-        }
-    }
-}
-
 async fn serve_one(
     listener: &crate::stream::Listener,
     out: &Stdout,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
-    let Some((conn, peer)) = accept(listener, ctx, stop).await else {
+    let Some((conn, peer)) = listener.accept_or_stop(ctx, stop).await else {
         return Ok(());
     };
     ctx.info(format!("client #1 connected: {peer}"));
@@ -210,7 +185,7 @@ async fn serve_many(
             _ = gone.cancelled() => break,
         };
         let accepted_one = tokio::select! {
-            c = accept(listener, ctx, stop) => c,
+            c = listener.accept_or_stop(ctx, stop) => c,
             _ = gone.cancelled() => None,
         };
         let Some((conn, peer)) = accepted_one else {
