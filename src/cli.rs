@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{connect, generate, listen};
+use crate::cmd::{connect, generate, listen, ls};
 use crate::output::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
@@ -48,6 +48,7 @@ pub struct Cli {
 pub enum Command {
     Listen(listen::Args),
     Connect(connect::Args),
+    Ls(ls::Args),
     #[command(hide = true)]
     Generate(generate::Args),
 }

@@ -3,8 +3,10 @@
 mod addr;
 mod cli;
 mod cmd;
+mod diag;
 mod duration;
 mod error;
+mod listing;
 mod output;
 mod proc;
 mod pump;

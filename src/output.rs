@@ -14,7 +14,6 @@ pub enum ColorWhen {
 
 /// Settings every subcommand receives: decided once from the global flags and environment.
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // stdout colour: used by `http`, `ls` and `recvfrom --json` (issues 3, 5, 6)
 pub struct Ctx {
     /// Colour on stdout (data: JSON, tables).
     pub color_stdout: bool,
@@ -92,7 +91,6 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
-#[allow(dead_code)] // used by `recvfrom` and `relay --dump` (issues 3, 4)
 pub fn escape_bytes(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
@@ -110,6 +108,132 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// How a table cell stands out when colour is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Good,
+    Warn,
+    Bad,
+}
+
+/// A table of text cells: drawn with comfy-table on a terminal (coloured per [`Ctx`]), or as
+/// plain columns aligned with spaces when piped, for awk: every column but the last is free
+/// of whitespace (spaces inside a cell become `\x20`), and the last one is the rest of the line.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub header: Vec<&'static str>,
+    pub rows: Vec<Vec<(String, Tone)>>,
+    /// Columns aligned to the right (numbers).
+    pub right: Vec<usize>,
+}
+
+impl Table {
+    pub fn new(header: Vec<&'static str>) -> Table {
+        Table {
+            header,
+            rows: Vec::new(),
+            right: Vec::new(),
+        }
+    }
+
+    /// Renders for stdout as `ctx` decided: a drawn table on a terminal, plain when piped.
+    pub fn render(&self, ctx: &Ctx) -> String {
+        if ctx.stdout_is_tty {
+            self.drawn(ctx.color_stdout)
+        } else {
+            self.plain()
+        }
+    }
+
+    pub fn drawn(&self, color: bool) -> String {
+        use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement};
+        let mut t = comfy_table::Table::new();
+        // The decision is ours (Ctx), not the library's own terminal detection.
+        t.force_no_tty();
+        if color {
+            t.enforce_styling();
+        }
+        t.load_style(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(self.header.iter().map(|h| {
+            let c = Cell::new(h);
+            if color {
+                c.add_attribute(Attribute::Bold)
+            } else {
+                c
+            }
+        }));
+        for row in &self.rows {
+            t.add_row(row.iter().enumerate().map(|(i, (text, tone))| {
+                let mut c = Cell::new(text);
+                if self.right.contains(&i) {
+                    c = c.set_alignment(CellAlignment::Right);
+                }
+                match (color, tone) {
+                    (true, Tone::Good) => c.fg(Color::Green),
+                    (true, Tone::Warn) => c.fg(Color::Yellow),
+                    (true, Tone::Bad) => c.fg(Color::Red).add_attribute(Attribute::Bold),
+                    _ => c,
+                }
+            }));
+        }
+        let mut out = t.to_string();
+        out.push('\n');
+        out
+    }
+
+    pub fn plain(&self) -> String {
+        let cols = self.header.len();
+        let cell = |i: usize, text: &str| -> String {
+            if i + 1 < cols && text.contains(char::is_whitespace) {
+                text.chars()
+                    .map(|c| {
+                        if c.is_whitespace() {
+                            format!("\\x{:02x}", c as u32)
+                        } else {
+                            c.to_string()
+                        }
+                    })
+                    .collect()
+            } else {
+                text.to_string()
+            }
+        };
+        let rows: Vec<Vec<String>> =
+            std::iter::once(self.header.iter().map(|h| h.to_string()).collect())
+                .chain(
+                    self.rows
+                        .iter()
+                        .map(|r| r.iter().enumerate().map(|(i, (t, _))| cell(i, t)).collect()),
+                )
+                .collect();
+        let widths: Vec<usize> = (0..cols)
+            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+            .collect();
+        let mut out = String::new();
+        for r in &rows {
+            let mut line = String::new();
+            for (i, text) in r.iter().enumerate() {
+                let pad = widths[i] - text.chars().count();
+                if i + 1 == cols {
+                    line.push_str(text);
+                } else if self.right.contains(&i) {
+                    line.push_str(&" ".repeat(pad));
+                    line.push_str(text);
+                    line.push_str("  ");
+                } else {
+                    line.push_str(text);
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +244,31 @@ mod tests {
         assert_eq!(escape("a\x1b[31mb\rc\nd"), "a\\u{1b}[31mb\\rc\nd");
         assert_eq!(escape_bytes(b"ok \xff\n\x1b\\"), "ok \\xff\\n\\u{1b}\\\\");
         assert_eq!(escape_bytes("é".as_bytes()), "é");
+    }
+
+    #[test]
+    fn plain_tables_split_on_whitespace() {
+        let mut t = Table::new(vec!["N", "CMD", "PATH"]);
+        t.right = vec![0];
+        t.rows.push(vec![
+            ("7".into(), Tone::Plain),
+            ("tmux: server".into(), Tone::Good),
+            ("/tmp/a b".into(), Tone::Plain),
+        ]);
+        t.rows.push(vec![
+            ("10".into(), Tone::Plain),
+            ("x".into(), Tone::Plain),
+            ("/c".into(), Tone::Plain),
+        ]);
+        assert_eq!(
+            t.plain(),
+            " N  CMD              PATH\n 7  tmux:\\x20server  /tmp/a b\n10  x                /c\n"
+        );
+        let drawn = t.drawn(true);
+        assert!(
+            drawn.contains("\x1b[") && drawn.contains("tmux: server"),
+            "{drawn}"
+        );
+        assert!(!t.drawn(false).contains('\x1b'));
     }
 }

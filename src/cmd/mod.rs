@@ -4,6 +4,7 @@
 pub mod connect;
 pub mod generate;
 pub mod listen;
+pub mod ls;
 
 use crate::cli::Command;
 use crate::output::Ctx;
@@ -12,6 +13,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {
         Command::Listen(args) => block_on(listen::run(args, ctx)),
         Command::Connect(args) => block_on(connect::run(args, ctx)),
+        Command::Ls(args) => ls::run(args, ctx),
         Command::Generate(args) => generate::run(args),
     }
 }

@@ -1,0 +1,247 @@
+//! `udskit ls [PATTERN]`: who listens where. The listing itself is built in listing.rs;
+//! this module holds the options, turns them into a selection, and prints a table or JSON.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::error::Fail;
+use crate::listing::{self, Entry, Owner, Select};
+use crate::output::{Ctx, Table, Tone};
+use crate::stream::Kind;
+
+/// List listening unix sockets: path, type, state, processes, user, connections
+///
+/// Lists the unix sockets that serve: stream and seqpacket sockets that listen, and bound
+/// datagram sockets. Abstract names are shown as @NAME; a path that itself starts with @ is
+/// shown as ./@NAME. A listener whose path now leads to another file or to nothing is marked
+/// "(shadowed)": clients connecting to that path no longer reach it.
+///
+/// PATTERN selects by address: a substring, or a glob when it holds *, ? or [ (matched
+/// against the whole address as shown, e.g. '@*' for abstract names).
+///
+/// On a terminal the listing is a table; piped, it is plain columns for awk (PATH last:
+/// it may contain spaces). Without root, sockets of other users' processes are listed
+/// without their pid and command, and one line on stderr says how many were hidden.
+///
+/// Example:
+///   udskit ls -l /run
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Only addresses containing PATTERN (a glob if it holds *, ? or [)
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+    /// Add inode, descriptor numbers, accept queue, socket file mode and owner:group
+    #[arg(short, long)]
+    pub long: bool,
+    /// All unix sockets: also connected and unnamed ones
+    #[arg(short, long)]
+    pub all: bool,
+    /// With -a: show the process at the other end of each connected socket
+    #[arg(long, requires = "all")]
+    pub peers: bool,
+    /// Only sockets held by a process whose command name starts with NAME (repeatable)
+    #[arg(short, long = "command", value_name = "NAME")]
+    pub command: Vec<String>,
+    /// Only sockets held by process PID (repeatable)
+    #[arg(short, long, value_name = "PID")]
+    pub pid: Vec<u32>,
+    /// Only sockets owned by USER (a name or uid; repeatable)
+    #[arg(short, long, value_name = "USER")]
+    pub user: Vec<String>,
+    /// Only sockets of this type (repeatable)
+    #[arg(short = 't', long = "type", value_name = "TYPE", value_enum)]
+    pub kind: Vec<TypeArg>,
+    /// Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to
+    #[arg(long, value_name = "DIR", num_args = 0.., conflicts_with_all = ["all", "peers", "command", "pid", "kind"])]
+    pub stale: Option<Vec<PathBuf>>,
+    /// Print a JSON array (keys listed in the README) instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TypeArg {
+    Stream,
+    Seqpacket,
+    #[value(alias = "dgram")]
+    Datagram,
+}
+
+pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let uids = args
+        .user
+        .iter()
+        .map(|u| {
+            crate::proc::uid_of(u)
+                .ok_or_else(|| Fail::usage(format!("no such user: {}", crate::output::escape(u))))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let sel = Select {
+        all: args.all,
+        peers: args.peers,
+        kinds: args
+            .kind
+            .iter()
+            .map(|k| match k {
+                TypeArg::Stream => Kind::Stream,
+                TypeArg::Seqpacket => Kind::SeqPacket,
+                TypeArg::Datagram => Kind::Datagram,
+            })
+            .collect(),
+        commands: args.command.clone(),
+        pids: args.pid.clone(),
+        uids,
+        pattern: args.pattern.clone(),
+    };
+    let entries = match &args.stale {
+        Some(dirs) => {
+            let dirs = if dirs.is_empty() {
+                ["/tmp", "/run", "/var/run"].map(PathBuf::from).to_vec()
+            } else {
+                dirs.clone()
+            };
+            listing::stale(&dirs, &sel)?
+        }
+        None => {
+            let l = listing::collect(&sel)?;
+            if l.source == crate::diag::Source::ProcNetUnix {
+                ctx.debug("sock_diag is unavailable: read /proc/net/unix (no shadow detection, accept queues or peers)");
+            }
+            if l.denied > 0 {
+                ctx.info(format!(
+                    "{} processes could not be inspected (permission denied): their sockets show no pid or command; run as root to see them",
+                    l.denied
+                ));
+            }
+            l.entries
+        }
+    };
+    let text = if args.json {
+        let mut s = if ctx.stdout_is_tty {
+            serde_json::to_string_pretty(&entries)?
+        } else {
+            serde_json::to_string(&entries)?
+        };
+        s.push('\n');
+        s
+    } else {
+        table(&entries, &args).render(ctx)
+    };
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if !crate::error::is_broken_pipe(&e) => {
+            Err(anyhow::Error::from(e).context("writing stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn or_dash<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+fn joined(owners: &[Owner], f: impl Fn(&Owner) -> String) -> String {
+    let mut parts: Vec<String> = owners.iter().map(f).collect();
+    parts.dedup();
+    if parts.is_empty() {
+        "-".into()
+    } else {
+        parts.join(",")
+    }
+}
+
+fn table(entries: &[Entry], args: &Args) -> Table {
+    let mut header = vec!["TYPE", "STATE", "CONNS"];
+    if args.long {
+        header.push("QUEUE");
+    }
+    header.extend(["PID", "COMMAND"]);
+    if args.long {
+        header.push("FD");
+    }
+    header.push("USER");
+    if args.long {
+        header.extend(["INODE", "MODE", "OWNER"]);
+    }
+    if args.peers {
+        header.push("PEER");
+    }
+    header.push("PATH");
+    let mut t = Table::new(header);
+    t.right = vec![2];
+    for e in entries {
+        let (state, tone) = match (e.state, e.shadowed) {
+            ("stale", _) => ("stale".to_string(), Tone::Warn),
+            (s, Some(true)) => (format!("{s}(shadowed)"), Tone::Bad),
+            ("listen" | "bound", _) => (e.state.to_string(), Tone::Good),
+            (s, _) => (s.to_string(), Tone::Plain),
+        };
+        let mut row = vec![
+            (or_dash(e.kind), Tone::Plain),
+            (state, tone),
+            (or_dash(e.conns), Tone::Plain),
+        ];
+        if args.long {
+            row.push((
+                e.queue
+                    .zip(e.backlog)
+                    .map_or("-".into(), |(q, b)| format!("{q}/{b}")),
+                Tone::Plain,
+            ));
+        }
+        row.push((joined(&e.processes, |o| o.pid.to_string()), Tone::Plain));
+        row.push((
+            joined(&e.processes, |o| {
+                o.command.clone().unwrap_or_else(|| "?".into())
+            }),
+            Tone::Plain,
+        ));
+        if args.long {
+            let fds = joined(&e.processes, |o| {
+                o.fds
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
+            row.push((fds, Tone::Plain));
+        }
+        row.push((or_dash(e.user.clone()), Tone::Plain));
+        if args.long {
+            row.push((or_dash(e.inode), Tone::Plain));
+            row.push((
+                e.mode.as_deref().map_or("-".into(), mode_letters),
+                Tone::Plain,
+            ));
+            row.push((
+                e.owner
+                    .as_ref()
+                    .zip(e.group.as_ref())
+                    .map_or("-".into(), |(o, g)| format!("{o}:{g}")),
+                Tone::Plain,
+            ));
+        }
+        if args.peers {
+            let peer = if e.peer_processes.is_empty() {
+                e.peer_inode.map_or("-".into(), |i| format!("inode:{i}"))
+            } else {
+                joined(&e.peer_processes, |o| {
+                    format!("{}/{}", o.pid, o.command.as_deref().unwrap_or("?"))
+                })
+            };
+            row.push((peer, Tone::Plain));
+        }
+        let name = if e.name.is_empty() {
+            "-".to_string()
+        } else {
+            e.name.clone()
+        };
+        row.push((name, Tone::Plain));
+        t.rows.push(row);
+    }
+    t
+}
+
+/// `srwxr-x---` from the "0750" of an entry.
+fn mode_letters(octal: &str) -> String {
+    crate::socket::mode_string(u32::from_str_radix(octal, 8).unwrap_or(0))
+}

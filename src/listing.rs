@@ -1,0 +1,504 @@
+//! The model behind `udskit ls`: the kernel's unix sockets (diag.rs) joined with the
+//! processes that hold them (one /proc/PID/fd pass), the accepted connections counted per
+//! listener, listeners whose path no longer leads to them (shadowed), and socket files no
+//! socket is bound to (stale). Selection by type, state, process, user and path pattern.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::diag::{Name, Sock, Source, State};
+use crate::proc::Holder;
+use crate::stream::Kind;
+
+/// One process holding a socket, with the descriptors it holds it under.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Owner {
+    pub pid: u32,
+    pub command: Option<String>,
+    pub fds: Vec<u32>,
+}
+
+/// One row of the listing; the JSON keys are documented in the README and stay stable.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// How the listing shows the address (`/path`, `@abstract`, `./@relative`).
+    pub name: String,
+    /// The filesystem path as bound (null for abstract and unnamed sockets).
+    pub path: Option<String>,
+    /// The abstract name without `@` (null otherwise).
+    #[serde(rename = "abstract")]
+    pub abstract_name: Option<String>,
+    /// stream, seqpacket, datagram; null for a stale file.
+    #[serde(rename = "type")]
+    pub kind: Option<&'static str>,
+    /// listen, bound, connected, unconnected, stale.
+    pub state: &'static str,
+    /// The path now leads to another file or to nothing (null: could not tell).
+    pub shadowed: Option<bool>,
+    pub inode: Option<u32>,
+    /// Accepted connections still open (listeners only).
+    pub conns: Option<u32>,
+    /// Connections waiting in the accept queue, and its limit (listeners, sock_diag only).
+    pub queue: Option<u32>,
+    pub backlog: Option<u32>,
+    pub processes: Vec<Owner>,
+    pub uid: Option<u32>,
+    pub user: Option<String>,
+    /// The socket file's permission bits in octal ("0660"), owner and group.
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub peer_inode: Option<u32>,
+    /// The processes at the other end (with `--peers`).
+    pub peer_processes: Vec<Owner>,
+}
+
+/// What to list.
+#[derive(Debug, Default)]
+pub struct Select {
+    pub all: bool,
+    pub peers: bool,
+    pub kinds: Vec<Kind>,
+    pub commands: Vec<String>,
+    pub pids: Vec<u32>,
+    pub uids: Vec<u32>,
+    pub pattern: Option<String>,
+}
+
+impl Select {
+    fn by_process(&self) -> bool {
+        !self.commands.is_empty() || !self.pids.is_empty()
+    }
+
+    /// Whether the fd scan needs to read this process: with -c/-p only the matching ones
+    /// (their command names are cheap to read, their fd tables are not), unless `--peers`
+    /// must find the other ends everywhere.
+    fn wants_process(&self, pid: u32) -> bool {
+        if !self.by_process() || self.peers {
+            return true;
+        }
+        self.process_matches(pid, &mut HashMap::new())
+    }
+
+    fn process_matches(&self, pid: u32, comms: &mut HashMap<u32, Option<String>>) -> bool {
+        if self.pids.contains(&pid) {
+            return true;
+        }
+        !self.commands.is_empty()
+            && comms
+                .entry(pid)
+                .or_insert_with(|| crate::proc::comm(pid))
+                .as_deref()
+                .is_some_and(|c| self.commands.iter().any(|n| c.starts_with(n.as_str())))
+    }
+
+    pub fn name_matches(&self, shown: &str) -> bool {
+        match &self.pattern {
+            None => true,
+            Some(p) if p.contains(['*', '?', '[']) => glob(p.as_bytes(), shown.as_bytes()),
+            Some(p) => shown.contains(p.as_str()),
+        }
+    }
+}
+
+/// What the listing found, and what it could not see.
+pub struct Listing {
+    pub entries: Vec<Entry>,
+    /// Processes whose descriptors we were not allowed to read.
+    pub denied: usize,
+    pub source: Source,
+}
+
+fn state_name(s: &Sock) -> &'static str {
+    match s.state {
+        State::Listen => "listen",
+        State::Connected => "connected",
+        State::Unconnected if s.name.is_some() => "bound",
+        State::Unconnected => "unconnected",
+    }
+}
+
+/// Servers: stream and seqpacket sockets that listen, and bound datagram sockets.
+fn is_server(s: &Sock) -> bool {
+    match s.kind {
+        Kind::Datagram => s.name.is_some() && s.state == State::Unconnected,
+        _ => s.state == State::Listen,
+    }
+}
+
+/// What identifies a listener's file: (dev, ino) with sock_diag, else the name.
+#[derive(Hash, PartialEq, Eq)]
+enum FileKey {
+    Vfs(u64, u64),
+    Name(Name),
+}
+
+fn file_key(s: &Sock) -> Option<FileKey> {
+    match (&s.vfs, &s.name) {
+        (Some((d, i)), _) => Some(FileKey::Vfs(*d, *i)),
+        (None, Some(n)) => Some(FileKey::Name(n.clone())),
+        _ => None,
+    }
+}
+
+pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
+    let (socks, source) = crate::diag::sockets()
+        .map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
+    let scan = crate::proc::scan_socket_fds(&|pid| sel.wants_process(pid));
+
+    // Accepted connections carry their listener's name and file: count them per file,
+    // less the ones still waiting in the accept queue.
+    let mut children: HashMap<FileKey, u32> = HashMap::new();
+    for s in socks
+        .iter()
+        .filter(|s| s.state == State::Connected && s.kind != Kind::Datagram)
+    {
+        if let Some(k) = file_key(s) {
+            *children.entry(k).or_default() += 1;
+        }
+    }
+
+    let mut comms: HashMap<u32, Option<String>> = HashMap::new();
+    let mut entries = Vec::new();
+    for s in &socks {
+        if !(sel.all || is_server(s)) || (!sel.kinds.is_empty() && !sel.kinds.contains(&s.kind)) {
+            continue;
+        }
+        let shown = s.name.as_ref().map(Name::display).unwrap_or_default();
+        if sel.pattern.is_some() && (s.name.is_none() || !sel.name_matches(&shown)) {
+            continue;
+        }
+        let holders = scan
+            .by_inode
+            .get(&u64::from(s.inode))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if sel.by_process()
+            && !holders
+                .iter()
+                .any(|h| sel.process_matches(h.pid, &mut comms))
+        {
+            continue;
+        }
+        let processes = owners(holders, &mut comms);
+        let uid = s.uid.or_else(|| {
+            processes
+                .first()
+                .and_then(|p| crate::proc::ids(p.pid))
+                .map(|(u, _)| u)
+        });
+        if !sel.uids.is_empty() && !uid.is_some_and(|u| sel.uids.contains(&u)) {
+            continue;
+        }
+        let mut e = Entry {
+            name: shown,
+            path: None,
+            abstract_name: None,
+            kind: Some(s.kind.name()),
+            state: state_name(s),
+            shadowed: None,
+            inode: Some(s.inode),
+            conns: None,
+            queue: s.queue.map(|q| q.0),
+            backlog: s.queue.map(|q| q.1),
+            processes,
+            uid,
+            user: uid.map(crate::proc::user_name),
+            mode: None,
+            owner: None,
+            group: None,
+            peer_inode: s.peer,
+            peer_processes: Vec::new(),
+        };
+        match &s.name {
+            Some(Name::Path(p)) => e.path = Some(crate::output::escape_bytes(p)),
+            Some(Name::Abstract(n)) => e.abstract_name = Some(crate::output::escape_bytes(n)),
+            None => {}
+        }
+        if s.state == State::Listen {
+            let total = file_key(s)
+                .and_then(|k| children.get(&k).copied())
+                .unwrap_or(0);
+            e.conns = Some(total.saturating_sub(s.pending.len() as u32));
+        }
+        if let Some(path) = s.name.as_ref().and_then(Name::path) {
+            file_facts(&mut e, path, s);
+        }
+        if sel.peers
+            && let Some(peer) = s.peer
+        {
+            let holders = scan
+                .by_inode
+                .get(&u64::from(peer))
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            e.peer_processes = owners(holders, &mut comms);
+        }
+        entries.push(e);
+    }
+    entries.sort_by(|a, b| (&a.name, a.inode).cmp(&(&b.name, b.inode)));
+    Ok(Listing {
+        entries,
+        denied: scan.denied,
+        source,
+    })
+}
+
+/// Groups descriptors by process, with each process's command name.
+fn owners(holders: &[Holder], comms: &mut HashMap<u32, Option<String>>) -> Vec<Owner> {
+    let mut out: Vec<Owner> = Vec::new();
+    for h in holders {
+        match out.last_mut() {
+            Some(o) if o.pid == h.pid => o.fds.push(h.fd),
+            _ => out.push(Owner {
+                pid: h.pid,
+                command: comms
+                    .entry(h.pid)
+                    .or_insert_with(|| crate::proc::comm(h.pid))
+                    .as_deref()
+                    .map(|c| crate::output::escape(c).into_owned()),
+                fds: vec![h.fd],
+            }),
+        }
+    }
+    out
+}
+
+/// Whether the path still leads to this socket's file, and the file's mode and owner.
+/// Relative names (relative to the binder's directory at bind time) and names bound through
+/// `/proc/self/...` cannot be looked up from here: their facts stay null.
+fn file_facts(e: &mut Entry, path: &Path, s: &Sock) {
+    if !path.is_absolute()
+        || path.starts_with("/proc/self")
+        || path.starts_with("/proc/thread-self")
+    {
+        return;
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(m) => {
+            let same = s
+                .vfs
+                .map(|(d, i)| m.dev() == d && (m.ino() & 0xffff_ffff) == i);
+            e.shadowed = same.map(|same| !same);
+            if same != Some(false) && m.file_type().is_socket() {
+                set_file_facts(e, &m);
+            }
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound && s.vfs.is_some() => {
+            e.shadowed = Some(true)
+        }
+        Err(_) => {}
+    }
+}
+
+fn set_file_facts(e: &mut Entry, m: &std::fs::Metadata) {
+    e.mode = Some(format!("{:04o}", m.mode() & 0o7777));
+    e.owner = Some(crate::proc::user_name(m.uid()));
+    e.group = Some(crate::proc::group_name(m.gid()));
+}
+
+// ---------------------------------------------------------------------------------------
+// Stale socket files
+
+/// How deep `--stale` looks below each directory: /run/user/UID/APP/NAME and
+/// /run/docker/containerd/NAME are within 4; deeper trees are rarely socket homes.
+pub const STALE_DEPTH: usize = 6;
+
+/// Socket files under `dirs` that no socket is bound to. Symbolic links are not followed
+/// below the directories given (a directory given as a link is followed, once).
+pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Vec<Entry>> {
+    let (socks, source) = crate::diag::sockets()
+        .map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
+    let bound_files: HashSet<(u64, u64)> = socks.iter().filter_map(|s| s.vfs).collect();
+    // Without sock_diag only the names are known: a file whose path some socket was bound
+    // under is taken as live.
+    let bound_names: HashSet<&[u8]> = socks
+        .iter()
+        .filter_map(|s| match &s.name {
+            Some(Name::Path(p)) => Some(p.as_slice()),
+            _ => None,
+        })
+        .collect();
+    let mut seen_dirs = HashSet::new();
+    let mut found = Vec::new();
+    for dir in dirs {
+        let Ok(real) = std::fs::canonicalize(dir) else {
+            continue;
+        };
+        walk(&real, 0, &mut seen_dirs, &mut |path, m| {
+            let live = match source {
+                Source::Netlink => bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff)),
+                Source::ProcNetUnix => bound_names.contains(path.as_os_str().as_bytes()),
+            };
+            if !live {
+                found.push((path.to_path_buf(), m.clone()));
+            }
+        });
+    }
+    let mut entries: Vec<Entry> = found
+        .into_iter()
+        .filter(|(_, m)| sel.uids.is_empty() || sel.uids.contains(&m.uid()))
+        .map(|(path, m)| {
+            let name = Name::Path(path.as_os_str().as_bytes().to_vec());
+            let mut e = Entry {
+                name: name.display(),
+                path: Some(crate::output::escape_bytes(path.as_os_str().as_bytes())),
+                abstract_name: None,
+                kind: None,
+                state: "stale",
+                shadowed: None,
+                inode: None,
+                conns: None,
+                queue: None,
+                backlog: None,
+                processes: Vec::new(),
+                uid: Some(m.uid()),
+                user: Some(crate::proc::user_name(m.uid())),
+                mode: None,
+                owner: None,
+                group: None,
+                peer_inode: None,
+                peer_processes: Vec::new(),
+            };
+            set_file_facts(&mut e, &m);
+            e
+        })
+        .filter(|e| sel.name_matches(&e.name))
+        .collect();
+    entries.sort_by(|a, b| a.name.cmp(&b.name));
+    entries.dedup_by(|a, b| a.name == b.name);
+    Ok(entries)
+}
+
+fn walk(
+    dir: &Path,
+    depth: usize,
+    seen: &mut HashSet<(u64, u64)>,
+    found: &mut dyn FnMut(&Path, &std::fs::Metadata),
+) {
+    let Ok(m) = std::fs::metadata(dir) else {
+        return;
+    };
+    if !seen.insert((m.dev(), m.ino())) {
+        return;
+    }
+    // Unreadable directories (other users', when not root) are skipped.
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let Ok(ft) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if ft.is_socket() {
+            if let Ok(m) = entry.metadata() {
+                found(&path, &m);
+            }
+        } else if ft.is_dir() && depth + 1 < STALE_DEPTH {
+            walk(&path, depth + 1, seen, found);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Glob
+
+/// Shell-style glob over the whole name: `*` any run (including `/`), `?` one character,
+/// `[abc]`, `[a-z]`, `[!x]` one of a set.
+pub fn glob(pat: &[u8], s: &[u8]) -> bool {
+    let (mut p, mut i) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        match pat.get(p) {
+            Some(b'*') => {
+                star = Some((p, i));
+                p += 1;
+                continue;
+            }
+            Some(b'?') => {
+                p += 1;
+                i += 1;
+                continue;
+            }
+            Some(b'[') => match class(&pat[p..], s[i]) {
+                Some((true, len)) => {
+                    p += len;
+                    i += 1;
+                    continue;
+                }
+                // Without a closing bracket, `[` is itself.
+                None if s[i] == b'[' => {
+                    p += 1;
+                    i += 1;
+                    continue;
+                }
+                _ => {}
+            },
+            Some(&c) if c == s[i] => {
+                p += 1;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        match star {
+            Some((sp, si)) => {
+                p = sp + 1;
+                i = si + 1;
+                star = Some((sp, si + 1));
+            }
+            None => return false,
+        }
+    }
+    pat[p..].iter().all(|&c| c == b'*')
+}
+
+/// Matches `c` against the class at the start of `pat`; returns (matched, class length).
+fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
+    let mut j = 1;
+    let negate = matches!(pat.get(1), Some(b'!' | b'^'));
+    if negate {
+        j += 1;
+    }
+    let mut matched = false;
+    let mut first = true;
+    while let Some(&b) = pat.get(j) {
+        if b == b']' && !first {
+            return Some((matched != negate, j + 1));
+        }
+        first = false;
+        if pat.get(j + 1) == Some(&b'-') && pat.get(j + 2).is_some_and(|&e| e != b']') {
+            matched |= (b..=pat[j + 2]).contains(&c);
+            j += 3;
+        } else {
+            matched |= b == c;
+            j += 1;
+        }
+    }
+    None // no closing bracket: not a class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::glob;
+
+    #[test]
+    fn globs() {
+        assert!(glob(b"*.sock", b"/tmp/a.sock"));
+        assert!(!glob(b"*.sock", b"/tmp/a.socket"));
+        assert!(glob(b"/run/*/x", b"/run/a/b/x"));
+        assert!(glob(b"@foo?", b"@foo1"));
+        assert!(glob(b"[ab]*", b"b.sock"));
+        assert!(!glob(b"[!ab]*", b"b.sock"));
+        assert!(glob(b"x[0-9]", b"x7"));
+        assert!(!glob(b"x[0-9]", b"xa"));
+        assert!(glob(b"*", b""));
+        assert!(!glob(b"a", b""));
+        assert!(glob(b"a[b*", b"a[bc"));
+    }
+}
