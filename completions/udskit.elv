@@ -29,6 +29,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --version 'Print version'
             cand listen 'Stream server: accept clients and bridge, collect, echo or exec them'
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -65,6 +66,32 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;ls'= {
+            cand -c 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand --command 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand -p 'Only sockets held by process PID (repeatable)'
+            cand --pid 'Only sockets held by process PID (repeatable)'
+            cand -u 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand --user 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand -t 'Only sockets of this type (repeatable)'
+            cand --type 'Only sockets of this type (repeatable)'
+            cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand -l 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand --long 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand -a 'All unix sockets: also connected and unnamed ones'
+            cand --all 'All unix sockets: also connected and unnamed ones'
+            cand --peers 'With -a: show the process at the other end of each connected socket'
+            cand --json 'Print a JSON array (keys listed in the README) instead of a table'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;generate'= {
             cand --out-dir 'Directory that receives completions/ and man/'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
@@ -80,12 +107,15 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help'= {
             cand listen 'Stream server: accept clients and bridge, collect, echo or exec them'
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'udskit;help;listen'= {
         }
         &'udskit;help;connect'= {
+        }
+        &'udskit;help;ls'= {
         }
         &'udskit;help;generate'= {
         }

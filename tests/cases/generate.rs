@@ -44,7 +44,12 @@ fn completions_and_man_pages_do_not_drift() {
         }
     }
     let man = files(&root.join("man"));
-    for page in ["udskit.1", "udskit-listen.1", "udskit-connect.1"] {
+    for page in [
+        "udskit.1",
+        "udskit-listen.1",
+        "udskit-connect.1",
+        "udskit-ls.1",
+    ] {
         assert!(man.contains_key(page), "man/{page} missing");
     }
     assert!(

@@ -1,3 +1,4 @@
 mod connect;
 mod generate;
 mod listen;
+mod ls;
