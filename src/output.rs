@@ -185,52 +185,64 @@ impl Table {
 
     pub fn plain(&self) -> String {
         let cols = self.header.len();
-        let cell = |i: usize, text: &str| -> String {
-            if i + 1 < cols && text.contains(char::is_whitespace) {
-                text.chars()
-                    .map(|c| {
-                        if c.is_whitespace() {
-                            format!("\\x{:02x}", c as u32)
-                        } else {
-                            c.to_string()
-                        }
-                    })
-                    .collect()
-            } else {
-                text.to_string()
+        let last = cols.saturating_sub(1);
+        let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
+        for row in &self.rows {
+            for (i, (text, _)) in row.iter().enumerate().take(last) {
+                widths[i] = widths[i].max(awk_cell(last, i, text).chars().count());
             }
-        };
-        let rows: Vec<Vec<String>> =
-            std::iter::once(self.header.iter().map(|h| h.to_string()).collect())
-                .chain(
-                    self.rows
-                        .iter()
-                        .map(|r| r.iter().enumerate().map(|(i, (t, _))| cell(i, t)).collect()),
-                )
-                .collect();
-        let widths: Vec<usize> = (0..cols)
-            .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-            .collect();
-        let mut out = String::new();
-        for r in &rows {
-            let mut line = String::new();
-            for (i, text) in r.iter().enumerate() {
-                let pad = widths[i] - text.chars().count();
-                if i + 1 == cols {
-                    line.push_str(text);
+        }
+        let mut out = String::with_capacity(
+            (self.rows.len() + 1) * (widths.iter().sum::<usize>() + 2 * cols + 32),
+        );
+        let mut line = |cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
+            let start = out.len();
+            for (i, text) in cells.enumerate() {
+                let pad = widths[i].saturating_sub(text.chars().count());
+                if i == last {
+                    out.push_str(&text);
                 } else if self.right.contains(&i) {
-                    line.push_str(&" ".repeat(pad));
-                    line.push_str(text);
-                    line.push_str("  ");
+                    out.extend(std::iter::repeat_n(' ', pad));
+                    out.push_str(&text);
+                    out.push_str("  ");
                 } else {
-                    line.push_str(text);
-                    line.push_str(&" ".repeat(pad + 2));
+                    out.push_str(&text);
+                    out.extend(std::iter::repeat_n(' ', pad + 2));
                 }
             }
-            out.push_str(line.trim_end());
+            out.truncate(start + out[start..].trim_end().len());
             out.push('\n');
+        };
+        line(&mut self.header.iter().map(|h| Cow::Borrowed(*h)));
+        for row in &self.rows {
+            line(
+                &mut row
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (t, _))| awk_cell(last, i, t)),
+            );
         }
         out
+    }
+}
+
+/// A cell of a plain table: whitespace (rare) becomes `\x20` in every column but the last;
+/// other cells are borrowed as they are.
+fn awk_cell(last: usize, i: usize, text: &str) -> Cow<'_, str> {
+    if i < last && text.contains(char::is_whitespace) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_whitespace() {
+                        format!("\\x{:02x}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
     }
 }
 

@@ -2,11 +2,12 @@
 //! user and group names for ids (no NSS: the files are what a local socket's owner uses),
 //! and which processes hold which sockets (one pass over every /proc/PID/fd).
 
-use std::collections::HashMap;
 use std::fs;
+use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::fs::{Mode, OFlags};
+use rustix::fs::{Mode, OFlags, RawDir};
 use rustix::io::Errno;
 
 /// The command name of a process (`/proc/PID/comm`), if it still exists and we may see it.
@@ -69,8 +70,10 @@ pub struct Holder {
 /// Who holds which socket, from one pass over /proc/PID/fd.
 #[derive(Debug, Default)]
 pub struct FdScan {
-    /// Socket inode -> the descriptors that refer to it, sorted.
-    pub by_inode: HashMap<u64, Vec<Holder>>,
+    /// (socket inode, descriptor), sorted: one flat allocation rather than a map of small
+    /// vectors (at 10,000 sockets the map's allocations and page faults cost more than
+    /// sorting).
+    pub sockets: Vec<(u64, Holder)>,
     /// Processes whose descriptors we may not read (other users', when not root).
     pub denied: usize,
 }
@@ -95,30 +98,42 @@ pub fn scan_socket_fds(select: &(dyn Fn(u32) -> bool + Sync)) -> FdScan {
         Ok(fd) => fd,
         Err(_) => return FdScan::default(),
     };
-    let half = pids.len().div_ceil(2);
+    // Each thread takes the next process from a shared counter, so that a few processes
+    // with huge fd tables do not leave one thread idle.
+    let next = AtomicUsize::new(0);
+    let work = || scan_pids(&proc_dir, &pids, &next);
     let (a, b) = std::thread::scope(|s| {
-        let (first, second) = pids.split_at(half);
-        let other = s.spawn(|| scan_pids(&proc_dir, second));
-        (
-            scan_pids(&proc_dir, first),
-            other.join().unwrap_or_default(),
-        )
+        let other = s.spawn(work);
+        (work(), other.join().unwrap_or_default())
     });
     let mut scan = a;
     scan.denied += b.denied;
-    for (ino, holders) in b.by_inode {
-        scan.by_inode.entry(ino).or_default().extend(holders);
-    }
-    for holders in scan.by_inode.values_mut() {
-        holders.sort_unstable();
-    }
+    scan.sockets.extend(b.sockets);
+    scan.sockets.sort_unstable();
     scan
 }
 
-fn scan_pids(proc_dir: &OwnedFd, pids: &[u32]) -> FdScan {
+impl FdScan {
+    /// The descriptors that refer to socket `inode`, by pid and fd.
+    pub fn holders(&self, inode: u64) -> impl Iterator<Item = Holder> + '_ {
+        let start = self.sockets.partition_point(|(i, _)| *i < inode);
+        self.sockets[start..]
+            .iter()
+            .take_while(move |(i, _)| *i == inode)
+            .map(|(_, h)| *h)
+    }
+}
+
+/// Getdents buffer for one fd directory: 64 KiB holds about 2,700 entries per call.
+const DENTS_BUF: usize = 64 * 1024;
+
+fn scan_pids(proc_dir: &OwnedFd, pids: &[u32], next: &AtomicUsize) -> FdScan {
     let mut scan = FdScan::default();
-    let mut link = Vec::with_capacity(64);
-    for &pid in pids {
+    let mut dents: Vec<u8> = Vec::with_capacity(DENTS_BUF);
+    // A socket link is "socket:[INODE]": 64 bytes hold any; a longer link (a file path)
+    // comes back truncated, which is as good as whole for telling it is not a socket.
+    let mut link = [MaybeUninit::<u8>::uninit(); 64];
+    while let Some(&pid) = pids.get(next.fetch_add(1, Ordering::Relaxed)) {
         let dir = match rustix::fs::openat(
             proc_dir,
             format!("{pid}/fd"),
@@ -132,36 +147,34 @@ fn scan_pids(proc_dir: &OwnedFd, pids: &[u32]) -> FdScan {
             }
             Err(_) => continue, // gone, or a kernel thread without an fd table we can read
         };
-        let Ok(entries) = rustix::fs::Dir::read_from(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let Some(fd) = std::str::from_utf8(name.to_bytes())
-                .ok()
-                .and_then(|s| s.parse::<u32>().ok())
+        let mut entries = RawDir::new(&dir, dents.spare_capacity_mut());
+        while let Some(Ok(entry)) = entries.next() {
+            let Some(fd) = parse_u64(entry.file_name().to_bytes()) else {
+                continue; // "." and ".."
+            };
+            let Ok((target, _)) = rustix::fs::readlinkat_raw(&dir, entry.file_name(), &mut link)
             else {
-                continue;
+                continue; // closed meanwhile
             };
-            link.clear();
-            let Ok(target) = rustix::fs::readlinkat(&dir, name, std::mem::take(&mut link)) else {
-                continue;
-            };
-            let bytes = target.as_bytes();
-            if let Some(ino) = bytes
+            if let Some(ino) = target
                 .strip_prefix(b"socket:[")
                 .and_then(|r| r.strip_suffix(b"]"))
-                .and_then(|r| std::str::from_utf8(r).ok()?.parse::<u64>().ok())
+                .and_then(parse_u64)
             {
-                scan.by_inode
-                    .entry(ino)
-                    .or_default()
-                    .push(Holder { pid, fd });
+                scan.sockets.push((ino, Holder { pid, fd: fd as u32 }));
             }
-            link = target.into_bytes();
         }
     }
     scan
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -188,7 +201,7 @@ mod tests {
         let ino = std::fs::metadata(format!("/proc/self/fd/{}", a.as_raw_fd()))
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .unwrap();
-        let holders = &scan.by_inode[&ino];
+        let holders: Vec<_> = scan.holders(ino).collect();
         assert_eq!(
             holders,
             &[super::Holder {

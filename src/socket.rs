@@ -437,7 +437,7 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
 /// with its effective ids, when /proc lets us see it.
 fn owner(inode: u32) -> Option<Cred> {
     let scan = crate::proc::scan_socket_fds(&|_| true);
-    let holder = scan.by_inode.get(&u64::from(inode))?.first()?;
+    let holder = scan.holders(u64::from(inode)).next()?;
     let (uid, gid) = crate::proc::ids(holder.pid)?;
     Some(Cred {
         pid: holder.pid,

@@ -475,3 +475,39 @@ fn bind_names_the_owner_of_a_datagram_socket_and_still_clears_stale_ones() {
     let err = server.wait_stderr("listening on");
     assert!(err.contains("removed stale socket"), "{err}");
 }
+
+#[test]
+fn shadowed_listeners_are_found_in_big_directories_too() {
+    // 20 listeners in one directory: the table (no -l, no --json) reads the directory once
+    // instead of stat-ing each file; the answer must be the same.
+    if !peers::have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let code = format!(
+        "import os,socket,sys\nd={d:?}\nkeep=[]\n\
+         def l(p):\n    s=socket.socket(socket.AF_UNIX)\n    s.bind(os.path.join(d,p))\n    s.listen(1)\n    keep.append(s)\n\
+         for i in range(20): l(f'n{{i}}.sock')\n\
+         os.unlink(os.path.join(d,'n3.sock'))\nl('n3.sock')\n\
+         os.unlink(os.path.join(d,'n7.sock'))\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    );
+    let mut py = Bg::spawn_piped(peers::python(&code), dir.path(), "py");
+    py.wait_stderr("ready");
+    let shadowed = |args: &[&str]| -> Vec<String> {
+        let out = stdout(&ls(&[args, &[d]].concat()));
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains("(shadowed)"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let expected = [format!("{d}/n3.sock"), format!("{d}/n7.sock")];
+    assert_eq!(shadowed(&[]), expected);
+    assert_eq!(shadowed(&["-l"]), expected);
+    let listed = stdout(&ls(&[d])).lines().count() - 1;
+    assert_eq!(listed, 21);
+}
