@@ -149,24 +149,19 @@ fn file_key(s: &Sock) -> Option<FileKey> {
 }
 
 pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
-    // The fd scan (two threads) does not depend on the sock_diag dump and the stat of each
-    // listener's file: run them at the same time. With -c/-p most sockets will be dropped,
-    // so their files are looked at only afterwards.
+    // With -c/-p most sockets will be dropped: their files are looked at only afterwards.
     let early_facts = !sel.by_process();
     let mut dirs = DirCache::default();
-    let (found, scan) = std::thread::scope(|t| {
-        let scan = t.spawn(|| crate::proc::scan_socket_fds(&|pid| sel.wants_process(pid)));
-        let found = candidates(sel, early_facts.then_some(&mut dirs));
-        (found, scan.join().unwrap_or_default())
-    });
+    let scan = crate::proc::scan_socket_fds(&|pid| sel.wants_process(pid));
+    let found = candidates(sel, early_facts.then_some(&mut dirs));
     let (picked, children, source) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
 
     let mut comms: HashMap<u32, Option<String>> = HashMap::new();
     let mut names = Names::default();
     let mut entries = Vec::with_capacity(picked.len());
-    // Sorted through an index: moving the candidates themselves (about 200 bytes each)
-    // through a sort cost more than the rest of the table at 10,000 sockets.
+    // Sorted through an index, so that the sort moves 8-byte indices rather than the
+    // candidates (about 200 bytes each): memmove was the top user-space cost at 10,000.
     let mut order: Vec<usize> = (0..picked.len()).collect();
     order.sort_unstable_by(|&a, &b| {
         let (x, y) = (&picked[a], &picked[b]);
@@ -213,10 +208,13 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             peer_inode: s.peer,
             peer_processes: Vec::new(),
         };
+        // Only JSON shows them; the table has `name`.
         match &s.name {
-            Some(Name::Path(p)) => e.path = Some(crate::output::escape_bytes(p)),
-            Some(Name::Abstract(n)) => e.abstract_name = Some(crate::output::escape_bytes(n)),
-            None => {}
+            Some(Name::Path(p)) if sel.file_facts => e.path = Some(crate::output::escape_bytes(p)),
+            Some(Name::Abstract(n)) if sel.file_facts => {
+                e.abstract_name = Some(crate::output::escape_bytes(n))
+            }
+            _ => {}
         }
         if s.state == State::Listen {
             let total = file_key(s)
@@ -298,7 +296,7 @@ fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Foun
 
 /// Directories holding at least this many listeners are read once (getdents) rather than
 /// stat-ing each socket file: with 10,000 listeners in one directory the stats took about
-/// 15% of `udskit ls` and reading the directory about 2%.
+/// 15% of `udskit ls` (perf) and reading the directory about 3%.
 const DIR_READ_MIN: usize = 16;
 
 /// Shadow detection for big directories: a listener whose file is still the socket entry
@@ -396,8 +394,7 @@ fn owners(holders: &[Holder], comms: &mut HashMap<u32, Option<String>>) -> Vec<O
 }
 
 /// Opened parent directories of the listeners: a stat relative to the directory looks up
-/// one name instead of walking the whole path again (at 10,000 sockets in one directory
-/// that halved the time of the stats).
+/// one name instead of walking the whole path again.
 #[derive(Default)]
 struct DirCache {
     open: HashMap<PathBuf, Option<std::os::fd::OwnedFd>>,

@@ -92,6 +92,13 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
 pub fn escape_bytes(bytes: &[u8]) -> String {
+    // The common case, printable ASCII without a backslash, is copied as it is.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -121,15 +128,17 @@ pub enum Tone {
 /// plain columns aligned with spaces when piped, for awk: every column but the last is free
 /// of whitespace (spaces inside a cell become `\x20`), and the last one is the rest of the line.
 #[derive(Debug, Clone)]
-pub struct Table {
+pub struct Table<'a> {
     pub header: Vec<&'static str>,
-    pub rows: Vec<Vec<(String, Tone)>>,
+    /// Cells borrow from the data they show where they can: a listing of 10,000 rows
+    /// would otherwise copy every string once more.
+    pub rows: Vec<Vec<(Cow<'a, str>, Tone)>>,
     /// Columns aligned to the right (numbers).
     pub right: Vec<usize>,
 }
 
-impl Table {
-    pub fn new(header: Vec<&'static str>) -> Table {
+impl<'a> Table<'a> {
+    pub fn new(header: Vec<&'static str>) -> Table<'a> {
         Table {
             header,
             rows: Vec::new(),
@@ -166,7 +175,7 @@ impl Table {
         }));
         for row in &self.rows {
             t.add_row(row.iter().enumerate().map(|(i, (text, tone))| {
-                let mut c = Cell::new(text);
+                let mut c = Cell::new(text.as_ref());
                 if self.right.contains(&i) {
                     c = c.set_alignment(CellAlignment::Right);
                 }

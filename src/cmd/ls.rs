@@ -1,6 +1,7 @@
 //! `udskit ls [PATTERN]`: who listens where. The listing itself is built in listing.rs;
 //! this module holds the options, turns them into a selection, and prints a table or JSON.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -126,7 +127,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         s.push('\n');
         s
     } else {
-        table(&entries, &args).render(ctx)
+        let t = table(&entries, &args);
+        let text = t.render(ctx);
+        std::mem::forget(t); // see below
+        text
     };
     let written = std::io::stdout().lock().write_all(text.as_bytes());
     // The process exits right after: freeing thousands of entries one by one is wasted time.
@@ -139,21 +143,24 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
-fn or_dash<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+fn or_dash<T: ToString>(v: Option<T>) -> Cow<'static, str> {
+    v.map_or(Cow::Borrowed("-"), |v| Cow::Owned(v.to_string()))
 }
 
-fn joined(owners: &[Owner], f: impl Fn(&Owner) -> String) -> String {
-    let mut parts: Vec<String> = owners.iter().map(f).collect();
-    parts.dedup();
-    if parts.is_empty() {
-        "-".into()
-    } else {
-        parts.join(",")
+/// One value per process (borrowed when there is one process, the usual case), "-" for none.
+fn joined<'a>(owners: &'a [Owner], f: impl Fn(&'a Owner) -> Cow<'a, str>) -> Cow<'a, str> {
+    match owners {
+        [] => Cow::Borrowed("-"),
+        [one] => f(one),
+        many => {
+            let mut parts: Vec<Cow<str>> = many.iter().map(f).collect();
+            parts.dedup();
+            Cow::Owned(parts.join(","))
+        }
     }
 }
 
-fn table(entries: &[Entry], args: &Args) -> Table {
+fn table<'a>(entries: &'a [Entry], args: &Args) -> Table<'a> {
     let mut header = vec!["TYPE", "STATE", "CONNS"];
     if args.long {
         header.push("QUEUE");
@@ -172,31 +179,29 @@ fn table(entries: &[Entry], args: &Args) -> Table {
     header.push("PATH");
     let mut t = Table::new(header);
     t.right = vec![2];
+    t.rows.reserve(entries.len());
+    let dash = || Cow::Borrowed("-");
     for e in entries {
-        let (state, tone) = match (e.state, e.shadowed) {
-            ("stale", _) => ("stale".to_string(), Tone::Warn),
-            (s, Some(true)) => (format!("{s}(shadowed)"), Tone::Bad),
-            ("listen" | "bound", _) => (e.state.to_string(), Tone::Good),
-            (s, _) => (s.to_string(), Tone::Plain),
+        let (state, tone): (Cow<str>, Tone) = match (e.state, e.shadowed) {
+            ("stale", _) => (e.state.into(), Tone::Warn),
+            (s, Some(true)) => (format!("{s}(shadowed)").into(), Tone::Bad),
+            ("listen" | "bound", _) => (e.state.into(), Tone::Good),
+            (s, _) => (s.into(), Tone::Plain),
         };
-        let mut row = vec![
-            (or_dash(e.kind), Tone::Plain),
-            (state, tone),
-            (or_dash(e.conns), Tone::Plain),
-        ];
+        let mut row = Vec::with_capacity(t.header.len());
+        row.push((e.kind.map_or(dash(), Cow::Borrowed), Tone::Plain));
+        row.push((state, tone));
+        row.push((or_dash(e.conns), Tone::Plain));
         if args.long {
-            row.push((
-                e.queue
-                    .zip(e.backlog)
-                    .map_or("-".into(), |(q, b)| format!("{q}/{b}")),
-                Tone::Plain,
-            ));
+            let queue = e.queue.zip(e.backlog).map(|(q, b)| format!("{q}/{b}"));
+            row.push((queue.map_or(dash(), Cow::Owned), Tone::Plain));
         }
-        row.push((joined(&e.processes, |o| o.pid.to_string()), Tone::Plain));
         row.push((
-            joined(&e.processes, |o| {
-                o.command.clone().unwrap_or_else(|| "?".into())
-            }),
+            joined(&e.processes, |o| o.pid.to_string().into()),
+            Tone::Plain,
+        ));
+        row.push((
+            joined(&e.processes, |o| o.command.as_deref().unwrap_or("?").into()),
             Tone::Plain,
         ));
         if args.long {
@@ -206,38 +211,38 @@ fn table(entries: &[Entry], args: &Args) -> Table {
                     .map(u32::to_string)
                     .collect::<Vec<_>>()
                     .join(",")
+                    .into()
             });
             row.push((fds, Tone::Plain));
         }
-        row.push((or_dash(e.user.clone()), Tone::Plain));
+        row.push((e.user.as_deref().map_or(dash(), Cow::Borrowed), Tone::Plain));
         if args.long {
             row.push((or_dash(e.inode), Tone::Plain));
             row.push((
-                e.mode.as_deref().map_or("-".into(), mode_letters),
+                e.mode.as_deref().map_or(dash(), |m| mode_letters(m).into()),
                 Tone::Plain,
             ));
-            row.push((
-                e.owner
-                    .as_ref()
-                    .zip(e.group.as_ref())
-                    .map_or("-".into(), |(o, g)| format!("{o}:{g}")),
-                Tone::Plain,
-            ));
+            let owner = e
+                .owner
+                .as_ref()
+                .zip(e.group.as_ref())
+                .map(|(o, g)| format!("{o}:{g}"));
+            row.push((owner.map_or(dash(), Cow::Owned), Tone::Plain));
         }
         if args.peers {
             let peer = if e.peer_processes.is_empty() {
-                e.peer_inode.map_or("-".into(), |i| format!("inode:{i}"))
+                e.peer_inode.map_or(dash(), |i| format!("inode:{i}").into())
             } else {
                 joined(&e.peer_processes, |o| {
-                    format!("{}/{}", o.pid, o.command.as_deref().unwrap_or("?"))
+                    format!("{}/{}", o.pid, o.command.as_deref().unwrap_or("?")).into()
                 })
             };
             row.push((peer, Tone::Plain));
         }
         let name = if e.name.is_empty() {
-            "-".to_string()
+            dash()
         } else {
-            e.name.clone()
+            Cow::Borrowed(e.name.as_str())
         };
         row.push((name, Tone::Plain));
         t.rows.push(row);
