@@ -100,6 +100,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let dirs = if dirs.is_empty() {
                 ["/tmp", "/run", "/var/run"].map(PathBuf::from).to_vec()
             } else {
+                if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
+                    let shown = crate::output::escape(&missing.display().to_string()).into_owned();
+                    return Err(Fail::new(1, format!("--stale: {shown} is not a directory")).into());
+                }
                 dirs.clone()
             };
             listing::stale(&dirs, &sel)?

@@ -327,6 +327,12 @@ fn stale_finds_socket_files_nothing_is_bound_to() {
     let other = tempdir();
     std::os::unix::fs::symlink(f.dir.path(), other.path().join("link")).unwrap();
     assert!(json(&["--stale", other.path().to_str().unwrap()]).is_empty());
+    let missing = udskit()
+        .args(["ls", "--stale", "/no/such/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr_of(&missing).contains("--stale: /no/such/dir is not a directory"));
     // The defaults (/tmp among them) find it too.
     assert!(names(&json(&["--stale", "--", &f.token])).contains(&f.path("stale.sock")));
 }
