@@ -66,8 +66,6 @@ pub struct Sock {
     pub peer: Option<u32>,
     /// Connections waiting in a listener's accept queue (and the queue's limit).
     pub queue: Option<(u32, u32)>,
-    /// Inodes of the connections waiting in the accept queue.
-    pub pending: Vec<u32>,
     /// The uid of whoever created the socket.
     pub uid: Option<u32>,
 }
@@ -100,14 +98,12 @@ const NLMSG_HDRLEN: usize = 16;
 const UDIAG_SHOW_NAME: u32 = 0x01;
 const UDIAG_SHOW_VFS: u32 = 0x02;
 const UDIAG_SHOW_PEER: u32 = 0x04;
-const UDIAG_SHOW_ICONS: u32 = 0x08;
 const UDIAG_SHOW_RQLEN: u32 = 0x10;
 const UDIAG_SHOW_UID: u32 = 0x40;
 
 const UNIX_DIAG_NAME: u16 = 0;
 const UNIX_DIAG_VFS: u16 = 1;
 const UNIX_DIAG_PEER: u16 = 2;
-const UNIX_DIAG_ICONS: u16 = 3;
 const UNIX_DIAG_RQLEN: u16 = 4;
 const UNIX_DIAG_UID: u16 = 7;
 
@@ -139,12 +135,8 @@ pub fn dump() -> io::Result<Vec<Sock>> {
     req.extend_from_slice(&0u16.to_ne_bytes());
     req.extend_from_slice(&u32::MAX.to_ne_bytes()); // all states
     req.extend_from_slice(&0u32.to_ne_bytes()); // any inode
-    let show = UDIAG_SHOW_NAME
-        | UDIAG_SHOW_VFS
-        | UDIAG_SHOW_PEER
-        | UDIAG_SHOW_ICONS
-        | UDIAG_SHOW_RQLEN
-        | UDIAG_SHOW_UID;
+    let show =
+        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
     req.extend_from_slice(&show.to_ne_bytes());
     req.extend_from_slice(&[0xff; 8]); // no cookie
     rustix::net::send(&fd, &req, SendFlags::empty())?;
@@ -221,7 +213,6 @@ fn parse_msg(m: &[u8]) -> Option<Sock> {
         vfs: None,
         peer: None,
         queue: None,
-        pending: Vec::new(),
         uid: None,
     };
     let mut attrs = &m[16..];
@@ -249,9 +240,6 @@ fn parse_msg(m: &[u8]) -> Option<Sock> {
                 s.vfs = Some((dev, u64::from(ino)));
             }
             UNIX_DIAG_PEER if data.len() >= 4 => s.peer = Some(u32_at(data, 0)),
-            UNIX_DIAG_ICONS => {
-                s.pending = data.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
-            }
             UNIX_DIAG_RQLEN if data.len() >= 8 => {
                 s.queue = Some((u32_at(data, 0), u32_at(data, 4)));
             }
@@ -321,7 +309,6 @@ fn parse_proc_line(line: &[u8]) -> Option<Sock> {
         vfs: None,
         peer: None,
         queue: None,
-        pending: Vec::new(),
         uid: None,
     })
 }

@@ -220,7 +220,9 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             let total = file_key(s)
                 .and_then(|k| children.get(&k).copied())
                 .unwrap_or(0);
-            e.conns = Some(total.saturating_sub(s.pending.len() as u32));
+            // Connections still waiting in the accept queue are not in the kernel's table
+            // (checked: ss does not show them either), so this counts accepted ones only.
+            e.conns = Some(total);
         }
         let facts = facts.unwrap_or_else(|| file_facts(s, &mut dirs));
         e.shadowed = facts.shadowed;
@@ -255,8 +257,8 @@ type Found = (Vec<Candidate>, HashMap<FileKey, u32>, Source);
 /// connections per listener file. With `dirs`, each one's file is looked up as well.
 fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Found> {
     let (socks, source) = crate::diag::sockets()?;
-    // Accepted connections carry their listener's name and file: count them per file,
-    // less the ones still waiting in the accept queue (subtracted per listener).
+    // Accepted connections carry their listener's name and file: count them per file.
+
     let mut children: HashMap<FileKey, u32> = HashMap::new();
     for s in socks
         .iter()

@@ -83,8 +83,11 @@ fn json_describes_every_kind_of_socket() {
     let s = s[0];
     assert_eq!(s["type"], "stream");
     assert_eq!(s["state"], "listen");
-    assert_eq!(s["conns"], 1, "one accepted client");
-    assert_eq!(s["queue"], 0);
+    assert_eq!(
+        s["conns"], 1,
+        "one accepted client (the waiting one is not accepted yet)"
+    );
+    assert_eq!(s["queue"], 1);
     assert_eq!(s["backlog"], 16);
     assert_eq!(s["mode"], "0640");
     assert_eq!(s["owner"], "root");
@@ -186,14 +189,18 @@ fn all_and_peers_show_connections_and_who_is_at_the_other_end() {
     let Some(f) = Fixture::start() else { return };
     let pid = f.pid().to_string();
     let mine = json(&["-a", "--peers", "-p", &pid]);
-    // The listeners, the accepted connection (named like its listener) and the unnamed client.
+    // The listeners, the accepted connection (named like its listener) and the two unnamed
+    // clients (the waiting one's server end is in the queue, held by no process yet).
     let connected: Vec<_> = mine.iter().filter(|e| e["state"] == "connected").collect();
-    assert_eq!(connected.len(), 2, "{mine:#?}");
+    assert_eq!(connected.len(), 3, "{mine:#?}");
     let accepted = connected
         .iter()
         .find(|e| e["name"] == f.path("s.sock").as_str())
         .unwrap();
-    let client = connected.iter().find(|e| e["name"] == "").unwrap();
+    let client = connected
+        .iter()
+        .find(|e| e["name"] == "" && e["inode"] == accepted["peer_inode"])
+        .unwrap();
     assert_eq!(accepted["peer_inode"], client["inode"]);
     assert_eq!(client["peer_inode"], accepted["inode"]);
     assert_eq!(accepted["peer_processes"][0]["pid"], f.pid());
@@ -274,8 +281,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     );
     let row: Vec<_> = long.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
-        (row[3], row[9], row[10], row[11]),
-        ("0/16", "srw-r-----", "root:root", s_sock.as_str())
+        (row[2], row[3], row[9], row[10], row[11]),
+        ("1", "1/16", "srw-r-----", "root:root", s_sock.as_str())
     );
 
     // On a terminal (script(1) gives it one): comfy-table, coloured with --color=always.
