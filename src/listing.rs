@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -18,7 +19,7 @@ use crate::stream::Kind;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
-    pub command: Option<String>,
+    pub command: Option<Rc<str>>,
     pub fds: Vec<u32>,
 }
 
@@ -47,11 +48,11 @@ pub struct Entry {
     pub backlog: Option<u32>,
     pub processes: Vec<Owner>,
     pub uid: Option<u32>,
-    pub user: Option<String>,
+    pub user: Option<Rc<str>>,
     /// The socket file's permission bits in octal ("0660"), owner and group.
     pub mode: Option<String>,
-    pub owner: Option<String>,
-    pub group: Option<String>,
+    pub owner: Option<Rc<str>>,
+    pub group: Option<Rc<str>>,
     pub peer_inode: Option<u32>,
     /// The processes at the other end (with `--peers`).
     pub peer_processes: Vec<Owner>,
@@ -87,14 +88,14 @@ impl Select {
         self.process_matches(pid, &mut HashMap::new())
     }
 
-    fn process_matches(&self, pid: u32, comms: &mut HashMap<u32, Option<String>>) -> bool {
+    fn process_matches(&self, pid: u32, comms: &mut HashMap<u32, Option<Rc<str>>>) -> bool {
         if self.pids.contains(&pid) {
             return true;
         }
         !self.commands.is_empty()
             && comms
                 .entry(pid)
-                .or_insert_with(|| crate::proc::comm(pid))
+                .or_insert_with(|| command(pid))
                 .as_deref()
                 .is_some_and(|c| self.commands.iter().any(|n| c.starts_with(n.as_str())))
     }
@@ -157,7 +158,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     let (picked, children, source) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
 
-    let mut comms: HashMap<u32, Option<String>> = HashMap::new();
+    let mut comms: HashMap<u32, Option<Rc<str>>> = HashMap::new();
     let mut names = Names::default();
     let mut entries = Vec::with_capacity(picked.len());
     // Sorted through an index, so that the sort moves 8-byte indices rather than the
@@ -355,39 +356,41 @@ fn shadows_by_directory(picked: &mut [Candidate]) {
 /// reading /etc/passwd per row made 10,000 rows take 0.7 s instead of tens of ms.
 #[derive(Default)]
 struct Names {
-    users: HashMap<u32, String>,
-    groups: HashMap<u32, String>,
+    users: HashMap<u32, Rc<str>>,
+    groups: HashMap<u32, Rc<str>>,
 }
 
 impl Names {
-    fn user(&mut self, uid: u32) -> String {
+    fn user(&mut self, uid: u32) -> Rc<str> {
         self.users
             .entry(uid)
-            .or_insert_with(|| crate::proc::user_name(uid))
+            .or_insert_with(|| crate::proc::user_name(uid).into())
             .clone()
     }
 
-    fn group(&mut self, gid: u32) -> String {
+    fn group(&mut self, gid: u32) -> Rc<str> {
         self.groups
             .entry(gid)
-            .or_insert_with(|| crate::proc::group_name(gid))
+            .or_insert_with(|| crate::proc::group_name(gid).into())
             .clone()
     }
 }
 
+/// A process's command name, escaped for the terminal.
+fn command(pid: u32) -> Option<Rc<str>> {
+    crate::proc::comm(pid).map(|c| crate::output::escape(&c).into())
+}
+
 /// Groups descriptors by process, with each process's command name.
-fn owners(holders: &[Holder], comms: &mut HashMap<u32, Option<String>>) -> Vec<Owner> {
+fn owners(holders: &[Holder], comms: &mut HashMap<u32, Option<Rc<str>>>) -> Vec<Owner> {
     let mut out: Vec<Owner> = Vec::new();
     for h in holders {
         match out.last_mut() {
             Some(o) if o.pid == h.pid => o.fds.push(h.fd),
             _ => out.push(Owner {
                 pid: h.pid,
-                command: comms
-                    .entry(h.pid)
-                    .or_insert_with(|| crate::proc::comm(h.pid))
-                    .as_deref()
-                    .map(|c| crate::output::escape(c).into_owned()),
+                // Escaped once per process, shared by all its rows.
+                command: comms.entry(h.pid).or_insert_with(|| command(h.pid)).clone(),
                 fds: vec![h.fd],
             }),
         }
