@@ -126,12 +126,10 @@ fn state_name(s: &Sock) -> &'static str {
     }
 }
 
-/// Servers: stream and seqpacket sockets that listen, and bound datagram sockets.
+/// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
+/// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
 fn is_server(s: &Sock) -> bool {
-    match s.kind {
-        Kind::Datagram => s.name.is_some() && s.state == State::Unconnected,
-        _ => s.state == State::Listen,
-    }
+    s.state == State::Listen || (s.name.is_some() && s.state == State::Unconnected)
 }
 
 /// What identifies a listener's file: (dev, ino) with sock_diag, else the name.

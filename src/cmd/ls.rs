@@ -12,8 +12,8 @@ use crate::stream::Kind;
 
 /// List listening unix sockets: path, type, state, processes, user, connections
 ///
-/// Lists the unix sockets that serve: stream and seqpacket sockets that listen, and bound
-/// datagram sockets. Abstract names are shown as @NAME; a path that itself starts with @ is
+/// Lists the unix sockets that serve: stream and seqpacket sockets that listen (or are bound
+/// and about to), and bound datagram sockets. Abstract names are shown as @NAME; a path that itself starts with @ is
 /// shown as ./@NAME. A listener whose path now leads to another file or to nothing is marked
 /// "(shadowed)": clients connecting to that path no longer reach it.
 ///

@@ -142,7 +142,12 @@ fn json_describes_every_kind_of_socket() {
         (&gone["shadowed"], &gone["mode"]),
         (&Value::Bool(true), &Value::Null)
     );
-    assert_eq!(all.len(), 8, "{:?}", names(&all));
+    let b = by(&f.path("b.sock"))[0];
+    assert_eq!(
+        (&b["type"], &b["state"], &b["conns"]),
+        (&"stream".into(), &"bound".into(), &Value::Null)
+    );
+    assert_eq!(all.len(), 9, "{:?}", names(&all));
 }
 
 #[test]
@@ -150,23 +155,23 @@ fn filters_select_by_type_process_user_and_pattern() {
     let Some(f) = Fixture::start() else { return };
     let t = f.token.as_str();
     let count = |args: &[&str]| json(&[&[t], args].concat()).len();
-    assert_eq!(count(&[]), 8);
+    assert_eq!(count(&[]), 9);
     assert_eq!(names(&json(&[t, "-t", "seqpacket"])), [f.path("q.sock")]);
     assert_eq!(names(&json(&[t, "--type", "dgram"])), [f.path("d.sock")]);
-    assert_eq!(count(&["-t", "stream"]), 6);
-    assert_eq!(count(&["-t", "stream", "-t", "datagram"]), 7);
+    assert_eq!(count(&["-t", "stream"]), 7);
+    assert_eq!(count(&["-t", "stream", "-t", "datagram"]), 8);
     assert_eq!(
         count(&["-c", "udskt"]),
-        8,
+        9,
         "-c is a prefix of the command name"
     );
-    assert_eq!(count(&["-c", "udskt-fix", "-c", "nothing-like-it"]), 8);
+    assert_eq!(count(&["-c", "udskt-fix", "-c", "nothing-like-it"]), 9);
     assert_eq!(count(&["--command", "nothing-like-it"]), 0);
     let pid = f.pid().to_string();
-    assert_eq!(count(&["-p", &pid]), 8);
+    assert_eq!(count(&["-p", &pid]), 9);
     assert_eq!(count(&["--pid", "1"]), 0);
-    assert_eq!(count(&["-u", "root"]), 8);
-    assert_eq!(count(&["-u", "0"]), 8);
+    assert_eq!(count(&["-u", "root"]), 9);
+    assert_eq!(count(&["-u", "0"]), 9);
     assert_eq!(count(&["--user", "nobody"]), 0);
     // Globs match the whole address; a substring anywhere.
     let glob = format!("/tmp/{t}/[sq].sock");
@@ -232,7 +237,7 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
         ["TYPE", "STATE", "CONNS", "PID", "COMMAND", "USER", "PATH"]
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
-    assert_eq!(rows.len(), 8, "{out}");
+    assert_eq!(rows.len(), 9, "{out}");
     let s_sock = f.path("s.sock");
     assert!(
         rows.contains(&vec![
@@ -367,7 +372,7 @@ fn unprivileged_user_sees_sockets_and_is_told_what_it_could_not_see() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
     let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(entries.len(), 8, "every socket is listed: {entries:#?}");
+    assert_eq!(entries.len(), 9, "every socket is listed: {entries:#?}");
     assert!(
         entries
             .iter()
