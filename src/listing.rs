@@ -1,11 +1,10 @@
 //! The model behind `udskit ls`: the kernel's unix sockets (diag.rs) joined with the
 //! processes that hold them (one /proc/PID/fd pass), the accepted connections counted per
 //! listener, listeners whose path no longer leads to them (shadowed), and socket files no
-//! socket is bound to (stale). Selection by type, state, process, user and path pattern.
+//! socket is bound to (stale.rs). Selection by type, state, process, user and path pattern.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -103,7 +102,9 @@ impl Select {
     pub fn name_matches(&self, shown: &str) -> bool {
         match &self.pattern {
             None => true,
-            Some(p) if p.contains(['*', '?', '[']) => glob(p.as_bytes(), shown.as_bytes()),
+            Some(p) if p.contains(['*', '?', '[']) => {
+                crate::glob::glob(p.as_bytes(), shown.as_bytes())
+            }
             Some(p) => shown.contains(p.as_str()),
         }
     }
@@ -353,20 +354,20 @@ fn shadows_by_directory(picked: &mut [Candidate]) {
 /// User and group names, each id looked up once: a listing repeats the same few ids, and
 /// reading /etc/passwd per row made 10,000 rows take 0.7 s instead of tens of ms.
 #[derive(Default)]
-struct Names {
+pub struct Names {
     users: HashMap<u32, Rc<str>>,
     groups: HashMap<u32, Rc<str>>,
 }
 
 impl Names {
-    fn user(&mut self, uid: u32) -> Rc<str> {
+    pub fn user(&mut self, uid: u32) -> Rc<str> {
         self.users
             .entry(uid)
             .or_insert_with(|| crate::proc::user_name(uid).into())
             .clone()
     }
 
-    fn group(&mut self, gid: u32) -> Rc<str> {
+    pub fn group(&mut self, gid: u32) -> Rc<str> {
         self.groups
             .entry(gid)
             .or_insert_with(|| crate::proc::group_name(gid).into())
@@ -471,211 +472,8 @@ fn file_facts(s: &Sock, dirs: &mut DirCache) -> Facts {
     }
 }
 
-fn set_file_facts(e: &mut Entry, mode: u32, uid: u32, gid: u32, names: &mut Names) {
+pub fn set_file_facts(e: &mut Entry, mode: u32, uid: u32, gid: u32, names: &mut Names) {
     e.mode = Some(format!("{:04o}", mode & 0o7777));
     e.owner = Some(names.user(uid));
     e.group = Some(names.group(gid));
-}
-
-// ---------------------------------------------------------------------------------------
-// Stale socket files
-
-/// How deep `--stale` looks below each directory: /run/user/UID/APP/NAME and
-/// /run/docker/containerd/NAME are within 4; deeper trees are rarely socket homes.
-pub const STALE_DEPTH: usize = 6;
-
-/// Socket files under `dirs` that no socket is bound to. Symbolic links are not followed
-/// below the directories given (a directory given as a link is followed, once).
-pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Vec<Entry>> {
-    let (socks, source) = crate::diag::sockets()
-        .map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
-    let bound_files: HashSet<(u64, u64)> = socks.iter().filter_map(|s| s.vfs).collect();
-    // Without sock_diag only the names are known: a file whose path some socket was bound
-    // under is taken as live.
-    let bound_names: HashSet<&[u8]> = socks
-        .iter()
-        .filter_map(|s| match &s.name {
-            Some(Name::Path(p)) => Some(p.as_slice()),
-            _ => None,
-        })
-        .collect();
-    let mut seen_dirs = HashSet::new();
-    let mut found = Vec::new();
-    for dir in dirs {
-        let Ok(real) = std::fs::canonicalize(dir) else {
-            continue;
-        };
-        walk(&real, 0, &mut seen_dirs, &mut |path, m| {
-            let live = match source {
-                Source::Netlink => bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff)),
-                Source::ProcNetUnix => bound_names.contains(path.as_os_str().as_bytes()),
-            };
-            if !live {
-                found.push((path.to_path_buf(), m.clone()));
-            }
-        });
-    }
-    let mut names = Names::default();
-    let mut entries: Vec<Entry> = found
-        .into_iter()
-        .filter(|(_, m)| sel.uids.is_empty() || sel.uids.contains(&m.uid()))
-        .map(|(path, m)| {
-            let name = Name::Path(path.as_os_str().as_bytes().to_vec());
-            let mut e = Entry {
-                name: name.display(),
-                path: Some(crate::output::escape_bytes(path.as_os_str().as_bytes())),
-                abstract_name: None,
-                kind: None,
-                state: "stale",
-                shadowed: None,
-                inode: None,
-                conns: None,
-                queue: None,
-                backlog: None,
-                processes: Vec::new(),
-                uid: Some(m.uid()),
-                user: Some(names.user(m.uid())),
-                mode: None,
-                owner: None,
-                group: None,
-                peer_inode: None,
-                peer_processes: Vec::new(),
-            };
-            set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
-            e
-        })
-        .filter(|e| sel.name_matches(&e.name))
-        .collect();
-    entries.sort_by(|a, b| a.name.cmp(&b.name));
-    entries.dedup_by(|a, b| a.name == b.name);
-    Ok(entries)
-}
-
-fn walk(
-    dir: &Path,
-    depth: usize,
-    seen: &mut HashSet<(u64, u64)>,
-    found: &mut dyn FnMut(&Path, &std::fs::Metadata),
-) {
-    let Ok(m) = std::fs::metadata(dir) else {
-        return;
-    };
-    if !seen.insert((m.dev(), m.ino())) {
-        return;
-    }
-    // Unreadable directories (other users', when not root) are skipped.
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let Ok(ft) = entry.file_type() else {
-            continue;
-        };
-        let path = entry.path();
-        if ft.is_socket() {
-            if let Ok(m) = entry.metadata() {
-                found(&path, &m);
-            }
-        } else if ft.is_dir() && depth + 1 < STALE_DEPTH {
-            walk(&path, depth + 1, seen, found);
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// Glob
-
-/// Shell-style glob over the whole name: `*` any run (including `/`), `?` one character,
-/// `[abc]`, `[a-z]`, `[!x]` one of a set.
-pub fn glob(pat: &[u8], s: &[u8]) -> bool {
-    let (mut p, mut i) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        match pat.get(p) {
-            Some(b'*') => {
-                star = Some((p, i));
-                p += 1;
-                continue;
-            }
-            Some(b'?') => {
-                p += 1;
-                i += 1;
-                continue;
-            }
-            Some(b'[') => match class(&pat[p..], s[i]) {
-                Some((true, len)) => {
-                    p += len;
-                    i += 1;
-                    continue;
-                }
-                // Without a closing bracket, `[` is itself.
-                None if s[i] == b'[' => {
-                    p += 1;
-                    i += 1;
-                    continue;
-                }
-                _ => {}
-            },
-            Some(&c) if c == s[i] => {
-                p += 1;
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        match star {
-            Some((sp, si)) => {
-                p = sp + 1;
-                i = si + 1;
-                star = Some((sp, si + 1));
-            }
-            None => return false,
-        }
-    }
-    pat[p..].iter().all(|&c| c == b'*')
-}
-
-/// Matches `c` against the class at the start of `pat`; returns (matched, class length).
-fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
-    let mut j = 1;
-    let negate = matches!(pat.get(1), Some(b'!' | b'^'));
-    if negate {
-        j += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while let Some(&b) = pat.get(j) {
-        if b == b']' && !first {
-            return Some((matched != negate, j + 1));
-        }
-        first = false;
-        if pat.get(j + 1) == Some(&b'-') && pat.get(j + 2).is_some_and(|&e| e != b']') {
-            matched |= (b..=pat[j + 2]).contains(&c);
-            j += 3;
-        } else {
-            matched |= b == c;
-            j += 1;
-        }
-    }
-    None // no closing bracket: not a class
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob;
-
-    #[test]
-    fn globs() {
-        assert!(glob(b"*.sock", b"/tmp/a.sock"));
-        assert!(!glob(b"*.sock", b"/tmp/a.socket"));
-        assert!(glob(b"/run/*/x", b"/run/a/b/x"));
-        assert!(glob(b"@foo?", b"@foo1"));
-        assert!(glob(b"[ab]*", b"b.sock"));
-        assert!(!glob(b"[!ab]*", b"b.sock"));
-        assert!(glob(b"x[0-9]", b"x7"));
-        assert!(!glob(b"x[0-9]", b"xa"));
-        assert!(glob(b"*", b""));
-        assert!(!glob(b"a", b""));
-        assert!(glob(b"a[b*", b"a[bc"));
-    }
 }

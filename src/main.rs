@@ -6,12 +6,14 @@ mod cmd;
 mod diag;
 mod duration;
 mod error;
+mod glob;
 mod listing;
 mod output;
 mod proc;
 mod pump;
 mod shutdown;
 mod socket;
+mod stale;
 mod stream;
 
 use clap::Parser;

@@ -106,7 +106,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 dirs.clone()
             };
-            listing::stale(&dirs, &sel)?
+            crate::stale::stale(&dirs, &sel)?
         }
         None => {
             let l = listing::collect(&sel)?;
