@@ -193,46 +193,59 @@ impl<'a> Table<'a> {
     }
 
     pub fn plain(&self) -> String {
-        let cols = self.header.len();
-        let last = cols.saturating_sub(1);
-        let mut widths: Vec<usize> = self.header.iter().map(|h| h.len()).collect();
-        for row in &self.rows {
-            for (i, (text, _)) in row.iter().enumerate().take(last) {
-                widths[i] = widths[i].max(awk_cell(last, i, text).chars().count());
-            }
-        }
-        let mut out = String::with_capacity(
-            (self.rows.len() + 1) * (widths.iter().sum::<usize>() + 2 * cols + 32),
-        );
-        let mut line = |cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
-            let start = out.len();
-            for (i, text) in cells.enumerate() {
-                let pad = widths[i].saturating_sub(text.chars().count());
-                if i == last {
-                    out.push_str(&text);
-                } else if self.right.contains(&i) {
-                    out.extend(std::iter::repeat_n(' ', pad));
-                    out.push_str(&text);
-                    out.push_str("  ");
-                } else {
-                    out.push_str(&text);
-                    out.extend(std::iter::repeat_n(' ', pad + 2));
-                }
-            }
-            out.truncate(start + out[start..].trim_end().len());
-            out.push('\n');
-        };
-        line(&mut self.header.iter().map(|h| Cow::Borrowed(*h)));
-        for row in &self.rows {
-            line(
-                &mut row
-                    .iter()
-                    .enumerate()
-                    .map(|(i, (t, _))| awk_cell(last, i, t)),
-            );
-        }
-        out
+        plain_columns(&self.header, &self.right, self.rows.len(), |r, c| {
+            Cow::Borrowed(self.rows[r][c].0.as_ref())
+        })
     }
+}
+
+/// Plain columns for awk (see [`Table`]) computed cell by cell, `cell(row, column)`, so that
+/// a long listing need not be held as a table first.
+pub fn plain_columns<'a>(
+    header: &[&str],
+    right: &[usize],
+    rows: usize,
+    cell: impl Fn(usize, usize) -> Cow<'a, str>,
+) -> String {
+    let cols = header.len();
+    let last = cols.saturating_sub(1);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in 0..rows {
+        for (c, w) in widths.iter_mut().enumerate().take(last) {
+            *w = (*w).max(awk_cell(last, c, &cell(r, c)).chars().count());
+        }
+    }
+    let mut out =
+        String::with_capacity((rows + 1) * (widths.iter().sum::<usize>() + 2 * cols + 32));
+    let mut line = |cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
+        let start = out.len();
+        for (i, text) in cells.enumerate() {
+            let pad = widths[i].saturating_sub(text.chars().count());
+            if i == last {
+                out.push_str(&text);
+            } else if right.contains(&i) {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(&text);
+                out.push_str("  ");
+            } else {
+                out.push_str(&text);
+                out.extend(std::iter::repeat_n(' ', pad + 2));
+            }
+        }
+        out.truncate(start + out[start..].trim_end().len());
+        out.push('\n');
+    };
+    line(&mut header.iter().map(|h| Cow::Borrowed(*h)));
+    for r in 0..rows {
+        line(&mut (0..cols).map(|c| {
+            let text = cell(r, c);
+            match awk_cell(last, c, &text) {
+                Cow::Borrowed(_) => text,
+                Cow::Owned(o) => Cow::Owned(o),
+            }
+        }));
+    }
+    out
 }
 
 /// A cell of a plain table: whitespace (rare) becomes `\x20` in every column but the last;
