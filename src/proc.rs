@@ -78,6 +78,8 @@ pub struct FdScan {
 
 /// Reads every selected process's fd table once: `readlinkat` on each entry relative to the
 /// opened fd directory (no per-fd path walk, no stat), keeping `socket:[INODE]` links.
+/// Direct reads rather than the procfs crate: with 10,000 sockets over 20 processes this
+/// scan took 37-53 ms and procfs's `all_processes()`/`fd()` 72-110 ms (5 runs each).
 /// Processes that exit during the scan are skipped. One thread: with 10,000 sockets over 20
 /// processes, two scan threads (with the sock_diag dump beside them) took 162 ms and the
 /// plain sequential scan 134 ms here (hyperfine means; the threads contend in the kernel's
