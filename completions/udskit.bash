@@ -31,6 +31,9 @@ _udskit() {
             udskit,listen)
                 cmd="udskit__subcmd__listen"
                 ;;
+            udskit,ls)
+                cmd="udskit__subcmd__ls"
+                ;;
             udskit,recvfrom)
                 cmd="udskit__subcmd__recvfrom"
                 ;;
@@ -55,6 +58,9 @@ _udskit() {
             udskit__subcmd__help,listen)
                 cmd="udskit__subcmd__help__subcmd__listen"
                 ;;
+            udskit__subcmd__help,ls)
+                cmd="udskit__subcmd__help__subcmd__ls"
+                ;;
             udskit__subcmd__help,recvfrom)
                 cmd="udskit__subcmd__help__subcmd__recvfrom"
                 ;;
@@ -71,7 +77,7 @@ _udskit() {
 
     case "${cmd}" in
         udskit)
-            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom http relay generate help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom http relay ls generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -133,7 +139,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help)
-            opts="listen connect sendto recvfrom http relay generate help"
+            opts="listen connect sendto recvfrom http relay ls generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -203,6 +209,20 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help__subcmd__listen)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__help__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -360,6 +380,60 @@ _udskit() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__ls)
+            opts="-l -a -c -p -u -t -q -v -h -V --long --all --peers --command --pid --user --type --stale --json --color --quiet --verbose --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --type)
+                    COMPREPLY=($(compgen -W "stream seqpacket datagram" -- "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -W "stream seqpacket datagram" -- "${cur}"))
+                    return 0
+                    ;;
+                --stale)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

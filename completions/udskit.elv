@@ -33,6 +33,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -166,6 +167,32 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;ls'= {
+            cand -c 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand --command 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand -p 'Only sockets held by process PID (repeatable)'
+            cand --pid 'Only sockets held by process PID (repeatable)'
+            cand -u 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand --user 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand -t 'Only sockets of this type (repeatable)'
+            cand --type 'Only sockets of this type (repeatable)'
+            cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand -l 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand --long 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand -a 'All unix sockets: also connected and unnamed ones'
+            cand --all 'All unix sockets: also connected and unnamed ones'
+            cand --peers 'With -a: show the process at the other end of each connected socket'
+            cand --json 'Print a JSON array (keys listed in the README) instead of a table'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;generate'= {
             cand --out-dir 'Directory that receives completions/ and man/'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
@@ -185,6 +212,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -199,6 +227,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help;http'= {
         }
         &'udskit;help;relay'= {
+        }
+        &'udskit;help;ls'= {
         }
         &'udskit;help;generate'= {
         }

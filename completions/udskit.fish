@@ -37,6 +37,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send data
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
@@ -135,6 +136,24 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'P
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s c -l command -d 'Only sockets held by a process whose command name starts with NAME (repeatable)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s p -l pid -d 'Only sockets held by process PID (repeatable)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s u -l user -d 'Only sockets owned by USER (a name or uid; repeatable)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only sockets of this type (repeatable)' -r -f -a "stream\t''
+seqpacket\t''
+datagram\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l out-dir -d 'Directory that receives completions/ and man/' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -143,11 +162,12 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

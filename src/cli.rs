@@ -3,7 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
-use crate::cmd::{connect, generate, http, listen, recvfrom, relay, sendto};
+use crate::cmd::{connect, generate, http, listen, ls, recvfrom, relay, sendto};
 use crate::output::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
@@ -53,6 +53,7 @@ pub enum Command {
     Recvfrom(recvfrom::Args),
     Http(http::Args),
     Relay(relay::Args),
+    Ls(ls::Args),
     #[command(hide = true)]
     Generate(generate::Args),
 }

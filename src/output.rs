@@ -19,7 +19,6 @@ pub struct Ctx {
     pub color_stdout: bool,
     /// Colour on stderr (diagnostics, errors).
     pub color_stderr: bool,
-    #[allow(dead_code)] // used by `http` and `ls` (issues 5, 6)
     pub stdout_is_tty: bool,
     pub quiet: bool,
     pub verbose: u8,
@@ -96,6 +95,13 @@ pub fn escape(s: &str) -> Cow<'_, str> {
 /// Escapes arbitrary bytes for one line of text: printable ASCII and valid UTF-8 as is,
 /// everything else (including newlines) as `\n`, `\xNN`, `\u{..}`.
 pub fn escape_bytes(bytes: &[u8]) -> String {
+    // The common case, printable ASCII without a backslash, is copied as it is.
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\')
+    {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
     let mut out = String::with_capacity(bytes.len());
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -185,6 +191,159 @@ pub fn json_object(out: &mut Vec<u8>, fields: &[(&str, serde_json::Value)], colo
     out.push(b'}');
 }
 
+/// How a table cell stands out when colour is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Plain,
+    Good,
+    Warn,
+    Bad,
+}
+
+/// A table of text cells: drawn with comfy-table on a terminal (coloured per [`Ctx`]), or as
+/// plain columns aligned with spaces when piped, for awk: every column but the last is free
+/// of whitespace (spaces inside a cell become `\x20`), and the last one is the rest of the line.
+#[derive(Debug, Clone)]
+pub struct Table<'a> {
+    pub header: Vec<&'static str>,
+    /// Cells borrow from the data they show where they can: a listing of 10,000 rows
+    /// would otherwise copy every string once more.
+    pub rows: Vec<Vec<(Cow<'a, str>, Tone)>>,
+    /// Columns aligned to the right (numbers).
+    pub right: Vec<usize>,
+}
+
+impl<'a> Table<'a> {
+    pub fn new(header: Vec<&'static str>) -> Table<'a> {
+        Table {
+            header,
+            rows: Vec::new(),
+            right: Vec::new(),
+        }
+    }
+
+    /// Renders for stdout as `ctx` decided: a drawn table on a terminal, plain when piped.
+    pub fn render(&self, ctx: &Ctx) -> String {
+        if ctx.stdout_is_tty {
+            self.drawn(ctx.color_stdout)
+        } else {
+            self.plain()
+        }
+    }
+
+    pub fn drawn(&self, color: bool) -> String {
+        use comfy_table::{Attribute, Cell, CellAlignment, Color, ContentArrangement};
+        let mut t = comfy_table::Table::new();
+        // The decision is ours (Ctx), not the library's own terminal detection.
+        t.force_no_tty();
+        if color {
+            t.enforce_styling();
+        }
+        t.load_style(comfy_table::presets::UTF8_HORIZONTAL_ONLY)
+            .set_content_arrangement(ContentArrangement::Disabled);
+        t.set_header(self.header.iter().map(|h| {
+            let c = Cell::new(h);
+            if color {
+                c.add_attribute(Attribute::Bold)
+            } else {
+                c
+            }
+        }));
+        for row in &self.rows {
+            t.add_row(row.iter().enumerate().map(|(i, (text, tone))| {
+                let mut c = Cell::new(text.as_ref());
+                if self.right.contains(&i) {
+                    c = c.set_alignment(CellAlignment::Right);
+                }
+                match (color, tone) {
+                    (true, Tone::Good) => c.fg(Color::Green),
+                    (true, Tone::Warn) => c.fg(Color::Yellow),
+                    (true, Tone::Bad) => c.fg(Color::Red).add_attribute(Attribute::Bold),
+                    _ => c,
+                }
+            }));
+        }
+        let mut out = t.to_string();
+        out.push('\n');
+        out
+    }
+
+    pub fn plain(&self) -> String {
+        plain_columns(&self.header, &self.right, self.rows.len(), |r, c| {
+            Cow::Borrowed(self.rows[r][c].0.as_ref())
+        })
+    }
+}
+
+/// Plain columns for awk (see [`Table`]) computed cell by cell, `cell(row, column)`, so that
+/// a long listing need not be held as a table first.
+pub fn plain_columns<'a>(
+    header: &[&str],
+    right: &[usize],
+    rows: usize,
+    cell: impl Fn(usize, usize) -> Cow<'a, str>,
+) -> String {
+    let cols = header.len();
+    let last = cols.saturating_sub(1);
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in 0..rows {
+        for (c, w) in widths.iter_mut().enumerate().take(last) {
+            *w = (*w).max(awk_cell(last, c, &cell(r, c)).chars().count());
+        }
+    }
+    let mut out =
+        String::with_capacity((rows + 1) * (widths.iter().sum::<usize>() + 2 * cols + 32));
+    let mut line = |cells: &mut dyn Iterator<Item = Cow<'_, str>>| {
+        let start = out.len();
+        for (i, text) in cells.enumerate() {
+            let pad = widths[i].saturating_sub(text.chars().count());
+            if i == last {
+                out.push_str(&text);
+            } else if right.contains(&i) {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(&text);
+                out.push_str("  ");
+            } else {
+                out.push_str(&text);
+                out.extend(std::iter::repeat_n(' ', pad + 2));
+            }
+        }
+        out.truncate(start + out[start..].trim_end().len());
+        out.push('\n');
+    };
+    line(&mut header.iter().map(|h| Cow::Borrowed(*h)));
+    for r in 0..rows {
+        line(&mut (0..cols).map(|c| {
+            let text = cell(r, c);
+            match awk_cell(last, c, &text) {
+                Cow::Borrowed(_) => text,
+                Cow::Owned(o) => Cow::Owned(o),
+            }
+        }));
+    }
+    out
+}
+
+/// A cell of a plain table: whitespace (rare) becomes `\x20` in every column but the last;
+/// other cells are borrowed as they are.
+fn awk_cell(last: usize, i: usize, text: &str) -> Cow<'_, str> {
+    if i < last && text.contains(char::is_whitespace) {
+        Cow::Owned(
+            text.chars()
+                .map(|c| {
+                    if c.is_whitespace() {
+                        format!("\\x{:02x}", c as u32)
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +394,31 @@ mod tests {
         );
         let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn plain_tables_split_on_whitespace() {
+        let mut t = Table::new(vec!["N", "CMD", "PATH"]);
+        t.right = vec![0];
+        t.rows.push(vec![
+            ("7".into(), Tone::Plain),
+            ("tmux: server".into(), Tone::Good),
+            ("/tmp/a b".into(), Tone::Plain),
+        ]);
+        t.rows.push(vec![
+            ("10".into(), Tone::Plain),
+            ("x".into(), Tone::Plain),
+            ("/c".into(), Tone::Plain),
+        ]);
+        assert_eq!(
+            t.plain(),
+            " N  CMD              PATH\n 7  tmux:\\x20server  /tmp/a b\n10  x                /c\n"
+        );
+        let drawn = t.drawn(true);
+        assert!(
+            drawn.contains("\x1b[") && drawn.contains("tmux: server"),
+            "{drawn}"
+        );
+        assert!(!t.drawn(false).contains('\x1b'));
     }
 }

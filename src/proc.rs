@@ -1,12 +1,13 @@
 //! Small facts about processes and users read from /proc and /etc: a pid's command name,
 //! user and group names for ids (no NSS: the files are what a local socket's owner uses),
-//! and the type and holder of a bound unix socket (/proc/net/unix, /proc/PID/fd).
+//! and which processes hold which sockets (one pass over every /proc/PID/fd).
 
 use std::fs;
-use std::os::unix::ffi::OsStrExt;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
 
-use crate::addr::Addr;
-use crate::stream::{Cred, Kind};
+use rustix::fs::{Mode, OFlags, RawDir};
+use rustix::io::Errno;
 
 /// The command name of a process (`/proc/PID/comm`), if it still exists and we may see it.
 pub fn comm(pid: u32) -> Option<String> {
@@ -34,85 +35,136 @@ pub fn group_name(gid: u32) -> String {
     name_in("/etc/group", gid).unwrap_or_else(|| gid.to_string())
 }
 
-/// The type of the socket bound at `addr`, from /proc/net/unix (which lists every bound
-/// unix socket with its type), without connecting to it: a probe connection would be
-/// accepted by a stream server as a client.
-pub fn bound_kind(addr: &Addr) -> Option<Kind> {
-    unix_table_entry(addr).and_then(|(kind, _)| kind)
-}
-
-/// The type and socket inode of the socket bound at `addr`, from /proc/net/unix.
-fn unix_table_entry(addr: &Addr) -> Option<(Option<Kind>, u64)> {
-    let wanted: Vec<Vec<u8>> = match addr {
-        Addr::Abstract(name) => vec![[b"@".as_slice(), name].concat()],
-        Addr::Path(p) => {
-            let mut v = vec![p.as_os_str().as_bytes().to_vec()];
-            if let Ok(c) = std::fs::canonicalize(p) {
-                v.push(c.as_os_str().as_bytes().to_vec());
-            }
-            v
-        }
-        Addr::Tcp { .. } => return None,
-    };
-    let table = std::fs::read("/proc/net/unix").ok()?;
-    // Num RefCount Protocol Flags Type St Inode Path: a path may hold spaces, so it is
-    // everything after the seventh field.
-    table.split(|&b| b == b'\n').skip(1).find_map(|line| {
-        let mut rest = line;
-        let mut fields = Vec::with_capacity(7);
-        for _ in 0..7 {
-            let start = rest.iter().position(|&b| b != b' ')?;
-            rest = &rest[start..];
-            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-            fields.push(&rest[..end]);
-            rest = &rest[end..];
-        }
-        let path = rest.strip_prefix(b" ")?;
-        if !wanted.iter().any(|w| w.as_slice() == path) {
-            return None;
-        }
-        let kind = match fields[4] {
-            b"0001" => Some(Kind::Stream),
-            b"0002" => Some(Kind::Datagram),
-            b"0005" => Some(Kind::SeqPacket),
-            _ => None,
-        };
-        let inode = std::str::from_utf8(fields[6]).ok()?.parse().ok()?;
-        Some((kind, inode))
+/// The uid of a name from /etc/passwd, or a number as is.
+pub fn uid_of(user: &str) -> Option<u32> {
+    if let Ok(n) = user.parse() {
+        return Some(n);
+    }
+    let text = fs::read_to_string("/etc/passwd").ok()?;
+    text.lines().find_map(|line| {
+        let mut f = line.split(':');
+        (f.next()? == user).then_some(())?;
+        f.next()?;
+        f.next()?.parse().ok()
     })
 }
 
-/// The process holding the socket bound at `addr`, found through /proc/*/fd: for datagram
-/// sockets, whose owner SO_PEERCRED does not tell. Only processes we may inspect are seen.
-pub fn socket_owner(addr: &Addr) -> Option<Cred> {
-    let (_, inode) = unix_table_entry(addr)?;
-    let target = format!("socket:[{inode}]");
-    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
-        .ok()?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    pids.sort_unstable();
-    let pid = pids.into_iter().find(|pid| {
-        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-            fds.filter_map(Result::ok).any(|fd| {
-                std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
-            })
-        })
-    })?;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let id = |key: &str| -> Option<u32> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(key))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
+/// The effective uid and gid of a process (`Uid:`/`Gid:` in /proc/PID/status).
+pub fn ids(pid: u32) -> Option<(u32, u32)> {
+    let s = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |key: &str| -> Option<u32> {
+        let line = s.lines().find(|l| l.starts_with(key))?;
+        line.split_whitespace().nth(2)?.parse().ok()
     };
-    Some(Cred {
-        pid,
-        uid: id("Uid:")?,
-        gid: id("Gid:")?,
+    Some((field("Uid:")?, field("Gid:")?))
+}
+
+/// One open descriptor of a socket: which process holds it, under which number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Holder {
+    pub pid: u32,
+    pub fd: u32,
+}
+
+/// Who holds which socket, from one pass over /proc/PID/fd.
+#[derive(Debug, Default)]
+pub struct FdScan {
+    /// (socket inode, descriptor), sorted: one flat allocation rather than a map holding a
+    /// small vector per socket.
+    pub sockets: Vec<(u64, Holder)>,
+    /// Processes whose descriptors we may not read (other users', when not root).
+    pub denied: usize,
+}
+
+/// Reads every selected process's fd table once: `readlinkat` on each entry relative to the
+/// opened fd directory (no per-fd path walk, no stat), keeping `socket:[INODE]` links.
+/// Direct reads rather than the procfs crate: with 10,000 sockets over 20 processes this
+/// scan took 37-53 ms and procfs's `all_processes()`/`fd()` 72-110 ms (5 runs each).
+/// Processes that exit during the scan are skipped. One thread: with 10,000 sockets over 20
+/// processes, two scan threads (with the sock_diag dump beside them) took 162 ms and the
+/// plain sequential scan 134 ms here (hyperfine means; the threads contend in the kernel's
+/// /proc lookups and on these busy 2-core machines gain no core of their own).
+pub fn scan_socket_fds(select: &dyn Fn(u32) -> bool) -> FdScan {
+    let pids: Vec<u32> = match fs::read_dir("/proc") {
+        Ok(d) => d
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&pid| select(pid))
+            .collect(),
+        Err(_) => return FdScan::default(),
+    };
+    let Ok(proc_dir) = rustix::fs::open(
+        "/proc",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return FdScan::default();
+    };
+    let mut scan = scan_pids(&proc_dir, &pids);
+    scan.sockets.sort_unstable();
+    scan
+}
+
+impl FdScan {
+    /// The descriptors that refer to socket `inode`, by pid and fd.
+    pub fn holders(&self, inode: u64) -> impl Iterator<Item = Holder> + '_ {
+        let start = self.sockets.partition_point(|(i, _)| *i < inode);
+        self.sockets[start..]
+            .iter()
+            .take_while(move |(i, _)| *i == inode)
+            .map(|(_, h)| *h)
+    }
+}
+
+/// Getdents buffer for one fd directory: 64 KiB holds about 2,700 entries per call.
+const DENTS_BUF: usize = 64 * 1024;
+
+fn scan_pids(proc_dir: &OwnedFd, pids: &[u32]) -> FdScan {
+    let mut scan = FdScan::default();
+    let mut dents: Vec<u8> = Vec::with_capacity(DENTS_BUF);
+    // A socket link is "socket:[INODE]": 64 bytes hold any; a longer link (a file path)
+    // comes back truncated, which is as good as whole for telling it is not a socket.
+    let mut link = [MaybeUninit::<u8>::uninit(); 64];
+    for &pid in pids {
+        let dir = match rustix::fs::openat(
+            proc_dir,
+            format!("{pid}/fd"),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(Errno::ACCESS) | Err(Errno::PERM) => {
+                scan.denied += 1;
+                continue;
+            }
+            Err(_) => continue, // gone, or a kernel thread without an fd table we can read
+        };
+        let mut entries = RawDir::new(&dir, dents.spare_capacity_mut());
+        while let Some(Ok(entry)) = entries.next() {
+            let Some(fd) = parse_u64(entry.file_name().to_bytes()) else {
+                continue; // "." and ".."
+            };
+            let Ok((target, _)) = rustix::fs::readlinkat_raw(&dir, entry.file_name(), &mut link)
+            else {
+                continue; // closed meanwhile
+            };
+            if let Some(ino) = target
+                .strip_prefix(b"socket:[")
+                .and_then(|r| r.strip_suffix(b"]"))
+                .and_then(parse_u64)
+            {
+                scan.sockets.push((ino, Holder { pid, fd: fd as u32 }));
+            }
+        }
+    }
+    scan
+}
+
+fn parse_u64(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
     })
 }
 
@@ -123,5 +175,30 @@ mod tests {
         assert_eq!(super::user_name(0), "root");
         assert_eq!(super::user_name(4_000_000_000), "4000000000");
         assert!(super::comm(std::process::id()).is_some());
+        assert_eq!(super::uid_of("root"), Some(0));
+        assert_eq!(super::uid_of("4242"), Some(4242));
+        assert_eq!(
+            super::ids(std::process::id()).map(|(u, _)| u),
+            Some(rustix::process::geteuid().as_raw())
+        );
+    }
+
+    #[test]
+    fn finds_our_own_socket() {
+        use std::os::fd::AsRawFd;
+        let (a, _b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let me = std::process::id();
+        let scan = super::scan_socket_fds(&|pid| pid == me);
+        let ino = std::fs::metadata(format!("/proc/self/fd/{}", a.as_raw_fd()))
+            .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
+            .unwrap();
+        let holders: Vec<_> = scan.holders(ino).collect();
+        assert_eq!(
+            holders,
+            &[super::Holder {
+                pid: me,
+                fd: a.as_raw_fd() as u32
+            }]
+        );
     }
 }

@@ -251,7 +251,7 @@ pub fn reach_error(
             // Name the type the socket really has: from the kernel's table where it lists the
             // socket, else deduced. A datagram connect only sets a default peer, so it is a
             // harmless test; a stream or seqpacket one would be accepted as a client.
-            let actual = crate::proc::bound_kind(addr).filter(|k| *k != kind).or_else(|| match kind {
+            let actual = bound_socket(addr).map(|s| s.kind).filter(|k| *k != kind).or_else(|| match kind {
                 Kind::Datagram => None,
                 _ if try_connect_unix(addr, Kind::Datagram).is_ok() => Some(Kind::Datagram),
                 Kind::Stream => Some(Kind::SeqPacket),
@@ -476,7 +476,6 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
                 Addr::Abstract(_) => probe(addr)
                     .ok()
                     .flatten()
-                    .or_else(|| crate::proc::socket_owner(addr))
                     .map(|c| format!(" by {c}"))
                     .unwrap_or_default(),
                 _ => String::new(),
@@ -509,12 +508,20 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
     if !m.file_type().is_socket() {
         return Ok(Occupant::NotASocket(file_kind(&m)));
     }
-    match probe(&Addr::Path(p.to_path_buf())) {
-        Ok(cred) => {
-            Ok(Occupant::Live(cred.or_else(|| {
-                crate::proc::socket_owner(&Addr::Path(p.to_path_buf()))
-            })))
-        }
+    // Ask the kernel which socket is bound to this very file rather than connecting to it:
+    // a connection is a client to the server there, and a single-client server (listen in
+    // its default mode) would take our probe as its one client.
+    match crate::diag::bound_to(m.dev(), m.ino()) {
+        Ok(Some(sock)) => return Ok(Occupant::Live(owner(sock.inode))),
+        // No socket of this network namespace is bound to it. One in another namespace (a
+        // container sharing the directory) would still answer: confirm with a connect,
+        // which a dead socket refuses without anyone noticing.
+        Ok(None) => {}
+        // No sock_diag here (seccomp, a kernel without unix_diag): connecting is all we have.
+        Err(_) => {}
+    }
+    match connect_probe(&Addr::Path(p.to_path_buf())) {
+        Ok(cred) => Ok(Occupant::Live(cred)),
         Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
         Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
         // A full accept queue still means somebody listens.
@@ -523,9 +530,46 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
     }
 }
 
+/// The process holding socket `inode` (the first one, if several share it), as a [`Cred`]
+/// with its effective ids, when /proc lets us see it.
+fn owner(inode: u32) -> Option<Cred> {
+    let scan = crate::proc::scan_socket_fds(&|_| true);
+    let holder = scan.holders(u64::from(inode)).next()?;
+    let (uid, gid) = crate::proc::ids(holder.pid)?;
+    Some(Cred {
+        pid: holder.pid,
+        uid,
+        gid,
+    })
+}
+
+/// The socket the kernel has bound at `addr`, from sock_diag (None: nothing bound there,
+/// or no sock_diag on this system).
+fn bound_socket(addr: &Addr) -> Option<crate::diag::Sock> {
+    match addr {
+        Addr::Path(p) => {
+            let m = std::fs::metadata(p).ok()?;
+            crate::diag::bound_to(m.dev(), m.ino()).ok()?
+        }
+        Addr::Abstract(name) => crate::diag::bound_abstract(name).ok()?,
+        Addr::Tcp { .. } => None,
+    }
+}
+
+/// Who is bound at `addr`, for the "address in use" message: sock_diag first, a connect
+/// only where sock_diag is unavailable.
+fn probe(addr: &Addr) -> io::Result<Option<Cred>> {
+    if let Addr::Abstract(name) = addr
+        && let Ok(found) = crate::diag::bound_abstract(name)
+    {
+        return Ok(found.and_then(|s| owner(s.inode)));
+    }
+    connect_probe(addr)
+}
+
 /// Connects to whatever is bound at `addr`, trying each socket type, and returns the
 /// listener's credentials when the kernel gives them.
-fn probe(addr: &Addr) -> io::Result<Option<Cred>> {
+fn connect_probe(addr: &Addr) -> io::Result<Option<Cred>> {
     let mut last = io::Error::from(Errno::CONNREFUSED);
     for kind in [Kind::Stream, Kind::SeqPacket, Kind::Datagram] {
         match try_connect_unix(addr, kind) {

@@ -5,6 +5,7 @@ pub mod connect;
 pub mod generate;
 pub mod http;
 pub mod listen;
+pub mod ls;
 pub mod recvfrom;
 pub mod relay;
 pub mod sendto;
@@ -20,6 +21,7 @@ pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
         Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
         Command::Http(args) => block_on(http::run(args, ctx)),
         Command::Relay(args) => block_on(relay::run(args, ctx)),
+        Command::Ls(args) => ls::run(args, ctx),
         Command::Generate(args) => generate::run(args),
     }
 }

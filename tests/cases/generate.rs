@@ -52,6 +52,7 @@ fn completions_and_man_pages_do_not_drift() {
         "udskit-recvfrom.1",
         "udskit-http.1",
         "udskit-relay.1",
+        "udskit-ls.1",
     ] {
         assert!(man.contains_key(page), "man/{page} missing");
     }

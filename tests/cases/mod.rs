@@ -3,4 +3,5 @@ mod datagrams;
 mod generate;
 mod http;
 mod listen;
+mod ls;
 mod relay;

@@ -1,0 +1,531 @@
+//! `udskit ls`: every kind of socket a Python fixture makes (tests/fixtures/ls_sockets.py),
+//! the JSON keys field by field, every filter, the table, `--stale`, an unprivileged run,
+//! agreement with `ss -xl`; and safe bind's sock_diag lookup (it must not connect).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The fixture's sockets, alive while this lives. `token` (the temp dir's name) is in
+/// every address it made, so a PATTERN of it selects exactly them.
+struct Fixture {
+    dir: tempfile::TempDir,
+    token: String,
+    py: Bg,
+}
+
+impl Fixture {
+    fn start() -> Option<Fixture> {
+        if !peers::have("python3") {
+            return None;
+        }
+        let dir = tempdir();
+        let token = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ls_sockets.py");
+        let mut c = Command::new("python3");
+        c.arg(script).arg(dir.path()).arg(&token);
+        let mut py = Bg::spawn_piped(c, dir.path(), "fixture");
+        py.wait_stderr("ready");
+        Some(Fixture { dir, token, py })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+
+    fn pid(&self) -> u64 {
+        self.py.pid() as u64
+    }
+}
+
+fn ls(args: &[&str]) -> Output {
+    let out = udskit().arg("ls").args(args).output().unwrap();
+    assert!(out.status.success(), "ls {args:?}: {}", stderr_of(&out));
+    out
+}
+
+fn json(args: &[&str]) -> Vec<Value> {
+    let out = ls(&[&["--json"], args].concat());
+    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("a JSON array")
+}
+
+fn names(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn json_describes_every_kind_of_socket() {
+    let Some(f) = Fixture::start() else { return };
+    let all = json(&[&f.token]);
+    let by = |name: &str| -> Vec<&Value> { all.iter().filter(|e| e["name"] == name).collect() };
+    let pid = f.pid();
+
+    let s = by(&f.path("s.sock"));
+    assert_eq!(s.len(), 1, "{all:#?}");
+    let s = s[0];
+    assert_eq!(s["type"], "stream");
+    assert_eq!(s["state"], "listen");
+    assert_eq!(
+        s["conns"], 1,
+        "one accepted client (the waiting one is not accepted yet)"
+    );
+    assert_eq!(s["queue"], 1);
+    assert_eq!(s["backlog"], 16);
+    assert_eq!(s["mode"], "0640");
+    assert_eq!(s["owner"], "root");
+    assert_eq!(s["shadowed"], false);
+    assert_eq!(s["path"], f.path("s.sock").as_str());
+    assert_eq!(s["abstract"], Value::Null);
+    assert_eq!(s["processes"][0]["pid"], pid);
+    assert_eq!(s["processes"][0]["command"], "udskt-fix");
+    assert_eq!(s["processes"].as_array().unwrap().len(), 1);
+    assert_eq!(s["user"], "root");
+    assert!(s["inode"].as_u64().unwrap() > 0);
+
+    let d = by(&f.path("d.sock"))[0];
+    assert_eq!(
+        (&d["type"], &d["state"], &d["conns"]),
+        (&"datagram".into(), &"bound".into(), &Value::Null)
+    );
+    assert_eq!(d["processes"][0]["pid"], pid);
+
+    let q = by(&f.path("q.sock"))[0];
+    assert_eq!(
+        (&q["type"], &q["state"], &q["conns"]),
+        (&"seqpacket".into(), &"listen".into(), &0.into())
+    );
+    assert_eq!(q["mode"].as_str().unwrap().len(), 4);
+
+    let a = by(&format!("@{}-abs", f.token))[0];
+    assert_eq!(a["abstract"], format!("{}-abs", f.token).as_str());
+    assert_eq!(
+        (&a["path"], &a["mode"], &a["shadowed"]),
+        (&Value::Null, &Value::Null, &Value::Null)
+    );
+    assert_eq!(a["processes"][0]["pid"], pid);
+
+    // A relative path starting with '@' must not read as an abstract name.
+    let r = by(&format!("./@{}.rel", f.token))[0];
+    assert_eq!(r["path"], format!("@{}.rel", f.token).as_str());
+    assert_eq!(r["abstract"], Value::Null);
+
+    // The stale file is no socket's: not in the listing.
+    assert!(by(&f.path("stale.sock")).is_empty());
+
+    // Two listeners on shadow.sock: the older one's file was replaced.
+    let mut shadow: Vec<_> = by(&f.path("shadow.sock"))
+        .iter()
+        .map(|e| e["shadowed"].clone())
+        .collect();
+    shadow.sort_by_key(|v| v.as_bool());
+    assert_eq!(shadow, [Value::Bool(false), Value::Bool(true)]);
+    let gone = by(&f.path("gone.sock"))[0];
+    assert_eq!(
+        (&gone["shadowed"], &gone["mode"]),
+        (&Value::Bool(true), &Value::Null)
+    );
+    let b = by(&f.path("b.sock"))[0];
+    assert_eq!(
+        (&b["type"], &b["state"], &b["conns"]),
+        (&"stream".into(), &"bound".into(), &Value::Null)
+    );
+    assert_eq!(all.len(), 9, "{:?}", names(&all));
+}
+
+#[test]
+fn filters_select_by_type_process_user_and_pattern() {
+    let Some(f) = Fixture::start() else { return };
+    let t = f.token.as_str();
+    let count = |args: &[&str]| json(&[&[t], args].concat()).len();
+    assert_eq!(count(&[]), 9);
+    assert_eq!(names(&json(&[t, "-t", "seqpacket"])), [f.path("q.sock")]);
+    assert_eq!(names(&json(&[t, "--type", "dgram"])), [f.path("d.sock")]);
+    assert_eq!(count(&["-t", "stream"]), 7);
+    assert_eq!(count(&["-t", "stream", "-t", "datagram"]), 8);
+    assert_eq!(
+        count(&["-c", "udskt"]),
+        9,
+        "-c is a prefix of the command name"
+    );
+    assert_eq!(count(&["-c", "udskt-fix", "-c", "nothing-like-it"]), 9);
+    assert_eq!(count(&["--command", "nothing-like-it"]), 0);
+    let pid = f.pid().to_string();
+    assert_eq!(count(&["-p", &pid]), 9);
+    assert_eq!(count(&["--pid", "1"]), 0);
+    assert_eq!(count(&["-u", "root"]), 9);
+    assert_eq!(count(&["-u", "0"]), 9);
+    assert_eq!(count(&["--user", "nobody"]), 0);
+    // Globs match the whole address; a substring anywhere.
+    let glob = format!("/tmp/{t}/[sq].sock");
+    assert_eq!(names(&json(&[&glob])), [f.path("q.sock"), f.path("s.sock")]);
+    assert_eq!(names(&json(&[&format!("@{t}*")])), [format!("@{t}-abs")]);
+    assert_eq!(json(&[&format!("{t}/sha")]).len(), 2);
+    assert_eq!(json(&["*no-such-socket-anywhere*"]).len(), 0);
+    let bad = udskit()
+        .args(["ls", "-u", "no-such-user-here"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr_of(&bad).contains("no such user: no-such-user-here"));
+    let bad = udskit().args(["ls", "--peers"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "--peers needs -a");
+}
+
+#[test]
+fn all_and_peers_show_connections_and_who_is_at_the_other_end() {
+    let Some(f) = Fixture::start() else { return };
+    let pid = f.pid().to_string();
+    let mine = json(&["-a", "--peers", "-p", &pid]);
+    // The listeners, the accepted connection (named like its listener) and the two unnamed
+    // clients (the waiting one's server end is in the queue, held by no process yet).
+    let connected: Vec<_> = mine.iter().filter(|e| e["state"] == "connected").collect();
+    assert_eq!(connected.len(), 3, "{mine:#?}");
+    let accepted = connected
+        .iter()
+        .find(|e| e["name"] == f.path("s.sock").as_str())
+        .unwrap();
+    let client = connected
+        .iter()
+        .find(|e| e["name"] == "" && e["inode"] == accepted["peer_inode"])
+        .unwrap();
+    assert_eq!(accepted["peer_inode"], client["inode"]);
+    assert_eq!(client["peer_inode"], accepted["inode"]);
+    assert_eq!(accepted["peer_processes"][0]["pid"], f.pid());
+    assert_eq!(accepted["conns"], Value::Null);
+    // Without -a only the servers.
+    assert!(
+        json(&["-p", &pid])
+            .iter()
+            .all(|e| e["state"] == "listen" || e["state"] == "bound")
+    );
+    // The table's PEER column names pid/command.
+    let out = stdout(&ls(&["-a", "--peers", "-p", &pid]));
+    let row = out
+        .lines()
+        .find(|l| l.contains("connected") && l.ends_with("s.sock"))
+        .unwrap();
+    assert!(row.contains(&format!("{pid}/udskt-fix")), "{out}");
+}
+
+#[test]
+fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
+    let Some(f) = Fixture::start() else { return };
+    let pid = f.pid().to_string();
+    let out = stdout(&ls(&[&f.token]));
+    let mut lines = out.lines();
+    let header: Vec<_> = lines.next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["TYPE", "STATE", "CONNS", "PID", "COMMAND", "USER", "PATH"]
+    );
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(rows.len(), 9, "{out}");
+    let s_sock = f.path("s.sock");
+    assert!(
+        rows.contains(&vec![
+            "stream",
+            "listen",
+            "1",
+            &pid,
+            "udskt-fix",
+            "root",
+            &s_sock
+        ]),
+        "{out}"
+    );
+    assert!(rows.contains(&vec![
+        "datagram",
+        "bound",
+        "-",
+        &pid,
+        "udskt-fix",
+        "root",
+        &f.path("d.sock")
+    ]));
+    assert!(rows.contains(&vec![
+        "stream",
+        "listen(shadowed)",
+        "0",
+        &pid,
+        "udskt-fix",
+        "root",
+        &f.path("gone.sock")
+    ]));
+    let rel = format!("./@{}.rel", f.token);
+    assert!(
+        rows.iter().any(|r| r.last() == Some(&rel.as_str())),
+        "{out}"
+    );
+
+    let long = stdout(&ls(&["-l", &s_sock]));
+    let header: Vec<_> = long.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(
+        header,
+        [
+            "TYPE", "STATE", "CONNS", "QUEUE", "PID", "COMMAND", "FD", "USER", "INODE", "MODE",
+            "OWNER", "PATH"
+        ]
+    );
+    let row: Vec<_> = long.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[2], row[3], row[9], row[10], row[11]),
+        ("1", "1/16", "srw-r-----", "root:root", s_sock.as_str())
+    );
+
+    // On a terminal (script(1) gives it one): comfy-table, coloured with --color=always.
+    if !peers::have("script") {
+        return;
+    }
+    let cmd = format!(
+        "{} --color=always ls {}",
+        env!("CARGO_BIN_EXE_udskit"),
+        f.token
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&tty.stdout);
+    assert!(
+        text.contains('─') && text.contains("\x1b[") && text.contains("listen(shadowed)"),
+        "{text}"
+    );
+    assert!(text.contains(&s_sock));
+}
+
+#[test]
+fn stale_finds_socket_files_nothing_is_bound_to() {
+    let Some(f) = Fixture::start() else { return };
+    let dir = f.dir.path().to_str().unwrap();
+    let found = json(&["--stale", dir]);
+    assert_eq!(names(&found), [f.path("stale.sock")]);
+    assert_eq!(
+        (&found[0]["state"], &found[0]["type"]),
+        (&"stale".into(), &Value::Null)
+    );
+    assert_eq!(found[0]["owner"], "root");
+    let out = stdout(&ls(&["--stale", dir]));
+    assert!(
+        out.lines().nth(1).unwrap().split_whitespace().eq([
+            "-",
+            "stale",
+            "-",
+            "-",
+            "-",
+            "root",
+            &f.path("stale.sock")
+        ]),
+        "{out}"
+    );
+    // Symbolic links are not followed below the directories given.
+    let other = tempdir();
+    std::os::unix::fs::symlink(f.dir.path(), other.path().join("link")).unwrap();
+    assert!(json(&["--stale", other.path().to_str().unwrap()]).is_empty());
+    let missing = udskit()
+        .args(["ls", "--stale", "/no/such/dir"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr_of(&missing).contains("--stale: /no/such/dir is not a directory"));
+    // The defaults (/tmp among them) find it too.
+    assert!(names(&json(&["--stale", "--", &f.token])).contains(&f.path("stale.sock")));
+}
+
+#[test]
+fn unprivileged_user_sees_sockets_and_is_told_what_it_could_not_see() {
+    let Some(f) = Fixture::start() else { return };
+    if !peers::have("runuser") {
+        return;
+    }
+    // nobody must be able to reach the binary: copy it to a directory anyone can enter.
+    let bin_dir = tempdir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("udskit");
+    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .args(["--color=never", "ls", "--json", &f.token])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(entries.len(), 9, "every socket is listed: {entries:#?}");
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["processes"] == Value::Array(vec![]) && e["user"] == "root")
+    );
+    let err = stderr_of(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("processes could not be inspected (permission denied)")
+            && err.contains("run as root"),
+        "{err}"
+    );
+}
+
+/// Listening addresses in `ss -xlH` (the 5th column; paths with spaces are skipped).
+fn ss_listening() -> HashSet<String> {
+    let out = Command::new("ss").args(["-xlH"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<_> = l.split_whitespace().collect();
+            (f.len() == 8 && f[4] != "*").then(|| f[4].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn every_listening_path_ss_reports_is_listed() {
+    let Some(f) = Fixture::start() else { return };
+    if !peers::have("ss") {
+        return;
+    }
+    // Other tests bind and close sockets meanwhile: compare what ss saw both before and after.
+    let before = ss_listening();
+    let ours: HashSet<String> = names(&json(&[])).into_iter().collect();
+    let after = ss_listening();
+    let stable: Vec<_> = before.intersection(&after).collect();
+    assert!(stable.iter().any(|a| a.contains(&f.token)));
+    for addr in stable {
+        // ss prints a relative path starting with '@' like an abstract name; we do not.
+        assert!(
+            ours.contains(addr) || ours.contains(&format!("./{addr}")),
+            "{addr} missing from udskit ls"
+        );
+    }
+}
+
+#[test]
+fn a_second_listen_does_not_steal_the_single_client_of_the_first() {
+    let dir = tempdir();
+    let sock = dir.path().join("one.sock");
+    let mut l = udskit();
+    l.arg("listen").arg(&sock);
+    let mut first = Bg::spawn_piped(l, dir.path(), "first");
+    first.wait_stderr("listening on");
+    let second = udskit().arg("listen").arg(&sock).output().unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let msg = stderr_of(&second);
+    assert!(
+        msg.contains(&format!(
+            "is in use by pid {} (udskit) uid 0 gid 0",
+            first.pid()
+        )),
+        "{msg}"
+    );
+    // The first listener is still waiting for its one client: it gets this one's bytes.
+    assert!(
+        first.child.try_wait().unwrap().is_none(),
+        "{}",
+        first.stderr()
+    );
+    drop(first.child.stdin.take());
+    let out = run_with_input(
+        {
+            let mut c = udskit();
+            c.arg("connect").arg(&sock);
+            c
+        },
+        b"still here\n",
+        Duration::from_secs(10),
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (st, got) = first.finish(Duration::from_secs(10));
+    assert!(st.success());
+    assert_eq!(got, b"still here\n");
+}
+
+#[test]
+fn bind_names_the_owner_of_a_datagram_socket_and_still_clears_stale_ones() {
+    if !peers::have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("dg.sock");
+    let code = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\nprint('ready',file=sys.stderr,flush=True)\nsys.stdin.read()",
+        sock.to_str().unwrap()
+    );
+    let mut py = Bg::spawn_piped(peers::python(&code), dir.path(), "py");
+    py.wait_stderr("ready");
+    let out = udskit()
+        .args(["listen", "--echo"])
+        .arg(&sock)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains(&format!("is in use by pid {} (python3)", py.pid())),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(py);
+    // Its file is left behind, stale: the next bind removes it.
+    assert!(sock.exists());
+    let mut l = udskit();
+    l.args(["listen", "--echo"]).arg(&sock);
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    let err = server.wait_stderr("listening on");
+    assert!(err.contains("removed stale socket"), "{err}");
+}
+
+#[test]
+fn shadowed_listeners_are_found_in_big_directories_too() {
+    // 20 listeners in one directory: the table (no -l, no --json) reads the directory once
+    // instead of stat-ing each file; the answer must be the same.
+    if !peers::have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let code = format!(
+        "import os,socket,sys\nd={d:?}\nkeep=[]\n\
+         def l(p):\n    s=socket.socket(socket.AF_UNIX)\n    s.bind(os.path.join(d,p))\n    s.listen(1)\n    keep.append(s)\n\
+         for i in range(20): l(f'n{{i}}.sock')\n\
+         os.unlink(os.path.join(d,'n3.sock'))\nl('n3.sock')\n\
+         os.unlink(os.path.join(d,'n7.sock'))\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    );
+    let mut py = Bg::spawn_piped(peers::python(&code), dir.path(), "py");
+    py.wait_stderr("ready");
+    let shadowed = |args: &[&str]| -> Vec<String> {
+        let out = stdout(&ls(&[args, &[d]].concat()));
+        let mut v: Vec<String> = out
+            .lines()
+            .filter(|l| l.contains("(shadowed)"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let expected = [format!("{d}/n3.sock"), format!("{d}/n7.sock")];
+    assert_eq!(shadowed(&[]), expected);
+    assert_eq!(shadowed(&["-l"]), expected);
+    let listed = stdout(&ls(&[d])).lines().count() - 1;
+    assert_eq!(listed, 21);
+}
