@@ -75,27 +75,8 @@ fn render(format: Format, id: u64, dir: Dir, time: &str, data: &[u8]) -> String 
         }
         Format::Hex => {
             for (i, row) in data.chunks(16).enumerate() {
-                let _ = write!(s, "{tag} {:04x} ", i * 16);
-                for col in 0..16 {
-                    if col == 8 {
-                        s.push(' ');
-                    }
-                    match row.get(col) {
-                        Some(b) => {
-                            let _ = write!(s, " {b:02x}");
-                        }
-                        None => s.push_str("   "),
-                    }
-                }
-                s.push_str("  ");
-                s.extend(row.iter().map(|&b| {
-                    if b.is_ascii_graphic() || b == b' ' {
-                        b as char
-                    } else {
-                        '.'
-                    }
-                }));
-                s.push('\n');
+                let _ = write!(s, "{tag} ");
+                crate::output::hexdump_row(&mut s, i * 16, row);
             }
         }
     }
@@ -134,8 +115,8 @@ mod tests {
         assert_eq!(
             render(Format::Hex, 1, Dir::Down, t, &data),
             "#1 < T 18 bytes\n\
-             #1 < 0000  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  @ABCDEFGHIJKLMNO\n\
-             #1 < 0010  50 51                                             PQ\n"
+             #1 < 00000000  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|\n\
+             #1 < 00000010  50 51                                             |PQ|\n"
         );
     }
 }

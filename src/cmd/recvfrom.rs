@@ -2,7 +2,6 @@
 //! arrives (its exact bytes, JSON lines with sender and credentials, or a hex view), or
 //! reflects each one to its sender with `--echo`.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::time::{Duration, SystemTime};
 
@@ -266,30 +265,9 @@ fn hex_view(out: &mut Vec<u8>, n: u64, r: &Received, from: &Option<Addr>, data: 
         r.size,
         sender_name(from)
     );
-    let mut line = String::with_capacity(80);
+    let mut text = String::with_capacity(data.len().div_ceil(16) * 80);
     for (i, row) in data.chunks(16).enumerate() {
-        line.clear();
-        let _ = write!(line, "{:08x}  ", i * 16);
-        for j in 0..16 {
-            match row.get(j) {
-                Some(b) => {
-                    let _ = write!(line, "{b:02x} ");
-                }
-                None => line.push_str("   "),
-            }
-            if j == 7 {
-                line.push(' ');
-            }
-        }
-        line.push_str(" |");
-        line.extend(row.iter().map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        }));
-        line.push('|');
-        let _ = writeln!(out, "{line}");
+        output::hexdump_row(&mut text, i * 16, row);
     }
+    out.extend_from_slice(text.as_bytes());
 }

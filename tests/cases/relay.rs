@@ -400,10 +400,12 @@ fn dump_text_to_file_and_hex_to_stderr_and_json_logs() {
     drop(s);
     let err = r2.wait_stderr("\"event\":\"close\"");
     assert!(
-        err.contains("#1 > 0000  00 01 62 69 6e 61 72 79  ff                       ..binary."),
+        err.contains(
+            "#1 > 00000000  00 01 62 69 6e 61 72 79  ff                       |..binary.|"
+        ),
         "{err}"
     );
-    assert!(err.contains("#1 < 0000  00 01 62"), "{err}");
+    assert!(err.contains("#1 < 00000000  00 01 62"), "{err}");
     let close = err
         .lines()
         .find(|l| l.contains("\"event\":\"close\""))
