@@ -339,13 +339,13 @@ pub fn too_large(to: &Addr, size: usize, limit: usize) -> Fail {
     .hint("udskit never truncates a datagram; send less at once (--lines sends one datagram per line)")
 }
 
-/// Turns a failed send into the message the user needs (see [`socket::reach_error`]).
+/// Turns a failed send into the message the user needs (see [`crate::reach::reach_error`]).
 pub fn send_error(to: &Addr, err: &io::Error, size: usize, limit: usize) -> Fail {
     match err.raw_os_error().map(Errno::from_raw_os_error) {
         Some(Errno::MSGSIZE) => too_large(to, size, limit),
         // The kernel could not build an skb this large (see KERNEL_MAX).
         Some(Errno::NOBUFS) if size >= 4 * 1024 * 1024 => too_large(to, size, limit),
-        _ => socket::reach_error(
+        _ => crate::reach::reach_error(
             &format!("sending to {}", escape(&to.to_string())),
             to,
             Kind::Datagram,

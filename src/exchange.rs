@@ -19,7 +19,6 @@ use crate::output::{Ctx, escape};
 use crate::request::ReqBody;
 use crate::response::Render;
 use crate::shutdown::Shutdown;
-use crate::socket;
 use crate::stream::{self, Kind, Stream};
 
 /// The --max-time deadline, if any.
@@ -108,7 +107,7 @@ pub async fn connect(
             .await
             .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
     };
-    socket::retry_until(wait, attempt).await.map_err(|e| {
+    crate::reach::retry_until(wait, attempt).await.map_err(|e| {
         if e.kind() == io::ErrorKind::TimedOut {
             Fail::new(
                 TIMEOUT,
@@ -121,7 +120,7 @@ pub async fn connect(
         } else {
             Fail {
                 code: COULD_NOT_CONNECT,
-                ..socket::connect_error(addr, Kind::Stream, &e, wait)
+                ..crate::reach::connect_error(addr, Kind::Stream, &e, wait)
             }
         }
     })

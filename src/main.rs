@@ -17,6 +17,7 @@ mod listing;
 mod output;
 mod proc;
 mod pump;
+mod reach;
 mod request;
 mod response;
 mod shutdown;

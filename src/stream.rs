@@ -426,7 +426,7 @@ pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
             let _ = s.set_nodelay(true);
             Ok(Stream::Tcp(s))
         }
-        _ => Stream::from_unix_fd(crate::socket::try_connect_unix(addr, kind)?, kind),
+        _ => Stream::from_unix_fd(crate::reach::try_connect_unix(addr, kind)?, kind),
     }
 }
 
@@ -437,7 +437,7 @@ pub async fn connect(
     kind: Kind,
     wait: Option<std::time::Duration>,
 ) -> Result<Stream, crate::error::Fail> {
-    crate::socket::retry_until(wait, async || connect_once(addr, kind).await)
+    crate::reach::retry_until(wait, async || connect_once(addr, kind).await)
         .await
-        .map_err(|e| crate::socket::connect_error(addr, kind, &e, wait))
+        .map_err(|e| crate::reach::connect_error(addr, kind, &e, wait))
 }

@@ -295,5 +295,5 @@ fn render(entries: &[Entry], args: &Args, ctx: &Ctx) -> String {
 
 /// `srwxr-x---` from the "0750" of an entry.
 fn mode_letters(octal: &str) -> String {
-    crate::socket::mode_string(u32::from_str_radix(octal, 8).unwrap_or(0))
+    crate::reach::mode_string(u32::from_str_radix(octal, 8).unwrap_or(0))
 }

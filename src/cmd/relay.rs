@@ -377,7 +377,7 @@ async fn connect_and_relay(id: u64, client: &Stream, plan: &Plan, meter: &Meter)
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             return End::Upstream(
-                socket::connect_error(&plan.target, Kind::Stream, &e, None).message,
+                crate::reach::connect_error(&plan.target, Kind::Stream, &e, None).message,
             );
         }
         Err(_) => {
