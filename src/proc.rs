@@ -107,11 +107,14 @@ pub fn scan_socket_fds(select: &dyn Fn(u32) -> bool) -> FdScan {
 impl FdScan {
     /// The descriptors that refer to socket `inode`, by pid and fd.
     pub fn holders(&self, inode: u64) -> impl Iterator<Item = Holder> + '_ {
+        self.held(inode).iter().map(|(_, h)| *h)
+    }
+
+    /// The same as a slice of `sockets`, without collecting.
+    pub fn held(&self, inode: u64) -> &[(u64, Holder)] {
         let start = self.sockets.partition_point(|(i, _)| *i < inode);
-        self.sockets[start..]
-            .iter()
-            .take_while(move |(i, _)| *i == inode)
-            .map(|(_, h)| *h)
+        let len = self.sockets[start..].partition_point(|(i, _)| *i == inode);
+        &self.sockets[start..start + len]
     }
 }
 
