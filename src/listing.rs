@@ -1,17 +1,17 @@
 //! The model behind `udskit ls`: the kernel's unix sockets (diag.rs) joined with the
 //! processes that hold them (one /proc/PID/fd pass), the accepted connections counted per
-//! listener, listeners whose path no longer leads to them (shadowed), and socket files no
-//! socket is bound to (stale.rs). Selection by type, state, process, user and path pattern.
+//! listener, listeners whose path no longer leads to them (shadowed, shadow.rs), and socket
+//! files no socket is bound to (stale.rs). Selection by type, state, process, user and
+//! path pattern.
 
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use serde::Serialize;
 
 use crate::diag::{Name, Sock, Source, State};
 use crate::proc::{FdScan, Holder};
+use crate::shadow::{self, DirCache, Facts, file_facts};
 use crate::stream::Kind;
 
 /// One process holding a socket, with the descriptors it holds it under.
@@ -325,87 +325,18 @@ fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Foun
     let mut picked: Vec<Candidate> = order.iter().filter_map(|&i| slots[i].take()).collect();
     if let Some(dirs) = dirs {
         if !sel.file_facts {
-            shadows_by_directory(&mut picked);
+            for i in shadow::unmoved_in_big_dirs(picked.iter().map(|c| &c.sock)) {
+                picked[i].facts = Some(Facts {
+                    shadowed: Some(false),
+                    file: None,
+                });
+            }
         }
         for c in picked.iter_mut().filter(|c| c.facts.is_none()) {
             c.facts = Some(file_facts(&c.sock, dirs));
         }
     }
     Ok((picked, source))
-}
-
-/// Directories holding at least this many listeners are read once (getdents) rather than
-/// stat-ing each socket file: with 10,000 listeners in one directory the stats took about
-/// 15% of `udskit ls` (perf) and reading the directory about 3%.
-const DIR_READ_MIN: usize = 16;
-
-/// Shadow detection for big directories: a listener whose file is still the socket entry
-/// of that name, same inode and device as sock_diag reports, is not shadowed. Anything else
-/// is left for `file_facts` to confirm with a stat (so a filesystem whose `d_ino` differs
-/// from `st_ino`, such as some overlayfs setups, costs a stat rather than a wrong answer).
-///
-/// The listeners are grouped by directory and looked up by inode: in the sorted order a
-/// directory's sockets come in runs, so the paths are compared with the previous one rather
-/// than hashed (SipHash over 10,000 paths, and the name lookups per directory entry, were a
-/// third of the user-space time of the dump thread at 10,000 sockets).
-fn shadows_by_directory(picked: &mut [Candidate]) {
-    use rustix::fs::{FileType, Mode, OFlags};
-    // Per directory: socket file inode -> (file name, candidate).
-    type Files<'a> = HashMap<u64, Vec<(&'a [u8], usize)>>;
-    let mut dirs: Vec<(&[u8], Files)> = Vec::new();
-    let mut dir_index: HashMap<&[u8], usize> = HashMap::new();
-    let mut last: Option<(&[u8], usize)> = None;
-    for (i, c) in picked.iter().enumerate() {
-        if let (Some(Name::Path(p)), Some((_, ino))) = (&c.sock.name, c.sock.vfs)
-            && p.first() == Some(&b'/')
-            && let Some(slash) = p.iter().rposition(|&b| b == b'/')
-        {
-            let dir: &[u8] = if slash == 0 { b"/" } else { &p[..slash] };
-            let d = match last {
-                Some((l, d)) if l == dir => d,
-                _ => *dir_index.entry(dir).or_insert_with(|| {
-                    dirs.push((dir, HashMap::new()));
-                    dirs.len() - 1
-                }),
-            };
-            last = Some((dir, d));
-            dirs[d].1.entry(ino).or_default().push((&p[slash + 1..], i));
-        }
-    }
-    let mut same = Vec::new();
-    for (dir, files) in dirs.iter().filter(|(_, f)| f.len() >= DIR_READ_MIN) {
-        let Ok(fd) = rustix::fs::open(
-            std::ffi::OsStr::from_bytes(dir),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) else {
-            continue;
-        };
-        let Ok(dev) = rustix::fs::fstat(&fd).map(|m| m.st_dev) else {
-            continue;
-        };
-        let Ok(entries) = rustix::fs::Dir::new(fd) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_type() != FileType::Socket {
-                continue;
-            }
-            let ino = e.ino() & 0xffff_ffff;
-            let name = e.file_name().to_bytes();
-            for &(file, i) in files.get(&ino).into_iter().flatten() {
-                if file == name && picked[i].sock.vfs == Some((dev, ino)) {
-                    same.push(i);
-                }
-            }
-        }
-    }
-    for i in same {
-        picked[i].facts = Some(Facts {
-            shadowed: Some(false),
-            file: None,
-        });
-    }
 }
 
 /// User and group names, each id looked up once: a listing repeats the same few ids, and
@@ -452,81 +383,6 @@ fn owners(holders: &[(u64, Holder)], comms: &mut HashMap<u32, Option<Rc<str>>>) 
         }
     }
     out
-}
-
-/// Opened parent directories of the listeners: a stat relative to the directory looks up
-/// one name instead of walking the whole path again.
-#[derive(Default)]
-struct DirCache {
-    open: HashMap<PathBuf, Option<std::os::fd::OwnedFd>>,
-}
-
-/// More directories than this are stat-ed through their full paths: each open one holds a
-/// descriptor, and the soft limit is often 1024.
-const DIR_CACHE_MAX: usize = 256;
-
-impl DirCache {
-    fn lstat(&mut self, path: &Path) -> rustix::io::Result<rustix::fs::Stat> {
-        use rustix::fs::{AtFlags, Mode, OFlags};
-        if let (Some(dir), Some(name)) = (path.parent(), path.file_name())
-            && (self.open.len() < DIR_CACHE_MAX || self.open.contains_key(dir))
-        {
-            let fd = self.open.entry(dir.to_path_buf()).or_insert_with(|| {
-                rustix::fs::open(
-                    dir,
-                    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-                    Mode::empty(),
-                )
-                .ok()
-            });
-            if let Some(fd) = fd {
-                return rustix::fs::statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW);
-            }
-        }
-        rustix::fs::lstat(path)
-    }
-}
-
-/// What the socket's path leads to now.
-#[derive(Default)]
-struct Facts {
-    /// The path leads to another file or to nothing (None: could not tell).
-    shadowed: Option<bool>,
-    /// Mode, uid and gid of the socket file, when the path still leads to it.
-    file: Option<(u32, u32, u32)>,
-}
-
-/// Whether the path still leads to this socket's file, and the file's mode and owner.
-/// Relative names (relative to the binder's directory at bind time) and names bound through
-/// `/proc/self/...` cannot be looked up from here: their facts stay unknown.
-fn file_facts(s: &Sock, dirs: &mut DirCache) -> Facts {
-    let Some(path) = s.name.as_ref().and_then(Name::path) else {
-        return Facts::default();
-    };
-    if !path.is_absolute()
-        || path.starts_with("/proc/self")
-        || path.starts_with("/proc/thread-self")
-    {
-        return Facts::default();
-    }
-    match dirs.lstat(path) {
-        Ok(m) => {
-            let same = s
-                .vfs
-                .map(|(d, i)| m.st_dev == d && (m.st_ino & 0xffff_ffff) == i);
-            let is_socket =
-                rustix::fs::FileType::from_raw_mode(m.st_mode) == rustix::fs::FileType::Socket;
-            Facts {
-                shadowed: same.map(|same| !same),
-                file: (same != Some(false) && is_socket).then_some((m.st_mode, m.st_uid, m.st_gid)),
-            }
-        }
-        Err(rustix::io::Errno::NOENT) if s.vfs.is_some() => Facts {
-            shadowed: Some(true),
-            file: None,
-        },
-        Err(_) => Facts::default(),
-    }
 }
 
 pub fn set_file_facts(e: &mut Entry, mode: u32, uid: u32, gid: u32, names: &mut Names) {
