@@ -20,6 +20,7 @@ mod pump;
 mod reach;
 mod request;
 mod response;
+mod shadow;
 mod shutdown;
 mod socket;
 mod stale;

@@ -5,6 +5,7 @@
 use std::fs;
 use std::mem::MaybeUninit;
 use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{Mode, OFlags, RawDir};
 use rustix::io::Errno;
@@ -80,83 +81,122 @@ pub struct FdScan {
 /// opened fd directory (no per-fd path walk, no stat), keeping `socket:[INODE]` links.
 /// Direct reads rather than the procfs crate: with 10,000 sockets over 20 processes this
 /// scan took 37-53 ms and procfs's `all_processes()`/`fd()` 72-110 ms (5 runs each).
-/// Processes that exit during the scan are skipped. One thread: with 10,000 sockets over 20
-/// processes, two scan threads (with the sock_diag dump beside them) took 162 ms and the
-/// plain sequential scan 134 ms here (hyperfine means; the threads contend in the kernel's
-/// /proc lookups and on these busy 2-core machines gain no core of their own).
+/// Processes that exit during the scan are skipped.
 pub fn scan_socket_fds(select: &dyn Fn(u32) -> bool) -> FdScan {
-    let pids: Vec<u32> = match fs::read_dir("/proc") {
-        Ok(d) => d
+    match FdWork::new(select) {
+        Some(work) => FdScan::merge(vec![work.scan()]),
+        None => FdScan::default(),
+    }
+}
+
+/// One fd scan that several threads can share: each takes the next process not yet taken.
+/// `udskit ls` lets its sock_diag thread join in once the dump is done. (Two threads
+/// splitting the scan from the start were slower on these busy 2-core machines, 162 ms
+/// against 134 ms sequential, with the dump beside them: joining only when the dump thread
+/// is idle anyway does not take a core away from it.)
+pub struct FdWork {
+    pids: Vec<u32>,
+    next: AtomicUsize,
+    proc_dir: OwnedFd,
+}
+
+impl FdWork {
+    /// The processes to read: every pid in /proc that `select` accepts.
+    pub fn new(select: &dyn Fn(u32) -> bool) -> Option<FdWork> {
+        let pids: Vec<u32> = fs::read_dir("/proc")
+            .ok()?
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .filter(|&pid| select(pid))
-            .collect(),
-        Err(_) => return FdScan::default(),
-    };
-    let Ok(proc_dir) = rustix::fs::open(
-        "/proc",
-        OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return FdScan::default();
-    };
-    let mut scan = scan_pids(&proc_dir, &pids);
-    scan.sockets.sort_unstable();
-    scan
+            .collect();
+        let proc_dir = rustix::fs::open(
+            "/proc",
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .ok()?;
+        Some(FdWork {
+            pids,
+            next: AtomicUsize::new(0),
+            proc_dir,
+        })
+    }
+
+    /// Reads processes until none is left; the part found by this thread (unsorted).
+    pub fn scan(&self) -> FdScan {
+        let mut scan = FdScan::default();
+        let mut dents: Vec<u8> = Vec::with_capacity(DENTS_BUF);
+        loop {
+            let i = self.next.fetch_add(1, Ordering::Relaxed);
+            let Some(&pid) = self.pids.get(i) else {
+                return scan;
+            };
+            scan_pid(&self.proc_dir, pid, &mut dents, &mut scan);
+        }
+    }
 }
 
 impl FdScan {
+    /// The parts found by the threads of one scan, as one sorted scan.
+    pub fn merge(parts: Vec<FdScan>) -> FdScan {
+        let mut parts = parts.into_iter();
+        let mut all = parts.next().unwrap_or_default();
+        for p in parts {
+            all.sockets.extend(p.sockets);
+            all.denied += p.denied;
+        }
+        all.sockets.sort_unstable();
+        all
+    }
+
     /// The descriptors that refer to socket `inode`, by pid and fd.
     pub fn holders(&self, inode: u64) -> impl Iterator<Item = Holder> + '_ {
+        self.held(inode).iter().map(|(_, h)| *h)
+    }
+
+    /// The same as a slice of `sockets`, without collecting.
+    pub fn held(&self, inode: u64) -> &[(u64, Holder)] {
         let start = self.sockets.partition_point(|(i, _)| *i < inode);
-        self.sockets[start..]
-            .iter()
-            .take_while(move |(i, _)| *i == inode)
-            .map(|(_, h)| *h)
+        let len = self.sockets[start..].partition_point(|(i, _)| *i == inode);
+        &self.sockets[start..start + len]
     }
 }
 
 /// Getdents buffer for one fd directory: 64 KiB holds about 2,700 entries per call.
 const DENTS_BUF: usize = 64 * 1024;
 
-fn scan_pids(proc_dir: &OwnedFd, pids: &[u32]) -> FdScan {
-    let mut scan = FdScan::default();
-    let mut dents: Vec<u8> = Vec::with_capacity(DENTS_BUF);
+fn scan_pid(proc_dir: &OwnedFd, pid: u32, dents: &mut Vec<u8>, scan: &mut FdScan) {
     // A socket link is "socket:[INODE]": 64 bytes hold any; a longer link (a file path)
     // comes back truncated, which is as good as whole for telling it is not a socket.
     let mut link = [MaybeUninit::<u8>::uninit(); 64];
-    for &pid in pids {
-        let dir = match rustix::fs::openat(
-            proc_dir,
-            format!("{pid}/fd"),
-            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Mode::empty(),
-        ) {
-            Ok(d) => d,
-            Err(Errno::ACCESS) | Err(Errno::PERM) => {
-                scan.denied += 1;
-                continue;
-            }
-            Err(_) => continue, // gone, or a kernel thread without an fd table we can read
+    let dir = match rustix::fs::openat(
+        proc_dir,
+        format!("{pid}/fd"),
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(d) => d,
+        Err(Errno::ACCESS) | Err(Errno::PERM) => {
+            scan.denied += 1;
+            return;
+        }
+        Err(_) => return, // gone, or a kernel thread without an fd table we can read
+    };
+    let mut entries = RawDir::new(&dir, dents.spare_capacity_mut());
+    while let Some(Ok(entry)) = entries.next() {
+        let Some(fd) = parse_u64(entry.file_name().to_bytes()) else {
+            continue; // "." and ".."
         };
-        let mut entries = RawDir::new(&dir, dents.spare_capacity_mut());
-        while let Some(Ok(entry)) = entries.next() {
-            let Some(fd) = parse_u64(entry.file_name().to_bytes()) else {
-                continue; // "." and ".."
-            };
-            let Ok((target, _)) = rustix::fs::readlinkat_raw(&dir, entry.file_name(), &mut link)
-            else {
-                continue; // closed meanwhile
-            };
-            if let Some(ino) = target
-                .strip_prefix(b"socket:[")
-                .and_then(|r| r.strip_suffix(b"]"))
-                .and_then(parse_u64)
-            {
-                scan.sockets.push((ino, Holder { pid, fd: fd as u32 }));
-            }
+        let Ok((target, _)) = rustix::fs::readlinkat_raw(&dir, entry.file_name(), &mut link) else {
+            continue; // closed meanwhile
+        };
+        if let Some(ino) = target
+            .strip_prefix(b"socket:[")
+            .and_then(|r| r.strip_suffix(b"]"))
+            .and_then(parse_u64)
+        {
+            scan.sockets.push((ino, Holder { pid, fd: fd as u32 }));
         }
     }
-    scan
 }
 
 fn parse_u64(digits: &[u8]) -> Option<u64> {
