@@ -26,7 +26,9 @@ use crate::stream::Stream;
 ///
 /// splice from TCP moves page references into the pipe (one copy saved); splice from a
 /// unix socket copies into new pipe pages and then pays the pipe on top, so it loses to a
-/// plain recv/send. Hence [`Copier::Auto`]: splice when reading TCP, a buffer when reading
+/// plain recv/send. Re-measured at load ~2 (2 GiB, medians of 5, reading a unix socket):
+/// splice 1.54-1.63 GiB/s at 0.54-0.62 s/GiB of relay CPU, buffer 1.68-1.95 GiB/s at
+/// 0.47-0.54 s/GiB. Hence [`Copier::Auto`]: splice when reading TCP, a buffer when reading
 /// a unix socket (UDS to UDS is buffered both ways).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Copier {
@@ -47,6 +49,14 @@ pub const SPLICE_PIPE: usize = 1024 * 1024;
 
 /// Largest buffer of a buffered direction. 64 KiB, 256 KiB and 1 MiB measured alike
 /// within noise (0.4-2.2 GiB/s, UDS->TCP); 256 KiB matches [`crate::pump::CHUNK`].
+/// Re-measured on a quieter machine (load ~2, 2 GiB transfers, medians of 5, relay CPU
+/// per GiB): 32 KiB 0.46-0.47 s, 64 KiB 0.46-0.48 s, 128 KiB 0.50-0.57 s, 256 KiB 0.44 s
+/// (1.8-2.1 GiB/s for all). A larger buffer cannot help a unix source: one recv(2) returns
+/// what the writer could queue, which its SO_SNDBUF caps (208 KiB by default; strace shows
+/// 208-256 KiB per recv with a 1 MiB buffer), and reading on until EAGAIN to fill 1 MiB
+/// before one send measured the same (1.8-1.9 GiB/s, 0.47-0.48 s/GiB). perf shows the
+/// relay's time in the kernel's two copies (34%) and the loopback TCP path (most of the
+/// rest); the runtime's readiness path is ~2% (216 epoll_wait per 2 GiB).
 pub const RELAY_BUF: usize = 256 * 1024;
 
 /// First buffer of a buffered direction, grown 4x (up to RELAY_BUF) whenever a read fills
