@@ -1,6 +1,7 @@
 //! udskit: parse, decide colour, run the subcommand, map the result to an exit code.
 
 mod addr;
+mod allocator;
 mod cli;
 mod cmd;
 mod copy;
@@ -29,7 +30,11 @@ mod upgrade;
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
+
 fn main() {
+    allocator::tune();
     let cli = cli::Cli::parse();
     let ctx = output::Ctx::new(cli.color, cli.quiet, cli.verbose);
     let code = match cmd::run(cli.command, &ctx) {
