@@ -25,6 +25,7 @@ mod shadow;
 mod shutdown;
 mod socket;
 mod stale;
+mod stdio;
 mod stream;
 mod upgrade;
 

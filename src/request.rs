@@ -182,13 +182,13 @@ impl ReqBody {
                 }
                 let size = meta.is_file().then_some(meta.len());
                 ReqBody::Chunks {
-                    rx: crate::pump::read_chunks(f),
+                    rx: crate::stdio::read_chunks(f),
                     size,
                 }
             }
             Data::Stdin => ReqBody::Chunks {
                 size: stdin_size(),
-                rx: crate::pump::stdin(),
+                rx: crate::stdio::stdin(),
             },
         })
     }

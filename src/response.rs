@@ -16,7 +16,7 @@ use serde_json::ser::PrettyFormatter;
 use crate::demux::{self, Demuxer, Out};
 use crate::jsonstream::Splitter;
 use crate::output::{Ctx, escape};
-use crate::pump::{Stdout, StdoutDone};
+use crate::stdio::{Stdout, StdoutDone};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
 /// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body. Measured

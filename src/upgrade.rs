@@ -15,9 +15,10 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use crate::output::Ctx;
-use crate::pump::{self, Stdout};
+use crate::pump;
 use crate::response::Render;
 use crate::shutdown::Shutdown;
+use crate::stdio::{self, Stdout};
 use crate::stream::Stream;
 
 /// Our socket again, with the bytes the server sent right after its 101 (already read by
@@ -85,7 +86,7 @@ pub async fn bridge(
         inner: parts.io.into_inner(),
     };
     ctx.debug("switched protocols: stdin and stdout are bridged to the connection");
-    let mut stdin = pump::stdin();
+    let mut stdin = stdio::stdin();
     let down = async |rd: &mut tokio::io::ReadHalf<Switched>| -> io::Result<u64> {
         let mut total = 0;
         let mut buf = BytesMut::with_capacity(pump::CHUNK);

@@ -54,7 +54,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )),
         None => ctx.debug(format!("connected to {}", escape(&args.addr.to_string()))),
     }
-    let (out, done) = pump::Stdout::spawn();
+    let (out, done) = crate::stdio::Stdout::spawn();
     let t = pump::bridge_stdio(conn, &out, &stop).await;
     drop(out);
     done.finish(&stop)

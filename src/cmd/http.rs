@@ -14,10 +14,10 @@ use crate::addr::Addr;
 use crate::error::{FAILURE, Fail, HTTP_ERROR};
 use crate::exchange::{self, Clock};
 use crate::output::{Ctx, escape};
-use crate::pump::Stdout;
 use crate::request::{self, Data, HeaderArg, ReqBody, Target};
 use crate::response::{self, Demux, Render, View};
 use crate::shutdown::Shutdown;
+use crate::stdio::Stdout;
 use crate::{duration, upgrade};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)

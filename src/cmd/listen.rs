@@ -14,9 +14,10 @@ use tokio_util::sync::CancellationToken;
 use crate::addr::Addr;
 use crate::error::Fail;
 use crate::output::{Ctx, escape};
-use crate::pump::{self, Stdout};
+use crate::pump;
 use crate::shutdown::Shutdown;
 use crate::socket::{self, BindOpts};
+use crate::stdio::Stdout;
 use crate::stream::{Kind, Peer, Stream};
 
 /// Stream server: accept clients and bridge, collect, echo or exec them

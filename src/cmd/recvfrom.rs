@@ -12,9 +12,9 @@ use crate::addr::Addr;
 use crate::dgram::{self, Dgram, Received};
 use crate::error::Fail;
 use crate::output::{self, Ctx, escape};
-use crate::pump::Stdout;
 use crate::shutdown::Shutdown;
 use crate::socket::BindOpts;
+use crate::stdio::Stdout;
 
 /// Receive datagrams on a unix socket and print them (a datagram server)
 ///

@@ -12,9 +12,9 @@ use crate::dgram::{self, Dgram};
 use crate::duration;
 use crate::error::Fail;
 use crate::output::{Ctx, escape};
-use crate::pump::{self, Stdout};
 use crate::shutdown::Shutdown;
 use crate::socket::BindOpts;
+use crate::stdio::{self, Stdout};
 
 /// Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)
 ///
@@ -148,7 +148,7 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
             .map_err(|e| fail(&e, msg.len()))?;
         return Ok(1);
     }
-    let mut stdin = pump::stdin();
+    let mut stdin = stdio::stdin();
     if !args.lines {
         // Past the limit the rest is only counted, so the error can give the real size.
         let mut all = BytesMut::new();
