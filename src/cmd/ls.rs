@@ -13,9 +13,10 @@ use crate::stream::Kind;
 /// List listening unix sockets: path, type, state, processes, user, connections
 ///
 /// Lists the unix sockets that serve: stream and seqpacket sockets that listen (or are bound
-/// and about to), and bound datagram sockets. Abstract names are shown as @NAME; a path that itself starts with @ is
-/// shown as ./@NAME. A listener whose path now leads to another file or to nothing is marked
-/// "(shadowed)": clients connecting to that path no longer reach it.
+/// and about to), and bound datagram sockets. Abstract names are shown as @NAME; a path
+/// that itself starts with @ is shown as ./@NAME. A listener whose path now leads to
+/// another file or to nothing is marked "(shadowed)": clients connecting to that path no
+/// longer reach it.
 ///
 /// PATTERN selects by address: a substring, or a glob when it holds *, ? or [ (matched
 /// against the whole address as shown, e.g. '@*' for abstract names).
@@ -27,6 +28,7 @@ use crate::stream::Kind;
 /// Example:
 ///   udskit ls -l /run
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Only addresses containing PATTERN (a glob if it holds *, ? or [)
     #[arg(value_name = "PATTERN")]

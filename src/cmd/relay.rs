@@ -43,6 +43,7 @@ use serde_json::Value;
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
 #[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
 pub struct Args {
     /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME
     #[arg(value_name = "LISTEN")]
