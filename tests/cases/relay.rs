@@ -10,6 +10,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::peers::{have, python};
+use crate::support::servers;
 use crate::support::*;
 
 /// Starts `udskit relay ARGS...` and waits for its "listening" line; returns the
@@ -86,42 +87,6 @@ fn noise(seed: u64, n: usize) -> Vec<u8> {
     v
 }
 
-/// nginx serving HTTP on DIR/nginx.sock (foreground, one process, every path in DIR):
-/// /hello answers a fixed line, /big.bin is `big`.
-fn nginx(dir: &Path, big: &[u8]) -> (Bg, std::path::PathBuf) {
-    let sock = dir.join("nginx.sock");
-    let www = dir.join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    std::fs::write(www.join("big.bin"), big).unwrap();
-    let d = dir.display();
-    let user = if std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    {
-        "user root;"
-    } else {
-        ""
-    };
-    let conf = format!(
-        "{user}\ndaemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n  proxy_temp_path {d}/tmp/proxy;\n\
-         \x20 fastcgi_temp_path {d}/tmp/fastcgi;\n  uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
-         \x20 server {{\n    listen unix:{};\n    root {};\n\
-         \x20   location = /hello {{ default_type text/plain; return 200 \"Hello from nginx\\n\"; }}\n  }}\n}}\n",
-        sock.display(),
-        www.display()
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let mut c = Command::new("nginx");
-    c.arg("-p").arg(dir).arg("-c").arg(dir.join("nginx.conf"));
-    let bg = Bg::spawn(c, dir, "nginx");
-    wait_for_socket(&sock);
-    (bg, sock)
-}
-
 #[test]
 fn curl_to_nginx_tcp_to_uds_and_uds_to_tcp() {
     if !have("nginx") || !have("curl") {
@@ -129,7 +94,9 @@ fn curl_to_nginx_tcp_to_uds_and_uds_to_tcp() {
     }
     let dir = tempdir();
     let big = random_bytes(3 << 20);
-    let (_nginx, ngx_sock) = nginx(dir.path(), &big);
+    let nginx = servers::Nginx::start(dir.path());
+    std::fs::write(nginx.www.join("big.bin"), &big).unwrap();
+    let ngx_sock = &nginx.sock;
     // TCP -> UDS: a TCP port in front of nginx's socket.
     let (mut front, port) = relay(dir.path(), &["tcp:0", ngx_sock.to_str().unwrap()]);
     let out = Command::new("curl")
@@ -138,7 +105,7 @@ fn curl_to_nginx_tcp_to_uds_and_uds_to_tcp() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr_of(&out));
-    assert_eq!(out.stdout, b"Hello from nginx\n");
+    assert_eq!(out.stdout, b"Hello from nginx over a unix socket\n");
     // UDS -> TCP: a socket in front of that port, used with curl --unix-socket.
     let back_sock = dir.path().join("back.sock");
     let (_back, _) = relay(
