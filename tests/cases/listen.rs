@@ -482,20 +482,26 @@ fn mode_bits_are_set_before_clients_can_connect() {
 }
 
 /// Without --mode the file gets what the umask allows, as for any socket.
+/// `udskit listen --echo SOCK` started by sh after `setup` (a umask, a ulimit), running.
+fn echo_after(dir: &Path, setup: &str, sock: &Path) -> Bg {
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(format!(
+            "{setup}; exec {} --color=never listen --echo \"$0\"",
+            env!("CARGO_BIN_EXE_udskit")
+        ))
+        .arg(sock)
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir, "listen");
+    server.wait_stderr("udskit: listening on");
+    server
+}
+
 #[test]
 fn default_mode_follows_umask() {
     let dir = tempdir();
     let sock = dir.path().join("u.sock");
-    let mut c = Command::new("sh");
-    c.arg("-c")
-        .arg(format!(
-            "umask 027; exec {} --color=never listen --echo \"$0\"",
-            env!("CARGO_BIN_EXE_udskit")
-        ))
-        .arg(&sock)
-        .stdout(Stdio::null());
-    let mut server = Bg::spawn(c, dir.path(), "listen");
-    server.wait_stderr("udskit: listening on");
+    let _server = echo_after(dir.path(), "umask 027", &sock);
     assert_eq!(mode_of(&sock), 0o750);
 }
 
@@ -796,16 +802,7 @@ fn client_errors_and_accept_errors_do_not_end_the_server() {
     }
     let dir = tempdir();
     let sock = dir.path().join("r.sock");
-    let mut c = Command::new("sh");
-    c.arg("-c")
-        .arg(format!(
-            "ulimit -n 20; exec {} --color=never listen --echo \"$0\"",
-            env!("CARGO_BIN_EXE_udskit")
-        ))
-        .arg(&sock)
-        .stdout(Stdio::null());
-    let mut server = Bg::spawn(c, dir.path(), "listen");
-    server.wait_stderr("udskit: listening on");
+    let mut server = echo_after(dir.path(), "ulimit -n 20", &sock);
     let out = python(
         "import socket,sys\n\
          def conn():\n  s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); return s\n\
