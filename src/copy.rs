@@ -4,12 +4,14 @@
 //! and the idle timeout; a tap that shows every chunk to `--dump`.
 
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::pipe::PipeFlags;
 use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 use crate::stream::Stream;
 
@@ -149,18 +151,20 @@ pub struct Ends {
 /// becomes a write shutdown on the other side while the other way keeps flowing
 /// (half-close). An error one way shuts that way down at both ends (so neither peer waits
 /// on it) and leaves the other way running to its own end. Every byte read is written, in
-/// order, before the direction ends. Cancel-safe only in the sense that dropping it closes
-/// nothing: the caller owns and closes both sockets.
+/// order, before the direction ends. Both sockets close when the returned future ends or
+/// is dropped.
 pub async fn relay(
-    client: &Stream,
-    target: &Stream,
+    client: Stream,
+    target: Stream,
     copier: Copier,
     meter: &Meter,
     tap: Option<Tap<'_>>,
-) -> Ends {
-    let one = async |from: &Stream, to: &Stream, dir: Dir| {
+) -> io::Result<Ends> {
+    let client = Side::new(client)?;
+    let target = Side::new(target)?;
+    let one = async |from: &Side, to: &Side, dir: Dir| {
         let splice = match copier {
-            Copier::Auto => matches!(from, Stream::Tcp(_)),
+            Copier::Auto => from.family == Family::Tcp,
             Copier::Splice => true,
             Copier::Buffer => false,
         };
@@ -170,16 +174,147 @@ pub async fn relay(
             buffer_one_way(from, to, dir, meter, tap).await
         };
         match &r {
-            Ok(()) => to.shutdown_side(rustix::net::Shutdown::Write)?,
+            Ok(()) => to.shutdown(rustix::net::Shutdown::Write)?,
             Err(_) => {
-                let _ = to.shutdown_side(rustix::net::Shutdown::Write);
-                let _ = from.shutdown_side(rustix::net::Shutdown::Read);
+                let _ = to.shutdown(rustix::net::Shutdown::Write);
+                let _ = from.shutdown(rustix::net::Shutdown::Read);
             }
         }
         r
     };
-    let (up, down) = tokio::join!(one(client, target, Dir::Up), one(target, client, Dir::Down));
-    Ends { up, down }
+    let (up, down) = tokio::join!(
+        one(&client, &target, Dir::Up),
+        one(&target, &client, Dir::Down)
+    );
+    Ok(Ends { up, down })
+}
+
+/// What a relayed socket is, for what its readiness tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Tcp,
+    /// A unix stream socket.
+    Unix,
+    /// A socket that keeps record boundaries: a short read says nothing of what is left.
+    Records,
+}
+
+/// One socket of a relayed connection, registered with the reactor for just what the relay
+/// needs of it, so that a 1-byte exchange costs no system call and no wakeup beyond the
+/// read, the write and the wait (bench/relay, latency):
+/// - a short read of a stream socket clears the read readiness: the kernel returned all it
+///   had, and another read would only fail with EAGAIN (tokio's own `poll_read` does the
+///   same; a FIN or an error stays visible, as tokio never clears a closed state);
+/// - a short write clears the write readiness the same way (the send buffer is full);
+/// - a unix socket signals "writable" every time its peer reads from it (the kernel's
+///   unix_write_space does not check whether anyone is waiting for room), which would
+///   wake the relay once per message for nothing. So it is registered for reading only,
+///   and gets a write registration (of a duplicate descriptor: epoll keeps one entry per
+///   descriptor) only once a send finds its buffer full, which a connection that never
+///   fills a buffer never does. TCP signals room only after a send found none, so a TCP
+///   socket is registered both ways from the start.
+struct Side {
+    fd: AsyncFd<OwnedFd>,
+    write: OnceLock<AsyncFd<OwnedFd>>,
+    family: Family,
+}
+
+impl Side {
+    fn new(s: Stream) -> io::Result<Side> {
+        let (fd, family): (OwnedFd, _) = match s {
+            Stream::Tcp(s) => (s.into_std()?.into(), Family::Tcp),
+            Stream::Unix(s) => (s.into_std()?.into(), Family::Unix),
+            Stream::SeqPacket(s) => (s.into_fd(), Family::Records),
+        };
+        let interest = match family {
+            Family::Tcp => Interest::READABLE | Interest::WRITABLE,
+            Family::Unix | Family::Records => Interest::READABLE,
+        };
+        Ok(Side {
+            fd: register(fd, interest)?,
+            write: OnceLock::new(),
+            family,
+        })
+    }
+
+    /// Shuts down one side (a relay's half-close); a peer already gone (ENOTCONN) is no error.
+    fn shutdown(&self, how: rustix::net::Shutdown) -> io::Result<()> {
+        match rustix::net::shutdown(self.fd.get_ref(), how) {
+            Err(rustix::io::Errno::NOTCONN) => Ok(()),
+            r => r.map_err(Into::into),
+        }
+    }
+
+    /// Waits until the socket is readable (or closed).
+    async fn readable(&self) -> io::Result<()> {
+        self.fd.readable().await.map(drop)
+    }
+
+    /// Runs the non-blocking read `f` once the socket is readable, again after each EAGAIN.
+    /// `short(n)` tells whether `n` bytes prove the socket had no more queued.
+    async fn read(
+        &self,
+        short: impl Fn(usize) -> bool,
+        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        loop {
+            let mut ready = self.fd.readable().await?;
+            match f(self.fd.get_ref().as_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
+                Ok(n) if n > 0 && short(n) && self.family != Family::Records => {
+                    ready.clear_ready();
+                    return Ok(n);
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// Runs the non-blocking write `f` of `len` bytes until it writes some, waiting for
+    /// room after each EAGAIN.
+    async fn write(
+        &self,
+        len: usize,
+        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> io::Result<usize> {
+        let reg = match (self.family, self.write.get()) {
+            (Family::Tcp, _) => &self.fd,
+            (_, Some(w)) => w,
+            (_, None) => {
+                // No write registration yet: just try.
+                match f(self.fd.get_ref().as_fd()) {
+                    Ok(m) if m == len => return Ok(m),
+                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                    // Full (or filled now): from here on, wait for room through a registration.
+                    r => {
+                        let dup = rustix::io::fcntl_dupfd_cloexec(self.fd.get_ref(), 0)?;
+                        let w = register(dup, Interest::WRITABLE)?;
+                        let w = self.write.get_or_init(|| w);
+                        if let Ok(m) = r {
+                            return Ok(m);
+                        }
+                        w
+                    }
+                }
+            }
+        };
+        loop {
+            let mut ready = reg.writable().await?;
+            match f(self.fd.get_ref().as_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
+                Ok(m) if m < len && self.family != Family::Records => {
+                    ready.clear_ready();
+                    return Ok(m);
+                }
+                r => return r,
+            }
+        }
+    }
+}
+
+fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the OwnedFd keeps the descriptor open and unchanged while the AsyncFd owns it.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
 }
 
 fn new_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -192,17 +327,21 @@ fn new_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
 /// One direction with splice(2): socket -> pipe -> socket, draining the pipe completely
 /// before reading again, so a splice into it never fails for lack of room. The pipe is
 /// created at the first byte: an idle connection holds none.
-async fn splice_one_way(from: &Stream, to: &Stream, dir: Dir, meter: &Meter) -> io::Result<()> {
+async fn splice_one_way(from: &Side, to: &Side, dir: Dir, meter: &Meter) -> io::Result<()> {
     use rustix::pipe::{SpliceFlags, splice};
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-    from.ready(Interest::READABLE).await?;
+    from.readable().await?;
     let (pr, pw) = new_pipe()?;
     let want = rustix::pipe::fcntl_getpipe_size(&pw).unwrap_or(64 * 1024);
+    // A splice into the pipe stops short when the socket has no more, or when the pipe has
+    // no free slot (one per page or part of a page). Fewer bytes than slots prove the former.
+    let slots = want / 4096;
     loop {
         let n = from
-            .io(Interest::READABLE, || {
-                Ok(splice(from.as_fd(), None, &pw, None, want, flags)?)
-            })
+            .read(
+                |n| n < slots,
+                |fd| Ok(splice(fd, None, &pw, None, want, flags)?),
+            )
             .await?;
         if n == 0 {
             return Ok(());
@@ -210,9 +349,7 @@ async fn splice_one_way(from: &Stream, to: &Stream, dir: Dir, meter: &Meter) -> 
         let mut left = n;
         while left > 0 {
             let m = to
-                .io(Interest::WRITABLE, || {
-                    Ok(splice(&pr, None, to.as_fd(), None, left, flags)?)
-                })
+                .write(left, |fd| Ok(splice(&pr, None, fd, None, left, flags)?))
                 .await?;
             left -= m;
             meter.add(dir, m);
@@ -223,20 +360,22 @@ async fn splice_one_way(from: &Stream, to: &Stream, dir: Dir, meter: &Meter) -> 
 /// One direction through a user-space buffer (allocated at the first byte), shown to
 /// `tap` before it is sent on.
 async fn buffer_one_way(
-    from: &Stream,
-    to: &Stream,
+    from: &Side,
+    to: &Side,
     dir: Dir,
     meter: &Meter,
     tap: Option<Tap<'_>>,
 ) -> io::Result<()> {
     use rustix::net::{RecvFlags, SendFlags, recv, send};
-    from.ready(Interest::READABLE).await?;
+    from.readable().await?;
     let mut buf = vec![0u8; RELAY_BUF_START];
     loop {
+        let len = buf.len();
         let n = from
-            .io(Interest::READABLE, || {
-                Ok(recv(from.as_fd(), &mut buf[..], RecvFlags::empty())?.0)
-            })
+            .read(
+                |n| n < len,
+                |fd| Ok(recv(fd, &mut buf[..], RecvFlags::empty())?.0),
+            )
             .await?;
         if n == 0 {
             return Ok(());
@@ -247,8 +386,8 @@ async fn buffer_one_way(
         let mut sent = 0;
         while sent < n {
             let m = to
-                .io(Interest::WRITABLE, || {
-                    Ok(send(to.as_fd(), &buf[sent..n], SendFlags::NOSIGNAL)?)
+                .write(n - sent, |fd| {
+                    Ok(send(fd, &buf[sent..n], SendFlags::NOSIGNAL)?)
                 })
                 .await?;
             sent += m;

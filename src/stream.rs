@@ -10,7 +10,7 @@ use std::task::{Context, Poll, ready};
 
 use rustix::net::{RecvFlags, SendFlags};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 use crate::addr::Addr;
@@ -187,58 +187,6 @@ impl Stream {
             _ => Ok(Stream::Unix(UnixStream::from_std(
                 std::os::unix::net::UnixStream::from(fd),
             )?)),
-        }
-    }
-
-    /// Waits until the socket is ready for `interest` (or has an error or hang-up to report).
-    pub async fn ready(&self, interest: Interest) -> io::Result<()> {
-        match self {
-            Stream::Unix(s) => s.ready(interest).await.map(drop),
-            Stream::Tcp(s) => s.ready(interest).await.map(drop),
-            Stream::SeqPacket(s) => s.0.ready(interest).await.map(drop),
-        }
-    }
-
-    /// Runs the non-blocking syscall `f` on this socket's fd once it is ready for
-    /// `interest`, waiting again whenever `f` fails with EAGAIN (which clears tokio's
-    /// readiness). Takes `&self`, so the two directions of a relay share one stream and
-    /// move bytes with splice(2) or recv/send on the fd directly.
-    pub async fn io<R>(
-        &self,
-        interest: Interest,
-        mut f: impl FnMut() -> io::Result<R>,
-    ) -> io::Result<R> {
-        loop {
-            let r = match self {
-                Stream::Unix(s) => {
-                    s.ready(interest).await?;
-                    s.try_io(interest, &mut f)
-                }
-                Stream::Tcp(s) => {
-                    s.ready(interest).await?;
-                    s.try_io(interest, &mut f)
-                }
-                Stream::SeqPacket(s) => {
-                    let mut guard = s.0.ready(interest).await?;
-                    match guard.try_io(|_| f()) {
-                        Ok(r) => r,
-                        Err(_would_block) => continue,
-                    }
-                }
-            };
-            match r {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                r => return r,
-            }
-        }
-    }
-
-    /// Shuts down one side of the socket through `&self` (a relay's half-close).
-    /// A peer that is already gone (ENOTCONN) is not an error.
-    pub fn shutdown_side(&self, how: rustix::net::Shutdown) -> io::Result<()> {
-        match rustix::net::shutdown(self.as_fd(), how) {
-            Err(rustix::io::Errno::NOTCONN) => Ok(()),
-            r => r.map_err(Into::into),
         }
     }
 

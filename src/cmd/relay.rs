@@ -128,8 +128,12 @@ impl End {
         }
     }
 
-    fn from_ends(ends: Ends) -> End {
+    fn from_ends(ends: std::io::Result<Ends>) -> End {
         let fail = |side: &str, e: std::io::Error| format!("{side}: {e}");
+        let ends = match ends {
+            Ok(ends) => ends,
+            Err(e) => return End::Error(format!("setting up the relay: {e}")),
+        };
         match (ends.up, ends.down) {
             (Ok(()), Ok(())) => End::Closed,
             (Err(e), Ok(())) => End::Error(fail("client to target", e)),
@@ -354,10 +358,9 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &Cancel
     plan.log.opened(id, &peer_text);
     let meter = Meter::default();
     let end = tokio::select! {
-        end = connect_and_relay(id, &client, plan, &meter) => end,
+        end = connect_and_relay(id, client, plan, &meter) => end,
         _ = force.cancelled() => End::Grace,
     };
-    drop(client);
     let t = &plan.totals;
     let (up, down) = meter.bytes();
     t.connections.fetch_add(1, Ordering::Relaxed);
@@ -369,7 +372,7 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &Cancel
     plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
 }
 
-async fn connect_and_relay(id: u64, client: &Stream, plan: &Plan, meter: &Meter) -> End {
+async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) -> End {
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
         stream::connect_once(&plan.target, Kind::Stream),
@@ -395,7 +398,7 @@ async fn connect_and_relay(id: u64, client: &Stream, plan: &Plan, meter: &Meter)
         .map(|d| move |dir: Dir, data: &[u8]| d.chunk(id, dir, data));
     let relay = copy::relay(
         client,
-        &target,
+        target,
         plan.copier,
         meter,
         tap.as_ref().map(|t| t as copy::Tap),
