@@ -30,7 +30,10 @@ use crate::stream::Stream;
 /// unix socket copies into new pipe pages and then pays the pipe on top, so it loses to a
 /// plain recv/send. Re-measured at load ~2 (2 GiB, medians of 5, reading a unix socket):
 /// splice 1.54-1.63 GiB/s at 0.54-0.62 s/GiB of relay CPU, buffer 1.68-1.95 GiB/s at
-/// 0.47-0.54 s/GiB. Hence [`Copier::Auto`]: splice when reading TCP, a buffer when reading
+/// 0.47-0.54 s/GiB. Once more (UDS->TCP upload, 2 GiB, 3 interleaved runs, perf stat of
+/// the relay): splice 0.60-0.75 s/GiB at 0.93-1.05 GiB/s, buffer 0.45-0.69 s/GiB at
+/// 1.18-1.43 GiB/s; perf shows the spliced pages cheap to read but sending them costs
+/// more in tcp_sendmsg than the copies saved. Hence [`Copier::Auto`]: splice when reading TCP, a buffer when reading
 /// a unix socket (UDS to UDS is buffered both ways).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Copier {
