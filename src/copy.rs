@@ -198,8 +198,6 @@ enum Family {
     Tcp,
     /// A unix stream socket.
     Unix,
-    /// A socket that keeps record boundaries: a short read says nothing of what is left.
-    Records,
 }
 
 /// One socket of a relayed connection, registered with the reactor for just what the relay
@@ -227,11 +225,18 @@ impl Side {
         let (fd, family): (OwnedFd, _) = match s {
             Stream::Tcp(s) => (s.into_std()?.into(), Family::Tcp),
             Stream::Unix(s) => (s.into_std()?.into(), Family::Unix),
-            Stream::SeqPacket(s) => (s.into_fd(), Family::Records),
+            // A short read of a record socket says nothing of what is left; relay's
+            // addresses are stream addresses, so none gets here.
+            Stream::SeqPacket(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "relay moves stream sockets only",
+                ));
+            }
         };
         let interest = match family {
             Family::Tcp => Interest::READABLE | Interest::WRITABLE,
-            Family::Unix | Family::Records => Interest::READABLE,
+            Family::Unix => Interest::READABLE,
         };
         Ok(Side {
             fd: register(fd, interest)?,
@@ -264,7 +269,7 @@ impl Side {
             let mut ready = self.fd.readable().await?;
             match f(self.fd.get_ref().as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Ok(n) if n > 0 && short(n) && self.family != Family::Records => {
+                Ok(n) if n > 0 && short(n) => {
                     ready.clear_ready();
                     return Ok(n);
                 }
@@ -305,7 +310,7 @@ impl Side {
             let mut ready = reg.writable().await?;
             match f(self.fd.get_ref().as_fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Ok(m) if m < len && self.family != Family::Records => {
+                Ok(m) if m < len => {
                     ready.clear_ready();
                     return Ok(m);
                 }
