@@ -153,6 +153,35 @@ fn hundred_concurrent_connections_every_byte_checked() {
     );
 }
 
+/// Small messages one at a time, in both families' hands: after a short read the relay
+/// waits for the next readiness edge instead of reading again until EAGAIN, so a missed
+/// edge would stall a round trip here (sizes cross the 256 bytes below which a splice
+/// counts as short).
+#[test]
+fn small_messages_back_and_forth_never_stall() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    // A TCP port in front of the echo socket, and a socket in front of that port.
+    let (_front, port) = relay(
+        &dir.path().join("a"),
+        &["tcp:0", echo_sock.to_str().unwrap()],
+    );
+    let back = dir.path().join("back.sock");
+    let (_back, _) = relay(
+        &dir.path().join("b"),
+        &[back.to_str().unwrap(), &format!("tcp:{port}")],
+    );
+    let mut s = UnixStream::connect(&back).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    for i in 0..2000 {
+        round_trip(&mut s, &noise(i + 1, 1 + i as usize % 700));
+    }
+}
+
 fn many_through(dir: &Path, echo_sock: &Path, extra: &[&str], conns: u64) {
     let mut args = extra.to_vec();
     args.extend(["tcp:0", echo_sock.to_str().unwrap()]);
