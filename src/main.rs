@@ -13,6 +13,7 @@ mod duration;
 mod error;
 mod exchange;
 mod glob;
+mod idhash;
 mod jsonstream;
 mod listing;
 mod output;

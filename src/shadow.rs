@@ -13,25 +13,26 @@ use crate::diag::{Name, Sock};
 /// 15% of `udskit ls` (perf) and reading the directory about 3%.
 const DIR_READ_MIN: usize = 16;
 
-/// Shadow detection for big directories, the indices of the listeners found unmoved: one whose file is still the socket entry
+/// Shadow detection for big directories, the indices of the listeners found unmoved: one
 /// whose file is still the socket entry of that name, same inode and device as sock_diag
-/// reports, is not shadowed. Anything else
-/// is left for `file_facts` to confirm with a stat (so a filesystem whose `d_ino` differs
-/// from `st_ino`, such as some overlayfs setups, costs a stat rather than a wrong answer).
+/// reports, is not shadowed. Anything else is left for `file_facts` to confirm with a stat
+/// (so a filesystem whose `d_ino` differs from `st_ino`, such as some overlayfs setups,
+/// costs a stat rather than a wrong answer).
 ///
-/// The listeners are grouped by directory and looked up by inode: in the sorted order a
-/// directory's sockets come in runs, so the paths are compared with the previous one rather
-/// than hashed (SipHash over 10,000 paths, and the name lookups per directory entry, were a
-/// third of the user-space time of the dump thread at 10,000 sockets).
+/// The listeners are grouped by directory: in the listing's order a directory's sockets
+/// come in runs, so a path is compared with the previous one's directory rather than
+/// hashed. Each directory's entries are then looked up by inode in a sorted list (a map
+/// holding a vector per inode, under SipHash, made this a tenth of `udskit ls` at 10,000).
 pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usize> {
-    use rustix::fs::{FileType, Mode, OFlags};
-    // Per directory: socket file inode -> (file name, device, index).
-    type Files<'a> = HashMap<u64, Vec<(&'a [u8], u64, usize)>>;
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
+    let socks: Vec<&Sock> = socks.collect();
+    // Per directory: (socket file inode, index), sorted once all are in.
+    type Files = Vec<(u32, u32)>;
     let mut dirs: Vec<(&[u8], Files)> = Vec::new();
     let mut dir_index: HashMap<&[u8], usize> = HashMap::new();
     let mut last: Option<(&[u8], usize)> = None;
-    for (i, s) in socks.enumerate() {
-        if let (Some(Name::Path(p)), Some((dev, ino))) = (&s.name, s.vfs)
+    for (i, s) in socks.iter().enumerate() {
+        if let (Some(Name::Path(p)), Some((_, ino))) = (&s.name, s.vfs)
             && p.first() == Some(&b'/')
             && let Some(slash) = p.iter().rposition(|&b| b == b'/')
         {
@@ -39,20 +40,19 @@ pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usi
             let d = match last {
                 Some((l, d)) if l == dir => d,
                 _ => *dir_index.entry(dir).or_insert_with(|| {
-                    dirs.push((dir, HashMap::new()));
+                    dirs.push((dir, Vec::new()));
                     dirs.len() - 1
                 }),
             };
             last = Some((dir, d));
-            dirs[d]
-                .1
-                .entry(ino)
-                .or_default()
-                .push((&p[slash + 1..], dev, i));
+            // sock_diag reports a 32-bit inode number.
+            dirs[d].1.push((ino as u32, i as u32));
         }
     }
     let mut same = Vec::new();
-    for (dir, files) in dirs.iter().filter(|(_, f)| f.len() >= DIR_READ_MIN) {
+    let mut buf = Vec::with_capacity(DENTS_BUF);
+    for (dir, files) in dirs.iter_mut().filter(|(_, f)| f.len() >= DIR_READ_MIN) {
+        files.sort_unstable();
         let Ok(fd) = rustix::fs::open(
             std::ffi::OsStr::from_bytes(dir),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -63,24 +63,32 @@ pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usi
         let Ok(dev) = rustix::fs::fstat(&fd).map(|m| m.st_dev) else {
             continue;
         };
-        let Ok(entries) = rustix::fs::Dir::new(fd) else {
-            continue;
-        };
-        for e in entries.flatten() {
+        let mut entries = RawDir::new(&fd, buf.spare_capacity_mut());
+        while let Some(Ok(e)) = entries.next() {
             if e.file_type() != FileType::Socket {
                 continue;
             }
-            let ino = e.ino() & 0xffff_ffff;
+            let ino = (e.ino() & 0xffff_ffff) as u32;
             let name = e.file_name().to_bytes();
-            for &(file, file_dev, i) in files.get(&ino).into_iter().flatten() {
-                if file == name && file_dev == dev {
-                    same.push(i);
+            let from = files.partition_point(|&(f, _)| f < ino);
+            for &(_, i) in files[from..].iter().take_while(|&&(f, _)| f == ino) {
+                let s = socks[i as usize];
+                if s.vfs.is_some_and(|(d, _)| d == dev)
+                    && let Some(Name::Path(p)) = &s.name
+                    && p.rsplit(|&b| b == b'/').next() == Some(name)
+                {
+                    same.push(i as usize);
                 }
             }
         }
     }
     same
 }
+
+/// Getdents buffer for a big directory: 64 KiB holds about 1,500 entries of socket names
+/// like `name-1234.sock` per call; rustix's `Dir` grows to 24 KiB (strace: 22 calls at
+/// 10,000 entries, 7 with this).
+const DENTS_BUF: usize = 64 * 1024;
 
 /// Opened parent directories of the listeners: a stat relative to the directory looks up
 /// one name instead of walking the whole path again.
