@@ -5,7 +5,7 @@
 //! path pattern.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,7 +19,7 @@ use crate::stream::Kind;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
-    pub command: Option<Rc<str>>,
+    pub command: Option<Arc<str>>,
     pub fds: Vec<u32>,
 }
 
@@ -48,11 +48,11 @@ pub struct Entry {
     pub backlog: Option<u32>,
     pub processes: Vec<Owner>,
     pub uid: Option<u32>,
-    pub user: Option<Rc<str>>,
+    pub user: Option<Arc<str>>,
     /// The socket file's permission bits in octal ("0660"), owner and group.
     pub mode: Option<String>,
-    pub owner: Option<Rc<str>>,
-    pub group: Option<Rc<str>>,
+    pub owner: Option<Arc<str>>,
+    pub group: Option<Arc<str>>,
     pub peer_inode: Option<u32>,
     /// The processes at the other end (with `--peers`).
     pub peer_processes: Vec<Owner>,
@@ -88,7 +88,7 @@ impl Select {
         self.process_matches(pid, &mut IdMap::default())
     }
 
-    fn process_matches(&self, pid: u32, comms: &mut IdMap<u32, Option<Rc<str>>>) -> bool {
+    fn process_matches(&self, pid: u32, comms: &mut IdMap<u32, Option<Arc<str>>>) -> bool {
         if self.pids.contains(&pid) {
             return true;
         }
@@ -150,19 +150,28 @@ fn file_key(s: &Sock) -> Option<FileKey> {
 }
 
 pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
-    // With -c/-p most sockets will be dropped: their files are looked at only afterwards.
-    let early_facts = !sel.by_process();
-    // The sock_diag dump (and the shadow checks on its sockets) runs on a second thread
-    // beside the /proc fd scan, which that thread then helps to finish (see FdWork).
-    // At 10,000 sockets over 20 processes the dump thread took `udskit ls` from 81 to 60 ms
-    // (medians of 30 interleaved runs, load average 2) for about the same CPU time; its
-    // help with the scan from 61 to 53 ms (the same way, load average 2).
-    let dump = move || {
+    // With -c/-p most sockets will be dropped: their entries are made only afterwards.
+    let early = !sel.by_process();
+    // The sock_diag dump (and, without -c/-p, the shadow checks and the entries of its
+    // sockets) runs on a second thread beside the /proc fd scan, which that thread then
+    // helps to finish (see FdWork). At 10,000 sockets over 20 processes the dump thread
+    // took `udskit ls` from 81 to 60 ms (medians of 30 interleaved runs, load average 2)
+    // for about the same CPU time; its help with the scan from 61 to 53 ms (the same way,
+    // load average 2). Making the entries there rather than after the join took another
+    // 5 ms off the end that nothing runs beside.
+    let dump = move || -> std::io::Result<(Found, Names, DirCache)> {
         let mut dirs = DirCache::default();
-        (candidates(sel, early_facts.then_some(&mut dirs)), dirs)
+        let mut names = Names::default();
+        let found = candidates(sel)?;
+        Ok(if early {
+            let (entries, source) = found.entries(sel, &mut names, &mut dirs);
+            (Found::Built(entries, source), names, dirs)
+        } else {
+            (found, names, dirs)
+        })
     };
     let work: std::sync::OnceLock<Option<crate::proc::FdWork>> = std::sync::OnceLock::new();
-    let (scan, (found, mut dirs)) = std::thread::scope(|s| {
+    let (scan, found) = std::thread::scope(|s| {
         let helper = std::thread::Builder::new().spawn_scoped(s, || {
             let found = dump();
             // The fd scan's list of processes is usually ready long before the dump is.
@@ -183,92 +192,68 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             Err(_) => (FdScan::merge(vec![mine]), dump()),
         }
     });
-    let Found {
-        mut socks,
-        mut picks,
-        order,
-        source,
-    } = found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
-
-    let mut comms: IdMap<u32, Option<Rc<str>>> = IdMap::default();
-    let mut names = Names::default();
-    let mut entries = Vec::with_capacity(order.len());
-    for &p in &order {
-        let pick = &mut picks[p as usize];
-        let s = &socks[pick.sock as usize];
-        let holders = scan.held(u64::from(s.inode));
-        if sel.by_process()
-            && !holders
-                .iter()
-                .any(|(_, h)| sel.process_matches(h.pid, &mut comms))
-        {
-            continue;
-        }
-        let processes = owners(holders, &mut comms);
-        let uid = s.uid.or_else(|| {
-            processes
-                .first()
-                .and_then(|p| crate::proc::ids(p.pid))
-                .map(|(u, _)| u)
-        });
-        if !sel.uids.is_empty() && !uid.is_some_and(|u| sel.uids.contains(&u)) {
-            continue;
-        }
-        let mut e = Entry {
-            name: String::new(),
-            path: None,
-            abstract_name: None,
-            kind: Some(s.kind.name()),
-            state: state_name(s),
-            shadowed: None,
-            inode: Some(s.inode),
-            conns: pick.conns,
-            queue: s.queue.map(|q| q.0),
-            backlog: s.queue.map(|q| q.1),
-            processes,
-            uid,
-            user: uid.map(|u| names.user(u)),
-            mode: None,
-            owner: None,
-            group: None,
-            peer_inode: s.peer,
-            peer_processes: Vec::new(),
-        };
-        // Only JSON shows them; the table has `name`.
-        match &s.name {
-            Some(Name::Path(p)) if sel.file_facts => e.path = Some(crate::output::escape_bytes(p)),
-            Some(Name::Abstract(n)) if sel.file_facts => {
-                e.abstract_name = Some(crate::output::escape_bytes(n))
+    let (found, mut names, mut dirs) =
+        found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
+    let mut comms: IdMap<u32, Option<Arc<str>>> = IdMap::default();
+    let (entries, source) = match found {
+        Found::Built(mut entries, source) => {
+            for e in &mut entries {
+                add_processes(e, sel, &scan, &mut comms, &mut names);
             }
-            _ => {}
+            if !sel.uids.is_empty() {
+                entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
+            }
+            (entries, source)
         }
-        let facts = pick
-            .facts
-            .take()
-            .unwrap_or_else(|| file_facts(s, &mut dirs));
-        e.shadowed = facts.shadowed;
-        if let Some((mode, uid, gid)) = facts.file {
-            set_file_facts(&mut e, mode, uid, gid, &mut names);
+        Found::Picked(mut picked) => {
+            // Only the sockets of the selected processes are made into entries.
+            picked.order.retain(|&p| {
+                let inode = picked.socks[picked.picks[p as usize].sock as usize].inode;
+                scan.held(u64::from(inode))
+                    .iter()
+                    .any(|(_, h)| sel.process_matches(h.pid, &mut comms))
+            });
+            let (mut entries, source) = picked.entries(sel, &mut names, &mut dirs);
+            for e in &mut entries {
+                add_processes(e, sel, &scan, &mut comms, &mut names);
+            }
+            entries.retain(|e| sel.uids.is_empty() || e.uid.is_some_and(|u| sel.uids.contains(&u)));
+            (entries, source)
         }
-        if sel.peers
-            && let Some(peer) = s.peer
-        {
-            e.peer_processes = owners(scan.held(u64::from(peer)), &mut comms);
-        }
-        // The shown name, or the plain name's own bytes moved over (each socket is listed
-        // once): no copy of 10,000 paths.
-        e.name = match (pick.shown.take(), socks[pick.sock as usize].name.take()) {
-            (Some(shown), _) => shown,
-            (None, Some(Name::Path(p))) => String::from_utf8(p).unwrap_or_default(),
-            (None, _) => String::new(),
-        };
-        entries.push(e);
-    }
+    };
     Ok(Listing {
         entries,
         denied: scan.denied,
         source,
     })
+}
+
+/// The holders of an entry's socket (and with `--peers`, of its peer), and its user from
+/// the first process when the kernel did not say whose the socket is.
+fn add_processes(
+    e: &mut Entry,
+    sel: &Select,
+    scan: &FdScan,
+    comms: &mut IdMap<u32, Option<Arc<str>>>,
+    names: &mut Names,
+) {
+    let Some(inode) = e.inode else {
+        return;
+    };
+    e.processes = owners(scan.held(u64::from(inode)), comms);
+    if e.uid.is_none() {
+        e.uid = e
+            .processes
+            .first()
+            .and_then(|p| crate::proc::ids(p.pid))
+            .map(|(u, _)| u);
+        e.user = e.uid.map(|u| names.user(u));
+    }
+    if sel.peers
+        && let Some(peer) = e.peer_inode
+    {
+        e.peer_processes = owners(scan.held(u64::from(peer)), comms);
+    }
 }
 
 /// A socket that passed the filters not involving processes, before the fd scan is known:
@@ -280,16 +265,107 @@ struct Pick {
     shown: Option<String>,
     /// Accepted connections still open (listeners only).
     conns: Option<u32>,
-    /// The file's facts, when already looked up.
-    facts: Option<Facts>,
 }
 
 /// The dump, the sockets picked from it, and the listing's order of the picks.
-struct Found {
+struct Picked {
     socks: Vec<Sock>,
     picks: Vec<Pick>,
     order: Vec<u32>,
     source: Source,
+}
+
+/// What the dump thread hands over: the picked sockets, or (without -c/-p) their entries,
+/// all but the processes.
+enum Found {
+    Picked(Picked),
+    Built(Vec<Entry>, Source),
+}
+
+impl Found {
+    fn entries(self, sel: &Select, names: &mut Names, dirs: &mut DirCache) -> (Vec<Entry>, Source) {
+        match self {
+            Found::Picked(p) => p.entries(sel, names, dirs),
+            Found::Built(entries, source) => (entries, source),
+        }
+    }
+}
+
+impl Picked {
+    /// The entries of the picks in `order`, all but their processes, each socket's file
+    /// looked up (in big directories read at once when mode and owner are not wanted).
+    fn entries(
+        mut self,
+        sel: &Select,
+        names: &mut Names,
+        dirs: &mut DirCache,
+    ) -> (Vec<Entry>, Source) {
+        let mut unmoved = vec![false; self.order.len()];
+        if !sel.file_facts {
+            let in_order = self
+                .order
+                .iter()
+                .map(|&p| &self.socks[self.picks[p as usize].sock as usize]);
+            for i in shadow::unmoved_in_big_dirs(in_order) {
+                unmoved[i] = true;
+            }
+        }
+        let mut entries = Vec::with_capacity(self.order.len());
+        for (&p, unmoved) in self.order.iter().zip(unmoved) {
+            let pick = &mut self.picks[p as usize];
+            let s = &mut self.socks[pick.sock as usize];
+            let facts = if unmoved {
+                Facts {
+                    shadowed: Some(false),
+                    file: None,
+                }
+            } else {
+                file_facts(s, dirs)
+            };
+            let mut e = Entry {
+                name: String::new(),
+                path: None,
+                abstract_name: None,
+                kind: Some(s.kind.name()),
+                state: state_name(s),
+                shadowed: facts.shadowed,
+                inode: Some(s.inode),
+                conns: pick.conns,
+                queue: s.queue.map(|q| q.0),
+                backlog: s.queue.map(|q| q.1),
+                processes: Vec::new(),
+                uid: s.uid,
+                user: s.uid.map(|u| names.user(u)),
+                mode: None,
+                owner: None,
+                group: None,
+                peer_inode: s.peer,
+                peer_processes: Vec::new(),
+            };
+            if let Some((mode, uid, gid)) = facts.file {
+                set_file_facts(&mut e, mode, uid, gid, names);
+            }
+            // Only JSON shows them; the table has `name`.
+            match &s.name {
+                Some(Name::Path(p)) if sel.file_facts => {
+                    e.path = Some(crate::output::escape_bytes(p))
+                }
+                Some(Name::Abstract(n)) if sel.file_facts => {
+                    e.abstract_name = Some(crate::output::escape_bytes(n))
+                }
+                _ => {}
+            }
+            // The shown name, or the plain name's own bytes moved over (each socket is
+            // listed once): no copy of 10,000 paths.
+            e.name = match (pick.shown.take(), s.name.take()) {
+                (Some(shown), _) => shown,
+                (None, Some(Name::Path(p))) => String::from_utf8(p).unwrap_or_default(),
+                (None, _) => String::new(),
+            };
+            entries.push(e);
+        }
+        (entries, self.source)
+    }
 }
 
 /// The address bytes a pick is sorted by: what the listing shows.
@@ -302,9 +378,8 @@ fn shown_bytes<'a>(pick: &'a Pick, socks: &'a [Sock]) -> &'a [u8] {
 }
 
 /// The sockets that pass the filters not involving processes, in the listing's order (by
-/// address, then inode), with their accepted connections counted. With `dirs`, each one's
-/// file is looked up as well. All of it runs beside the fd scan.
-fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Found> {
+/// address, then inode), with their accepted connections counted.
+fn candidates(sel: &Select) -> std::io::Result<Found> {
     let (socks, source) = crate::diag::sockets()?;
     // Accepted connections carry their listener's name and file: count them per file.
     let mut children: HashMap<FileKey, u32> = HashMap::new();
@@ -350,35 +425,15 @@ fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Foun
             sock: i as u32,
             shown,
             conns,
-            facts: None,
         });
     }
     let order = sorted(&picks, &socks);
-    if let Some(dirs) = dirs {
-        if !sel.file_facts {
-            let in_order = order
-                .iter()
-                .map(|&p| &socks[picks[p as usize].sock as usize]);
-            for i in shadow::unmoved_in_big_dirs(in_order) {
-                picks[order[i] as usize].facts = Some(Facts {
-                    shadowed: Some(false),
-                    file: None,
-                });
-            }
-        }
-        for &p in &order {
-            let pick = &mut picks[p as usize];
-            if pick.facts.is_none() {
-                pick.facts = Some(file_facts(&socks[pick.sock as usize], dirs));
-            }
-        }
-    }
-    Ok(Found {
+    Ok(Found::Picked(Picked {
         socks,
         picks,
         order,
         source,
-    })
+    }))
 }
 
 /// The picks' order in the listing: by the address shown, then by inode. Addresses mostly
@@ -416,19 +471,19 @@ fn sorted(picks: &[Pick], socks: &[Sock]) -> Vec<u32> {
 /// reading /etc/passwd per row made 10,000 rows take 0.7 s instead of tens of ms.
 #[derive(Default)]
 pub struct Names {
-    users: IdMap<u32, Rc<str>>,
-    groups: IdMap<u32, Rc<str>>,
+    users: IdMap<u32, Arc<str>>,
+    groups: IdMap<u32, Arc<str>>,
 }
 
 impl Names {
-    pub fn user(&mut self, uid: u32) -> Rc<str> {
+    pub fn user(&mut self, uid: u32) -> Arc<str> {
         self.users
             .entry(uid)
             .or_insert_with(|| crate::proc::user_name(uid).into())
             .clone()
     }
 
-    pub fn group(&mut self, gid: u32) -> Rc<str> {
+    pub fn group(&mut self, gid: u32) -> Arc<str> {
         self.groups
             .entry(gid)
             .or_insert_with(|| crate::proc::group_name(gid).into())
@@ -437,14 +492,14 @@ impl Names {
 }
 
 /// A process's command name, escaped for the terminal.
-fn command(pid: u32) -> Option<Rc<str>> {
+fn command(pid: u32) -> Option<Arc<str>> {
     crate::proc::comm(pid).map(|c| crate::output::escape(&c).into())
 }
 
 /// Groups descriptors by process, with each process's command name. Sized exactly: one
 /// process with one descriptor is the usual case, and the vectors' default first capacity
 /// (4 owners of 48 bytes, 4 fds) made 2 MB of the heap at 10,000 sockets.
-fn owners(holders: &[(u64, Holder)], comms: &mut IdMap<u32, Option<Rc<str>>>) -> Vec<Owner> {
+fn owners(holders: &[(u64, Holder)], comms: &mut IdMap<u32, Option<Arc<str>>>) -> Vec<Owner> {
     let by_pid = |a: &(u64, Holder), b: &(u64, Holder)| a.1.pid == b.1.pid;
     let mut out = Vec::with_capacity(holders.chunk_by(by_pid).count());
     for group in holders.chunk_by(by_pid) {
