@@ -300,18 +300,17 @@ impl Picked {
         names: &mut Names,
         dirs: &mut DirCache,
     ) -> (Vec<Entry>, Source) {
-        let mut unmoved = vec![false; self.order.len()];
+        // By pick, in the dump's order: the sockets are read one after the other.
+        let mut unmoved = vec![false; self.picks.len()];
         if !sel.file_facts {
-            let in_order = self
-                .order
-                .iter()
-                .map(|&p| &self.socks[self.picks[p as usize].sock as usize]);
-            for i in shadow::unmoved_in_big_dirs(in_order) {
+            let socks = self.picks.iter().map(|p| &self.socks[p.sock as usize]);
+            for i in shadow::unmoved_in_big_dirs(socks) {
                 unmoved[i] = true;
             }
         }
         let mut entries = Vec::with_capacity(self.order.len());
-        for (&p, unmoved) in self.order.iter().zip(unmoved) {
+        for &p in &self.order {
+            let unmoved = unmoved[p as usize];
             let pick = &mut self.picks[p as usize];
             let s = &mut self.socks[pick.sock as usize];
             let facts = if unmoved {
