@@ -24,13 +24,15 @@ const DIR_READ_MIN: usize = 16;
 /// which holds what the check needs: a map holding a vector per inode, under SipHash, made
 /// this a tenth of `udskit ls` at 10,000 sockets; going from the list back to each socket
 /// for its device and name (cache misses) took two thirds of what remained (perf annotate).
-pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usize> {
+pub fn unmoved_in_big_dirs<'a>(socks: impl ExactSizeIterator<Item = &'a Sock>) -> Vec<usize> {
     use rustix::fs::{FileType, Mode, OFlags, RawDir};
-    // Per directory: (socket file inode, device, file name, index), sorted by inode.
-    type Files<'a> = Vec<(u32, u64, &'a [u8], usize)>;
-    let mut dirs: Vec<(&[u8], Files)> = Vec::new();
-    let mut dir_index: HashMap<&[u8], usize> = HashMap::new();
-    let mut last: Option<(&[u8], usize)> = None;
+    // Directories, and the sockets' files in all of them in one vector sized once (grown by
+    // doubling, per directory, it was a tenth of this function): (directory, socket file
+    // inode, device, file name, index), sorted by directory and inode below.
+    let mut dirs: Vec<&[u8]> = Vec::new();
+    let mut files: Vec<(u32, u32, u64, &[u8], usize)> = Vec::with_capacity(socks.len());
+    let mut dir_index: HashMap<&[u8], u32> = HashMap::new();
+    let mut last: Option<(&[u8], u32)> = None;
     for (i, s) in socks.enumerate() {
         if let (Some(Name::Path(p)), Some((dev, ino))) = (&s.name, s.vfs)
             && p.first() == Some(&b'/')
@@ -40,21 +42,25 @@ pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usi
             let d = match last {
                 Some((l, d)) if l == dir => d,
                 _ => *dir_index.entry(dir).or_insert_with(|| {
-                    dirs.push((dir, Vec::new()));
-                    dirs.len() - 1
+                    dirs.push(dir);
+                    dirs.len() as u32 - 1
                 }),
             };
             last = Some((dir, d));
             // sock_diag reports a 32-bit inode number.
-            dirs[d].1.push((ino as u32, dev, &p[slash + 1..], i));
+            files.push((d, ino as u32, dev, &p[slash + 1..], i));
         }
     }
-    let mut same = Vec::new();
+    files.sort_unstable_by_key(|f| (f.0, f.1));
+    // An upper bound again: the pages it does not fill are never touched.
+    let mut same = Vec::with_capacity(files.len());
     let mut buf = Vec::with_capacity(DENTS_BUF);
-    for (dir, files) in dirs.iter_mut().filter(|(_, f)| f.len() >= DIR_READ_MIN) {
-        files.sort_unstable_by_key(|f| f.0);
+    for files in files
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|f| f.len() >= DIR_READ_MIN)
+    {
         let Ok(fd) = rustix::fs::open(
-            std::ffi::OsStr::from_bytes(dir),
+            std::ffi::OsStr::from_bytes(dirs[files[0].0 as usize]),
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         ) else {
@@ -70,8 +76,8 @@ pub fn unmoved_in_big_dirs<'a>(socks: impl Iterator<Item = &'a Sock>) -> Vec<usi
             }
             let ino = (e.ino() & 0xffff_ffff) as u32;
             let name = e.file_name().to_bytes();
-            let from = files.partition_point(|f| f.0 < ino);
-            for &(_, file_dev, file, i) in files[from..].iter().take_while(|f| f.0 == ino) {
+            let from = files.partition_point(|f| f.1 < ino);
+            for &(_, _, file_dev, file, i) in files[from..].iter().take_while(|f| f.1 == ino) {
                 if file_dev == dev && file == name {
                     same.push(i);
                 }

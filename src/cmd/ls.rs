@@ -136,8 +136,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     } else if ctx.stdout_is_tty {
         stdout.write_all(table(&entries, &args, ctx).as_bytes())
     } else {
-        let mut out = std::io::BufWriter::with_capacity(OUT_BUF, &mut stdout);
-        plain(&entries, &args, &mut out).and_then(|()| out.flush())
+        plain(&entries, &args, &mut stdout)
     };
     // The process exits right after: freeing thousands of entries one by one is wasted time.
     std::mem::forget(entries);
@@ -148,10 +147,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => Ok(()),
     }
 }
-
-/// Piped output goes out in blocks of this size rather than as one string of the whole
-/// listing (1 MB at 10,000 sockets, about 250 page faults to build).
-const OUT_BUF: usize = 64 * 1024;
 
 fn or_dash<T: ToString>(v: Option<T>) -> Cow<'static, str> {
     v.map_or(Cow::Borrowed("-"), |v| Cow::Owned(v.to_string()))
