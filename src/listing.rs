@@ -1,16 +1,15 @@
-//! The model behind `udskit ls`: the kernel's unix sockets (diag.rs) joined with the
-//! processes that hold them (one /proc/PID/fd pass), the accepted connections counted per
-//! listener, listeners whose path no longer leads to them (shadowed, shadow.rs), and socket
-//! files no socket is bound to (stale.rs). Selection by type, state, process, user and
-//! path pattern.
+//! The model behind `udskit ls`: the kernel's unix sockets (diag.rs, picked and counted in
+//! pick.rs) joined with the processes that hold them (one /proc/PID/fd pass), listeners
+//! whose path no longer leads to them (shadowed, shadow.rs), and socket files no socket is
+//! bound to (stale.rs). Selection by type, state, process, user and path pattern.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::diag::{Name, Sock, Source, State};
 use crate::idhash::IdMap;
+use crate::pick::Picked;
 use crate::proc::{FdScan, Holder};
 use crate::shadow::{self, DirCache, Facts, file_facts};
 use crate::stream::Kind;
@@ -128,27 +127,6 @@ fn state_name(s: &Sock) -> &'static str {
     }
 }
 
-/// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
-/// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
-fn is_server(s: &Sock) -> bool {
-    s.state == State::Listen || (s.name.is_some() && s.state == State::Unconnected)
-}
-
-/// What identifies a listener's file: (dev, ino) with sock_diag, else the name.
-#[derive(Hash, PartialEq, Eq)]
-enum FileKey {
-    Vfs(u64, u64),
-    Name(Name),
-}
-
-fn file_key(s: &Sock) -> Option<FileKey> {
-    match (&s.vfs, &s.name) {
-        (Some((d, i)), _) => Some(FileKey::Vfs(*d, *i)),
-        (None, Some(n)) => Some(FileKey::Name(n.clone())),
-        _ => None,
-    }
-}
-
 pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     // With -c/-p most sockets will be dropped: their entries are made only afterwards.
     let early = !sel.by_process();
@@ -157,17 +135,17 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     // helps to finish (see FdWork). At 10,000 sockets over 20 processes the dump thread
     // took `udskit ls` from 81 to 60 ms (medians of 30 interleaved runs, load average 2)
     // for about the same CPU time; its help with the scan from 61 to 53 ms (the same way,
-    // load average 2). Making the entries there rather than after the join took another
-    // 5 ms off the end that nothing runs beside.
+    // load average 2). Making the entries there rather than after the join took the steps
+    // after it, which nothing runs beside, from 8-9 to 5-6 ms (phase timings, 6 runs each).
     let dump = move || -> std::io::Result<(Found, Names, DirCache)> {
         let mut dirs = DirCache::default();
         let mut names = Names::default();
-        let found = candidates(sel)?;
+        let picked = crate::pick::picked(sel)?;
         Ok(if early {
-            let (entries, source) = found.entries(sel, &mut names, &mut dirs);
+            let (entries, source) = picked.entries(sel, &mut names, &mut dirs);
             (Found::Built(entries, source), names, dirs)
         } else {
-            (found, names, dirs)
+            (Found::Picked(picked), names, dirs)
         })
     };
     let work: std::sync::OnceLock<Option<crate::proc::FdWork>> = std::sync::OnceLock::new();
@@ -283,39 +261,11 @@ fn add_processes(
     }
 }
 
-/// A socket that passed the filters not involving processes, before the fd scan is known:
-/// an index into the dump rather than a copy of the socket.
-struct Pick {
-    sock: u32,
-    /// How the listing shows the address; `None` when that is the path as it is
-    /// (`Name::plain`), so that it need not be copied.
-    shown: Option<String>,
-    /// Accepted connections still open (listeners only).
-    conns: Option<u32>,
-}
-
-/// The dump, the sockets picked from it, and the listing's order of the picks.
-struct Picked {
-    socks: Vec<Sock>,
-    picks: Vec<Pick>,
-    order: Vec<u32>,
-    source: Source,
-}
-
 /// What the dump thread hands over: the picked sockets, or (without -c/-p) their entries,
 /// all but the processes.
 enum Found {
     Picked(Picked),
     Built(Vec<Entry>, Source),
-}
-
-impl Found {
-    fn entries(self, sel: &Select, names: &mut Names, dirs: &mut DirCache) -> (Vec<Entry>, Source) {
-        match self {
-            Found::Picked(p) => p.entries(sel, names, dirs),
-            Found::Built(entries, source) => (entries, source),
-        }
-    }
 }
 
 impl Picked {
@@ -396,111 +346,6 @@ impl Picked {
     }
 }
 
-/// The address bytes a pick is sorted by: what the listing shows.
-fn shown_bytes<'a>(pick: &'a Pick, socks: &'a [Sock]) -> &'a [u8] {
-    match (&pick.shown, &socks[pick.sock as usize].name) {
-        (Some(shown), _) => shown.as_bytes(),
-        (None, Some(Name::Path(p))) => p,
-        (None, _) => b"",
-    }
-}
-
-/// The sockets that pass the filters not involving processes, in the listing's order (by
-/// address, then inode), with their accepted connections counted.
-fn candidates(sel: &Select) -> std::io::Result<Found> {
-    let (socks, source) = crate::diag::sockets()?;
-    // Accepted connections carry their listener's name and file: count them per file.
-    let mut children: HashMap<FileKey, u32> = HashMap::new();
-    for s in socks
-        .iter()
-        .filter(|s| s.state == State::Connected && s.kind != Kind::Datagram)
-    {
-        if let Some(k) = file_key(s) {
-            *children.entry(k).or_default() += 1;
-        }
-    }
-    // An upper bound: the pages it does not fill are never touched.
-    let mut picks = Vec::with_capacity(socks.len());
-    for (i, sock) in socks.iter().enumerate() {
-        if !(sel.all || is_server(sock))
-            || (!sel.kinds.is_empty() && !sel.kinds.contains(&sock.kind))
-        {
-            continue;
-        }
-        let shown = match &sock.name {
-            Some(n) if n.plain().is_some() => None,
-            Some(n) => Some(n.display()),
-            None => Some(String::new()),
-        };
-        if sel.pattern.is_some() {
-            let text = match (&shown, &sock.name) {
-                (_, None) => continue,
-                (Some(s), _) => s.as_str(),
-                (None, Some(n)) => n.plain().unwrap_or_default(),
-            };
-            if !sel.name_matches(text) {
-                continue;
-            }
-        }
-        // Connections still waiting in the accept queue are not in the kernel's table
-        // (checked: ss does not show them either), so this counts accepted ones only.
-        let conns = (sock.state == State::Listen).then(|| {
-            file_key(sock)
-                .and_then(|k| children.get(&k).copied())
-                .unwrap_or(0)
-        });
-        picks.push(Pick {
-            sock: i as u32,
-            shown,
-            conns,
-        });
-    }
-    let order = sorted(&picks, &socks);
-    Ok(Found::Picked(Picked {
-        socks,
-        picks,
-        order,
-        source,
-    }))
-}
-
-/// The picks' order in the listing: by the address shown, then by inode. Each address is
-/// keyed by its first 32 bytes after the prefix all of them share (four integers compare
-/// faster than a memcmp call), and compared in full only when those are equal. The prefix
-/// alone is not enough: one socket outside the directory of the others makes it `/`. At
-/// 10,000 sockets in one directory, sorting on the full addresses (memcmp through a 25-byte
-/// common prefix) took about 4% of the run, and on 8 bytes after the shared prefix still
-/// 2-3 ms of the dump thread (with other sockets on the machine: nearly every comparison
-/// went on to the full addresses).
-fn sorted(picks: &[Pick], socks: &[Sock]) -> Vec<u32> {
-    let bytes = |p: u32| shown_bytes(&picks[p as usize], socks);
-    let common = (0..picks.len() as u32).map(bytes).reduce(|a, b| {
-        let n = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-        &a[..n]
-    });
-    let skip = common.map_or(0, <[u8]>::len);
-    // No shown address holds a NUL (paths cannot, the rest is escaped), so padding a short
-    // one with zeros keeps the byte order.
-    let prefix = |p: u32| {
-        let mut word = [0u8; 32];
-        let rest = &bytes(p)[skip..];
-        let n = rest.len().min(32);
-        word[..n].copy_from_slice(&rest[..n]);
-        std::array::from_fn::<u64, 4, _>(|i| {
-            u64::from_be_bytes(word[i * 8..i * 8 + 8].try_into().unwrap_or_default())
-        })
-    };
-    let mut keys: Vec<([u64; 4], u32, u32)> = (0..picks.len() as u32)
-        .map(|p| (prefix(p), socks[picks[p as usize].sock as usize].inode, p))
-        .collect();
-    keys.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| bytes(a.2).cmp(bytes(b.2)))
-            .then(a.1.cmp(&b.1))
-    });
-    keys.into_iter().map(|(_, _, p)| p).collect()
-}
-
 /// User and group names, each id looked up once: a listing repeats the same few ids, and
 /// reading /etc/passwd per row made 10,000 rows take 0.7 s instead of tens of ms.
 #[derive(Default)]
@@ -552,64 +397,4 @@ pub fn set_file_facts(e: &mut Entry, mode: u32, uid: u32, gid: u32, names: &mut 
     e.mode = Some(format!("{:04o}", mode & 0o7777));
     e.owner = Some(names.user(uid));
     e.group = Some(names.group(gid));
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sorted_by_shown_address_then_inode() {
-        let names: [&[u8]; 9] = [
-            b"/tmp/d/a-10.sock",
-            b"/tmp/d/a-1.sock",
-            b"/tmp/d/a-1.sock",
-            b"/tmp/d/a-very-long-name-beyond-the-first-32-bytes-x",
-            b"/tmp/d/a-very-long-name-beyond-the-first-32-bytes-",
-            b"/tmp/d/a-very-long-name-beyond-the-first-32-bytes-a",
-            b"/run/x",
-            b"@starts-with-at",
-            b"/tmp/d",
-        ];
-        let socks: Vec<Sock> = names
-            .iter()
-            .enumerate()
-            .map(|(i, n)| Sock {
-                inode: 100 - i as u32,
-                kind: Kind::Stream,
-                state: State::Listen,
-                name: Some(Name::Path(n.to_vec())),
-                vfs: None,
-                peer: None,
-                queue: None,
-                uid: None,
-            })
-            .collect();
-        let picks: Vec<Pick> = socks
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Pick {
-                sock: i as u32,
-                shown: s
-                    .name
-                    .as_ref()
-                    .filter(|n| n.plain().is_none())
-                    .map(Name::display),
-                conns: None,
-            })
-            .collect();
-        let mut want: Vec<(String, u32)> = socks
-            .iter()
-            .map(|s| (s.name.as_ref().unwrap().display(), s.inode))
-            .collect();
-        want.sort();
-        let got: Vec<(String, u32)> = sorted(&picks, &socks)
-            .into_iter()
-            .map(|p| {
-                let s = &socks[picks[p as usize].sock as usize];
-                (s.name.as_ref().unwrap().display(), s.inode)
-            })
-            .collect();
-        assert_eq!(got, want);
-    }
 }

@@ -17,6 +17,7 @@ mod idhash;
 mod jsonstream;
 mod listing;
 mod output;
+mod pick;
 mod proc;
 mod pump;
 mod reach;
