@@ -4,6 +4,7 @@ mod addr;
 mod allocator;
 mod cli;
 mod cmd;
+mod columns;
 mod copy;
 mod demux;
 mod dgram;

@@ -284,7 +284,7 @@ const RIGHT: [usize; 1] = [2]; // CONNS
 fn plain(entries: &[Entry], args: &Args, out: &mut dyn Write) -> std::io::Result<()> {
     let cols = columns(args);
     let header: Vec<&'static str> = cols.iter().map(|c| c.header()).collect();
-    crate::output::plain_columns(
+    crate::columns::plain_columns(
         &header,
         &RIGHT,
         entries.len(),
