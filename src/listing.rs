@@ -1,15 +1,15 @@
-//! The model behind `udskit ls`: the kernel's unix sockets (diag.rs) joined with the
-//! processes that hold them (one /proc/PID/fd pass), the accepted connections counted per
-//! listener, listeners whose path no longer leads to them (shadowed, shadow.rs), and socket
-//! files no socket is bound to (stale.rs). Selection by type, state, process, user and
-//! path pattern.
+//! The model behind `udskit ls`: the kernel's unix sockets (diag.rs, picked and counted in
+//! pick.rs) joined with the processes that hold them (one /proc/PID/fd pass), listeners
+//! whose path no longer leads to them (shadowed, shadow.rs), and socket files no socket is
+//! bound to (stale.rs). Selection by type, state, process, user and path pattern.
 
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::diag::{Name, Sock, Source, State};
+use crate::idhash::IdMap;
+use crate::pick::Picked;
 use crate::proc::{FdScan, Holder};
 use crate::shadow::{self, DirCache, Facts, file_facts};
 use crate::stream::Kind;
@@ -18,7 +18,7 @@ use crate::stream::Kind;
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Owner {
     pub pid: u32,
-    pub command: Option<Rc<str>>,
+    pub command: Option<Arc<str>>,
     pub fds: Vec<u32>,
 }
 
@@ -47,11 +47,11 @@ pub struct Entry {
     pub backlog: Option<u32>,
     pub processes: Vec<Owner>,
     pub uid: Option<u32>,
-    pub user: Option<Rc<str>>,
+    pub user: Option<Arc<str>>,
     /// The socket file's permission bits in octal ("0660"), owner and group.
     pub mode: Option<String>,
-    pub owner: Option<Rc<str>>,
-    pub group: Option<Rc<str>>,
+    pub owner: Option<Arc<str>>,
+    pub group: Option<Arc<str>>,
     pub peer_inode: Option<u32>,
     /// The processes at the other end (with `--peers`).
     pub peer_processes: Vec<Owner>,
@@ -84,10 +84,10 @@ impl Select {
         if !self.by_process() || self.peers {
             return true;
         }
-        self.process_matches(pid, &mut HashMap::new())
+        self.process_matches(pid, &mut IdMap::default())
     }
 
-    fn process_matches(&self, pid: u32, comms: &mut HashMap<u32, Option<Rc<str>>>) -> bool {
+    fn process_matches(&self, pid: u32, comms: &mut IdMap<u32, Option<Arc<str>>>) -> bool {
         if self.pids.contains(&pid) {
             return true;
         }
@@ -127,41 +127,29 @@ fn state_name(s: &Sock) -> &'static str {
     }
 }
 
-/// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
-/// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
-fn is_server(s: &Sock) -> bool {
-    s.state == State::Listen || (s.name.is_some() && s.state == State::Unconnected)
-}
-
-/// What identifies a listener's file: (dev, ino) with sock_diag, else the name.
-#[derive(Hash, PartialEq, Eq)]
-enum FileKey {
-    Vfs(u64, u64),
-    Name(Name),
-}
-
-fn file_key(s: &Sock) -> Option<FileKey> {
-    match (&s.vfs, &s.name) {
-        (Some((d, i)), _) => Some(FileKey::Vfs(*d, *i)),
-        (None, Some(n)) => Some(FileKey::Name(n.clone())),
-        _ => None,
-    }
-}
-
 pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
-    // With -c/-p most sockets will be dropped: their files are looked at only afterwards.
-    let early_facts = !sel.by_process();
-    // The sock_diag dump (and the shadow checks on its sockets) runs on a second thread
-    // beside the /proc fd scan, which that thread then helps to finish (see FdWork).
-    // At 10,000 sockets over 20 processes the dump thread took `udskit ls` from 81 to 60 ms
-    // (medians of 30 interleaved runs, load average 2) for about the same CPU time; its
-    // help with the scan from 61 to 53 ms (the same way, load average 2).
-    let dump = move || {
+    // With -c/-p most sockets will be dropped: their entries are made only afterwards.
+    let early = !sel.by_process();
+    // The sock_diag dump (and, without -c/-p, the shadow checks and the entries of its
+    // sockets) runs on a second thread beside the /proc fd scan, which that thread then
+    // helps to finish (see FdWork). At 10,000 sockets over 20 processes the dump thread
+    // took `udskit ls` from 81 to 60 ms (medians of 30 interleaved runs, load average 2)
+    // for about the same CPU time; its help with the scan from 61 to 53 ms (the same way,
+    // load average 2). Making the entries there rather than after the join took the steps
+    // after it, which nothing runs beside, from 8-9 to 5-6 ms (phase timings, 6 runs each).
+    let dump = move || -> std::io::Result<(Found, Names, DirCache)> {
         let mut dirs = DirCache::default();
-        (candidates(sel, early_facts.then_some(&mut dirs)), dirs)
+        let mut names = Names::default();
+        let picked = crate::pick::picked(sel)?;
+        Ok(if early {
+            let (entries, source) = picked.entries(sel, &mut names, &mut dirs);
+            (Found::Built(entries, source), names, dirs)
+        } else {
+            (Found::Picked(picked), names, dirs)
+        })
     };
     let work: std::sync::OnceLock<Option<crate::proc::FdWork>> = std::sync::OnceLock::new();
-    let (scan, (found, mut dirs)) = std::thread::scope(|s| {
+    let (scan, found) = std::thread::scope(|s| {
         let helper = std::thread::Builder::new().spawn_scoped(s, || {
             let found = dump();
             // The fd scan's list of processes is usually ready long before the dump is.
@@ -182,79 +170,56 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             Err(_) => (FdScan::merge(vec![mine]), dump()),
         }
     });
-    let (picked, source) =
+    let (found, mut names, mut dirs) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
-
-    let mut comms: HashMap<u32, Option<Rc<str>>> = HashMap::new();
-    let mut names = Names::default();
-    let mut entries = Vec::with_capacity(picked.len());
-    for Candidate {
-        sock,
-        shown,
-        facts,
-        conns,
-    } in picked
-    {
-        let s = &sock;
-        let holders = scan.held(u64::from(s.inode));
-        if sel.by_process()
-            && !holders
-                .iter()
-                .any(|(_, h)| sel.process_matches(h.pid, &mut comms))
-        {
-            continue;
-        }
-        let processes = owners(holders, &mut comms);
-        let uid = s.uid.or_else(|| {
-            processes
-                .first()
-                .and_then(|p| crate::proc::ids(p.pid))
-                .map(|(u, _)| u)
-        });
-        if !sel.uids.is_empty() && !uid.is_some_and(|u| sel.uids.contains(&u)) {
-            continue;
-        }
-        let mut e = Entry {
-            name: shown,
-            path: None,
-            abstract_name: None,
-            kind: Some(s.kind.name()),
-            state: state_name(s),
-            shadowed: None,
-            inode: Some(s.inode),
-            conns: None,
-            queue: s.queue.map(|q| q.0),
-            backlog: s.queue.map(|q| q.1),
-            processes,
-            uid,
-            user: uid.map(|u| names.user(u)),
-            mode: None,
-            owner: None,
-            group: None,
-            peer_inode: s.peer,
-            peer_processes: Vec::new(),
-        };
-        // Only JSON shows them; the table has `name`.
-        match &s.name {
-            Some(Name::Path(p)) if sel.file_facts => e.path = Some(crate::output::escape_bytes(p)),
-            Some(Name::Abstract(n)) if sel.file_facts => {
-                e.abstract_name = Some(crate::output::escape_bytes(n))
+    let mut comms: IdMap<u32, Option<Arc<str>>> = IdMap::default();
+    let (entries, source) = match found {
+        Found::Built(mut entries, source) => {
+            // Nothing else runs now: two threads take blocks of entries in turn (each with
+            // its own command names), when there are enough to be worth a thread.
+            let many = entries.len() >= SPLIT_MIN;
+            let blocks = std::sync::Mutex::new(entries.chunks_mut(SPLIT_BLOCK));
+            let work = || {
+                let (mut comms, mut names) = Default::default();
+                while let Some(block) = {
+                    let next = blocks.lock().map(|mut b| b.next());
+                    next.unwrap_or_else(|p| p.into_inner().next())
+                } {
+                    for e in block {
+                        add_processes(e, sel, &scan, &mut comms, &mut names);
+                    }
+                }
+            };
+            std::thread::scope(|s| {
+                let other = many
+                    .then(|| std::thread::Builder::new().spawn_scoped(s, work).ok())
+                    .flatten();
+                work();
+                if let Some(t) = other {
+                    t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                }
+            });
+            if !sel.uids.is_empty() {
+                entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
             }
-            _ => {}
+            (entries, source)
         }
-        e.conns = conns;
-        let facts = facts.unwrap_or_else(|| file_facts(s, &mut dirs));
-        e.shadowed = facts.shadowed;
-        if let Some((mode, uid, gid)) = facts.file {
-            set_file_facts(&mut e, mode, uid, gid, &mut names);
+        Found::Picked(mut picked) => {
+            // Only the sockets of the selected processes are made into entries.
+            picked.order.retain(|&p| {
+                let inode = picked.socks[picked.picks[p as usize].sock as usize].inode;
+                scan.held(u64::from(inode))
+                    .iter()
+                    .any(|(_, h)| sel.process_matches(h.pid, &mut comms))
+            });
+            let (mut entries, source) = picked.entries(sel, &mut names, &mut dirs);
+            for e in &mut entries {
+                add_processes(e, sel, &scan, &mut comms, &mut names);
+            }
+            entries.retain(|e| sel.uids.is_empty() || e.uid.is_some_and(|u| sel.uids.contains(&u)));
+            (entries, source)
         }
-        if sel.peers
-            && let Some(peer) = s.peer
-        {
-            e.peer_processes = owners(scan.held(u64::from(peer)), &mut comms);
-        }
-        entries.push(e);
-    }
+    };
     Ok(Listing {
         entries,
         denied: scan.denied,
@@ -262,100 +227,144 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     })
 }
 
-/// A socket selected before the fd scan is known, with its file's facts when looked up.
-struct Candidate {
-    sock: Sock,
-    shown: String,
-    facts: Option<Facts>,
-    /// Accepted connections still open (listeners only).
-    conns: Option<u32>,
+/// Entries from this many on get their processes from two threads, in blocks of
+/// SPLIT_BLOCK. At 10,000 sockets this took the step from 2-3 ms to 1-2 ms (phase timings
+/// of 8 runs each); 1,000 entries take about 0.2 ms, not much more than starting a thread.
+const SPLIT_MIN: usize = 1000;
+/// About 50 us of work at that rate: the two threads end within that of each other, and
+/// take the lock 40 times for 10,000 entries.
+const SPLIT_BLOCK: usize = 256;
+
+/// The holders of an entry's socket (and with `--peers`, of its peer), and its user from
+/// the first process when the kernel did not say whose the socket is.
+fn add_processes(
+    e: &mut Entry,
+    sel: &Select,
+    scan: &FdScan,
+    comms: &mut IdMap<u32, Option<Arc<str>>>,
+    names: &mut Names,
+) {
+    let Some(inode) = e.inode else {
+        return;
+    };
+    e.processes = owners(scan.held(u64::from(inode)), comms);
+    if e.uid.is_none() {
+        e.uid = e
+            .processes
+            .first()
+            .and_then(|p| crate::proc::ids(p.pid))
+            .map(|(u, _)| u);
+        e.user = e.uid.map(|u| names.user(u));
+    }
+    if sel.peers
+        && let Some(peer) = e.peer_inode
+    {
+        e.peer_processes = owners(scan.held(u64::from(peer)), comms);
+    }
 }
 
-type Found = (Vec<Candidate>, Source);
+/// What the dump thread hands over: the picked sockets, or (without -c/-p) their entries,
+/// all but the processes.
+enum Found {
+    Picked(Picked),
+    Built(Vec<Entry>, Source),
+}
 
-/// The sockets that pass the filters not involving processes, in the listing's order (by
-/// address, then inode), with their accepted connections counted. With `dirs`, each one's
-/// file is looked up as well. All of it runs beside the fd scan, off the critical path.
-fn candidates(sel: &Select, dirs: Option<&mut DirCache>) -> std::io::Result<Found> {
-    let (socks, source) = crate::diag::sockets()?;
-    // Accepted connections carry their listener's name and file: count them per file.
-
-    let mut children: HashMap<FileKey, u32> = HashMap::new();
-    for s in socks
-        .iter()
-        .filter(|s| s.state == State::Connected && s.kind != Kind::Datagram)
-    {
-        if let Some(k) = file_key(s) {
-            *children.entry(k).or_default() += 1;
-        }
-    }
-    let mut picked = Vec::new();
-    for sock in socks {
-        if !(sel.all || is_server(&sock))
-            || (!sel.kinds.is_empty() && !sel.kinds.contains(&sock.kind))
-        {
-            continue;
-        }
-        let shown = sock.name.as_ref().map(Name::display).unwrap_or_default();
-        if sel.pattern.is_some() && (sock.name.is_none() || !sel.name_matches(&shown)) {
-            continue;
-        }
-        // Connections still waiting in the accept queue are not in the kernel's table
-        // (checked: ss does not show them either), so this counts accepted ones only.
-        let conns = (sock.state == State::Listen).then(|| {
-            file_key(&sock)
-                .and_then(|k| children.get(&k).copied())
-                .unwrap_or(0)
-        });
-        picked.push(Candidate {
-            sock,
-            shown,
-            facts: None,
-            conns,
-        });
-    }
-    // Sorted through an index, so that the sort moves 8-byte indices rather than the
-    // candidates (about 200 bytes each): memmove was the top user-space cost at 10,000.
-    let mut order: Vec<usize> = (0..picked.len()).collect();
-    order.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&picked[a], &picked[b]);
-        (&x.shown, x.sock.inode).cmp(&(&y.shown, y.sock.inode))
-    });
-    let mut slots: Vec<Option<Candidate>> = picked.into_iter().map(Some).collect();
-    let mut picked: Vec<Candidate> = order.iter().filter_map(|&i| slots[i].take()).collect();
-    if let Some(dirs) = dirs {
-        if !sel.file_facts {
-            for i in shadow::unmoved_in_big_dirs(picked.iter().map(|c| &c.sock)) {
-                picked[i].facts = Some(Facts {
-                    shadowed: Some(false),
-                    file: None,
-                });
+impl Picked {
+    /// The entries of the picks in `order`, all but their processes, each socket's file
+    /// looked up (in big directories read at once when mode and owner are not wanted).
+    fn entries(
+        mut self,
+        sel: &Select,
+        names: &mut Names,
+        dirs: &mut DirCache,
+    ) -> (Vec<Entry>, Source) {
+        // By pick, in the dump's order: the sockets are read one after the other. With
+        // -c/-p, the few sockets left are looked up one by one (a directory of 10,000
+        // files takes about 6 ms to read).
+        let mut unmoved = vec![false; self.picks.len()];
+        if !sel.file_facts && !sel.by_process() {
+            let socks = self.picks.iter().map(|p| &self.socks[p.sock as usize]);
+            for i in shadow::unmoved_in_big_dirs(socks) {
+                unmoved[i] = true;
             }
         }
-        for c in picked.iter_mut().filter(|c| c.facts.is_none()) {
-            c.facts = Some(file_facts(&c.sock, dirs));
+        let mut entries = Vec::with_capacity(self.order.len());
+        for &p in &self.order {
+            let unmoved = unmoved[p as usize];
+            let pick = &mut self.picks[p as usize];
+            let s = &mut self.socks[pick.sock as usize];
+            let facts = if unmoved {
+                Facts {
+                    shadowed: Some(false),
+                    file: None,
+                }
+            } else {
+                file_facts(s, dirs)
+            };
+            let mut e = Entry {
+                name: String::new(),
+                path: None,
+                abstract_name: None,
+                kind: Some(s.kind.name()),
+                state: state_name(s),
+                shadowed: facts.shadowed,
+                inode: Some(s.inode),
+                conns: pick.conns,
+                queue: s.queue.map(|q| q.0),
+                backlog: s.queue.map(|q| q.1),
+                processes: Vec::new(),
+                uid: s.uid,
+                user: s.uid.map(|u| names.user(u)),
+                mode: None,
+                owner: None,
+                group: None,
+                peer_inode: s.peer,
+                peer_processes: Vec::new(),
+            };
+            if let Some((mode, uid, gid)) = facts.file {
+                set_file_facts(&mut e, mode, uid, gid, names);
+            }
+            // Only JSON shows them; the table has `name`.
+            match &s.name {
+                Some(Name::Path(p)) if sel.file_facts => {
+                    e.path = Some(crate::output::escape_bytes(p))
+                }
+                Some(Name::Abstract(n)) if sel.file_facts => {
+                    e.abstract_name = Some(crate::output::escape_bytes(n))
+                }
+                _ => {}
+            }
+            // The shown name, or the plain name's own bytes moved over (each socket is
+            // listed once): no copy of 10,000 paths.
+            e.name = match (pick.shown.take(), s.name.take()) {
+                (Some(shown), _) => shown,
+                (None, Some(Name::Path(p))) => String::from_utf8(p).unwrap_or_default(),
+                (None, _) => String::new(),
+            };
+            entries.push(e);
         }
+        (entries, self.source)
     }
-    Ok((picked, source))
 }
 
 /// User and group names, each id looked up once: a listing repeats the same few ids, and
 /// reading /etc/passwd per row made 10,000 rows take 0.7 s instead of tens of ms.
 #[derive(Default)]
 pub struct Names {
-    users: HashMap<u32, Rc<str>>,
-    groups: HashMap<u32, Rc<str>>,
+    users: IdMap<u32, Arc<str>>,
+    groups: IdMap<u32, Arc<str>>,
 }
 
 impl Names {
-    pub fn user(&mut self, uid: u32) -> Rc<str> {
+    pub fn user(&mut self, uid: u32) -> Arc<str> {
         self.users
             .entry(uid)
             .or_insert_with(|| crate::proc::user_name(uid).into())
             .clone()
     }
 
-    pub fn group(&mut self, gid: u32) -> Rc<str> {
+    pub fn group(&mut self, gid: u32) -> Arc<str> {
         self.groups
             .entry(gid)
             .or_insert_with(|| crate::proc::group_name(gid).into())
@@ -364,23 +373,24 @@ impl Names {
 }
 
 /// A process's command name, escaped for the terminal.
-fn command(pid: u32) -> Option<Rc<str>> {
+fn command(pid: u32) -> Option<Arc<str>> {
     crate::proc::comm(pid).map(|c| crate::output::escape(&c).into())
 }
 
-/// Groups descriptors by process, with each process's command name.
-fn owners(holders: &[(u64, Holder)], comms: &mut HashMap<u32, Option<Rc<str>>>) -> Vec<Owner> {
-    let mut out: Vec<Owner> = Vec::new();
-    for (_, h) in holders {
-        match out.last_mut() {
-            Some(o) if o.pid == h.pid => o.fds.push(h.fd),
-            _ => out.push(Owner {
-                pid: h.pid,
-                // Escaped once per process, shared by all its rows.
-                command: comms.entry(h.pid).or_insert_with(|| command(h.pid)).clone(),
-                fds: vec![h.fd],
-            }),
-        }
+/// Groups descriptors by process, with each process's command name. Sized exactly: one
+/// process with one descriptor is the usual case, and the vectors' default first capacity
+/// (4 owners of 48 bytes, 4 fds) made 2 MB of the heap at 10,000 sockets.
+fn owners(holders: &[(u64, Holder)], comms: &mut IdMap<u32, Option<Arc<str>>>) -> Vec<Owner> {
+    let by_pid = |a: &(u64, Holder), b: &(u64, Holder)| a.1.pid == b.1.pid;
+    let mut out = Vec::with_capacity(holders.chunk_by(by_pid).count());
+    for group in holders.chunk_by(by_pid) {
+        let pid = group[0].1.pid;
+        out.push(Owner {
+            pid,
+            // Escaped once per process, shared by all its rows.
+            command: comms.entry(pid).or_insert_with(|| command(pid)).clone(),
+            fds: group.iter().map(|(_, h)| h.fd).collect(),
+        });
     }
     out
 }

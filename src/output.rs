@@ -297,110 +297,16 @@ impl<'a> Table<'a> {
     }
 
     pub fn plain(&self) -> String {
-        plain_columns(&self.header, &self.right, self.rows.len(), |r, c| {
-            Cow::Borrowed(self.rows[r][c].0.as_ref())
-        })
-    }
-}
-
-/// Plain columns for awk (see [`Table`]) computed cell by cell, `cell(row, column)`, so that
-/// a long listing need not be held as a table first. Each cell is asked for once and kept in
-/// one flat buffer until the widths are known: formatting every cell twice (once for the
-/// widths, once for the output) with a padding written char by char was about a third of the
-/// user-space time left on `udskit ls`'s critical path at 10,000 rows (perf).
-pub fn plain_columns<'a>(
-    header: &[&str],
-    right: &[usize],
-    rows: usize,
-    cell: impl Fn(usize, usize) -> Cow<'a, str>,
-) -> String {
-    let cols = header.len();
-    let last = cols.saturating_sub(1);
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    let mut texts = String::new();
-    let mut ends: Vec<usize> = Vec::with_capacity(rows * cols);
-    for r in 0..rows {
-        for (c, w) in widths.iter_mut().enumerate() {
-            let text = cell(r, c);
-            let text = awk_cell(last, c, &text);
-            if c < last {
-                *w = (*w).max(width(&text));
-            }
-            texts.push_str(&text);
-            ends.push(texts.len());
-        }
-    }
-    let mut out = String::with_capacity(
-        texts.len() + (rows + 1) * (widths[..last].iter().sum::<usize>() + 2 * cols + 1),
-    );
-    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
-        let start = out.len();
-        for (i, text) in cells.enumerate() {
-            let pad = widths[i].saturating_sub(width(text));
-            if i == last {
-                out.push_str(text);
-            } else if right.contains(&i) {
-                spaces(&mut out, pad);
-                out.push_str(text);
-                out.push_str("  ");
-            } else {
-                out.push_str(text);
-                spaces(&mut out, pad + 2);
-            }
-        }
-        out.truncate(start + out[start..].trim_end().len());
-        out.push('\n');
-    };
-    line(&mut header.iter().copied());
-    let mut begin = 0;
-    for row in ends.chunks(cols.max(1)) {
-        line(&mut row.iter().map(|&end| {
-            let text = &texts[begin..end];
-            begin = end;
-            text
-        }));
-    }
-    out
-}
-
-fn spaces(out: &mut String, mut n: usize) {
-    const BLANK: &str = "                                ";
-    while n > 0 {
-        let k = n.min(BLANK.len());
-        out.push_str(&BLANK[..k]);
-        n -= k;
-    }
-}
-
-/// Characters in a cell (its length when ASCII, the usual case: counting chars one by one
-/// for every cell, twice, was 2% of `udskit ls` at 10,000 rows).
-fn width(text: &str) -> usize {
-    if text.is_ascii() {
-        text.len()
-    } else {
-        text.chars().count()
-    }
-}
-
-/// A cell of a plain table: whitespace (rare) becomes `\x20` in every column but the last;
-/// other cells are borrowed as they are.
-fn awk_cell(last: usize, i: usize, text: &str) -> Cow<'_, str> {
-    // Bytes first: only ASCII whitespace or a non-ASCII byte can make a whitespace char.
-    let maybe = |b: u8| b == b' ' || (b'\t'..=b'\r').contains(&b) || b >= 0x80;
-    if i < last && text.bytes().any(maybe) && text.contains(char::is_whitespace) {
-        Cow::Owned(
-            text.chars()
-                .map(|c| {
-                    if c.is_whitespace() {
-                        format!("\\x{:02x}", c as u32)
-                    } else {
-                        c.to_string()
-                    }
-                })
-                .collect(),
-        )
-    } else {
-        Cow::Borrowed(text)
+        let mut out = Vec::new();
+        // Writing to a Vec cannot fail.
+        let _ = crate::columns::plain_columns(
+            &self.header,
+            &self.right,
+            self.rows.len(),
+            |r, c| Cow::Borrowed(self.rows[r][c].0.as_ref()),
+            &mut out,
+        );
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 

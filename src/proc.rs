@@ -121,13 +121,15 @@ impl FdWork {
         })
     }
 
-    /// Reads processes until none is left; the part found by this thread (unsorted).
+    /// Reads processes until none is left; the part found by this thread, sorted (by each
+    /// thread at the same time, so that the merge only interleaves sorted runs).
     pub fn scan(&self) -> FdScan {
         let mut scan = FdScan::default();
         let mut dents: Vec<u8> = Vec::with_capacity(DENTS_BUF);
         loop {
             let i = self.next.fetch_add(1, Ordering::Relaxed);
             let Some(&pid) = self.pids.get(i) else {
+                scan.sockets.sort_unstable();
                 return scan;
             };
             scan_pid(&self.proc_dir, pid, &mut dents, &mut scan);
@@ -144,7 +146,8 @@ impl FdScan {
             all.sockets.extend(p.sockets);
             all.denied += p.denied;
         }
-        all.sockets.sort_unstable();
+        // The stable sort finds the parts' sorted runs and merges them in one pass.
+        all.sockets.sort();
         all
     }
 

@@ -124,20 +124,22 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             l.entries
         }
     };
-    let text = if args.json {
+    let mut stdout = std::io::stdout().lock();
+    let written = if args.json {
         let mut s = if ctx.stdout_is_tty {
             serde_json::to_string_pretty(&entries)?
         } else {
             serde_json::to_string(&entries)?
         };
         s.push('\n');
-        s
+        stdout.write_all(s.as_bytes())
+    } else if ctx.stdout_is_tty {
+        stdout.write_all(table(&entries, &args, ctx).as_bytes())
     } else {
-        render(&entries, &args, ctx)
+        plain(&entries, &args, &mut stdout)
     };
-    let written = std::io::stdout().lock().write_all(text.as_bytes());
     // The process exits right after: freeing thousands of entries one by one is wasted time.
-    std::mem::forget((entries, text));
+    std::mem::forget(entries);
     match written {
         Err(e) if !crate::error::is_broken_pipe(&e) => {
             Err(anyhow::Error::from(e).context("writing stdout"))
@@ -274,20 +276,28 @@ fn columns(args: &Args) -> Vec<Col> {
     cols
 }
 
-/// The listing as text: a drawn table on a terminal; piped, plain columns computed cell by
-/// cell, without holding a table of 10,000 rows in memory (its page faults and allocations
-/// were a tenth of the run time at 10,000 sockets).
-fn render(entries: &[Entry], args: &Args, ctx: &Ctx) -> String {
+const RIGHT: [usize; 1] = [2]; // CONNS
+
+/// The listing as plain columns, computed cell by cell, without holding a table of 10,000
+/// rows in memory (its page faults and allocations were a tenth of the run time at 10,000
+/// sockets).
+fn plain(entries: &[Entry], args: &Args, out: &mut dyn Write) -> std::io::Result<()> {
     let cols = columns(args);
     let header: Vec<&'static str> = cols.iter().map(|c| c.header()).collect();
-    let right = [2]; // CONNS
-    if !ctx.stdout_is_tty {
-        return crate::output::plain_columns(&header, &right, entries.len(), |r, c| {
-            cols[c].cell(&entries[r]).0
-        });
-    }
-    let mut t = Table::new(header);
-    t.right = right.to_vec();
+    crate::columns::plain_columns(
+        &header,
+        &RIGHT,
+        entries.len(),
+        |r, c| cols[c].cell(&entries[r]).0,
+        out,
+    )
+}
+
+/// The listing as a table, for a terminal.
+fn table(entries: &[Entry], args: &Args, ctx: &Ctx) -> String {
+    let cols = columns(args);
+    let mut t = Table::new(cols.iter().map(|c| c.header()).collect());
+    t.right = RIGHT.to_vec();
     t.rows = entries
         .iter()
         .map(|e| cols.iter().map(|c| c.cell(e)).collect())
