@@ -356,7 +356,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &CancellationToken) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
-    let meter = Meter::default();
+    let meter = std::sync::Arc::new(Meter::default());
     let end = tokio::select! {
         end = connect_and_relay(id, client, plan, &meter) => end,
         _ = force.cancelled() => End::Grace,
@@ -372,7 +372,12 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &Cancel
     plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
 }
 
-async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) -> End {
+async fn connect_and_relay(
+    id: u64,
+    client: Stream,
+    plan: &Plan,
+    meter: &std::sync::Arc<Meter>,
+) -> End {
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
         stream::connect_once(&plan.target, Kind::Stream),

@@ -182,6 +182,73 @@ fn small_messages_back_and_forth_never_stall() {
     }
 }
 
+/// The relay's threads named `udskit-send`: one per pipelined direction.
+fn sender_threads(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm"))
+                        .is_ok_and(|c| c.trim_end() == "udskit-send")
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A busy direction is pipelined (a sender thread beside the runtime's) and every byte
+/// still arrives in order; when its reader stops reading, the idle timeout ends the
+/// connection and the thread with it.
+#[test]
+fn bulk_direction_pipelined_then_ended_by_the_idle_timeout() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("src.sock");
+    // Each client gets 64 MiB of the bytes 0..=255 over and over.
+    let mut c = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\n\
+         block=bytes(range(256))*4096\nwhile True:\n  c,_=s.accept()\n  try:\n\
+         \x20   for _ in range(64): c.sendall(block)\n  except OSError: pass\n  c.close()",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let _src = Bg::spawn(c, dir.path(), "source");
+    wait_for_socket(&sock);
+    let (mut r, port) = relay(
+        dir.path(),
+        &["--idle-timeout", "500ms", "tcp:0", sock.to_str().unwrap()],
+    );
+    // A pipeline needs a second core.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut s = tcp(port);
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut total, mut saw_sender) = (0usize, false);
+    loop {
+        let n = s.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, &b) in buf[..n].iter().enumerate() {
+            assert_eq!(b, ((total + i) % 256) as u8, "byte {}", total + i);
+        }
+        total += n;
+        saw_sender |= sender_threads(r.pid()) == 1;
+    }
+    assert_eq!(total, 64 << 20);
+    assert!(saw_sender || cores < 2, "no sender thread seen");
+    // A client that stops reading: the pipeline fills up and stalls, nothing moves.
+    let mut s = tcp(port);
+    s.read_exact(&mut buf[..4096]).unwrap();
+    let log = r.wait_stderr("#2 ");
+    assert!(log.contains("idle timeout"), "{log}");
+    wait_until(Duration::from_secs(10), "the sender thread to end", || {
+        sender_threads(r.pid()) == 0
+    });
+}
+
 fn many_through(dir: &Path, echo_sock: &Path, extra: &[&str], conns: u64) {
     let mut args = extra.to_vec();
     args.extend(["tcp:0", echo_sock.to_str().unwrap()]);
