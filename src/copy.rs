@@ -1,5 +1,6 @@
 //! Moving bytes between two sockets for `relay`: splice(2) through a pipe or a user-space
-//! buffer, chosen per direction by measurement; half-close (EOF one way becomes a write
+//! buffer, chosen per direction by measurement, and for a busy buffered direction a sender
+//! thread beside the reading task; half-close (EOF one way becomes a write
 //! shutdown on the other side while the other way keeps flowing); live byte meters for logs
 //! and the idle timeout; a tap that shows every chunk to `--dump`.
 
