@@ -485,17 +485,23 @@ async fn pipelined(
     slot: PipelineSlot,
 ) -> io::Result<bool> {
     use rustix::event::{EventfdFlags, eventfd};
-    let fd = to.fd.get_ref().try_clone()?;
+    // Short of descriptors or threads, the direction simply goes on unpipelined.
+    let Ok(fd) = to.fd.get_ref().try_clone() else {
+        return Ok(false);
+    };
+    let Ok(wake) = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK) else {
+        return Ok(false);
+    };
     let stop = Arc::new(Stop {
         set: AtomicBool::new(false),
-        wake: eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK)?,
+        wake,
     });
     let (full, mut queue) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
     let (give_back, mut empty) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
     let (done, outcome) = tokio::sync::oneshot::channel::<io::Result<()>>();
     let sender_meter = Arc::clone(meter);
     let sender_stop = Arc::clone(&stop);
-    std::thread::Builder::new()
+    let spawned = std::thread::Builder::new()
         .name("udskit-send".into())
         .spawn(move || {
             let _slot = slot;
@@ -512,7 +518,10 @@ async fn pipelined(
                 let _ = give_back.try_send(buf);
             }
             let _ = done.send(r);
-        })?;
+        });
+    if spawned.is_err() {
+        return Ok(false);
+    }
     let mut stopper = StopSender(Some(stop));
     let read = loop {
         match tokio::time::timeout(PIPELINE_IDLE, from.readable()).await {
