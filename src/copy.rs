@@ -428,7 +428,10 @@ struct PipelineSlot;
 
 impl PipelineSlot {
     fn take() -> Option<PipelineSlot> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Looked up once: std reads the cgroup's CPU quota from files to tell.
+        static CORES: OnceLock<usize> = OnceLock::new();
+        let cores =
+            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         PIPELINES
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n + 1 < cores).then_some(n + 1)
