@@ -297,7 +297,7 @@ impl Side {
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
                     // Full (or filled now): from here on, wait for room through a registration.
                     r => {
-                        let dup = rustix::io::fcntl_dupfd_cloexec(self.fd.get_ref(), 0)?;
+                        let dup = self.fd.get_ref().try_clone()?;
                         let w = register(dup, Interest::WRITABLE)?;
                         let w = self.write.get_or_init(|| w);
                         if let Ok(m) = r {
