@@ -29,17 +29,8 @@ pub fn plain_columns<'a>(
     // rows `udskit ls` took 2.5-3.5 ms instead of 3.5-4 ms to print (phase timings of 8
     // runs each), with nothing else left to run beside it.
     let parts = if rows >= SPLIT_MIN {
-        std::thread::scope(|s| {
-            let other = std::thread::Builder::new()
-                .spawn_scoped(s, || cells(rows / 2..rows))
-                .ok();
-            let first = cells(0..rows / 2);
-            let second = match other {
-                Some(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                None => cells(rows / 2..rows),
-            };
-            vec![first, second]
-        })
+        let (second, first) = crate::par::beside(|| cells(rows / 2..rows), || cells(0..rows / 2));
+        vec![first, second]
     } else {
         vec![cells(0..rows)]
     };

@@ -149,27 +149,19 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
         })
     };
     let work: std::sync::OnceLock<Option<crate::proc::FdWork>> = std::sync::OnceLock::new();
-    let (scan, found) = std::thread::scope(|s| {
-        let helper = std::thread::Builder::new().spawn_scoped(s, || {
-            let found = dump();
-            // The fd scan's list of processes is usually ready long before the dump is.
-            let part = work.get().and_then(Option::as_ref).map(|w| w.scan());
-            (found, part)
-        });
+    // The fd scan's list of processes is usually ready long before the dump is, and the
+    // dump's thread then takes its share of the processes left (none if it ran last).
+    let helper = || {
+        let found = dump();
+        let part = work.get().and_then(Option::as_ref).map(|w| w.scan());
+        (found, part)
+    };
+    let mine = || {
         let work = work.get_or_init(|| crate::proc::FdWork::new(&|pid| sel.wants_process(pid)));
-        let mine = work.as_ref().map(|w| w.scan()).unwrap_or_default();
-        match helper {
-            Ok(t) => {
-                let (found, part) = t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                (
-                    FdScan::merge([Some(mine), part].into_iter().flatten().collect()),
-                    found,
-                )
-            }
-            // No thread to be had (a limit on tasks): do it here.
-            Err(_) => (FdScan::merge(vec![mine]), dump()),
-        }
-    });
+        work.as_ref().map(|w| w.scan()).unwrap_or_default()
+    };
+    let ((found, part), mine) = crate::par::beside(helper, mine);
+    let scan = FdScan::merge([Some(mine), part].into_iter().flatten().collect());
     let (found, mut names, mut dirs) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
     let mut comms: IdMap<u32, Option<Arc<str>>> = IdMap::default();
@@ -190,15 +182,11 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
                     }
                 }
             };
-            std::thread::scope(|s| {
-                let other = many
-                    .then(|| std::thread::Builder::new().spawn_scoped(s, work).ok())
-                    .flatten();
+            if many {
+                crate::par::beside(work, work);
+            } else {
                 work();
-                if let Some(t) = other {
-                    t.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
-                }
-            });
+            }
             if !sel.uids.is_empty() {
                 entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
             }

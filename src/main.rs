@@ -18,6 +18,7 @@ mod idhash;
 mod jsonstream;
 mod listing;
 mod output;
+mod par;
 mod pick;
 mod proc;
 mod pump;
