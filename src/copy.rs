@@ -15,7 +15,7 @@ use rustix::pipe::PipeFlags;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::stream::Stream;
+use crate::stream::{Stream, register_with};
 
 /// How a relay moves bytes between its two sockets.
 ///
@@ -241,7 +241,7 @@ impl Side {
             Family::Unix => Interest::READABLE,
         };
         Ok(Side {
-            fd: register(fd, interest)?,
+            fd: register_with(fd, interest)?,
             write: OnceLock::new(),
             family,
         })
@@ -298,7 +298,7 @@ impl Side {
                     // Full (or filled now): from here on, wait for room through a registration.
                     r => {
                         let dup = self.fd.get_ref().try_clone()?;
-                        let w = register(dup, Interest::WRITABLE)?;
+                        let w = register_with(dup, Interest::WRITABLE)?;
                         let w = self.write.get_or_init(|| w);
                         if let Ok(m) = r {
                             return Ok(m);
@@ -320,11 +320,6 @@ impl Side {
             }
         }
     }
-}
-
-fn register(fd: OwnedFd, interest: Interest) -> io::Result<AsyncFd<OwnedFd>> {
-    // SAFETY: the OwnedFd keeps the descriptor open and unchanged while the AsyncFd owns it.
-    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
 }
 
 fn new_pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -416,7 +411,9 @@ async fn buffer_one_way(
     }
 }
 
-/// Buffers a pipelined direction may have read ahead of its sender thread.
+/// Buffers a pipelined direction may have read ahead of its sender thread: with the one
+/// being sent and the one being read, the four buffers of the C prototype measured at
+/// [`pipelined`]; not tuned further.
 const PIPELINE_DEPTH: usize = 2;
 
 /// Directions pipelined at this moment, across all connections.
@@ -557,7 +554,8 @@ async fn pipelined(
 }
 
 /// How long the source of a pipelined direction may be quiet before the pipeline ends and
-/// its thread with it (a keep-alive connection between two large bodies, say).
+/// its thread with it (a keep-alive connection between two large bodies, say). A busy
+/// source is never near it: 208 KiB reads at 1 GiB/s come every 0.2 ms.
 const PIPELINE_IDLE: Duration = Duration::from_millis(50);
 
 /// Sends all of `data` on a non-blocking socket from a thread of its own, waiting in

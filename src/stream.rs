@@ -83,10 +83,18 @@ impl fmt::Display for Cred {
     }
 }
 
-/// Registers an owned socket with the reactor.
+/// Registers an owned socket with the reactor, for reading and writing.
 pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    register_with(
+        fd,
+        tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE,
+    )
+}
+
+/// Registers an owned socket with the reactor for `interest` only.
+pub fn register_with(fd: OwnedFd, interest: tokio::io::Interest) -> io::Result<AsyncFd<OwnedFd>> {
     // SAFETY: the OwnedFd keeps the descriptor open and unchanged while the AsyncFd owns it.
-    unsafe { AsyncFd::register(fd) }.map_err(|e| e.into_parts().1)
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
 }
 
 /// A SOCK_SEQPACKET socket: each write is one record, each read returns one record.
