@@ -1,0 +1,16 @@
+//! Work split over two threads, where a listing is long enough to pay for a second one.
+
+/// Runs `a` on a second thread while `b` runs on this one, and returns both results. When
+/// no thread can be had (a limit on tasks), `a` runs here after `b`; a panic in `a` goes
+/// on in the caller.
+pub fn beside<A: Send, B>(a: impl Fn() -> A + Sync, b: impl FnOnce() -> B) -> (A, B) {
+    std::thread::scope(|s| {
+        let other = std::thread::Builder::new().spawn_scoped(s, &a).ok();
+        let b = b();
+        let a = match other {
+            Some(t) => t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            None => a(),
+        };
+        (a, b)
+    })
+}
