@@ -366,16 +366,23 @@ pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, A
         unreachable!()
     };
     let what = format!("binding {}", escape(&addr.to_string()));
-    let l = tokio::net::TcpListener::bind((host.as_str(), *port))
-        .await
-        .map_err(|e| {
-            let f = Fail::new(1, format!("{what}: {e}"));
-            if e.kind() == io::ErrorKind::AddrInUse {
-                f.hint("another process listens on that port; `ss -tlnp` shows which")
-            } else {
-                f
-            }
-        })?;
+    // As TcpListener::bind (SO_REUSEADDR, std's backlog of 128), with the congestion
+    // control a loopback listener's connections start with chosen first.
+    let l = crate::stream::first_address(host, *port, async |at| {
+        let socket = crate::stream::tcp_socket(at.ip())?;
+        socket.set_reuseaddr(true)?;
+        socket.bind(at)?;
+        socket.listen(128)
+    })
+    .await
+    .map_err(|e| {
+        let f = Fail::new(1, format!("{what}: {e}"));
+        if e.kind() == io::ErrorKind::AddrInUse {
+            f.hint("another process listens on that port; `ss -tlnp` shows which")
+        } else {
+            f
+        }
+    })?;
     let local = l.local_addr()?;
     Ok((
         l,
