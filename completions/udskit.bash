@@ -479,7 +479,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --json --dump --dump-file --copier --force --mode --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --json --dump --dump-file --busy-poll --copier --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -506,6 +506,10 @@ _udskit() {
                     return 0
                     ;;
                 --dump-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --busy-poll)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,5 +1,5 @@
 //! The DURATION grammar of design.md: `500ms`, `10s`, `2m`, `1h`, or a bare number of
-//! seconds (`1.5`). Used as a clap value parser by every option that takes a duration.
+//! seconds (`1.5`); `50us` (or `50µs`) for the microseconds of `relay --busy-poll`. Used as a clap value parser by every option that takes a duration.
 
 use std::time::Duration;
 
@@ -9,11 +9,12 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "'{s}' is not a duration: write 500ms, 10s, 2m, 1h or a number of seconds such as 1.5"
         )
     };
-    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+    let (num, unit) = match s.find(|c: char| c.is_alphabetic()) {
         Some(i) => s.split_at(i),
         None => (s, "s"),
     };
     let scale = match unit {
+        "us" | "µs" => 1e-6,
         "ms" => 0.001,
         "s" => 1.0,
         "m" => 60.0,
@@ -45,6 +46,8 @@ mod tests {
 
     #[test]
     fn forms() {
+        assert_eq!(parse("50us"), Ok(Duration::from_micros(50)));
+        assert_eq!(parse("50µs"), Ok(Duration::from_micros(50)));
         assert_eq!(parse("500ms"), Ok(Duration::from_millis(500)));
         assert_eq!(parse("10s"), Ok(Duration::from_secs(10)));
         assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));

@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::addr::Addr;
-use crate::copy::{self, Copier, Dir, Ends, Meter};
+use crate::copy::{self, BusyPoll, Copier, Dir, Ends, Meter};
 use crate::dump::{self, Dump};
 use crate::duration;
 use crate::output::{Ctx, escape, json_object, utc_timestamp};
@@ -72,6 +72,10 @@ pub struct Args {
     /// Write the --dump output to PATH instead of stderr
     #[arg(long, value_name = "PATH", requires = "dump")]
     pub dump_file: Option<PathBuf>,
+    /// After bytes move, poll the sockets for DURATION (such as 50us) before sleeping:
+    /// lower latency for request/response traffic, for a core kept busy while it flows
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub busy_poll: Option<Duration>,
     /// How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)
     #[arg(
         long,
@@ -92,6 +96,7 @@ struct Plan {
     idle_timeout: Option<Duration>,
     copier: Copier,
     dump: Option<Dump>,
+    busy: Option<BusyPoll>,
     log: Log,
     totals: Totals,
 }
@@ -305,6 +310,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             args.copier
         },
         dump,
+        busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
@@ -312,6 +318,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         totals: Totals::default(),
     });
     plan.log.listening(&server.local, &args.target);
+    if plan.busy.is_some() {
+        let plan = plan.clone();
+        tokio::spawn(async move {
+            if let Some(busy) = &plan.busy {
+                busy.run().await;
+            }
+        });
+    }
 
     // Closes the connections still open when the grace period ends.
     let force = CancellationToken::new();
@@ -407,6 +421,7 @@ async fn connect_and_relay(
         plan.copier,
         meter,
         tap.as_ref().map(|t| t as copy::Tap),
+        plan.busy.as_ref(),
     );
     match plan.idle_timeout {
         Some(limit) => tokio::select! {

@@ -182,6 +182,53 @@ fn small_messages_back_and_forth_never_stall() {
     }
 }
 
+/// How many times the relay's runtime thread has gone to sleep (its voluntary context
+/// switches).
+fn sleeps(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// With --busy-poll, the next message of a conversation finds the relay polling instead
+/// of asleep: far fewer sleeps than round trips, where without it the relay sleeps at
+/// least once per round trip (here waiting for the client's next message). Every byte
+/// still comes back.
+#[test]
+fn busy_poll_answers_without_sleeping() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let echo = echo_sock.to_str().unwrap();
+    for (name, args) in [("poll", &["--busy-poll", "1s"][..]), ("plain", &[][..])] {
+        let (r, port) = relay(&dir.path().join(name), &[args, &["tcp:0", echo]].concat());
+        let mut s = tcp(port);
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        round_trip(&mut s, b"warm up");
+        let before = sleeps(r.pid());
+        for i in 0..500 {
+            round_trip(&mut s, &noise(i + 1, 1 + i as usize % 100));
+        }
+        let slept = sleeps(r.pid()) - before;
+        if args.is_empty() {
+            assert!(slept >= 250, "only {slept} sleeps in 500 round trips");
+        } else {
+            assert!(
+                slept < 50,
+                "{slept} sleeps in 500 round trips with --busy-poll"
+            );
+        }
+    }
+}
+
 /// The relay's threads named `udskit-send`: one per pipelined direction.
 fn sender_threads(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/task"))
