@@ -163,7 +163,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--dump', '--dump', [CompletionResultType]::ParameterName, 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time')
             [CompletionResult]::new('--dump-file', '--dump-file', [CompletionResultType]::ParameterName, 'Write the --dump output to PATH instead of stderr')
             [CompletionResult]::new('--busy-poll', '--busy-poll', [CompletionResultType]::ParameterName, 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows')
-            [CompletionResult]::new('--copier', '--copier', [CompletionResultType]::ParameterName, 'How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)')
+            [CompletionResult]::new('--copier', '--copier', [CompletionResultType]::ParameterName, 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file, applied before any client can connect')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Log as JSON lines on stderr (one object per connection, and a summary)')

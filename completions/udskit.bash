@@ -514,7 +514,7 @@ _udskit() {
                     return 0
                     ;;
                 --copier)
-                    COMPREPLY=($(compgen -W "auto splice buffer" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "splice buffer" -- "${cur}"))
                     return 0
                     ;;
                 --mode)

@@ -154,7 +154,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
             cand --dump-file 'Write the --dump output to PATH instead of stderr'
             cand --busy-poll 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows'
-            cand --copier 'How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)'
+            cand --copier 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)'
             cand --mode 'Permission bits of the socket file, applied before any client can connect'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --json 'Log as JSON lines on stderr (one object per connection, and a summary)'

@@ -124,8 +124,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show ev
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "auto\t'Per direction, what measured fastest: splice from a TCP socket, buffer from a unix one'
-splice\t'splice(2) through a pipe: the bytes never enter user space'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''

@@ -1,13 +1,12 @@
-//! Moving bytes between two sockets for `relay`: splice(2) through a pipe or a user-space
-//! buffer, chosen per direction by measurement, and for a busy buffered direction a sender
-//! thread beside the reading task; half-close (EOF one way becomes a write
+//! Moving bytes between two sockets for `relay`: splice(2) through a pipe, or a user-space
+//! buffer where `--dump` must see the bytes; half-close (EOF one way becomes a write
 //! shutdown on the other side while the other way keeps flowing); live byte meters for logs
-//! and the idle timeout; a tap that shows every chunk to `--dump`.
+//! and the idle timeout; a tap that shows every chunk to `--dump`; `--busy-poll`.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::net::{RecvFlags, SendFlags};
@@ -17,30 +16,30 @@ use tokio::io::unix::AsyncFd;
 
 use crate::stream::{Stream, register_with};
 
-/// How a relay moves bytes between its two sockets.
+/// How a relay moves bytes between its two sockets: splice, every direction, unless
+/// `--dump` needs the bytes in hand.
 ///
-/// Measured here (kernel 6.18, 2 cores shared with other work, python peers moving 1 GiB
-/// per transfer with 1 MiB I/O, medians of 5; the relay's CPU time per GiB is the steadier
-/// figure on a noisy machine, throughput varies 2x between runs):
+/// Measured here (kernel 6.18, 2 cores shared with both python peers moving 2 GiB per
+/// transfer with 1 MiB I/O, 8 interleaved rounds, medians; the relay's CPU time per GiB
+/// is the steadier figure on a noisy machine):
 ///
-/// | direction of the bytes      | splice         | buffer (256 KiB) |
-/// |-----------------------------|----------------|------------------|
-/// | TCP socket -> unix socket   | 0.19-0.42 s/GiB, 0.7-1.2 GiB/s | 0.27-0.80 s/GiB, 0.5-0.9 GiB/s |
-/// | unix socket -> TCP socket   | 0.44-0.46 s/GiB, 0.7-0.9 GiB/s | 0.21-0.22 s/GiB, 1.3-1.6 GiB/s |
+/// | direction of the bytes  | splice                   | buffer (256 KiB)         |
+/// |-------------------------|--------------------------|--------------------------|
+/// | unix -> TCP (download)  | 2.47 GiB/s, 0.23 s/GiB   | 1.89 GiB/s, 0.49 s/GiB   |
+/// | unix -> TCP (upload)    | 1.99 GiB/s, 0.27 s/GiB   | 1.67 GiB/s, 0.52 s/GiB   |
+/// | unix -> unix (up, down) | 2.14, 2.04 GiB/s, 0.23 s/GiB | 1.93, 2.22 GiB/s, 0.37-0.43 s/GiB |
+/// | TCP -> unix (6 rounds)  | 1.59 GiB/s, 0.28 s/GiB   | 1.27 GiB/s, 0.61 s/GiB   |
+/// | TCP -> TCP              | not measured; splice too |                          |
 ///
-/// splice from TCP moves page references into the pipe (one copy saved); splice from a
-/// unix socket copies into new pipe pages and then pays the pipe on top, so it loses to a
-/// plain recv/send. Re-measured at load ~2 (2 GiB, medians of 5, reading a unix socket):
-/// splice 1.54-1.63 GiB/s at 0.54-0.62 s/GiB of relay CPU, buffer 1.68-1.95 GiB/s at
-/// 0.47-0.54 s/GiB. Once more (UDS->TCP upload, 2 GiB, 3 interleaved runs, perf stat of
-/// the relay): splice 0.60-0.75 s/GiB at 0.93-1.05 GiB/s, buffer 0.45-0.69 s/GiB at
-/// 1.18-1.43 GiB/s; perf shows the spliced pages cheap to read but sending them costs
-/// more in tcp_sendmsg than the copies saved. Hence [`Copier::Auto`]: splice when reading TCP, a buffer when reading
-/// a unix socket (UDS to UDS is buffered both ways).
+/// splice moves page references: from TCP the received pages, from a unix socket the
+/// pages its writer filled, and on into the other socket's queue without a copy (the
+/// buffer copies every byte twice). The buffer column above is the buffered relay of the
+/// build before, with a sender thread of its own for a busy direction. Until loopback TCP
+/// was unpaced ([`crate::stream::tcp_socket`]) splice from a unix socket measured the
+/// slower (0.60-0.75 against 0.45-0.69 s/GiB; bbr's pacing made the sends of spliced
+/// pages dear in tcp_sendmsg), so until then a unix socket was read through a buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Copier {
-    /// Per direction, what measured fastest: splice from a TCP socket, buffer from a unix one.
-    Auto,
     /// splice(2) through a pipe: the bytes never enter user space.
     Splice,
     /// recv into our own buffer, then send: what `--dump` needs to see the bytes.
@@ -218,19 +217,14 @@ pub async fn relay(
     client: Stream,
     target: Stream,
     copier: Copier,
-    meter: &Arc<Meter>,
+    meter: &Meter,
     tap: Option<Tap<'_>>,
     busy: Option<&BusyPoll>,
 ) -> io::Result<Ends> {
     let client = Side::new(client)?;
     let target = Side::new(target)?;
     let one = async |from: &Side, to: &Side, dir: Dir| {
-        let splice = match copier {
-            Copier::Auto => from.family == Family::Tcp,
-            Copier::Splice => true,
-            Copier::Buffer => false,
-        };
-        let r = if splice && tap.is_none() {
+        let r = if copier == Copier::Splice && tap.is_none() {
             splice_one_way(from, to, dir, meter, busy).await
         } else {
             buffer_one_way(from, to, dir, meter, tap, busy).await
@@ -434,7 +428,7 @@ async fn buffer_one_way(
     from: &Side,
     to: &Side,
     dir: Dir,
-    meter: &Arc<Meter>,
+    meter: &Meter,
     tap: Option<Tap<'_>>,
     busy: Option<&BusyPoll>,
 ) -> io::Result<()> {
@@ -470,201 +464,6 @@ async fn buffer_one_way(
         }
         if n == buf.len() && buf.len() < RELAY_BUF {
             buf = vec![0u8; (buf.len() * 4).min(RELAY_BUF)];
-        } else if buf.len() == RELAY_BUF
-            && n >= RELAY_BUF / 2
-            && tap.is_none()
-            && let Some(slot) = PipelineSlot::take()
-            && pipelined(from, to, dir, meter, slot).await?
-        {
-            return Ok(());
         }
     }
-}
-
-/// Buffers a pipelined direction may have read ahead of its sender thread: with the one
-/// being sent and the one being read, the four buffers of the C prototype measured at
-/// [`pipelined`]; not tuned further.
-const PIPELINE_DEPTH: usize = 2;
-
-/// Directions pipelined at this moment, across all connections.
-static PIPELINES: AtomicUsize = AtomicUsize::new(0);
-
-/// The right to run one pipelined direction: one per core beyond the first, so that the
-/// sender threads never outnumber the cores the runtime thread leaves free.
-struct PipelineSlot;
-
-impl PipelineSlot {
-    fn take() -> Option<PipelineSlot> {
-        // Looked up once: std reads the cgroup's CPU quota from files to tell.
-        static CORES: OnceLock<usize> = OnceLock::new();
-        let cores =
-            *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        PIPELINES
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n + 1 < cores).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| PipelineSlot)
-    }
-}
-
-impl Drop for PipelineSlot {
-    fn drop(&mut self) {
-        PIPELINES.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Tells a sender thread to give up: set when the direction is dropped before the thread is
-/// done (the idle timeout, the end of the grace period). The thread looks at the flag
-/// before each buffer, and the eventfd ends its wait for room at once.
-struct Stop {
-    set: AtomicBool,
-    wake: OwnedFd,
-}
-
-/// Sets [`Stop`] on drop, unless disarmed (the direction ended and the thread with it).
-struct StopSender(Option<Arc<Stop>>);
-
-impl Drop for StopSender {
-    fn drop(&mut self) {
-        if let Some(stop) = self.0.take() {
-            stop.set.store(true, Ordering::Release);
-            let _ = rustix::io::write(&stop.wake, &1u64.to_ne_bytes());
-        }
-    }
-}
-
-fn given_up() -> io::Error {
-    io::Error::other("the relay gave up on this connection")
-}
-
-/// A busy buffered direction as a pipeline: this task reads the next buffer while a thread
-/// of its own sends the previous one, so the two copies (out of one socket, into the other,
-/// with the loopback TCP path behind the send) run on two cores. Measured with 2 GiB
-/// UDS->TCP uploads (python peers, 3 interleaved rounds of 2, load ~1): the same C relay
-/// single-threaded 1.44 GiB/s, with a reader and a sender thread 1.80 GiB/s (socat -b65536
-/// 1.10). Since loopback TCP is unpaced ([`crate::stream::tcp_socket`]) the relay's send is
-/// cheaper, and on these 2 cores shared with both peers the pipeline measured a wash
-/// (8 interleaved rounds: 2.35 against 2.27 GiB/s TCP->UDS download, 2.28 against 2.56
-/// UDS->TCP upload, for 0.39-0.41 against 0.32-0.33 s of relay CPU per GiB); it stays
-/// for machines with cores to spare, where one thread's recv-then-send is what limits a
-/// single connection.
-///
-/// Only a direction that reads half of RELAY_BUF at once becomes one, and it ends (with
-/// its thread) once the source is quiet for PIPELINE_IDLE: true when the direction reached
-/// its end, false when it went quiet. Every byte read is sent, in order, before it
-/// returns, also when a read fails.
-async fn pipelined(
-    from: &Side,
-    to: &Side,
-    dir: Dir,
-    meter: &Arc<Meter>,
-    slot: PipelineSlot,
-) -> io::Result<bool> {
-    use rustix::event::{EventfdFlags, eventfd};
-    // Short of descriptors or threads, the direction simply goes on unpipelined.
-    let Ok(fd) = to.fd.get_ref().try_clone() else {
-        return Ok(false);
-    };
-    let Ok(wake) = eventfd(0, EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK) else {
-        return Ok(false);
-    };
-    let stop = Arc::new(Stop {
-        set: AtomicBool::new(false),
-        wake,
-    });
-    let (full, mut queue) = tokio::sync::mpsc::channel::<(Vec<u8>, usize)>(PIPELINE_DEPTH);
-    let (give_back, mut empty) = tokio::sync::mpsc::channel::<Vec<u8>>(PIPELINE_DEPTH + 2);
-    let (done, outcome) = tokio::sync::oneshot::channel::<io::Result<()>>();
-    let sender_meter = Arc::clone(meter);
-    let sender_stop = Arc::clone(&stop);
-    let spawned = std::thread::Builder::new()
-        .name("udskit-send".into())
-        .spawn(move || {
-            let _slot = slot;
-            let mut r = Ok(());
-            while let Some((buf, n)) = queue.blocking_recv() {
-                if sender_stop.set.load(Ordering::Acquire) {
-                    r = Err(given_up());
-                    break;
-                }
-                r = send_blocking(&fd, &buf[..n], &sender_stop.wake, dir, &sender_meter);
-                if r.is_err() {
-                    break;
-                }
-                let _ = give_back.try_send(buf);
-            }
-            let _ = done.send(r);
-        });
-    if spawned.is_err() {
-        return Ok(false);
-    }
-    let mut stopper = StopSender(Some(stop));
-    let read = loop {
-        match tokio::time::timeout(PIPELINE_IDLE, from.readable()).await {
-            Err(_quiet) => break Ok(false),
-            Ok(Err(e)) => break Err(e),
-            Ok(Ok(())) => {}
-        }
-        let mut buf = empty.try_recv().unwrap_or_else(|_| vec![0u8; RELAY_BUF]);
-        let n = match from
-            .read(
-                |n| n < RELAY_BUF,
-                |fd| Ok(rustix::net::recv(fd, &mut buf[..], RecvFlags::empty())?.0),
-            )
-            .await
-        {
-            Ok(0) => break Ok(true),
-            Ok(n) => n,
-            Err(e) => break Err(e),
-        };
-        if full.send((buf, n)).await.is_err() {
-            break Ok(true); // the sender failed: its outcome says how
-        }
-    };
-    drop(full);
-    let sent = outcome
-        .await
-        .unwrap_or_else(|_| Err(io::Error::other("the sender thread ended without a word")));
-    stopper.0 = None;
-    sent.and(read)
-}
-
-/// How long the source of a pipelined direction may be quiet before the pipeline ends and
-/// its thread with it (a keep-alive connection between two large bodies, say). A busy
-/// source is never near it: 208 KiB reads at 1 GiB/s come every 0.2 ms.
-const PIPELINE_IDLE: Duration = Duration::from_millis(50);
-
-/// Sends all of `data` on a non-blocking socket from a thread of its own, waiting in
-/// poll(2) whenever its buffer is full, until `stop` is signalled.
-fn send_blocking(
-    fd: &OwnedFd,
-    mut data: &[u8],
-    stop: &OwnedFd,
-    dir: Dir,
-    meter: &Meter,
-) -> io::Result<()> {
-    use rustix::event::{PollFd, PollFlags, poll};
-    while !data.is_empty() {
-        match rustix::net::send(fd, data, SendFlags::NOSIGNAL) {
-            Ok(m) => {
-                meter.add(dir, m);
-                data = &data[m..];
-            }
-            Err(rustix::io::Errno::AGAIN) => {
-                let mut fds = [
-                    PollFd::new(fd, PollFlags::OUT),
-                    PollFd::new(stop, PollFlags::IN),
-                ];
-                match poll(&mut fds, None) {
-                    Ok(_) if !fds[1].revents().is_empty() => return Err(given_up()),
-                    Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }

@@ -27,9 +27,8 @@ use serde_json::Value;
 /// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
-/// run at once in one process, on one thread. Bytes read from TCP move with splice(2) and
-/// never enter user space; bytes read from a unix socket go through one buffer (faster
-/// there, as measured); --dump shows every chunk.
+/// run at once in one process, on one thread. Bytes move with splice(2) and never enter
+/// user space (--dump, which shows every chunk, reads them through a buffer).
 ///
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
@@ -76,12 +75,12 @@ pub struct Args {
     /// lower latency for request/response traffic, for a core kept busy while it flows
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub busy_poll: Option<Duration>,
-    /// How bytes move: auto, splice or buffer (for measurements: bench/relay --copiers)
+    /// How bytes move: splice or buffer (for measurements: bench/relay --copiers)
     #[arg(
         long,
         value_enum,
         value_name = "HOW",
-        default_value = "auto",
+        default_value = "splice",
         hide = true
     )]
     pub copier: Copier,
@@ -370,7 +369,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &CancellationToken) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
-    let meter = std::sync::Arc::new(Meter::default());
+    let meter = Meter::default();
     let end = tokio::select! {
         end = connect_and_relay(id, client, plan, &meter) => end,
         _ = force.cancelled() => End::Grace,
@@ -386,12 +385,7 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &Cancel
     plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
 }
 
-async fn connect_and_relay(
-    id: u64,
-    client: Stream,
-    plan: &Plan,
-    meter: &std::sync::Arc<Meter>,
-) -> End {
+async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) -> End {
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
         stream::connect_once(&plan.target, Kind::Stream),
