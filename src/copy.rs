@@ -156,9 +156,10 @@ pub type Tap<'a> = &'a (dyn Fn(Dir, &[u8]) + Sync);
 /// A round trip through any relay costs four wakeups where the direct one costs two (the
 /// relay is woken by the request and by the answer), and udskit, socat and nginx all make
 /// the same six system calls per 1-byte round trip; on a virtual machine a wakeup of an
-/// idle CPU is the dearest part. Measured here (2 cores, bench/relay latency, direct round
-/// trip 55 µs, 9 runs): a relay adds 169-189 µs by default, 41 µs polling for 20 µs,
-/// 25 µs for 50 µs, 35 µs for 200 µs. The price is a core kept busy while traffic flows,
+/// idle CPU is the dearest part. Measured here with a first build of it (2 cores, bench/
+/// relay's latency runs, direct round trip 55 µs, 9 runs): a relay adds 169-189 µs by
+/// default, 41 µs polling for 20 µs, 25 µs for 50 µs, 35 µs for 200 µs; this build, in
+/// bench/relay at 50 µs, 9-22 µs where socat adds 112-166 µs. The price is a core kept busy while traffic flows,
 /// which is why it is asked for, never the default. Bulk throughput and HTTP requests/s
 /// measured the same with and without (within noise).
 pub struct BusyPoll {
