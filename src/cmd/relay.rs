@@ -303,11 +303,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         target: args.target.clone(),
         connect_timeout: args.connect_timeout,
         idle_timeout: args.idle_timeout,
-        copier: if dump.is_some() {
-            Copier::Buffer
-        } else {
-            args.copier
-        },
+        // With --dump, copy::relay reads through a buffer whatever this says.
+        copier: args.copier,
         dump,
         busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
         log: Log {
