@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::cmd::{connect, generate, http, listen, ls, recvfrom, relay, sendto};
-use crate::output::ColorWhen;
+use crate::term::ColorWhen;
 
 /// The Swiss-army knife for Unix domain sockets
 ///

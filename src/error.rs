@@ -64,16 +64,16 @@ pub fn report(err: &anyhow::Error, color: bool) -> i32 {
     };
     let mut text = format!(
         "udskit: {red}error{reset}: {}\n",
-        crate::output::escape(&format!("{err:#}"))
+        crate::term::escape(&format!("{err:#}"))
     );
     for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
         if let Some(hint) = &fail.hint {
             for line in hint.lines() {
-                text += &format!("{yellow}hint{reset}: {}\n", crate::output::escape(line));
+                text += &format!("{yellow}hint{reset}: {}\n", crate::term::escape(line));
             }
         }
     }
-    crate::output::stderr_line(text);
+    crate::term::stderr_line(text);
     exit_code(err)
 }
 

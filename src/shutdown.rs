@@ -1,7 +1,12 @@
 //! SIGINT/SIGTERM for every async subcommand: the first signal cancels a token that servers
 //! watch (stop accepting, drain, clean up, exit 130/143); a second one exits at once, after
 //! removing the socket files we own. Open tasks are tracked so that a drain can wait for them.
+//! The socket files we created are registered here, so that every way out removes them,
+//! and only while the path still leads to the file we created.
 
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -36,7 +41,7 @@ impl Shutdown {
                     RECEIVED.store(signo, Ordering::SeqCst);
                     t.cancel();
                 } else {
-                    crate::socket::remove_owned_files();
+                    remove_owned_files();
                     std::process::exit(128 + signo);
                 }
             }
@@ -62,6 +67,55 @@ pub fn exit_code() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,
         signo => Some(128 + signo),
+    }
+}
+
+/// Socket files this process created and has not removed yet: (path, dev, ino). The second
+/// signal's hard exit removes them too.
+static OWNED: Mutex<Vec<(PathBuf, u64, u64)>> = Mutex::new(Vec::new());
+
+/// Removes the socket file on drop, only if the path still leads to the file we created.
+#[derive(Debug)]
+pub struct FileGuard {
+    path: PathBuf,
+    dev: u64,
+    ino: u64,
+}
+
+impl FileGuard {
+    /// Guards the file just created at `path`, whose inode is (`dev`, `ino`).
+    pub fn new(path: PathBuf, dev: u64, ino: u64) -> FileGuard {
+        OWNED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((path.clone(), dev, ino));
+        FileGuard { path, dev, ino }
+    }
+}
+
+impl Drop for FileGuard {
+    fn drop(&mut self) {
+        remove_if_ours(&self.path, self.dev, self.ino);
+        OWNED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|(p, d, i)| !(p == &self.path && *d == self.dev && *i == self.ino));
+    }
+}
+
+fn remove_if_ours(path: &Path, dev: u64, ino: u64) {
+    if let Ok(m) = std::fs::symlink_metadata(path)
+        && m.dev() == dev
+        && m.ino() == ino
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// For the hard exit on a second signal, when destructors will not run.
+fn remove_owned_files() {
+    for (p, d, i) in OWNED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        remove_if_ours(p, *d, *i);
     }
 }
 

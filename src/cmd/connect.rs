@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
-use crate::addr::Addr;
-use crate::output::{Ctx, escape};
+use crate::duration;
+use crate::io::bridge;
+use crate::net::addr::Addr;
+use crate::net::connect;
+use crate::net::kind::Kind;
 use crate::shutdown::Shutdown;
-use crate::stream::{self, Kind};
-use crate::{duration, pump};
+use crate::term::{Ctx, escape};
 
 /// Bridge stdin/stdout to a socket (like nc -U)
 ///
@@ -44,7 +46,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     let conn = tokio::select! {
-        c = stream::connect(&args.addr, kind, args.wait) => c?,
+        c = connect::connect(&args.addr, kind, args.wait) => c?,
         _ = stop.stopped() => return Ok(()),
     };
     match conn.peer_cred() {
@@ -54,8 +56,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )),
         None => ctx.debug(format!("connected to {}", escape(&args.addr.to_string()))),
     }
-    let (out, done) = crate::stdio::Stdout::spawn();
-    let t = pump::bridge_stdio(conn, &out, &stop).await;
+    let (out, done) = crate::io::stdio::Stdout::spawn();
+    let t = bridge::bridge_stdio(conn, &out, &stop).await;
     drop(out);
     done.finish(&stop)
         .await

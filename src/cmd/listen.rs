@@ -11,14 +11,16 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::addr::Addr;
 use crate::error::Fail;
-use crate::output::{Ctx, escape};
-use crate::pump;
+use crate::io::bridge;
+use crate::io::stdio::Stdout;
+use crate::net::addr::Addr;
+use crate::net::bind::{self, BindOpts};
+use crate::net::cred::Peer;
+use crate::net::kind::Kind;
+use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
-use crate::socket::{self, BindOpts};
-use crate::stdio::Stdout;
-use crate::stream::{Kind, Peer, Stream};
+use crate::term::{Ctx, escape};
 
 /// Stream server: accept clients and bridge, collect, echo or exec them
 ///
@@ -88,7 +90,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
-    let server = socket::listen(&args.addr, kind, &args.bind, ctx).await?;
+    let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
     ctx.info(format!(
         "listening on {} ({})",
         escape(&server.local.to_string()),
@@ -127,7 +129,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 async fn serve_one(
-    listener: &crate::stream::Listener,
+    listener: &crate::net::listener::Listener,
     out: &Stdout,
     ctx: &Ctx,
     stop: &Shutdown,
@@ -137,7 +139,7 @@ async fn serve_one(
     };
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
-    let t = pump::bridge_stdio(conn, out, stop)
+    let t = bridge::bridge_stdio(conn, out, stop)
         .await
         .context("client #1")?;
     ctx.info(format!(
@@ -150,7 +152,7 @@ async fn serve_one(
 }
 
 async fn serve_many(
-    listener: &crate::stream::Listener,
+    listener: &crate::net::listener::Listener,
     mode: Mode,
     args: &Args,
     ctx: &Ctx,
@@ -243,7 +245,7 @@ async fn serve_client(
     match mode {
         Mode::Collect(out) => {
             let n = tokio::select! {
-                n = pump::to_stdout(&mut conn, &out) => n?,
+                n = bridge::to_stdout(&mut conn, &out) => n?,
                 _ = stop.stopped() => return Ok("stopped".into()),
                 _ = stdout_gone.cancelled() => return Ok("stdout closed".into()),
             };
@@ -251,7 +253,7 @@ async fn serve_client(
         }
         Mode::Echo => {
             let n = tokio::select! {
-                n = pump::echo(&mut conn) => n?,
+                n = bridge::echo(&mut conn) => n?,
                 _ = stop.stopped() => return Ok("stopped".into()),
             };
             Ok(format!("{n} bytes echoed"))

@@ -11,7 +11,7 @@ pub mod relay;
 pub mod sendto;
 
 use crate::cli::Command;
-use crate::output::Ctx;
+use crate::term::Ctx;
 
 pub fn run(command: Command, ctx: &Ctx) -> anyhow::Result<()> {
     match command {

@@ -8,13 +8,15 @@ use std::time::{Duration, SystemTime};
 use anyhow::Context;
 use bytes::Bytes;
 
-use crate::addr::Addr;
-use crate::dgram::{self, Dgram, Received};
 use crate::error::Fail;
-use crate::output::{self, Ctx, escape};
+use crate::io::stdio::Stdout;
+use crate::net::addr::Addr;
+use crate::net::bind::BindOpts;
+use crate::net::dgram::{self, Dgram, Received};
 use crate::shutdown::Shutdown;
-use crate::socket::BindOpts;
-use crate::stdio::Stdout;
+use crate::term::hexdump::hexdump_row;
+use crate::term::json::{base64, json_object, utc_timestamp};
+use crate::term::{Ctx, escape, escape_bytes};
 
 /// Receive datagrams on a unix socket and print them (a datagram server)
 ///
@@ -57,9 +59,9 @@ pub struct Args {
 }
 
 /// Output is handed to the stdout thread in pieces of at least this much when datagrams
-/// come faster than they are written: the same 256 KiB as stream I/O (pump::CHUNK), and it
+/// come faster than they are written: the same 256 KiB as stream I/O (io::CHUNK), and it
 /// turns thousands of small datagrams into one write(2).
-const FLUSH: usize = crate::pump::CHUNK;
+const FLUSH: usize = crate::io::CHUNK;
 
 /// Bytes of each datagram shown in a `-v` log line.
 const LOG_PREVIEW: usize = 64;
@@ -170,7 +172,7 @@ async fn receive(
                     "datagram #{n}: {} bytes from {}{cred}: {}{more}",
                     r.size,
                     sender_name(&from),
-                    output::escape_bytes(shown)
+                    escape_bytes(shown)
                 ));
             }
             let data = &buf[..r.stored];
@@ -230,14 +232,11 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
     use serde_json::Value;
     let (encoding, text) = match std::str::from_utf8(data) {
         Ok(s) => ("utf-8", Value::from(s)),
-        Err(_) => ("base64", Value::from(output::base64(data))),
+        Err(_) => ("base64", Value::from(base64(data))),
     };
     let num = |v: Option<u32>| v.map_or(Value::Null, Value::from);
     let mut fields = vec![
-        (
-            "time",
-            Value::from(output::utc_timestamp(SystemTime::now())),
-        ),
+        ("time", Value::from(utc_timestamp(SystemTime::now()))),
         (
             "sender",
             from.as_ref()
@@ -253,7 +252,7 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
     if r.truncated {
         fields.push(("truncated", Value::from(true)));
     }
-    output::json_object(out, &fields, color);
+    json_object(out, &fields, color);
     out.push(b'\n');
 }
 
@@ -267,7 +266,7 @@ fn hex_view(out: &mut Vec<u8>, n: u64, r: &Received, from: &Option<Addr>, data: 
     );
     let mut text = String::with_capacity(data.len().div_ceil(16) * 80);
     for (i, row) in data.chunks(16).enumerate() {
-        output::hexdump_row(&mut text, i * 16, row);
+        hexdump_row(&mut text, i * 16, row);
     }
     out.extend_from_slice(text.as_bytes());
 }

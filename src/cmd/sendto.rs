@@ -7,14 +7,14 @@ use std::time::Duration;
 use anyhow::Context;
 use bytes::{Bytes, BytesMut};
 
-use crate::addr::Addr;
-use crate::dgram::{self, Dgram};
 use crate::duration;
 use crate::error::Fail;
-use crate::output::{Ctx, escape};
+use crate::io::stdio::{self, Stdout};
+use crate::net::addr::Addr;
+use crate::net::bind::BindOpts;
+use crate::net::dgram::{self, Dgram};
 use crate::shutdown::Shutdown;
-use crate::socket::BindOpts;
-use crate::stdio::{self, Stdout};
+use crate::term::{Ctx, escape};
 
 /// Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)
 ///

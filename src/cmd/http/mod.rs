@@ -1,0 +1,424 @@
+//! `udskit http SOCKET [METHOD] TARGET`: curl-style HTTP/1.1 (or h2c) over a socket on
+//! hyper's client connection, with curl's exit codes, bodies streamed both ways, and the
+//! Docker Engine's specialities: `Upgrade: tcp` turned into a two-way stream on
+//! stdin/stdout, and its multiplexed stdout/stderr frames split apart.
+
+mod demux;
+mod exchange;
+mod jsonstream;
+mod request;
+mod response;
+mod upgrade;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::{Method, Request, StatusCode, Version};
+
+use crate::duration;
+use crate::error::{FAILURE, Fail, HTTP_ERROR};
+use crate::io::stdio::Stdout;
+use crate::net::addr::Addr;
+use crate::shutdown::Shutdown;
+use crate::term::{Ctx, escape};
+use exchange::Clock;
+use request::{Data, HeaderArg, ReqBody, Target};
+use response::{Demux, Render, View};
+
+/// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
+///
+/// TARGET is /path?query or a full http://host/path URL, whose host becomes the Host header
+/// (default localhost); characters a URL cannot hold are percent-encoded for you. METHOD is
+/// GET, or POST when there is a body. The body streams to stdout as it arrives: unchanged
+/// when piped; on a terminal JSON (also newline-delimited, value by value) is pretty-printed
+/// and coloured and a binary body is not dumped. Docker's multiplexed logs and attach streams
+/// are split onto stdout and stderr. With --upgrade, a 101 answer turns the connection into
+/// a two-way stream on stdin/stdout (docker attach and exec).
+///
+/// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout;
+/// 1 for a broken answer (not HTTP, or cut off: what arrived is kept).
+///
+/// Example:
+///   udskit http /var/run/docker.sock /version
+///   udskit http "$DOCKER_HOST" '/containers/json?all=1&filters={"status":["exited"]}'
+///   udskit http /tmp/app.sock POST /items --json '{"name": "x"}'
+#[derive(clap::Args, Debug)]
+#[command(
+    override_usage = "udskit http [OPTIONS] <SOCKET> [METHOD] <TARGET>",
+    verbatim_doc_comment
+)]
+pub struct Args {
+    /// The socket: PATH, @NAME, unix:///PATH (as in DOCKER_HOST) or tcp:HOST:PORT
+    #[arg(value_name = "SOCKET")]
+    pub socket: Addr,
+    /// [METHOD] TARGET: an optional method (GET, POST, ...) and /path?query or http://host/path
+    #[arg(value_name = "TARGET", num_args = 1..=2, required = true)]
+    pub request: Vec<String>,
+    /// The method (as curl -X; a METHOD argument does the same)
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// A request header, 'Name: value' (repeatable); 'Name:' drops a default one
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub headers: Vec<String>,
+    /// Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is
+    /// given. DATA goes as a form (as curl's), a file or stdin as application/octet-stream
+    #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "json")]
+    pub data: Option<String>,
+    /// Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)
+    #[arg(long, value_name = "DATA")]
+    pub json: Option<String>,
+    /// The User-Agent header [default: udskit/VERSION]
+    #[arg(short = 'A', long, value_name = "NAME")]
+    pub user_agent: Option<String>,
+    /// Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)
+    #[arg(long)]
+    pub http2: bool,
+    /// Print the status line and headers before the body
+    #[arg(short, long)]
+    pub include: bool,
+    /// HEAD request: print the status line and headers only
+    #[arg(short = 'I', long)]
+    pub head: bool,
+    /// Write the body to FILE instead of stdout (bytes unchanged)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit 22 when the status is 400 or more (the body is still shown)
+    #[arg(short, long)]
+    pub fail: bool,
+    /// Give up connecting after DURATION (exit 28)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub connect_timeout: Option<Duration>,
+    /// Give up the whole request after DURATION (exit 28; what arrived is kept)
+    #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
+    pub max_time: Option<Duration>,
+    /// Keep trying for up to DURATION while the socket is missing or refusing
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub wait: Option<Duration>,
+    /// Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101
+    /// answer bridges the connection to stdin/stdout with half-close
+    #[arg(long, value_name = "PROTOCOL")]
+    pub upgrade: Option<String>,
+    /// Split docker's multiplexed frames onto stdout and stderr (automatic when the answer
+    /// is marked or recognisably multiplexed)
+    #[arg(long, conflicts_with = "raw")]
+    pub demux: bool,
+    /// Format the body as on a terminal even when piped (JSON pretty-printed)
+    #[arg(long, conflicts_with = "raw")]
+    pub pretty: bool,
+    /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing)
+    #[arg(long)]
+    pub raw: bool,
+}
+
+/// The request, validated: everything a usage error can be about is checked here.
+struct Plan {
+    method: Method,
+    target: Target,
+    headers: Vec<HeaderArg>,
+    data: Option<Data>,
+    json: bool,
+    /// Print the head before the body (-i, -I, HEAD).
+    include: bool,
+}
+
+fn plan(args: &Args) -> Result<Plan, Fail> {
+    let (positional_method, target) = match args.request.as_slice() {
+        [t] => (None, t),
+        [m, t] => (Some(m), t),
+        _ => unreachable!("clap takes one or two"),
+    };
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    if positional_method.is_none() && KNOWN.contains(&target.as_str()) {
+        return Err(Fail::usage(format!("the TARGET is missing after {target}"))
+            .hint(format!("write udskit http SOCKET {target} /path")));
+    }
+    let parse_method = |m: &str| {
+        let m = match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(m)) {
+            Some(k) => k.to_string(),
+            None => m.to_string(),
+        };
+        Method::from_bytes(m.as_bytes())
+            .map_err(|_| Fail::usage(format!("'{}' is not an HTTP method", escape(&m))))
+    };
+    let method = match (positional_method, &args.method) {
+        (Some(a), Some(b)) if !a.eq_ignore_ascii_case(b) => {
+            return Err(Fail::usage(format!(
+                "two methods: {} and -X {}",
+                escape(a),
+                escape(b)
+            )));
+        }
+        (Some(m), _) | (None, Some(m)) => Some(parse_method(m)?),
+        (None, None) => None,
+    };
+    let (data, json) = match (&args.data, &args.json) {
+        (Some(d), _) => (Some(Data::parse(d)), false),
+        (None, Some(j)) => (Some(Data::parse(j)), true),
+        (None, None) => (None, false),
+    };
+    let method = match (method, args.head, &data) {
+        (Some(m), true, _) if m != Method::HEAD => {
+            return Err(Fail::usage(format!("-I sends HEAD, not {m}")));
+        }
+        (Some(m), _, _) => m,
+        (None, true, _) => Method::HEAD,
+        (None, false, Some(_)) => Method::POST,
+        (None, false, None) => Method::GET,
+    };
+    if args.upgrade.is_some() && data == Some(Data::Stdin) {
+        return Err(Fail::usage(
+            "--upgrade bridges stdin to the upgraded connection: it cannot also be the body (@-)",
+        ));
+    }
+    if args.upgrade.is_some() && args.http2 {
+        return Err(Fail::usage(
+            "--upgrade is an HTTP/1.1 mechanism: drop --http2",
+        ));
+    }
+    if let Some(p) = &args.upgrade
+        && HeaderValue::from_str(p).is_err()
+    {
+        return Err(Fail::usage(format!(
+            "--upgrade '{}': not a protocol name",
+            escape(p)
+        )));
+    }
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| request::parse_header(h))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Plan {
+        include: args.include || method == Method::HEAD,
+        method,
+        target: request::parse_target(target)?,
+        headers,
+        data,
+        json,
+    })
+}
+
+impl Plan {
+    /// The request headers in the order they go out: defaults, then -H in order (replacing
+    /// a default of the same name, `Name:` removing one).
+    fn header_map(&self, args: &Args, body_size: Option<u64>) -> Result<HeaderMap, Fail> {
+        let mut h = HeaderMap::new();
+        let value = |s: &str, what: &str| {
+            HeaderValue::from_str(s).map_err(|_| {
+                Fail::usage(format!("{what} '{}' holds control characters", escape(s)))
+            })
+        };
+        if !args.http2 {
+            h.insert(header::HOST, value(&self.target.authority, "the host")?);
+        }
+        let ua = args
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| concat!("udskit/", env!("CARGO_PKG_VERSION")).to_string());
+        h.insert(header::USER_AGENT, value(&ua, "--user-agent")?);
+        let accept = if self.json { "application/json" } else { "*/*" };
+        h.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        // Inline -d data is a form, as curl sends it. A file or stdin is not: curl's form
+        // type on a tarball makes docker parse it as a form ("invalid semicolon separator").
+        let ct = match (&self.data, self.json) {
+            (None, _) => None,
+            (Some(_), true) => Some("application/json"),
+            (Some(Data::Inline(_)), false) => Some("application/x-www-form-urlencoded"),
+            (Some(_), false) => Some("application/octet-stream"),
+        };
+        if let Some(ct) = ct {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+        }
+        match body_size {
+            Some(n)
+                if self.data.is_some()
+                    || matches!(self.method, Method::POST | Method::PUT | Method::PATCH) =>
+            {
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+            }
+            None if !args.http2 => {
+                h.insert(
+                    header::TRANSFER_ENCODING,
+                    HeaderValue::from_static("chunked"),
+                );
+            }
+            _ => {}
+        }
+        if let Some(p) = &args.upgrade {
+            h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            h.insert(header::UPGRADE, value(p, "--upgrade")?);
+        }
+        let mut replaced = Vec::new();
+        for arg in &self.headers {
+            match arg {
+                HeaderArg::Set(name, v) => {
+                    if !replaced.contains(name) {
+                        h.remove(name);
+                        replaced.push(name.clone());
+                    }
+                    h.append(name.clone(), v.clone());
+                }
+                HeaderArg::Remove(name) => {
+                    h.remove(name);
+                }
+            }
+        }
+        Ok(h)
+    }
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let plan = plan(&args)?;
+    let stop = Shutdown::install()?;
+    let clock = Clock::new(args.max_time);
+    let what = format!(
+        "{} {} on {}",
+        plan.method,
+        escape(&plan.target.path),
+        escape(&args.socket.to_string())
+    );
+    // A missing @FILE or an unwritable -o fails before anything is sent.
+    let body = match &plan.data {
+        Some(d) => ReqBody::open(d)?,
+        None => ReqBody::Empty,
+    };
+    let headers = plan.header_map(&args, body.size())?;
+    let (out, out_done) = match &args.output {
+        Some(p) => {
+            let f = std::fs::File::create(p).with_context(|| {
+                format!("creating {} (--output)", escape(&p.display().to_string()))
+            })?;
+            Stdout::spawn_to(f)
+        }
+        None => Stdout::spawn(),
+    };
+    let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
+    let pretty = !args.raw && (args.pretty || to_terminal);
+    let view = View {
+        pretty,
+        color: pretty && args.output.is_none() && ctx.color_stdout,
+        guard: to_terminal && !args.raw,
+        demux: match (args.demux, args.raw) {
+            (true, _) => Demux::Always,
+            (_, true) => Demux::Never,
+            _ => Demux::Auto,
+        },
+    };
+
+    let stream = tokio::select! {
+        s = exchange::connect(&args.socket, args.wait, args.connect_timeout) => s?,
+        _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
+        _ = stop.stopped() => return Ok(()),
+    };
+    if let Some(c) = stream.peer_cred() {
+        ctx.debug(format!(
+            "connected to {} ({c})",
+            escape(&args.socket.to_string())
+        ));
+    }
+    let version = if args.http2 {
+        Version::HTTP_2
+    } else {
+        Version::HTTP_11
+    };
+    let uri = if args.http2 {
+        format!("http://{}{}", plan.target.authority, plan.target.path)
+    } else {
+        plan.target.path.clone()
+    };
+    response::verbose_head(
+        ctx,
+        "> ",
+        &format!(
+            "{} {} {}",
+            plan.method,
+            plan.target.path,
+            response::version_name(version)
+        ),
+        &headers,
+        !args.http2,
+    );
+    let mut req = Request::builder()
+        .method(plan.method.clone())
+        .uri(uri)
+        .version(version)
+        .body(body)
+        .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
+    *req.headers_mut() = headers;
+
+    let (_sender, mut resp) = tokio::select! {
+        r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
+        _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
+        _ = stop.stopped() => return Ok(()),
+    };
+    let status = resp.status();
+    let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
+    let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
+    let (parts, body) = resp.into_parts();
+    response::verbose_head(
+        ctx,
+        "< ",
+        &response::status_line(&parts),
+        &parts.headers,
+        false,
+    );
+    if plan.include && !out.is_closed() {
+        let _ = out.write(response::head_bytes(&parts, &view)).await;
+    }
+
+    let result = match on_upgrade {
+        Some(on) => {
+            // An interactive stream: bytes as they come (a TTY container draws with escapes),
+            // docker frames split apart.
+            let up_view = View {
+                pretty: false,
+                guard: false,
+                ..view
+            };
+            let render = Render::new(up_view, &parts.headers, out.clone());
+            tokio::select! {
+                r = upgrade::bridge(on, render, &out, &stop, ctx) => r.with_context(|| what.clone()),
+                _ = clock.expired() => Err(clock.fail(&what, "the upgraded stream did not end").into()),
+            }
+        }
+        None => {
+            let render = Render::new(view, &parts.headers, out.clone());
+            exchange::stream_body(body, render, &clock, &stop, &what, ctx).await
+        }
+    };
+    drop(out);
+    let written = out_done.wait().await.with_context(|| match &args.output {
+        Some(p) => format!("writing {}", escape(&p.display().to_string())),
+        None => "writing stdout".to_string(),
+    });
+    result?;
+    written?;
+    if args.fail && status.as_u16() >= 400 {
+        return Err(Fail::new(
+            HTTP_ERROR,
+            format!(
+                "{what}: the server answered {}",
+                response::status_text(status)
+            ),
+        )
+        .into());
+    }
+    if let Some(p) = &args.upgrade
+        && status != StatusCode::SWITCHING_PROTOCOLS
+    {
+        return Err(Fail::new(
+            FAILURE,
+            format!(
+                "{what}: the server did not switch to {}: it answered {}",
+                escape(p),
+                response::status_text(status)
+            ),
+        )
+        .into());
+    }
+    Ok(())
+}

@@ -1,0 +1,497 @@
+//! The response side of `udskit http`: the status line and headers (`-i` on stdout, `-v` on
+//! stderr) and the body on its way to the user, piece by piece as it arrives: unchanged when
+//! piped; on a terminal JSON (one document or a stream of them) pretty-printed and coloured,
+//! text with its control characters escaped, binary held back with a note; docker's
+//! multiplexed frames split onto stdout and stderr.
+
+use std::borrow::Cow;
+
+use bytes::{Bytes, BytesMut};
+use colored_json::{ColorMode, ColoredFormatter};
+use hyper::header::{CONTENT_TYPE, HeaderMap};
+use hyper::http::response::Parts;
+use hyper::{StatusCode, Version};
+use serde_json::ser::PrettyFormatter;
+
+use super::demux::{self, Demuxer, Out};
+use super::jsonstream::Splitter;
+use crate::io::stdio::{Stdout, StdoutDone};
+use crate::term::{Ctx, escape};
+
+/// The largest single JSON value held for formatting: its text and its coloured, indented
+/// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body. Measured
+/// with a 4 MiB `/containers/json`-like array, coloured: 24 MiB peak (uncoloured 14 MiB; a
+/// tree of serde_json::Value took 55 MiB). A larger value is shown as it arrives, unformatted.
+const JSON_HOLD_MAX: usize = 4 * 1024 * 1024;
+
+/// When docker frames are split onto stdout and stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Demux {
+    /// When the Content-Type says so, or a docker raw stream starts with a frame header.
+    Auto,
+    Always,
+    Never,
+}
+
+/// How the body is shown: decided once from the flags and whether stdout is a terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct View {
+    /// Format for people: JSON pretty-printed, control characters in text escaped.
+    pub pretty: bool,
+    pub color: bool,
+    /// Stdout is a terminal: binary bodies are held back.
+    pub guard: bool,
+    pub demux: Demux,
+}
+
+pub fn version_name(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// `HTTP/1.1 200 OK`, with the reason phrase the server sent (docker's `101 UPGRADED`).
+pub fn status_line(parts: &Parts) -> String {
+    let reason = match parts.extensions.get::<hyper::ext::ReasonPhrase>() {
+        Some(r) => String::from_utf8_lossy(r.as_bytes()).into_owned(),
+        None => parts.status.canonical_reason().unwrap_or("").to_string(),
+    };
+    format!(
+        "{} {} {reason}",
+        version_name(parts.version),
+        parts.status.as_str()
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// A status with its reason for messages: `404 Not Found`.
+pub fn status_text(status: StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// The head as `-i` puts it before the body: byte-exact with CRLF when raw (as curl -i),
+/// escaped, LF-terminated and optionally coloured for people.
+pub fn head_bytes(parts: &Parts, view: &View) -> Bytes {
+    let mut b = BytesMut::new();
+    if !view.pretty {
+        b.extend_from_slice(status_line(parts).as_bytes());
+        b.extend_from_slice(b"\r\n");
+        for (name, value) in &parts.headers {
+            b.extend_from_slice(name.as_str().as_bytes());
+            b.extend_from_slice(b": ");
+            b.extend_from_slice(value.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        b.extend_from_slice(b"\r\n");
+        return b.freeze();
+    }
+    let (status_colour, name_colour, reset) = match (view.color, parts.status.as_u16()) {
+        (false, _) => ("", "", ""),
+        (true, 100..=299) => ("\x1b[1;32m", "\x1b[36m", "\x1b[0m"),
+        (true, 300..=399) => ("\x1b[1;33m", "\x1b[36m", "\x1b[0m"),
+        (true, _) => ("\x1b[1;31m", "\x1b[36m", "\x1b[0m"),
+    };
+    let mut s = format!("{status_colour}{}{reset}\n", escape(&status_line(parts)));
+    for (name, value) in &parts.headers {
+        s.push_str(&format!(
+            "{name_colour}{}{reset}: {}\n",
+            name.as_str(),
+            escape(&String::from_utf8_lossy(value.as_bytes()))
+        ));
+    }
+    s.push('\n');
+    Bytes::from(s)
+}
+
+/// `Content-Type` for `content-type`: how HTTP/1.1 request headers go out (hyper's
+/// title_case_headers), so `-v` shows what is on the wire.
+pub fn title_case(name: &str) -> String {
+    let mut up = true;
+    name.chars()
+        .map(|c| {
+            let out = if up { c.to_ascii_uppercase() } else { c };
+            up = c == '-';
+            out
+        })
+        .collect()
+}
+
+/// `-v`: the head on stderr, each line after `prefix` (`> ` request, `< ` response); names
+/// title-cased when `title` (an HTTP/1.1 request).
+pub fn verbose_head(ctx: &Ctx, prefix: &str, first: &str, headers: &HeaderMap, title: bool) {
+    if ctx.verbose == 0 || ctx.quiet {
+        return;
+    }
+    let mut s = format!("{prefix}{}\n", escape(first));
+    for (name, value) in headers {
+        let name = if title {
+            title_case(name.as_str())
+        } else {
+            name.as_str().to_string()
+        };
+        s.push_str(&format!(
+            "{prefix}{name}: {}\n",
+            escape(&String::from_utf8_lossy(value.as_bytes()))
+        ));
+    }
+    s.push_str(prefix.trim_end());
+    s.push('\n');
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
+/// What the headers say the body is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Declared {
+    Json,
+    Text,
+    Multiplexed,
+    /// Docker's raw stream, or no type from a docker-like API: frames or raw bytes.
+    MaybeMultiplexed,
+    Other,
+    Unknown,
+}
+
+fn declared(headers: &HeaderMap) -> (Declared, String) {
+    let ct = headers
+        .get(CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
+    let Some(ct) = ct else {
+        // Docker before API 1.42 sends container logs without any Content-Type.
+        let kind = if headers.contains_key("api-version") {
+            Declared::MaybeMultiplexed
+        } else {
+            Declared::Unknown
+        };
+        return (kind, String::new());
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_string();
+    let kind = match essence.as_str() {
+        "application/vnd.docker.multiplexed-stream" => Declared::Multiplexed,
+        "application/vnd.docker.raw-stream" => Declared::MaybeMultiplexed,
+        e if e.ends_with("/json")
+            || e.ends_with("+json")
+            || e.ends_with("ndjson")
+            || e.ends_with("jsonl")
+            || e.ends_with("json-seq")
+            || e == "application/x-json-stream" =>
+        {
+            Declared::Json
+        }
+        e if e.starts_with("text/")
+            || e.ends_with("xml")
+            || e.ends_with("javascript")
+            || e.ends_with("x-www-form-urlencoded")
+            || e.ends_with("yaml") =>
+        {
+            Declared::Text
+        }
+        _ => Declared::Other,
+    };
+    (kind, essence)
+}
+
+/// NUL bytes or invalid UTF-8 (not just a sequence cut at the end of the sample).
+fn looks_binary(sample: &[u8]) -> bool {
+    sample.contains(&0)
+        || match std::str::from_utf8(sample) {
+            Ok(_) => false,
+            Err(e) => e.error_len().is_some(),
+        }
+}
+
+/// Control characters (but tab, newline, carriage return) made visible, so a body cannot
+/// drive the user's terminal.
+fn escape_controls(b: &[u8]) -> Cow<'_, [u8]> {
+    let bad = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f;
+    if !b.iter().any(|&c| bad(c)) {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len() + 16);
+    for &c in b {
+        if bad(c) {
+            out.extend_from_slice(format!("\\u{{{c:x}}}").as_bytes());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+enum State {
+    /// Waiting for enough bytes to tell docker frames from a raw stream.
+    Undecided(BytesMut),
+    Raw,
+    Text,
+    Json(Splitter),
+    Binary,
+    Demux(Demuxer),
+}
+
+/// A body on its way to the user. Feed it with [`Render::push`] as pieces arrive.
+pub struct Render {
+    view: View,
+    declared: Declared,
+    content_type: String,
+    /// Content-Length, when the server sent one.
+    length: Option<u64>,
+    out: Stdout,
+    err: Option<(Stdout, StdoutDone)>,
+    state: State,
+    /// A JSON value outgrew JSON_HOLD_MAX: the rest went out unformatted.
+    too_big: bool,
+    /// Body bytes received (before any formatting).
+    pub received: u64,
+}
+
+impl Render {
+    pub fn new(view: View, headers: &HeaderMap, out: Stdout) -> Render {
+        let (declared, content_type) = declared(headers);
+        let length = headers
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse().ok());
+        Render {
+            view,
+            declared,
+            content_type,
+            length,
+            out,
+            err: None,
+            state: State::Undecided(BytesMut::new()),
+            too_big: false,
+            received: 0,
+        }
+    }
+
+    /// Shows a piece of the body. Ok(false) when nothing more will be shown (stdout closed,
+    /// or a binary body held back): reading can stop.
+    pub async fn push(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
+        self.received += chunk.len() as u64;
+        if let State::Undecided(held) = &mut self.state {
+            held.extend_from_slice(&chunk);
+            if held.len() < demux::HEADER {
+                return Ok(true);
+            }
+            let held = std::mem::take(held).freeze();
+            self.decide(&held);
+            return self.show(held).await;
+        }
+        self.show(chunk).await
+    }
+
+    /// The end of the body: flushes what is held, and says whether the stream was whole.
+    pub async fn finish(mut self, ctx: &Ctx) -> anyhow::Result<()> {
+        if let State::Undecided(held) = &mut self.state {
+            let held = std::mem::take(held).freeze();
+            self.decide(&held);
+            self.show(held).await?;
+        }
+        let mut result = Ok(());
+        match &mut self.state {
+            State::Json(split) => {
+                let view = self.view;
+                let mut text = Vec::new();
+                let whole = split.finish(|v| Self::format_value(&view, v, &mut text));
+                if whole.is_err() {
+                    text.extend_from_slice(&escape_controls(&split.take_rest()));
+                }
+                self.write(Out::Stdout, text.into()).await?;
+            }
+            State::Demux(d) => {
+                result = d
+                    .finish()
+                    .map_err(|e| anyhow::anyhow!("demultiplexing the body: {e}"));
+            }
+            State::Binary => {
+                let size = match self.length {
+                    Some(n) => format!("{n} bytes"),
+                    None => "length unknown".to_string(),
+                };
+                let ct = if self.content_type.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", escape(&self.content_type))
+                };
+                ctx.warn(format!(
+                    "binary body not shown on a terminal ({size}{ct}); save it with -o FILE or pipe it, or show it anyway with --raw"
+                ));
+            }
+            _ => {}
+        }
+        if self.too_big {
+            ctx.info(format!(
+                "a JSON value larger than {} MiB is shown as it came, unformatted",
+                JSON_HOLD_MAX >> 20
+            ));
+        }
+        drop(self.out);
+        if let Some((err, done)) = self.err.take() {
+            drop(err);
+            done.wait().await?;
+        }
+        result
+    }
+
+    fn decide(&mut self, head: &[u8]) {
+        let v = self.view;
+        let frames = match (v.demux, self.declared) {
+            (Demux::Always, _) | (Demux::Auto, Declared::Multiplexed) => true,
+            (Demux::Auto, Declared::MaybeMultiplexed) => demux::looks_multiplexed(head),
+            _ => false,
+        };
+        let first = head.iter().find(|b| !b.is_ascii_whitespace());
+        self.state = if frames {
+            State::Demux(Demuxer::default())
+        } else if !v.pretty {
+            State::Raw
+        } else if self.declared == Declared::Json
+            || (self.declared == Declared::Unknown && matches!(first, Some(b'{' | b'[')))
+        {
+            State::Json(Splitter::default())
+        } else if looks_binary(head) {
+            if v.guard { State::Binary } else { State::Raw }
+        } else {
+            State::Text
+        };
+    }
+
+    async fn show(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
+        match &mut self.state {
+            State::Raw | State::Undecided(_) => self.write(Out::Stdout, chunk).await,
+            State::Text => {
+                let shown = match escape_controls(&chunk) {
+                    Cow::Borrowed(_) => chunk,
+                    Cow::Owned(v) => v.into(),
+                };
+                self.write(Out::Stdout, shown).await
+            }
+            // Nothing of it will be shown: stop reading (a docker image export can be GiBs).
+            State::Binary => Ok(false),
+            State::Json(split) => {
+                if split.pending() + chunk.len() > JSON_HOLD_MAX {
+                    let mut text = split.take_rest();
+                    text.extend_from_slice(&chunk);
+                    self.too_big = true;
+                    self.state = State::Text;
+                    return self
+                        .write(Out::Stdout, escape_controls(&text).into_owned().into())
+                        .await;
+                }
+                let view = self.view;
+                let mut text = Vec::new();
+                if split
+                    .push(&chunk, |v| Self::format_value(&view, v, &mut text))
+                    .is_err()
+                {
+                    text.extend_from_slice(&escape_controls(&split.take_rest()));
+                    self.state = State::Text;
+                }
+                self.write(Out::Stdout, text.into()).await
+            }
+            State::Demux(d) => {
+                let parts = d
+                    .push(chunk)
+                    .map_err(|e| anyhow::anyhow!("demultiplexing the body: {e}"))?;
+                for (to, payload) in parts {
+                    if !self.write(to, payload).await? {
+                        return Ok(false);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// One JSON value, pretty and coloured as the view says; kept as sent if it does not
+    /// parse. Transcoded token by token (no tree of the document is built), so the memory
+    /// it takes is the text in and the text out.
+    fn format_value(view: &View, value: &[u8], text: &mut Vec<u8>) {
+        let start = text.len();
+        let mode = if view.color {
+            ColorMode::On
+        } else {
+            ColorMode::Off
+        };
+        let mut de = serde_json::Deserializer::from_slice(value);
+        let formatted = if mode.use_color() {
+            let f = ColoredFormatter::new(PrettyFormatter::with_indent(b"  "));
+            let mut ser = serde_json::Serializer::with_formatter(&mut *text, f);
+            serde_transcode::transcode(&mut de, &mut ser).is_ok()
+        } else {
+            let mut ser = serde_json::Serializer::with_formatter(
+                &mut *text,
+                PrettyFormatter::with_indent(b"  "),
+            );
+            serde_transcode::transcode(&mut de, &mut ser).is_ok()
+        };
+        if !formatted || de.end().is_err() {
+            text.truncate(start);
+            text.extend_from_slice(&escape_controls(value));
+        }
+        text.push(b'\n');
+    }
+
+    async fn write(&mut self, to: Out, chunk: Bytes) -> anyhow::Result<bool> {
+        if chunk.is_empty() {
+            return Ok(true);
+        }
+        let target = match to {
+            Out::Stdout => &self.out,
+            Out::Stderr => &self.err.get_or_insert_with(Stdout::spawn_stderr).0,
+        };
+        match target.write(chunk).await {
+            Ok(()) => Ok(true),
+            // Our stderr closed: the container's stderr has nowhere to go, stdout still does.
+            Err(_) if to == Out::Stderr => Ok(true),
+            Err(e) if crate::error::is_broken_pipe(&e) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_decisions() {
+        assert_eq!(title_case("content-type"), "Content-Type");
+        assert_eq!(title_case("x-api-key"), "X-Api-Key");
+        assert!(looks_binary(b"\x00\x01"));
+        assert!(looks_binary(b"ok \xff more"));
+        assert!(!looks_binary("caf\u{e9}".as_bytes()));
+        assert!(
+            !looks_binary(&"caf\u{e9}".as_bytes()[..4]),
+            "a sequence cut at the end"
+        );
+        assert_eq!(&*escape_controls(b"a\x1b[2Jb\r\n\t"), b"a\\u{1b}[2Jb\r\n\t");
+        let mut h = HeaderMap::new();
+        h.insert(
+            CONTENT_TYPE,
+            "application/json; charset=utf-8".parse().unwrap(),
+        );
+        assert_eq!(declared(&h).0, Declared::Json);
+        h.insert(CONTENT_TYPE, "application/x-ndjson".parse().unwrap());
+        assert_eq!(declared(&h).0, Declared::Json);
+        h.insert(
+            CONTENT_TYPE,
+            "application/vnd.docker.multiplexed-stream".parse().unwrap(),
+        );
+        assert_eq!(declared(&h).0, Declared::Multiplexed);
+        h.remove(CONTENT_TYPE);
+        assert_eq!(declared(&h).0, Declared::Unknown);
+        h.insert("api-version", "1.41".parse().unwrap());
+        assert_eq!(declared(&h).0, Declared::MaybeMultiplexed);
+    }
+}

@@ -1,0 +1,123 @@
+//! `relay --dump`: every chunk a relay moves, tagged with its connection id, direction and
+//! time, as escaped text or a hex dump (socat's `-v`/`-x`, but readable under many
+//! connections at once: every line starts with `#ID >` or `#ID <`).
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+
+use super::copy::Dir;
+use crate::term::json::utc_timestamp;
+use crate::term::{escape, escape_bytes};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Printable text as is; control bytes, `\` and invalid UTF-8 escaped; one line per line
+    Text,
+    /// Offsets, 16 bytes in hex and their ASCII per line
+    Hex,
+}
+
+/// Where dumped chunks go; one `write_all` per chunk, so chunks never interleave.
+pub struct Dump {
+    format: Format,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Dump {
+    /// A dump to `file` (created or truncated), else to stderr.
+    pub fn open(format: Format, file: Option<&Path>) -> anyhow::Result<Dump> {
+        let out: Box<dyn Write + Send> = match file {
+            Some(p) => Box::new(std::fs::File::create(p).with_context(|| {
+                format!("opening the dump file {}", escape(&p.display().to_string()))
+            })?),
+            None => Box::new(io::stderr()),
+        };
+        Ok(Dump {
+            format,
+            out: Mutex::new(out),
+        })
+    }
+
+    /// Writes one chunk of connection `id` going `dir`. A failing dump output is ignored:
+    /// it must never break the traffic it watches.
+    pub fn chunk(&self, id: u64, dir: Dir, data: &[u8]) {
+        let text = render(
+            self.format,
+            id,
+            dir,
+            &utc_timestamp(std::time::SystemTime::now()),
+            data,
+        );
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+}
+
+/// `>`: client to target; `<`: target to client (as socat marks them).
+fn arrow(dir: Dir) -> char {
+    match dir {
+        Dir::Up => '>',
+        Dir::Down => '<',
+    }
+}
+
+fn render(format: Format, id: u64, dir: Dir, time: &str, data: &[u8]) -> String {
+    let tag = format!("#{id} {}", arrow(dir));
+    let mut s = format!("{tag} {time} {} bytes\n", data.len());
+    match format {
+        Format::Text => {
+            for line in data.split_inclusive(|&b| b == b'\n') {
+                let _ = writeln!(s, "{tag} {}", escape_bytes(line));
+            }
+        }
+        Format::Hex => {
+            for (i, row) in data.chunks(16).enumerate() {
+                let _ = write!(s, "{tag} ");
+                crate::term::hexdump::hexdump_row(&mut s, i * 16, row);
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_lines_are_tagged_and_escaped() {
+        let t = "2026-01-01T00:00:00.000000Z";
+        assert_eq!(
+            render(
+                Format::Text,
+                3,
+                Dir::Up,
+                t,
+                b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+            ),
+            format!(
+                "#3 > {t} 27 bytes\n#3 > GET / HTTP/1.1\\r\\n\n#3 > Host: x\\r\\n\n#3 > \\r\\n\n"
+            )
+        );
+        assert_eq!(
+            render(Format::Text, 12, Dir::Down, t, b"ok\x1b\xff"),
+            format!("#12 < {t} 4 bytes\n#12 < ok\\u{{1b}}\\xff\n")
+        );
+    }
+
+    #[test]
+    fn hex_rows() {
+        let t = "T";
+        let data: Vec<u8> = (0x40..0x52).collect();
+        assert_eq!(
+            render(Format::Hex, 1, Dir::Down, t, &data),
+            "#1 < T 18 bytes\n\
+             #1 < 00000000  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|\n\
+             #1 < 00000010  50 51                                             |PQ|\n"
+        );
+    }
+}

@@ -1,0 +1,431 @@
+//! `udskit relay LISTEN TARGET`: a concurrent proxy between any two stream addresses (TCP
+//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, one thread. Each client gets
+//! its own connection to TARGET; bytes move with splice(2) (or through a buffer when
+//! `--dump` shows them), half-close is passed on, and every connection is logged with its
+//! peer, bytes each way, duration and how it ended.
+
+mod copy;
+mod dump;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::duration;
+use crate::net::addr::Addr;
+use crate::net::bind::{self, BindOpts};
+use crate::net::connect;
+use crate::net::cred::Peer;
+use crate::net::kind::Kind;
+use crate::net::stream::Stream;
+use crate::shutdown::Shutdown;
+use crate::term::json::{json_object, utc_timestamp};
+use crate::term::{Ctx, escape};
+use copy::{BusyPoll, Copier, Dir, Ends, Meter};
+use dump::Dump;
+use serde_json::Value;
+
+/// Relay connections between two stream addresses (TCP <-> UDS)
+///
+/// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
+/// copied both ways until both directions have ended: the end of one direction is passed
+/// on as a write shutdown while the other keeps flowing (half-close). Many connections
+/// run at once in one process, on one thread. Bytes move with splice(2) and never enter
+/// user space (--dump, which shows every chunk, reads them through a buffer).
+///
+/// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
+/// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
+/// how it ended. When TARGET is down the client is closed at once and the reason logged;
+/// the relay keeps serving. On SIGINT/SIGTERM the relay stops accepting, removes its
+/// socket file, gives open connections --grace to finish, and prints a summary.
+///
+/// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
+/// interfaces.
+///
+/// Example:
+///   udskit relay tcp:8080 /var/run/docker.sock
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME
+    #[arg(value_name = "LISTEN")]
+    pub listen: Addr,
+    /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    #[arg(value_name = "TARGET")]
+    pub target: Addr,
+    /// Give up connecting to TARGET after DURATION (the client is closed)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "10s")]
+    pub connect_timeout: Duration,
+    /// Close a connection after DURATION without a byte either way (nginx's proxy_timeout)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub idle_timeout: Option<Duration>,
+    /// Relay at most N connections at a time; more wait in the accept queue (never reset)
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
+    pub grace: Duration,
+    /// Log as JSON lines on stderr (one object per connection, and a summary)
+    #[arg(long)]
+    pub json: bool,
+    /// Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub dump: Option<dump::Format>,
+    /// Write the --dump output to PATH instead of stderr
+    #[arg(long, value_name = "PATH", requires = "dump")]
+    pub dump_file: Option<PathBuf>,
+    /// After bytes move, poll the sockets for DURATION (such as 50us) before sleeping:
+    /// lower latency for request/response traffic, for a core kept busy while it flows
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub busy_poll: Option<Duration>,
+    /// How bytes move: splice or buffer (for measurements: bench/relay --copiers)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "splice",
+        hide = true
+    )]
+    pub copier: Copier,
+    #[command(flatten)]
+    pub bind: BindOpts,
+}
+
+/// What every connection task needs, shared.
+struct Plan {
+    target: Addr,
+    connect_timeout: Duration,
+    idle_timeout: Option<Duration>,
+    copier: Copier,
+    dump: Option<Dump>,
+    busy: Option<BusyPoll>,
+    log: Log,
+    totals: Totals,
+}
+
+/// How a connection ended.
+enum End {
+    /// Both directions reached their end.
+    Closed,
+    Idle(Duration),
+    /// Still open when the --grace period after a stop signal ran out.
+    Grace,
+    /// TARGET could not be reached; the message names it.
+    Upstream(String),
+    /// A direction failed (reset, broken pipe); the message says which.
+    Error(String),
+}
+
+impl End {
+    fn word(&self) -> &'static str {
+        match self {
+            End::Closed => "closed",
+            End::Idle(_) => "idle timeout",
+            End::Grace => "closed at the end of the grace period",
+            End::Upstream(_) => "upstream unreachable",
+            End::Error(_) => "error",
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        match self {
+            End::Idle(d) => Some(format!("no traffic for {}", duration::show(*d))),
+            End::Upstream(m) | End::Error(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    fn from_ends(ends: std::io::Result<Ends>) -> End {
+        let fail = |side: &str, e: std::io::Error| format!("{side}: {e}");
+        let ends = match ends {
+            Ok(ends) => ends,
+            Err(e) => return End::Error(format!("setting up the relay: {e}")),
+        };
+        match (ends.up, ends.down) {
+            (Ok(()), Ok(())) => End::Closed,
+            (Err(e), Ok(())) => End::Error(fail("client to target", e)),
+            (Ok(()), Err(e)) => End::Error(fail("target to client", e)),
+            (Err(u), Err(d)) => End::Error(format!(
+                "{}; {}",
+                fail("client to target", u),
+                fail("target to client", d)
+            )),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Totals {
+    connections: AtomicU64,
+    errors: AtomicU64,
+    up: AtomicU64,
+    down: AtomicU64,
+}
+
+/// Connection log lines: text through `Ctx`, or JSON lines; `-q` silences all but the
+/// failures to reach TARGET (a warning: the user must know the upstream is down).
+#[derive(Clone)]
+struct Log {
+    ctx: Ctx,
+    json: bool,
+}
+
+impl Log {
+    fn line(&self, text: String, fields: Vec<(&str, Value)>, warn: bool) {
+        if self.json {
+            if !self.ctx.quiet || warn {
+                let now = utc_timestamp(std::time::SystemTime::now());
+                let mut out = Vec::with_capacity(256);
+                json_object(
+                    &mut out,
+                    &[&[("time", Value::from(now))], &fields[..]].concat(),
+                    false,
+                );
+                out.push(b'\n');
+                crate::term::stderr_line(out);
+            }
+        } else if warn {
+            self.ctx.warn(text);
+        } else {
+            self.ctx.info(text);
+        }
+    }
+
+    fn listening(&self, local: &Addr, target: &Addr) {
+        let (l, t) = (local.to_string(), target.to_string());
+        self.line(
+            format!("listening on {}, relaying to {}", escape(&l), escape(&t)),
+            vec![
+                ("event", "listening".into()),
+                ("listen", l.into()),
+                ("target", t.into()),
+            ],
+            false,
+        );
+    }
+
+    fn opened(&self, id: u64, peer: &str) {
+        if self.ctx.verbose > 0 {
+            self.line(
+                format!("#{id} {peer}: connected"),
+                vec![
+                    ("event", "open".into()),
+                    ("id", id.into()),
+                    ("peer", peer.into()),
+                ],
+                false,
+            );
+        }
+    }
+
+    fn closed(&self, id: u64, peer: &str, cred: &[(&str, Value)], meter: &Meter, end: &End) {
+        let (up, down) = meter.bytes();
+        let secs = meter.started().elapsed().as_secs_f64();
+        let reason = end.reason();
+        let text = format!(
+            "#{id} {peer}: {}, {up} bytes up, {down} down, {secs:.3}s{}",
+            end.word(),
+            reason
+                .as_deref()
+                .map(|r| format!(": {}", escape(r)))
+                .unwrap_or_default()
+        );
+        let mut fields = vec![
+            ("event", "close".into()),
+            ("id", id.into()),
+            ("peer", peer.into()),
+        ];
+        fields.extend_from_slice(cred);
+        fields.extend([
+            ("bytes_up", up.into()),
+            ("bytes_down", down.into()),
+            ("duration_s", ((secs * 1e6).round() / 1e6).into()),
+            ("end", end.word().into()),
+            ("reason", reason.into()),
+        ]);
+        self.line(text, fields, matches!(end, End::Upstream(_)));
+    }
+
+    fn summary(&self, t: &Totals) {
+        let (n, e, up, down) = (
+            t.connections.load(Ordering::Relaxed),
+            t.errors.load(Ordering::Relaxed),
+            t.up.load(Ordering::Relaxed),
+            t.down.load(Ordering::Relaxed),
+        );
+        self.line(
+            format!("relay done: {n} connections, {e} with errors, {up} bytes up, {down} down"),
+            vec![
+                ("event", "summary".into()),
+                ("connections", n.into()),
+                ("errors", e.into()),
+                ("bytes_up", up.into()),
+                ("bytes_down", down.into()),
+            ],
+            false,
+        );
+    }
+}
+
+/// The peer as the log shows it, taken at accept (a unix peer's command may be gone by
+/// the time its connection ends), and its credentials as JSON fields.
+fn describe(peer: &Peer) -> (String, Vec<(&'static str, Value)>) {
+    let text = escape(&peer.to_string()).into_owned();
+    let json = match peer.cred {
+        Some(c) => vec![
+            ("peer_pid", c.pid.into()),
+            ("peer_uid", c.uid.into()),
+            ("peer_gid", c.gid.into()),
+            ("peer_command", c.command().into()),
+        ],
+        None => Vec::new(),
+    };
+    (text, json)
+}
+
+/// 1,000 relayed connections need 2,000 descriptors (4,000 more for their pipes while
+/// bytes flow): lift the soft limit to the hard one, as servers do.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    if lim.current < lim.maximum {
+        lim.current = lim.maximum;
+        let _ = setrlimit(Resource::Nofile, lim);
+    }
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let stop = Shutdown::install()?;
+    raise_fd_limit();
+    let dump = args
+        .dump
+        .map(|f| Dump::open(f, args.dump_file.as_deref()))
+        .transpose()?;
+    let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
+    let plan = Arc::new(Plan {
+        target: args.target.clone(),
+        connect_timeout: args.connect_timeout,
+        idle_timeout: args.idle_timeout,
+        // With --dump, copy::relay reads through a buffer whatever this says.
+        copier: args.copier,
+        dump,
+        busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
+        log: Log {
+            ctx: ctx.clone(),
+            json: args.json,
+        },
+        totals: Totals::default(),
+    });
+    plan.log.listening(&server.local, &args.target);
+    if plan.busy.is_some() {
+        let plan = plan.clone();
+        tokio::spawn(async move {
+            if let Some(busy) = &plan.busy {
+                busy.run().await;
+            }
+        });
+    }
+
+    // Closes the connections still open when the grace period ends.
+    let force = CancellationToken::new();
+    let slots = Arc::new(Semaphore::new(
+        args.max_connections
+            .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
+    ));
+    let mut next_id = 0u64;
+    loop {
+        // With --max-connections, a slot is taken before accepting: extra clients wait in
+        // the kernel's accept queue instead of being reset.
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p?,
+            _ = stop.stopped() => break,
+        };
+        let Some((client, peer)) = server.listener.accept_or_stop(ctx, &stop).await else {
+            break;
+        };
+        next_id += 1;
+        let (id, plan, force) = (next_id, plan.clone(), force.clone());
+        stop.tracker.spawn(async move {
+            serve(id, client, &peer, &plan, &force).await;
+            drop(permit);
+        });
+    }
+    // Stop accepting at once: clients now get "refused" and the socket file goes.
+    drop(server);
+    stop.tracker.close();
+    if tokio::time::timeout(args.grace, stop.tracker.wait())
+        .await
+        .is_err()
+    {
+        force.cancel();
+        stop.tracker.wait().await;
+    }
+    plan.log.summary(&plan.totals);
+    Ok(())
+}
+
+/// One client: connect to TARGET, relay until both directions end (or the idle timeout,
+/// or the end of the grace period), log how it went.
+async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &CancellationToken) {
+    let (peer_text, cred_json) = describe(peer);
+    plan.log.opened(id, &peer_text);
+    let meter = Meter::default();
+    let end = tokio::select! {
+        end = connect_and_relay(id, client, plan, &meter) => end,
+        _ = force.cancelled() => End::Grace,
+    };
+    let t = &plan.totals;
+    let (up, down) = meter.bytes();
+    t.connections.fetch_add(1, Ordering::Relaxed);
+    t.up.fetch_add(up, Ordering::Relaxed);
+    t.down.fetch_add(down, Ordering::Relaxed);
+    if matches!(end, End::Upstream(_) | End::Error(_)) {
+        t.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
+}
+
+async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) -> End {
+    let connecting = tokio::time::timeout(
+        plan.connect_timeout,
+        connect::connect_once(&plan.target, Kind::Stream),
+    );
+    let target = match connecting.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            return End::Upstream(
+                crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
+            );
+        }
+        Err(_) => {
+            return End::Upstream(format!(
+                "connecting to {}: timed out after {} (--connect-timeout)",
+                plan.target,
+                duration::show(plan.connect_timeout)
+            ));
+        }
+    };
+    let tap = plan
+        .dump
+        .as_ref()
+        .map(|d| move |dir: Dir, data: &[u8]| d.chunk(id, dir, data));
+    let relay = copy::relay(
+        client,
+        target,
+        plan.copier,
+        meter,
+        tap.as_ref().map(|t| t as copy::Tap),
+        plan.busy.as_ref(),
+    );
+    match plan.idle_timeout {
+        Some(limit) => tokio::select! {
+            ends = relay => End::from_ends(ends),
+            _ = meter.idle(limit) => End::Idle(limit),
+        },
+        None => End::from_ends(relay.await),
+    }
+}

@@ -1,0 +1,221 @@
+//! Why a socket could not be reached, in words: no such file (or directory), a stale
+//! socket, permission bits and owner against who we are, not a socket, the wrong socket type.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustix::io::Errno;
+
+use crate::duration;
+use crate::error::Fail;
+use crate::linux::diag;
+use crate::linux::users::{group_name, user_name};
+use crate::net::addr::Addr;
+use crate::net::connect::try_connect_unix;
+use crate::net::kind::Kind;
+use crate::term::escape;
+
+/// Turns a failed connect into the message design.md asks for: the address, the real
+/// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
+pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
+    reach_error(
+        &format!("connecting to {}", escape(&addr.to_string())),
+        addr,
+        kind,
+        err,
+        waited,
+    )
+}
+
+/// [`connect_error`] for any attempt to reach a socket: `what` says what we were doing
+/// (`connecting to unix:/a`, `sending to @b`).
+pub fn reach_error(
+    what: &str,
+    addr: &Addr,
+    kind: Kind,
+    err: &io::Error,
+    waited: Option<Duration>,
+) -> Fail {
+    let after = waited
+        .map(|w| format!(" (still, after waiting {})", duration::show(w)))
+        .unwrap_or_default();
+    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
+    let path = addr.path();
+    let meta = path.and_then(|p| std::fs::metadata(p).ok());
+    let nobody = if kind == Kind::Datagram {
+        "nothing receives on this socket file"
+    } else {
+        "nothing is listening on this socket file"
+    };
+    match (errno, addr) {
+        (Some(Errno::NOENT), Addr::Path(p)) => {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
+            if parent.is_some_and(|d| !d.exists()) {
+                Fail::new(1, format!("{what}: no such file or directory: {} does not exist{after}", escape(&parent.unwrap().display().to_string())))
+            } else {
+                let f = Fail::new(1, format!("{what}: no such file{after}"));
+                let s = p.to_string_lossy();
+                if s.contains(':') && !s.contains('/') {
+                    f.hint(format!("a bare argument is a socket path; for TCP write tcp:{s}"))
+                } else {
+                    f.hint("is the server running? `udskit ls` lists the sockets that are listening")
+                }
+            }
+        }
+        (Some(Errno::CONNREFUSED), Addr::Path(p)) => match meta {
+            Some(m) if !m.file_type().is_socket() => Fail::new(1, format!("{what}: not a socket (it is {})", file_kind(&m))),
+            _ => Fail::new(1, format!("{what}: connection refused: {nobody}{after}"))
+                .hint(format!("{} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)", escape(&p.display().to_string()))),
+        },
+        (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => Fail::new(1, format!("{what}: connection refused: nothing is bound to this abstract name{after}")),
+        (Some(Errno::CONNREFUSED), Addr::Tcp { .. }) => Fail::new(1, format!("{what}: connection refused: nothing is listening there{after}")),
+        (Some(Errno::ACCESS) | Some(Errno::PERM), _) => {
+            let f = Fail::new(1, format!("{what}: permission denied"));
+            match (path, meta) {
+                (Some(p), Some(m)) => f.hint(permission_hint(p, &m)),
+                (Some(p), None) => match closed_directory(p) {
+                    Some((d, m)) => f.hint(format!(
+                        "the directory {} is {} owned by {}:{} and does not let you through (search permission is missing). {}",
+                        escape(&d.display().to_string()),
+                        dir_mode_string(m.mode()),
+                        user_name(m.uid()),
+                        group_name(m.gid()),
+                        who_am_i()
+                    )),
+                    None => f,
+                },
+                _ => f,
+            }
+        }
+        (Some(Errno::PROTOTYPE), _) => {
+            // Name the type the socket really has: from the kernel's table where it lists the
+            // socket, else deduced. A datagram connect only sets a default peer, so it is a
+            // harmless test; a stream or seqpacket one would be accepted as a client.
+            let actual = bound_socket(addr).map(|s| s.kind).filter(|k| *k != kind).or_else(|| match kind {
+                Kind::Datagram => None,
+                _ if try_connect_unix(addr, Kind::Datagram).is_ok() => Some(Kind::Datagram),
+                Kind::Stream => Some(Kind::SeqPacket),
+                Kind::SeqPacket => Some(Kind::Stream),
+            });
+            let to_stream = "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)";
+            let (actual, hint) = match (kind, actual) {
+                (Kind::Datagram, Some(k)) => (format!("a {} socket", k.name()), to_stream),
+                (Kind::Datagram, None) => ("a stream or seqpacket socket".to_string(), to_stream),
+                (_, Some(Kind::Datagram)) => ("a datagram socket".to_string(), "for a datagram socket use `udskit sendto`"),
+                (Kind::Stream, _) => ("a seqpacket socket".to_string(), "add --seqpacket for a SOCK_SEQPACKET socket"),
+                (Kind::SeqPacket, _) => ("a stream socket".to_string(), "leave out --seqpacket for a stream socket"),
+            };
+            Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name())).hint(hint)
+        }
+        (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
+        // A path too long even for /proc/self/fd: keep its message and hint.
+        _ => match err.get_ref().and_then(|e| e.downcast_ref::<Fail>()) {
+            Some(f) => {
+                let out = Fail::new(f.code, format!("{what}: {}", f.message));
+                match &f.hint {
+                    Some(h) => out.hint(h.clone()),
+                    None => out,
+                }
+            }
+            None => Fail::new(1, format!("{what}: {err}")),
+        },
+    }
+}
+
+pub(crate) fn file_kind(m: &std::fs::Metadata) -> &'static str {
+    let t = m.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_file() {
+        "a regular file"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_char_device() || t.is_block_device() {
+        "a device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a socket"
+    }
+}
+
+/// `srwxr-x---`-style rendering of a socket file's mode.
+pub fn mode_string(mode: u32) -> String {
+    let mut s = String::from("s");
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+/// "You are uid N (name), groups G (name), ...", each group once.
+fn who_am_i() -> String {
+    let uid = rustix::process::getuid().as_raw();
+    let mut gids = vec![rustix::process::getgid().as_raw()];
+    for g in rustix::process::getgroups().unwrap_or_default() {
+        if !gids.contains(&g.as_raw()) {
+            gids.push(g.as_raw());
+        }
+    }
+    let groups: Vec<String> = gids
+        .iter()
+        .map(|&g| format!("{g} ({})", group_name(g)))
+        .collect();
+    format!(
+        "You are uid {uid} ({}), groups {}",
+        user_name(uid),
+        groups.join(", ")
+    )
+}
+
+fn permission_hint(p: &Path, m: &std::fs::Metadata) -> String {
+    format!(
+        "{} is {} (mode {:o}) owned by {}:{}; connecting needs write permission on it. {}",
+        escape(&p.display().to_string()),
+        mode_string(m.mode()),
+        m.mode() & 0o7777,
+        user_name(m.uid()),
+        group_name(m.gid()),
+        who_am_i()
+    )
+}
+
+/// The first directory on the way to `p` that we may not search, with its metadata.
+fn closed_directory(p: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
+    let abs = std::path::absolute(p).ok()?;
+    abs.ancestors()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .find_map(|d| {
+            let denied = rustix::fs::access(d, rustix::fs::Access::EXEC_OK).is_err();
+            denied.then(|| std::fs::metadata(d).ok().map(|m| (d.to_path_buf(), m)))?
+        })
+}
+
+fn dir_mode_string(mode: u32) -> String {
+    let mut s = mode_string(mode);
+    s.replace_range(0..1, "d");
+    s
+}
+
+/// The socket the kernel has bound at `addr`, from sock_diag (None: nothing bound there,
+/// or no sock_diag on this system).
+fn bound_socket(addr: &Addr) -> Option<diag::Sock> {
+    match addr {
+        Addr::Path(p) => {
+            let m = std::fs::metadata(p).ok()?;
+            diag::bound_to(m.dev(), m.ino()).ok()?
+        }
+        Addr::Abstract(name) => diag::bound_abstract(name).ok()?,
+        Addr::Tcp { .. } => None,
+    }
+}

@@ -1,0 +1,14 @@
+//! Sockets by address: the one address grammar, socket kinds and peer credentials, safe
+//! bind, connecting (and `--wait`), the words for why a socket could not be reached, and
+//! the stream, listener and datagram types the subcommands move bytes through.
+
+pub mod addr;
+pub mod bind;
+pub mod connect;
+pub mod cred;
+pub mod dgram;
+pub mod explain;
+pub mod kind;
+pub mod listener;
+pub mod sockaddr;
+pub mod stream;

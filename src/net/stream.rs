@@ -1,0 +1,194 @@
+//! The connected-stream type every stream subcommand works with: unix stream, unix
+//! seqpacket (which tokio lacks) and TCP behind one `AsyncRead + AsyncWrite` type.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use rustix::net::{RecvFlags, SendFlags};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpStream, UnixStream};
+
+use crate::net::cred::Cred;
+use crate::net::kind::Kind;
+
+/// Registers an owned socket with the reactor, for reading and writing.
+pub fn register(fd: OwnedFd) -> io::Result<AsyncFd<OwnedFd>> {
+    register_with(
+        fd,
+        tokio::io::Interest::READABLE | tokio::io::Interest::WRITABLE,
+    )
+}
+
+/// Registers an owned socket with the reactor for `interest` only.
+pub fn register_with(fd: OwnedFd, interest: tokio::io::Interest) -> io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: the OwnedFd keeps the descriptor open and unchanged while the AsyncFd owns it.
+    unsafe { AsyncFd::register_with_interest(fd, interest) }.map_err(|e| e.into_parts().1)
+}
+
+/// A SOCK_SEQPACKET socket: each write is one record, each read returns one record.
+#[derive(Debug)]
+pub struct SeqPacket(AsyncFd<OwnedFd>);
+
+/// The size records are cut to when a write is larger than the kernel accepts in one record
+/// (the socket send buffer, net.core.wmem_default = 208 KiB here, less a header).
+const SEQPACKET_MAX_WRITE: usize = 64 * 1024;
+
+impl SeqPacket {
+    pub fn new(fd: OwnedFd) -> io::Result<SeqPacket> {
+        Ok(SeqPacket(register(fd)?))
+    }
+
+    pub fn into_fd(self) -> OwnedFd {
+        self.0.into_inner()
+    }
+}
+
+impl AsyncRead for SeqPacket {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            match guard.try_io(|fd| {
+                Ok(rustix::net::recv(
+                    fd.get_ref(),
+                    &mut *unfilled,
+                    RecvFlags::empty(),
+                )?)
+            }) {
+                Ok(Ok((n, _))) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SeqPacket {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        // A record goes out whole (an echo keeps the client's records); only one larger than
+        // the kernel takes (EMSGSIZE: more than the send buffer) is split.
+        let mut data = data;
+        loop {
+            let mut guard = ready!(self.0.poll_write_ready(cx))?;
+            match guard.try_io(|fd| Ok(rustix::net::send(fd.get_ref(), data, SendFlags::NOSIGNAL)?))
+            {
+                Ok(Err(e))
+                    if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error())
+                        && data.len() > SEQPACKET_MAX_WRITE =>
+                {
+                    data = &data[..SEQPACKET_MAX_WRITE];
+                }
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(
+            rustix::net::shutdown(self.0.get_ref(), rustix::net::Shutdown::Write)
+                .map_err(Into::into),
+        )
+    }
+}
+
+/// A connected stream of any kind.
+#[derive(Debug)]
+pub enum Stream {
+    Unix(UnixStream),
+    SeqPacket(SeqPacket),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    /// Wraps a connected, non-blocking unix socket of `kind`.
+    pub fn from_unix_fd(fd: OwnedFd, kind: Kind) -> io::Result<Stream> {
+        match kind {
+            Kind::SeqPacket => Ok(Stream::SeqPacket(SeqPacket::new(fd)?)),
+            _ => Ok(Stream::Unix(UnixStream::from_std(
+                std::os::unix::net::UnixStream::from(fd),
+            )?)),
+        }
+    }
+
+    /// The peer's credentials (unix sockets only).
+    pub fn peer_cred(&self) -> Option<Cred> {
+        match self {
+            Stream::Tcp(_) => None,
+            _ => Cred::of(self.as_fd()),
+        }
+    }
+}
+
+impl AsFd for Stream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Stream::Unix(s) => s.as_fd(),
+            Stream::SeqPacket(s) => s.0.get_ref().as_fd(),
+            Stream::Tcp(s) => s.as_fd(),
+        }
+    }
+}
+
+impl AsRawFd for Stream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Unix($s) => $e,
+            Stream::SeqPacket($s) => $e,
+            Stream::Tcp($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write(cx, data))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    /// Half-close: shuts down our write side; reading goes on.
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
