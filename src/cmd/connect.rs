@@ -56,7 +56,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )),
         None => ctx.debug(format!("connected to {}", escape(&args.addr.to_string()))),
     }
-    let (out, done) = crate::io::stdio::Stdout::spawn();
+    let (out, done) = crate::io::stdio::Writer::spawn();
     let t = bridge::bridge_stdio(conn, &out, &stop).await;
     drop(out);
     done.finish(&stop)

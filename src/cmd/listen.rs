@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::Fail;
 use crate::io::bridge;
-use crate::io::stdio::Stdout;
+use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
@@ -69,7 +69,7 @@ pub struct Args {
 #[derive(Clone)]
 enum Mode {
     Bridge,
-    Collect(Stdout),
+    Collect(Writer),
     Echo,
     Exec(Arc<str>),
 }
@@ -98,7 +98,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     ));
 
     let (stdout, stdout_done) = if args.keep_open || !concurrent {
-        Some(Stdout::spawn())
+        Some(Writer::spawn())
     } else {
         None
     }
@@ -130,7 +130,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 async fn serve_one(
     listener: &crate::net::listener::Listener,
-    out: &Stdout,
+    out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
@@ -177,7 +177,7 @@ async fn serve_many(
         }
         _ => None,
     };
-    // Its Stdout handle must go before stdout can be drained and closed.
+    // Its Writer handle must go before stdout can be drained and closed.
     let _abort_watch = AbortOnDrop(watch);
     while args.count.is_none_or(|n| accepted < n) {
         // With --max-clients, wait for a free slot before accepting: extra clients stay in

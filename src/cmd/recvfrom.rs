@@ -9,7 +9,7 @@ use anyhow::Context;
 use bytes::Bytes;
 
 use crate::error::Fail;
-use crate::io::stdio::Stdout;
+use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram, Received};
@@ -70,7 +70,7 @@ const LOG_PREVIEW: usize = 64;
 const ECHO_PATIENCE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+enum Action {
     Raw { newline: bool },
     Json,
     Hex,
@@ -86,16 +86,16 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     let format = match (args.json, args.hexdump, args.echo) {
-        (true, _, _) => Format::Json,
-        (_, true, _) => Format::Hex,
-        (_, _, true) => Format::Echo,
-        _ => Format::Raw {
+        (true, _, _) => Action::Json,
+        (_, true, _) => Action::Hex,
+        (_, _, true) => Action::Echo,
+        _ => Action::Raw {
             newline: args.newline,
         },
     };
     let stop = Shutdown::install()?;
     let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
-    let want_cred = format == Format::Json || ctx.verbose > 0;
+    let want_cred = format == Action::Json || ctx.verbose > 0;
     if want_cred {
         sock.pass_credentials()
             .context("asking for the senders' credentials (SO_PASSCRED)")?;
@@ -104,7 +104,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         "receiving on {} (datagram)",
         escape(&args.addr.to_string())
     ));
-    let (out, done) = Stdout::spawn();
+    let (out, done) = Writer::spawn();
     let result = receive(&sock, format, want_cred, args.count, &out, ctx, &stop).await;
     drop(out);
     drop(sock);
@@ -128,10 +128,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 /// drains the socket until it would block, so a burst of datagrams becomes one stdout write.
 async fn receive(
     sock: &Dgram,
-    format: Format,
+    format: Action,
     want_cred: bool,
     count: Option<u64>,
-    out: &Stdout,
+    out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<u64> {
@@ -177,15 +177,15 @@ async fn receive(
             }
             let data = &buf[..r.stored];
             match format {
-                Format::Raw { newline } => {
+                Action::Raw { newline } => {
                     pending.extend_from_slice(data);
                     if newline {
                         pending.push(b'\n');
                     }
                 }
-                Format::Json => json_line(&mut pending, &r, &from, data, ctx.color_stdout),
-                Format::Hex => hex_view(&mut pending, n, &r, &from, data),
-                Format::Echo => match &r.from {
+                Action::Json => json_line(&mut pending, &r, &from, data, ctx.color_stdout),
+                Action::Hex => hex_view(&mut pending, n, &r, &from, data),
+                Action::Echo => match &r.from {
                     Some(to) => {
                         if let Err(e) = sock.send_to(data, to, ECHO_PATIENCE).await {
                             ctx.warn(format!("answering {}: {e}", sender_name(&from)));
@@ -193,7 +193,10 @@ async fn receive(
                     }
                     None if !unanswerable_said => {
                         unanswerable_said = true;
-                        ctx.info(format!("datagram #{n} not answered: its sender has no address (it must bind one to get answers)"));
+                        ctx.info(format!(
+                            "datagram #{n} not answered: its sender has no address (it must \
+                             bind one to get answers)"
+                        ));
                     }
                     None => {}
                 },
@@ -212,7 +215,7 @@ async fn receive(
 }
 
 /// Hands what is pending to the stdout thread; false once stdout is closed.
-async fn flush(pending: &mut Vec<u8>, out: &Stdout) -> bool {
+async fn flush(pending: &mut Vec<u8>, out: &Writer) -> bool {
     if pending.is_empty() {
         return true;
     }

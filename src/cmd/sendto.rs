@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::duration;
 use crate::error::Fail;
-use crate::io::stdio::{self, Stdout};
+use crate::io::stdio::{self, Writer};
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram};
@@ -111,7 +111,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return Ok(());
     }
     let newline = args.newline || args.lines;
-    let (out, done) = Stdout::spawn();
+    let (out, done) = Writer::spawn();
     let got = tokio::select! {
         r = replies(&sock, sent, args.timeout, newline, &out, ctx) => r,
         _ = stop.stopped() => Ok(0),
@@ -242,7 +242,7 @@ async fn replies(
     want: usize,
     timeout: Duration,
     newline: bool,
-    out: &Stdout,
+    out: &Writer,
     ctx: &Ctx,
 ) -> anyhow::Result<usize> {
     let deadline = tokio::time::Instant::now() + timeout;

@@ -11,12 +11,12 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::io::CHUNK;
-use crate::io::stdio::{PIPE_SIZE, Stdout, grow_pipe, stdin, wait_for};
+use crate::io::stdio::{PIPE_SIZE, Writer, grow_pipe, stdin, wait_for};
 use crate::shutdown::Shutdown;
 
 /// Copies a stream to stdout until EOF; returns the byte count. Stops early (Ok) when
 /// stdout is closed.
-pub async fn to_stdout<R: AsyncRead + Unpin>(reader: &mut R, out: &Stdout) -> io::Result<u64> {
+pub async fn to_stdout<R: AsyncRead + Unpin>(reader: &mut R, out: &Writer) -> io::Result<u64> {
     let mut total = 0;
     let mut buf = BytesMut::with_capacity(CHUNK);
     loop {
@@ -110,7 +110,7 @@ enum Up<'a> {
 pub async fn bridge<S>(
     stream: S,
     stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
-    out: &Stdout,
+    out: &Writer,
     stop: &Shutdown,
 ) -> io::Result<Transfer>
 where
@@ -150,7 +150,7 @@ where
 /// otherwise the stdin thread of [`stdin`] feeds it.
 pub async fn bridge_stdio(
     stream: crate::net::stream::Stream,
-    out: &Stdout,
+    out: &Writer,
     stop: &Shutdown,
 ) -> io::Result<Transfer> {
     use crate::net::stream::Stream;

@@ -93,13 +93,13 @@ pub(crate) fn grow_pipe(fd: impl AsFd) {
     }
 }
 
-/// Stdout as the runtime writes to it, one chunk per `write_all`: chunks from concurrent
-/// clients never interleave mid-chunk. A destination that can stall (a pipe, a terminal, a
-/// socket) is written by a thread, so a reader that stops reading never hangs the runtime;
-/// one that cannot (see [`never_stalls`]) is written in place. Cloned handles share the
-/// writer.
+/// An output (stdout, stderr, the file of `http -o`) as the runtime writes to it, one chunk
+/// per `write_all`: chunks from concurrent clients never interleave mid-chunk. A destination
+/// that can stall (a pipe, a terminal, a socket) is written by a thread, so a reader that
+/// stops reading never hangs the runtime; one that cannot (see [`never_stalls`]) is written
+/// in place. Cloned handles share the writer.
 #[derive(Clone)]
-pub struct Stdout {
+pub struct Writer {
     to: To,
 }
 
@@ -129,7 +129,7 @@ impl Drop for Direct {
 }
 
 /// Waits for the stdout writer to write everything and reports how it ended.
-pub struct StdoutDone(oneshot::Receiver<io::Result<()>>);
+pub struct WriterDone(oneshot::Receiver<io::Result<()>>);
 
 /// A regular file or a memory device (/dev/null, major 1): a write(2) to it completes
 /// without waiting for anyone, so it can be made from the runtime thread. Measured with
@@ -145,19 +145,19 @@ fn never_stalls(fd: impl AsFd) -> bool {
     })
 }
 
-impl Stdout {
-    pub fn spawn() -> (Stdout, StdoutDone) {
+impl Writer {
+    pub fn spawn() -> (Writer, WriterDone) {
         grow_pipe(rustix::stdio::stdout());
-        Stdout::spawn_to(rustix::stdio::stdout())
+        Writer::spawn_to(rustix::stdio::stdout())
     }
 
     /// The same writer on stderr (`http --demux` writes a container's stderr there).
-    pub fn spawn_stderr() -> (Stdout, StdoutDone) {
-        Stdout::spawn_to(rustix::stdio::stderr())
+    pub fn spawn_stderr() -> (Writer, WriterDone) {
+        Writer::spawn_to(rustix::stdio::stderr())
     }
 
     /// The same writer on any destination, such as the file of `http -o`.
-    pub fn spawn_to<F: AsFd + Send + Sync + 'static>(dest: F) -> (Stdout, StdoutDone) {
+    pub fn spawn_to<F: AsFd + Send + Sync + 'static>(dest: F) -> (Writer, WriterDone) {
         let (done_tx, done_rx) = oneshot::channel();
         if never_stalls(&dest) {
             let direct = Direct {
@@ -166,7 +166,7 @@ impl Stdout {
                 done: Mutex::new(Some(done_tx)),
             };
             let to = To::Direct(Arc::new(direct));
-            return (Stdout { to }, StdoutDone(done_rx));
+            return (Writer { to }, WriterDone(done_rx));
         }
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         std::thread::spawn(move || {
@@ -179,7 +179,7 @@ impl Stdout {
             }
             let _ = done_tx.send(result);
         });
-        (Stdout { to: To::Thread(tx) }, StdoutDone(done_rx))
+        (Writer { to: To::Thread(tx) }, WriterDone(done_rx))
     }
 
     /// Queues a chunk (or writes it, see [`never_stalls`]); fails with BrokenPipe once
@@ -242,8 +242,8 @@ impl Stdout {
     }
 }
 
-impl StdoutDone {
-    /// Waits until every queued chunk is written (all `Stdout` handles must be dropped).
+impl WriterDone {
+    /// Waits until every queued chunk is written (all `Writer` handles must be dropped).
     /// A closed stdout is not an error: design.md exits 0 when the reader goes away.
     pub async fn wait(self) -> io::Result<()> {
         ended(self.0.await)

@@ -58,7 +58,7 @@ impl Name {
 
 /// The state of a unix socket (the kernel reuses the TCP state numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum State {
+pub enum SockState {
     /// A stream or seqpacket socket that listens.
     Listen,
     /// Connected (a client, an accepted connection, one end of a socketpair).
@@ -72,7 +72,7 @@ pub enum State {
 pub struct Sock {
     pub inode: u32,
     pub kind: Kind,
-    pub state: State,
+    pub state: SockState,
     pub name: Option<Name>,
     /// (st_dev, st_ino) of the socket file it is bound to, in stat(2)'s encoding.
     pub vfs: Option<(u64, u64)>,
@@ -231,9 +231,9 @@ fn parse_msg(m: &[u8]) -> Option<Sock> {
     }
     let kind = kind_of(m[1])?;
     let state = match m[2] {
-        TCP_LISTEN => State::Listen,
-        TCP_ESTABLISHED => State::Connected,
-        _ => State::Unconnected,
+        TCP_LISTEN => SockState::Listen,
+        TCP_ESTABLISHED => SockState::Connected,
+        _ => SockState::Unconnected,
     };
     let mut s = Sock {
         inode: u32_at(m, 4),
@@ -278,7 +278,7 @@ fn parse_msg(m: &[u8]) -> Option<Sock> {
         }
         attrs = &attrs[align4(len).min(attrs.len())..];
     }
-    if s.state != State::Listen {
+    if s.state != SockState::Listen {
         // For other states RQLEN is the receive queue in bytes, not an accept queue.
         s.queue = None;
     }
@@ -325,11 +325,11 @@ fn parse_proc_line(line: &[u8]) -> Option<Sock> {
         }
     };
     let state = if flags & SO_ACCEPTCON != 0 {
-        State::Listen
+        SockState::Listen
     } else if st == 3 {
-        State::Connected
+        SockState::Connected
     } else {
-        State::Unconnected
+        SockState::Unconnected
     };
     Some(Sock {
         inode,
@@ -375,7 +375,7 @@ pub fn bound_to(dev: u64, ino: u64) -> io::Result<Option<Sock>> {
         .filter(|s| s.vfs == Some((dev, ino & 0xffff_ffff)))
         // An accepted connection shares its listener's file but cannot be connected to;
         // a stream socket that is bound but not yet listening is about to be a server.
-        .filter(|s| s.kind == Kind::Datagram || s.state != State::Connected)
+        .filter(|s| s.kind == Kind::Datagram || s.state != SockState::Connected)
         .min_by_key(|s| s.state))
 }
 
@@ -383,7 +383,7 @@ pub fn bound_to(dev: u64, ino: u64) -> io::Result<Option<Sock>> {
 pub fn bound_abstract(name: &[u8]) -> io::Result<Option<Sock>> {
     Ok(dump()?.into_iter().find(|s| {
         matches!(&s.name, Some(Name::Abstract(n)) if n == name)
-            && (s.kind == Kind::Datagram || s.state != State::Connected)
+            && (s.kind == Kind::Datagram || s.state != SockState::Connected)
     }))
 }
 
@@ -420,14 +420,14 @@ mod tests {
         let s = parse_proc_line(l).unwrap();
         assert_eq!(
             (s.inode, s.kind, s.state),
-            (4242, Kind::Stream, State::Listen)
+            (4242, Kind::Stream, SockState::Listen)
         );
         assert_eq!(s.name, Some(Name::Path(b"/tmp/a b.sock".to_vec())));
         let l = b"0000000000000000: 00000003 00000000 00000000 0002 03 17";
         let s = parse_proc_line(l).unwrap();
         assert_eq!(
             (s.kind, s.state, s.name),
-            (Kind::Datagram, State::Connected, None)
+            (Kind::Datagram, SockState::Connected, None)
         );
         let l = b"0000000000000000: 00000002 00000000 00000000 0005 01 9 @abs";
         let s = parse_proc_line(l).unwrap();
@@ -442,7 +442,7 @@ mod tests {
         let m = std::fs::metadata(&dir).unwrap();
         use std::os::unix::fs::MetadataExt;
         let found = bound_to(m.dev(), m.ino()).unwrap().expect("our listener");
-        assert_eq!(found.state, State::Listen);
+        assert_eq!(found.state, SockState::Listen);
         assert_eq!(
             found.name.as_ref().and_then(|n| n.path()),
             Some(dir.as_path())

@@ -110,8 +110,10 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
                     .unwrap_or_default(),
                 _ => String::new(),
             };
-            Fail::new(1, format!("{what}: address in use{owner}"))
-                .hint("an abstract name is freed only when its socket closes; choose another name or stop that process")
+            Fail::new(1, format!("{what}: address in use{owner}")).hint(
+                "an abstract name is freed only when its socket closes; choose another name \
+                 or stop that process",
+            )
         }
         Some(Errno::ACCESS) => Fail::new(1, format!("{what}: permission denied"))
             .hint("binding needs write and search permission on the directory"),
@@ -206,27 +208,46 @@ fn connect_probe(addr: &Addr) -> io::Result<Option<Cred>> {
 
 fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<()> {
     let shown = escape(&p.display().to_string()).into_owned();
+    let remove = |which: &str| {
+        std::fs::remove_file(p).map_err(|e| {
+            anyhow::Error::from(e).context(format!("{what}: removing the {which} socket"))
+        })
+    };
     match occupant(p).map_err(|e| e.context(what.to_string()))? {
         Occupant::Nothing => Ok(()),
-        Occupant::NotASocket(kind) => Err(Fail::new(1, format!("{what}: {shown} exists and is not a socket (it is {kind})"))
-            .hint("udskit never deletes a file that is not a socket; choose another path or remove it yourself")
-            .into()),
+        Occupant::NotASocket(kind) => {
+            let f = Fail::new(
+                1,
+                format!("{what}: {shown} exists and is not a socket (it is {kind})"),
+            );
+            Err(f
+                .hint(
+                    "udskit never deletes a file that is not a socket; choose another path \
+                     or remove it yourself",
+                )
+                .into())
+        }
         Occupant::Dead => {
-            std::fs::remove_file(p).map_err(|e| anyhow::Error::from(e).context(format!("{what}: removing the stale socket")))?;
-            ctx.info(format!("removed stale socket {shown} (nothing was listening on it)"));
+            remove("stale")?;
+            ctx.info(format!(
+                "removed stale socket {shown} (nothing was listening on it)"
+            ));
             Ok(())
         }
         Occupant::Live(owner) => {
             let by = owner.map(|c| format!(" by {c}")).unwrap_or_default();
-            if opts.force {
-                std::fs::remove_file(p).map_err(|e| anyhow::Error::from(e).context(format!("{what}: removing the live socket")))?;
-                ctx.warn(format!("--force: replaced live socket {shown} in use{by}"));
-                Ok(())
-            } else {
-                Err(Fail::new(1, format!("{what}: {shown} is in use{by}"))
-                    .hint("a live socket is never taken over; stop that server, choose another path, or pass --force to replace it")
-                    .into())
+            if !opts.force {
+                let f = Fail::new(1, format!("{what}: {shown} is in use{by}"));
+                return Err(f
+                    .hint(
+                        "a live socket is never taken over; stop that server, choose another \
+                         path, or pass --force to replace it",
+                    )
+                    .into());
             }
+            remove("live")?;
+            ctx.warn(format!("--force: replaced live socket {shown} in use{by}"));
+            Ok(())
         }
     }
 }

@@ -39,7 +39,8 @@ pub fn try_connect_unix(addr: &Addr, kind: Kind) -> io::Result<OwnedFd> {
 
 /// Whether an error means "not there yet": what `--wait` keeps retrying.
 pub fn is_not_ready(err: &io::Error) -> bool {
-    matches!(err.raw_os_error(), Some(c) if c == Errno::NOENT.raw_os_error() || c == Errno::CONNREFUSED.raw_os_error())
+    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
+    matches!(errno, Some(Errno::NOENT | Errno::CONNREFUSED))
         || err.kind() == io::ErrorKind::WouldBlock
 }
 

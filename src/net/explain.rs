@@ -41,75 +41,19 @@ pub fn reach_error(
     let after = waited
         .map(|w| format!(" (still, after waiting {})", duration::show(w)))
         .unwrap_or_default();
-    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
-    let path = addr.path();
-    let meta = path.and_then(|p| std::fs::metadata(p).ok());
-    let nobody = if kind == Kind::Datagram {
-        "nothing receives on this socket file"
-    } else {
-        "nothing is listening on this socket file"
-    };
-    match (errno, addr) {
-        (Some(Errno::NOENT), Addr::Path(p)) => {
-            let parent = p.parent().filter(|d| !d.as_os_str().is_empty());
-            if parent.is_some_and(|d| !d.exists()) {
-                Fail::new(1, format!("{what}: no such file or directory: {} does not exist{after}", escape(&parent.unwrap().display().to_string())))
-            } else {
-                let f = Fail::new(1, format!("{what}: no such file{after}"));
-                let s = p.to_string_lossy();
-                if s.contains(':') && !s.contains('/') {
-                    f.hint(format!("a bare argument is a socket path; for TCP write tcp:{s}"))
-                } else {
-                    f.hint("is the server running? `udskit ls` lists the sockets that are listening")
-                }
-            }
-        }
-        (Some(Errno::CONNREFUSED), Addr::Path(p)) => match meta {
-            Some(m) if !m.file_type().is_socket() => Fail::new(1, format!("{what}: not a socket (it is {})", file_kind(&m))),
-            _ => Fail::new(1, format!("{what}: connection refused: {nobody}{after}"))
-                .hint(format!("{} is a stale socket: the server that created it is gone; restart the server (udskit servers replace a dead socket)", escape(&p.display().to_string()))),
-        },
-        (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => Fail::new(1, format!("{what}: connection refused: nothing is bound to this abstract name{after}")),
-        (Some(Errno::CONNREFUSED), Addr::Tcp { .. }) => Fail::new(1, format!("{what}: connection refused: nothing is listening there{after}")),
-        (Some(Errno::ACCESS) | Some(Errno::PERM), _) => {
-            let f = Fail::new(1, format!("{what}: permission denied"));
-            match (path, meta) {
-                (Some(p), Some(m)) => f.hint(permission_hint(p, &m)),
-                (Some(p), None) => match closed_directory(p) {
-                    Some((d, m)) => f.hint(format!(
-                        "the directory {} is {} owned by {}:{} and does not let you through (search permission is missing). {}",
-                        escape(&d.display().to_string()),
-                        dir_mode_string(m.mode()),
-                        user_name(m.uid()),
-                        group_name(m.gid()),
-                        who_am_i()
-                    )),
-                    None => f,
-                },
-                _ => f,
-            }
-        }
-        (Some(Errno::PROTOTYPE), _) => {
-            // Name the type the socket really has: from the kernel's table where it lists the
-            // socket, else deduced. A datagram connect only sets a default peer, so it is a
-            // harmless test; a stream or seqpacket one would be accepted as a client.
-            let actual = bound_socket(addr).map(|s| s.kind).filter(|k| *k != kind).or_else(|| match kind {
-                Kind::Datagram => None,
-                _ if try_connect_unix(addr, Kind::Datagram).is_ok() => Some(Kind::Datagram),
-                Kind::Stream => Some(Kind::SeqPacket),
-                Kind::SeqPacket => Some(Kind::Stream),
-            });
-            let to_stream = "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)";
-            let (actual, hint) = match (kind, actual) {
-                (Kind::Datagram, Some(k)) => (format!("a {} socket", k.name()), to_stream),
-                (Kind::Datagram, None) => ("a stream or seqpacket socket".to_string(), to_stream),
-                (_, Some(Kind::Datagram)) => ("a datagram socket".to_string(), "for a datagram socket use `udskit sendto`"),
-                (Kind::Stream, _) => ("a seqpacket socket".to_string(), "add --seqpacket for a SOCK_SEQPACKET socket"),
-                (Kind::SeqPacket, _) => ("a stream socket".to_string(), "leave out --seqpacket for a stream socket"),
-            };
-            Fail::new(1, format!("{what}: not a {} socket: it is {actual}", kind.name())).hint(hint)
-        }
-        (Some(Errno::NOTDIR), _) => Fail::new(1, format!("{what}: a component of the path is not a directory")),
+    let fail = |message: String| Fail::new(1, format!("{what}: {message}"));
+    match (err.raw_os_error().map(Errno::from_raw_os_error), addr) {
+        (Some(Errno::NOENT), Addr::Path(p)) => no_such_file(p, &after, fail),
+        (Some(Errno::CONNREFUSED), Addr::Path(p)) => refused_by_file(p, kind, &after, fail),
+        (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => fail(format!(
+            "connection refused: nothing is bound to this abstract name{after}"
+        )),
+        (Some(Errno::CONNREFUSED), Addr::Tcp { .. }) => fail(format!(
+            "connection refused: nothing is listening there{after}"
+        )),
+        (Some(Errno::ACCESS | Errno::PERM), _) => permission_denied(addr, fail),
+        (Some(Errno::PROTOTYPE), _) => wrong_type(addr, kind, fail),
+        (Some(Errno::NOTDIR), _) => fail("a component of the path is not a directory".into()),
         // A path too long even for /proc/self/fd: keep its message and hint.
         _ => match err.get_ref().and_then(|e| e.downcast_ref::<Fail>()) {
             Some(f) => {
@@ -119,9 +63,101 @@ pub fn reach_error(
                     None => out,
                 }
             }
-            None => Fail::new(1, format!("{what}: {err}")),
+            None => fail(err.to_string()),
         },
     }
+}
+
+fn no_such_file(p: &Path, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
+    if let Some(parent) = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+    {
+        let parent = escape(&parent.display().to_string()).into_owned();
+        return fail(format!(
+            "no such file or directory: {parent} does not exist{after}"
+        ));
+    }
+    let f = fail(format!("no such file{after}"));
+    let s = p.to_string_lossy();
+    if s.contains(':') && !s.contains('/') {
+        f.hint(format!(
+            "a bare argument is a socket path; for TCP write tcp:{s}"
+        ))
+    } else {
+        f.hint("is the server running? `udskit ls` lists the sockets that are listening")
+    }
+}
+
+fn refused_by_file(p: &Path, kind: Kind, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
+    if let Ok(m) = std::fs::metadata(p)
+        && !m.file_type().is_socket()
+    {
+        return fail(format!("not a socket (it is {})", file_kind(&m)));
+    }
+    let nobody = if kind == Kind::Datagram {
+        "nothing receives on this socket file"
+    } else {
+        "nothing is listening on this socket file"
+    };
+    fail(format!("connection refused: {nobody}{after}")).hint(format!(
+        "{} is a stale socket: the server that created it is gone; restart the server \
+         (udskit servers replace a dead socket)",
+        escape(&p.display().to_string())
+    ))
+}
+
+fn permission_denied(addr: &Addr, fail: impl Fn(String) -> Fail) -> Fail {
+    let f = fail("permission denied".into());
+    let Some(p) = addr.path() else {
+        return f;
+    };
+    if let Ok(m) = std::fs::metadata(p) {
+        return f.hint(permission_hint(p, &m));
+    }
+    match closed_directory(p) {
+        Some((d, m)) => f.hint(format!(
+            "the directory {} is {} owned by {}:{} and does not let you through \
+             (search permission is missing). {}",
+            escape(&d.display().to_string()),
+            dir_mode_string(m.mode()),
+            user_name(m.uid()),
+            group_name(m.gid()),
+            who_am_i()
+        )),
+        None => f,
+    }
+}
+
+/// Names the type the socket really has: from the kernel's table where it lists the
+/// socket, else deduced. A datagram connect only sets a default peer, so it is a harmless
+/// test; a stream or seqpacket one would be accepted as a client.
+fn wrong_type(addr: &Addr, kind: Kind, fail: impl Fn(String) -> Fail) -> Fail {
+    let listed = bound_socket(addr).map(|s| s.kind).filter(|k| *k != kind);
+    let actual = listed.or_else(|| match kind {
+        Kind::Datagram => None,
+        _ if try_connect_unix(addr, Kind::Datagram).is_ok() => Some(Kind::Datagram),
+        Kind::Stream => Some(Kind::SeqPacket),
+        Kind::SeqPacket => Some(Kind::Stream),
+    });
+    let to_stream = "use `udskit connect` for stream sockets (add --seqpacket for SOCK_SEQPACKET)";
+    let (actual, hint) = match (kind, actual) {
+        (Kind::Datagram, Some(k)) => (format!("a {} socket", k.name()), to_stream),
+        (Kind::Datagram, None) => ("a stream or seqpacket socket".into(), to_stream),
+        (_, Some(Kind::Datagram)) => (
+            "a datagram socket".into(),
+            "for a datagram socket use `udskit sendto`",
+        ),
+        (Kind::Stream, _) => (
+            "a seqpacket socket".into(),
+            "add --seqpacket for a SOCK_SEQPACKET socket",
+        ),
+        (Kind::SeqPacket, _) => (
+            "a stream socket".into(),
+            "leave out --seqpacket for a stream socket",
+        ),
+    };
+    fail(format!("not a {} socket: it is {actual}", kind.name())).hint(hint)
 }
 
 pub(crate) fn file_kind(m: &std::fs::Metadata) -> &'static str {

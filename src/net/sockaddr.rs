@@ -42,8 +42,18 @@ pub fn unix_target(addr: &Addr) -> anyhow::Result<UnixTarget> {
 
 fn long_path_target(p: &Path) -> anyhow::Result<UnixTarget> {
     let too_long = || {
-        Fail::new(1, format!("the path is {} bytes, more than a unix socket address holds even through /proc/self/fd", p.as_os_str().len()))
-            .hint(format!("a socket path can be at most {SUN_PATH_MAX} bytes, or its file name about 90 bytes inside a longer directory path; use a shorter name"))
+        let size = p.as_os_str().len();
+        Fail::new(
+            1,
+            format!(
+                "the path is {size} bytes, more than a unix socket address holds even \
+                 through /proc/self/fd"
+            ),
+        )
+        .hint(format!(
+            "a socket path can be at most {SUN_PATH_MAX} bytes, or its file name about 90 \
+             bytes inside a longer directory path; use a shorter name"
+        ))
     };
     let (Some(dir), Some(name)) = (p.parent(), p.file_name()) else {
         return Err(too_long().into());

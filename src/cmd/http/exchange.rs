@@ -176,8 +176,8 @@ pub async fn stream_body(
         let frame = tokio::select! {
             f = body.frame() => f,
             _ = clock.expired() => {
-                let got = render.received;
-                break Err(clock.fail(what, &format!("the body did not end ({got} bytes received)")).into());
+                let got = format!("the body did not end ({} bytes received)", render.received);
+                break Err(clock.fail(what, &got).into());
             }
             _ = stop.stopped() => break Ok(()),
         };

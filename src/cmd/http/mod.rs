@@ -19,7 +19,7 @@ use hyper::{Method, Request, StatusCode, Version};
 
 use crate::duration;
 use crate::error::{FAILURE, Fail, HTTP_ERROR};
-use crate::io::stdio::Stdout;
+use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
@@ -113,7 +113,7 @@ pub struct Args {
 }
 
 /// The request, validated: everything a usage error can be about is checked here.
-struct Plan {
+struct RequestPlan {
     method: Method,
     target: Target,
     headers: Vec<HeaderArg>,
@@ -123,7 +123,7 @@ struct Plan {
     include: bool,
 }
 
-fn plan(args: &Args) -> Result<Plan, Fail> {
+fn plan(args: &Args) -> Result<RequestPlan, Fail> {
     let (positional_method, target) = match args.request.as_slice() {
         [t] => (None, t),
         [m, t] => (Some(m), t),
@@ -192,7 +192,7 @@ fn plan(args: &Args) -> Result<Plan, Fail> {
         .iter()
         .map(|h| request::parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Plan {
+    Ok(RequestPlan {
         include: args.include || method == Method::HEAD,
         method,
         target: request::parse_target(target)?,
@@ -202,7 +202,7 @@ fn plan(args: &Args) -> Result<Plan, Fail> {
     })
 }
 
-impl Plan {
+impl RequestPlan {
     /// The request headers in the order they go out: defaults, then -H in order (replacing
     /// a default of the same name, `Name:` removing one).
     fn header_map(&self, args: &Args, body_size: Option<u64>) -> Result<HeaderMap, Fail> {
@@ -292,9 +292,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let f = std::fs::File::create(p).with_context(|| {
                 format!("creating {} (--output)", escape(&p.display().to_string()))
             })?;
-            Stdout::spawn_to(f)
+            Writer::spawn_to(f)
         }
-        None => Stdout::spawn(),
+        None => Writer::spawn(),
     };
     let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
     let pretty = !args.raw && (args.pretty || to_terminal);

@@ -15,7 +15,7 @@ use serde_json::ser::PrettyFormatter;
 
 use super::demux::{self, Demuxer, Out};
 use super::jsonstream::Splitter;
-use crate::io::stdio::{Stdout, StdoutDone};
+use crate::io::stdio::{Writer, WriterDone};
 use crate::term::{Ctx, escape};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
@@ -229,7 +229,7 @@ fn escape_controls(b: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-enum State {
+enum BodyShape {
     /// Waiting for enough bytes to tell docker frames from a raw stream.
     Undecided(BytesMut),
     Raw,
@@ -246,9 +246,9 @@ pub struct Render {
     content_type: String,
     /// Content-Length, when the server sent one.
     length: Option<u64>,
-    out: Stdout,
-    err: Option<(Stdout, StdoutDone)>,
-    state: State,
+    out: Writer,
+    err: Option<(Writer, WriterDone)>,
+    state: BodyShape,
     /// A JSON value outgrew JSON_HOLD_MAX: the rest went out unformatted.
     too_big: bool,
     /// Body bytes received (before any formatting).
@@ -256,7 +256,7 @@ pub struct Render {
 }
 
 impl Render {
-    pub fn new(view: View, headers: &HeaderMap, out: Stdout) -> Render {
+    pub fn new(view: View, headers: &HeaderMap, out: Writer) -> Render {
         let (declared, content_type) = declared(headers);
         let length = headers
             .get(hyper::header::CONTENT_LENGTH)
@@ -268,7 +268,7 @@ impl Render {
             length,
             out,
             err: None,
-            state: State::Undecided(BytesMut::new()),
+            state: BodyShape::Undecided(BytesMut::new()),
             too_big: false,
             received: 0,
         }
@@ -278,7 +278,7 @@ impl Render {
     /// or a binary body held back): reading can stop.
     pub async fn push(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
         self.received += chunk.len() as u64;
-        if let State::Undecided(held) = &mut self.state {
+        if let BodyShape::Undecided(held) = &mut self.state {
             held.extend_from_slice(&chunk);
             if held.len() < demux::HEADER {
                 return Ok(true);
@@ -292,14 +292,14 @@ impl Render {
 
     /// The end of the body: flushes what is held, and says whether the stream was whole.
     pub async fn finish(mut self, ctx: &Ctx) -> anyhow::Result<()> {
-        if let State::Undecided(held) = &mut self.state {
+        if let BodyShape::Undecided(held) = &mut self.state {
             let held = std::mem::take(held).freeze();
             self.decide(&held);
             self.show(held).await?;
         }
         let mut result = Ok(());
         match &mut self.state {
-            State::Json(split) => {
+            BodyShape::Json(split) => {
                 let view = self.view;
                 let mut text = Vec::new();
                 let whole = split.finish(|v| Self::format_value(&view, v, &mut text));
@@ -308,12 +308,12 @@ impl Render {
                 }
                 self.write(Out::Stdout, text.into()).await?;
             }
-            State::Demux(d) => {
+            BodyShape::Demux(d) => {
                 result = d
                     .finish()
                     .map_err(|e| anyhow::anyhow!("demultiplexing the body: {e}"));
             }
-            State::Binary => {
+            BodyShape::Binary => {
                 let size = match self.length {
                     Some(n) => format!("{n} bytes"),
                     None => "length unknown".to_string(),
@@ -352,24 +352,28 @@ impl Render {
         };
         let first = head.iter().find(|b| !b.is_ascii_whitespace());
         self.state = if frames {
-            State::Demux(Demuxer::default())
+            BodyShape::Demux(Demuxer::default())
         } else if !v.pretty {
-            State::Raw
+            BodyShape::Raw
         } else if self.declared == Declared::Json
             || (self.declared == Declared::Unknown && matches!(first, Some(b'{' | b'[')))
         {
-            State::Json(Splitter::default())
+            BodyShape::Json(Splitter::default())
         } else if looks_binary(head) {
-            if v.guard { State::Binary } else { State::Raw }
+            if v.guard {
+                BodyShape::Binary
+            } else {
+                BodyShape::Raw
+            }
         } else {
-            State::Text
+            BodyShape::Text
         };
     }
 
     async fn show(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
         match &mut self.state {
-            State::Raw | State::Undecided(_) => self.write(Out::Stdout, chunk).await,
-            State::Text => {
+            BodyShape::Raw | BodyShape::Undecided(_) => self.write(Out::Stdout, chunk).await,
+            BodyShape::Text => {
                 let shown = match escape_controls(&chunk) {
                     Cow::Borrowed(_) => chunk,
                     Cow::Owned(v) => v.into(),
@@ -377,13 +381,13 @@ impl Render {
                 self.write(Out::Stdout, shown).await
             }
             // Nothing of it will be shown: stop reading (a docker image export can be GiBs).
-            State::Binary => Ok(false),
-            State::Json(split) => {
+            BodyShape::Binary => Ok(false),
+            BodyShape::Json(split) => {
                 if split.pending() + chunk.len() > JSON_HOLD_MAX {
                     let mut text = split.take_rest();
                     text.extend_from_slice(&chunk);
                     self.too_big = true;
-                    self.state = State::Text;
+                    self.state = BodyShape::Text;
                     return self
                         .write(Out::Stdout, escape_controls(&text).into_owned().into())
                         .await;
@@ -395,11 +399,11 @@ impl Render {
                     .is_err()
                 {
                     text.extend_from_slice(&escape_controls(&split.take_rest()));
-                    self.state = State::Text;
+                    self.state = BodyShape::Text;
                 }
                 self.write(Out::Stdout, text.into()).await
             }
-            State::Demux(d) => {
+            BodyShape::Demux(d) => {
                 let parts = d
                     .push(chunk)
                     .map_err(|e| anyhow::anyhow!("demultiplexing the body: {e}"))?;
@@ -448,7 +452,7 @@ impl Render {
         }
         let target = match to {
             Out::Stdout => &self.out,
-            Out::Stderr => &self.err.get_or_insert_with(Stdout::spawn_stderr).0,
+            Out::Stderr => &self.err.get_or_insert_with(Writer::spawn_stderr).0,
         };
         match target.write(chunk).await {
             Ok(()) => Ok(true),

@@ -16,7 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::response::Render;
 use crate::io::bridge;
-use crate::io::stdio::{self, Stdout};
+use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::Ctx;
@@ -73,7 +73,7 @@ impl AsFd for Switched {
 pub async fn bridge(
     on: OnUpgrade,
     mut render: Render,
-    out: &Stdout,
+    out: &Writer,
     stop: &Shutdown,
     ctx: &Ctx,
 ) -> anyhow::Result<()> {

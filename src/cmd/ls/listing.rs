@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::pick::Picked;
 use super::select::Select;
 use super::shadow::{self, DirCache, Facts, file_facts};
-use crate::linux::diag::{Name, Sock, Source, State};
+use crate::linux::diag::{Name, Sock, SockState, Source};
 use crate::linux::fdscan::{FdScan, Holder};
 
 /// One process holding a socket, with the descriptors it holds it under.
@@ -67,10 +67,10 @@ pub struct Listing {
 
 fn state_name(s: &Sock) -> &'static str {
     match s.state {
-        State::Listen => "listen",
-        State::Connected => "connected",
-        State::Unconnected if s.name.is_some() => "bound",
-        State::Unconnected => "unconnected",
+        SockState::Listen => "listen",
+        SockState::Connected => "connected",
+        SockState::Unconnected if s.name.is_some() => "bound",
+        SockState::Unconnected => "unconnected",
     }
 }
 

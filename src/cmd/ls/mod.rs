@@ -121,7 +121,10 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         None => {
             let l = listing::collect(&sel)?;
             if l.source == crate::linux::diag::Source::ProcNetUnix {
-                ctx.debug("sock_diag is unavailable: read /proc/net/unix (no shadow detection, accept queues or peers)");
+                ctx.debug(
+                    "sock_diag is unavailable: read /proc/net/unix (no shadow detection, accept \
+                     queues or peers)",
+                );
             }
             if l.denied > 0 {
                 ctx.info(format!(

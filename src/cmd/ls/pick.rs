@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use super::select::Select;
-use crate::linux::diag::{Name, Sock, Source, State};
+use crate::linux::diag::{Name, Sock, SockState, Source};
 use crate::net::kind::Kind;
 
 /// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
 /// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
 fn is_server(s: &Sock) -> bool {
-    s.state == State::Listen || (s.name.is_some() && s.state == State::Unconnected)
+    s.state == SockState::Listen || (s.name.is_some() && s.state == SockState::Unconnected)
 }
 
 /// What identifies a listener's file: (dev, ino) with sock_diag, else the name.
@@ -65,7 +65,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
     let mut children: HashMap<FileKey, u32> = HashMap::new();
     for s in socks
         .iter()
-        .filter(|s| s.state == State::Connected && s.kind != Kind::Datagram)
+        .filter(|s| s.state == SockState::Connected && s.kind != Kind::Datagram)
     {
         if let Some(k) = file_key(s) {
             *children.entry(k).or_default() += 1;
@@ -96,7 +96,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
         }
         // Connections still waiting in the accept queue are not in the kernel's table
         // (checked: ss does not show them either), so this counts accepted ones only.
-        let conns = (sock.state == State::Listen).then(|| {
+        let conns = (sock.state == SockState::Listen).then(|| {
             file_key(sock)
                 .and_then(|k| children.get(&k).copied())
                 .unwrap_or(0)
@@ -176,7 +176,7 @@ mod tests {
             .map(|(i, n)| Sock {
                 inode: 100 - i as u32,
                 kind: Kind::Stream,
-                state: State::Listen,
+                state: SockState::Listen,
                 name: Some(Name::Path(n.to_vec())),
                 vfs: None,
                 peer: None,

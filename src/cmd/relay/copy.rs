@@ -77,7 +77,7 @@ pub const RELAY_BUF_START: usize = 16 * 1024;
 
 /// A relayed connection's direction: `Up` from the client to the target, `Down` back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dir {
+pub enum Direction {
     Up,
     Down,
 }
@@ -118,10 +118,10 @@ impl Meter {
         )
     }
 
-    fn add(&self, dir: Dir, n: usize) {
+    fn add(&self, dir: Direction, n: usize) {
         let c = match dir {
-            Dir::Up => &self.up,
-            Dir::Down => &self.down,
+            Direction::Up => &self.up,
+            Direction::Down => &self.down,
         };
         c.fetch_add(n as u64, Ordering::Relaxed);
         self.last
@@ -147,7 +147,7 @@ impl Meter {
 }
 
 /// Sees every chunk of a buffered copy, in order, before it is sent on (`relay --dump`).
-pub type Tap<'a> = &'a (dyn Fn(Dir, &[u8]) + Sync);
+pub type Tap<'a> = &'a (dyn Fn(Direction, &[u8]) + Sync);
 
 /// `relay --busy-poll`: after a chunk moves, the relay's thread polls its sockets for a
 /// while instead of sleeping, so that the answer to a request it just passed on is picked
@@ -229,7 +229,7 @@ pub async fn relay(
 ) -> io::Result<Ends> {
     let client = Side::new(client)?;
     let target = Side::new(target)?;
-    let one = async |from: &Side, to: &Side, dir: Dir| {
+    let one = async |from: &Side, to: &Side, dir: Direction| {
         let r = if copier == Copier::Splice && tap.is_none() {
             splice_one_way(from, to, dir, meter, busy).await
         } else {
@@ -245,8 +245,8 @@ pub async fn relay(
         r
     };
     let (up, down) = tokio::join!(
-        one(&client, &target, Dir::Up),
-        one(&target, &client, Dir::Down)
+        one(&client, &target, Direction::Up),
+        one(&target, &client, Direction::Down)
     );
     Ok(Ends { up, down })
 }
@@ -385,7 +385,7 @@ impl Side {
 async fn splice_one_way(
     from: &Side,
     to: &Side,
-    dir: Dir,
+    dir: Direction,
     meter: &Meter,
     busy: Option<&BusyPoll>,
 ) -> io::Result<()> {
@@ -436,7 +436,7 @@ async fn splice_one_way(
 async fn buffer_one_way(
     from: &Side,
     to: &Side,
-    dir: Dir,
+    dir: Direction,
     meter: &Meter,
     tap: Option<Tap<'_>>,
     busy: Option<&BusyPoll>,

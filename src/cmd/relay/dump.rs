@@ -9,12 +9,12 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 
-use super::copy::Dir;
+use super::copy::Direction;
 use crate::term::json::utc_timestamp;
 use crate::term::{escape, escape_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub enum DumpFormat {
     /// Printable text as is; control bytes, `\` and invalid UTF-8 escaped; one line per line
     Text,
     /// Offsets, 16 bytes in hex and their ASCII per line
@@ -23,13 +23,13 @@ pub enum Format {
 
 /// Where dumped chunks go; one `write_all` per chunk, so chunks never interleave.
 pub struct Dump {
-    format: Format,
+    format: DumpFormat,
     out: Mutex<Box<dyn Write + Send>>,
 }
 
 impl Dump {
     /// A dump to `file` (created or truncated), else to stderr.
-    pub fn open(format: Format, file: Option<&Path>) -> anyhow::Result<Dump> {
+    pub fn open(format: DumpFormat, file: Option<&Path>) -> anyhow::Result<Dump> {
         let out: Box<dyn Write + Send> = match file {
             Some(p) => Box::new(std::fs::File::create(p).with_context(|| {
                 format!("opening the dump file {}", escape(&p.display().to_string()))
@@ -44,7 +44,7 @@ impl Dump {
 
     /// Writes one chunk of connection `id` going `dir`. A failing dump output is ignored:
     /// it must never break the traffic it watches.
-    pub fn chunk(&self, id: u64, dir: Dir, data: &[u8]) {
+    pub fn chunk(&self, id: u64, dir: Direction, data: &[u8]) {
         let text = render(
             self.format,
             id,
@@ -58,23 +58,23 @@ impl Dump {
 }
 
 /// `>`: client to target; `<`: target to client (as socat marks them).
-fn arrow(dir: Dir) -> char {
+fn arrow(dir: Direction) -> char {
     match dir {
-        Dir::Up => '>',
-        Dir::Down => '<',
+        Direction::Up => '>',
+        Direction::Down => '<',
     }
 }
 
-fn render(format: Format, id: u64, dir: Dir, time: &str, data: &[u8]) -> String {
+fn render(format: DumpFormat, id: u64, dir: Direction, time: &str, data: &[u8]) -> String {
     let tag = format!("#{id} {}", arrow(dir));
     let mut s = format!("{tag} {time} {} bytes\n", data.len());
     match format {
-        Format::Text => {
+        DumpFormat::Text => {
             for line in data.split_inclusive(|&b| b == b'\n') {
                 let _ = writeln!(s, "{tag} {}", escape_bytes(line));
             }
         }
-        Format::Hex => {
+        DumpFormat::Hex => {
             for (i, row) in data.chunks(16).enumerate() {
                 let _ = write!(s, "{tag} ");
                 crate::term::hexdump::hexdump_row(&mut s, i * 16, row);
@@ -93,9 +93,9 @@ mod tests {
         let t = "2026-01-01T00:00:00.000000Z";
         assert_eq!(
             render(
-                Format::Text,
+                DumpFormat::Text,
                 3,
-                Dir::Up,
+                Direction::Up,
                 t,
                 b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
             ),
@@ -104,7 +104,7 @@ mod tests {
             )
         );
         assert_eq!(
-            render(Format::Text, 12, Dir::Down, t, b"ok\x1b\xff"),
+            render(DumpFormat::Text, 12, Direction::Down, t, b"ok\x1b\xff"),
             format!("#12 < {t} 4 bytes\n#12 < ok\\u{{1b}}\\xff\n")
         );
     }
@@ -114,7 +114,7 @@ mod tests {
         let t = "T";
         let data: Vec<u8> = (0x40..0x52).collect();
         assert_eq!(
-            render(Format::Hex, 1, Dir::Down, t, &data),
+            render(DumpFormat::Hex, 1, Direction::Down, t, &data),
             "#1 < T 18 bytes\n\
              #1 < 00000000  40 41 42 43 44 45 46 47  48 49 4a 4b 4c 4d 4e 4f  |@ABCDEFGHIJKLMNO|\n\
              #1 < 00000010  50 51                                             |PQ|\n"

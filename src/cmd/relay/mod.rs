@@ -25,7 +25,7 @@ use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
-use copy::{BusyPoll, Copier, Dir, Ends, Meter};
+use copy::{BusyPoll, Copier, Direction, Ends, Meter};
 use dump::Dump;
 use serde_json::Value;
 
@@ -74,7 +74,7 @@ pub struct Args {
     pub json: bool,
     /// Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time
     #[arg(long, value_enum, value_name = "FORMAT")]
-    pub dump: Option<dump::Format>,
+    pub dump: Option<dump::DumpFormat>,
     /// Write the --dump output to PATH instead of stderr
     #[arg(long, value_name = "PATH", requires = "dump")]
     pub dump_file: Option<PathBuf>,
@@ -96,7 +96,7 @@ pub struct Args {
 }
 
 /// What every connection task needs, shared.
-struct Plan {
+struct RelayPlan {
     target: Addr,
     connect_timeout: Duration,
     idle_timeout: Option<Duration>,
@@ -306,7 +306,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
     let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
-    let plan = Arc::new(Plan {
+    let plan = Arc::new(RelayPlan {
         target: args.target.clone(),
         connect_timeout: args.connect_timeout,
         idle_timeout: args.idle_timeout,
@@ -370,7 +370,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// One client: connect to TARGET, relay until both directions end (or the idle timeout,
 /// or the end of the grace period), log how it went.
-async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &CancellationToken) {
+async fn serve(id: u64, client: Stream, peer: &Peer, plan: &RelayPlan, force: &CancellationToken) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
     let meter = Meter::default();
@@ -389,7 +389,7 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &Plan, force: &Cancel
     plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
 }
 
-async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) -> End {
+async fn connect_and_relay(id: u64, client: Stream, plan: &RelayPlan, meter: &Meter) -> End {
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
         connect::connect_once(&plan.target, Kind::Stream),
@@ -412,7 +412,7 @@ async fn connect_and_relay(id: u64, client: Stream, plan: &Plan, meter: &Meter) 
     let tap = plan
         .dump
         .as_ref()
-        .map(|d| move |dir: Dir, data: &[u8]| d.chunk(id, dir, data));
+        .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
     let relay = copy::relay(
         client,
         target,
