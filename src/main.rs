@@ -21,7 +21,7 @@ fn main() {
     allocator::tune();
     let cli = cli::Cli::parse();
     let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
-    let code = match cmd::run(cli.command, &ctx) {
+    let code = match cli.command.run(&ctx) {
         Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
         Err(e) => error::report(&e, ctx.color_stderr),
     };

@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::CommandFactory;
 use clap_complete::Shell;
 
 /// Write completions and man pages
@@ -16,13 +15,13 @@ pub struct Args {
     pub out_dir: PathBuf,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+/// Writes the files for `cmd`, the whole command line (the caller owns its definition).
+pub fn run(args: Args, mut cmd: clap::Command) -> anyhow::Result<()> {
     let completions = args.out_dir.join("completions");
     let man = args.out_dir.join("man");
     for dir in [&completions, &man] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    let mut cmd = crate::cli::Cli::command();
     for shell in [
         Shell::Bash,
         Shell::Zsh,

@@ -13,12 +13,12 @@ use rustix::io::Errno;
 
 use crate::error::Fail;
 use crate::net::addr::Addr;
-use crate::net::connect::{first_address, tcp_socket, try_connect_unix};
+use crate::net::connect::{first_address, tcp_socket};
 use crate::net::cred::Cred;
 use crate::net::explain::file_kind;
 use crate::net::kind::Kind;
 use crate::net::listener::Listener;
-use crate::net::sockaddr::{unix_socket, unix_target};
+use crate::net::unix::{try_connect_unix, unix_socket, unix_target};
 use crate::shutdown::FileGuard;
 use crate::term::{Ctx, escape};
 

@@ -3,7 +3,6 @@
 //! never paces.
 
 use std::io;
-use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
@@ -13,29 +12,8 @@ use crate::error::Fail;
 use crate::net::addr::Addr;
 use crate::net::explain::connect_error;
 use crate::net::kind::Kind;
-use crate::net::sockaddr::{unix_socket, unix_target};
 use crate::net::stream::Stream;
-
-/// One attempt: a non-blocking socket of `kind`, connected (unix connect does not block
-/// beyond a full backlog, where it fails with EAGAIN and we report it).
-pub fn try_connect_unix(addr: &Addr, kind: Kind) -> io::Result<OwnedFd> {
-    // A missing directory on a long path stays an io::Error, so that connect_error names it.
-    let target = unix_target(addr).map_err(|e| match e.downcast::<io::Error>() {
-        Ok(io) => io,
-        Err(e) => e
-            .downcast::<Fail>()
-            .map_or_else(io::Error::other, io::Error::other),
-    })?;
-    let fd = unix_socket(kind)?;
-    match rustix::net::connect(&fd, &target.addr) {
-        Ok(()) => Ok(fd),
-        Err(Errno::AGAIN) => Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            "the listener's accept queue is full",
-        )),
-        Err(e) => Err(e.into()),
-    }
-}
+use crate::net::unix::try_connect_unix;
 
 /// Whether an error means "not there yet": what `--wait` keeps retrying.
 pub fn is_not_ready(err: &io::Error) -> bool {

@@ -21,7 +21,7 @@ use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Cred;
 use crate::net::kind::Kind;
-use crate::net::sockaddr::{self, UnixTarget, unix_socket};
+use crate::net::unix::{self, UnixTarget, unix_socket};
 use crate::shutdown::FileGuard;
 use crate::term::{Ctx, escape};
 
@@ -127,7 +127,7 @@ impl Dgram {
     /// wrong type, permission) show up here, and readiness then means "the receiver's
     /// queue has room", so a full queue is waited for instead of spun on.
     pub fn connect(&self, addr: &Addr) -> anyhow::Result<()> {
-        let target = sockaddr::unix_target(addr)?;
+        let target = unix::unix_target(addr)?;
         rustix::net::connect(self.fd.get_ref(), &target.addr)
             .map_err(|e| send_error(addr, &e.into(), 0, self.send_limit()).into())
     }
@@ -137,7 +137,7 @@ impl Dgram {
     /// and dissolving the connection later would purge what already came). The price: a
     /// full receiver queue cannot be waited for with poll, so it is retried every 1 ms.
     pub fn aim(&mut self, addr: &Addr) -> anyhow::Result<()> {
-        self.target = Some(sockaddr::unix_target(addr)?);
+        self.target = Some(unix::unix_target(addr)?);
         Ok(())
     }
 

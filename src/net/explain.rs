@@ -13,8 +13,8 @@ use crate::error::Fail;
 use crate::linux::diag;
 use crate::linux::users::{group_name, user_name};
 use crate::net::addr::Addr;
-use crate::net::connect::try_connect_unix;
 use crate::net::kind::Kind;
+use crate::net::unix::try_connect_unix;
 use crate::term::escape;
 
 /// Turns a failed connect into the message design.md asks for: the address, the real

@@ -10,5 +10,5 @@ pub mod dgram;
 pub mod explain;
 pub mod kind;
 pub mod listener;
-pub mod sockaddr;
 pub mod stream;
+pub mod unix;

@@ -9,7 +9,7 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use super::pick::Picked;
-use super::select::Select;
+use super::select::{Select, command};
 use super::shadow::{self, DirCache, Facts, file_facts};
 use crate::linux::diag::{Name, Sock, SockState, Source};
 use crate::linux::fdscan::{FdScan, Holder};
@@ -307,11 +307,6 @@ impl Names {
             .or_insert_with(|| crate::linux::users::group_name(gid).into())
             .clone()
     }
-}
-
-/// A process's command name, escaped for the terminal.
-pub fn command(pid: u32) -> Option<Arc<str>> {
-    crate::linux::process::comm(pid).map(|c| crate::term::escape(&c).into())
 }
 
 /// Groups descriptors by process, with each process's command name. Sized exactly: one

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::listing::command;
 use crate::net::kind::Kind;
 
 /// What to list.
@@ -57,6 +56,11 @@ impl Select {
             Some(NameFilter::Substring(s)) => shown.contains(s.as_str()),
         }
     }
+}
+
+/// A process's command name, escaped for the terminal.
+pub fn command(pid: u32) -> Option<Arc<str>> {
+    crate::linux::process::comm(pid).map(|c| crate::term::escape(&c).into())
 }
 
 /// `ls PATTERN`: a substring of the address as shown, or a shell-style glob over the whole

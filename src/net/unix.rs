@@ -1,6 +1,7 @@
-//! A unix socket address ready for one bind or connect call, and new unix sockets. Paths
-//! longer than `sun_path` are reached through `/proc/self/fd/N/NAME` of the opened parent
-//! directory, so they work instead of being truncated.
+//! Unix sockets at the system-call level: an address ready for one bind or connect call,
+//! new non-blocking sockets, and one connect attempt. Paths longer than `sun_path` are
+//! reached through `/proc/self/fd/N/NAME` of the opened parent directory, so they work
+//! instead of being truncated.
 
 use std::ffi::OsStr;
 use std::io;
@@ -8,6 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
+use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use crate::error::Fail;
@@ -98,4 +100,25 @@ pub fn unix_socket(kind: Kind) -> io::Result<OwnedFd> {
         SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
         None,
     )?)
+}
+
+/// One attempt: a non-blocking socket of `kind`, connected (unix connect does not block
+/// beyond a full backlog, where it fails with EAGAIN and we report it).
+pub fn try_connect_unix(addr: &Addr, kind: Kind) -> io::Result<OwnedFd> {
+    // A missing directory on a long path stays an io::Error, so that connect_error names it.
+    let target = unix_target(addr).map_err(|e| match e.downcast::<io::Error>() {
+        Ok(io) => io,
+        Err(e) => e
+            .downcast::<Fail>()
+            .map_or_else(io::Error::other, io::Error::other),
+    })?;
+    let fd = unix_socket(kind)?;
+    match rustix::net::connect(&fd, &target.addr) {
+        Ok(()) => Ok(fd),
+        Err(Errno::AGAIN) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the listener's accept queue is full",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
