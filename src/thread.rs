@@ -1,4 +1,6 @@
-//! Work split over two threads, where a listing is long enough to pay for a second one.
+//! Work on a second thread beside this one, where a listing is long enough to pay for it
+//! (ls's table dump beside its fd scan, plain columns cell by cell); rayon's pool would
+//! start a thread per core for the one join this needs.
 
 /// Runs `a` on a second thread while `b` runs on this one, and returns both results. When
 /// no thread can be had (a limit on tasks), `a` runs here after `b`; a panic in `a` goes

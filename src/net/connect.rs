@@ -1,6 +1,6 @@
-//! Reaching a socket: one connect attempt (unix stream/seqpacket/datagram or TCP, every
-//! address a name resolves to), the retries of `--wait`, and the loopback TCP socket that
-//! never paces.
+//! Reaching a socket: connecting once to any stream address (TCP tries every address a
+//! name resolves to), the retries of `--wait` with the failure in words, and the loopback
+//! TCP socket that never paces.
 
 use std::io;
 use std::time::{Duration, Instant};
