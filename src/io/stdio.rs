@@ -242,7 +242,8 @@ impl Stdout {
 
 impl StdoutDone {
     /// Waits until every queued chunk is written (all `Stdout` handles must be dropped).
-    /// A closed stdout is not an error: design.md exits 0 when the reader goes away.
+    /// A closed stdout is not an error: udskit exits 0 when the reader goes away (README,
+    /// "Exit codes").
     pub async fn wait(self) -> io::Result<()> {
         ended(self.0.await)
     }
