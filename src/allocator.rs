@@ -1,14 +1,12 @@
 //! The global allocator: the system's, except that large blocks (I/O buffers such as
-//! hyper's read buffer of pump::CHUNK) start on a page boundary.
+//! hyper's read buffer of io::CHUNK) start on a page boundary.
 //!
 //! Why: on AMD Zen the kernel's copy to user memory (`rep movsb`) runs about 3x slower
 //! when the destination sits 1 to 31 bytes past the source modulo 4 KiB, and glibc puts a
 //! large block at a page start + 16. A body sent from the page cache (nginx's sendfile,
 //! splice) arrives page-aligned, so every read of it hit the slow case or missed it by the
-//! luck of the heap layout. Measured (Python recv_into of nginx's 100 MiB body, AMD EPYC,
-//! CPU ms per 100 MiB): destination offset 0: 13-18, 32..4095: 20-28, 1..24: 47-62.
-//! `udskit http` writing to /dev/null in place re-used one page+16 buffer: 83 ms of CPU per
-//! 100 MiB, 24-26 ms page-aligned (27 ms before, with a writer thread and heap luck).
+//! luck of the heap layout. Page-aligned, it never does, for up to a page more per large
+//! block (figures in docs/performance.md).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 
@@ -65,10 +63,10 @@ unsafe extern "C" {
     fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
 }
 
-/// Keeps blocks under 4 MiB on the heap, where freed ones are reused. glibc otherwise maps
-/// a page-aligned block of 256 KiB afresh each time: 278 mmap and 266 munmap calls and
-/// 93 ms of CPU per 100 MiB body with the stdout thread (about 30 ms with this). Called
-/// first thing in main; with another libc (musl's mallopt does nothing) it changes nothing.
+/// Keeps blocks under 4 MiB on the heap, where freed ones are reused: glibc otherwise maps
+/// each page-aligned 256 KiB block afresh, an mmap and a munmap per chunk of a body, for
+/// about three times the CPU; the price is up to 8 MiB of freed heap kept. Called first
+/// thing in main; with another libc (musl's mallopt does nothing) it changes nothing.
 pub fn tune() {
     const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
     const M_MMAP_THRESHOLD: std::ffi::c_int = -3;

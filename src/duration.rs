@@ -1,4 +1,4 @@
-//! The DURATION grammar of design.md: `500ms`, `10s`, `2m`, `1h`, or a bare number of
+//! The DURATION grammar (README, "Addresses"): `500ms`, `10s`, `2m`, `1h`, or a bare number of
 //! seconds (`1.5`); `50us` (or `50µs`) for the microseconds of `relay --busy-poll`. Used as a clap value parser by every option that takes a duration.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Errors and exit codes in one place (design.md, "Exit codes"). Everything is an
+//! Errors and exit codes in one place (README, "Exit codes"). Everything is an
 //! `anyhow::Error`; a [`Fail`] somewhere in its chain carries a non-default exit code
 //! and a `hint:` line. [`report`] prints `udskit: error: ...` and picks the code.
 

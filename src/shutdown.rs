@@ -62,7 +62,7 @@ impl Shutdown {
     }
 }
 
-/// 128 + the signal that stopped us cleanly, if one did (the exit code design.md asks for).
+/// 128 + the signal that stopped us cleanly, if one did (130 or 143, README "Exit codes").
 pub fn exit_code() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,

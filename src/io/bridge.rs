@@ -145,9 +145,8 @@ where
 
 /// [`bridge`] with this process's stdin, read from here on: when stdin is a pipe and the
 /// stream a unix stream or TCP socket, its bytes are spliced from the pipe into the socket
-/// without passing through our memory (bench/stream, 2 GiB, medians of 5: connect + listen
-/// used 0.69 CPU-s/GiB with the stdin thread, 0.40 with splice; 784 -> 1677 MiB/s);
-/// otherwise the stdin thread of [`stdin`] feeds it.
+/// without passing through our memory or a thread (about 40% less CPU per GiB, figures in
+/// docs/performance.md); otherwise the stdin thread of [`stdin`] feeds it.
 pub async fn bridge_stdio(
     stream: crate::net::stream::Stream,
     out: &Writer,

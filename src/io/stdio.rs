@@ -132,10 +132,8 @@ impl Drop for Direct {
 pub struct WriterDone(oneshot::Receiver<io::Result<()>>);
 
 /// A regular file or a memory device (/dev/null, major 1): a write(2) to it completes
-/// without waiting for anyone, so it can be made from the runtime thread. Measured with
-/// bench/http's 100 MiB body to /dev/null (perf stat, 20 runs, page-aligned buffers, see
-/// allocator.rs): 24-26 ms of CPU and 400 context switches in place, 30-40 ms and 800-1000
-/// through the writer thread (a futex wakeup per chunk).
+/// without waiting for anyone, so it can be made from the runtime thread, which saves the
+/// writer thread's futex wakeup per chunk (figures in docs/performance.md).
 fn never_stalls(fd: impl AsFd) -> bool {
     use rustix::fs::FileType;
     rustix::fs::fstat(&fd).is_ok_and(|st| match FileType::from_raw_mode(st.st_mode) {
@@ -244,7 +242,8 @@ impl Writer {
 
 impl WriterDone {
     /// Waits until every queued chunk is written (all `Writer` handles must be dropped).
-    /// A closed stdout is not an error: design.md exits 0 when the reader goes away.
+    /// A closed stdout is not an error: udskit exits 0 when the reader goes away (README,
+    /// "Exit codes").
     pub async fn wait(self) -> io::Result<()> {
         ended(self.0.await)
     }

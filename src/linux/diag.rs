@@ -125,8 +125,8 @@ const TCP_ESTABLISHED: u8 = 1;
 const TCP_LISTEN: u8 = 10;
 
 /// The receive buffer for the dump. The kernel fills each dump message up to the reader's
-/// buffer size but at most 32 KiB: at 10,000 sockets an 8 KiB buffer took 140 recv calls,
-/// 32 KiB and 1 MiB both 37 (strace -c); whole-run times did not differ beyond the noise.
+/// buffer size but at most 32 KiB, so a bigger one saves no recv call and a smaller one
+/// costs more (docs/performance.md).
 const RECV_BUF: usize = 32 * 1024;
 
 /// Dumps every unix socket through NETLINK_SOCK_DIAG.

@@ -28,8 +28,8 @@ pub struct FdScan {
 
 /// Reads every selected process's fd table once: `readlinkat` on each entry relative to the
 /// opened fd directory (no per-fd path walk, no stat), keeping `socket:[INODE]` links.
-/// Direct reads rather than the procfs crate: with 10,000 sockets over 20 processes this
-/// scan took 37-53 ms and procfs's `all_processes()`/`fd()` 72-110 ms (5 runs each).
+/// Direct reads rather than the procfs crate, whose `all_processes()`/`fd()` took about
+/// twice as long at 10,000 sockets (docs/performance.md).
 /// Processes that exit during the scan are skipped.
 pub fn scan_socket_fds(select: &dyn Fn(u32) -> bool) -> FdScan {
     match FdWork::new(select) {
@@ -40,9 +40,9 @@ pub fn scan_socket_fds(select: &dyn Fn(u32) -> bool) -> FdScan {
 
 /// One fd scan that several threads can share: each takes the next process not yet taken.
 /// `udskit ls` lets its sock_diag thread join in once the dump is done. (Two threads
-/// splitting the scan from the start were slower on these busy 2-core machines, 162 ms
-/// against 134 ms sequential, with the dump beside them: joining only when the dump thread
-/// is idle anyway does not take a core away from it.)
+/// splitting the scan from the start, with the dump beside them, were slower than one on a
+/// busy 2-core machine: joining only when the dump thread is idle anyway does not take a
+/// core away from it.)
 pub struct FdWork {
     pids: Vec<u32>,
     next: AtomicUsize,

@@ -1,4 +1,4 @@
-//! The one address grammar every subcommand accepts (design.md, "Addresses"):
+//! The one address grammar every subcommand accepts (README, "Addresses"):
 //! filesystem paths, Linux abstract names, the DOCKER_HOST `unix:///` form and TCP.
 //! `Display` prints the canonical form, which parses back to the same address.
 

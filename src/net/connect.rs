@@ -100,12 +100,9 @@ pub fn tcp_socket(ip: std::net::IpAddr) -> io::Result<TcpSocket> {
 /// in place of the system's default, which may pace its sends (bbr does): on loopback
 /// there is no network to pace for, no loss and no queue, so congestion control never
 /// acts, but bbr's pacing arms a timer as it sends, and on a virtual machine every timer
-/// is a trip to the hypervisor. Measured here (bbr the default, 2 cores, `relay` reading
-/// 2 GiB from a unix socket and sending them on loopback TCP, medians of 5): 1.45-1.57
-/// GiB/s at 0.60-0.67 s of relay CPU per GiB under bbr, 2.22-2.45 GiB/s at 0.42-0.44 s
-/// under reno (cubic measured the same); switched only after connecting, the relay spent
-/// 5-15% more (the kernel leaves a socket's pacing on once bbr has asked for it). Best
-/// effort: a kernel without reno keeps its default.
+/// is a trip to the hypervisor (about a third of a relay's CPU). Chosen before connecting:
+/// the kernel leaves a socket's pacing on once bbr has asked for it. Best effort: a kernel
+/// without reno keeps its default (figures in docs/performance.md).
 fn unpaced(socket: &TcpSocket) {
     let _ = rustix::net::sockopt::set_tcp_congestion(socket, "reno");
 }

@@ -25,12 +25,11 @@ use crate::net::unix::{self, UnixTarget, unix_socket};
 use crate::shutdown::FileGuard;
 use crate::term::{Ctx, escape};
 
-/// The largest datagram the kernel can carry, whatever the sender's buffer: measured on
-/// Linux 6.18, a 4,263,616-byte datagram arrives and one byte more fails with ENOBUFS (4 MiB
-/// of linear skb data plus 17 pages of fragments, less the skb's own overhead). Kernels
-/// built with more fragments per skb (MAX_SKB_FRAGS up to 45) allow a little more, so the
-/// receive buffer leaves room for 64 pages; a bigger one still is reported, never cut
-/// silently (see [`Received::truncated`]).
+/// The largest datagram the kernel can carry, whatever the sender's buffer: 4 MiB of linear
+/// skb data plus 17 pages of fragments, less the skb's own overhead (Linux 6.18, found by
+/// sending; see docs/performance.md). Kernels built with more fragments per skb
+/// (MAX_SKB_FRAGS up to 45) allow a little more, so the receive buffer leaves room for 64
+/// pages; a bigger one still is reported, never cut silently (see [`Received::truncated`]).
 pub const KERNEL_MAX: usize = 4 * 1024 * 1024 + 17 * 4096 - 320;
 
 /// Receive buffer: one maximal datagram, whatever kernel (see [`KERNEL_MAX`]).

@@ -17,7 +17,7 @@ use crate::net::kind::Kind;
 use crate::net::unix::try_connect_unix;
 use crate::term::escape;
 
-/// Turns a failed connect into the message design.md asks for: the address, the real
+/// Turns a failed connect into the message every subcommand gives: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
     reach_error(

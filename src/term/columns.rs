@@ -10,10 +10,10 @@ use std::borrow::Cow;
 /// written to `out` line by line.
 /// Each cell is asked for once and kept in one flat buffer until the widths are known:
 /// formatting every cell twice (once for the widths, once for the output) with a padding
-/// written char by char was about a third of the user-space time left on `udskit ls`'s
-/// critical path at 10,000 rows (perf). That buffer is sized from its first rows, and the
-/// lines go out through a small one: growing both buffers to the size of the listing (about
-/// 1.7 MB at 10,000 rows, each doubling a fresh copy) cost a thousand page faults there.
+/// written char by char was the largest user-space cost left on `udskit ls`'s critical
+/// path. That buffer is sized from its first rows, and the lines go out through a small
+/// one: growing both buffers to the size of the listing, each doubling a fresh copy, cost
+/// fresh page faults at every doubling (figures in docs/performance.md).
 /// `out` gets blocks of whole lines.
 pub fn plain_columns<'a>(
     header: &[&str],
@@ -25,9 +25,8 @@ pub fn plain_columns<'a>(
     let cols = header.len();
     let last = cols.saturating_sub(1);
     let cells = |range| Cells::of(range, header, &cell);
-    // A long listing's cells are made by two threads, half of the rows each: at 10,000
-    // rows `udskit ls` took 2.5-3.5 ms instead of 3.5-4 ms to print (phase timings of 8
-    // runs each), with nothing else left to run beside it.
+    // A long listing's cells are made by two threads, half of the rows each: nothing else
+    // is left to run beside them by now (figures in docs/performance.md).
     let parts = if rows >= SPLIT_MIN {
         let (second, first) =
             crate::thread::beside(|| cells(rows / 2..rows), || cells(0..rows / 2));
@@ -85,8 +84,8 @@ pub fn plain_columns<'a>(
 /// listing (1 MB at 10,000 sockets, about 250 page faults to build).
 const OUT_BUF: usize = 64 * 1024;
 
-/// Tables from this many rows on have their cells made by two threads: 2,000 rows take
-/// about 0.4 ms on one.
+/// Tables from this many rows on have their cells made by two threads: fewer are not
+/// worth starting a thread for.
 const SPLIT_MIN: usize = 2000;
 
 /// The cells of some rows of a plain table, in one buffer, and the widths they need.

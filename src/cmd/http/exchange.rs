@@ -77,9 +77,9 @@ pub async fn send(
     } else {
         let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
             .title_case_headers(true)
-            // Reads of io::CHUNK (256 KiB) instead of hyper's adaptive 8 KiB start:
-            // bench/http's 100 MiB body ran about 20% faster in alternating rounds
-            // (median 47 ms against 58 ms; 64 KiB and 512 KiB were no better).
+            // Reads of io::CHUNK (256 KiB) instead of hyper's adaptive 8 KiB start: a big
+            // body goes in far fewer reads, for a buffer a small answer never fills; 64 KiB
+            // and 512 KiB were no better (figures in docs/performance.md).
             .read_buf_exact_size(Some(crate::io::CHUNK))
             .handshake(io)
             .await?;

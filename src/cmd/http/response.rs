@@ -19,9 +19,9 @@ use crate::io::stdio::{Writer, WriterDone};
 use crate::term::{Ctx, escape};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
-/// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body. Measured
-/// with a 4 MiB `/containers/json`-like array, coloured: 24 MiB peak (uncoloured 14 MiB; a
-/// tree of serde_json::Value took 55 MiB). A larger value is shown as it arrives, unformatted.
+/// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body, which a
+/// coloured 4 MiB value stays under (docs/performance.md). A larger value is shown as
+/// it arrives, unformatted.
 const JSON_HOLD_MAX: usize = 4 * 1024 * 1024;
 
 /// When docker frames are split onto stdout and stderr.

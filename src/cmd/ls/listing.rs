@@ -79,11 +79,9 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     let early = !sel.by_process();
     // The sock_diag dump (and, without -c/-p, the shadow checks and the entries of its
     // sockets) runs on a second thread beside the /proc fd scan, which that thread then
-    // helps to finish (see FdWork). At 10,000 sockets over 20 processes the dump thread
-    // took `udskit ls` from 81 to 60 ms (medians of 30 interleaved runs, load average 2)
-    // for about the same CPU time; its help with the scan from 61 to 53 ms (the same way,
-    // load average 2). Making the entries there rather than after the join took the steps
-    // after it, which nothing runs beside, from 8-9 to 5-6 ms (phase timings, 6 runs each).
+    // helps to finish (see FdWork): the wall time drops by about a quarter for the same
+    // CPU time, and what is made there is not left for after the join, where nothing runs
+    // beside it (figures in docs/performance.md).
     let dump = move || -> std::io::Result<(Found, Names, DirCache)> {
         let mut dirs = DirCache::default();
         let mut names = Names::default();
@@ -165,8 +163,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
 }
 
 /// Entries from this many on get their processes from two threads, in blocks of
-/// SPLIT_BLOCK. At 10,000 sockets this took the step from 2-3 ms to 1-2 ms (phase timings
-/// of 8 runs each); 1,000 entries take about 0.2 ms, not much more than starting a thread.
+/// SPLIT_BLOCK: fewer take not much more than starting a thread (docs/performance.md).
 const SPLIT_MIN: usize = 1000;
 /// About 50 us of work at that rate: the two threads end within that of each other, and
 /// take the lock 40 times for 10,000 entries.
@@ -217,8 +214,8 @@ impl Picked {
         dirs: &mut DirCache,
     ) -> (Vec<Entry>, Source) {
         // By pick, in the dump's order: the sockets are read one after the other. With
-        // -c/-p, the few sockets left are looked up one by one (a directory of 10,000
-        // files takes about 6 ms to read).
+        // -c/-p, the few sockets left are looked up one by one (reading a big directory
+        // whole costs more than a few lookups).
         let mut unmoved = vec![false; self.picks.len()];
         if !sel.file_facts && !sel.by_process() {
             let socks = self.picks.iter().map(|p| &self.socks[p.sock as usize]);

@@ -119,11 +119,9 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
 /// The picks' order in the listing: by the address shown, then by inode. Each address is
 /// keyed by its first 32 bytes after the prefix all of them share (four integers compare
 /// faster than a memcmp call), and compared in full only when those are equal. The prefix
-/// alone is not enough: one socket outside the directory of the others makes it `/`. At
-/// 10,000 sockets in one directory, sorting on the full addresses (memcmp through a 25-byte
-/// common prefix) took about 4% of the run, and on 8 bytes after the shared prefix still
-/// 2-3 ms of the dump thread (with other sockets on the machine: nearly every comparison
-/// went on to the full addresses).
+/// alone is not enough: one socket outside the directory of the others makes it `/`, and
+/// with keys of 8 bytes nearly every comparison then went on to the full addresses
+/// (figures in docs/performance.md).
 fn sorted(picks: &[Pick], socks: &[Sock]) -> Vec<u32> {
     let bytes = |p: u32| shown_bytes(&picks[p as usize], socks);
     let common = (0..picks.len() as u32).map(bytes).reduce(|a, b| {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use crate::linux::diag::{Name, Sock};
 
 /// Directories holding at least this many listeners are read once (getdents) rather than
-/// stat-ing each socket file: with 10,000 listeners in one directory the stats took about
-/// 15% of `udskit ls` (perf) and reading the directory about 3%.
+/// stat-ing each socket file: at 10,000 listeners the one read costs about a fifth of the
+/// stats (docs/performance.md).
 const DIR_READ_MIN: usize = 16;
 
 /// Shadow detection for big directories, the indices of the listeners found unmoved: one
@@ -21,13 +21,13 @@ const DIR_READ_MIN: usize = 16;
 ///
 /// The listeners are grouped by directory, each the same as the previous one's or looked
 /// up, and each directory's entries are then looked up by inode in a list sorted by it,
-/// which holds what the check needs: a map holding a vector per inode, under SipHash, made
-/// this a tenth of `udskit ls` at 10,000 sockets; going from the list back to each socket
-/// for its device and name (cache misses) took two thirds of what remained (perf annotate).
+/// which holds what the check needs: a map holding a vector per inode, under SipHash, was
+/// dearer, and going from the list back to each socket for its device and name missed the
+/// cache (figures in docs/performance.md).
 pub fn unmoved_in_big_dirs<'a>(socks: impl ExactSizeIterator<Item = &'a Sock>) -> Vec<usize> {
     use rustix::fs::{FileType, Mode, OFlags, RawDir};
     // Directories, and the sockets' files in all of them in one vector sized once (grown by
-    // doubling, per directory, it was a tenth of this function): (directory, socket file
+    // doubling, per directory, it copied as it grew): (directory, socket file
     // inode, device, file name, index), sorted by directory and inode below.
     let mut dirs: Vec<&[u8]> = Vec::new();
     let mut files: Vec<(u32, u32, u64, &[u8], usize)> = Vec::with_capacity(socks.len());
@@ -88,8 +88,8 @@ pub fn unmoved_in_big_dirs<'a>(socks: impl ExactSizeIterator<Item = &'a Sock>) -
 }
 
 /// Getdents buffer for a big directory: 64 KiB holds about 1,500 entries of socket names
-/// like `name-1234.sock` per call; rustix's `Dir` grows to 24 KiB (strace: 22 calls at
-/// 10,000 entries, 7 with this).
+/// like `name-1234.sock` per call, a third of the calls of rustix's `Dir`, which grows to
+/// 24 KiB (docs/performance.md).
 const DENTS_BUF: usize = 64 * 1024;
 
 /// Opened parent directories of the listeners: a stat relative to the directory looks up

@@ -19,25 +19,10 @@ use crate::net::stream::{Stream, register_with};
 /// How a relay moves bytes between its two sockets: splice, every direction, unless
 /// `--dump` needs the bytes in hand.
 ///
-/// Measured here (kernel 6.18, 2 cores shared with both python peers moving 2 GiB per
-/// transfer with 1 MiB I/O, 8 interleaved rounds, medians; the relay's CPU time per GiB
-/// is the steadier figure on a noisy machine):
-///
-/// | direction of the bytes  | splice                   | buffer (256 KiB)         |
-/// |-------------------------|--------------------------|--------------------------|
-/// | unix -> TCP (download)  | 2.47 GiB/s, 0.23 s/GiB   | 1.89 GiB/s, 0.49 s/GiB   |
-/// | unix -> TCP (upload)    | 1.99 GiB/s, 0.27 s/GiB   | 1.67 GiB/s, 0.52 s/GiB   |
-/// | unix -> unix (up, down) | 2.14, 2.04 GiB/s, 0.23 s/GiB | 1.93, 2.22 GiB/s, 0.37-0.43 s/GiB |
-/// | TCP -> unix (6 rounds)  | 1.59 GiB/s, 0.28 s/GiB   | 1.27 GiB/s, 0.61 s/GiB   |
-/// | TCP -> TCP              | not measured; splice too |                          |
-///
-/// splice moves page references: from TCP the received pages, from a unix socket the
-/// pages its writer filled, and on into the other socket's queue without a copy (the
-/// buffer copies every byte twice). The buffer column above is the buffered relay of the
-/// build before, with a sender thread of its own for a busy direction. Until loopback TCP
-/// was unpaced ([`crate::net::connect::tcp_socket`]) splice from a unix socket measured the
-/// slower (0.60-0.75 against 0.45-0.69 s/GiB; bbr's pacing made the sends of spliced
-/// pages dear in tcp_sendmsg), so until then a unix socket was read through a buffer.
+/// splice moves page references from one socket's queue into the other's where a buffer
+/// copies every byte twice, so it costs about half the relay's CPU per GiB; from a unix
+/// socket too, now that loopback TCP is unpaced ([`crate::net::connect::tcp_socket`]).
+/// Figures in docs/performance.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Copier {
     /// splice(2) through a pipe: the bytes never enter user space.
@@ -46,33 +31,21 @@ pub enum Copier {
     Buffer,
 }
 
-/// Pipe size of a busy spliced direction, and the most one splice asks for. 1 MiB against
-/// the default 64 KiB: fewer splice calls per GiB (16 vs 256 per 16 MiB); the throughput
-/// difference was within this machine's noise (0.4-0.8 GiB/s for 64 KiB, 256 KiB and 1 MiB
-/// alike, TCP->UDS upload while other jobs ran). The pipe is kernel memory and its pages
-/// are only allocated while bytes sit in it, but its size counts against the user's
-/// fs.pipe-user-pages-soft (16,384 pages by default), past which an unprivileged user's
-/// new pipes get 2 slots: 1 MiB for every direction would reach it at 32 connections. So
-/// a direction starts with the default pipe and grows to this once one splice moves half
-/// of that, which measured the same as 1 MiB from the start (6 interleaved rounds: 2.46
-/// against 2.56 GiB/s UDS->TCP upload, 1.39 against 1.40 TCP->UDS upload).
+/// Pipe size of a busy spliced direction, and the most one splice asks for: 1 MiB makes 16
+/// times fewer splice calls than the default 64 KiB, for the same throughput. Pipe sizes
+/// count against the user's fs.pipe-user-pages-soft (16,384 pages by default; past it new
+/// pipes get 2 slots), which 1 MiB per direction would reach at 32 connections, so a
+/// direction grows to this only once one splice moves half its default pipe.
 pub const SPLICE_PIPE: usize = 1024 * 1024;
 
-/// Largest buffer of a buffered direction. 64 KiB, 256 KiB and 1 MiB measured alike
-/// within noise (0.4-2.2 GiB/s, UDS->TCP); 256 KiB matches [`crate::io::CHUNK`].
-/// Re-measured on a quieter machine (load ~2, 2 GiB transfers, medians of 5, relay CPU
-/// per GiB): 32 KiB 0.46-0.47 s, 64 KiB 0.46-0.48 s, 128 KiB 0.50-0.57 s, 256 KiB 0.44 s
-/// (1.8-2.1 GiB/s for all). A larger buffer cannot help a unix source: one recv(2) returns
-/// what the writer could queue, which its SO_SNDBUF caps (208 KiB by default; strace shows
-/// 208-256 KiB per recv with a 1 MiB buffer), and reading on until EAGAIN to fill 1 MiB
-/// before one send measured the same (1.8-1.9 GiB/s, 0.47-0.48 s/GiB). perf shows the
-/// relay's time in the kernel's two copies (34%) and the loopback TCP path (most of the
-/// rest); the runtime's readiness path is ~2% (216 epoll_wait per 2 GiB).
+/// Largest buffer of a buffered direction, 256 KiB as [`crate::io::CHUNK`]: one recv(2)
+/// of a unix socket returns at most what its writer's SO_SNDBUF let it queue (208 KiB by
+/// default), so bigger buys nothing; 32 KiB to 1 MiB measured alike (docs/performance.md).
 pub const RELAY_BUF: usize = 256 * 1024;
 
 /// First buffer of a buffered direction, grown 4x (up to RELAY_BUF) whenever a read fills
-/// it: with 256 KiB at once, 1,000 idle connections that had each moved a few bytes held
-/// 139 MiB RSS; starting at 16 KiB they hold 21 MiB (bench/relay, memory).
+/// it: an idle connection that moved a few bytes holds 16 KiB, not 256, at the price of
+/// two smaller reads before a busy direction reaches RELAY_BUF (docs/performance.md).
 pub const RELAY_BUF_START: usize = 16 * 1024;
 
 /// A relayed connection's direction: `Up` from the client to the target, `Down` back.
@@ -154,14 +127,10 @@ pub type Tap<'a> = &'a (dyn Fn(Direction, &[u8]) + Sync);
 /// up without the relay being woken for it.
 ///
 /// A round trip through any relay costs four wakeups where the direct one costs two (the
-/// relay is woken by the request and by the answer), and udskit, socat and nginx all make
-/// the same six system calls per 1-byte round trip; on a virtual machine a wakeup of an
-/// idle CPU is the dearest part. Measured here with a first build of it (2 cores, bench/
-/// relay's latency runs, direct round trip 55 µs, 9 runs): a relay adds 169-189 µs by
-/// default, 41 µs polling for 20 µs, 25 µs for 50 µs, 35 µs for 200 µs; this build, in
-/// bench/relay at 50 µs, 9-22 µs where socat adds 112-166 µs. The price is a core kept busy while traffic flows,
-/// which is why it is asked for, never the default. Bulk throughput and HTTP requests/s
-/// measured the same with and without (within noise).
+/// relay is woken by the request and by the answer); its system calls are already as few as
+/// socat's and nginx's, and on a virtual machine waking an idle CPU is the dearest part. The
+/// price is a core kept busy while traffic flows, which is why it is asked for, never the
+/// default (latency figures in docs/performance.md).
 pub struct BusyPoll {
     window: Duration,
     /// Chunks moved so far, by every connection: a poll that sees it change goes on.
