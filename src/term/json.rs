@@ -9,26 +9,9 @@ pub fn base64(data: &[u8]) -> String {
 
 /// `2026-11-21T08:52:33.123456Z`: RFC 3339 in UTC with microseconds.
 pub fn utc_timestamp(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_micros()
-    )
+    // humantime panics on a time before 1970 or after 9999: a clock set that far off is clamped.
+    let last = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
+    humantime::format_rfc3339_micros(t.clamp(std::time::UNIX_EPOCH, last)).to_string()
 }
 
 /// Writes one JSON object with its keys in the given order (serde_json escapes the values),
@@ -100,5 +83,7 @@ mod tests {
         );
         let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00.000000Z");
+        let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
+        assert_eq!(utc_timestamp(before), "1970-01-01T00:00:00.000000Z");
     }
 }
