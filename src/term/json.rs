@@ -17,24 +17,25 @@ pub fn utc_timestamp(t: std::time::SystemTime) -> String {
 /// Writes one JSON object with its keys in the given order (serde_json escapes the values),
 /// coloured like jq when `color`: keys blue, strings green, null grey.
 pub fn json_object(out: &mut Vec<u8>, fields: &[(&str, serde_json::Value)], color: bool) {
-    let paint = |out: &mut Vec<u8>, code: &str, text: &str| {
-        if color {
-            out.extend_from_slice(format!("\x1b[{code}m{text}\x1b[0m").as_bytes());
-        } else {
-            out.extend_from_slice(text.as_bytes());
-        }
+    use anstyle::{AnsiColor, Style};
+    const KEY: Style = AnsiColor::Blue.on_default().bold();
+    const STRING: Style = AnsiColor::Green.on_default();
+    const NULL: Style = AnsiColor::BrightBlack.on_default();
+    let paint = |out: &mut Vec<u8>, style: Style, text: &str| {
+        let style = super::paint(style, color);
+        out.extend_from_slice(format!("{style}{text}{style:#}").as_bytes());
     };
     out.push(b'{');
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        paint(out, "34;1", &serde_json::Value::from(*key).to_string());
+        paint(out, KEY, &serde_json::Value::from(*key).to_string());
         out.push(b':');
         let text = value.to_string();
         match value {
-            serde_json::Value::String(_) => paint(out, "32", &text),
-            serde_json::Value::Null => paint(out, "90", &text),
+            serde_json::Value::String(_) => paint(out, STRING, &text),
+            serde_json::Value::Null => paint(out, NULL, &text),
             _ => out.extend_from_slice(text.as_bytes()),
         }
     }
@@ -59,7 +60,7 @@ mod tests {
         json_object(&mut painted, &fields, true);
         assert_eq!(
             String::from_utf8(painted).unwrap(),
-            "{\x1b[34;1m\"b\"\x1b[0m:\x1b[32m\"x\\\"y\"\x1b[0m,\x1b[34;1m\"a\"\x1b[0m:\x1b[90mnull\x1b[0m,\x1b[34;1m\"n\"\x1b[0m:3}"
+            "{\x1b[1m\x1b[34m\"b\"\x1b[0m:\x1b[32m\"x\\\"y\"\x1b[0m,\x1b[1m\x1b[34m\"a\"\x1b[0m:\x1b[90mnull\x1b[0m,\x1b[1m\x1b[34m\"n\"\x1b[0m:3}"
         );
     }
 
