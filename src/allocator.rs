@@ -59,20 +59,15 @@ unsafe impl GlobalAlloc for PageAligned {
     }
 }
 
-unsafe extern "C" {
-    fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-}
-
 /// Keeps blocks under 4 MiB on the heap, where freed ones are reused: glibc otherwise maps
 /// each page-aligned 256 KiB block afresh, an mmap and a munmap per chunk of a body, for
 /// about three times the CPU; the price is up to 8 MiB of freed heap kept. Called first
-/// thing in main; with another libc (musl's mallopt does nothing) it changes nothing.
+/// thing in main; with another libc (musl's mallopt does nothing) it is compiled out.
 pub fn tune() {
-    const M_TRIM_THRESHOLD: std::ffi::c_int = -1;
-    const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
+    #[cfg(target_env = "gnu")]
     // SAFETY: mallopt takes plain integers and only sets the allocator's thresholds.
     unsafe {
-        mallopt(M_MMAP_THRESHOLD, 4 << 20);
-        mallopt(M_TRIM_THRESHOLD, 8 << 20);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 8 << 20);
     }
 }

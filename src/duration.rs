@@ -1,7 +1,13 @@
 //! The DURATION grammar (README, "Addresses"): `500ms`, `10s`, `2m`, `1h`, or a bare number of
 //! seconds (`1.5`); `50us` (or `50µs`) for the microseconds of `relay --busy-poll`. Used as a clap value parser by every option that takes a duration.
+//! humantime reads and writes the forms with a unit (and so also takes `1m30s` or `2.5s`).
 
 use std::time::Duration;
+
+/// The longest DURATION: far beyond any real wait, and far below the ~9.2e18 s at which
+/// `Instant + d` panics, so that no deadline computed from a DURATION can overflow.
+const MAX_YEARS: u64 = 100;
+const MAX: Duration = Duration::from_secs(MAX_YEARS * 31_557_600);
 
 pub fn parse(s: &str) -> Result<Duration, String> {
     let bad = || {
@@ -9,35 +15,26 @@ pub fn parse(s: &str) -> Result<Duration, String> {
             "'{s}' is not a duration: write 500ms, 10s, 2m, 1h or a number of seconds such as 1.5"
         )
     };
-    let (num, unit) = match s.find(|c: char| c.is_alphabetic()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
+    let too_long = || format!("'{s}' is too long: a duration is at most {MAX_YEARS} years");
+    // humantime wants a unit; a bare number (digits and one dot, as sleep(1) takes it) is seconds.
+    let d = if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let n: f64 = s.parse().map_err(|_| bad())?;
+        Duration::try_from_secs_f64(n).map_err(|_| too_long())?
+    } else {
+        humantime::parse_duration(s).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => too_long(),
+            _ => bad(),
+        })?
     };
-    let scale = match unit {
-        "us" | "µs" => 1e-6,
-        "ms" => 0.001,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(bad()),
-    };
-    let n: f64 = num.parse().map_err(|_| bad())?;
-    if !n.is_finite() || n < 0.0 || num.starts_with(['+', '-']) {
-        return Err(bad());
+    if d > MAX {
+        return Err(too_long());
     }
-    Duration::try_from_secs_f64(n * scale).map_err(|_| bad())
+    Ok(d)
 }
 
-/// The short form used in messages: `250ms`, `1.5s`, `2m`.
+/// The short form used in messages: `250ms`, `1s 500ms`, `2m`, `50us`.
 pub fn show(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms}ms")
-    } else if ms.is_multiple_of(60_000) {
-        format!("{}m", ms / 60_000)
-    } else {
-        format!("{}s", d.as_secs_f64())
-    }
+    humantime::format_duration(d).to_string()
 }
 
 #[cfg(test)]
@@ -53,12 +50,46 @@ mod tests {
         assert_eq!(parse("2m"), Ok(Duration::from_secs(120)));
         assert_eq!(parse("1h"), Ok(Duration::from_secs(3600)));
         assert_eq!(parse("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse("0.1"), Ok(Duration::from_millis(100)));
+        assert_eq!(parse(".5"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse("2.5s"), Ok(Duration::from_millis(2500)));
+        assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
-        for bad in ["", "s", "1x", "-1", "+1", "1.5.5s", "nan", "inf", "10 s"] {
+        for bad in [
+            "", "s", "1x", "-1", "+1", "1.5.5s", "nan", "inf", ".", "1e3",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
+        assert_eq!(show(Duration::from_micros(50)), "50us");
         assert_eq!(show(Duration::from_millis(250)), "250ms");
-        assert_eq!(show(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(show(Duration::from_millis(1500)), "1s 500ms");
+        assert_eq!(show(Duration::from_secs(1)), "1s");
         assert_eq!(show(Duration::from_secs(120)), "2m");
+    }
+
+    /// A duration that `Instant::now() + d` (every deadline) or tokio's sleep could not
+    /// hold is refused here, as a usage error, instead of panicking later.
+    #[test]
+    fn absurd_durations_are_refused() {
+        let too_long = "is too long: a duration is at most 100 years";
+        for s in [
+            "9223372036854775807",
+            "9223372036854775807s",
+            "18446744073709551615s",
+            "99999999999999999999999",
+            "1e400",
+            "101y",
+            "30000000000h",
+        ] {
+            let e = parse(s).unwrap_err();
+            assert!(
+                e.contains(too_long) || e.contains("is not a duration"),
+                "{s}: {e}"
+            );
+        }
+        assert!(parse("9223372036854775807").unwrap_err().contains(too_long));
+        assert!(parse("101y").unwrap_err().contains(too_long));
+        let longest = parse("100y").unwrap();
+        assert!(std::time::Instant::now().checked_add(longest).is_some());
     }
 }

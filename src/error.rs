@@ -57,19 +57,16 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 
 /// Prints the error (and its hints) on stderr and returns its exit code.
 pub fn report(err: &anyhow::Error, color: bool) -> i32 {
-    let (red, yellow, reset) = if color {
-        ("\x1b[1;31m", "\x1b[1;33m", "\x1b[0m")
-    } else {
-        ("", "", "")
-    };
+    let red = crate::term::paint(crate::term::ERROR, color);
+    let yellow = crate::term::paint(crate::term::WARNING, color);
     let mut text = format!(
-        "udskit: {red}error{reset}: {}\n",
+        "udskit: {red}error{red:#}: {}\n",
         crate::term::escape(&format!("{err:#}"))
     );
     for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
         if let Some(hint) = &fail.hint {
             for line in hint.lines() {
-                text += &format!("{yellow}hint{reset}: {}\n", crate::term::escape(line));
+                text += &format!("{yellow}hint{yellow:#}: {}\n", crate::term::escape(line));
             }
         }
     }

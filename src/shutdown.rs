@@ -33,8 +33,8 @@ impl Shutdown {
             let mut seen = 0;
             loop {
                 let signo = tokio::select! {
-                    _ = int.recv() => libc_signo::SIGINT,
-                    _ = term.recv() => libc_signo::SIGTERM,
+                    _ = int.recv() => libc::SIGINT,
+                    _ = term.recv() => libc::SIGTERM,
                 };
                 seen += 1;
                 if seen == 1 {
@@ -117,10 +117,4 @@ fn remove_owned_files() {
     for (p, d, i) in OWNED.lock().unwrap_or_else(|e| e.into_inner()).iter() {
         remove_if_ours(p, *d, *i);
     }
-}
-
-/// Signal numbers without pulling in libc for two constants.
-mod libc_signo {
-    pub const SIGINT: i32 = 2;
-    pub const SIGTERM: i32 = 15;
 }

@@ -11,7 +11,6 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::error::Fail;
 use crate::io::bridge;
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
@@ -38,6 +37,7 @@ use crate::term::{Ctx, escape};
 ///   udskit listen --echo --mode 600 /tmp/echo.sock
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
+#[group(id = "concurrent", multiple = true, args = ["keep_open", "echo", "exec"])]
 pub struct Args {
     /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT
     #[arg(value_name = "ADDR")]
@@ -56,10 +56,10 @@ pub struct Args {
     #[arg(long, value_name = "CMD")]
     pub exec: Option<String>,
     /// Serve at most N clients at a time; more wait in the accept queue
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..), requires = "concurrent")]
     pub max_clients: Option<u32>,
     /// Exit after N clients have been served (with -k, --echo or --exec)
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "concurrent")]
     pub count: Option<u64>,
     #[command(flatten)]
     pub bind: BindOpts,
@@ -76,18 +76,6 @@ enum Mode {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let concurrent = args.keep_open || args.echo || args.exec.is_some();
-    if args.count.is_some() && !concurrent {
-        return Err(Fail::usage(
-            "--count needs -k, --echo or --exec (without them listen serves one client)",
-        )
-        .into());
-    }
-    if args.max_clients.is_some() && !concurrent {
-        return Err(Fail::usage(
-            "--max-clients needs -k, --echo or --exec (without them listen serves one client)",
-        )
-        .into());
-    }
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
     let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;

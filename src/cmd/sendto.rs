@@ -34,7 +34,11 @@ use crate::term::{Ctx, escape};
 ///
 ///   printf 'ping\nstatus\n' | udskit sendto --reply --lines --timeout 2s /run/ctl.sock
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(
+    verbatim_doc_comment,
+    mut_arg("force", |a| a.requires("bind")),
+    mut_arg("mode", |a| a.requires("bind"))
+)]
 pub struct Args {
     /// The receiving socket: PATH, @NAME or unix:///PATH
     #[arg(value_name = "ADDR")]
@@ -72,11 +76,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             escape(&args.addr.to_string())
         ))
         .into());
-    }
-    if args.bind.is_none() && (args.bind_opts.force || args.bind_opts.mode.is_some()) {
-        return Err(
-            Fail::usage("--force and --mode apply to the --bind address: add --bind").into(),
-        );
     }
     let stop = Shutdown::install()?;
     let mut sock = match (&args.bind, args.reply) {

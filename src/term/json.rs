@@ -3,71 +3,39 @@
 
 /// Standard base64 with padding (RFC 4648), for binary data inside JSON.
 pub fn base64(data: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for group in data.chunks(3) {
-        let b = [
-            group[0],
-            *group.get(1).unwrap_or(&0),
-            *group.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            if i <= group.len() {
-                out.push(ABC[(n >> shift) as usize & 63] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(data)
 }
 
 /// `2026-11-21T08:52:33.123456Z`: RFC 3339 in UTC with microseconds.
 pub fn utc_timestamp(t: std::time::SystemTime) -> String {
-    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        d.subsec_micros()
-    )
+    // humantime panics on a time before 1970 or after 9999: a clock set that far off is clamped.
+    let last = std::time::UNIX_EPOCH + std::time::Duration::from_secs(253_402_300_799);
+    humantime::format_rfc3339_micros(t.clamp(std::time::UNIX_EPOCH, last)).to_string()
 }
 
 /// Writes one JSON object with its keys in the given order (serde_json escapes the values),
 /// coloured like jq when `color`: keys blue, strings green, null grey.
 pub fn json_object(out: &mut Vec<u8>, fields: &[(&str, serde_json::Value)], color: bool) {
-    let paint = |out: &mut Vec<u8>, code: &str, text: &str| {
-        if color {
-            out.extend_from_slice(format!("\x1b[{code}m{text}\x1b[0m").as_bytes());
-        } else {
-            out.extend_from_slice(text.as_bytes());
-        }
+    use anstyle::{AnsiColor, Style};
+    const KEY: Style = AnsiColor::Blue.on_default().bold();
+    const STRING: Style = AnsiColor::Green.on_default();
+    const NULL: Style = AnsiColor::BrightBlack.on_default();
+    let paint = |out: &mut Vec<u8>, style: Style, text: &str| {
+        let style = super::paint(style, color);
+        out.extend_from_slice(format!("{style}{text}{style:#}").as_bytes());
     };
     out.push(b'{');
     for (i, (key, value)) in fields.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        paint(out, "34;1", &serde_json::Value::from(*key).to_string());
+        paint(out, KEY, &serde_json::Value::from(*key).to_string());
         out.push(b':');
         let text = value.to_string();
         match value {
-            serde_json::Value::String(_) => paint(out, "32", &text),
-            serde_json::Value::Null => paint(out, "90", &text),
+            serde_json::Value::String(_) => paint(out, STRING, &text),
+            serde_json::Value::Null => paint(out, NULL, &text),
             _ => out.extend_from_slice(text.as_bytes()),
         }
     }
@@ -92,7 +60,7 @@ mod tests {
         json_object(&mut painted, &fields, true);
         assert_eq!(
             String::from_utf8(painted).unwrap(),
-            "{\x1b[34;1m\"b\"\x1b[0m:\x1b[32m\"x\\\"y\"\x1b[0m,\x1b[34;1m\"a\"\x1b[0m:\x1b[90mnull\x1b[0m,\x1b[34;1m\"n\"\x1b[0m:3}"
+            "{\x1b[1m\x1b[34m\"b\"\x1b[0m:\x1b[32m\"x\\\"y\"\x1b[0m,\x1b[1m\x1b[34m\"a\"\x1b[0m:\x1b[90mnull\x1b[0m,\x1b[1m\x1b[34m\"n\"\x1b[0m:3}"
         );
     }
 
@@ -116,5 +84,7 @@ mod tests {
         );
         let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
         assert_eq!(utc_timestamp(leap), "2000-02-29T00:00:00.000000Z");
+        let before = std::time::UNIX_EPOCH - std::time::Duration::from_secs(1);
+        assert_eq!(utc_timestamp(before), "1970-01-01T00:00:00.000000Z");
     }
 }

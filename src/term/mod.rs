@@ -10,6 +10,8 @@ pub mod table;
 
 use std::io::{IsTerminal, Write};
 
+use anstyle::{AnsiColor, Style};
+
 pub use escape::{escape, escape_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -66,13 +68,19 @@ impl Ctx {
 
     /// A warning: shown even with `-q`, since it reports something the user must know.
     pub fn warn(&self, msg: impl AsRef<str>) {
-        let (y, r) = if self.color_stderr {
-            ("\x1b[1;33m", "\x1b[0m")
-        } else {
-            ("", "")
-        };
-        stderr_line(format!("udskit: {y}warning{r}: {}\n", msg.as_ref()));
+        let y = paint(WARNING, self.color_stderr);
+        stderr_line(format!("udskit: {y}warning{y:#}: {}\n", msg.as_ref()));
     }
+}
+
+/// The labels of diagnostics on stderr: `error`, and `warning` and `hint`.
+pub const ERROR: Style = AnsiColor::Red.on_default().bold();
+pub const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+
+/// `style` when colour is on, else the empty style, which renders as nothing: the one place
+/// that turns [`Ctx`]'s decision into escape sequences (`{style}text{style:#}`).
+pub fn paint(style: Style, color: bool) -> Style {
+    if color { style } else { Style::new() }
 }
 
 /// Writes one diagnostic line with a single write(2): unbuffered stderr would otherwise

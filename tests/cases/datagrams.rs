@@ -535,6 +535,14 @@ fn oversize_wrong_type_missing_and_stale_targets() {
 
     let out = run(&["sendto", "tcp:9", "x"], b"");
     assert_eq!(out.status.code(), Some(2));
+    // --force and --mode are about the --bind address.
+    let out = run(&["sendto", "--force", s(&stale), "x"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("--bind <ADDR>"),
+        "{}",
+        stderr_of(&out)
+    );
 }
 
 #[test]

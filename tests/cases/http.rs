@@ -817,6 +817,10 @@ fn usage_errors_exit_2() {
             &["s.sock", "/", "--upgrade", "tcp", "-d", "@-"],
             "--upgrade bridges stdin",
         ),
+        (
+            &["s.sock", "/", "--upgrade", "tcp", "--http2"],
+            "'--upgrade <PROTOCOL>' cannot be used with '--http2'",
+        ),
     ] {
         let out = http(args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));

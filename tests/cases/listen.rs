@@ -724,6 +724,7 @@ fn keep_open_count_exits_after_n_clients() {
     assert!(!sock.exists());
     let out = ud(&["listen", "--count", "1", "x.sock"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("<--keep-open|--echo|--exec <CMD>>"));
 }
 
 /// SOCK_SEQPACKET: record boundaries survive the echo (Python client).

@@ -98,7 +98,7 @@ pub struct Args {
     pub wait: Option<Duration>,
     /// Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101
     /// answer bridges the connection to stdin/stdout with half-close
-    #[arg(long, value_name = "PROTOCOL")]
+    #[arg(long, value_name = "PROTOCOL", conflicts_with = "http2")]
     pub upgrade: Option<String>,
     /// Split docker's multiplexed frames onto stdout and stderr (automatic when the answer
     /// is marked or recognisably multiplexed)
@@ -172,11 +172,6 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
     if args.upgrade.is_some() && data == Some(Data::Stdin) {
         return Err(Fail::usage(
             "--upgrade bridges stdin to the upgraded connection: it cannot also be the body (@-)",
-        ));
-    }
-    if args.upgrade.is_some() && args.http2 {
-        return Err(Fail::usage(
-            "--upgrade is an HTTP/1.1 mechanism: drop --http2",
         ));
     }
     if let Some(p) = &args.upgrade

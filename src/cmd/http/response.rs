@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 
+use anstyle::AnsiColor;
 use bytes::{Bytes, BytesMut};
 use colored_json::{ColorMode, ColoredFormatter};
 use hyper::header::{CONTENT_TYPE, HeaderMap};
@@ -16,7 +17,7 @@ use serde_json::ser::PrettyFormatter;
 use super::demux::{self, Demuxer, Out};
 use super::jsonstream::Splitter;
 use crate::io::stdio::{Writer, WriterDone};
-use crate::term::{Ctx, escape};
+use crate::term::{Ctx, escape, paint};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
 /// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body, which a
@@ -96,17 +97,18 @@ pub fn head_bytes(parts: &Parts, view: &View) -> Bytes {
         b.extend_from_slice(b"\r\n");
         return b.freeze();
     }
-    let (status_colour, name_colour, reset) = match (view.color, parts.status.as_u16()) {
-        (false, _) => ("", "", ""),
-        (true, 100..=299) => ("\x1b[1;32m", "\x1b[36m", "\x1b[0m"),
-        (true, 300..=399) => ("\x1b[1;33m", "\x1b[36m", "\x1b[0m"),
-        (true, _) => ("\x1b[1;31m", "\x1b[36m", "\x1b[0m"),
+    let status_colour = match parts.status.as_u16() {
+        100..=299 => AnsiColor::Green,
+        300..=399 => AnsiColor::Yellow,
+        _ => AnsiColor::Red,
     };
-    let mut s = format!("{status_colour}{}{reset}\n", escape(&status_line(parts)));
-    for (name, value) in &parts.headers {
+    let status = paint(status_colour.on_default().bold(), view.color);
+    let name = paint(AnsiColor::Cyan.on_default(), view.color);
+    let mut s = format!("{status}{}{status:#}\n", escape(&status_line(parts)));
+    for (n, value) in &parts.headers {
         s.push_str(&format!(
-            "{name_colour}{}{reset}: {}\n",
-            name.as_str(),
+            "{name}{}{name:#}: {}\n",
+            n.as_str(),
             escape(&String::from_utf8_lossy(value.as_bytes()))
         ));
     }
