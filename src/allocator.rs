@@ -1,5 +1,10 @@
-//! The global allocator: the system's, except that large blocks (I/O buffers such as
-//! hyper's read buffer of io::CHUNK) start on a page boundary.
+//! The global allocator: the system's, except that with the `page-aligned-alloc` feature
+//! large blocks (I/O buffers such as hyper's read buffer of io::CHUNK) start on a page
+//! boundary; and [`tune`], glibc's thresholds, either way.
+//!
+//! Off by default: it costs every subcommand memory (realloc never grows such a block in
+//! place, alloc_zeroed loses calloc's fresh zero pages: an idle recvfrom holds nearly twice
+//! the RSS), and on Intel CPUs the http body case it was made for measures the same without.
 //!
 //! Why: on AMD Zen the kernel's copy to user memory (`rep movsb`) runs about 3x slower
 //! when the destination sits 1 to 31 bytes past the source modulo 4 KiB, and glibc puts a
@@ -8,15 +13,20 @@
 //! luck of the heap layout. Page-aligned, it never does, for up to a page more per large
 //! block (figures in docs/performance.md).
 
+#[cfg(feature = "page-aligned-alloc")]
 use std::alloc::{GlobalAlloc, Layout, System};
 
 /// From this size on a block is page-aligned; smaller ones keep malloc's packing. Anything
 /// a read(2) of real size lands in is larger; the up to 4 KiB more it may take is < 7%.
+#[cfg(feature = "page-aligned-alloc")]
 const LARGE: usize = 64 * 1024;
+#[cfg(feature = "page-aligned-alloc")]
 const PAGE: usize = 4096;
 
+#[cfg(feature = "page-aligned-alloc")]
 pub struct PageAligned;
 
+#[cfg(feature = "page-aligned-alloc")]
 fn adjust(layout: Layout) -> Layout {
     if layout.size() >= LARGE && layout.align() < PAGE {
         // A size of at least LARGE with a power-of-two alignment of PAGE is always valid.
@@ -27,6 +37,7 @@ fn adjust(layout: Layout) -> Layout {
 }
 
 // SAFETY: every block is allocated and freed by System with the same adjusted layout.
+#[cfg(feature = "page-aligned-alloc")]
 unsafe impl GlobalAlloc for PageAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         unsafe { System.alloc(adjust(layout)) }
