@@ -40,27 +40,35 @@ fn adjust(layout: Layout) -> Layout {
 #[cfg(feature = "page-aligned-alloc")]
 unsafe impl GlobalAlloc for PageAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: adjust keeps the caller's non-zero size and only raises the alignment.
         unsafe { System.alloc(adjust(layout)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as in alloc.
         unsafe { System.alloc_zeroed(adjust(layout)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: ptr came from alloc with this layout, so System allocated it with adjust(layout).
         unsafe { System.dealloc(ptr, adjust(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let old = adjust(layout);
-        // SAFETY (of the layout): the caller guarantees new_size is valid for this align.
+        // SAFETY: the caller guarantees new_size is valid for this align (realloc's contract).
         let new = adjust(unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) });
         if old.align() == new.align() {
+            // SAFETY: System allocated ptr with `old`; new_size is valid at old's alignment,
+            // since adjust checked it (or left the caller's alignment, for which it is valid).
             return unsafe { System.realloc(ptr, old, new_size) };
         }
         // Crossing LARGE changes the alignment: a new block, the contents moved over.
+        // SAFETY: new has the caller's non-zero size (realloc's contract).
         let moved = unsafe { System.alloc(new) };
         if !moved.is_null() {
+            // SAFETY: two distinct live blocks, each at least as long as the bytes copied;
+            // ptr, allocated by System with `old`, is not used after the dealloc.
             unsafe {
                 std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
                 System.dealloc(ptr, old);
