@@ -79,8 +79,9 @@ unsafe impl GlobalAlloc for PageAligned {
 }
 
 /// Keeps blocks under 4 MiB on the heap, where freed ones are reused: glibc otherwise maps
-/// each page-aligned 256 KiB block afresh, an mmap and a munmap per chunk of a body, for
-/// about three times the CPU; the price is up to 8 MiB of freed heap kept. Called first
+/// 256 KiB blocks afresh (with page-aligned-alloc each one, an mmap and a munmap per chunk
+/// of a body; with the system's alone fewer), for more CPU; the price is up to 8 MiB of
+/// freed heap kept. Called first
 /// thing in main; with another libc (musl's mallopt does nothing) it is compiled out.
 pub fn tune() {
     #[cfg(target_env = "gnu")]
