@@ -30,6 +30,7 @@ mod thread;
 
 use clap::Parser;
 
+#[cfg(feature = "page-aligned-alloc")]
 #[global_allocator]
 static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
