@@ -1,7 +1,8 @@
 //! Plain aligned columns for awk, as tables are printed when stdout is not a terminal: every
 //! column but the last is free of whitespace (spaces inside a cell become `\x20`) and padded
 //! with spaces, and the last one is the rest of the line. Made for long listings: cell by
-//! cell, by two threads, written out in blocks.
+//! cell, by two threads, written out in blocks. Hand-written: table crates draw for people
+//! (comfy-table does that on a terminal), none writes awk's whitespace-free columns.
 
 use std::borrow::Cow;
 

@@ -1,6 +1,7 @@
 //! Docker's multiplexed stdout/stderr framing (logs and attach of containers without a TTY):
 //! each frame is an 8-byte header — stream (0 stdin, 1 stdout, 2 stderr), three zero bytes,
 //! a big-endian u32 length — then that many payload bytes. Frames may arrive split anywhere.
+//! Hand-written: only Docker's own client crates parse these frames, with their whole API.
 
 use bytes::{Buf, Bytes};
 

@@ -2,6 +2,8 @@
 //! a single document is complete at its last byte, while NDJSON, docker's `/events` and
 //! pull progress (concatenated values under `application/json`) yield each value as soon as
 //! its closing byte arrives, so they can be shown formatted while the stream goes on.
+//! Hand-written: serde_json's StreamDeserializer wants each value whole, so a value that
+//! arrives in many pieces would be parsed again from its start with every piece.
 
 use std::ops::Range;
 
