@@ -5,9 +5,10 @@
 
 mod demux;
 mod exchange;
+mod head;
 mod jsonstream;
+mod render;
 mod request;
-mod response;
 mod upgrade;
 
 use std::path::PathBuf;
@@ -24,8 +25,8 @@ use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 use exchange::Clock;
+use render::{Demux, Render, View};
 use request::{Data, HeaderArg, ReqBody, Target};
-use response::{Demux, Render, View};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
 ///
@@ -325,14 +326,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     } else {
         plan.target.path.clone()
     };
-    response::verbose_head(
+    head::verbose_head(
         ctx,
         "> ",
         &format!(
             "{} {} {}",
             plan.method,
             plan.target.path,
-            response::version_name(version)
+            head::version_name(version)
         ),
         &headers,
         !args.http2,
@@ -354,15 +355,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
     let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
     let (parts, body) = resp.into_parts();
-    response::verbose_head(
-        ctx,
-        "< ",
-        &response::status_line(&parts),
-        &parts.headers,
-        false,
-    );
+    head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
     if plan.include && !out.is_closed() {
-        let _ = out.write(response::head_bytes(&parts, &view)).await;
+        let _ = out.write(head::head_bytes(&parts, &view)).await;
     }
 
     let result = match on_upgrade {
@@ -395,10 +390,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if args.fail && status.as_u16() >= 400 {
         return Err(Fail::new(
             HTTP_ERROR,
-            format!(
-                "{what}: the server answered {}",
-                response::status_text(status)
-            ),
+            format!("{what}: the server answered {}", head::status_text(status)),
         )
         .into());
     }
@@ -410,7 +402,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             format!(
                 "{what}: the server did not switch to {}: it answered {}",
                 escape(p),
-                response::status_text(status)
+                head::status_text(status)
             ),
         )
         .into());

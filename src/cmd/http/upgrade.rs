@@ -14,7 +14,7 @@ use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
-use super::response::Render;
+use super::render::Render;
 use crate::io::bridge;
 use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
