@@ -122,7 +122,7 @@ impl Bg {
     }
 
     pub fn signal(&self, sig: i32) {
-        unsafe_kill(self.pid(), sig);
+        send_signal(self.pid(), sig);
     }
 
     /// Waits for exit with a deadline (panics showing stderr on timeout).
@@ -159,7 +159,7 @@ impl Bg {
 impl Drop for Bg {
     fn drop(&mut self) {
         if let Ok(None) = self.child.try_wait() {
-            unsafe_kill(self.pid(), 15);
+            send_signal(self.pid(), 15);
             let deadline = Instant::now() + Duration::from_secs(3);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = self.child.try_wait() {
@@ -174,7 +174,7 @@ impl Drop for Bg {
 }
 
 /// kill(2) through the kill command, to keep the test crate free of libc.
-fn unsafe_kill(pid: i32, sig: i32) {
+pub fn send_signal(pid: i32, sig: i32) {
     let _ = Command::new("kill")
         .arg(format!("-{sig}"))
         .arg(pid.to_string())
@@ -204,7 +204,7 @@ pub fn run_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> Output
             out.unwrap()
         }
         Err(_) => {
-            unsafe_kill(pid, 9);
+            send_signal(pid, 9);
             panic!("command did not finish within {limit:?}");
         }
     }
