@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::peers::{have, have_python_modules, python};
+use crate::support::peers::{have, have_python_modules, python, unaccepting_tcp_listener};
 use crate::support::servers::{Dockerd, Nginx, Uvicorn};
 use crate::support::*;
 
@@ -663,25 +663,17 @@ fn errors_have_curls_codes_and_clear_messages() {
     );
 }
 
+/// A TCP connect that hangs (the target's accept queue is full, so its SYNs are dropped) is
+/// bounded by --connect-timeout and by --wait alike: exit 28, never a hang.
 #[test]
-fn connect_timeout_is_exit_28() {
+fn connect_timeout_and_wait_bound_a_hanging_connect() {
     if !have("python3") {
         return;
     }
-    // A TCP listener whose accept queue is full: the kernel drops further SYNs, so a
-    // connect hangs (unix connects never do).
     let dir = tempdir();
-    let mut c = python(
-        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\ncs=[]\nfor i in range(3):\n  c=socket.socket()\n  c.settimeout(0.3)\n  try: c.connect(s.getsockname())\n  except OSError: pass\n  cs.append(c)\nprint('port', s.getsockname()[1], file=sys.stderr, flush=True)\ntime.sleep(30)",
-    );
-    c.stdout(Stdio::null());
-    let mut full = Bg::spawn(c, dir.path(), "full");
-    let err = full.wait_stderr("\n");
-    let port = err.trim().strip_prefix("port ").unwrap();
-    let out = http(
-        &["--connect-timeout", "300ms", &format!("tcp:{port}"), "/"],
-        b"",
-    );
+    let (_full, port) = unaccepting_tcp_listener(dir.path());
+    let addr = format!("tcp:{port}");
+    let out = http(&["--connect-timeout", "300ms", &addr, "/"], b"");
     assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
     assert_eq!(
         stderr_of(&out),
@@ -689,6 +681,23 @@ fn connect_timeout_is_exit_28() {
             "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 300ms (--connect-timeout)\n"
         )
     );
+    for args in [
+        &["--wait", "1s"][..],
+        &["--wait", "1s", "--connect-timeout", "300ms"],
+        &["--wait", "1s", "--connect-timeout", "5s"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend([addr.as_str(), "/"]);
+        let out = http(&all, b"");
+        assert_eq!(out.status.code(), Some(28), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 1s (--wait)\n"
+            ),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]

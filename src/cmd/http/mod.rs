@@ -87,15 +87,11 @@ pub struct Args {
     /// Exit 22 when the status is 400 or more (the body is still shown)
     #[arg(short, long)]
     pub fail: bool,
-    /// Give up connecting after DURATION (exit 28)
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub connect_timeout: Option<Duration>,
     /// Give up the whole request after DURATION (exit 28; what arrived is kept)
     #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
     pub max_time: Option<Duration>,
-    /// Keep trying for up to DURATION while the socket is missing or refusing
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub wait: Option<Duration>,
+    #[command(flatten)]
+    pub connect: crate::net::connect::ConnectOpts,
     /// Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101
     /// answer bridges the connection to stdin/stdout with half-close
     #[arg(long, value_name = "PROTOCOL", conflicts_with = "http2")]
@@ -305,7 +301,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
 
     let stream = tokio::select! {
-        s = exchange::connect(&args.socket, args.wait, args.connect_timeout) => s?,
+        s = exchange::connect(&args.socket, args.connect) => s?,
         _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
         _ = stop.stopped() => return Ok(()),
     };
