@@ -845,3 +845,147 @@ fn usage_errors_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `-o FILE` replaces FILE only with a whole answer (curl leaves an old file alone when it
+/// cannot connect; udskit also when the answer breaks off or a signal stops it): the body
+/// goes to a temporary file beside it, renamed over FILE at the end, removed otherwise.
+/// Devices and pipes are written in place.
+#[test]
+fn output_file_is_replaced_only_by_a_whole_answer() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let file = out_dir.join("saved.json");
+    std::fs::write(&file, b"old contents").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let f = file.to_str().unwrap();
+    let unchanged = |why: &str| {
+        assert_eq!(std::fs::read(&file).unwrap(), b"old contents", "{why}");
+        assert_eq!(names_in(&out_dir), ["saved.json"], "{why}");
+    };
+    let server = |name: &str, then: &str| {
+        let sock = dir.path().join(name);
+        let bg = misbehaving(dir.path(), &sock, then);
+        (bg, sock.to_str().unwrap().to_string())
+    };
+
+    // Nothing to connect to.
+    let missing = dir.path().join("missing.sock");
+    let out = http(&[missing.to_str().unwrap(), "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    unchanged("after a failed connect");
+
+    // The body breaks off.
+    let (_s, sock) = server(
+        "cut.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nthe first part')",
+    );
+    let out = http(&[sock.as_str(), "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    unchanged("after a cut-off body");
+
+    // --fail with a 404: nothing saved, as curl.
+    let (_s, sock) = server(
+        "404.sock",
+        "c.sendall(b'HTTP/1.1 404 Not Found\\r\\nContent-Length: 9\\r\\n\\r\\nnot found')",
+    );
+    let out = http(&[sock.as_str(), "-f", "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(22), "{}", stderr_of(&out));
+    unchanged("after --fail");
+
+    // SIGTERM in the middle of the body: the temporary file goes too.
+    let (_s, sock) = server(
+        "slow.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\nfirst part')\ntime.sleep(60)",
+    );
+    let mut c = udskit();
+    c.args(["http", sock.as_str(), "-o", f, "/"]);
+    let mut bg = Bg::spawn(c, dir.path(), "http");
+    wait_until(
+        Duration::from_secs(10),
+        "the first bytes in a temporary file",
+        || {
+            std::fs::read_dir(&out_dir).unwrap().any(|e| {
+                let e = e.unwrap();
+                e.file_name() != "saved.json" && e.metadata().is_ok_and(|m| m.len() == 10)
+            })
+        },
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"old contents");
+    bg.signal(15);
+    assert_eq!(bg.wait_exit(Duration::from_secs(10)).code(), Some(143));
+    unchanged("after SIGTERM");
+
+    // A whole answer replaces the file, which keeps its mode; through a symlink, the file
+    // it points to is replaced and the link stays.
+    let (_s, sock) = server(
+        "ok.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    let link = out_dir.join("link");
+    std::os::unix::fs::symlink("saved.json", &link).unwrap();
+    let out = http(&[sock.as_str(), "-o", link.to_str().unwrap(), "/"], b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
+    assert_eq!(mode_of(&file), 0o640);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(names_in(&out_dir), ["link", "saved.json"]);
+
+    // A file that does not exist yet, /dev/null and a named pipe.
+    let (_s, sock) = server(
+        "new.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nfresh')",
+    );
+    let fresh = out_dir.join("fresh");
+    ok(&http(
+        &[sock.as_str(), "-o", fresh.to_str().unwrap(), "/"],
+        b"",
+    ));
+    assert_eq!(std::fs::read(&fresh).unwrap(), b"fresh");
+    let (_s, sock) = server(
+        "null.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnull')",
+    );
+    ok(&http(&[sock.as_str(), "-o", "/dev/null", "/"], b""));
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let (_s, sock) = server(
+        "fifo.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\npipe')",
+    );
+    ok(&http(
+        &[sock.as_str(), "-o", fifo.to_str().unwrap(), "/"],
+        b"",
+    ));
+    assert_eq!(reader.join().unwrap(), b"pipe");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}

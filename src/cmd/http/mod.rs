@@ -278,14 +278,17 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         None => ReqBody::Empty,
     };
     let headers = plan.header_map(&args, body.size())?;
-    let (out, out_done) = match &args.output {
+    // -o FILE: written beside FILE and renamed over it at the very end, on success only.
+    let (out, out_done, replacing) = match &args.output {
         Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| {
-                format!("creating {} (--output)", escape(&p.display().to_string()))
-            })?;
-            Writer::spawn_to(f)
+            let (f, pending) = crate::io::outfile::create(p)?;
+            let (out, done) = Writer::spawn_to(f);
+            (out, done, pending)
         }
-        None => Writer::spawn(),
+        None => {
+            let (out, done) = Writer::spawn();
+            (out, done, None)
+        }
     };
     let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
     let pretty = !args.raw && (args.pretty || to_terminal);
@@ -410,6 +413,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )
         .into());
+    }
+    // A stop signal ends the body early without an error: what came is not the whole answer.
+    if let Some(p) = replacing
+        && !stop.is_stopping()
+    {
+        p.commit()?;
     }
     Ok(())
 }
