@@ -989,3 +989,123 @@ fn output_file_is_replaced_only_by_a_whole_answer() {
             .is_fifo()
     );
 }
+
+/// A 101 nobody asked for (no --upgrade) is an error naming it, not a success with an
+/// empty body.
+#[test]
+fn an_unasked_101_is_an_error() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("101.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: tcp\\r\\n\\r\\nraw bytes')\ntime.sleep(30)",
+    );
+    let out = http(&["--max-time", "20s", sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: GET / on unix:{}: the server answered 101 Switching Protocols (to tcp), but no protocol switch was asked for\n\
+             hint: --upgrade PROTOCOL asks for one and bridges the switched connection to stdin/stdout\n",
+            sock.display()
+        )
+    );
+}
+
+/// A Content-Length given with -H must be the body's: a disagreeing one is a usage error
+/// before anything is sent (exit 2, so not 7 on a missing socket); with a body from a pipe,
+/// whose size cannot be known first, it is sent and held to while the body streams.
+#[test]
+fn a_content_length_must_match_the_body() {
+    let dir = tempdir();
+    let nowhere = dir.path().join("missing.sock");
+    let n = nowhere.to_str().unwrap();
+    let body = dir.path().join("body");
+    std::fs::write(&body, b"0123456789").unwrap();
+    let at_body = format!("@{}", body.display());
+    for (args, msg) in [
+        (
+            &[n, "-d", "hello world", "-H", "Content-Length: 3", "/"][..],
+            "-H 'Content-Length: 3': the body is 11 bytes; leave Content-Length out, udskit sends the right one",
+        ),
+        (
+            &[n, "-d", &at_body, "-H", "content-length: 11", "/"],
+            "-H 'content-length: 11': the body is 10 bytes",
+        ),
+        (
+            &[n, "-H", "Content-Length: 5", "/"],
+            "-H 'Content-Length: 5': no body is sent (-d, --json)",
+        ),
+        (
+            &[n, "-d", "x", "-H", "Content-Length: many", "/"],
+            "-H 'Content-Length: many': not a number of bytes",
+        ),
+        (
+            &[
+                n,
+                "-d",
+                "x",
+                "-H",
+                "Content-Length: 1",
+                "-H",
+                "Content-Length: 1",
+                "/",
+            ],
+            "Content-Length is given twice",
+        ),
+    ] {
+        let out = http(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(msg),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    // The right one is fine (and sent once); exit 7 here means it got as far as connecting.
+    let out = http(&[n, "-d", "hello", "-H", "Content-Length: 5", "/"], b"");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+
+    if !uvicorn_here() {
+        return;
+    }
+    let app = Uvicorn::start(dir.path());
+    let s = app.sock.to_str().unwrap();
+    let data = random_bytes(300_000);
+    let mut c = udskit();
+    c.args([
+        "http",
+        s,
+        "/sha256",
+        "-d",
+        "@-",
+        "-H",
+        "Content-Length: 300000",
+    ]);
+    let out = run_with_input(c, &data, LIMIT);
+    let v = json(ok(&out));
+    assert_eq!(v["transfer"], "length");
+    assert_eq!(v["sha256"], sha256(&data).as_str());
+    for (declared, want) in [
+        (
+            "299999",
+            "the body from stdin is longer than the 299999 bytes of -H Content-Length",
+        ),
+        (
+            "300001",
+            "the body from stdin ended after 300000 of the 300001 bytes of -H Content-Length",
+        ),
+    ] {
+        let mut c = udskit();
+        c.args(["http", s, "/sha256", "-d", "@-", "-H"])
+            .arg(format!("Content-Length: {declared}"));
+        let out = run_with_input(c, &data, LIMIT);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(want), "{}", stderr_of(&out));
+    }
+}

@@ -117,6 +117,8 @@ struct RequestPlan {
     json: bool,
     /// Print the head before the body (-i, -I, HEAD).
     include: bool,
+    /// A Content-Length given with -H: the -H text and the length.
+    user_length: Option<(String, u64)>,
 }
 
 fn plan(args: &Args) -> Result<RequestPlan, Fail> {
@@ -183,6 +185,24 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         .iter()
         .map(|h| request::parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut user_length = None;
+    for (raw, h) in args.headers.iter().zip(&headers) {
+        if let HeaderArg::Set(name, value) = h
+            && name == header::CONTENT_LENGTH
+        {
+            if user_length.is_some() {
+                return Err(Fail::usage("Content-Length is given twice (-H)"));
+            }
+            let n = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Fail::usage(format!("-H '{}': not a number of bytes", escape(raw)))
+                })?;
+            user_length = Some((raw.clone(), n));
+        }
+    }
     Ok(RequestPlan {
         include: args.include || method == Method::HEAD,
         method,
@@ -190,10 +210,30 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         headers,
         data,
         json,
+        user_length,
     })
 }
 
 impl RequestPlan {
+    /// Holds the body to a Content-Length given with -H. One that disagrees with a body whose
+    /// size is known is a usage error (a server would read a cut body, or take the rest for
+    /// a next request); a body from a pipe, whose size cannot be known first, is sent with
+    /// it and must end at exactly that many bytes.
+    fn hold_to_user_length(&self, body: ReqBody) -> Result<ReqBody, Fail> {
+        let Some((raw, n)) = &self.user_length else {
+            return Ok(body);
+        };
+        let bad = |why: String| Fail::usage(format!("-H '{}': {why}", escape(raw)));
+        match body.size() {
+            Some(size) if size == *n => Ok(body),
+            Some(_) if self.data.is_none() => Err(bad("no body is sent (-d, --json)".into())),
+            Some(size) => Err(bad(format!(
+                "the body is {size} bytes; leave Content-Length out, udskit sends the right one"
+            ))),
+            None => Ok(body.declared(*n)),
+        }
+    }
+
     /// The request headers in the order they go out: defaults, then -H in order (replacing
     /// a default of the same name, `Name:` removing one).
     fn header_map(&self, args: &Args, body_size: Option<u64>) -> Result<HeaderMap, Fail> {
@@ -277,6 +317,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Some(d) => ReqBody::open(d)?,
         None => ReqBody::Empty,
     };
+    let body = plan.hold_to_user_length(body)?;
     let headers = plan.header_map(&args, body.size())?;
     // -o FILE: written beside FILE and renamed over it at the very end, on success only.
     let (out, out_done, replacing) = match &args.output {
@@ -362,6 +403,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     );
     if plan.include && !out.is_closed() {
         let _ = out.write(response::head_bytes(&parts, &view)).await;
+    }
+    if status == StatusCode::SWITCHING_PROTOCOLS && on_upgrade.is_none() {
+        let to = parts
+            .headers
+            .get(header::UPGRADE)
+            .map(|p| format!(" (to {})", String::from_utf8_lossy(p.as_bytes())))
+            .unwrap_or_default();
+        return Err(Fail::new(
+            FAILURE,
+            format!(
+                "{what}: the server answered 101 Switching Protocols{}, but no protocol switch was asked for",
+                escape(&to)
+            ),
+        )
+        .hint("--upgrade PROTOCOL asks for one and bridges the switched connection to stdin/stdout")
+        .into());
     }
 
     let result = match on_upgrade {
