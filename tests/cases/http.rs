@@ -1109,3 +1109,67 @@ fn a_content_length_must_match_the_body() {
         assert!(stderr_of(&out).contains(want), "{}", stderr_of(&out));
     }
 }
+
+/// Servers that break HTTP on purpose: each ends with a clear error, exit 1 (or 28 once
+/// --max-time is up), never a panic (101) or a hang.
+#[test]
+fn hostile_servers_end_in_clear_errors() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for (name, then, extra, code, want) in [
+        (
+            "big-header",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nX-Big: ' + b'a' * (1 << 20) + b'\\r\\n\\r\\n')",
+            &[][..],
+            1,
+            "the answer is not valid HTTP: message head is too large",
+        ),
+        (
+            "endless-headers",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\n')\nwhile True: c.sendall(b'X-Again: and again\\r\\n')",
+            &[],
+            1,
+            "the answer is not valid HTTP: ",
+        ),
+        (
+            "bad-chunk",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\nzz\\r\\n')\ntime.sleep(30)",
+            &[],
+            1,
+            "reading the body (5 bytes received): ",
+        ),
+        (
+            "huge-chunk",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nffffffffffffffffffffffff\\r\\nx')\ntime.sleep(30)",
+            &[],
+            1,
+            "reading the body (0 bytes received): ",
+        ),
+        (
+            "upgraded-to-nothing",
+            "c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: tcp\\r\\n\\r\\n')\ntime.sleep(30)",
+            &["--upgrade", "tcp"],
+            28,
+            "the upgraded stream did not end within 1s (--max-time)",
+        ),
+    ] {
+        let sock = dir.path().join(format!("{name}.sock"));
+        let _server = misbehaving(dir.path(), &sock, then);
+        let mut args = vec!["--max-time", if code == 28 { "1s" } else { "20s" }];
+        args.extend(extra);
+        args.extend([sock.to_str().unwrap(), "/"]);
+        let out = http(&args, b"");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "udskit: error: GET / on unix:{}: ",
+                sock.display()
+            )) && err.contains(want),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+}
