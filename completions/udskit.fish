@@ -98,7 +98,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r

@@ -81,7 +81,8 @@ pub struct Args {
     /// HEAD request: print the status line and headers only
     #[arg(short = 'I', long)]
     pub head: bool,
-    /// Write the body to FILE instead of stdout (bytes unchanged)
+    /// Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only
+    /// once the whole answer has arrived, and left as it was on any failure
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Exit 22 when the status is 400 or more (the body is still shown)
