@@ -95,13 +95,17 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__connect)
-            opts="-q -v -h -V --seqpacket --wait --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --seqpacket --wait --connect-timeout --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -279,7 +283,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__http)
-            opts="-X -H -d -A -i -I -o -f -m -q -v -h -V --request --header --data --json --user-agent --http2 --include --head --output --fail --connect-timeout --max-time --wait --upgrade --demux --pretty --raw --color --quiet --verbose --help --version"
+            opts="-X -H -d -A -i -I -o -f -m -q -v -h -V --request --header --data --json --user-agent --http2 --include --head --output --fail --max-time --wait --connect-timeout --upgrade --demux --pretty --raw --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -329,10 +333,6 @@ _udskit() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --connect-timeout)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --max-time)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -342,6 +342,10 @@ _udskit() {
                     return 0
                     ;;
                 --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -56,6 +56,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -s v -l verbose -d
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -84,7 +85,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'Whe
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l newline -d 'Print a newline after each datagram'
-complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, size, pid, uid, gid, encoding, data'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l hexdump -d 'Print each datagram as a hex dump after a line naming its size and sender'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l echo -d 'Send every datagram back to its sender (senders without an address get nothing)'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
@@ -97,10 +98,10 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged)' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up connecting after DURATION (exit 28)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''

@@ -1,9 +1,7 @@
 //! `udskit connect ADDR`: stdin/stdout bridged to a stream socket, binary-safe, with
 //! half-close, and `--wait` for scripts that race a server's start.
 
-use std::time::Duration;
-
-use crate::duration;
+use crate::error::Fail;
 use crate::io::bridge;
 use crate::net::addr::Addr;
 use crate::net::connect;
@@ -17,7 +15,9 @@ use crate::term::{Ctx, escape};
 /// stdout, byte for byte. At the end of stdin our write side is shut down and the answer is
 /// still read until the server closes, so one-shot requests work. A failure names the real
 /// cause: no such file, refused (a stale socket), permission denied (with the file's mode
-/// and owner), not a socket, or the wrong socket type.
+/// and owner), not a socket, or the wrong socket type. --wait retries while the socket is
+/// missing or refusing; it and --connect-timeout bound every attempt, so a TCP connect to a
+/// host that drops packets ends too.
 ///
 /// Example:
 ///   printf 'GET /version HTTP/1.0\r\n\r\n' | udskit connect /var/run/docker.sock
@@ -30,23 +30,18 @@ pub struct Args {
     /// Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)
     #[arg(long)]
     pub seqpacket: bool,
-    /// Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub wait: Option<Duration>,
+    #[command(flatten)]
+    pub connect: connect::ConnectOpts,
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
     if args.seqpacket && !args.addr.is_unix() {
-        return Err(crate::error::Fail::usage(format!(
-            "{}: --seqpacket needs a unix address",
-            args.addr
-        ))
-        .into());
+        return Err(Fail::usage(format!("{}: --seqpacket needs a unix address", args.addr)).into());
     }
     let conn = tokio::select! {
-        c = connect::connect(&args.addr, kind, args.wait) => c?,
+        c = connect::connect(&args.addr, kind, args.connect) => c.map_err(Fail::from)?,
         _ = stop.stopped() => return Ok(()),
     };
     match conn.peer_cred() {

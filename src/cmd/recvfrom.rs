@@ -23,7 +23,8 @@ use crate::term::{Ctx, escape, escape_bytes};
 /// Binds a datagram socket at ADDR and writes each datagram to stdout as it arrives,
 /// exactly its bytes; --newline adds a newline after each, --json prints one JSON object
 /// per line (time, sender address or null, size, the sender's pid, uid and gid, and the data
-/// as UTF-8 text or base64), --hexdump a hex view. --echo instead sends every datagram back
+/// as UTF-8 text or base64; a sender address that is not UTF-8 comes in base64 too),
+/// --hexdump a hex view. --echo instead sends every datagram back
 /// to its sender (when the sender is bound to an address). -v logs each datagram on stderr
 /// with the sender's credentials.
 ///
@@ -45,7 +46,8 @@ pub struct Args {
     /// Print a newline after each datagram
     #[arg(long, conflicts_with_all = ["json", "hexdump"])]
     pub newline: bool,
-    /// One JSON object per datagram and line: time, sender, size, pid, uid, gid, encoding, data
+    /// One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid,
+    /// gid, encoding, data
     #[arg(long, conflicts_with = "hexdump")]
     pub json: bool,
     /// Print each datagram as a hex dump after a line naming its size and sender
@@ -223,10 +225,26 @@ async fn flush(pending: &mut Vec<u8>, out: &Writer) -> bool {
     out.write(chunk).await.is_ok()
 }
 
+/// The sender for a log line or the hex view: its bytes escaped, so that a name that is not
+/// UTF-8 shows what it is (`\xff`) instead of U+FFFD, and one with a newline stays on its line.
 fn sender_name(from: &Option<Addr>) -> String {
     match from {
-        Some(a) => escape(&a.to_string()).into_owned(),
+        Some(a) => escape_bytes(&a.to_bytes()),
         None => "an unbound sender".to_string(),
+    }
+}
+
+/// The sender for JSON: its address as text, or in base64 when its bytes are not UTF-8 (as
+/// data is), with the encoding; both null for an unbound sender.
+fn sender_json(from: &Option<Addr>) -> (serde_json::Value, serde_json::Value) {
+    use serde_json::Value;
+    let Some(a) = from else {
+        return (Value::Null, Value::Null);
+    };
+    let bytes = a.to_bytes();
+    match String::from_utf8(bytes) {
+        Ok(s) => (Value::from(s), Value::from("utf-8")),
+        Err(e) => (Value::from(base64(e.as_bytes())), Value::from("base64")),
     }
 }
 
@@ -238,13 +256,11 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
         Err(_) => ("base64", Value::from(base64(data))),
     };
     let num = |v: Option<u32>| v.map_or(Value::Null, Value::from);
+    let (sender, sender_encoding) = sender_json(from);
     let mut fields = vec![
         ("time", Value::from(utc_timestamp(SystemTime::now()))),
-        (
-            "sender",
-            from.as_ref()
-                .map_or(Value::Null, |a| Value::from(a.to_string())),
-        ),
+        ("sender", sender),
+        ("sender_encoding", sender_encoding),
         ("size", Value::from(r.size)),
         ("pid", num(r.cred.map(|c| c.pid))),
         ("uid", num(r.cred.map(|c| c.uid))),

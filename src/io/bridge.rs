@@ -11,7 +11,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::io::CHUNK;
+use crate::io::pool;
 use crate::io::stdio::{PIPE_SIZE, Writer, grow_pipe, stdin, wait_for};
+use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 
 /// Copies a stream to stdout until EOF; returns the byte count. Stops early (Ok) when
@@ -48,15 +50,24 @@ pub async fn from_stdin<W: AsyncWrite + Unpin>(
 }
 
 /// Sends everything read back to the sender until EOF, then half-closes. Returns the count.
-pub async fn echo<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> io::Result<u64> {
-    let mut buf = vec![0u8; CHUNK];
+/// A client holds a buffer only while its bytes are in flight: readiness is awaited without
+/// one, and the buffer read into is lent by the pool and back there once the bytes are
+/// written, so 1,000 idle clients cost no 1,000 buffers.
+pub async fn echo(stream: &mut Stream) -> io::Result<u64> {
     let mut total = 0;
     loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            stream.shutdown().await?;
-            return Ok(total);
-        }
+        stream.readable().await?;
+        let mut buf = pool::lend();
+        let n = match stream.try_read(&mut buf) {
+            Ok(0) => {
+                drop(buf);
+                stream.shutdown().await?;
+                return Ok(total);
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) => return Err(e),
+        };
         stream.write_all(&buf[..n]).await?;
         total += n as u64;
     }

@@ -2,6 +2,8 @@
 //! socket, with half-close.
 
 pub mod bridge;
+pub mod outfile;
+pub mod pool;
 pub mod stdio;
 
 /// Size of one read (of a socket, or of a stdin that is not a pipe). 256 KiB: larger than a

@@ -28,6 +28,24 @@ impl Addr {
         !matches!(self, Addr::Tcp { .. })
     }
 
+    /// The canonical form that `Display` prints, as the bytes it stands for: a path or an
+    /// abstract name that is not UTF-8 keeps its bytes here, where `Display` shows U+FFFD.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Addr::Path(p) => {
+                let raw = p.as_os_str().as_encoded_bytes();
+                let prefix: &[u8] = if raw.first() == Some(&b'@') {
+                    b"unix:./"
+                } else {
+                    b"unix:"
+                };
+                [prefix, raw].concat()
+            }
+            Addr::Abstract(name) => [b"@", name.as_slice()].concat(),
+            Addr::Tcp { .. } => self.to_string().into_bytes(),
+        }
+    }
+
     /// The socket file behind this address, if it has one.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
@@ -260,5 +278,12 @@ mod tests {
         assert_eq!(p("tcp:[::1]:3").to_string(), "tcp:[::1]:3");
         let at = Addr::Path("@rel".into());
         assert_eq!(p(&at.to_string()), Addr::Path("./@rel".into()));
+        for s in ["/tmp/a.sock", "@n", "tcp:[::1]:3", "./@x"] {
+            assert_eq!(p(s).to_bytes(), p(s).to_string().into_bytes());
+        }
+        use std::os::unix::ffi::OsStrExt;
+        let raw = Addr::Path(std::ffi::OsStr::from_bytes(b"/t/\xff").into());
+        assert_eq!(raw.to_bytes(), b"unix:/t/\xff");
+        assert_eq!(Addr::Abstract(b"\xfe\n".to_vec()).to_bytes(), b"@\xfe\n");
     }
 }

@@ -1,6 +1,6 @@
 //! Reaching a socket: connecting once to any stream address (TCP tries every address a
-//! name resolves to), the retries of `--wait` with the failure in words, and the loopback
-//! TCP socket that never paces.
+//! name resolves to), the retries of `--wait` and the bound of `--connect-timeout` with the
+//! failure in words, and the loopback TCP socket that never paces.
 
 use std::io;
 use std::time::{Duration, Instant};
@@ -8,39 +8,20 @@ use std::time::{Duration, Instant};
 use rustix::io::Errno;
 use tokio::net::TcpSocket;
 
-use crate::error::Fail;
+use crate::duration;
+use crate::error::{FAILURE, Fail};
 use crate::net::addr::Addr;
 use crate::net::explain::connect_error;
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
 use crate::net::unix::try_connect_unix;
+use crate::term::escape;
 
 /// Whether an error means "not there yet": what `--wait` keeps retrying.
 pub fn is_not_ready(err: &io::Error) -> bool {
     let errno = err.raw_os_error().map(Errno::from_raw_os_error);
     matches!(errno, Some(Errno::NOENT | Errno::CONNREFUSED))
         || err.kind() == io::ErrorKind::WouldBlock
-}
-
-/// Retries `attempt` while the target is not ready, until `wait` has passed
-/// (backing off from 10 ms to 100 ms); `None` tries once.
-pub async fn retry_until<T, F>(wait: Option<Duration>, mut attempt: F) -> io::Result<T>
-where
-    F: AsyncFnMut() -> io::Result<T>,
-{
-    let deadline = wait.map(|w| Instant::now() + w);
-    let mut pause = Duration::from_millis(10);
-    loop {
-        match attempt().await {
-            // The last attempt is made at the deadline, so a timeout really waited `wait`.
-            Err(e) if is_not_ready(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
-                let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
-                tokio::time::sleep(pause.min(left)).await;
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-            other => return other,
-        }
-    }
 }
 
 /// Connects to a stream address (unix stream/seqpacket or TCP), once.
@@ -107,16 +88,90 @@ fn unpaced(socket: &TcpSocket) {
     let _ = rustix::net::sockopt::set_tcp_congestion(socket, "reno");
 }
 
-/// Connects, retrying for `wait` while the socket is missing or refusing; the error names
-/// the address and the real cause.
-pub async fn connect(
-    addr: &Addr,
-    kind: Kind,
-    wait: Option<std::time::Duration>,
-) -> Result<Stream, Fail> {
-    retry_until(wait, async || connect_once(addr, kind).await)
-        .await
-        .map_err(|e| connect_error(addr, kind, &e, wait))
+/// How long reaching a socket may take, for every subcommand that connects: `--wait` retries
+/// while the socket is missing or refusing and bounds the whole, `--connect-timeout` bounds
+/// each attempt. Either one ends a TCP connect that hangs (a host that drops the SYNs).
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct ConnectOpts {
+    /// Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub wait: Option<Duration>,
+    /// Give up a connection attempt that does not complete within DURATION
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub connect_timeout: Option<Duration>,
+}
+
+/// A socket that could not be reached: the message, and whether time ran out (http's
+/// exit code 28) rather than the socket answering no.
+#[derive(Debug)]
+pub struct Unreached {
+    pub fail: Fail,
+    pub timed_out: bool,
+}
+
+impl From<Unreached> for Fail {
+    fn from(u: Unreached) -> Fail {
+        u.fail
+    }
+}
+
+/// Connects, retrying for `--wait` while the socket is missing or refusing, or while an
+/// attempt timed out (backing off from 10 ms to 100 ms); every attempt is bounded by
+/// `--connect-timeout` and by what is left of `--wait`. The error names the address and the
+/// real cause, or the bound that ran out.
+pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Stream, Unreached> {
+    let deadline = opts.wait.map(|w| Instant::now() + w);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        let limit = match (opts.connect_timeout, left) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let attempt = match limit {
+            Some(l) => tokio::time::timeout(l, connect_once(addr, kind))
+                .await
+                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+            None => connect_once(addr, kind).await,
+        };
+        let e = match attempt {
+            Ok(s) => return Ok(s),
+            Err(e) => e,
+        };
+        let timed_out = e.kind() == io::ErrorKind::TimedOut;
+        // The last attempt is made at the deadline, so a failure really waited `wait`.
+        match deadline {
+            Some(d) if (timed_out || is_not_ready(&e)) && Instant::now() < d => {
+                tokio::time::sleep(pause.min(d.saturating_duration_since(Instant::now()))).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            _ if timed_out => {
+                let (bound, flag) = match (opts.wait, opts.connect_timeout) {
+                    (Some(w), _) if deadline.is_some_and(|d| Instant::now() >= d) => (w, "--wait"),
+                    (_, Some(t)) => (t, "--connect-timeout"),
+                    (w, None) => (w.unwrap_or_default(), "--wait"),
+                };
+                let fail = Fail::new(
+                    FAILURE,
+                    format!(
+                        "connecting to {}: no connection within {} ({flag})",
+                        escape(&addr.to_string()),
+                        duration::show(bound)
+                    ),
+                );
+                return Err(Unreached {
+                    fail,
+                    timed_out: true,
+                });
+            }
+            _ => {
+                return Err(Unreached {
+                    fail: connect_error(addr, kind, &e, opts.wait),
+                    timed_out: false,
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -129,6 +129,28 @@ impl Stream {
         }
     }
 
+    /// Waits until a read would find bytes (or EOF), holding no buffer meanwhile: with
+    /// [`try_read`](Self::try_read) a server lends a connection a buffer only once it has
+    /// something to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Unix(s) => s.readable().await,
+            Stream::Tcp(s) => s.readable().await,
+            Stream::SeqPacket(s) => s.0.readable().await.map(|mut g| g.retain_ready()),
+        }
+    }
+
+    /// Reads what is there without waiting: WouldBlock (and readiness cleared) when nothing is.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.try_read(buf),
+            Stream::Tcp(s) => s.try_read(buf),
+            Stream::SeqPacket(s) => s.0.try_io(tokio::io::Interest::READABLE, |fd| {
+                Ok(rustix::net::recv(fd, &mut *buf, RecvFlags::empty())?.0)
+            }),
+        }
+    }
+
     /// The peer's credentials (unix sockets only).
     pub fn peer_cred(&self) -> Option<Cred> {
         match self {

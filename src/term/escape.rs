@@ -3,18 +3,30 @@
 
 use std::borrow::Cow;
 
-/// Escapes control characters (and nothing else) so that an outside string cannot move
-/// the cursor, change colours or forge lines on the user's terminal.
+/// Whether `c` must not reach a log line as it is: a control character (newline and tab
+/// included: a peer that names itself `x\nudskit: ...` would otherwise write a line of its
+/// own into our log) or a Unicode line or paragraph separator, which some log viewers break
+/// lines at.
+fn breaks_a_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
+/// Escapes every control character (`\n`, `\t`, `\u{1b}`) and line separator, and
+/// nothing else, so that an outside string stays on its line and cannot move the cursor or
+/// change colours. The one function for every diagnostic and log line ([`crate::term::Ctx`]
+/// applies it to each whole line). Backslashes are kept as they are, which makes it
+/// idempotent: a part escaped where it was written passes unchanged through the escaping
+/// of its whole line. (A body shown on a terminal keeps its newlines: see http's renderer.)
 pub fn escape(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if !s.chars().any(breaks_a_line) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        match c {
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => out.extend(c.escape_default()),
-            c => out.push(c),
+        if breaks_a_line(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
         }
     }
     Cow::Owned(out)
@@ -54,7 +66,15 @@ mod tests {
     #[test]
     fn escapes_terminal_controls() {
         assert_eq!(escape("plain /tmp/a.sock"), "plain /tmp/a.sock");
-        assert_eq!(escape("a\x1b[31mb\rc\nd"), "a\\u{1b}[31mb\\rc\nd");
+        assert_eq!(escape("a\x1b[31mb\rc\nd\te"), "a\\u{1b}[31mb\\rc\\nd\\te");
+        assert_eq!(
+            escape("pid 7 (\nudskit: forged)"),
+            "pid 7 (\\nudskit: forged)"
+        );
+        assert_eq!(escape("a\u{2028}b\u{85}"), "a\\u{2028}b\\u{85}");
+        // Idempotent: an escaped part inside an escaped line is not escaped twice.
+        let once = escape("x\ny\\z").into_owned();
+        assert_eq!(escape(&once), once);
         assert_eq!(escape_bytes(b"ok \xff\n\x1b\\"), "ok \\xff\\n\\u{1b}\\\\");
         assert_eq!(escape_bytes("é".as_bytes()), "é");
     }

@@ -52,24 +52,29 @@ impl Ctx {
         }
     }
 
-    /// A diagnostic line on stderr (`udskit: ...`), silenced by `-q`.
+    /// A diagnostic line on stderr (`udskit: ...`), silenced by `-q`. Every diagnostic is
+    /// one line, escaped as a whole ([`escape`]): whatever outside string it carries (a
+    /// peer's command, a path, a server's text) cannot end it and forge another.
     pub fn info(&self, msg: impl AsRef<str>) {
         if !self.quiet {
-            stderr_line(format!("udskit: {}\n", msg.as_ref()));
+            stderr_line(format!("udskit: {}\n", escape(msg.as_ref())));
         }
     }
 
     /// A line shown only with `-v`.
     pub fn debug(&self, msg: impl AsRef<str>) {
         if self.verbose > 0 && !self.quiet {
-            stderr_line(format!("udskit: {}\n", msg.as_ref()));
+            stderr_line(format!("udskit: {}\n", escape(msg.as_ref())));
         }
     }
 
     /// A warning: shown even with `-q`, since it reports something the user must know.
     pub fn warn(&self, msg: impl AsRef<str>) {
         let y = paint(WARNING, self.color_stderr);
-        stderr_line(format!("udskit: {y}warning{y:#}: {}\n", msg.as_ref()));
+        stderr_line(format!(
+            "udskit: {y}warning{y:#}: {}\n",
+            escape(msg.as_ref())
+        ));
     }
 }
 

@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use super::listen::{PY_HOLDER, PY_STALE};
-use crate::support::peers::{have, python};
+use crate::support::peers::{have, python, unaccepting_tcp_listener};
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(30);
@@ -335,6 +335,34 @@ fn wait_times_out_naming_the_cause() {
         )),
         "{}",
         stderr_of(&out)
+    );
+}
+
+/// A TCP connect that hangs (SYNs dropped by a full accept queue) ends when --wait or
+/// --connect-timeout says, with a message naming which one: never a hang.
+#[test]
+fn wait_and_connect_timeout_bound_a_hanging_tcp_connect() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_full, port) = unaccepting_tcp_listener(dir.path());
+    let addr = format!("tcp:{port}");
+    let within = |what: &str| {
+        format!("udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within {what}\n")
+    };
+    err_is(
+        &connect(&addr, &["--wait", "1s"], b""),
+        &within("1s (--wait)"),
+    );
+    err_is(
+        &connect(&addr, &["--connect-timeout", "300ms"], b""),
+        &within("300ms (--connect-timeout)"),
+    );
+    // Attempts that time out are retried while --wait lasts.
+    err_is(
+        &connect(&addr, &["--wait", "1s", "--connect-timeout", "200ms"], b""),
+        &within("1s (--wait)"),
     );
 }
 

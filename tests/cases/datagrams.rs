@@ -219,6 +219,7 @@ fn recvfrom_json_reports_sender_credentials_and_encoding() {
     assert_eq!(objs.len(), 2, "{text}");
     let a = &objs[0];
     assert_eq!(a["sender"], format!("unix:{}", s(&client)));
+    assert_eq!(a["sender_encoding"], "utf-8");
     assert_eq!(a["size"], 258);
     assert_eq!(a["encoding"], "base64");
     let mut payload: Vec<u8> = (0..=255u8).collect();
@@ -234,10 +235,67 @@ fn recvfrom_json_reports_sender_credentials_and_encoding() {
     );
     let b = &objs[1];
     assert_eq!(b["sender"], serde_json::Value::Null);
+    assert_eq!(b["sender_encoding"], serde_json::Value::Null);
     assert_eq!(b["size"], "héllo \"json\"".len());
     assert_eq!(b["encoding"], "utf-8");
     assert_eq!(b["data"], "héllo \"json\"");
     assert!(b["pid"].as_u64().unwrap() > 0);
+}
+
+/// Sender addresses that are not UTF-8 (any bytes but NUL make a path, any bytes at all an
+/// abstract name) come out in base64, as data does, never garbled; `-v` shows them escaped.
+#[test]
+fn recvfrom_json_keeps_senders_that_are_not_utf8() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let rx = start(
+        cmd(&["-v", "recvfrom", "--json", "-n", "2", s(&sock)]),
+        dir.path(),
+        "recv",
+        "receiving on",
+    );
+    let out = python(&format!(
+        "import os,socket,sys\n\
+         d=os.fsencode(sys.argv[1])\n\
+         a=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\na.bind(d+b'/\\xff\\xfe.sock')\na.sendto(b'one',sys.argv[2])\n\
+         b=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\nb.bind(b'\\0udskit-\\xff\\n{}')\nb.sendto(b'two',sys.argv[2])",
+        std::process::id()
+    ))
+    .arg(dir.path())
+    .arg(&sock)
+    .output()
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (st, stdout) = rx.finish(LIMIT);
+    assert!(st.success());
+    let text = String::from_utf8(stdout).unwrap();
+    let objs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert_eq!(objs.len(), 2, "{text}");
+    let mut path_form = b"unix:".to_vec();
+    path_form.extend_from_slice(s(dir.path()).as_bytes());
+    path_form.extend_from_slice(b"/\xff\xfe.sock");
+    assert_eq!(objs[0]["sender"], base64(&path_form), "{text}");
+    assert_eq!(objs[0]["sender_encoding"], "base64");
+    assert_eq!(objs[0]["data"], "one");
+    let mut abstract_form = b"@udskit-\xff\n".to_vec();
+    abstract_form.extend_from_slice(std::process::id().to_string().as_bytes());
+    assert_eq!(objs[1]["sender"], base64(&abstract_form), "{text}");
+    assert_eq!(objs[1]["sender_encoding"], "base64");
+    let log = std::fs::read_to_string(dir.path().join("recv.stderr")).unwrap();
+    assert!(log.contains("/\\xff\\xfe.sock (pid "), "{log}");
+    assert!(
+        log.contains(&format!(
+            "bytes from @udskit-\\xff\\n{} (pid ",
+            std::process::id()
+        )),
+        "{log}"
+    );
 }
 
 /// The test's own base64, to check ours against an independent one.

@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::peers::{have, have_python_modules, python};
+use crate::support::peers::{have, have_python_modules, python, unaccepting_tcp_listener};
 use crate::support::servers::{Dockerd, Nginx, Uvicorn};
 use crate::support::*;
 
@@ -663,25 +663,17 @@ fn errors_have_curls_codes_and_clear_messages() {
     );
 }
 
+/// A TCP connect that hangs (the target's accept queue is full, so its SYNs are dropped) is
+/// bounded by --connect-timeout and by --wait alike: exit 28, never a hang.
 #[test]
-fn connect_timeout_is_exit_28() {
+fn connect_timeout_and_wait_bound_a_hanging_connect() {
     if !have("python3") {
         return;
     }
-    // A TCP listener whose accept queue is full: the kernel drops further SYNs, so a
-    // connect hangs (unix connects never do).
     let dir = tempdir();
-    let mut c = python(
-        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\ncs=[]\nfor i in range(3):\n  c=socket.socket()\n  c.settimeout(0.3)\n  try: c.connect(s.getsockname())\n  except OSError: pass\n  cs.append(c)\nprint('port', s.getsockname()[1], file=sys.stderr, flush=True)\ntime.sleep(30)",
-    );
-    c.stdout(Stdio::null());
-    let mut full = Bg::spawn(c, dir.path(), "full");
-    let err = full.wait_stderr("\n");
-    let port = err.trim().strip_prefix("port ").unwrap();
-    let out = http(
-        &["--connect-timeout", "300ms", &format!("tcp:{port}"), "/"],
-        b"",
-    );
+    let (_full, port) = unaccepting_tcp_listener(dir.path());
+    let addr = format!("tcp:{port}");
+    let out = http(&["--connect-timeout", "300ms", &addr, "/"], b"");
     assert_eq!(out.status.code(), Some(28), "{}", stderr_of(&out));
     assert_eq!(
         stderr_of(&out),
@@ -689,6 +681,23 @@ fn connect_timeout_is_exit_28() {
             "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 300ms (--connect-timeout)\n"
         )
     );
+    for args in [
+        &["--wait", "1s"][..],
+        &["--wait", "1s", "--connect-timeout", "300ms"],
+        &["--wait", "1s", "--connect-timeout", "5s"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend([addr.as_str(), "/"]);
+        let out = http(&all, b"");
+        assert_eq!(out.status.code(), Some(28), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!(
+                "udskit: error: connecting to tcp:127.0.0.1:{port}: no connection within 1s (--wait)\n"
+            ),
+            "{args:?}"
+        );
+    }
 }
 
 #[test]
@@ -835,4 +844,332 @@ fn usage_errors_exit_2() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+/// The names in `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `-o FILE` replaces FILE only with a whole answer (curl leaves an old file alone when it
+/// cannot connect; udskit also when the answer breaks off or a signal stops it): the body
+/// goes to a temporary file beside it, renamed over FILE at the end, removed otherwise.
+/// Devices and pipes are written in place.
+#[test]
+fn output_file_is_replaced_only_by_a_whole_answer() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let file = out_dir.join("saved.json");
+    std::fs::write(&file, b"old contents").unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let f = file.to_str().unwrap();
+    let unchanged = |why: &str| {
+        assert_eq!(std::fs::read(&file).unwrap(), b"old contents", "{why}");
+        assert_eq!(names_in(&out_dir), ["saved.json"], "{why}");
+    };
+    let server = |name: &str, then: &str| {
+        let sock = dir.path().join(name);
+        let bg = misbehaving(dir.path(), &sock, then);
+        (bg, sock.to_str().unwrap().to_string())
+    };
+
+    // Nothing to connect to.
+    let missing = dir.path().join("missing.sock");
+    let out = http(&[missing.to_str().unwrap(), "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+    unchanged("after a failed connect");
+
+    // The body breaks off.
+    let (_s, sock) = server(
+        "cut.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 100\\r\\n\\r\\nthe first part')",
+    );
+    let out = http(&[sock.as_str(), "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    unchanged("after a cut-off body");
+
+    // --fail with a 404: nothing saved, as curl.
+    let (_s, sock) = server(
+        "404.sock",
+        "c.sendall(b'HTTP/1.1 404 Not Found\\r\\nContent-Length: 9\\r\\n\\r\\nnot found')",
+    );
+    let out = http(&[sock.as_str(), "-f", "-o", f, "/"], b"");
+    assert_eq!(out.status.code(), Some(22), "{}", stderr_of(&out));
+    unchanged("after --fail");
+
+    // SIGTERM in the middle of the body: the temporary file goes too.
+    let (_s, sock) = server(
+        "slow.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 1000000\\r\\n\\r\\nfirst part')\ntime.sleep(60)",
+    );
+    let mut c = udskit();
+    c.args(["http", sock.as_str(), "-o", f, "/"]);
+    let mut bg = Bg::spawn(c, dir.path(), "http");
+    wait_until(
+        Duration::from_secs(10),
+        "the first bytes in a temporary file",
+        || {
+            std::fs::read_dir(&out_dir).unwrap().any(|e| {
+                let e = e.unwrap();
+                e.file_name() != "saved.json" && e.metadata().is_ok_and(|m| m.len() == 10)
+            })
+        },
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"old contents");
+    bg.signal(15);
+    assert_eq!(bg.wait_exit(Duration::from_secs(10)).code(), Some(143));
+    unchanged("after SIGTERM");
+
+    // A whole answer replaces the file, which keeps its mode; through a symlink, the file
+    // it points to is replaced and the link stays.
+    let (_s, sock) = server(
+        "ok.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    let link = out_dir.join("link");
+    std::os::unix::fs::symlink("saved.json", &link).unwrap();
+    let out = http(&[sock.as_str(), "-o", link.to_str().unwrap(), "/"], b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(std::fs::read(&file).unwrap(), b"new\n");
+    assert_eq!(mode_of(&file), 0o640);
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(names_in(&out_dir), ["link", "saved.json"]);
+
+    // A file that does not exist yet, /dev/null and a named pipe.
+    let (_s, sock) = server(
+        "new.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nfresh')",
+    );
+    let fresh = out_dir.join("fresh");
+    ok(&http(
+        &[sock.as_str(), "-o", fresh.to_str().unwrap(), "/"],
+        b"",
+    ));
+    assert_eq!(std::fs::read(&fresh).unwrap(), b"fresh");
+    let (_s, sock) = server(
+        "null.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnull')",
+    );
+    ok(&http(&[sock.as_str(), "-o", "/dev/null", "/"], b""));
+    let fifo = dir.path().join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let (_s, sock) = server(
+        "fifo.sock",
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\npipe')",
+    );
+    ok(&http(
+        &[sock.as_str(), "-o", fifo.to_str().unwrap(), "/"],
+        b"",
+    ));
+    assert_eq!(reader.join().unwrap(), b"pipe");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}
+
+/// A 101 nobody asked for (no --upgrade) is an error naming it, not a success with an
+/// empty body.
+#[test]
+fn an_unasked_101_is_an_error() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("101.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: tcp\\r\\n\\r\\nraw bytes')\ntime.sleep(30)",
+    );
+    let out = http(&["--max-time", "20s", sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: GET / on unix:{}: the server answered 101 Switching Protocols (to tcp), but no protocol switch was asked for\n\
+             hint: --upgrade PROTOCOL asks for one and bridges the switched connection to stdin/stdout\n",
+            sock.display()
+        )
+    );
+}
+
+/// A Content-Length given with -H must be the body's: a disagreeing one is a usage error
+/// before anything is sent (exit 2, so not 7 on a missing socket); with a body from a pipe,
+/// whose size cannot be known first, it is sent and held to while the body streams.
+#[test]
+fn a_content_length_must_match_the_body() {
+    let dir = tempdir();
+    let nowhere = dir.path().join("missing.sock");
+    let n = nowhere.to_str().unwrap();
+    let body = dir.path().join("body");
+    std::fs::write(&body, b"0123456789").unwrap();
+    let at_body = format!("@{}", body.display());
+    for (args, msg) in [
+        (
+            &[n, "-d", "hello world", "-H", "Content-Length: 3", "/"][..],
+            "-H 'Content-Length: 3': the body is 11 bytes; leave Content-Length out, udskit sends the right one",
+        ),
+        (
+            &[n, "-d", &at_body, "-H", "content-length: 11", "/"],
+            "-H 'content-length: 11': the body is 10 bytes",
+        ),
+        (
+            &[n, "-H", "Content-Length: 5", "/"],
+            "-H 'Content-Length: 5': no body is sent (-d, --json)",
+        ),
+        (
+            &[n, "-d", "x", "-H", "Content-Length: many", "/"],
+            "-H 'Content-Length: many': not a number of bytes",
+        ),
+        (
+            &[
+                n,
+                "-d",
+                "x",
+                "-H",
+                "Content-Length: 1",
+                "-H",
+                "Content-Length: 1",
+                "/",
+            ],
+            "Content-Length is given twice",
+        ),
+    ] {
+        let out = http(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(msg),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    // The right one is fine (and sent once); exit 7 here means it got as far as connecting.
+    let out = http(&[n, "-d", "hello", "-H", "Content-Length: 5", "/"], b"");
+    assert_eq!(out.status.code(), Some(7), "{}", stderr_of(&out));
+
+    if !uvicorn_here() {
+        return;
+    }
+    let app = Uvicorn::start(dir.path());
+    let s = app.sock.to_str().unwrap();
+    let data = random_bytes(300_000);
+    let mut c = udskit();
+    c.args([
+        "http",
+        s,
+        "/sha256",
+        "-d",
+        "@-",
+        "-H",
+        "Content-Length: 300000",
+    ]);
+    let out = run_with_input(c, &data, LIMIT);
+    let v = json(ok(&out));
+    assert_eq!(v["transfer"], "length");
+    assert_eq!(v["sha256"], sha256(&data).as_str());
+    for (declared, want) in [
+        (
+            "299999",
+            "the body from stdin is longer than the 299999 bytes of -H Content-Length",
+        ),
+        (
+            "300001",
+            "the body from stdin ended after 300000 of the 300001 bytes of -H Content-Length",
+        ),
+    ] {
+        let mut c = udskit();
+        c.args(["http", s, "/sha256", "-d", "@-", "-H"])
+            .arg(format!("Content-Length: {declared}"));
+        let out = run_with_input(c, &data, LIMIT);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(want), "{}", stderr_of(&out));
+    }
+}
+
+/// Servers that break HTTP on purpose: each ends with a clear error, exit 1 (or 28 once
+/// --max-time is up), never a panic (101) or a hang.
+#[test]
+fn hostile_servers_end_in_clear_errors() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for (name, then, extra, code, want) in [
+        (
+            "big-header",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nX-Big: ' + b'a' * (1 << 20) + b'\\r\\n\\r\\n')",
+            &[][..],
+            1,
+            "the answer is not valid HTTP: message head is too large",
+        ),
+        (
+            "endless-headers",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\n')\nwhile True: c.sendall(b'X-Again: and again\\r\\n')",
+            &[],
+            1,
+            "the answer is not valid HTTP: ",
+        ),
+        (
+            "bad-chunk",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n5\\r\\nhello\\r\\nzz\\r\\n')\ntime.sleep(30)",
+            &[],
+            1,
+            "reading the body (5 bytes received): ",
+        ),
+        (
+            "huge-chunk",
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\nffffffffffffffffffffffff\\r\\nx')\ntime.sleep(30)",
+            &[],
+            1,
+            "reading the body (0 bytes received): ",
+        ),
+        (
+            "upgraded-to-nothing",
+            "c.sendall(b'HTTP/1.1 101 Switching Protocols\\r\\nConnection: Upgrade\\r\\nUpgrade: tcp\\r\\n\\r\\n')\ntime.sleep(30)",
+            &["--upgrade", "tcp"],
+            28,
+            "the upgraded stream did not end within 1s (--max-time)",
+        ),
+    ] {
+        let sock = dir.path().join(format!("{name}.sock"));
+        let _server = misbehaving(dir.path(), &sock, then);
+        let mut args = vec!["--max-time", if code == 28 { "1s" } else { "20s" }];
+        args.extend(extra);
+        args.extend([sock.to_str().unwrap(), "/"]);
+        let out = http(&args, b"");
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(code), "{name}: {err}");
+        assert!(
+            err.starts_with(&format!(
+                "udskit: error: GET / on unix:{}: ",
+                sock.display()
+            )) && err.contains(want),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
 }

@@ -857,3 +857,72 @@ fn exec_over_tcp_gets_the_peer_address() {
     );
     assert_eq!(server.wait_exit(T).code(), Some(0));
 }
+
+/// The resident memory of a running process, from /proc/PID/status.
+fn rss_bytes(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in:\n{status}"));
+    kb * 1024
+}
+
+/// --echo holds memory for the bytes in flight only: 1,000 clients that each had a few
+/// bytes echoed and then sit idle leave the server well under 64 MiB (a read buffer per
+/// client would be 256 MiB).
+#[test]
+fn echo_idle_clients_hold_no_buffers() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("idle.sock");
+    let mut server = echo_after(dir.path(), "ulimit -n 4096", &sock);
+    let mut clients = python(
+        r#"
+import resource, socket, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+cs = []
+for i in range(1000):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    s.sendall(b'ping %d' % i)
+    cs.append(s)
+for i, s in enumerate(cs):
+    want, got = b'ping %d' % i, b''
+    while len(got) < len(want):
+        b = s.recv(64)
+        if not b:
+            sys.exit('client %d: closed' % i)
+        got += b
+    if got != want:
+        sys.exit('client %d: echoed %r' % (i, got))
+print('idle', flush=True)
+sys.stdin.read()
+"#,
+    );
+    clients.arg(&sock);
+    let mut clients = Bg::spawn_piped(clients, dir.path(), "clients");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(clients.child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line, "idle\n", "{}", clients.stderr());
+    server.wait_stderr("client #1000 connected");
+    let rss = rss_bytes(server.pid());
+    assert!(
+        rss < 64 << 20,
+        "{} MiB resident for 1,000 idle clients",
+        rss >> 20
+    );
+    drop(clients.child.stdin.take());
+    assert!(clients.wait_exit(T).success(), "{}", clients.stderr());
+    server.signal(15);
+    assert_eq!(server.wait_exit(T).code(), Some(143));
+}

@@ -4,5 +4,6 @@ mod generate;
 mod http;
 mod layout;
 mod listen;
+mod logs;
 mod ls;
 mod relay;

@@ -44,3 +44,18 @@ pub fn python(code: &str) -> Command {
     c.arg("-c").arg(code);
     c
 }
+
+/// A TCP listener on 127.0.0.1 whose accept queue is full (listen(0), filled, never
+/// accepted): the kernel drops further SYNs, so a connect to it hangs, as one to a host that
+/// drops packets does (unix connects never hang). Returns it (stopped by pid on drop) and
+/// its port.
+pub fn unaccepting_tcp_listener(dir: &std::path::Path) -> (super::Bg, u16) {
+    let mut c = python(
+        "import socket,sys,time\ns=socket.socket()\ns.bind(('127.0.0.1',0))\ns.listen(0)\ncs=[]\nfor i in range(3):\n  c=socket.socket()\n  c.settimeout(0.3)\n  try: c.connect(s.getsockname())\n  except OSError: pass\n  cs.append(c)\nprint('port', s.getsockname()[1], file=sys.stderr, flush=True)\ntime.sleep(120)",
+    );
+    c.stdout(Stdio::null());
+    let mut full = super::Bg::spawn(c, dir, "full");
+    let err = full.wait_stderr("\n");
+    let port = err.trim().strip_prefix("port ").unwrap().parse().unwrap();
+    (full, port)
+}

@@ -21,7 +21,7 @@ use crate::net::connect;
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
-use crate::term::{Ctx, escape};
+use crate::term::Ctx;
 
 /// The --max-time deadline, if any.
 pub struct Clock {
@@ -89,44 +89,19 @@ pub async fn send(
     }
 }
 
-/// Connects (retrying for --wait), each attempt bounded by --connect-timeout; a failure
-/// names the socket and the real cause, with curl's exit code 7 (28 on timeout).
-pub async fn connect(
-    addr: &Addr,
-    wait: Option<Duration>,
-    limit: Option<Duration>,
-) -> Result<Stream, Fail> {
-    let Some(limit) = limit else {
-        return connect::connect(addr, Kind::Stream, wait)
-            .await
-            .map_err(|f| Fail {
-                code: COULD_NOT_CONNECT,
-                ..f
-            });
-    };
-    let attempt = async || {
-        tokio::time::timeout(limit, connect::connect_once(addr, Kind::Stream))
-            .await
-            .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into()))
-    };
-    crate::net::connect::retry_until(wait, attempt)
+/// Connects (retrying for --wait, each attempt bounded by --connect-timeout and the rest of
+/// --wait); a failure names the socket and the real cause, with curl's exit code 7, or 28
+/// when time ran out.
+pub async fn connect(addr: &Addr, opts: connect::ConnectOpts) -> Result<Stream, Fail> {
+    connect::connect(addr, Kind::Stream, opts)
         .await
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::TimedOut {
-                Fail::new(
-                    TIMEOUT,
-                    format!(
-                        "connecting to {}: no connection within {} (--connect-timeout)",
-                        escape(&addr.to_string()),
-                        duration::show(limit)
-                    ),
-                )
+        .map_err(|u| Fail {
+            code: if u.timed_out {
+                TIMEOUT
             } else {
-                Fail {
-                    code: COULD_NOT_CONNECT,
-                    ..crate::net::explain::connect_error(addr, Kind::Stream, &e, wait)
-                }
-            }
+                COULD_NOT_CONNECT
+            },
+            ..u.fail
         })
 }
 

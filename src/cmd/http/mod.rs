@@ -82,21 +82,18 @@ pub struct Args {
     /// HEAD request: print the status line and headers only
     #[arg(short = 'I', long)]
     pub head: bool,
-    /// Write the body to FILE instead of stdout (bytes unchanged)
+    /// Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only
+    /// once the whole answer has arrived, and left as it was on any failure
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Exit 22 when the status is 400 or more (the body is still shown)
     #[arg(short, long)]
     pub fail: bool,
-    /// Give up connecting after DURATION (exit 28)
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub connect_timeout: Option<Duration>,
     /// Give up the whole request after DURATION (exit 28; what arrived is kept)
     #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
     pub max_time: Option<Duration>,
-    /// Keep trying for up to DURATION while the socket is missing or refusing
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
-    pub wait: Option<Duration>,
+    #[command(flatten)]
+    pub connect: crate::net::connect::ConnectOpts,
     /// Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101
     /// answer bridges the connection to stdin/stdout with half-close
     #[arg(long, value_name = "PROTOCOL", conflicts_with = "http2")]
@@ -122,6 +119,8 @@ struct RequestPlan {
     json: bool,
     /// Print the head before the body (-i, -I, HEAD).
     include: bool,
+    /// A Content-Length given with -H: the -H text and the length.
+    user_length: Option<(String, u64)>,
 }
 
 fn plan(args: &Args) -> Result<RequestPlan, Fail> {
@@ -188,6 +187,24 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         .iter()
         .map(|h| request::parse_header(h))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut user_length = None;
+    for (raw, h) in args.headers.iter().zip(&headers) {
+        if let HeaderArg::Set(name, value) = h
+            && name == header::CONTENT_LENGTH
+        {
+            if user_length.is_some() {
+                return Err(Fail::usage("Content-Length is given twice (-H)"));
+            }
+            let n = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    Fail::usage(format!("-H '{}': not a number of bytes", escape(raw)))
+                })?;
+            user_length = Some((raw.clone(), n));
+        }
+    }
     Ok(RequestPlan {
         include: args.include || method == Method::HEAD,
         method,
@@ -195,10 +212,30 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         headers,
         data,
         json,
+        user_length,
     })
 }
 
 impl RequestPlan {
+    /// Holds the body to a Content-Length given with -H. One that disagrees with a body whose
+    /// size is known is a usage error (a server would read a cut body, or take the rest for
+    /// a next request); a body from a pipe, whose size cannot be known first, is sent with
+    /// it and must end at exactly that many bytes.
+    fn hold_to_user_length(&self, body: ReqBody) -> Result<ReqBody, Fail> {
+        let Some((raw, n)) = &self.user_length else {
+            return Ok(body);
+        };
+        let bad = |why: String| Fail::usage(format!("-H '{}': {why}", escape(raw)));
+        match body.size() {
+            Some(size) if size == *n => Ok(body),
+            Some(_) if self.data.is_none() => Err(bad("no body is sent (-d, --json)".into())),
+            Some(size) => Err(bad(format!(
+                "the body is {size} bytes; leave Content-Length out, udskit sends the right one"
+            ))),
+            None => Ok(body.declared(*n)),
+        }
+    }
+
     /// The request headers in the order they go out: defaults, then -H in order (replacing
     /// a default of the same name, `Name:` removing one).
     fn header_map(&self, args: &Args, body_size: Option<u64>) -> Result<HeaderMap, Fail> {
@@ -282,15 +319,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Some(d) => ReqBody::open(d)?,
         None => ReqBody::Empty,
     };
+    let body = plan.hold_to_user_length(body)?;
     let headers = plan.header_map(&args, body.size())?;
-    let (out, out_done) = match &args.output {
+    // -o FILE: written beside FILE and renamed over it at the very end, on success only.
+    let (out, out_done, replacing) = match &args.output {
         Some(p) => {
-            let f = std::fs::File::create(p).with_context(|| {
-                format!("creating {} (--output)", escape(&p.display().to_string()))
-            })?;
-            Writer::spawn_to(f)
+            let (f, pending) = crate::io::outfile::create(p)?;
+            let (out, done) = Writer::spawn_to(f);
+            (out, done, pending)
         }
-        None => Writer::spawn(),
+        None => {
+            let (out, done) = Writer::spawn();
+            (out, done, None)
+        }
     };
     let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
     let pretty = !args.raw && (args.pretty || to_terminal);
@@ -306,7 +347,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
 
     let stream = tokio::select! {
-        s = exchange::connect(&args.socket, args.wait, args.connect_timeout) => s?,
+        s = exchange::connect(&args.socket, args.connect) => s?,
         _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
         _ = stop.stopped() => return Ok(()),
     };
@@ -359,6 +400,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if plan.include && !out.is_closed() {
         let _ = out.write(head::head_bytes(&parts, &view)).await;
     }
+    if status == StatusCode::SWITCHING_PROTOCOLS && on_upgrade.is_none() {
+        let to = parts
+            .headers
+            .get(header::UPGRADE)
+            .map(|p| format!(" (to {})", String::from_utf8_lossy(p.as_bytes())))
+            .unwrap_or_default();
+        return Err(Fail::new(
+            FAILURE,
+            format!(
+                "{what}: the server answered 101 Switching Protocols{}, but no protocol switch was asked for",
+                escape(&to)
+            ),
+        )
+        .hint("--upgrade PROTOCOL asks for one and bridges the switched connection to stdin/stdout")
+        .into());
+    }
 
     let result = match on_upgrade {
         Some(on) => {
@@ -406,6 +463,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ),
         )
         .into());
+    }
+    // A stop signal ends the body early without an error: what came is not the whole answer.
+    if let Some(p) = replacing
+        && !stop.is_stopping()
+    {
+        p.commit()?;
     }
     Ok(())
 }

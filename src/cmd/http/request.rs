@@ -158,7 +158,13 @@ pub enum ReqBody {
     Full(Option<Bytes>),
     Chunks {
         rx: mpsc::Receiver<io::Result<Bytes>>,
+        /// The Content-Length sent, when known: the chunks are held to it.
         size: Option<u64>,
+        sent: u64,
+        /// What the body is and where its length comes from, for the error when the
+        /// chunks do not match it: "the body from stdin", "of -H Content-Length".
+        from: String,
+        length_of: &'static str,
     },
 }
 
@@ -184,13 +190,33 @@ impl ReqBody {
                 ReqBody::Chunks {
                     rx: crate::io::stdio::read_chunks(f),
                     size,
+                    sent: 0,
+                    from: format!("the body from {shown}"),
+                    length_of: "it had when opened",
                 }
             }
             Data::Stdin => ReqBody::Chunks {
                 size: stdin_size(),
                 rx: crate::io::stdio::stdin(),
+                sent: 0,
+                from: "the body from stdin".into(),
+                length_of: "it had when opened",
             },
         })
+    }
+
+    /// A body of unknown size sent with the length `n` the user declared.
+    pub fn declared(self, n: u64) -> ReqBody {
+        match self {
+            ReqBody::Chunks { rx, from, .. } => ReqBody::Chunks {
+                rx,
+                size: Some(n),
+                sent: 0,
+                from,
+                length_of: "of -H Content-Length",
+            },
+            other => other,
+        }
     }
 
     /// The Content-Length this body will have, when it is known before sending.
@@ -226,7 +252,32 @@ impl Body for ReqBody {
         match self.get_mut() {
             ReqBody::Empty => Poll::Ready(None),
             ReqBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqBody::Chunks { rx, .. } => rx.poll_recv(cx).map(|c| c.map(|r| r.map(Frame::data))),
+            ReqBody::Chunks {
+                rx,
+                size,
+                sent,
+                from,
+                length_of,
+            } => {
+                let chunk = std::task::ready!(rx.poll_recv(cx));
+                // A body that does not end where its Content-Length says would be read by
+                // the server cut, or as the start of another request: stop it here.
+                let wrong = |msg: String| Poll::Ready(Some(Err(io::Error::other(msg))));
+                match (chunk, *size) {
+                    (Some(Ok(b)), Some(n)) if *sent + b.len() as u64 > n => {
+                        wrong(format!("{from} is longer than the {n} bytes {length_of}"))
+                    }
+                    (None, Some(n)) if *sent < n => wrong(format!(
+                        "{from} ended after {sent} of the {n} bytes {length_of}"
+                    )),
+                    (Some(Ok(b)), _) => {
+                        *sent += b.len() as u64;
+                        Poll::Ready(Some(Ok(Frame::data(b))))
+                    }
+                    (Some(Err(e)), _) => Poll::Ready(Some(Err(e))),
+                    (None, _) => Poll::Ready(None),
+                }
+            }
         }
     }
 
