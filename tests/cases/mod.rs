@@ -6,3 +6,4 @@ mod layout;
 mod listen;
 mod ls;
 mod relay;
+mod safe_bind;
