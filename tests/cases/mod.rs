@@ -1,6 +1,7 @@
 mod connect;
 mod datagrams;
 mod generate;
+mod hostile_input;
 mod http;
 mod layout;
 mod listen;
