@@ -214,6 +214,47 @@ fn symlink_swapped_in_after_bind_redirects_nothing() {
     );
 }
 
+/// The file removed at exit is the one the kernel says our socket is bound to: another
+/// socket file renamed over ours right after bind (a path stat would take it for ours, and
+/// remove it at exit) makes udskit stop and leave it alone.
+#[test]
+fn socket_file_swapped_in_after_bind_is_not_taken_for_ours() {
+    if !have("strace") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    let other = dir.path().join("other.sock");
+    make_stale(&other);
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        &["-e", "trace=bind", "-e", "inject=bind:delay_exit=2000000"],
+        &["listen", "--echo", sock.to_str().unwrap()],
+    );
+    t.wait_log("bind(");
+    wait_for_socket(&sock);
+    std::fs::rename(&sock, dir.path().join("moved.sock")).unwrap();
+    std::fs::rename(&other, &sock).unwrap();
+    let swapped = identity(&sock);
+    wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
+    let st = t.strace.child.try_wait().unwrap();
+    let err = t.strace.stderr();
+    assert_eq!(st.and_then(|s| s.code()), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "udskit: error: binding unix:{0}: {0} was replaced right after bind",
+            sock.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        identity(&sock),
+        swapped,
+        "the swapped-in socket file was removed"
+    );
+}
+
 #[test]
 fn mode_with_special_bits_is_a_usage_error() {
     let dir = tempdir();
@@ -232,6 +273,69 @@ fn mode_with_special_bits_is_a_usage_error() {
         );
         assert!(!dir.path().join("x.sock").exists());
     }
+}
+
+/// A Python listener on `argv[1]` that says "ready" on stderr: a live socket to swap in.
+const PY_HOLDER: &str = "import socket,sys,time\n\
+s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
+print('ready',file=sys.stderr,flush=True)\ntime.sleep(120)";
+
+/// Only the inode judged stale is ever unlinked: udskit is held right after the connect
+/// that found the socket dead while a live socket (a process that takes no lock) is
+/// renamed over the path. udskit must leave that live socket alone.
+#[test]
+fn socket_swapped_in_after_the_stale_verdict_is_not_unlinked() {
+    if !have("strace") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    make_stale(&sock);
+    let live = dir.path().join("live.sock");
+    let mut py = Command::new(system_python());
+    py.arg("-c").arg(PY_HOLDER).arg(&live).stdout(Stdio::null());
+    let mut py = Bg::spawn(py, dir.path(), "holder");
+    py.wait_stderr("ready");
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        // Holds udskit for 2 s after its probe connect(2) was refused.
+        &[
+            "-e",
+            "trace=connect",
+            "-e",
+            "inject=connect:delay_exit=2000000",
+        ],
+        &["listen", "--echo", sock.to_str().unwrap()],
+    );
+    t.wait_log("s.sock\"");
+    std::fs::rename(&live, &sock).unwrap();
+    let swapped = identity(&sock);
+    wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
+    assert_eq!(
+        std::fs::symlink_metadata(&sock)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+            .ok(),
+        Some(swapped),
+        "the live socket swapped in was unlinked; udskit:\n{}",
+        t.strace.stderr()
+    );
+    let st = t.strace.wait_exit(T);
+    let err = t.strace.stderr();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "udskit: error: binding unix:{0}: {0} was replaced while udskit was checking it",
+            sock.display()
+        )),
+        "{err}"
+    );
+    // Still the Python listener's socket, reachable at the path.
+    assert!(UnixStream::connect(&sock).is_ok());
+    drop(py);
 }
 
 /// Waits until `bg` has either exited or printed "listening on".
