@@ -194,15 +194,21 @@ fn lock_dir(p: &Path, ctx: &Ctx) -> Option<OwnedFd> {
                 pause = (pause * 2).min(Duration::from_millis(50));
             }
             Err(Errno::INTR) => {}
-            Err(e) => {
+            Err(Errno::WOULDBLOCK) => {
                 ctx.warn(format!(
+                    "binding without the lock on directory {}: another process has held it \
+                     for {LOCK_WAIT:?}",
+                    escape(&dir.display().to_string()),
+                ));
+                return None;
+            }
+            // A filesystem without flock (some network filesystems): nothing to warn about
+            // on every start, the inode re-check still holds.
+            Err(e) => {
+                ctx.debug(format!(
                     "binding without the lock on directory {}: {}",
                     escape(&dir.display().to_string()),
-                    if e == Errno::WOULDBLOCK {
-                        format!("another process has held it for {LOCK_WAIT:?}")
-                    } else {
-                        io::Error::from(e).to_string()
-                    }
+                    io::Error::from(e)
                 ));
                 return None;
             }

@@ -455,3 +455,36 @@ fn sighup_stops_listen_and_relay_cleanly() {
     assert_eq!(relay.wait_exit(T).code(), Some(129), "{}", relay.stderr());
     assert!(!front.exists(), "relay left its socket file after SIGHUP");
 }
+
+/// The directory lock binds udskit processes only, and only for a moment: a process that
+/// holds it (flock(1) here) is waited for a few seconds, then the bind goes on without it,
+/// with a warning, instead of every bind in a shared directory stalling behind it.
+#[test]
+fn a_directory_lock_held_by_someone_else_delays_but_never_blocks() {
+    if !have("flock") {
+        return;
+    }
+    let dir = tempdir();
+    let mut c = Command::new("flock");
+    // --no-fork: the pid we stop is the one holding the lock (no orphan left holding it).
+    c.args(["--exclusive", "--no-fork"])
+        .arg(dir.path())
+        .args(["sh", "-c", "echo locked >&2; exec sleep 120"])
+        .stdout(Stdio::null());
+    let mut holder = Bg::spawn(c, dir.path(), "flock");
+    holder.wait_stderr("locked");
+    let sock = dir.path().join("l.sock");
+    let mut c = ud(&["listen", "--echo"]);
+    c.arg(&sock).stdin(Stdio::null()).stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "listen");
+    let err = server.wait_stderr("udskit: listening on");
+    assert!(
+        err.contains(&format!(
+            "udskit: warning: binding without the lock on directory {}: another process has \
+             held it for 5s",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+    assert!(echoes(&sock, b"still served"));
+}
