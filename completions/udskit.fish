@@ -43,7 +43,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this 
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 'Serve at most N clients at a time; more wait in the accept queue' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l count -d 'Exit after N clients have been served (with -k, --echo or --exec)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -67,7 +67,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d '
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send from this address (PATH or @NAME; with --reply, answers arrive there)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -80,7 +80,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s v -l verbose -d
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
-complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -127,7 +127,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Wr
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file, applied before any client can connect' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

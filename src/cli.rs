@@ -17,7 +17,7 @@ use crate::term::{ColorWhen, Ctx};
 ///   unix:///PATH            the DOCKER_HOST form
 ///   tcp:HOST:PORT, tcp:PORT TCP (a missing host means 127.0.0.1)
 ///
-/// Exit codes: 0 ok, 1 failure, 2 usage error, 130/143 after SIGINT/SIGTERM.
+/// Exit codes: 0 ok, 1 failure, 2 usage error, 130/143/129 after SIGINT/SIGTERM/SIGHUP.
 #[derive(Parser, Debug)]
 #[command(
     name = "udskit",

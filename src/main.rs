@@ -29,6 +29,7 @@ mod term;
 mod thread;
 
 use clap::Parser;
+use clap::error::ErrorKind;
 
 #[cfg(feature = "page-aligned-alloc")]
 #[global_allocator]
@@ -36,7 +37,7 @@ static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
 fn main() {
     allocator::tune();
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::try_parse().unwrap_or_else(|e| std::process::exit(refused(e)));
     let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
     let code = match cli.command.run(&ctx) {
         Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
@@ -44,4 +45,17 @@ fn main() {
     };
     // Exit without unwinding the stdio threads: a read blocked on a terminal never returns.
     std::process::exit(code);
+}
+
+/// A command line clap refused: reported as every other error is, `udskit: error: ...` on
+/// stderr with the value escaped (an outside string), exit 2. Help and --version are no
+/// errors and print as clap prints them. The colour decision comes from the command line
+/// that failed to parse, so this report is plain.
+fn refused(e: clap::Error) -> i32 {
+    if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    term::stderr_line(format!("udskit: {}", term::escape(&text)));
+    e.exit_code()
 }

@@ -1,6 +1,8 @@
-//! SIGINT/SIGTERM for every async subcommand: the first signal cancels a token that servers
-//! watch (stop accepting, drain, clean up, exit 130/143); a second one exits at once, after
-//! removing the socket files we own. Open tasks are tracked so that a drain can wait for them.
+//! SIGINT/SIGTERM/SIGHUP for every async subcommand: the first signal cancels a token that
+//! servers watch (stop accepting, drain, clean up, exit 128 + the signal: 130, 143, 129); a
+//! second one exits at once, after removing the socket files we own. SIGHUP (the terminal
+//! or the ssh session went away) is a stop like SIGTERM: left to its default action it
+//! would kill us with our socket files still on disk. Open tasks are tracked so that a drain can wait for them.
 //! The socket files we created are registered here, so that every way out removes them,
 //! and only while the path still leads to the file we created.
 
@@ -22,12 +24,13 @@ pub struct Shutdown {
 }
 
 impl Shutdown {
-    /// Installs the signal handlers. Must run inside the runtime; from then on SIGINT and
-    /// SIGTERM no longer kill the process, so every subcommand must watch `token`.
+    /// Installs the signal handlers. Must run inside the runtime; from then on SIGINT,
+    /// SIGTERM and SIGHUP no longer kill the process, so every subcommand must watch `token`.
     pub fn install() -> anyhow::Result<Shutdown> {
         let token = CancellationToken::new();
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
         let t = token.clone();
         tokio::spawn(async move {
             let mut seen = 0;
@@ -35,6 +38,7 @@ impl Shutdown {
                 let signo = tokio::select! {
                     _ = int.recv() => libc::SIGINT,
                     _ = term.recv() => libc::SIGTERM,
+                    _ = hup.recv() => libc::SIGHUP,
                 };
                 seen += 1;
                 if seen == 1 {
@@ -62,7 +66,8 @@ impl Shutdown {
     }
 }
 
-/// 128 + the signal that stopped us cleanly, if one did (130 or 143, README "Exit codes").
+/// 128 + the signal that stopped us cleanly, if one did (130, 143 or 129, README "Exit
+/// codes").
 pub fn exit_code() -> Option<i32> {
     match RECEIVED.load(Ordering::SeqCst) {
         0 => None,

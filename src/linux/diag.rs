@@ -131,8 +131,9 @@ const TCP_LISTEN: u8 = 10;
 /// costs more (docs/performance.md).
 const RECV_BUF: usize = 32 * 1024;
 
-/// Dumps every unix socket through NETLINK_SOCK_DIAG.
-pub fn dump() -> io::Result<Vec<Sock>> {
+/// Sends one SOCK_DIAG_BY_FAMILY request for unix sockets: a dump of all of them
+/// (`inode` 0, `NLM_F_DUMP`), or the one socket with that inode.
+fn request(flags: u16, inode: u32, show: u32) -> io::Result<rustix::fd::OwnedFd> {
     let fd = rustix::net::socket_with(
         AddressFamily::NETLINK,
         SocketType::DGRAM,
@@ -142,7 +143,7 @@ pub fn dump() -> io::Result<Vec<Sock>> {
     let mut req = Vec::with_capacity(NLMSG_HDRLEN + 24);
     req.extend_from_slice(&((NLMSG_HDRLEN + 24) as u32).to_ne_bytes());
     req.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
-    req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+    req.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
     req.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
     req.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel
     // struct unix_diag_req
@@ -150,12 +151,42 @@ pub fn dump() -> io::Result<Vec<Sock>> {
     req.push(0); // protocol
     req.extend_from_slice(&0u16.to_ne_bytes());
     req.extend_from_slice(&u32::MAX.to_ne_bytes()); // all states
-    req.extend_from_slice(&0u32.to_ne_bytes()); // any inode
-    let show =
-        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+    req.extend_from_slice(&inode.to_ne_bytes());
     req.extend_from_slice(&show.to_ne_bytes());
     req.extend_from_slice(&[0xff; 8]); // no cookie
     rustix::net::send(&fd, &req, SendFlags::empty())?;
+    Ok(fd)
+}
+
+/// The one socket with `inode`, asked for by inode rather than found in a dump: the
+/// (dev, ino) of the file a socket of ours was bound to, straight from the kernel.
+/// `Err` without sock_diag (or when the kernel does not know the inode).
+pub fn by_inode(inode: u32) -> io::Result<Sock> {
+    let fd = request(0, inode, UDIAG_SHOW_NAME | UDIAG_SHOW_VFS)?;
+    let mut buf = vec![0u8; 4096];
+    let (n, _) = rustix::net::recv(&fd, &mut buf[..], RecvFlags::empty())?;
+    let m = &buf[..n];
+    if m.len() < NLMSG_HDRLEN {
+        return Err(io::Error::other("sock_diag: short answer"));
+    }
+    let len = (u32_at(m, 0) as usize).min(m.len());
+    match u16::from_ne_bytes([m[4], m[5]]) {
+        NLMSG_ERROR if m.len() >= 20 => {
+            let errno = i32::from_ne_bytes([m[16], m[17], m[18], m[19]]);
+            Err(io::Error::from_raw_os_error(-errno))
+        }
+        SOCK_DIAG_BY_FAMILY => parse_msg(&m[NLMSG_HDRLEN..len])
+            .filter(|s| s.inode == inode)
+            .ok_or_else(|| io::Error::other("sock_diag: malformed answer")),
+        _ => Err(io::Error::other("sock_diag: unexpected answer")),
+    }
+}
+
+/// Dumps every unix socket through NETLINK_SOCK_DIAG.
+pub fn dump() -> io::Result<Vec<Sock>> {
+    let show =
+        UDIAG_SHOW_NAME | UDIAG_SHOW_VFS | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_UID;
+    let fd = request(NLM_F_DUMP, 0, show)?;
 
     let mut socks = Vec::with_capacity(unix_socket_count().map_or(0, |n| n + n / 16 + 16));
     let mut buf = vec![0u8; RECV_BUF];
@@ -449,6 +480,11 @@ mod tests {
             found.name.as_ref().and_then(|n| n.path()),
             Some(dir.as_path())
         );
+        // Asked for by the socket's own inode, the kernel names the same file.
+        use std::os::fd::AsFd;
+        let sock_ino = rustix::fs::fstat(l.as_fd()).unwrap().st_ino as u32;
+        let me = by_inode(sock_ino).unwrap();
+        assert_eq!(me.vfs, Some((m.dev(), m.ino() & 0xffff_ffff)));
         drop(l);
         assert!(bound_to(m.dev(), m.ino()).unwrap().is_none());
         let _ = std::fs::remove_file(&dir);

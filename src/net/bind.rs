@@ -1,13 +1,17 @@
 //! Safe bind for every server subcommand: probe what is at the path, remove a dead socket,
-//! refuse a live one naming its owner, never delete anything else, permissions set before
-//! any client can connect, the file removed on exit only if it is still ours (see
-//! [`FileGuard`]). TCP listeners, and the stream server's listener of either kind.
+//! refuse a live one naming its owner, never delete anything else, permissions given by
+//! bind(2) itself (no path lookup after bind that a symlink could redirect), the whole
+//! judge -> unlink -> bind -> listen sequence under a lock on the directory (two udskit
+//! servers racing over one stale socket: exactly one wins), the file removed on exit only
+//! if it is still ours (see [`FileGuard`]). docs/architecture.md, "Safe bind", has the
+//! reasoning. TCP listeners, and the stream server's listener of either kind.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use rustix::io::Errno;
 
@@ -31,14 +35,20 @@ pub struct BindOpts {
     /// Replace a live socket at the path (a dead one is always replaced)
     #[arg(long)]
     pub force: bool,
-    /// Permission bits of the socket file, applied before any client can connect
+    /// Permission bits of the socket file (0 to 777), given to it as bind creates it
     #[arg(long, value_name = "OCTAL", value_parser = parse_mode)]
     pub mode: Option<u32>,
 }
 
+/// `--mode`: permission bits only. They are applied through the umask of bind(2), which
+/// cannot carry setuid, setgid or sticky, and those mean nothing on a socket anyway.
 fn parse_mode(s: &str) -> Result<u32, String> {
     match u32::from_str_radix(s.trim_start_matches("0o"), 8) {
-        Ok(m) if m <= 0o7777 => Ok(m),
+        Ok(m) if m <= 0o777 => Ok(m),
+        Ok(_) => Err(format!(
+            "'{s}' is not a socket file mode: give permission bits 0 to 777 (setuid, setgid \
+             and sticky mean nothing on a socket)"
+        )),
         _ => Err(format!(
             "'{s}' is not an octal mode such as 600, 660 or 0777"
         )),
@@ -52,41 +62,29 @@ pub struct Bound {
     pub guard: Option<FileGuard>,
 }
 
-/// Serializes the umask dance of concurrent binds in this process.
+/// Serializes the umask of concurrent binds in this process: the umask is process-wide.
 static UMASK: Mutex<()> = Mutex::new(());
 
 /// Binds a unix socket of `kind` at `addr` safely (see the module doc); stream kinds also
 /// listen. Logs a removed stale socket or a replaced live one through `ctx`.
 pub fn bind_unix(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<Bound> {
     let what = format!("binding {}", escape(&addr.to_string()));
-    if let Addr::Path(p) = addr {
-        clear_path(p, &what, opts, ctx)?;
-    }
     let target = unix_target(addr).map_err(|e| e.context(what.clone()))?;
     let fd = unix_socket(kind).map_err(|e| anyhow::Error::from(e).context(what.clone()))?;
-    let guard = {
-        // Created with no permissions at all, then chmod-ed: nobody can reach the file
-        // before the mode the user asked for is in place.
-        let _lock = UMASK.lock().unwrap_or_else(|e| e.into_inner());
-        let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o777));
-        let bound = rustix::net::bind(&fd, &target.addr);
-        rustix::process::umask(old);
-        if let Err(e) = bound {
-            return Err(bind_error(addr, e.into(), &what).into());
-        }
-        match addr {
-            Addr::Path(p) => {
-                let m = std::fs::symlink_metadata(p)
-                    .map_err(|e| anyhow::Error::from(e).context(what.clone()))?;
-                let guard = FileGuard::new(p.clone(), m.dev(), m.ino());
-                let mode = opts.mode.unwrap_or(0o777 & !old.bits());
-                std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).map_err(
-                    |e| anyhow::Error::from(e).context(format!("{what}: setting mode {mode:o}")),
-                )?;
-                Some(guard)
-            }
-            _ => None,
-        }
+    let path = match addr {
+        Addr::Path(p) => Some(p),
+        _ => None,
+    };
+    // Held until the socket listens: another udskit judging the path meanwhile must find
+    // a live socket, not a file that refuses connections because listen(2) has not run.
+    let _dir_lock = path.and_then(|p| lock_dir(p, ctx));
+    if let Some(p) = path {
+        clear_path(p, &what, opts, ctx)?;
+    }
+    bind_with_mode(&fd, &target.addr, opts.mode).map_err(|e| bind_error(addr, e.into(), &what))?;
+    let guard = match path {
+        Some(p) => Some(guard_of_new_file(p, &fd, opts.mode, &what, ctx)?),
+        None => None,
     };
     if kind != Kind::Datagram {
         rustix::net::listen(&fd, BACKLOG)
@@ -99,8 +97,135 @@ pub fn bind_unix(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow:
     })
 }
 
+/// bind(2) under the umask that makes the new file's permission bits exactly `mode`: the
+/// kernel creates a socket file with 0777 & ~umask. The mode is thus in place the moment
+/// the file exists, and nothing looks the path up again to apply it (a chmod by path
+/// follows a symlink that another user of the directory put there after bind).
+fn bind_with_mode(
+    fd: &OwnedFd,
+    addr: &rustix::net::SocketAddrUnix,
+    mode: Option<u32>,
+) -> rustix::io::Result<()> {
+    // Taken even without --mode, so that a bind on another thread never runs under the
+    // umask set for this one.
+    let _lock = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(mode) = mode else {
+        return rustix::net::bind(fd, addr);
+    };
+    let old = rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o777 & !mode));
+    let bound = rustix::net::bind(fd, addr);
+    rustix::process::umask(old);
+    bound
+}
+
+/// The guard of the file our bind just created at `p`, identified by the kernel: fstat of
+/// the socket gives the socket's inode, and sock_diag the (dev, ino) of the file that
+/// socket is bound to. The path is stat-ed only to check that it still leads to that file
+/// (and for the 64 bits of the inode number, of which sock_diag reports 32): if it does
+/// not, someone replaced it between bind and now, and serving where nobody can reach us
+/// would hide that, so we stop. Without sock_diag, the path's stat is all we have.
+fn guard_of_new_file(
+    p: &Path,
+    fd: &OwnedFd,
+    mode: Option<u32>,
+    what: &str,
+    ctx: &Ctx,
+) -> anyhow::Result<FileGuard> {
+    let shown = escape(&p.display().to_string()).into_owned();
+    let kernel = rustix::fs::fstat(fd)
+        .ok()
+        .and_then(|st| u32::try_from(st.st_ino).ok())
+        .and_then(|ino| crate::linux::diag::by_inode(ino).ok())
+        .and_then(|s| s.vfs);
+    let m = std::fs::symlink_metadata(p).map_err(|e| {
+        anyhow::Error::from(e).context(format!("{what}: {shown} was removed right after bind"))
+    })?;
+    let ours = match kernel {
+        Some((dev, ino)) => m.dev() == dev && m.ino() & 0xffff_ffff == ino,
+        None => m.file_type().is_socket(),
+    };
+    if !ours {
+        return Err(Fail::new(1, format!("{what}: {shown} was replaced right after bind"))
+            .hint(
+                "another process renamed or replaced the new socket file; someone else can                  write in that directory",
+            )
+            .into());
+    }
+    if let Some(mode) = mode
+        && m.mode() & 0o777 != mode
+    {
+        // A default ACL on the directory narrows what bind creates; chmod-ing to widen it
+        // would be the path lookup this module avoids.
+        ctx.warn(format!(
+            "{shown} has mode {:o}, not {mode:o}: the directory's default ACL narrowed it",
+            m.mode() & 0o777
+        ));
+    }
+    Ok(FileGuard::new(p.to_path_buf(), m.dev(), m.ino()))
+}
+
+/// How long to wait for the directory lock. Another udskit holds it only from judging the
+/// path to listening; a process that holds it longer is not playing along, and waiting
+/// forever would let it stop every bind in a shared directory such as /tmp.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// An exclusive flock(2) on the directory holding `p`, released when the returned fd
+/// closes. None (go on without it, the inode re-check before any unlink still holds) when
+/// the directory cannot be opened for reading or the lock is not given within LOCK_WAIT.
+fn lock_dir(p: &Path, ctx: &Ctx) -> Option<OwnedFd> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let deadline = Instant::now() + LOCK_WAIT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Some(fd),
+            Err(Errno::WOULDBLOCK) if Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(Errno::INTR) => {}
+            Err(Errno::WOULDBLOCK) => {
+                ctx.warn(format!(
+                    "binding without the lock on directory {}: another process has held it \
+                     for {LOCK_WAIT:?}",
+                    escape(&dir.display().to_string()),
+                ));
+                return None;
+            }
+            // A filesystem without flock (some network filesystems): nothing to warn about
+            // on every start, the inode re-check still holds.
+            Err(e) => {
+                ctx.debug(format!(
+                    "binding without the lock on directory {}: {}",
+                    escape(&dir.display().to_string()),
+                    io::Error::from(e)
+                ));
+                return None;
+            }
+        }
+    }
+}
+
 fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
     match err.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::ADDRINUSE) if matches!(addr, Addr::Path(_)) => Fail::new(
+            1,
+            format!("{what}: something was created at the path meanwhile"),
+        )
+        .hint(
+            "another process created a file there after udskit cleared the path; \
+                     run again to see what it is",
+        ),
         Some(Errno::ADDRINUSE) => {
             let owner = match addr {
                 Addr::Abstract(_) => probe(addr)
@@ -126,8 +251,10 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
 /// a dead socket, or something that is not a socket.
 enum Occupant {
     Nothing,
-    Live(Option<Cred>),
-    Dead,
+    /// A live socket file (dev, ino) and its owner when known.
+    Live((u64, u64), Option<Cred>),
+    /// A dead socket file (dev, ino).
+    Dead((u64, u64)),
     NotASocket(&'static str),
 }
 
@@ -140,11 +267,12 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
     if !m.file_type().is_socket() {
         return Ok(Occupant::NotASocket(file_kind(&m)));
     }
+    let id = (m.dev(), m.ino());
     // Ask the kernel which socket is bound to this very file rather than connecting to it:
     // a connection is a client to the server there, and a single-client server (listen in
     // its default mode) would take our probe as its one client.
     match crate::linux::diag::bound_to(m.dev(), m.ino()) {
-        Ok(Some(sock)) => return Ok(Occupant::Live(owner(sock.inode))),
+        Ok(Some(sock)) => return Ok(Occupant::Live(id, owner(sock.inode))),
         // No socket of this network namespace is bound to it. One in another namespace (a
         // container sharing the directory) would still answer: confirm with a connect,
         // which a dead socket refuses without anyone noticing.
@@ -153,11 +281,13 @@ fn occupant(p: &Path) -> anyhow::Result<Occupant> {
         Err(_) => {}
     }
     match connect_probe(&Addr::Path(p.to_path_buf())) {
-        Ok(cred) => Ok(Occupant::Live(cred)),
-        Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => Ok(Occupant::Dead),
+        Ok(cred) => Ok(Occupant::Live(id, cred)),
+        Err(e) if e.raw_os_error() == Some(Errno::CONNREFUSED.raw_os_error()) => {
+            Ok(Occupant::Dead(id))
+        }
         Err(e) if e.raw_os_error() == Some(Errno::NOENT.raw_os_error()) => Ok(Occupant::Nothing),
         // A full accept queue still means somebody listens.
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Occupant::Live(None)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Occupant::Live(id, None)),
         Err(e) => Err(anyhow::Error::from(e).context("probing the existing socket")),
     }
 }
@@ -208,10 +338,31 @@ fn connect_probe(addr: &Addr) -> io::Result<Option<Cred>> {
 
 fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<()> {
     let shown = escape(&p.display().to_string()).into_owned();
-    let remove = |which: &str| {
-        std::fs::remove_file(p).map_err(|e| {
-            anyhow::Error::from(e).context(format!("{what}: removing the {which} socket"))
-        })
+    // Only the inode that was judged is ever unlinked: the path is stat-ed again right
+    // before, and a different file there (put by a process that does not take the
+    // directory lock) is left alone. Gone already is as good as removed.
+    let remove = |which: &str, judged: (u64, u64)| {
+        match std::fs::symlink_metadata(p) {
+            Ok(m) if (m.dev(), m.ino()) == judged => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            _ => {
+                return Err(anyhow::Error::from(
+                    Fail::new(
+                        1,
+                        format!("{what}: {shown} was replaced while udskit was checking it"),
+                    )
+                    .hint(
+                        "another process is using that path right now; run again to see what it is",
+                    ),
+                ));
+            }
+        }
+        match std::fs::remove_file(p) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(anyhow::Error::from(e).context(format!("{what}: removing the {which} socket")))
+            }
+            _ => Ok(()),
+        }
     };
     match occupant(p).map_err(|e| e.context(what.to_string()))? {
         Occupant::Nothing => Ok(()),
@@ -227,14 +378,14 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
                 )
                 .into())
         }
-        Occupant::Dead => {
-            remove("stale")?;
+        Occupant::Dead(id) => {
+            remove("stale", id)?;
             ctx.info(format!(
                 "removed stale socket {shown} (nothing was listening on it)"
             ));
             Ok(())
         }
-        Occupant::Live(owner) => {
+        Occupant::Live(id, owner) => {
             let by = owner.map(|c| format!(" by {c}")).unwrap_or_default();
             if !opts.force {
                 let f = Fail::new(1, format!("{what}: {shown} is in use{by}"));
@@ -245,7 +396,7 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
                     )
                     .into());
             }
-            remove("live")?;
+            remove("live", id)?;
             ctx.warn(format!("--force: replaced live socket {shown} in use{by}"));
             Ok(())
         }

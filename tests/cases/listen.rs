@@ -440,10 +440,10 @@ fn regular_file_is_never_deleted() {
     }
 }
 
-/// --mode: the bits stat shows. They are in place before any client can connect: the file
-/// is created with no permissions (umask 0777 around bind), chmod-ed, and only then does
+/// --mode: the bits stat shows. They are in place before any client can connect: bind(2)
+/// creates the file with exactly them (under the umask 0777 & !mode), and only then does
 /// listen(2) run. A watcher stat-ing the path as fast as it can while the server starts
-/// must therefore only ever see mode 000 or the requested one, never the umask default.
+/// must therefore only ever see the requested mode, never the umask default.
 #[test]
 fn mode_bits_are_set_before_clients_can_connect() {
     let dir = tempdir();
@@ -468,7 +468,7 @@ fn mode_bits_are_set_before_clients_can_connect() {
         let mut server = listen_bg(&["--echo", "--mode", mode], &sock, dir.path(), "listen");
         let seen = watch.join().unwrap();
         assert!(
-            seen.iter().all(|&m| m == 0 || m == bits),
+            seen.iter().all(|&m| m == bits),
             "--mode {mode}: saw modes {:?}",
             seen.iter().map(|m| format!("{m:o}")).collect::<Vec<_>>()
         );

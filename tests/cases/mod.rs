@@ -1,9 +1,11 @@
 mod connect;
 mod datagrams;
 mod generate;
+mod hostile_input;
 mod http;
 mod layout;
 mod listen;
 mod logs;
 mod ls;
 mod relay;
+mod safe_bind;

@@ -1,0 +1,490 @@
+//! Safe bind under attack and under races, for every server subcommand: `--mode` applied
+//! without a path lookup (no chmod that a symlink could redirect), special mode bits
+//! refused, two servers racing over one stale socket (exactly one wins), and the socket
+//! file removed on every way out, SIGHUP included.
+//!
+//! strace drives the races deterministically: its fault injection holds one process inside
+//! a system call (`delay_enter`/`delay_exit`) while the test acts; the verdicts never
+//! depend on how long anything took.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::peers::have;
+use crate::support::*;
+
+const T: Duration = Duration::from_secs(30);
+
+/// Binds `argv[1]` and exits without unlinking it: a stale socket file.
+const PY_STALE: &str = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])";
+
+fn make_stale(sock: &Path) {
+    let st = Command::new(system_python())
+        .arg("-c")
+        .arg(PY_STALE)
+        .arg(sock)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    assert!(sock.exists(), "no stale socket at {}", sock.display());
+}
+
+/// `udskit ARGS` run by `strace -f -o LOG STRACE_ARGS`, with udskit's own stderr captured.
+/// Stopping strace would leave its tracee running, so `Traced` signals the tracee itself,
+/// found as strace's child.
+struct Traced {
+    strace: Bg,
+    log: PathBuf,
+}
+
+impl Traced {
+    fn spawn(dir: &Path, name: &str, strace_args: &[&str], args: &[&str]) -> Traced {
+        let log = dir.join(format!("{name}.strace"));
+        let mut c = Command::new("strace");
+        c.arg("-f")
+            .arg("-qq")
+            .args(["-e", "signal=none"])
+            .arg("-o")
+            .arg(&log)
+            .args(strace_args)
+            .arg(env!("CARGO_BIN_EXE_udskit"))
+            .arg("--color=never")
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("LANG", "C.UTF-8")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        Traced {
+            strace: Bg::spawn(c, dir, name),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the strace log contains `needle` (a system call has been entered).
+    fn wait_log(&mut self, needle: &str) {
+        wait_until(T, &format!("{needle:?} in the strace log"), || {
+            if let Ok(Some(st)) = self.strace.child.try_wait() {
+                panic!(
+                    "strace exited ({st}) before {needle:?}; stderr:\n{}\nlog:\n{}",
+                    self.strace.stderr(),
+                    self.log()
+                );
+            }
+            self.log().contains(needle)
+        });
+    }
+
+    /// The traced udskit (strace's only child).
+    fn tracee(&self) -> Option<i32> {
+        let pid = self.strace.pid();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    fn signal_tracee(&self, sig: i32) {
+        if let Some(pid) = self.tracee() {
+            kill(pid, sig);
+        }
+    }
+}
+
+impl Drop for Traced {
+    fn drop(&mut self) {
+        if let Ok(None) = self.strace.child.try_wait() {
+            self.signal_tracee(9);
+        }
+    }
+}
+
+fn kill(pid: i32, sig: i32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// Sends `msg` through an echo server at `sock` and reads it back.
+fn echoes(sock: &Path, msg: &[u8]) -> bool {
+    let Ok(mut c) = UnixStream::connect(sock) else {
+        return false;
+    };
+    c.set_read_timeout(Some(T)).unwrap();
+    if c.write_all(msg).is_err() {
+        return false;
+    }
+    let _ = c.shutdown(std::net::Shutdown::Write);
+    let mut back = Vec::new();
+    let _ = c.read_to_end(&mut back);
+    back == msg
+}
+
+/// The mode is in place from the moment bind(2) creates the file: nothing is chmod-ed by
+/// path afterwards, where a symlink put in the socket's place would redirect it.
+/// (strace 6.1 does not know fchmodat2 by name; udskit uses no chmod call at all.)
+#[test]
+fn mode_is_applied_by_bind_itself_never_by_a_chmod() {
+    if !have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("m.sock");
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        &[
+            "-e",
+            "trace=chmod,fchmod,fchmodat,chown,lchown,fchown,fchownat",
+        ],
+        &["listen", "--echo", "--mode", "640", sock.to_str().unwrap()],
+    );
+    t.strace.wait_stderr("udskit: listening on");
+    assert_eq!(mode_of(&sock), 0o640);
+    assert!(echoes(&sock, b"hello"));
+    t.signal_tracee(15);
+    assert_eq!(t.strace.wait_exit(T).code(), Some(143));
+    let log = t.log();
+    assert!(
+        !log.contains("chmod(") && !log.contains("chown"),
+        "a chmod or chown after bind:\n{log}"
+    );
+    assert!(!sock.exists());
+}
+
+/// The attack itself: between bind and the moment the mode is applied, another user renames
+/// the fresh socket away and puts a symlink to a private file in its place. The private
+/// file keeps its mode, and udskit, finding its socket gone from the path, stops instead of
+/// serving where nobody can reach it, and leaves the symlink alone.
+#[test]
+fn symlink_swapped_in_after_bind_redirects_nothing() {
+    if !have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    let private = dir.path().join("private");
+    std::fs::write(&private, "root only").unwrap();
+    std::fs::set_permissions(
+        &private,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        // Holds udskit for 2 s right after its bind(2) returns.
+        &["-e", "trace=bind", "-e", "inject=bind:delay_exit=2000000"],
+        &["listen", "--echo", "--mode", "666", sock.to_str().unwrap()],
+    );
+    t.wait_log("bind(");
+    wait_for_socket(&sock);
+    std::fs::rename(&sock, dir.path().join("moved.sock")).unwrap();
+    std::os::unix::fs::symlink(&private, &sock).unwrap();
+    wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
+    assert_eq!(
+        mode_of(&private),
+        0o600,
+        "the symlink's target was chmod-ed"
+    );
+    let st = t.strace.wait_exit(T);
+    let err = t.strace.stderr();
+    assert_eq!(std::fs::read_to_string(&private).unwrap(), "root only");
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "udskit: error: binding unix:{0}: {0} was replaced right after bind",
+            sock.display()
+        )),
+        "{err}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&sock).is_ok_and(|m| m.file_type().is_symlink()),
+        "the symlink was removed"
+    );
+}
+
+/// The file removed at exit is the one the kernel says our socket is bound to: another
+/// socket file renamed over ours right after bind (a path stat would take it for ours, and
+/// remove it at exit) makes udskit stop and leave it alone.
+#[test]
+fn socket_file_swapped_in_after_bind_is_not_taken_for_ours() {
+    if !have("strace") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    let other = dir.path().join("other.sock");
+    make_stale(&other);
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        &["-e", "trace=bind", "-e", "inject=bind:delay_exit=2000000"],
+        &["listen", "--echo", sock.to_str().unwrap()],
+    );
+    t.wait_log("bind(");
+    wait_for_socket(&sock);
+    std::fs::rename(&sock, dir.path().join("moved.sock")).unwrap();
+    std::fs::rename(&other, &sock).unwrap();
+    let swapped = identity(&sock);
+    wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
+    let st = t.strace.child.try_wait().unwrap();
+    let err = t.strace.stderr();
+    assert_eq!(st.and_then(|s| s.code()), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "udskit: error: binding unix:{0}: {0} was replaced right after bind",
+            sock.display()
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        identity(&sock),
+        swapped,
+        "the swapped-in socket file was removed"
+    );
+}
+
+#[test]
+fn mode_with_special_bits_is_a_usage_error() {
+    let dir = tempdir();
+    for mode in ["4755", "2770", "1777", "07777", "10000"] {
+        let mut c = ud(&["listen", "--mode", mode, "x.sock"]);
+        c.current_dir(dir.path());
+        let out = run_with_input(c, b"", T);
+        assert_eq!(out.status.code(), Some(2), "--mode {mode}");
+        let err = stderr_of(&out);
+        assert!(
+            err.contains(&format!(
+                "'{mode}' is not a socket file mode: give permission bits 0 to 777 \
+                 (setuid, setgid and sticky mean nothing on a socket)"
+            )),
+            "--mode {mode}: {err}"
+        );
+        assert!(!dir.path().join("x.sock").exists());
+    }
+}
+
+/// A Python listener on `argv[1]` that says "ready" on stderr: a live socket to swap in.
+const PY_HOLDER: &str = "import socket,sys,time\n\
+s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
+print('ready',file=sys.stderr,flush=True)\ntime.sleep(120)";
+
+/// Only the inode judged stale is ever unlinked: udskit is held right after the connect
+/// that found the socket dead while a live socket (a process that takes no lock) is
+/// renamed over the path. udskit must leave that live socket alone.
+#[test]
+fn socket_swapped_in_after_the_stale_verdict_is_not_unlinked() {
+    if !have("strace") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("s.sock");
+    make_stale(&sock);
+    let live = dir.path().join("live.sock");
+    let mut py = Command::new(system_python());
+    py.arg("-c").arg(PY_HOLDER).arg(&live).stdout(Stdio::null());
+    let mut py = Bg::spawn(py, dir.path(), "holder");
+    py.wait_stderr("ready");
+    let mut t = Traced::spawn(
+        dir.path(),
+        "listen",
+        // Holds udskit for 2 s after its probe connect(2) was refused.
+        &[
+            "-e",
+            "trace=connect",
+            "-e",
+            "inject=connect:delay_exit=2000000",
+        ],
+        &["listen", "--echo", sock.to_str().unwrap()],
+    );
+    t.wait_log("s.sock\"");
+    std::fs::rename(&live, &sock).unwrap();
+    let swapped = identity(&sock);
+    wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
+    assert_eq!(
+        std::fs::symlink_metadata(&sock)
+            .map(|m| {
+                use std::os::unix::fs::MetadataExt;
+                (m.dev(), m.ino())
+            })
+            .ok(),
+        Some(swapped),
+        "the live socket swapped in was unlinked; udskit:\n{}",
+        t.strace.stderr()
+    );
+    let st = t.strace.wait_exit(T);
+    let err = t.strace.stderr();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "udskit: error: binding unix:{0}: {0} was replaced while udskit was checking it",
+            sock.display()
+        )),
+        "{err}"
+    );
+    // Still the Python listener's socket, reachable at the path.
+    assert!(UnixStream::connect(&sock).is_ok());
+    drop(py);
+}
+
+/// Waits until `bg` has either exited or printed "listening on".
+fn settled(bg: &mut Bg) -> bool {
+    bg.child.try_wait().unwrap().is_some() || bg.stderr().contains("udskit: listening on")
+}
+
+/// Of two servers started on one path, exactly one listens and is reachable there; the
+/// other exits 1 saying the socket is in use.
+fn exactly_one_won(a: &mut Bg, b: &mut Bg, sock: &Path) {
+    wait_until(T, "both servers to listen or exit", || {
+        settled(a) && settled(b)
+    });
+    let (ea, eb) = (a.child.try_wait().unwrap(), b.child.try_wait().unwrap());
+    let (winner, loser, lost) = match (ea, eb) {
+        (None, Some(st)) => (&*a, &*b, st),
+        (Some(st), None) => (&*b, &*a, st),
+        _ => panic!(
+            "not exactly one winner: {ea:?} / {eb:?}\nfirst:\n{}\nsecond:\n{}",
+            a.stderr(),
+            b.stderr()
+        ),
+    };
+    assert_eq!(lost.code(), Some(1), "{}", loser.stderr());
+    assert!(
+        loser.stderr().contains(&format!(
+            "udskit: error: binding unix:{0}: {0} is in use",
+            sock.display()
+        )),
+        "{}",
+        loser.stderr()
+    );
+    assert!(
+        echoes(sock, b"who is there"),
+        "the winner is not reachable at the path; winner:\n{}",
+        winner.stderr()
+    );
+}
+
+/// The first server is held inside its unlink of the stale socket while a second one
+/// starts: without a lock both judge the socket stale, and the slower unlink deletes the
+/// socket the faster one had just bound.
+#[test]
+fn two_servers_over_a_stale_socket_one_delayed_in_unlink() {
+    if !have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("race.sock");
+    make_stale(&sock);
+    let path = sock.to_str().unwrap();
+    let mut first = Traced::spawn(
+        dir.path(),
+        "first",
+        &[
+            "-e",
+            "trace=unlink,unlinkat",
+            "-e",
+            "inject=unlink,unlinkat:delay_enter=500000",
+        ],
+        &["listen", "--echo", path],
+    );
+    // `unlink("/tmp/.../race.sock"` or `unlinkat(3, "race.sock"`: entered, and held there.
+    first.wait_log("race.sock\"");
+    let mut c = ud(&["listen", "--echo"]);
+    c.arg(&sock).stdin(Stdio::null()).stdout(Stdio::null());
+    let mut second = Bg::spawn(c, dir.path(), "second");
+    exactly_one_won(&mut first.strace, &mut second, &sock);
+    second.signal(15);
+    first.signal_tracee(15);
+    second.wait_exit(T);
+    first.strace.wait_exit(T);
+    assert!(!sock.exists(), "the winner left its socket file behind");
+}
+
+/// The same race without any help: two servers started together, 20 times.
+#[test]
+fn two_servers_started_together_over_a_stale_socket() {
+    let dir = tempdir();
+    let sock = dir.path().join("race.sock");
+    for round in 0..20 {
+        make_stale(&sock);
+        let spawn = |name: &str| {
+            let mut c = ud(&["listen", "--echo"]);
+            c.arg(&sock).stdin(Stdio::null()).stdout(Stdio::null());
+            Bg::spawn(c, dir.path(), &format!("{name}{round}"))
+        };
+        let (mut a, mut b) = (spawn("a"), spawn("b"));
+        exactly_one_won(&mut a, &mut b, &sock);
+        a.signal(15);
+        b.signal(15);
+        a.wait_exit(T);
+        b.wait_exit(T);
+        assert!(!sock.exists(), "round {round}: socket file left behind");
+    }
+}
+
+/// SIGHUP (the terminal went away) is a clean stop like SIGTERM: exit 128+1, file removed.
+#[test]
+fn sighup_stops_listen_and_relay_cleanly() {
+    let dir = tempdir();
+    let sock = dir.path().join("h.sock");
+    let mut c = ud(&["listen", "-k"]);
+    c.arg(&sock).stdin(Stdio::null()).stdout(Stdio::null());
+    let mut listen = Bg::spawn(c, dir.path(), "listen");
+    listen.wait_stderr("udskit: listening on");
+    listen.signal(1);
+    assert_eq!(listen.wait_exit(T).code(), Some(129), "{}", listen.stderr());
+    assert!(!sock.exists(), "listen left its socket file after SIGHUP");
+
+    let front = dir.path().join("front.sock");
+    let mut c = ud(&["relay"]);
+    c.arg(&front).arg(dir.path().join("nothing.sock"));
+    let mut relay = Bg::spawn(c, dir.path(), "relay");
+    relay.wait_stderr("udskit: listening on");
+    relay.signal(1);
+    assert_eq!(relay.wait_exit(T).code(), Some(129), "{}", relay.stderr());
+    assert!(!front.exists(), "relay left its socket file after SIGHUP");
+}
+
+/// The directory lock binds udskit processes only, and only for a moment: a process that
+/// holds it (flock(1) here) is waited for a few seconds, then the bind goes on without it,
+/// with a warning, instead of every bind in a shared directory stalling behind it.
+#[test]
+fn a_directory_lock_held_by_someone_else_delays_but_never_blocks() {
+    if !have("flock") {
+        return;
+    }
+    let dir = tempdir();
+    let mut c = Command::new("flock");
+    // --no-fork: the pid we stop is the one holding the lock (no orphan left holding it).
+    c.args(["--exclusive", "--no-fork"])
+        .arg(dir.path())
+        .args(["sh", "-c", "echo locked >&2; exec sleep 120"])
+        .stdout(Stdio::null());
+    let mut holder = Bg::spawn(c, dir.path(), "flock");
+    holder.wait_stderr("locked");
+    let sock = dir.path().join("l.sock");
+    let mut c = ud(&["listen", "--echo"]);
+    c.arg(&sock).stdin(Stdio::null()).stdout(Stdio::null());
+    let mut server = Bg::spawn(c, dir.path(), "listen");
+    let err = server.wait_stderr("udskit: listening on");
+    assert!(
+        err.contains(&format!(
+            "udskit: warning: binding without the lock on directory {}: another process has \
+             held it for 5s",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+    assert!(echoes(&sock, b"still served"));
+}
