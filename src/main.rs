@@ -41,6 +41,8 @@ fn main() {
         Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
         Err(e) => error::report(&e, ctx.color_stderr),
     };
+    // Diagnostics still queued for a stalled stderr get a moment, not a hold on the exit.
+    term::flush_stderr(std::time::Duration::from_secs(1));
     // Exit without unwinding the stdio threads: a read blocked on a terminal never returns.
     std::process::exit(code);
 }

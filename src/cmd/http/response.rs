@@ -149,8 +149,7 @@ pub fn verbose_head(ctx: &Ctx, prefix: &str, first: &str, headers: &HeaderMap, t
     }
     s.push_str(prefix.trim_end());
     s.push('\n');
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+    crate::term::stderr_line(s);
 }
 
 /// What the headers say the body is.
