@@ -22,18 +22,40 @@ pub fn is_not_ready(err: &io::Error) -> bool {
         || err.kind() == io::ErrorKind::WouldBlock
 }
 
+/// Whether an error means "there, but busy": a unix listener whose accept queue is full
+/// (a non-blocking connect fails with EAGAIN where a blocking one would wait for room).
+pub fn is_busy(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
 /// Retries `attempt` while the target is not ready, until `wait` has passed
 /// (backing off from 10 ms to 100 ms); `None` tries once.
-pub async fn retry_until<T, F>(wait: Option<Duration>, mut attempt: F) -> io::Result<T>
+pub async fn retry_until<T, F, Fut>(wait: Option<Duration>, attempt: F) -> io::Result<T>
 where
-    F: AsyncFnMut() -> io::Result<T>,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    retry_while(wait, is_not_ready, attempt).await
+}
+
+/// [`retry_until`] for the errors `again` accepts. (`attempt` returns a future rather
+/// than being an async closure, whose future a spawned task could not hold: rustc cannot
+/// yet prove it `Send`.)
+pub async fn retry_while<T, F, Fut>(
+    wait: Option<Duration>,
+    again: impl Fn(&io::Error) -> bool,
+    mut attempt: F,
+) -> io::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<T>>,
 {
     let deadline = wait.map(|w| Instant::now() + w);
     let mut pause = Duration::from_millis(10);
     loop {
         match attempt().await {
             // The last attempt is made at the deadline, so a timeout really waited `wait`.
-            Err(e) if is_not_ready(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
+            Err(e) if again(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
                 let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
                 tokio::time::sleep(pause.min(left)).await;
                 pause = (pause * 2).min(Duration::from_millis(100));
