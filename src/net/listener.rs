@@ -115,11 +115,13 @@ impl Listener {
     }
 }
 
-/// The warning for a failed accept: a shortage of descriptors in words (ours, with our
-/// limit), anything else as the kernel says it.
+/// The warning for a failed accept, as the kernel says it, and for a shortage of
+/// descriptors in words too (ours, with our limit).
 pub fn accept_error(e: &io::Error) -> String {
     match crate::net::explain::descriptor_shortage(e) {
-        Some(words) => format!("accepting a client: {words}; clients wait in the accept queue"),
+        Some(words) => {
+            format!("accepting a client: {e}: {words}; clients wait in the accept queue")
+        }
         None => format!("accepting a client: {e}"),
     }
 }
