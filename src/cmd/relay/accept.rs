@@ -60,7 +60,10 @@ impl<'a> Acceptor<'a> {
             let spare = match Spare::reserve(fd, self.client_unix, self.target_unix) {
                 Ok(spare) => spare,
                 Err(e) => {
-                    self.shortage(&e);
+                    // At the limit with nobody waiting is no shortage to tell of yet.
+                    if self.listener.has_pending() {
+                        self.shortage(&e);
+                    }
                     self.wait_for_an_end(stop).await?;
                     continue;
                 }
@@ -70,7 +73,9 @@ impl<'a> Acceptor<'a> {
             {
                 // Every client that waited has been taken.
                 self.short = None;
-                self.log.recovered(since.elapsed());
+                let waited = since.elapsed();
+                self.log
+                    .recovered(Duration::from_millis(waited.as_millis() as u64));
             }
             let accepted = tokio::select! {
                 r = self.listener.accept() => r,
@@ -85,7 +90,11 @@ impl<'a> Acceptor<'a> {
                 }
                 Err(e) if descriptor_shortage(&e).is_some() => {
                     drop(spare);
-                    self.shortage(&e);
+                    // accept(2) takes the descriptor before it looks at the queue: EMFILE
+                    // says nothing of a waiting client.
+                    if self.listener.has_pending() {
+                        self.shortage(&e);
+                    }
                     self.wait_for_an_end(stop).await?;
                 }
                 Err(e) => {
@@ -114,7 +123,8 @@ impl<'a> Acceptor<'a> {
         }
     }
 
-    /// Until a connection ends, [`SHORT_RECHECK`] passes, or `stop` fires (None).
+    /// Until a connection ends, [`SHORT_RECHECK`] passes (descriptors freed otherwise, or a
+    /// client now waiting to be told of), or `stop` fires (None).
     async fn wait_for_an_end(&self, stop: &Shutdown) -> Option<()> {
         tokio::select! {
             _ = self.ended.notified() => Some(()),
