@@ -157,7 +157,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             break
         }
         'udskit;relay' {
-            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to TARGET after DURATION (the client is closed)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)')
             [CompletionResult]::new('--max-connections', '--max-connections', [CompletionResultType]::ParameterName, 'Relay at most N connections at a time; more wait in the accept queue (never reset)')
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them')

@@ -148,7 +148,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --version 'Print version'
         }
         &'udskit;relay'= {
-            cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed)'
+            cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then'
             cand --idle-timeout 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)'
             cand --max-connections 'Relay at most N connections at a time; more wait in the accept queue (never reset)'
             cand --grace 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them'

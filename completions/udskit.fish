@@ -117,7 +117,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s q -l quiet -d 'Pr
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them' -r

@@ -37,12 +37,18 @@ static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
 fn main() {
     allocator::tune();
-    let cli = cli::Cli::try_parse().unwrap_or_else(|e| std::process::exit(refused(e)));
-    let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
-    let code = match cli.command.run(&ctx) {
-        Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
-        Err(e) => error::report(&e, ctx.color_stderr),
+    let code = match cli::Cli::try_parse() {
+        Err(e) => refused(e),
+        Ok(cli) => {
+            let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
+            match cli.command.run(&ctx) {
+                Ok(()) => shutdown::exit_code().unwrap_or(error::OK),
+                Err(e) => error::report(&e, ctx.color_stderr),
+            }
+        }
     };
+    // Diagnostics still queued for a stalled stderr get a moment, not a hold on the exit.
+    term::flush_stderr(std::time::Duration::from_secs(1));
     // Exit without unwinding the stdio threads: a read blocked on a terminal never returns.
     std::process::exit(code);
 }
@@ -55,7 +61,10 @@ fn refused(e: clap::Error) -> i32 {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
+    // Escaped line by line: clap's message spans lines (usage, a hint), the value in it
+    // must not.
     let text = e.render().to_string();
-    term::stderr_line(format!("udskit: {}", term::escape(&text)));
+    let lines: Vec<_> = text.lines().map(term::escape).collect();
+    term::stderr_line(format!("udskit: {}\n", lines.join("\n")));
     e.exit_code()
 }

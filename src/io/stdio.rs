@@ -13,6 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::io::CHUNK;
 use crate::shutdown::Shutdown;
+// A destination that never stalls (a regular file, /dev/null) is written from the runtime
+// thread, which saves the writer thread's futex wakeup per chunk (docs/performance.md).
+use crate::term::never_stalls;
 
 /// Chunks in flight between a stdio thread and the runtime: bounds memory to a few CHUNKs.
 const DEPTH: usize = 4;
@@ -130,18 +133,6 @@ impl Drop for Direct {
 
 /// Waits for the stdout writer to write everything and reports how it ended.
 pub struct WriterDone(oneshot::Receiver<io::Result<()>>);
-
-/// A regular file or a memory device (/dev/null, major 1): a write(2) to it completes
-/// without waiting for anyone, so it can be made from the runtime thread, which saves the
-/// writer thread's futex wakeup per chunk (figures in docs/performance.md).
-fn never_stalls(fd: impl AsFd) -> bool {
-    use rustix::fs::FileType;
-    rustix::fs::fstat(&fd).is_ok_and(|st| match FileType::from_raw_mode(st.st_mode) {
-        FileType::RegularFile => true,
-        FileType::CharacterDevice => rustix::fs::major(st.st_rdev) == 1,
-        _ => false,
-    })
-}
 
 impl Writer {
     pub fn spawn() -> (Writer, WriterDone) {

@@ -24,6 +24,40 @@ pub fn is_not_ready(err: &io::Error) -> bool {
         || err.kind() == io::ErrorKind::WouldBlock
 }
 
+/// Whether an error means "there, but busy": a unix listener whose accept queue is full
+/// (a non-blocking connect fails with EAGAIN where a blocking one would wait for room).
+pub fn is_busy(err: &io::Error) -> bool {
+    err.kind() == io::ErrorKind::WouldBlock
+}
+
+/// Retries `attempt` while its error is one `again` accepts, until `wait` has passed
+/// (backing off from 10 ms to 100 ms); `None` tries once. (`attempt` returns a future
+/// rather than being an async closure, whose future a spawned task could not hold: rustc
+/// cannot yet prove it `Send`.)
+pub async fn retry_while<T, F, Fut>(
+    wait: Option<Duration>,
+    again: impl Fn(&io::Error) -> bool,
+    mut attempt: F,
+) -> io::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = io::Result<T>>,
+{
+    let deadline = wait.map(|w| Instant::now() + w);
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match attempt().await {
+            // The last attempt is made at the deadline, so a timeout really waited `wait`.
+            Err(e) if again(&e) && deadline.is_some_and(|d| Instant::now() < d) => {
+                let left = deadline.map_or(pause, |d| d.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(pause.min(left)).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Connects to a stream address (unix stream/seqpacket or TCP), once.
 pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
     match addr {
@@ -116,62 +150,51 @@ impl From<Unreached> for Fail {
 }
 
 /// Connects, retrying for `--wait` while the socket is missing or refusing, or while an
-/// attempt timed out (backing off from 10 ms to 100 ms); every attempt is bounded by
-/// `--connect-timeout` and by what is left of `--wait`. The error names the address and the
-/// real cause, or the bound that ran out.
+/// attempt timed out; every attempt is bounded by `--connect-timeout` and by what is left
+/// of `--wait`. The error names the address and the real cause, or the bound that ran out.
 pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Stream, Unreached> {
     let deadline = opts.wait.map(|w| Instant::now() + w);
-    let mut pause = Duration::from_millis(10);
-    loop {
+    let attempt = || async move {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         let limit = match (opts.connect_timeout, left) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        let attempt = match limit {
+        match limit {
             Some(l) => tokio::time::timeout(l, connect_once(addr, kind))
                 .await
                 .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
             None => connect_once(addr, kind).await,
-        };
-        let e = match attempt {
-            Ok(s) => return Ok(s),
-            Err(e) => e,
-        };
-        let timed_out = e.kind() == io::ErrorKind::TimedOut;
-        // The last attempt is made at the deadline, so a failure really waited `wait`.
-        match deadline {
-            Some(d) if (timed_out || is_not_ready(&e)) && Instant::now() < d => {
-                tokio::time::sleep(pause.min(d.saturating_duration_since(Instant::now()))).await;
-                pause = (pause * 2).min(Duration::from_millis(100));
-            }
-            _ if timed_out => {
-                let (bound, flag) = match (opts.wait, opts.connect_timeout) {
-                    (Some(w), _) if deadline.is_some_and(|d| Instant::now() >= d) => (w, "--wait"),
-                    (_, Some(t)) => (t, "--connect-timeout"),
-                    (w, None) => (w.unwrap_or_default(), "--wait"),
-                };
-                let fail = Fail::new(
-                    FAILURE,
-                    format!(
-                        "connecting to {}: no connection within {} ({flag})",
-                        escape(&addr.to_string()),
-                        duration::show(bound)
-                    ),
-                );
-                return Err(Unreached {
-                    fail,
-                    timed_out: true,
-                });
-            }
-            _ => {
-                return Err(Unreached {
-                    fail: connect_error(addr, kind, &e, opts.wait),
-                    timed_out: false,
-                });
-            }
         }
+    };
+    let timed_out = |e: &io::Error| e.kind() == io::ErrorKind::TimedOut;
+    let e = match retry_while(opts.wait, |e| timed_out(e) || is_not_ready(e), attempt).await {
+        Ok(s) => return Ok(s),
+        Err(e) => e,
+    };
+    if !timed_out(&e) {
+        return Err(Unreached {
+            fail: connect_error(addr, kind, &e, opts.wait),
+            timed_out: false,
+        });
     }
+    let (bound, flag) = match (opts.wait, opts.connect_timeout) {
+        (Some(w), _) if deadline.is_some_and(|d| Instant::now() >= d) => (w, "--wait"),
+        (_, Some(t)) => (t, "--connect-timeout"),
+        (w, None) => (w.unwrap_or_default(), "--wait"),
+    };
+    let fail = Fail::new(
+        FAILURE,
+        format!(
+            "connecting to {}: no connection within {} ({flag})",
+            escape(&addr.to_string()),
+            duration::show(bound)
+        ),
+    );
+    Err(Unreached {
+        fail,
+        timed_out: true,
+    })
 }
 
 #[cfg(test)]

@@ -255,3 +255,27 @@ fn bound_socket(addr: &Addr) -> Option<diag::Sock> {
         Addr::Tcp { .. } => None,
     }
 }
+
+/// When `err` says that udskit (EMFILE) or the whole system (ENFILE) is out of file
+/// descriptors, the words for it: our own limit, how many we hold, how to raise it. None
+/// for any other error: the cause then lies with the peer, not with us.
+pub fn descriptor_shortage(err: &io::Error) -> Option<String> {
+    match err.raw_os_error().map(Errno::from_raw_os_error) {
+        Some(Errno::MFILE) => {
+            let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
+            let limit = limit.map_or("unlimited".into(), |n| n.to_string());
+            // Counting needs a descriptor of its own, which may be the one missing.
+            let open = std::fs::read_dir("/proc/self/fd")
+                .map(|d| format!("{} open, ", d.count().saturating_sub(1)))
+                .unwrap_or_default();
+            Some(format!(
+                "udskit is out of file descriptors ({open}its limit is {limit}; raise it with \
+                 `ulimit -n`, or LimitNOFILE= for a service)"
+            ))
+        }
+        Some(Errno::NFILE) => {
+            Some("the system is out of file descriptors (its table, fs.file-max, is full)".into())
+        }
+        _ => None,
+    }
+}

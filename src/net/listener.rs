@@ -72,14 +72,25 @@ impl Listener {
 impl Listener {
     /// The next client, or None once `stop` fires. An accept error (EMFILE and friends) is
     /// a warning followed by a pause (10 ms doubling to 1 s): it never ends the listener.
+    /// The warning is given once for a run of failures, not once per attempt, and a
+    /// shortage of descriptors is named as ours, with our limit.
     pub async fn accept_or_stop(&self, ctx: &Ctx, stop: &Shutdown) -> Option<(Stream, Peer)> {
         let mut pause = std::time::Duration::from_millis(10);
+        let mut failing = false;
         loop {
             tokio::select! {
                 r = self.accept() => match r {
-                    Ok(c) => return Some(c),
+                    Ok(c) => {
+                        if failing {
+                            ctx.info("accepting clients again");
+                        }
+                        return Some(c);
+                    }
                     Err(e) => {
-                        ctx.warn(format!("accepting a client: {e}"));
+                        if !failing {
+                            ctx.warn(accept_error(&e));
+                            failing = true;
+                        }
                         tokio::select! {
                             _ = tokio::time::sleep(pause) => {}
                             _ = stop.stopped() => return None,
@@ -90,6 +101,28 @@ impl Listener {
                 _ = stop.stopped() => return None,
             }
         }
+    }
+
+    /// Whether a client waits in the accept queue (poll(2), no waiting).
+    pub fn has_pending(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(self, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
+    }
+}
+
+/// The warning for a failed accept, as the kernel says it, and for a shortage of
+/// descriptors in words too (ours, with our limit).
+pub fn accept_error(e: &io::Error) -> String {
+    match crate::net::explain::descriptor_shortage(e) {
+        Some(words) => {
+            format!("accepting a client: {e}: {words}; clients wait in the accept queue")
+        }
+        None => format!("accepting a client: {e}"),
     }
 }
 

@@ -8,7 +8,9 @@ pub mod hexdump;
 pub mod json;
 pub mod table;
 
+use std::collections::VecDeque;
 use std::io::{IsTerminal, Write};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use anstyle::{AnsiColor, Style};
 
@@ -91,6 +93,120 @@ pub fn paint(style: Style, color: bool) -> Style {
 /// Writes one diagnostic line with a single write(2): unbuffered stderr would otherwise
 /// write each formatted piece separately, and the output of other processes sharing the
 /// terminal (a client's data, another server's log) could land in the middle of the line.
+///
+/// It never blocks the caller (a server's only thread): a stderr that can stall (a pipe, a
+/// terminal, a socket) is written by a thread of its own, through a queue of at most
+/// [`STDERR_QUEUE`] bytes; a line that does not fit is dropped and counted, and the count
+/// is written where the lines are missing. A regular file or /dev/null is written in place.
 pub fn stderr_line(text: impl AsRef<[u8]>) {
-    let _ = std::io::stderr().lock().write_all(text.as_ref());
+    let text = text.as_ref();
+    static IN_PLACE: OnceLock<bool> = OnceLock::new();
+    if *IN_PLACE.get_or_init(|| never_stalls(rustix::stdio::stderr())) {
+        let _ = std::io::stderr().lock().write_all(text);
+        return;
+    }
+    let queue = stderr_queue();
+    let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+    if q.bytes + text.len() > STDERR_QUEUE && !q.lines.is_empty() {
+        q.dropped += 1;
+        return;
+    }
+    if q.dropped > 0 {
+        let notice = format!(
+            "udskit: {} lines dropped: stderr was not being read\n",
+            std::mem::take(&mut q.dropped)
+        );
+        q.bytes += notice.len();
+        q.lines.push_back(notice.into_bytes());
+    }
+    q.bytes += text.len();
+    q.lines.push_back(text.to_vec());
+    queue.more.notify_one();
+}
+
+/// Waits, at most `limit`, until every queued diagnostic line has been written: before
+/// exiting (a stderr that nobody reads must not hold the exit up for longer).
+pub fn flush_stderr(limit: std::time::Duration) {
+    let Some(queue) = QUEUE.get() else { return };
+    let deadline = std::time::Instant::now() + limit;
+    let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+    while !q.lines.is_empty() || q.writing {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        q = match queue.written.wait_timeout(q, left) {
+            Ok((q, _)) => q,
+            Err(e) => e.into_inner().0,
+        };
+    }
+}
+
+/// The most bytes of diagnostics waiting for a stalled stderr: a few thousand log lines, or
+/// a few chunks of `relay --dump`; past it lines are dropped (and counted) rather than
+/// held, so that memory stays bounded however long nobody reads.
+pub const STDERR_QUEUE: usize = 256 * 1024;
+
+struct Queue {
+    state: Mutex<Pending>,
+    more: Condvar,
+    written: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    lines: VecDeque<Vec<u8>>,
+    bytes: usize,
+    dropped: u64,
+    /// The writer holds a line it has taken off the queue.
+    writing: bool,
+}
+
+static QUEUE: OnceLock<Queue> = OnceLock::new();
+
+/// The queue, and its writer thread started on first use.
+fn stderr_queue() -> &'static Queue {
+    QUEUE.get_or_init(|| {
+        let _ = std::thread::Builder::new()
+            .name("stderr".into())
+            .spawn(write_queued);
+        Queue {
+            state: Mutex::new(Pending::default()),
+            more: Condvar::new(),
+            written: Condvar::new(),
+        }
+    })
+}
+
+fn write_queued() {
+    let queue = stderr_queue();
+    let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        match q.lines.pop_front() {
+            Some(line) => {
+                q.bytes -= line.len();
+                q.writing = true;
+                drop(q);
+                let _ = std::io::stderr().lock().write_all(&line);
+                q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
+                q.writing = false;
+            }
+            None => {
+                queue.written.notify_all();
+                q = queue.more.wait(q).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+    }
+}
+
+/// A regular file or a memory device (/dev/null, major 1): a write(2) to it completes
+/// without waiting for anyone, so it can be made from the runtime thread (stderr here,
+/// stdout in `io::stdio`, where the figures behind it are named).
+pub fn never_stalls(fd: impl std::os::fd::AsFd) -> bool {
+    use rustix::fs::FileType;
+    rustix::fs::fstat(&fd).is_ok_and(|st| match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => true,
+        FileType::CharacterDevice => rustix::fs::major(st.st_rdev) == 1,
+        _ => false,
+    })
 }

@@ -18,11 +18,23 @@ use crate::support::*;
 fn relay(dir: &Path, args: &[&str]) -> (Bg, u16) {
     let mut c = udskit();
     c.arg("relay").args(args);
-    start_relay(dir, c)
+    spawn_relay(c, dir)
 }
 
-/// Starts `c`, a relay, and returns it with its TCP port once it logs that it listens.
-fn start_relay(dir: &Path, c: Command) -> (Bg, u16) {
+/// [`relay`] with at most `nofile` descriptors (soft and hard limit, through prlimit).
+fn relay_limited(dir: &Path, nofile: u32, args: &[&str]) -> (Bg, u16) {
+    let mut c = Command::new("prlimit");
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "C.UTF-8")
+        .arg(format!("--nofile={nofile}:{nofile}"))
+        .arg(env!("CARGO_BIN_EXE_udskit"))
+        .args(["--color=never", "relay"])
+        .args(args);
+    spawn_relay(c, dir)
+}
+
+fn spawn_relay(c: Command, dir: &Path) -> (Bg, u16) {
     std::fs::create_dir_all(dir).unwrap();
     let mut bg = Bg::spawn(c, dir, "relay");
     let err = bg.wait_stderr("listening");
@@ -242,7 +254,7 @@ fn busy_poll_answers_without_sleeping() {
             .arg("relay")
             .args(args)
             .args(["tcp:0", echo]);
-        let (mut r, port) = start_relay(&d, c);
+        let (mut r, port) = spawn_relay(c, &d);
         let mut s = tcp(port);
         round_trip(&mut s, b"warm up");
         for i in 0..500 {
@@ -321,7 +333,12 @@ fn bulk_direction_byte_exact_then_ended_by_the_idle_timeout() {
 fn many_through(dir: &Path, echo_sock: &Path, extra: &[&str], conns: u64) {
     let mut args = extra.to_vec();
     args.extend(["tcp:0", echo_sock.to_str().unwrap()]);
-    let (mut r, port) = relay(dir, &args);
+    many_through_relay(relay(dir, &args), conns);
+}
+
+/// `conns` clients at once, each sending its own megabyte and more through the relay to an
+/// echo peer and checking every byte that comes back; then SIGTERM and the summary.
+fn many_through_relay((mut r, port): (Bg, u16), conns: u64) {
     let n_conns = conns;
     const SIZE: usize = 1 << 20;
     let clients: Vec<_> = (0..n_conns)
@@ -749,4 +766,448 @@ fn connect_timeout_names_the_target() {
         )),
         "{log}"
     );
+}
+
+/// Both peers of a connection through the relay, in one python process so that they can
+/// wait for each other: `upstream-resets` (the server sends BODY, then aborts) and
+/// `client-resets` (the client sends `hello`, then aborts). A TCP peer aborts with
+/// SO_LINGER 0 once the relay has taken what it sent; a unix peer by closing with bytes
+/// it has not read, the way AF_UNIX tells a peer ECONNRESET. `flood` keeps the client
+/// sending until the relay stops reading it. Prints what the peer at the far end saw:
+/// `bytes=N intact=B end=eof|reset|...`.
+const RESET_PEERS: &str = r#"
+import socket, sys, threading, struct, fcntl, termios, time, select
+scenario, up_fam, cl_fam, flood, up_path = sys.argv[1:6]
+BODY = bytes(range(256)) * 400
+def q(s, op): return struct.unpack('i', fcntl.ioctl(s, op, b'\0\0\0\0'))[0]
+def until(what, check):
+    deadline = time.monotonic() + 20
+    while not check():
+        if time.monotonic() > deadline: sys.exit('timed out waiting for ' + what)
+        time.sleep(0.002)
+if up_fam == 'tcp':
+    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()
+    print('tcp:%d' % srv.getsockname()[1], flush=True)
+else:
+    srv = socket.socket(socket.AF_UNIX); srv.bind(up_path); srv.listen()
+    print(up_path, flush=True)
+at = sys.stdin.readline().strip()
+def dial():
+    if cl_fam == 'tcp':
+        c = socket.create_connection(('127.0.0.1', int(at.split(':')[1])))
+    else:
+        c = socket.socket(socket.AF_UNIX); c.connect(at)
+    c.settimeout(20)
+    return c
+def abort(s, fam):
+    if fam == 'tcp':
+        until('our bytes to be taken', lambda: q(s, termios.TIOCOUTQ) == 0)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+    s.close()
+def read_to_end(s):
+    got = bytearray()
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b: return got, 'eof'
+            got += b
+    except ConnectionResetError: return got, 'reset'
+    except OSError as e: return got, type(e).__name__
+def pour(s, byte, full):
+    # Until the path through the relay is full: our send buffer full, and no room for a
+    # second (a relay still moving bytes makes room at once; one that is stuck, waiting on
+    # a peer that does not read, makes none). Then stop: a send after the abort would take
+    # the error that our reader is to see.
+    w = s.dup(); w.settimeout(0)
+    try:
+        while True:
+            try: w.send(byte * 65536)
+            except BlockingIOError:
+                if not select.select([], [w], [], 1)[1]: break
+    except OSError: pass
+    full.set()
+def exactly(s, n):
+    got = b''
+    while len(got) < n: got += s.recv(n - len(got))
+    return got
+ready = threading.Event()
+seen = {}
+if scenario == 'upstream-resets':
+    def upstream():
+        c, _ = srv.accept(); c.settimeout(20)
+        exactly(c, 4)
+        c.recv(1, socket.MSG_PEEK)
+        c.sendall(BODY)
+        ready.wait(20)
+        abort(c, up_fam)
+    threading.Thread(target=upstream).start()
+    c = dial()
+    c.sendall(b'GET\nx')
+    if flood == '1':
+        full = threading.Event()
+        threading.Thread(target=pour, args=(c, b'y', full), daemon=True).start()
+        full.wait(20)
+    ready.set()
+    got, end = read_to_end(c)
+    print('bytes=%d intact=%s end=%s' % (len(got), bytes(got) == BODY[:len(got)], end), flush=True)
+else:
+    def upstream():
+        c, _ = srv.accept(); c.settimeout(20)
+        hello = exactly(c, 5)
+        threading.Thread(target=pour, args=(c, b'z', full), daemon=True).start()
+        got, end = read_to_end(c)
+        seen['up'] = (hello + got, end)
+    full = threading.Event()
+    t = threading.Thread(target=upstream); t.start()
+    c = dial()
+    c.sendall(b'hello')
+    full.wait(20)
+    until('the upstream bytes', lambda: q(c, termios.FIONREAD) > 0)
+    abort(c, cl_fam)
+    t.join(30)
+    got, end = seen['up']
+    print('bytes=%d intact=%s end=%s' % (len(got), got == b'hello', end), flush=True)
+"#;
+
+/// Runs RESET_PEERS with the relay between its two peers; returns what it printed and the
+/// relay's log.
+fn reset_case(dir: &Path, scenario: &str, up: &str, client: &str, flood: bool) -> (String, String) {
+    use std::io::BufRead;
+    std::fs::create_dir_all(dir).unwrap();
+    let up_path = dir.join("up.sock");
+    let mut c = python(RESET_PEERS);
+    c.args([scenario, up, client, if flood { "1" } else { "0" }])
+        .arg(&up_path);
+    let mut peers = Bg::spawn_piped(c, dir, "peers");
+    let mut out = std::io::BufReader::new(peers.child.stdout.take().unwrap());
+    let mut target = String::new();
+    out.read_line(&mut target).unwrap();
+    let front = dir.join("front.sock");
+    let listen = match client {
+        "tcp" => "tcp:0".to_string(),
+        _ => front.to_str().unwrap().to_string(),
+    };
+    let (mut r, port) = relay(&dir.join("relay"), &[&listen, target.trim()]);
+    let at = match client {
+        "tcp" => format!("tcp:{port}"),
+        _ => listen.clone(),
+    };
+    writeln!(peers.child.stdin.as_mut().unwrap(), "{at}").unwrap();
+    let mut result = String::new();
+    out.read_line(&mut result).unwrap();
+    assert!(
+        !result.is_empty(),
+        "{scenario} {up} {client}: the peers printed nothing; their stderr:\n{}",
+        peers.stderr()
+    );
+    let log = r.wait_stderr("#1 ");
+    (result.trim().to_string(), log)
+}
+
+/// An upstream that sends its answer and then aborts: a TCP client sees every byte and
+/// then ECONNRESET, never a clean end; a unix client sees ECONNRESET when it had sent
+/// bytes the relay had not read yet, and the end of the stream otherwise (what AF_UNIX can
+/// carry; README, relay). Against TCP and unix upstreams.
+#[test]
+fn upstream_reset_reaches_the_client_as_a_reset() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let body = 256 * 400;
+    for up in ["tcp", "unix"] {
+        for (client, flood, end) in [
+            ("tcp", false, "reset"),
+            ("tcp", true, "reset"),
+            ("unix", true, "reset"),
+            ("unix", false, "eof"),
+        ] {
+            let case = dir.path().join(format!("{up}-{client}-{flood}"));
+            let (seen, log) = reset_case(&case, "upstream-resets", up, client, flood);
+            assert_eq!(
+                seen,
+                format!("bytes={body} intact=True end={end}"),
+                "upstream {up}, client {client}, flood {flood}; relay log:\n{log}"
+            );
+            assert!(log.contains(": error, "), "{log}");
+        }
+    }
+}
+
+/// A client that aborts: the upstream gets what it sent and then ECONNRESET, never a
+/// clean end (a unix upstream too, since the relay stops reading what it sends).
+#[test]
+fn client_reset_reaches_the_upstream_as_a_reset() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for up in ["tcp", "unix"] {
+        for client in ["tcp", "unix"] {
+            let case = dir.path().join(format!("{up}-{client}"));
+            let (seen, log) = reset_case(&case, "client-resets", up, client, false);
+            assert_eq!(
+                seen, "bytes=5 intact=True end=reset",
+                "upstream {up}, client {client}; relay log:\n{log}"
+            );
+        }
+    }
+}
+
+/// HTTP through the relay, the case that matters: a body cut short by the upstream's abort
+/// makes curl fail (56, "Connection reset by peer"), never exit 0 with half a body.
+#[test]
+fn curl_sees_a_truncated_body_as_an_error() {
+    if !have("python3") || !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("http.sock");
+    // Answers with a close-delimited body, then closes with the rest of the request unread:
+    // an abort, which AF_UNIX reports to the relay as ECONNRESET.
+    let mut c = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\n\
+         while True:\n  c,_=s.accept()\n  while len(c.recv(64,socket.MSG_PEEK))<20: pass\n\
+         \x20 c.recv(4)\n  c.sendall(b'HTTP/1.1 200 OK\\r\\nConnection: close\\r\\n\\r\\n'+b'half'*1000)\n\
+         \x20 c.close()",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let _server = Bg::spawn(c, dir.path(), "http");
+    wait_for_socket(&sock);
+    let (_r, port) = relay(dir.path(), &["tcp:0", sock.to_str().unwrap()]);
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20"])
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout, b"half".repeat(1000));
+    assert_eq!(out.status.code(), Some(56), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("reset"), "{}", stderr_of(&out));
+}
+
+/// A unix upstream whose accept queue is full for a while: the relay's connects wait for
+/// room (EAGAIN is retried, as a blocking connect would wait) instead of closing the
+/// clients, and --connect-timeout still bounds the wait.
+#[test]
+fn a_full_accept_queue_is_waited_for() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("slow.sock");
+    // An echo server with a queue of one, which accepts only once told to.
+    let c = python(&format!(
+        "import socket,sys,threading\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen(1)\n\
+         print('up',flush=True)\nsys.stdin.readline()\n\
+         def echo(c):\n  while True:\n    b=c.recv(65536)\n    if not b: break\n    c.sendall(b)\n\
+         while True:\n  c,_=s.accept()\n  threading.Thread(target=echo,args=(c,),daemon=True).start()",
+        sock.to_str().unwrap()
+    ));
+    let mut server = Bg::spawn_piped(c, dir.path(), "slow");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(server.child.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let (mut r, port) = relay(dir.path(), &["-v", "tcp:0", sock.to_str().unwrap()]);
+    const N: u64 = 20;
+    let clients: Vec<_> = (0..N)
+        .map(|i| {
+            let mut s = tcp(port);
+            let msg = noise(i + 1, 1000);
+            s.write_all(&msg).unwrap();
+            (s, msg)
+        })
+        .collect();
+    // Every client has been accepted, and its first connect to the upstream made (the
+    // "connected" line comes right before it): all but two found the queue full.
+    r.wait_stderr(&format!("#{N} 127.0.0.1:"));
+    writeln!(server.child.stdin.as_mut().unwrap(), "go").unwrap();
+    for (i, (mut s, msg)) in clients.into_iter().enumerate() {
+        let mut back = vec![0; msg.len()];
+        s.read_exact(&mut back)
+            .unwrap_or_else(|e| panic!("client {i}: {e}; relay log:\n{}", r.stderr()));
+        assert_eq!(back, msg);
+    }
+    assert!(!r.stderr().contains("unreachable"), "{}", r.stderr());
+
+    // An upstream that never accepts: --connect-timeout ends the wait, and says why.
+    let sock2 = dir.path().join("never.sock");
+    let mut c = python(&format!(
+        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen(0)\n\
+         time.sleep(60)",
+        sock2.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let _never = Bg::spawn(c, dir.path(), "never");
+    wait_for_socket(&sock2);
+    let (mut r2, port2) = relay(
+        &dir.path().join("2"),
+        &[
+            "--connect-timeout",
+            "300ms",
+            "tcp:0",
+            sock2.to_str().unwrap(),
+        ],
+    );
+    let held: Vec<_> = (0..3).map(|_| tcp(port2)).collect();
+    let log = r2.wait_stderr("timed out after 300ms (--connect-timeout)");
+    assert!(log.contains("accept queue is full"), "{log}");
+    drop(held);
+}
+
+/// Under a descriptor limit too small for every client held open: the relay says so once,
+/// naming its limit and how to raise it, serves what fits, lets the others wait in the
+/// accept queue, and serves them as descriptors come free. No client is told "upstream
+/// unreachable" for the relay's own shortage.
+#[test]
+fn out_of_descriptors_is_told_once_and_clients_wait() {
+    if !have("python3") || !have("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let (mut r, port) = relay_limited(dir.path(), 48, &["tcp:0", echo_sock.to_str().unwrap()]);
+    const N: u64 = 60;
+    let mut clients: Vec<_> = (0..N)
+        .map(|i| {
+            let mut s = tcp(port);
+            let msg = noise(i + 1, 100);
+            s.write_all(&msg).unwrap();
+            (s, msg, false)
+        })
+        .collect();
+    r.wait_stderr("out of file descriptors");
+    // The clients that fit were served while the others wait; close the served ones, and
+    // the waiting ones get their turn.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while clients.iter().any(|c| !c.2) {
+        assert!(Instant::now() < deadline, "not served:\n{}", r.stderr());
+        for (s, msg, done) in clients.iter_mut().filter(|c| !c.2) {
+            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let mut back = vec![0; msg.len()];
+            match s.peek(&mut back) {
+                Ok(n) if n == msg.len() => {
+                    s.read_exact(&mut back).unwrap();
+                    assert_eq!(&back, msg);
+                    s.shutdown(Shutdown::Both).unwrap();
+                    *done = true;
+                }
+                Ok(0) => panic!("a client was closed unserved; relay log:\n{}", r.stderr()),
+                _ => {}
+            }
+        }
+    }
+    let log = r.wait_stderr(&format!("#{N} "));
+    assert_eq!(log.matches("out of file descriptors").count(), 1, "{log}");
+    assert!(
+        log.contains("ulimit -n") && log.contains("--max-connections") && log.contains("48"),
+        "{log}"
+    );
+    assert!(!log.contains("unreachable"), "{log}");
+    assert!(!log.contains("accepting a client"), "{log}");
+}
+
+/// Short of descriptors while bytes flow: every connection accepted is carried through
+/// (a direction that cannot have a pipe copies through a buffer), every byte checked.
+#[test]
+fn short_of_descriptors_every_byte_still_arrives() {
+    if !have("python3") || !have("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    many_through_relay(
+        relay_limited(
+            &dir.path().join("r"),
+            64,
+            &["tcp:0", echo_sock.to_str().unwrap()],
+        ),
+        20,
+    );
+}
+
+/// stderr a pipe that nobody reads: neither the log nor --dump stops the relay. Lines that
+/// do not fit are dropped and counted; SIGTERM still ends it cleanly.
+#[test]
+fn a_stalled_stderr_never_stops_the_relay() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let front = dir.path().join("front.sock");
+    let mut c = udskit();
+    c.args(["-v", "relay", "--dump", "hex"])
+        .arg(&front)
+        .arg(&echo_sock)
+        .stderr(std::process::Stdio::piped());
+    let mut r = Bg::adopt(c.spawn().unwrap());
+    wait_for_socket(&front);
+    // About 10 KB of dump and log per connection: a few fill the 64 KiB pipe, and then
+    // whatever the relay queues for it.
+    const N: usize = 300;
+    for i in 0..N {
+        let mut s = UnixStream::connect(&front).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        round_trip(&mut s, &noise(i as u64 + 1, 1000));
+    }
+    let mut err = r.child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    r.signal(15);
+    assert_eq!(r.wait_exit(Duration::from_secs(10)).code(), Some(143));
+    let log = reader.join().unwrap();
+    assert!(log.contains("lines dropped"), "{log}");
+    assert!(
+        log.contains(&format!("relay done: {N} connections, 0 with errors")),
+        "{log}"
+    );
+}
+
+/// `relay X X` would connect to itself until descriptors run out: a usage error, under
+/// any spelling of the same address.
+#[test]
+fn relay_to_itself_is_a_usage_error() {
+    let dir = tempdir();
+    // A port nobody else takes while the test runs: a relay that did not see the loop
+    // would fail to bind it (exit 1), not refuse the arguments (exit 2).
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = held.local_addr().unwrap().port();
+    let abs = dir.path().join("x.sock");
+    let a = abs.to_str().unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("link")).unwrap();
+    let name = format!("udskit-loop-{}", std::process::id());
+    let cases = [
+        (format!("tcp:{p}"), format!("tcp:127.0.0.1:{p}")),
+        (format!("tcp:127.0.0.1:{p}"), format!("tcp:localhost:{p}")),
+        (format!("tcp:0.0.0.0:{p}"), format!("tcp:{p}")),
+        ("x.sock".into(), format!("unix:{a}")),
+        (a.into(), "./x.sock".into()),
+        (a.into(), format!("unix://{a}")),
+        ("link/x.sock".into(), "x.sock".into()),
+        (format!("@{name}"), format!("abstract:{name}")),
+        (format!("unix:@{name}"), format!("@{name}")),
+    ];
+    for (listen, target) in cases {
+        let mut c = ud(&["relay", &listen, &target]);
+        c.current_dir(dir.path());
+        let out = run_with_input(c, b"", Duration::from_secs(5));
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "relay {listen} {target}: {err}");
+        assert!(
+            err.contains("relays to itself"),
+            "relay {listen} {target}: {err}"
+        );
+        assert!(!abs.exists(), "relay {listen} {target} left its socket");
+    }
+    drop(held);
 }

@@ -90,6 +90,14 @@ impl Bg {
         Bg::spawn(cmd, dir, name)
     }
 
+    /// Takes charge of a child spawned by the caller (stderr its own business).
+    pub fn adopt(child: Child) -> Bg {
+        Bg {
+            child,
+            stderr_path: None,
+        }
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }

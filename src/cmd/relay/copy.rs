@@ -1,20 +1,19 @@
 //! Moving bytes between two sockets for `relay`: splice(2) through a pipe, or a user-space
 //! buffer where `--dump` must see the bytes; half-close (EOF one way becomes a write
 //! shutdown on the other side while the other way keeps flowing); live byte meters for logs
-//! and the idle timeout; a tap that shows every chunk to `--dump`; `--busy-poll`.
+//! and the idle timeout; a tap that shows every chunk to `--dump`; `--busy-poll`; a
+//! failure either way passed on to both peers as an abort (the sockets in `side.rs`).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rustix::net::{RecvFlags, SendFlags};
 use rustix::pipe::PipeFlags;
-use tokio::io::Interest;
-use tokio::io::unix::AsyncFd;
 
-use crate::net::stream::{Stream, register_with};
+use super::side::{Side, Spare};
+use crate::net::stream::Stream;
 
 /// How a relay moves bytes between its two sockets: splice, every direction, unless
 /// `--dump` needs the bytes in hand.
@@ -182,167 +181,144 @@ pub struct Ends {
     pub down: io::Result<()>,
 }
 
+/// How a relayed connection ended: both directions ended (cleanly or not), or the idle
+/// timeout closed it.
+#[derive(Debug)]
+pub enum Outcome {
+    Ended(Ends),
+    Idle,
+}
+
+/// Where a direction failed: reading its source (that peer is gone), writing its
+/// destination (that one is), or in the relay itself (neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum At {
+    Read,
+    Write,
+    Relay,
+}
+
+/// A direction's failure, and where it happened.
+struct Fault {
+    at: At,
+    err: io::Error,
+}
+
+impl Fault {
+    fn read(err: io::Error) -> Fault {
+        Fault { at: At::Read, err }
+    }
+
+    fn write(err: io::Error) -> Fault {
+        Fault { at: At::Write, err }
+    }
+}
+
 /// Relays between `client` and `target` until both directions have ended: EOF one way
 /// becomes a write shutdown on the other side while the other way keeps flowing
-/// (half-close). An error one way shuts that way down at both ends (so neither peer waits
-/// on it) and leaves the other way running to its own end. Every byte read is written, in
-/// order, before the direction ends. Both sockets close when the returned future ends or
-/// is dropped.
+/// (half-close). Every byte read is written, in order, before the direction ends.
+///
+/// A failure is an abort, and is passed on as one, never as a clean end: the peer that
+/// failed (reset, gone) is read to its end, the other is no longer read, gets the bytes
+/// already read for it, and then a reset (a TCP socket: SO_LINGER 0 once its send queue
+/// is empty; a unix socket: closed with what it sent unread, which AF_UNIX reports to it
+/// as ECONNRESET). `idle` closes a connection without a byte either way for that long
+/// (cleanly). Both sockets close when the returned future ends; dropped before that (the
+/// end of the grace period), it resets them.
 pub async fn relay(
     client: Stream,
     target: Stream,
-    copier: Copier,
+    mut spare: Spare,
+    how: How<'_>,
     meter: &Meter,
-    tap: Option<Tap<'_>>,
-    busy: Option<&BusyPoll>,
-) -> io::Result<Ends> {
-    let client = Side::new(client)?;
-    let target = Side::new(target)?;
-    let one = async |from: &Side, to: &Side, dir: Direction| {
-        let r = if copier == Copier::Splice && tap.is_none() {
-            splice_one_way(from, to, dir, meter, busy).await
-        } else {
-            buffer_one_way(from, to, dir, meter, tap, busy).await
-        };
-        match &r {
-            Ok(()) => to.shutdown(rustix::net::Shutdown::Write)?,
-            Err(_) => {
-                let _ = to.shutdown(rustix::net::Shutdown::Write);
-                let _ = from.shutdown(rustix::net::Shutdown::Read);
-            }
-        }
-        r
+) -> io::Result<Outcome> {
+    let client = Side::new(client, spare.0[0].take())?;
+    let target = Side::new(target, spare.0[1].take())?;
+    let mut cut = ResetOnDrop([&client, &target], true);
+    let aborted = AtomicBool::new(false);
+    let both = async {
+        tokio::join!(
+            one_way(&client, &target, Direction::Up, &how, meter, &aborted),
+            one_way(&target, &client, Direction::Down, &how, meter, &aborted)
+        )
     };
-    let (up, down) = tokio::join!(
-        one(&client, &target, Direction::Up),
-        one(&target, &client, Direction::Down)
-    );
-    Ok(Ends { up, down })
-}
-
-/// What a relayed socket is, for what its readiness tells.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Family {
-    Tcp,
-    /// A unix stream socket.
-    Unix,
-}
-
-/// One socket of a relayed connection, registered with the reactor for just what the relay
-/// needs of it, so that a 1-byte exchange costs no system call and no wakeup beyond the
-/// read, the write and the wait (bench/relay, latency):
-/// - a short read of a stream socket clears the read readiness: the kernel returned all it
-///   had, and another read would only fail with EAGAIN (tokio's own `poll_read` does the
-///   same; a FIN or an error stays visible, as tokio never clears a closed state);
-/// - a short write clears the write readiness the same way (the send buffer is full);
-/// - a unix socket signals "writable" every time its peer reads from it (the kernel's
-///   unix_write_space does not check whether anyone is waiting for room), which would
-///   wake the relay once per message for nothing. So it is registered for reading only,
-///   and gets a write registration (of a duplicate descriptor: epoll keeps one entry per
-///   descriptor) only once a send finds its buffer full, which a connection that never
-///   fills a buffer never does. TCP signals room only after a send found none, so a TCP
-///   socket is registered both ways from the start.
-struct Side {
-    fd: AsyncFd<OwnedFd>,
-    write: OnceLock<AsyncFd<OwnedFd>>,
-    family: Family,
-}
-
-impl Side {
-    fn new(s: Stream) -> io::Result<Side> {
-        let (fd, family): (OwnedFd, _) = match s {
-            Stream::Tcp(s) => (s.into_std()?.into(), Family::Tcp),
-            Stream::Unix(s) => (s.into_std()?.into(), Family::Unix),
-            // A short read of a record socket says nothing of what is left; relay's
-            // addresses are stream addresses, so none gets here.
-            Stream::SeqPacket(_) => {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "relay moves stream sockets only",
-                ));
+    let (up, down) = match how.idle {
+        Some(limit) => tokio::select! {
+            r = both => r,
+            _ = meter.idle(limit) => {
+                cut.1 = false;
+                return Ok(Outcome::Idle);
             }
-        };
-        let interest = match family {
-            Family::Tcp => Interest::READABLE | Interest::WRITABLE,
-            Family::Unix => Interest::READABLE,
-        };
-        Ok(Side {
-            fd: register_with(fd, interest)?,
-            write: OnceLock::new(),
-            family,
-        })
+        },
+        None => both.await,
+    };
+    if aborted.load(Ordering::Relaxed) {
+        // The peers still there get what was sent to them, then the reset.
+        tokio::join!(client.drain(), target.drain());
+    } else {
+        cut.1 = false;
     }
+    Ok(Outcome::Ended(Ends { up, down }))
+}
 
-    /// Shuts down one side (a relay's half-close); a peer already gone (ENOTCONN) is no error.
-    fn shutdown(&self, how: rustix::net::Shutdown) -> io::Result<()> {
-        match rustix::net::shutdown(self.fd.get_ref(), how) {
-            Err(rustix::io::Errno::NOTCONN) => Ok(()),
-            r => r.map_err(Into::into),
+/// One direction, to its end; a failure aborts the connection (see [`relay`]).
+async fn one_way(
+    from: &Side,
+    to: &Side,
+    dir: Direction,
+    how: &How<'_>,
+    meter: &Meter,
+    aborted: &AtomicBool,
+) -> io::Result<()> {
+    let r = if how.copier == Copier::Splice && how.tap.is_none() {
+        splice_one_way(from, to, dir, meter, how.busy).await
+    } else {
+        buffer_one_way(from, to, dir, meter, how.tap, how.busy).await
+    };
+    match r {
+        // The end of a peer that failed (its error taken by a write to it) is no clean
+        // end: the abort passes it on, not a shutdown.
+        Ok(()) if from.failed() => Ok(()),
+        Ok(()) => Ok(to.shutdown(rustix::net::Shutdown::Write)?),
+        // Stopped by the other direction's failure, which is the one to report.
+        Err(f) if f.at == At::Read && from.stopping() => Ok(()),
+        Err(f) => {
+            aborted.store(true, Ordering::Relaxed);
+            match f.at {
+                At::Read => from.fail(),
+                At::Write => to.fail(),
+                At::Relay => {}
+            }
+            // The peer still there is read no more; one that failed is read to its end
+            // (a TCP peer's bytes from before its reset are still queued).
+            for side in [from, to] {
+                if !side.failed() {
+                    side.stop_reading();
+                }
+            }
+            Err(f.err)
         }
     }
+}
 
-    /// Waits until the socket is readable (or closed).
-    async fn readable(&self) -> io::Result<()> {
-        self.fd.readable().await.map(drop)
-    }
+/// How a connection's bytes move: the copier, `--dump`'s tap, `--busy-poll`, and the
+/// idle timeout.
+pub struct How<'a> {
+    pub copier: Copier,
+    pub tap: Option<Tap<'a>>,
+    pub busy: Option<&'a BusyPoll>,
+    pub idle: Option<Duration>,
+}
 
-    /// Runs the non-blocking read `f` once the socket is readable, again after each EAGAIN.
-    /// `short(n)` tells whether `n` bytes prove the socket had no more queued.
-    async fn read(
-        &self,
-        short: impl Fn(usize) -> bool,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        loop {
-            let mut ready = self.fd.readable().await?;
-            match f(self.fd.get_ref().as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Ok(n) if n > 0 && short(n) => {
-                    ready.clear_ready();
-                    return Ok(n);
-                }
-                r => return r,
-            }
-        }
-    }
+/// Resets the TCP sockets of a connection when it is dropped armed: a connection cut
+/// before its end must not look complete to either peer.
+struct ResetOnDrop<'a>([&'a Side; 2], bool);
 
-    /// Runs the non-blocking write `f` of `len` bytes until it writes some, waiting for
-    /// room after each EAGAIN.
-    async fn write(
-        &self,
-        len: usize,
-        mut f: impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
-    ) -> io::Result<usize> {
-        let reg = match (self.family, self.write.get()) {
-            (Family::Tcp, _) => &self.fd,
-            (_, Some(w)) => w,
-            (_, None) => {
-                // No write registration yet: just try.
-                match f(self.fd.get_ref().as_fd()) {
-                    Ok(m) if m == len => return Ok(m),
-                    Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
-                    // Full (or filled now): from here on, wait for room through a registration.
-                    r => {
-                        let dup = self.fd.get_ref().try_clone()?;
-                        let w = register_with(dup, Interest::WRITABLE)?;
-                        let w = self.write.get_or_init(|| w);
-                        if let Ok(m) = r {
-                            return Ok(m);
-                        }
-                        w
-                    }
-                }
-            }
-        };
-        loop {
-            let mut ready = reg.writable().await?;
-            match f(self.fd.get_ref().as_fd()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => ready.clear_ready(),
-                Ok(m) if m < len => {
-                    ready.clear_ready();
-                    return Ok(m);
-                }
-                r => return r,
+impl Drop for ResetOnDrop<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            for side in self.0 {
+                side.reset();
             }
         }
     }
@@ -351,17 +327,32 @@ impl Side {
 /// One direction with splice(2): socket -> pipe -> socket, draining the pipe completely
 /// before reading again, so a splice into it never fails for lack of room. The pipe is
 /// created at the first byte: an idle connection holds none.
+///
+/// Short of descriptors or pipe pages for the pipe, the direction copies through a buffer
+/// instead, which needs neither: a connection accepted is carried to its end.
 async fn splice_one_way(
     from: &Side,
     to: &Side,
     dir: Direction,
     meter: &Meter,
     busy: Option<&BusyPoll>,
-) -> io::Result<()> {
+) -> Result<(), Fault> {
+    use rustix::io::Errno;
     use rustix::pipe::{SpliceFlags, splice};
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-    from.readable().await?;
-    let (pr, pw) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
+    from.readable().await.map_err(Fault::read)?;
+    let (pr, pw) = match rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
+        Ok(pipe) => pipe,
+        Err(Errno::MFILE | Errno::NFILE | Errno::NOMEM) => {
+            return buffer_one_way(from, to, dir, meter, None, busy).await;
+        }
+        Err(e) => {
+            return Err(Fault {
+                at: At::Relay,
+                err: e.into(),
+            });
+        }
+    };
     let size = |pw: &OwnedFd| rustix::pipe::fcntl_getpipe_size(pw).unwrap_or(64 * 1024);
     let mut want = size(&pw);
     let mut grown = false;
@@ -375,7 +366,8 @@ async fn splice_one_way(
                 |n| n < slots,
                 |fd| Ok(splice(fd, None, &pw, None, want, flags)?),
             )
-            .await?;
+            .await
+            .map_err(Fault::read)?;
         if n == 0 {
             return Ok(());
         }
@@ -383,7 +375,8 @@ async fn splice_one_way(
         while left > 0 {
             let m = to
                 .write(left, |fd| Ok(splice(&pr, None, fd, None, left, flags)?))
-                .await?;
+                .await
+                .map_err(Fault::write)?;
             left -= m;
             meter.add(dir, m);
         }
@@ -409,9 +402,9 @@ async fn buffer_one_way(
     meter: &Meter,
     tap: Option<Tap<'_>>,
     busy: Option<&BusyPoll>,
-) -> io::Result<()> {
+) -> Result<(), Fault> {
     use rustix::net::{recv, send};
-    from.readable().await?;
+    from.readable().await.map_err(Fault::read)?;
     let mut buf = vec![0u8; RELAY_BUF_START];
     loop {
         let len = buf.len();
@@ -420,7 +413,8 @@ async fn buffer_one_way(
                 |n| n < len,
                 |fd| Ok(recv(fd, &mut buf[..], RecvFlags::empty())?.0),
             )
-            .await?;
+            .await
+            .map_err(Fault::read)?;
         if n == 0 {
             return Ok(());
         }
@@ -433,7 +427,8 @@ async fn buffer_one_way(
                 .write(n - sent, |fd| {
                     Ok(send(fd, &buf[sent..n], SendFlags::NOSIGNAL)?)
                 })
-                .await?;
+                .await
+                .map_err(Fault::write)?;
             sent += m;
             meter.add(dir, m);
         }

@@ -3,7 +3,7 @@
 //! connections at once: every line starts with `#ID >` or `#ID <`).
 
 use std::fmt::Write as _;
-use std::io::{self, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -21,25 +21,24 @@ pub enum DumpFormat {
     Hex,
 }
 
-/// Where dumped chunks go; one `write_all` per chunk, so chunks never interleave.
+/// Where dumped chunks go; one `write_all` per chunk, so chunks never interleave. On
+/// stderr they go the way of every diagnostic line ([`crate::term::stderr_line`]), which
+/// never blocks the relay when nobody reads.
 pub struct Dump {
     format: DumpFormat,
-    out: Mutex<Box<dyn Write + Send>>,
+    out: Option<Mutex<std::fs::File>>,
 }
 
 impl Dump {
     /// A dump to `file` (created or truncated), else to stderr.
     pub fn open(format: DumpFormat, file: Option<&Path>) -> anyhow::Result<Dump> {
-        let out: Box<dyn Write + Send> = match file {
-            Some(p) => Box::new(std::fs::File::create(p).with_context(|| {
+        let out = match file {
+            Some(p) => Some(Mutex::new(std::fs::File::create(p).with_context(|| {
                 format!("opening the dump file {}", escape(&p.display().to_string()))
-            })?),
-            None => Box::new(io::stderr()),
+            })?)),
+            None => None,
         };
-        Ok(Dump {
-            format,
-            out: Mutex::new(out),
-        })
+        Ok(Dump { format, out })
     }
 
     /// Writes one chunk of connection `id` going `dir`. A failing dump output is ignored:
@@ -52,8 +51,13 @@ impl Dump {
             &utc_timestamp(std::time::SystemTime::now()),
             data,
         );
-        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+        match &self.out {
+            Some(file) => {
+                let mut out = file.lock().unwrap_or_else(|e| e.into_inner());
+                let _ = out.write_all(text.as_bytes());
+            }
+            None => crate::term::stderr_line(text),
+        }
     }
 }
 

@@ -4,8 +4,11 @@
 //! `--dump` shows them), half-close is passed on, and every connection is logged with its
 //! peer, bytes each way, duration and how it ended.
 
+mod accept;
 mod copy;
 mod dump;
+mod itself;
+mod side;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,9 +28,10 @@ use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
-use copy::{BusyPoll, Copier, Direction, Ends, Meter};
+use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome};
 use dump::Dump;
 use serde_json::Value;
+use side::Spare;
 
 /// Relay connections between two stream addresses (TCP <-> UDS)
 ///
@@ -40,7 +44,9 @@ use serde_json::Value;
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
 /// how it ended. When TARGET is down the client is closed at once and the reason logged;
-/// the relay keeps serving. On SIGINT/SIGTERM the relay stops accepting, removes its
+/// the relay keeps serving. An abort on either side (a reset) is passed on to the other
+/// as one, after the bytes sent before it, so that a truncated answer never looks
+/// complete (README, relay, says what a unix peer can be told). On SIGINT/SIGTERM the relay stops accepting, removes its
 /// socket file, gives open connections --grace to finish, and prints a summary.
 ///
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
@@ -57,7 +63,8 @@ pub struct Args {
     /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
     #[arg(value_name = "TARGET")]
     pub target: Addr,
-    /// Give up connecting to TARGET after DURATION (the client is closed)
+    /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
+    /// whose accept queue is full is waited for until then
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "10s")]
     pub connect_timeout: Duration,
     /// Close a connection after DURATION without a byte either way (nginx's proxy_timeout)
@@ -139,10 +146,11 @@ impl End {
         }
     }
 
-    fn from_ends(ends: std::io::Result<Ends>) -> End {
+    fn from_outcome(outcome: std::io::Result<Outcome>, idle: Option<Duration>) -> End {
         let fail = |side: &str, e: std::io::Error| format!("{side}: {e}");
-        let ends = match ends {
-            Ok(ends) => ends,
+        let ends = match outcome {
+            Ok(Outcome::Ended(ends)) => ends,
+            Ok(Outcome::Idle) => return End::Idle(idle.unwrap_or_default()),
             Err(e) => return End::Error(format!("setting up the relay: {e}")),
         };
         match (ends.up, ends.down) {
@@ -299,6 +307,7 @@ fn raise_fd_limit() {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    itself::refuse_loop(&args.listen, &args.target).await?;
     let stop = Shutdown::install()?;
     raise_fd_limit();
     let dump = args
@@ -336,6 +345,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         args.max_connections
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
     ));
+    let mut acceptor = accept::Acceptor::new(&server.listener, args.target.is_unix(), &plan.log);
     let mut next_id = 0u64;
     loop {
         // With --max-connections, a slot is taken before accepting: extra clients wait in
@@ -344,16 +354,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             p = slots.clone().acquire_owned() => p?,
             _ = stop.stopped() => break,
         };
-        let Some((client, peer)) = server.listener.accept_or_stop(ctx, &stop).await else {
+        let Some((client, peer, spare)) = acceptor.next(&stop).await else {
             break;
         };
         next_id += 1;
         let (id, plan, force) = (next_id, plan.clone(), force.clone());
+        let ended = acceptor.ended.clone();
         stop.tracker.spawn(async move {
-            serve(id, client, &peer, &plan, &force).await;
+            serve(id, client, spare, &peer, &plan, &force).await;
             drop(permit);
+            ended.notify_one();
         });
     }
+    drop(acceptor);
     // Stop accepting at once: clients now get "refused" and the socket file goes.
     drop(server);
     stop.tracker.close();
@@ -370,12 +383,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// One client: connect to TARGET, relay until both directions end (or the idle timeout,
 /// or the end of the grace period), log how it went.
-async fn serve(id: u64, client: Stream, peer: &Peer, plan: &RelayPlan, force: &CancellationToken) {
+async fn serve(
+    id: u64,
+    client: Stream,
+    spare: Spare,
+    peer: &Peer,
+    plan: &RelayPlan,
+    force: &CancellationToken,
+) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
     let meter = Meter::default();
     let end = tokio::select! {
-        end = connect_and_relay(id, client, plan, &meter) => end,
+        end = connect_and_relay(id, client, spare, plan, &meter) => end,
         _ = force.cancelled() => End::Grace,
     };
     let t = &plan.totals;
@@ -389,43 +409,69 @@ async fn serve(id: u64, client: Stream, peer: &Peer, plan: &RelayPlan, force: &C
     plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
 }
 
-async fn connect_and_relay(id: u64, client: Stream, plan: &RelayPlan, meter: &Meter) -> End {
+async fn connect_and_relay(
+    id: u64,
+    client: Stream,
+    mut spare: Spare,
+    plan: &RelayPlan,
+    meter: &Meter,
+) -> End {
+    spare.target_fd();
+    // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
+    // connect would have waited for room, until --connect-timeout.
+    let busy = std::sync::atomic::AtomicBool::new(false);
+    let (target, busy_ref) = (&plan.target, &busy);
+    let attempt = move || async move {
+        let r = connect::connect_once(target, Kind::Stream).await;
+        busy_ref.store(r.as_ref().is_err_and(connect::is_busy), Ordering::Relaxed);
+        r
+    };
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
-        connect::connect_once(&plan.target, Kind::Stream),
+        connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
     );
+    let timed_out = || {
+        End::Upstream(format!(
+            "connecting to {}: timed out after {} (--connect-timeout){}",
+            plan.target,
+            duration::show(plan.connect_timeout),
+            if busy.load(Ordering::Relaxed) {
+                ": the listener's accept queue is full"
+            } else {
+                ""
+            }
+        ))
+    };
     let target = match connecting.await {
         Ok(Ok(s)) => s,
+        Ok(Err(e)) if connect::is_busy(&e) => return timed_out(),
         Ok(Err(e)) => {
+            if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
+                // Our shortage, not the upstream's: the client is cut, and told so by a
+                // reset where it speaks TCP.
+                if let Stream::Tcp(c) = &client {
+                    let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
+                }
+                return End::Error(format!("connecting to {}: {words}", plan.target));
+            }
             return End::Upstream(
                 crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
             );
         }
-        Err(_) => {
-            return End::Upstream(format!(
-                "connecting to {}: timed out after {} (--connect-timeout)",
-                plan.target,
-                duration::show(plan.connect_timeout)
-            ));
-        }
+        Err(_) => return timed_out(),
     };
     let tap = plan
         .dump
         .as_ref()
         .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
-    let relay = copy::relay(
-        client,
-        target,
-        plan.copier,
-        meter,
-        tap.as_ref().map(|t| t as copy::Tap),
-        plan.busy.as_ref(),
-    );
-    match plan.idle_timeout {
-        Some(limit) => tokio::select! {
-            ends = relay => End::from_ends(ends),
-            _ = meter.idle(limit) => End::Idle(limit),
-        },
-        None => End::from_ends(relay.await),
-    }
+    let how = How {
+        copier: plan.copier,
+        tap: tap.as_ref().map(|t| t as copy::Tap),
+        busy: plan.busy.as_ref(),
+        idle: plan.idle_timeout,
+    };
+    End::from_outcome(
+        copy::relay(client, target, spare, how, meter).await,
+        plan.idle_timeout,
+    )
 }

@@ -1,0 +1,161 @@
+//! The relay's accept loop under pressure. The descriptors a connection needs are set
+//! aside before its client is accepted, so that no connection is accepted only to be cut
+//! for want of one. Short of descriptors, the relay says so once (naming its limit and how
+//! to raise it), keeps serving the connections it has, and waits without using the CPU
+//! until one of them ends (or a second passes, for descriptors freed elsewhere) while new
+//! clients wait in the kernel's accept queue; once it catches up, it says so.
+
+use std::io;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use super::Log;
+use super::side::Spare;
+use crate::duration;
+use crate::net::cred::Peer;
+use crate::net::explain::descriptor_shortage;
+use crate::net::listener::{Listener, accept_error};
+use crate::net::stream::Stream;
+use crate::shutdown::Shutdown;
+
+/// The longest wait for a connection to end before trying again: descriptors can come
+/// free without one ending (another part of the process, a raised limit).
+const SHORT_RECHECK: Duration = Duration::from_secs(1);
+
+pub struct Acceptor<'a> {
+    listener: &'a Listener,
+    client_unix: bool,
+    target_unix: bool,
+    log: &'a Log,
+    /// Notified whenever a connection ends.
+    pub ended: Arc<Notify>,
+    /// Since when the relay has been short of descriptors, if it is.
+    short: Option<Instant>,
+    /// Accept has been failing (for another reason), warned once.
+    failing: bool,
+}
+
+impl<'a> Acceptor<'a> {
+    pub fn new(listener: &'a Listener, target_unix: bool, log: &'a Log) -> Acceptor<'a> {
+        Acceptor {
+            listener,
+            client_unix: !matches!(listener, Listener::Tcp(_)),
+            target_unix,
+            log,
+            ended: Arc::new(Notify::new()),
+            short: None,
+            failing: false,
+        }
+    }
+
+    /// The next client with the descriptors set aside for its connection, or None once
+    /// `stop` fires.
+    pub async fn next(&mut self, stop: &Shutdown) -> Option<(Stream, Peer, Spare)> {
+        let mut pause = Duration::from_millis(10);
+        loop {
+            let fd = self.listener.as_fd();
+            let spare = match Spare::reserve(fd, self.client_unix, self.target_unix) {
+                Ok(spare) => spare,
+                Err(e) => {
+                    // At the limit with nobody waiting is no shortage to tell of yet.
+                    if self.listener.has_pending() {
+                        self.shortage(&e);
+                    }
+                    self.wait_for_an_end(stop).await?;
+                    continue;
+                }
+            };
+            if let Some(since) = self.short
+                && !self.listener.has_pending()
+            {
+                // Every client that waited has been taken.
+                self.short = None;
+                let waited = since.elapsed();
+                self.log
+                    .recovered(Duration::from_millis(waited.as_millis() as u64));
+            }
+            let accepted = tokio::select! {
+                r = self.listener.accept() => r,
+                _ = stop.stopped() => return None,
+            };
+            match accepted {
+                Ok((client, peer)) => {
+                    if std::mem::take(&mut self.failing) {
+                        self.log.ctx.info("accepting clients again");
+                    }
+                    return Some((client, peer, spare));
+                }
+                Err(e) if descriptor_shortage(&e).is_some() => {
+                    drop(spare);
+                    // accept(2) takes the descriptor before it looks at the queue: EMFILE
+                    // says nothing of a waiting client.
+                    if self.listener.has_pending() {
+                        self.shortage(&e);
+                    }
+                    self.wait_for_an_end(stop).await?;
+                }
+                Err(e) => {
+                    if !std::mem::replace(&mut self.failing, true) {
+                        self.log.ctx.warn(accept_error(&e));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(pause) => {}
+                        _ = stop.stopped() => return None,
+                    }
+                    pause = (pause * 2).min(Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Starts an episode of shortage (told once), or goes on with the current one.
+    fn shortage(&mut self, e: &io::Error) {
+        if self.short.is_none() {
+            self.short = Some(Instant::now());
+            let words = descriptor_shortage(e).unwrap_or_else(|| e.to_string());
+            self.log.shortage(&format!(
+                "{words}: new clients wait in the accept queue until a connection ends; \
+                 or relay fewer connections at once (--max-connections)"
+            ));
+        }
+    }
+
+    /// Until a connection ends, [`SHORT_RECHECK`] passes (descriptors freed otherwise, or a
+    /// client now waiting to be told of), or `stop` fires (None).
+    async fn wait_for_an_end(&self, stop: &Shutdown) -> Option<()> {
+        tokio::select! {
+            _ = self.ended.notified() => Some(()),
+            _ = tokio::time::sleep(SHORT_RECHECK) => Some(()),
+            _ = stop.stopped() => None,
+        }
+    }
+}
+
+impl Log {
+    /// The relay ran out of descriptors (a warning, shown even with -q).
+    pub fn shortage(&self, words: &str) {
+        self.line(
+            words.to_string(),
+            vec![("event", "shortage".into()), ("message", words.into())],
+            true,
+        );
+    }
+
+    /// The clients that waited for descriptors have all been taken.
+    pub fn recovered(&self, waited: Duration) {
+        self.line(
+            format!(
+                "descriptors free again after {}: every waiting client taken",
+                duration::show(waited)
+            ),
+            vec![
+                ("event", "recovered".into()),
+                ("waited_s", waited.as_secs_f64().into()),
+            ],
+            false,
+        );
+    }
+}
