@@ -26,8 +26,9 @@ use crate::term::{Ctx, escape};
 /// Without a mode option, one client is bridged to stdin/stdout (like nc -lU) and listen
 /// exits when it is done. -k serves clients concurrently and writes each one's bytes to
 /// stdout (never interleaved mid-chunk); --echo sends every client its bytes back; --exec
-/// runs a command per client with the connection as its stdin/stdout. Every accepted client
-/// is logged on stderr with its pid, uid, gid and command.
+/// runs a command per client with the connection as its stdin/stdout. --echo and --exec
+/// keep listening anyway, so -k beside them (nc's habit) changes nothing. Every accepted
+/// client is logged on stderr with its pid, uid, gid and command.
 ///
 /// An existing socket file at the path is replaced only if nothing listens on it; a live
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
@@ -46,7 +47,7 @@ pub struct Args {
     #[arg(long)]
     pub seqpacket: bool,
     /// Serve clients concurrently, each one's bytes to stdout (socat unix-listen:P,fork STDOUT)
-    #[arg(short = 'k', long, conflicts_with_all = ["echo", "exec"])]
+    #[arg(short = 'k', long, alias = "fork")]
     pub keep_open: bool,
     /// Echo server: every client gets its bytes back
     #[arg(long, conflicts_with = "exec")]
@@ -85,7 +86,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         kind.name()
     ));
 
-    let (stdout, stdout_done) = if args.keep_open || !concurrent {
+    // Only the modes that write clients' bytes to stdout (bridge, -k alone) open it.
+    let (stdout, stdout_done) = if args.exec.is_none() && !args.echo {
         Some(Writer::spawn())
     } else {
         None

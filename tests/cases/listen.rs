@@ -727,6 +727,38 @@ fn keep_open_count_exits_after_n_clients() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("<--keep-open|--echo|--exec <CMD>>"));
 }
 
+/// nc's and socat's habits: `-k` beside `--echo` or `--exec` is accepted and changes
+/// nothing (both keep listening anyway), and socat's `fork` spelled as a flag is `-k`, not
+/// a typo of `--force`.
+#[test]
+fn keep_open_beside_echo_or_exec_and_fork_for_keep_open() {
+    let dir = tempdir();
+    for (name, args) in [
+        ("echo", &["-k", "--echo"][..]),
+        ("exec", &["-k", "--exec", "cat"][..]),
+    ] {
+        let sock = dir.path().join(format!("{name}.sock"));
+        let mut server = listen_bg(args, &sock, dir.path(), name);
+        for word in ["one", "two"] {
+            assert_eq!(echo_once(&sock, word.as_bytes()), word.as_bytes(), "{name}");
+        }
+        server.signal(15);
+        assert_eq!(server.wait_exit(T).code(), Some(143), "{name}");
+    }
+    let sock = dir.path().join("fork.sock");
+    let mut l = ud(&["listen", "--fork", "--count", "2"]);
+    l.arg(&sock).stdin(Stdio::null()).stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "fork");
+    server.wait_stderr("udskit: listening on");
+    for word in ["a", "b"] {
+        echo_once(&sock, word.as_bytes());
+        server.wait_stderr(&format!("client #{} closed", word.as_bytes()[0] - b'a' + 1));
+    }
+    let (st, out) = server.finish(T);
+    assert_eq!(st.code(), Some(0));
+    assert_eq!(out, b"ab");
+}
+
 /// SOCK_SEQPACKET: record boundaries survive the echo (Python client).
 #[test]
 fn seqpacket_echo_keeps_records() {
