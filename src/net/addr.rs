@@ -46,6 +46,28 @@ impl Addr {
         }
     }
 
+    /// For a path written bare that reads as a TCP port or HOST:PORT (`8080`, `:8080`,
+    /// `localhost:8080`, `[::1]:8080`), the tcp: spelling the user most likely meant. A
+    /// server refuses to create such a file (`./8080` says "yes, a file"); a client that
+    /// finds no such file says this in its hint.
+    pub fn tcp_lookalike(&self) -> Option<String> {
+        let Addr::Path(p) = self else { return None };
+        let s = p.to_str()?;
+        let (host, port) = match s.rsplit_once(':') {
+            Some((host, port)) => (host, port),
+            None => ("", s),
+        };
+        let port_like =
+            !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+        let host_like = host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-[]:".contains(&b));
+        (port_like && host_like).then(|| match host {
+            "" => format!("tcp:{port}"),
+            h => format!("tcp:{h}:{port}"),
+        })
+    }
+
     /// The socket file behind this address, if it has one.
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
@@ -81,6 +103,57 @@ fn abstract_name(name: &str, written: &str) -> Result<Addr, ParseError> {
         ));
     }
     Ok(Addr::Abstract(name.as_bytes().to_vec()))
+}
+
+/// socat's address keywords, and the udskit form each becomes: `UNIX-CONNECT:P` is `P`,
+/// `TCP-LISTEN:PORT` is `tcp:PORT`. Matched without regard to case, like socat.
+const SOCAT: &[(&str, fn(&str) -> String)] = &[
+    ("unix-connect", |r| format!("unix:{r}")),
+    ("unix-listen", |r| format!("unix:{r}")),
+    ("unix-client", |r| format!("unix:{r}")),
+    ("unix-sendto", |r| format!("unix:{r}")),
+    ("unix-recvfrom", |r| format!("unix:{r}")),
+    ("unix-recv", |r| format!("unix:{r}")),
+    ("unix", |r| format!("unix:{r}")),
+    ("abstract-connect", |r| format!("@{r}")),
+    ("abstract-listen", |r| format!("@{r}")),
+    ("abstract-client", |r| format!("@{r}")),
+    ("abstract-sendto", |r| format!("@{r}")),
+    ("abstract-recvfrom", |r| format!("@{r}")),
+    ("abstract-recv", |r| format!("@{r}")),
+    ("abstract", |r| format!("@{r}")),
+    ("tcp-listen", |r| format!("tcp:{r}")),
+    ("tcp4-listen", |r| format!("tcp:{r}")),
+    ("tcp6-listen", |r| format!("tcp:[::1]:{r}")),
+    ("tcp-connect", |r| format!("tcp:{r}")),
+    ("tcp4-connect", |r| format!("tcp:{r}")),
+    ("tcp6-connect", |r| format!("tcp:{r}")),
+    ("tcp", |r| format!("tcp:{r}")),
+    ("tcp4", |r| format!("tcp:{r}")),
+    ("tcp6", |r| format!("tcp:{r}")),
+];
+
+/// An argument written in socat's address language: answered with the udskit spelling
+/// (socat's `,options` left out) instead of being taken for a file of that name.
+fn socat_spelling(s: &str) -> Option<ParseError> {
+    let (keyword, rest) = s.split_once(':')?;
+    let keyword = keyword.to_ascii_lowercase();
+    let rest = rest.split(',').next().unwrap_or_default();
+    if keyword.starts_with("udp") || keyword.starts_with("openssl") || keyword == "ssl" {
+        return Some(ParseError(format!(
+            "'{s}' is a UDP or TLS address: udskit speaks unix sockets and TCP"
+        )));
+    }
+    let (_, udskit) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
+    let file = if s.contains('/') {
+        String::new()
+    } else {
+        format!(" (for a file named so, write ./{s})")
+    };
+    Some(ParseError(format!(
+        "'{s}' is socat's spelling: udskit writes {}{file}",
+        udskit(rest)
+    )))
 }
 
 fn path(p: &str, written: &str) -> Result<Addr, ParseError> {
@@ -151,7 +224,10 @@ impl FromStr for Addr {
         if let Some(rest) = s.strip_prefix("tcp:") {
             return tcp(rest, s);
         }
-        // A bare argument is always a path, even `foo:80`.
+        if let Some(e) = socat_spelling(s) {
+            return Err(e);
+        }
+        // Otherwise a bare argument is always a path, even `foo:80`.
         path(s, s)
     }
 }
@@ -217,6 +293,46 @@ mod tests {
         assert_eq!(p("tcp:localhost:80"), t("localhost", 80));
         assert_eq!(p("tcp:0.0.0.0:80"), t("0.0.0.0", 80));
         assert_eq!(p("tcp:[::1]:9"), t("::1", 9));
+    }
+
+    #[test]
+    fn socat_spellings_are_answered_with_ours() {
+        for (socat, ours) in [
+            ("UNIX-CONNECT:/tmp/a.sock", "unix:/tmp/a.sock"),
+            ("UNIX-LISTEN:/tmp/a.sock,fork,mode=600", "unix:/tmp/a.sock"),
+            ("UNIX:/tmp/a.sock", "unix:/tmp/a.sock"),
+            ("ABSTRACT-CONNECT:name", "@name"),
+            ("TCP:127.0.0.1:80", "tcp:127.0.0.1:80"),
+            ("TCP4:localhost:80", "tcp:localhost:80"),
+            ("TCP-LISTEN:9999,reuseaddr,fork", "tcp:9999"),
+        ] {
+            let e = socat.parse::<Addr>().unwrap_err().to_string();
+            assert!(
+                e.contains(&format!("udskit writes {ours}")),
+                "{socat} -> {e}"
+            );
+        }
+        let e = "udp:1234".parse::<Addr>().unwrap_err().to_string();
+        assert!(e.contains("UDP or TLS") && !e.contains("tcp:udp"), "{e}");
+        // A path that merely has a colon stays a path, and ./ makes anything one.
+        assert_eq!(p("foo:80"), Addr::Path("foo:80".into()));
+        assert_eq!(p("./TCP:1.2.3.4:80"), Addr::Path("./TCP:1.2.3.4:80".into()));
+    }
+
+    #[test]
+    fn port_lookalikes_have_a_tcp_spelling() {
+        for (bare, tcp) in [
+            ("8080", "tcp:8080"),
+            (":8080", "tcp:8080"),
+            ("localhost:8080", "tcp:localhost:8080"),
+            ("10.0.0.1:80", "tcp:10.0.0.1:80"),
+            ("[::1]:8080", "tcp:[::1]:8080"),
+        ] {
+            assert_eq!(p(bare).tcp_lookalike().as_deref(), Some(tcp), "{bare}");
+        }
+        for path in ["./8080", "a.sock", "foo:bar", "/run/8080", "123456", "x:"] {
+            assert_eq!(p(path).tcp_lookalike(), None, "{path}");
+        }
     }
 
     #[test]

@@ -69,6 +69,21 @@ static UMASK: Mutex<()> = Mutex::new(());
 /// listen. Logs a removed stale socket or a replaced live one through `ctx`.
 pub fn bind_unix(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<Bound> {
     let what = format!("binding {}", escape(&addr.to_string()));
+    // `listen 8080` would otherwise make a socket file named 8080 in the current directory.
+    if let (Some(tcp), Some(p)) = (addr.tcp_lookalike(), addr.path()) {
+        let p = escape(&p.display().to_string()).into_owned();
+        let loopback = if tcp.matches(':').count() == 1 {
+            " (127.0.0.1; tcp:0.0.0.0:PORT for every interface)"
+        } else {
+            ""
+        };
+        return Err(Fail::usage(format!(
+            "{what}: '{p}' reads as a TCP address, not a socket file; for TCP write \
+             {tcp}{loopback}"
+        ))
+        .hint(format!("for a socket file of that name, write ./{p}"))
+        .into());
+    }
     let target = unix_target(addr).map_err(|e| e.context(what.clone()))?;
     let fd = unix_socket(kind).map_err(|e| anyhow::Error::from(e).context(what.clone()))?;
     let path = match addr {

@@ -79,13 +79,11 @@ fn no_such_file(p: &Path, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
         ));
     }
     let f = fail(format!("no such file{after}"));
-    let s = p.to_string_lossy();
-    if s.contains(':') && !s.contains('/') {
-        f.hint(format!(
-            "a bare argument is a socket path; for TCP write tcp:{s}"
-        ))
-    } else {
-        f.hint("is the server running? `udskit ls` lists the sockets that are listening")
+    match Addr::Path(p.to_path_buf()).tcp_lookalike() {
+        Some(tcp) => f.hint(format!(
+            "a bare argument is a socket path; for TCP write {tcp}"
+        )),
+        None => f.hint("is the server running? `udskit ls` lists the sockets that are listening"),
     }
 }
 

@@ -759,6 +759,39 @@ fn keep_open_beside_echo_or_exec_and_fork_for_keep_open() {
     assert_eq!(out, b"ab");
 }
 
+/// `listen 8080` and socat's spellings make no socket file named after them: each is
+/// refused (exit 2) with the udskit form, and `./8080` is still a file when one is meant.
+#[test]
+fn port_lookalikes_and_socat_spellings_are_refused_with_our_form() {
+    let dir = tempdir();
+    for (arg, says) in [
+        ("8080", "for TCP write tcp:8080"),
+        ("localhost:8080", "for TCP write tcp:localhost:8080"),
+        ("UNIX-LISTEN:x.sock,fork", "udskit writes unix:x.sock"),
+        ("TCP-LISTEN:8080,fork", "udskit writes tcp:8080"),
+    ] {
+        let out = ud(&["listen", arg])
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{arg}: {}", stderr_of(&out));
+        assert!(stderr_of(&out).contains(says), "{arg}: {}", stderr_of(&out));
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "a file was made"
+    );
+    let mut l = ud(&["listen", "--echo", "./8080"]);
+    l.current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    let mut server = Bg::spawn(l, dir.path(), "dot");
+    server.wait_stderr("udskit: listening on");
+    assert_eq!(echo_once(&dir.path().join("8080"), b"file"), b"file");
+}
+
 /// SOCK_SEQPACKET: record boundaries survive the echo (Python client).
 #[test]
 fn seqpacket_echo_keeps_records() {
