@@ -1,3 +1,4 @@
+mod backpressure;
 mod connect;
 mod datagrams;
 mod generate;

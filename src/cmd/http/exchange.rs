@@ -159,10 +159,17 @@ pub async fn stream_body(
         match frame {
             None => break Ok(()),
             Some(Ok(f)) => {
-                if let Ok(data) = f.into_data()
-                    && !render.push(data).await?
-                {
-                    break Ok(());
+                if let Ok(data) = f.into_data() {
+                    // A push waits while stdout's queue is full, for as long as a reader
+                    // that stopped reading likes: a stop signal must end it all the same,
+                    // or SIGTERM would leave us hanging on a full pipe.
+                    let shown = tokio::select! {
+                        r = render.push(data) => r?,
+                        _ = stop.stopped() => break Ok(()),
+                    };
+                    if !shown {
+                        break Ok(());
+                    }
                 }
             }
             Some(Err(e)) => {
@@ -187,7 +194,7 @@ pub async fn stream_body(
         }
     };
     // What arrived is shown even when the body was cut off.
-    let finished = render.finish(ctx).await;
+    let finished = render.finish_or_stop(ctx, stop).await;
     outcome?;
     finished
 }

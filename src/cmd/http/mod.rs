@@ -438,10 +438,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     drop(out);
-    let written = out_done.wait().await.with_context(|| match &args.output {
-        Some(p) => format!("writing {}", escape(&p.display().to_string())),
-        None => "writing stdout".to_string(),
-    });
+    // After a stop signal the writer gets a second to drain, not for ever: the chunks
+    // queued for a stdout nobody reads would otherwise keep a stopped request alive.
+    let written = out_done
+        .finish(&stop)
+        .await
+        .with_context(|| match &args.output {
+            Some(p) => format!("writing {}", escape(&p.display().to_string())),
+            None => "writing stdout".to_string(),
+        });
     result?;
     written?;
     if args.fail && status.as_u16() >= 400 {

@@ -13,6 +13,7 @@ use serde_json::ser::PrettyFormatter;
 use super::demux::{self, Demuxer, Out};
 use super::jsonstream::Splitter;
 use crate::io::stdio::{Writer, WriterDone};
+use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
@@ -180,8 +181,21 @@ impl Render {
         self.show(chunk).await
     }
 
+    /// [`finish`](Self::finish), but once a stop signal has come only for a second more, as
+    /// stdout's writer gets ([`WriterDone::finish`]): what is left to show can be as stuck
+    /// behind a pipe nobody reads as the body was, and must not hold up the exit.
+    pub async fn finish_or_stop(self, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<()> {
+        tokio::select! {
+            r = self.finish(ctx) => r,
+            _ = async {
+                stop.stopped().await;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            } => Ok(()),
+        }
+    }
+
     /// The end of the body: flushes what is held, and says whether the stream was whole.
-    pub async fn finish(mut self, ctx: &Ctx) -> anyhow::Result<()> {
+    async fn finish(mut self, ctx: &Ctx) -> anyhow::Result<()> {
         if let BodyShape::Undecided(held) = &mut self.state {
             let held = std::mem::take(held).freeze();
             self.decide(&held);

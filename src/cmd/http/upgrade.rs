@@ -107,7 +107,7 @@ pub async fn bridge(
         }
     };
     let t = bridge::bridge_with(conn, &mut stdin, down, || out.is_closed(), stop).await;
-    let finished = render.finish(ctx).await;
+    let finished = render.finish_or_stop(ctx, stop).await;
     let t = t.context("on the upgraded connection")?;
     ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
     finished
