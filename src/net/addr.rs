@@ -105,32 +105,33 @@ fn abstract_name(name: &str, written: &str) -> Result<Addr, ParseError> {
     Ok(Addr::Abstract(name.as_bytes().to_vec()))
 }
 
-/// socat's address keywords, and the udskit form each becomes: `UNIX-CONNECT:P` is `P`,
-/// `TCP-LISTEN:PORT` is `tcp:PORT`. Matched without regard to case, like socat.
-const SOCAT: &[(&str, fn(&str) -> String)] = &[
-    ("unix-connect", |r| format!("unix:{r}")),
-    ("unix-listen", |r| format!("unix:{r}")),
-    ("unix-client", |r| format!("unix:{r}")),
-    ("unix-sendto", |r| format!("unix:{r}")),
-    ("unix-recvfrom", |r| format!("unix:{r}")),
-    ("unix-recv", |r| format!("unix:{r}")),
-    ("unix", |r| format!("unix:{r}")),
-    ("abstract-connect", |r| format!("@{r}")),
-    ("abstract-listen", |r| format!("@{r}")),
-    ("abstract-client", |r| format!("@{r}")),
-    ("abstract-sendto", |r| format!("@{r}")),
-    ("abstract-recvfrom", |r| format!("@{r}")),
-    ("abstract-recv", |r| format!("@{r}")),
-    ("abstract", |r| format!("@{r}")),
-    ("tcp-listen", |r| format!("tcp:{r}")),
-    ("tcp4-listen", |r| format!("tcp:{r}")),
-    ("tcp6-listen", |r| format!("tcp:[::1]:{r}")),
-    ("tcp-connect", |r| format!("tcp:{r}")),
-    ("tcp4-connect", |r| format!("tcp:{r}")),
-    ("tcp6-connect", |r| format!("tcp:{r}")),
-    ("tcp", |r| format!("tcp:{r}")),
-    ("tcp4", |r| format!("tcp:{r}")),
-    ("tcp6", |r| format!("tcp:{r}")),
+/// socat's address keywords, and the udskit prefix that takes each one's place:
+/// `UNIX-CONNECT:P` is `unix:P`, `TCP-LISTEN:PORT` is `tcp:PORT`. Matched without regard to
+/// case, like socat.
+const SOCAT: &[(&str, &str)] = &[
+    ("unix-connect", "unix:"),
+    ("unix-listen", "unix:"),
+    ("unix-client", "unix:"),
+    ("unix-sendto", "unix:"),
+    ("unix-recvfrom", "unix:"),
+    ("unix-recv", "unix:"),
+    ("unix", "unix:"),
+    ("abstract-connect", "@"),
+    ("abstract-listen", "@"),
+    ("abstract-client", "@"),
+    ("abstract-sendto", "@"),
+    ("abstract-recvfrom", "@"),
+    ("abstract-recv", "@"),
+    ("abstract", "@"),
+    ("tcp-listen", "tcp:"),
+    ("tcp4-listen", "tcp:"),
+    ("tcp6-listen", "tcp:[::1]:"),
+    ("tcp-connect", "tcp:"),
+    ("tcp4-connect", "tcp:"),
+    ("tcp6-connect", "tcp:"),
+    ("tcp", "tcp:"),
+    ("tcp4", "tcp:"),
+    ("tcp6", "tcp:"),
 ];
 
 /// An argument written in socat's address language: answered with the udskit spelling
@@ -144,15 +145,14 @@ fn socat_spelling(s: &str) -> Option<ParseError> {
             "'{s}' is a UDP or TLS address: udskit speaks unix sockets and TCP"
         )));
     }
-    let (_, udskit) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
+    let (_, prefix) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
     let file = if s.contains('/') {
         String::new()
     } else {
         format!(" (for a file named so, write ./{s})")
     };
     Some(ParseError(format!(
-        "'{s}' is socat's spelling: udskit writes {}{file}",
-        udskit(rest)
+        "'{s}' is socat's spelling: udskit writes {prefix}{rest}{file}"
     )))
 }
 
