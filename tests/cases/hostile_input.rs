@@ -195,6 +195,13 @@ fn usage_errors_keep_their_lines_and_escape_the_arguments() {
         err.starts_with("udskit: error: invalid value '7\\nudskit: error: forged' for '--mode"),
         "{err}"
     );
-    assert_eq!(err.lines().filter(|l| l.contains("forged")).count(), 1, "{err}");
-    assert!(err.ends_with("\nFor more information, try '--help'.\n"), "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.contains("forged")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.ends_with("\nFor more information, try '--help'.\n"),
+        "{err}"
+    );
 }
