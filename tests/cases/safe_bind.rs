@@ -459,6 +459,51 @@ fn sighup_stops_listen_and_relay_cleanly() {
     assert!(!front.exists(), "relay left its socket file after SIGHUP");
 }
 
+/// The disposition of `sig` in /proc/PID/status: (ignored, caught).
+fn disposition(pid: i32, sig: u32) -> (bool, bool) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let mask = |key: &str| {
+        let hex = status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in:\n{status}"));
+        u64::from_str_radix(hex.trim(), 16).unwrap() & (1 << (sig - 1)) != 0
+    };
+    (mask("SigIgn:"), mask("SigCgt:"))
+}
+
+/// Under `nohup` (SIGHUP ignored when udskit starts) a hangup is no stop: the user asked
+/// for the server to outlive the terminal. SIGHUP stays ignored, and SIGTERM still stops it.
+#[test]
+fn sighup_ignored_by_nohup_stays_ignored() {
+    if !have("nohup") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("n.sock");
+    let mut c = Command::new("nohup");
+    c.arg(env!("CARGO_BIN_EXE_udskit"))
+        .args(["--color=never", "listen", "-k"])
+        .arg(&sock)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null());
+    // nohup execs udskit: the pid is udskit's.
+    let mut listen = Bg::spawn(c, dir.path(), "listen");
+    listen.wait_stderr("udskit: listening on");
+    assert_eq!(
+        disposition(listen.pid(), 1),
+        (true, false),
+        "SIGHUP is caught"
+    );
+    listen.signal(1);
+    listen.signal(15);
+    assert_eq!(listen.wait_exit(T).code(), Some(143), "{}", listen.stderr());
+    assert!(!sock.exists());
+}
+
 /// The directory lock binds udskit processes only, and only for a moment: a process that
 /// holds it (flock(1) here) is waited for a few seconds, then the bind goes on without it,
 /// with a warning, instead of every bind in a shared directory stalling behind it.
