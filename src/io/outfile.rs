@@ -72,6 +72,9 @@ fn is_denied(e: &io::Error) -> bool {
     )
 }
 
+/// Bytes of FILE's name in the temporary one: `.` and `.udskit-PID-N` add at most 23.
+const NAME_KEPT: usize = 128;
+
 /// `.NAME.udskit-PID-N` in the directory of `dest`, created new (never an existing file),
 /// with the permission bits (and, where allowed, the owner) of the file it will replace.
 fn temp_beside(dest: &Path, old: Option<&std::fs::Metadata>) -> io::Result<(File, PathBuf)> {
@@ -79,7 +82,16 @@ fn temp_beside(dest: &Path, old: Option<&std::fs::Metadata>) -> io::Result<(File
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    // A directory entry holds 255 bytes, and the prefix and suffix need room: the temporary
+    // name keeps the start of FILE's name only, cut at a character boundary.
+    let whole = dest.file_name().unwrap_or_default().to_string_lossy();
+    let cut = whole
+        .char_indices()
+        .map(|(i, c)| i + c.len_utf8())
+        .take_while(|&end| end <= NAME_KEPT)
+        .last()
+        .unwrap_or(0);
+    let name = &whole[..cut];
     let mut n = 0u32;
     loop {
         let temp = dir.join(format!(".{name}.udskit-{}-{n}", std::process::id()));

@@ -1173,3 +1173,33 @@ fn hostile_servers_end_in_clear_errors() {
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
+
+/// `-o FILE` with a name as long as a directory entry may be (255 bytes): the temporary
+/// name beside it, which adds a prefix and a suffix, must still fit.
+#[test]
+fn output_file_with_the_longest_name() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for len in [255, 200] {
+        let sock = dir.path().join(format!("long{len}.sock"));
+        let _s = misbehaving(
+            dir.path(),
+            &sock,
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nlong\\n')",
+        );
+        let file = dir.path().join("é".repeat(len / 2));
+        let out = http(
+            &[
+                sock.as_os_str(),
+                "-o".as_ref(),
+                file.as_os_str(),
+                "/".as_ref(),
+            ],
+            b"",
+        );
+        ok(&out);
+        assert_eq!(std::fs::read(&file).unwrap(), b"long\n");
+    }
+}
