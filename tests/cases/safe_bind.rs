@@ -13,13 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use super::listen::{PY_HOLDER, PY_STALE};
 use crate::support::peers::have;
 use crate::support::*;
 
 const T: Duration = Duration::from_secs(30);
-
-/// Binds `argv[1]` and exits without unlinking it: a stale socket file.
-const PY_STALE: &str = "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])";
 
 fn make_stale(sock: &Path) {
     let st = Command::new(system_python())
@@ -95,7 +93,7 @@ impl Traced {
 
     fn signal_tracee(&self, sig: i32) {
         if let Some(pid) = self.tracee() {
-            kill(pid, sig);
+            send_signal(pid, sig);
         }
     }
 }
@@ -106,13 +104,6 @@ impl Drop for Traced {
             self.signal_tracee(9);
         }
     }
-}
-
-fn kill(pid: i32, sig: i32) {
-    let _ = Command::new("kill")
-        .arg(format!("-{sig}"))
-        .arg(pid.to_string())
-        .status();
 }
 
 /// Sends `msg` through an echo server at `sock` and reads it back.
@@ -277,11 +268,6 @@ fn mode_with_special_bits_is_a_usage_error() {
         assert!(!dir.path().join("x.sock").exists());
     }
 }
-
-/// A Python listener on `argv[1]` that says "ready" on stderr: a live socket to swap in.
-const PY_HOLDER: &str = "import socket,sys,time\n\
-s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen()\n\
-print('ready',file=sys.stderr,flush=True)\ntime.sleep(120)";
 
 /// Only the inode judged stale is ever unlinked: udskit is held right after the connect
 /// that found the socket dead while a live socket (a process that takes no lock) is
