@@ -1203,3 +1203,48 @@ fn output_file_with_the_longest_name() {
         assert_eq!(std::fs::read(&file).unwrap(), b"long\n");
     }
 }
+
+/// In a sticky directory (/tmp) only a file's owner may rename over it: `-o FILE` of another
+/// user's that we may write is written in place, as curl writes it, rather than downloaded
+/// whole into a temporary file that the final rename then cannot put in FILE's place.
+#[test]
+fn output_file_of_another_user_in_a_sticky_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have("python3") || !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let theirs = shared.join("theirs");
+    std::fs::write(&theirs, b"old contents").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let sock = dir.path().join("s.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = Command::new("/usr/sbin/runuser");
+    c.args([
+        "-u",
+        "nobody",
+        "--",
+        env!("CARGO_BIN_EXE_udskit"),
+        "--color=never",
+        "http",
+    ])
+    .arg(&sock)
+    .arg("-o")
+    .arg(&theirs)
+    .arg("/")
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let out = run_with_input(c, b"", LIMIT);
+    ok(&out);
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"new\n");
+    assert_eq!(names_in(&shared), ["theirs"]);
+}
