@@ -2,7 +2,8 @@
 //! once the whole answer has arrived, so that a failed or interrupted request leaves FILE as
 //! it was (curl leaves it alone when it cannot connect; udskit also when the answer breaks
 //! off or a signal stops it). Devices and pipes (/dev/null, a FIFO) are written in place,
-//! and so is a FILE that we may write but not rename over (another user's, in /tmp).
+//! and so is a FILE that we may write but not rename over (another user's, in /tmp); one
+//! we may not write is refused, as curl refuses it.
 
 use std::fs::File;
 use std::io;
@@ -44,7 +45,7 @@ pub fn create(path: &Path) -> anyhow::Result<(File, Option<Pending>)> {
         }
     };
     let old = std::fs::metadata(&dest).ok();
-    if old.as_ref().is_some_and(|m| !may_rename_over(&dest, m)) {
+    if old.as_ref().is_some_and(|m| !may_replace(&dest, m)) {
         return Ok((direct()?, None));
     }
     match temp_beside(&dest, old.as_ref()) {
@@ -69,11 +70,16 @@ pub fn create(path: &Path) -> anyhow::Result<(File, Option<Pending>)> {
     }
 }
 
-/// Whether the kernel will let us rename a file over `dest` (whose metadata is `m`): in a
-/// sticky directory (/tmp) only the owner of the file or of the directory, or root, may.
-/// Otherwise FILE is written in place, as curl writes it, not downloaded whole into a
-/// temporary file that cannot take its place at the end.
-fn may_rename_over(dest: &Path, m: &std::fs::Metadata) -> bool {
+/// Whether an existing FILE at `dest` (metadata `m`) may be replaced by a rename. Not when
+/// we may not write it: a rename needs only the directory's permission, and would override
+/// FILE's own (opened in place instead, it fails as curl fails). Nor where the kernel refuses
+/// the rename: in a sticky directory (/tmp) only the owner of the file or of the directory,
+/// or root, may; FILE is then written in place, not downloaded whole into a temporary file
+/// that cannot take its place at the end.
+fn may_replace(dest: &Path, m: &std::fs::Metadata) -> bool {
+    if rustix::fs::access(dest, rustix::fs::Access::WRITE_OK).is_err() {
+        return false;
+    }
     let me = rustix::process::geteuid();
     match std::fs::metadata(dir_of(dest)) {
         Ok(d) if d.mode() & 0o1000 != 0 => {

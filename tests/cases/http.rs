@@ -1248,3 +1248,61 @@ fn output_file_of_another_user_in_a_sticky_directory() {
     assert_eq!(std::fs::read(&theirs).unwrap(), b"new\n");
     assert_eq!(names_in(&shared), ["theirs"]);
 }
+
+/// A FILE its owner made read-only is not replaced by `-o` behind the permission's back
+/// (a rename needs only the directory's): the error is curl's, and FILE is kept.
+#[test]
+fn output_file_that_is_read_only_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have("python3") || !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let kept = mine.join("kept");
+    std::fs::write(&kept, b"old contents").unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
+    assert!(
+        Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&mine)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sock = dir.path().join("s.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = Command::new("/usr/sbin/runuser");
+    c.args([
+        "-u",
+        "nobody",
+        "--",
+        env!("CARGO_BIN_EXE_udskit"),
+        "--color=never",
+        "http",
+    ])
+    .arg(&sock)
+    .arg("-o")
+    .arg(&kept)
+    .arg("/")
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let out = run_with_input(c, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: creating {} (--output): Permission denied (os error 13)\n",
+            kept.display()
+        )
+    );
+    assert_eq!(std::fs::read(&kept).unwrap(), b"old contents");
+    assert_eq!(names_in(&mine), ["kept"]);
+}
