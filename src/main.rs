@@ -54,17 +54,33 @@ fn main() {
 }
 
 /// A command line clap refused: reported as every other error is, `udskit: error: ...` on
-/// stderr with the value escaped (an outside string), exit 2. Help and --version are no
-/// errors and print as clap prints them. The colour decision comes from the command line
-/// that failed to parse, so this report is plain.
+/// stderr, exit 2. Help and --version are no errors and print as clap prints them. The
+/// colour decision comes from the command line that failed to parse, so this report is plain.
 fn refused(e: clap::Error) -> i32 {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
-    // Escaped line by line: clap's message spans lines (usage, a hint), the value in it
-    // must not.
-    let text = e.render().to_string();
-    let lines: Vec<_> = text.lines().map(term::escape).collect();
-    term::stderr_line(format!("udskit: {}\n", lines.join("\n")));
+    term::stderr_line(format!("udskit: {}", refused_text(&e)));
     e.exit_code()
+}
+
+/// The report keeps clap's lines (the error, a tip, the usage), but an argument quoted in
+/// it is an outside string whose newline could forge a line of its own. So the command line
+/// is parsed again with each argument escaped, and that error, made of the same lines, is
+/// shown; escaping the whole text instead would turn clap's own line breaks into `\n`.
+fn refused_text(e: &clap::Error) -> String {
+    let escaped = std::env::args_os().map(|a| match a.to_str() {
+        Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),
+        None => a,
+    });
+    match cli::Cli::try_parse_from(escaped) {
+        Err(again) if again.kind() == e.kind() => again
+            .render()
+            .to_string()
+            .lines()
+            .map(|l| format!("{}\n", term::escape(l)))
+            .collect(),
+        // Escaping changed the verdict (it should not): one escaped line, as a last resort.
+        _ => format!("{}\n", term::escape(e.render().to_string().trim_end())),
+    }
 }

@@ -2,7 +2,8 @@
 //! servers watch (stop accepting, drain, clean up, exit 128 + the signal: 130, 143, 129); a
 //! second one exits at once, after removing the socket files we own. SIGHUP (the terminal
 //! or the ssh session went away) is a stop like SIGTERM: left to its default action it
-//! would kill us with our socket files still on disk. Open tasks are tracked so that a drain can wait for them.
+//! would kill us with our socket files still on disk; one ignored when we start (nohup)
+//! stays ignored. Open tasks are tracked so that a drain can wait for them.
 //! The socket files we created are registered here, so that every way out removes them,
 //! and only while the path still leads to the file we created.
 
@@ -10,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI32, Ordering};
-use tokio::signal::unix::{SignalKind, signal};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -30,7 +31,12 @@ impl Shutdown {
         let token = CancellationToken::new();
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
-        let mut hup = signal(SignalKind::hangup())?;
+        // Under nohup SIGHUP is ignored on purpose (outlive the terminal): left so.
+        let mut hup = if ignored(libc::SIGHUP) {
+            None
+        } else {
+            Some(signal(SignalKind::hangup())?)
+        };
         let t = token.clone();
         tokio::spawn(async move {
             let mut seen = 0;
@@ -38,7 +44,7 @@ impl Shutdown {
                 let signo = tokio::select! {
                     _ = int.recv() => libc::SIGINT,
                     _ = term.recv() => libc::SIGTERM,
-                    _ = hup.recv() => libc::SIGHUP,
+                    _ = recv_if_watched(&mut hup) => libc::SIGHUP,
                 };
                 seen += 1;
                 if seen == 1 {
@@ -63,6 +69,26 @@ impl Shutdown {
     /// Resolves when a stop was asked for.
     pub async fn stopped(&self) {
         self.token.cancelled().await
+    }
+}
+
+/// Whether `signo` was set to be ignored when we started: the handler tokio installs
+/// would replace that choice of the parent's.
+fn ignored(signo: i32) -> bool {
+    // SAFETY: all-zero bytes are a valid sigaction, a struct of plain data.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: with a null new action, sigaction only writes the current one into `old`.
+    let rc = unsafe { libc::sigaction(signo, std::ptr::null(), &mut old) };
+    rc == 0 && old.sa_sigaction == libc::SIG_IGN
+}
+
+/// The next delivery of a signal we watch; never, for one we leave alone.
+async fn recv_if_watched(s: &mut Option<Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -169,7 +169,8 @@ pub fn by_inode(inode: u32) -> io::Result<Sock> {
     if m.len() < NLMSG_HDRLEN {
         return Err(io::Error::other("sock_diag: short answer"));
     }
-    let len = (u32_at(m, 0) as usize).min(m.len());
+    // A length below the header's own (a broken answer) leaves no payload, not a panic.
+    let len = (u32_at(m, 0) as usize).clamp(NLMSG_HDRLEN, m.len());
     match u16::from_ne_bytes([m[4], m[5]]) {
         NLMSG_ERROR if m.len() >= 20 => {
             let errno = i32::from_ne_bytes([m[16], m[17], m[18], m[19]]);

@@ -160,11 +160,14 @@ fn guard_of_new_file(
         None => m.file_type().is_socket(),
     };
     if !ours {
-        return Err(Fail::new(1, format!("{what}: {shown} was replaced right after bind"))
-            .hint(
-                "another process renamed or replaced the new socket file; someone else can                  write in that directory",
-            )
-            .into());
+        return Err(
+            Fail::new(1, format!("{what}: {shown} was replaced right after bind"))
+                .hint(
+                    "another process renamed or replaced the new socket file; someone else can \
+                     write in that directory",
+                )
+                .into(),
+        );
     }
     if let Some(mode) = mode
         && m.mode() & 0o777 != mode

@@ -149,6 +149,18 @@ impl From<Unreached> for Fail {
     }
 }
 
+/// An attempt cut by `--connect-timeout` or by the end of `--wait`.
+#[derive(Debug)]
+struct OurTimeout;
+
+impl std::fmt::Display for OurTimeout {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the connection attempt timed out")
+    }
+}
+
+impl std::error::Error for OurTimeout {}
+
 /// Connects, retrying for `--wait` while the socket is missing or refusing, or while an
 /// attempt timed out; every attempt is bounded by `--connect-timeout` and by what is left
 /// of `--wait`. The error names the address and the real cause, or the bound that ran out.
@@ -163,11 +175,13 @@ pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Strea
         match limit {
             Some(l) => tokio::time::timeout(l, connect_once(addr, kind))
                 .await
-                .unwrap_or_else(|_| Err(io::ErrorKind::TimedOut.into())),
+                .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, OurTimeout))),
             None => connect_once(addr, kind).await,
         }
     };
-    let timed_out = |e: &io::Error| e.kind() == io::ErrorKind::TimedOut;
+    // Only our own bound counts: the kernel's ETIMEDOUT (minutes of unanswered SYNs with
+    // neither option given) is a cause to report, not "--wait ran out".
+    let timed_out = |e: &io::Error| e.get_ref().is_some_and(|i| i.is::<OurTimeout>());
     let e = match retry_while(opts.wait, |e| timed_out(e) || is_not_ready(e), attempt).await {
         Ok(s) => return Ok(s),
         Err(e) => e,

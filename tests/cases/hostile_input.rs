@@ -168,3 +168,40 @@ fn ls_patterns_of_any_size_list_nothing() {
         assert_eq!(out.status.code(), Some(0), "{err}");
     }
 }
+
+/// A usage error keeps clap's lines (error, tip, usage), each prefixed output line a real
+/// one, while an argument quoted in it has its newline escaped and cannot forge a line.
+#[test]
+fn usage_errors_keep_their_lines_and_escape_the_arguments() {
+    let dir = tempdir();
+    let mut c = udskit();
+    c.args(["listen", "--mode", "1000", "x.sock"])
+        .current_dir(dir.path());
+    let out = run_with_input(c, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&out),
+        "udskit: error: invalid value '1000' for '--mode <OCTAL>': '1000' is not a socket file \
+         mode: give permission bits 0 to 777 (setuid, setgid and sticky mean nothing on a \
+         socket)\n\nFor more information, try '--help'.\n"
+    );
+    let mut c = udskit();
+    c.args(["listen", "--mode", "7\nudskit: error: forged", "x.sock"])
+        .current_dir(dir.path());
+    let out = run_with_input(c, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with("udskit: error: invalid value '7\\nudskit: error: forged' for '--mode"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("forged")).count(),
+        1,
+        "{err}"
+    );
+    assert!(
+        err.ends_with("\nFor more information, try '--help'.\n"),
+        "{err}"
+    );
+}

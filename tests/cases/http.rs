@@ -1173,3 +1173,136 @@ fn hostile_servers_end_in_clear_errors() {
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
+
+/// `-o FILE` with a name as long as a directory entry may be (255 bytes): the temporary
+/// name beside it, which adds a prefix and a suffix, must still fit.
+#[test]
+fn output_file_with_the_longest_name() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for len in [255, 200] {
+        let sock = dir.path().join(format!("long{len}.sock"));
+        let _s = misbehaving(
+            dir.path(),
+            &sock,
+            "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\nlong\\n')",
+        );
+        let file = dir.path().join("é".repeat(len / 2));
+        let out = http(
+            &[
+                sock.as_os_str(),
+                "-o".as_ref(),
+                file.as_os_str(),
+                "/".as_ref(),
+            ],
+            b"",
+        );
+        ok(&out);
+        assert_eq!(std::fs::read(&file).unwrap(), b"long\n");
+    }
+}
+
+/// In a sticky directory (/tmp) only a file's owner may rename over it: `-o FILE` of another
+/// user's that we may write is written in place, as curl writes it, rather than downloaded
+/// whole into a temporary file that the final rename then cannot put in FILE's place.
+#[test]
+fn output_file_of_another_user_in_a_sticky_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have("python3") || !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let theirs = shared.join("theirs");
+    std::fs::write(&theirs, b"old contents").unwrap();
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let sock = dir.path().join("s.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = Command::new("/usr/sbin/runuser");
+    c.args([
+        "-u",
+        "nobody",
+        "--",
+        env!("CARGO_BIN_EXE_udskit"),
+        "--color=never",
+        "http",
+    ])
+    .arg(&sock)
+    .arg("-o")
+    .arg(&theirs)
+    .arg("/")
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let out = run_with_input(c, b"", LIMIT);
+    ok(&out);
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"new\n");
+    assert_eq!(names_in(&shared), ["theirs"]);
+}
+
+/// A FILE its owner made read-only is not replaced by `-o` behind the permission's back
+/// (a rename needs only the directory's): the error is curl's, and FILE is kept.
+#[test]
+fn output_file_that_is_read_only_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    if !have("python3") || !have("runuser") || !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    let kept = mine.join("kept");
+    std::fs::write(&kept, b"old contents").unwrap();
+    std::fs::set_permissions(&kept, std::fs::Permissions::from_mode(0o444)).unwrap();
+    assert!(
+        Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(&mine)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let sock = dir.path().join("s.sock");
+    let _s = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = Command::new("/usr/sbin/runuser");
+    c.args([
+        "-u",
+        "nobody",
+        "--",
+        env!("CARGO_BIN_EXE_udskit"),
+        "--color=never",
+        "http",
+    ])
+    .arg(&sock)
+    .arg("-o")
+    .arg(&kept)
+    .arg("/")
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    let out = run_with_input(c, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "udskit: error: creating {} (--output): Permission denied (os error 13)\n",
+            kept.display()
+        )
+    );
+    assert_eq!(std::fs::read(&kept).unwrap(), b"old contents");
+    assert_eq!(names_in(&mine), ["kept"]);
+}
