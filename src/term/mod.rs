@@ -108,7 +108,8 @@ pub fn stderr_line(text: impl AsRef<[u8]>) {
     let queue = stderr_queue();
     let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
     if q.bytes + text.len() > STDERR_QUEUE && !q.lines.is_empty() {
-        q.dropped += 1;
+        // One write may hold many lines (a `--dump` chunk): the count is of lines.
+        q.dropped += text.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
         return;
     }
     if q.dropped > 0 {
