@@ -40,23 +40,9 @@ const PERIOD: usize = 1_000_003;
 const READ_LIMIT: Duration = Duration::from_secs(120);
 const EXIT_LIMIT: Duration = Duration::from_secs(20);
 
-/// Deterministic pseudo-random bytes (xorshift).
-fn noise(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
-
 /// The pattern, also written to DIR/pattern.bin for the Python peers.
 fn pattern(dir: &Path) -> (Vec<u8>, PathBuf) {
-    let p = noise(PERIOD);
+    let p = noise(1, PERIOD);
     let path = dir.join("pattern.bin");
     std::fs::write(&path, &p).unwrap();
     (p, path)
@@ -368,7 +354,7 @@ fn http_to_a_slow_stdout_stays_flat() {
     let big = ng.www.join("big");
     let f = std::fs::File::create(&big).unwrap();
     f.set_len(TOTAL as u64).unwrap();
-    let marks = noise(64 << 10);
+    let marks = noise(1, 64 << 10);
     for k in 0..TOTAL / (8 << 20) {
         std::os::unix::fs::FileExt::write_all_at(&f, &marks, (k * (8 << 20) + k) as u64).unwrap();
     }

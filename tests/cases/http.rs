@@ -1204,6 +1204,35 @@ fn output_file_with_the_longest_name() {
     }
 }
 
+/// `http -o FILE /` run as nobody against a server on a socket open to all that answers
+/// "new\n"; the server (stopped on drop) and the run's output.
+fn new_answer_as_nobody(dir: &Path, file: &Path) -> (Bg, Output) {
+    use std::os::unix::fs::PermissionsExt;
+    let sock = dir.join("s.sock");
+    let server = misbehaving(
+        dir,
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
+    );
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let mut c = Command::new("/usr/sbin/runuser");
+    c.args([
+        "-u",
+        "nobody",
+        "--",
+        env!("CARGO_BIN_EXE_udskit"),
+        "--color=never",
+        "http",
+    ])
+    .arg(&sock)
+    .arg("-o")
+    .arg(file)
+    .arg("/")
+    .env_clear()
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    (server, run_with_input(c, b"", LIMIT))
+}
+
 /// In a sticky directory (/tmp) only a file's owner may rename over it: `-o FILE` of another
 /// user's that we may write is written in place, as curl writes it, rather than downloaded
 /// whole into a temporary file that the final rename then cannot put in FILE's place.
@@ -1221,29 +1250,7 @@ fn output_file_of_another_user_in_a_sticky_directory() {
     let theirs = shared.join("theirs");
     std::fs::write(&theirs, b"old contents").unwrap();
     std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let sock = dir.path().join("s.sock");
-    let _s = misbehaving(
-        dir.path(),
-        &sock,
-        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
-    );
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut c = Command::new("/usr/sbin/runuser");
-    c.args([
-        "-u",
-        "nobody",
-        "--",
-        env!("CARGO_BIN_EXE_udskit"),
-        "--color=never",
-        "http",
-    ])
-    .arg(&sock)
-    .arg("-o")
-    .arg(&theirs)
-    .arg("/")
-    .env_clear()
-    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    let out = run_with_input(c, b"", LIMIT);
+    let (_s, out) = new_answer_as_nobody(dir.path(), &theirs);
     ok(&out);
     assert_eq!(std::fs::read(&theirs).unwrap(), b"new\n");
     assert_eq!(names_in(&shared), ["theirs"]);
@@ -1272,29 +1279,7 @@ fn output_file_that_is_read_only_is_refused() {
             .unwrap()
             .success()
     );
-    let sock = dir.path().join("s.sock");
-    let _s = misbehaving(
-        dir.path(),
-        &sock,
-        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
-    );
-    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let mut c = Command::new("/usr/sbin/runuser");
-    c.args([
-        "-u",
-        "nobody",
-        "--",
-        env!("CARGO_BIN_EXE_udskit"),
-        "--color=never",
-        "http",
-    ])
-    .arg(&sock)
-    .arg("-o")
-    .arg(&kept)
-    .arg("/")
-    .env_clear()
-    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    let out = run_with_input(c, b"", LIMIT);
+    let (_s, out) = new_answer_as_nobody(dir.path(), &kept);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert_eq!(
         stderr_of(&out),

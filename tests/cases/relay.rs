@@ -90,20 +90,6 @@ fn round_trip(s: &mut (impl Read + Write), msg: &[u8]) {
     assert_eq!(back, msg);
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different for every seed.
-fn noise(seed: u64, n: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut v = Vec::with_capacity(n + 8);
-    while v.len() < n {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.extend_from_slice(&x.to_le_bytes());
-    }
-    v.truncate(n);
-    v
-}
-
 #[test]
 fn curl_to_nginx_tcp_to_uds_and_uds_to_tcp() {
     if !have("nginx") || !have("curl") {
