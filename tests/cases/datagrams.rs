@@ -145,6 +145,14 @@ fn sendto_socat_receiver_and_abstract_names() {
     assert_eq!(hex_lines(&stdout), vec![b"READY=1".to_vec()]);
 }
 
+/// recvfrom --json's output: one JSON object per line.
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect()
+}
+
 #[test]
 fn recvfrom_gets_socat_python_and_udskit_datagrams_exactly() {
     if !have("socat") || !have("python3") {
@@ -211,12 +219,8 @@ fn recvfrom_json_reports_sender_credentials_and_encoding() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let (st, stdout) = rx.finish(LIMIT);
     assert!(st.success());
-    let text = String::from_utf8(stdout).unwrap();
-    let objs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
-    assert_eq!(objs.len(), 2, "{text}");
+    let objs = json_lines(&stdout);
+    assert_eq!(objs.len(), 2, "{}", String::from_utf8_lossy(&stdout));
     let a = &objs[0];
     assert_eq!(a["sender"], format!("unix:{}", s(&client)));
     assert_eq!(a["sender_encoding"], "utf-8");
@@ -271,11 +275,8 @@ fn recvfrom_json_keeps_senders_that_are_not_utf8() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     let (st, stdout) = rx.finish(LIMIT);
     assert!(st.success());
-    let text = String::from_utf8(stdout).unwrap();
-    let objs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
-        .collect();
+    let text = String::from_utf8_lossy(&stdout);
+    let objs = json_lines(&stdout);
     assert_eq!(objs.len(), 2, "{text}");
     let mut path_form = b"unix:".to_vec();
     path_form.extend_from_slice(s(dir.path()).as_bytes());

@@ -1069,24 +1069,27 @@ fn out_of_descriptors_is_told_once_and_clients_wait() {
     r.wait_stderr("out of file descriptors");
     // The clients that fit were served while the others wait; close the served ones, and
     // the waiting ones get their turn.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while clients.iter().any(|c| !c.2) {
-        assert!(Instant::now() < deadline, "not served:\n{}", r.stderr());
-        for (s, msg, done) in clients.iter_mut().filter(|c| !c.2) {
-            s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-            let mut back = vec![0; msg.len()];
-            match s.peek(&mut back) {
-                Ok(n) if n == msg.len() => {
-                    s.read_exact(&mut back).unwrap();
-                    assert_eq!(&back, msg);
-                    s.shutdown(Shutdown::Both).unwrap();
-                    *done = true;
+    wait_until(
+        Duration::from_secs(30),
+        "every waiting client served",
+        || {
+            for (s, msg, done) in clients.iter_mut().filter(|c| !c.2) {
+                s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+                let mut back = vec![0; msg.len()];
+                match s.peek(&mut back) {
+                    Ok(n) if n == msg.len() => {
+                        s.read_exact(&mut back).unwrap();
+                        assert_eq!(&back, msg);
+                        s.shutdown(Shutdown::Both).unwrap();
+                        *done = true;
+                    }
+                    Ok(0) => panic!("a client was closed unserved; relay log:\n{}", r.stderr()),
+                    _ => {}
                 }
-                Ok(0) => panic!("a client was closed unserved; relay log:\n{}", r.stderr()),
-                _ => {}
             }
-        }
-    }
+            clients.iter().all(|c| c.2)
+        },
+    );
     let log = r.wait_stderr(&format!("#{N} "));
     assert_eq!(log.matches("out of file descriptors").count(), 1, "{log}");
     assert!(
