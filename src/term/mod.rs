@@ -96,8 +96,10 @@ pub fn paint(style: Style, color: bool) -> Style {
 ///
 /// It never blocks the caller (a server's only thread): a stderr that can stall (a pipe, a
 /// terminal, a socket) is written by a thread of its own, through a queue of at most
-/// [`STDERR_QUEUE`] bytes; a line that does not fit is dropped and counted, and the count
-/// is written where the lines are missing. A regular file or /dev/null is written in place.
+/// [`STDERR_QUEUE`] bytes. When a line does not fit, the oldest queued lines make room: the
+/// newest (a server's closing summary above all) are what a reader who comes back wants,
+/// and the count of those dropped is written where they are missing.
+/// A regular file or /dev/null is written in place.
 pub fn stderr_line(text: impl AsRef<[u8]>) {
     let text = text.as_ref();
     static IN_PLACE: OnceLock<bool> = OnceLock::new();
@@ -107,21 +109,7 @@ pub fn stderr_line(text: impl AsRef<[u8]>) {
     }
     let queue = stderr_queue();
     let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
-    if q.bytes + text.len() > STDERR_QUEUE && !q.lines.is_empty() {
-        // One write may hold many lines (a `--dump` chunk): the count is of lines.
-        q.dropped += text.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
-        return;
-    }
-    if q.dropped > 0 {
-        let notice = format!(
-            "udskit: {} lines dropped: stderr was not being read\n",
-            std::mem::take(&mut q.dropped)
-        );
-        q.bytes += notice.len();
-        q.lines.push_back(notice.into_bytes());
-    }
-    q.bytes += text.len();
-    q.lines.push_back(text.to_vec());
+    q.push(text, STDERR_QUEUE);
     queue.more.notify_one();
 }
 
@@ -131,7 +119,7 @@ pub fn flush_stderr(limit: std::time::Duration) {
     let Some(queue) = QUEUE.get() else { return };
     let deadline = std::time::Instant::now() + limit;
     let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
-    while !q.lines.is_empty() || q.writing {
+    while !q.lines.is_empty() || q.dropped > 0 || q.writing {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             return;
@@ -158,9 +146,42 @@ struct Queue {
 struct Pending {
     lines: VecDeque<Vec<u8>>,
     bytes: usize,
+    /// Lines taken off the front to make room, not yet reported.
     dropped: u64,
     /// The writer holds a line it has taken off the queue.
     writing: bool,
+}
+
+impl Pending {
+    /// Queues `text`, first dropping the oldest lines until it fits in `limit` bytes (a
+    /// single line longer than `limit` is still queued whole, alone).
+    fn push(&mut self, text: &[u8], limit: usize) {
+        while self.bytes + text.len() > limit {
+            let Some(old) = self.lines.pop_front() else {
+                break;
+            };
+            self.bytes -= old.len();
+            // One write may hold many lines (a `--dump` chunk): the count is of lines.
+            self.dropped += old.iter().filter(|&&b| b == b'\n').count().max(1) as u64;
+        }
+        self.bytes += text.len();
+        self.lines.push_back(text.to_vec());
+    }
+
+    /// What to write next: the notice of a gap, if lines were dropped before the oldest
+    /// one still queued, else that line.
+    fn next(&mut self) -> Option<Vec<u8>> {
+        if self.dropped > 0 {
+            let n = std::mem::take(&mut self.dropped);
+            let s = if n == 1 { "" } else { "s" };
+            return Some(
+                format!("udskit: {n} line{s} dropped: stderr was not being read\n").into(),
+            );
+        }
+        let line = self.lines.pop_front()?;
+        self.bytes -= line.len();
+        Some(line)
+    }
 }
 
 static QUEUE: OnceLock<Queue> = OnceLock::new();
@@ -183,9 +204,8 @@ fn write_queued() {
     let queue = stderr_queue();
     let mut q = queue.state.lock().unwrap_or_else(|e| e.into_inner());
     loop {
-        match q.lines.pop_front() {
+        match q.next() {
             Some(line) => {
-                q.bytes -= line.len();
                 q.writing = true;
                 drop(q);
                 let _ = std::io::stderr().lock().write_all(&line);
@@ -210,4 +230,54 @@ pub fn never_stalls(fd: impl std::os::fd::AsFd) -> bool {
         FileType::CharacterDevice => rustix::fs::major(st.st_rdev) == 1,
         _ => false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pending;
+
+    fn drain(q: &mut Pending) -> Vec<String> {
+        std::iter::from_fn(|| q.next())
+            .map(|l| String::from_utf8(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_full_queue_drops_its_oldest_lines_and_says_where() {
+        let mut q = Pending::default();
+        q.push(b"a\nb\n", 8);
+        q.push(b"c\n", 8);
+        q.push(b"summary\n", 8);
+        assert_eq!(q.bytes, 8);
+        assert_eq!(
+            drain(&mut q),
+            [
+                "udskit: 3 lines dropped: stderr was not being read\n",
+                "summary\n"
+            ]
+        );
+        assert_eq!(q.bytes, 0);
+    }
+
+    #[test]
+    fn a_line_longer_than_the_queue_is_kept_whole() {
+        let mut q = Pending::default();
+        q.push(b"x\n", 4);
+        q.push(b"0123456789\n", 4);
+        assert_eq!(
+            drain(&mut q),
+            [
+                "udskit: 1 line dropped: stderr was not being read\n",
+                "0123456789\n"
+            ]
+        );
+    }
+
+    #[test]
+    fn lines_that_fit_are_written_in_order_without_a_notice() {
+        let mut q = Pending::default();
+        q.push(b"1\n", 100);
+        q.push(b"2\n", 100);
+        assert_eq!(drain(&mut q), ["1\n", "2\n"]);
+    }
 }
