@@ -80,10 +80,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
     let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
+    let reach = bind::reach(&server.local).map(|r| format!("; {r}"));
     ctx.info(format!(
-        "listening on {} ({})",
+        "listening on {} ({}{})",
         escape(&server.local.to_string()),
-        kind.name()
+        kind.name(),
+        reach.unwrap_or_default()
     ));
 
     // Only the modes that write clients' bytes to stdout (bridge, -k alone) open it.

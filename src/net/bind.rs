@@ -444,14 +444,35 @@ pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, A
             f
         }
     })?;
+    // The address really bound, not the name: `tcp:localhost:0` is told as 127.0.0.1.
     let local = l.local_addr()?;
     Ok((
         l,
         Addr::Tcp {
-            host: host.clone(),
+            host: local.ip().to_string(),
             port: local.port(),
         },
     ))
+}
+
+/// Who can reach a TCP server bound at `local`, for its "listening on" line: "loopback
+/// only" with the spelling that serves every interface, or "every interface"; None for a
+/// unix address or one interface's address.
+pub fn reach(local: &Addr) -> Option<String> {
+    let Addr::Tcp { host, port } = local else {
+        return None;
+    };
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    if ip.is_loopback() {
+        let every = if ip.is_ipv4() { "0.0.0.0" } else { "[::]" };
+        Some(format!(
+            "loopback only; tcp:{every}:{port} for every interface"
+        ))
+    } else if ip.is_unspecified() {
+        Some("every interface".into())
+    } else {
+        None
+    }
 }
 
 /// A stream server's listening socket, the address it really bound, and its file's guard.

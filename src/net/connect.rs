@@ -1,5 +1,5 @@
 //! Reaching a socket: connecting once to any stream address (TCP tries every address a
-//! name resolves to), the retries of `--wait` and the bound of `--connect-timeout` with the
+//! name resolves to, `localhost` being both 127.0.0.1 and ::1), the retries of `--wait` and the bound of `--connect-timeout` with the
 //! failure in words, and the loopback TCP socket that never paces.
 
 use std::io;
@@ -11,7 +11,7 @@ use tokio::net::TcpSocket;
 use crate::duration;
 use crate::error::{FAILURE, Fail};
 use crate::net::addr::Addr;
-use crate::net::explain::connect_error;
+use crate::net::explain::{self, connect_error};
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
 use crate::net::unix::try_connect_unix;
@@ -19,8 +19,7 @@ use crate::term::escape;
 
 /// Whether an error means "not there yet": what `--wait` keeps retrying.
 pub fn is_not_ready(err: &io::Error) -> bool {
-    let errno = err.raw_os_error().map(Errno::from_raw_os_error);
-    matches!(errno, Some(Errno::NOENT | Errno::CONNREFUSED))
+    matches!(explain::errno(err), Some(Errno::NOENT | Errno::CONNREFUSED))
         || err.kind() == io::ErrorKind::WouldBlock
 }
 
@@ -62,10 +61,7 @@ where
 pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
     match addr {
         Addr::Tcp { host, port } => {
-            let s = first_address(host, *port, async |to| {
-                tcp_socket(to.ip())?.connect(to).await
-            })
-            .await?;
+            let s = connect_tcp(host, *port).await?;
             let _ = s.set_nodelay(true);
             Ok(Stream::Tcp(s))
         }
@@ -73,8 +69,45 @@ pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
     }
 }
 
+/// Connects to each address `host` resolves to, in order, until one accepts; when every
+/// one fails, the error holds each address with its cause ([`explain::tried`]).
+async fn connect_tcp(host: &str, port: u16) -> io::Result<tokio::net::TcpStream> {
+    let mut failed = Vec::new();
+    for at in resolve(host, port).await? {
+        match async { tcp_socket(at.ip())?.connect(at).await }.await {
+            Ok(s) => return Ok(s),
+            Err(e) => failed.push((at, e)),
+        }
+    }
+    Err(explain::tried(failed))
+}
+
+/// The addresses `host` resolves to, in the resolver's order. `localhost` and the names
+/// under it are both loopback addresses whatever /etc/hosts says (RFC 6761, as curl does):
+/// a hosts file that lists only 127.0.0.1 must not hide a server bound to [::1].
+pub async fn resolve(host: &str, port: u16) -> io::Result<Vec<std::net::SocketAddr>> {
+    let lower = host.to_ascii_lowercase();
+    let local_name = lower == "localhost" || lower.ends_with(".localhost");
+    let mut all: Vec<_> = match tokio::net::lookup_host((host, port)).await {
+        Ok(found) => found.collect(),
+        Err(_) if local_name => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    if local_name {
+        use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+        for ip in [Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()] {
+            let at = SocketAddr::new(ip, port);
+            if !all.contains(&at) {
+                all.push(at);
+            }
+        }
+    }
+    Ok(all)
+}
+
 /// Runs `f` on each address `host` resolves to until one succeeds, as std's and tokio's
-/// TCP constructors do; the last failure otherwise.
+/// TCP constructors do; the last failure otherwise. (For binding: a server binds what the
+/// resolver says, and connecting has [`connect_tcp`].)
 pub async fn first_address<T>(
     host: &str,
     port: u16,

@@ -1,7 +1,9 @@
 //! Why a socket could not be reached, in words: no such file (or directory), a stale
-//! socket, permission bits and owner against who we are, not a socket, the wrong socket type.
+//! socket, permission bits and owner against who we are, not a socket, the wrong socket type,
+//! and each address tried when a TCP name resolved to several.
 
 use std::io;
+use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,8 +43,10 @@ pub fn reach_error(
     let after = waited
         .map(|w| format!(" (still, after waiting {})", duration::show(w)))
         .unwrap_or_default();
-    let fail = |message: String| Fail::new(1, format!("{what}: {message}"));
-    match (err.raw_os_error().map(Errno::from_raw_os_error), addr) {
+    let each = err.get_ref().and_then(|e| e.downcast_ref::<Tried>());
+    let tried = each.map(|t| format!(" ({t})")).unwrap_or_default();
+    let fail = |message: String| Fail::new(1, format!("{what}: {message}{tried}"));
+    match (errno(err), addr) {
         (Some(Errno::NOENT), Addr::Path(p)) => no_such_file(p, &after, fail),
         (Some(Errno::CONNREFUSED), Addr::Path(p)) => refused_by_file(p, kind, &after, fail),
         (Some(Errno::CONNREFUSED), Addr::Abstract(_)) => fail(format!(
@@ -63,9 +67,87 @@ pub fn reach_error(
                     None => out,
                 }
             }
-            None => fail(err.to_string()),
+            None => fail(match each {
+                Some(t) => t.0[telling(&t.0)].1.to_string(),
+                None => err.to_string(),
+            }),
         },
     }
+}
+
+/// Every address of a TCP name tried, each with its failure, in the order tried.
+#[derive(Debug)]
+pub struct Tried(Vec<(SocketAddr, io::Error)>);
+
+/// The error of connecting to every address in `failed` (in the order tried): the one
+/// error itself when there was one address, else a [`Tried`] that names them all, whose
+/// errno ([`errno`]) is the most telling of theirs.
+pub fn tried(mut failed: Vec<(SocketAddr, io::Error)>) -> io::Error {
+    match failed.len() {
+        0 => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the name resolved to no address",
+        ),
+        1 => failed.remove(0).1,
+        _ => {
+            let kind = failed[telling(&failed)].1.kind();
+            io::Error::new(kind, Tried(failed))
+        }
+    }
+}
+
+/// Which failure tells most: the first that is not "this kind of address is unusable
+/// here" (no IPv6 on the host, no route), which every name with an address of each family
+/// meets somewhere; the first otherwise.
+fn telling(failed: &[(SocketAddr, io::Error)]) -> usize {
+    let unusable = |e: &io::Error| {
+        matches!(
+            e.raw_os_error().map(Errno::from_raw_os_error),
+            Some(Errno::ADDRNOTAVAIL | Errno::NETUNREACH | Errno::HOSTUNREACH | Errno::AFNOSUPPORT)
+        )
+    };
+    failed.iter().position(|(_, e)| !unusable(e)).unwrap_or(0)
+}
+
+impl std::fmt::Display for Tried {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let causes: Vec<String> = self.0.iter().map(|(_, e)| cause(e)).collect();
+        if causes.iter().all(|c| *c == causes[0]) {
+            let list: Vec<String> = self.0.iter().map(|(a, _)| a.to_string()).collect();
+            return write!(f, "tried {}", list.join(", "));
+        }
+        f.write_str("tried ")?;
+        for (i, ((at, _), c)) in self.0.iter().zip(&causes).enumerate() {
+            let sep = if i == 0 { "" } else { "; " };
+            write!(f, "{sep}{at}: {c}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Tried {}
+
+/// An error's words without std's "(os error N)" and with a small first letter, to sit
+/// inside a sentence.
+fn cause(e: &io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.rfind(" (os error ") {
+        Some(i) => &s[..i],
+        None => &s,
+    };
+    let mut c = s.chars();
+    c.next()
+        .map(|first| first.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// The errno behind `err`: its own, or for a [`Tried`] the most telling of its addresses'.
+pub fn errno(err: &io::Error) -> Option<Errno> {
+    let raw = err.raw_os_error().or_else(|| {
+        let t = err.get_ref()?.downcast_ref::<Tried>()?;
+        t.0[telling(&t.0)].1.raw_os_error()
+    });
+    raw.map(Errno::from_raw_os_error)
 }
 
 fn no_such_file(p: &Path, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
@@ -258,7 +340,7 @@ fn bound_socket(addr: &Addr) -> Option<diag::Sock> {
 /// descriptors, the words for it: our own limit, how many we hold, how to raise it. None
 /// for any other error: the cause then lies with the peer, not with us.
 pub fn descriptor_shortage(err: &io::Error) -> Option<String> {
-    match err.raw_os_error().map(Errno::from_raw_os_error) {
+    match errno(err) {
         Some(Errno::MFILE) => {
             let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile).current;
             let limit = limit.map_or("unlimited".into(), |n| n.to_string());

@@ -597,7 +597,7 @@ fn tcp_echo_on_port_zero() {
     let mut l = ud(&["listen", "--echo", "--count", "1", "tcp:0"]);
     l.stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    let err = server.wait_stderr(" (stream)");
+    let err = server.wait_stderr(" (stream; loopback only");
     let port = err
         .split("listening on tcp:127.0.0.1:")
         .nth(1)
@@ -906,7 +906,7 @@ fn exec_over_tcp_gets_the_peer_address() {
     ]);
     l.stdout(Stdio::null());
     let mut server = Bg::spawn(l, dir.path(), "listen");
-    let err = server.wait_stderr(" (stream)");
+    let err = server.wait_stderr(" (stream; loopback only");
     let port = err
         .split("listening on tcp:127.0.0.1:")
         .nth(1)

@@ -10,3 +10,4 @@ mod logs;
 mod ls;
 mod relay;
 mod safe_bind;
+mod tcp;

@@ -205,13 +205,26 @@ impl Log {
 
     fn listening(&self, local: &Addr, target: &Addr) {
         let (l, t) = (local.to_string(), target.to_string());
+        let reach = bind::reach(local);
+        let shown = reach
+            .as_ref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        let mut fields = vec![
+            ("event", "listening".into()),
+            ("listen", l.as_str().into()),
+            ("target", t.as_str().into()),
+        ];
+        if let Some(r) = reach {
+            fields.push(("reach", r.into()));
+        }
         self.line(
-            format!("listening on {}, relaying to {}", escape(&l), escape(&t)),
-            vec![
-                ("event", "listening".into()),
-                ("listen", l.into()),
-                ("target", t.into()),
-            ],
+            format!(
+                "listening on {}{shown}, relaying to {}",
+                escape(&l),
+                escape(&t)
+            ),
+            fields,
             false,
         );
     }
