@@ -48,15 +48,35 @@ impl fmt::Display for Fail {
 
 impl std::error::Error for Fail {}
 
+/// An end that is no error but has an exit code of its own, its words (if any) said
+/// already: `ls` whose filter matched nothing exits 1, as lsof does.
+#[derive(Debug)]
+pub struct Quiet(pub i32);
+
+impl fmt::Display for Quiet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Quiet {}
+
 /// The exit code an error maps to: the first [`Fail`] in its chain decides, else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if let Some(q) = err.downcast_ref::<Quiet>() {
+        return q.0;
+    }
     err.chain()
         .find_map(|e| e.downcast_ref::<Fail>())
         .map_or(FAILURE, |f| f.code)
 }
 
-/// Prints the error (and its hints) on stderr and returns its exit code.
+/// Prints the error (and its hints) on stderr and returns its exit code; a [`Quiet`] end
+/// prints nothing.
 pub fn report(err: &anyhow::Error, color: bool) -> i32 {
+    if err.is::<Quiet>() {
+        return exit_code(err);
+    }
     let red = crate::term::paint(crate::term::ERROR, color);
     let yellow = crate::term::paint(crate::term::WARNING, color);
     let mut text = format!(

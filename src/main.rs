@@ -60,7 +60,13 @@ fn refused(e: clap::Error) -> i32 {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
-    term::stderr_line(format!("udskit: {}", refused_text(&e)));
+    let mut text = format!("udskit: {}", refused_text(&e));
+    if let Some(h) = cmd::ls::habit_hint(&e) {
+        // Beside the error, before clap's closing "For more information" line.
+        let at = text.find("\n\nFor more").map_or(text.len(), |i| i + 1);
+        text.insert_str(at, &format!("hint: {h}\n"));
+    }
+    term::stderr_line(text);
     e.exit_code()
 }
 

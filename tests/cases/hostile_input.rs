@@ -148,8 +148,8 @@ fn bad_arguments_besides_addresses_are_refused() {
     refused(&[o("ls"), o("[[[")], &[2], d);
 }
 
-/// A PATTERN or a command name that matches nothing is no error for `ls`, however long or
-/// odd: it lists nothing, and does not panic.
+/// A PATTERN or a command name that matches nothing, however long or odd, lists nothing,
+/// does not panic, and exits 1 as lsof does, its line on stderr escaped.
 #[test]
 fn ls_patterns_of_any_size_list_nothing() {
     let dir = tempdir();
@@ -165,7 +165,9 @@ fn ls_patterns_of_any_size_list_nothing() {
         let out = run_with_input(c, b"", LIMIT);
         let err = stderr_of(&out);
         assert!(!err.contains("panicked"), "{err}");
-        assert_eq!(out.status.code(), Some(0), "{err}");
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.starts_with("udskit: no socket matches "), "{err}");
+        assert!(!err.contains('\u{1b}') && err.lines().count() == 1, "{err}");
     }
 }
 

@@ -56,8 +56,21 @@ fn ls(args: &[&str]) -> Output {
 }
 
 fn json(args: &[&str]) -> Vec<Value> {
-    let out = ls(&[&["--json"], args].concat());
-    serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("a JSON array")
+    let out = udskit().args(["ls", "--json"]).args(args).output().unwrap();
+    let v = serde_json::from_slice::<Vec<Value>>(&out.stdout).expect("a JSON array");
+    // A filter that matched nothing exits 1 (tests/cases/ls_habits.rs).
+    let code = if v.is_empty() && !stderr_of(&out).is_empty() {
+        1
+    } else {
+        0
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "ls {args:?}: {}",
+        stderr_of(&out)
+    );
+    v
 }
 
 fn names(entries: &[Value]) -> Vec<String> {

@@ -8,6 +8,7 @@ mod layout;
 mod listen;
 mod logs;
 mod ls;
+mod ls_habits;
 mod relay;
 mod safe_bind;
 mod tcp;

@@ -33,6 +33,14 @@ use select::{NameFilter, Select, parse_name_filter};
 /// it may contain spaces). Without root, sockets of other users' processes are listed
 /// without their pid and command, and one line on stderr says how many were hidden.
 ///
+/// A PATTERN or filter (-c, -p, -u, -t) that matches nothing exits 1, as lsof does, with
+/// a line on stderr unless -q; without a filter an empty listing exits 0.
+///
+/// ss and lsof habits: ss's -l (listening) is what ls lists anyway, and -l here adds
+/// columns; -a is ss's -a; ss's -p (show processes) is always on, and -p PID selects a
+/// process as lsof's -p does; lsof's -t (pids only) is --pids; -x, -U and -n are
+/// accepted and change nothing (only unix sockets, no host names to resolve).
+///
 /// Example:
 ///   udskit ls -l /run
 #[derive(clap::Args, Debug)]
@@ -68,6 +76,59 @@ pub struct Args {
     /// Print a JSON array (keys listed in the README) instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Print only the pids holding the listed sockets, one per line (lsof's -t)
+    #[arg(long, conflicts_with_all = ["json", "stale"])]
+    pub pids: bool,
+    /// Unix sockets only, which is all ls lists (ss's -x; also -U, lsof's, and -n)
+    #[arg(short = 'x', short_aliases = ['U', 'n'], overrides_with = "unix")]
+    pub unix: bool,
+}
+
+/// For a command line clap refused, the ss or lsof habit behind it, in words naming the
+/// udskit spelling: `ls -xlp` (ss's -p shows processes; here -p takes a PID) and `ls -t`
+/// (lsof's terse pids; here -t takes a TYPE).
+pub fn habit_hint(e: &clap::Error) -> Option<&'static str> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    // A value missing or refused; the options are ls's alone.
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    if arg == "--pid <PID>" {
+        Some(
+            "ss's -p (show processes) is always on in udskit ls: leave it out; -p PID selects \
+             the sockets of one process, as lsof's -p does",
+        )
+    } else if arg == "--type <TYPE>" {
+        Some(
+            "lsof's -t (pids only) is --pids in udskit ls, as in `kill $(udskit ls --pids \
+             PATTERN)`; -t TYPE selects stream, seqpacket or datagram sockets",
+        )
+    } else {
+        None
+    }
+}
+
+/// What the command line selects by, as written (empty: no filter), for the line that
+/// says nothing matched.
+fn filters(args: &Args) -> Vec<String> {
+    let mut f = Vec::new();
+    if let Some(p) = &args.pattern {
+        f.push(match p {
+            NameFilter::Glob(g) => g.as_str().to_string(),
+            NameFilter::Substring(s) => s.clone(),
+        });
+    }
+    f.extend(args.command.iter().map(|c| format!("-c {c}")));
+    f.extend(args.pid.iter().map(|p| format!("-p {p}")));
+    f.extend(args.user.iter().map(|u| format!("-u {u}")));
+    f.extend(args.kind.iter().map(|k| format!("-t {}", k.name())));
+    f
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,6 +137,16 @@ pub enum TypeArg {
     Seqpacket,
     #[value(alias = "dgram")]
     Datagram,
+}
+
+impl TypeArg {
+    fn name(self) -> &'static str {
+        match self {
+            TypeArg::Stream => "stream",
+            TypeArg::Seqpacket => "seqpacket",
+            TypeArg::Datagram => "datagram",
+        }
+    }
 }
 
 pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
@@ -136,7 +207,20 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    let written = if args.json {
+    let pids = args.pids.then(|| {
+        let mut p: Vec<u32> = entries
+            .iter()
+            .flat_map(|e| e.processes.iter().map(|o| o.pid))
+            .collect();
+        p.sort_unstable();
+        p.dedup();
+        p
+    });
+    let listed = pids.as_ref().map_or(entries.len(), Vec::len);
+    let written = if let Some(pids) = &pids {
+        let text: String = pids.iter().map(|p| format!("{p}\n")).collect();
+        stdout.write_all(text.as_bytes())
+    } else if args.json {
         let mut s = if ctx.stdout_is_tty {
             serde_json::to_string_pretty(&entries)?
         } else {
@@ -151,12 +235,18 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     // The process exits right after: freeing thousands of entries one by one is wasted time.
     std::mem::forget(entries);
-    match written {
-        Err(e) if !crate::error::is_broken_pipe(&e) => {
-            Err(anyhow::Error::from(e).context("writing stdout"))
-        }
-        _ => Ok(()),
+    if let Err(e) = written
+        && !crate::error::is_broken_pipe(&e)
+    {
+        return Err(anyhow::Error::from(e).context("writing stdout"));
     }
+    let filters = filters(&args);
+    if listed == 0 && !filters.is_empty() {
+        let what = if args.pids { "no process" } else { "no socket" };
+        ctx.info(format!("{what} matches {}", filters.join(" ")));
+        return Err(crate::error::Quiet(crate::error::FAILURE).into());
+    }
+    Ok(())
 }
 
 fn or_dash<T: ToString>(v: Option<T>) -> Cow<'static, str> {
