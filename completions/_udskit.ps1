@@ -34,10 +34,10 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
-            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Relay connections between two stream addresses (TCP <-> UDS)')
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List listening unix sockets: path, type, state, processes, user, connections')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
+            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List listening unix sockets: path, type, state, processes, user, connections')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -118,44 +118,6 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'udskit;http' {
-            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
-            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
-            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
-            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
-            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
-            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)')
-            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
-            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
-            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure')
-            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure')
-            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
-            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
-            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)')
-            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a connection attempt that does not complete within DURATION')
-            [CompletionResult]::new('--upgrade', '--upgrade', [CompletionResultType]::ParameterName, 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
-            [CompletionResult]::new('--http2', '--http2', [CompletionResultType]::ParameterName, 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)')
-            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
-            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
-            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
-            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
-            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
-            [CompletionResult]::new('--fail', '--fail', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
-            [CompletionResult]::new('--demux', '--demux', [CompletionResultType]::ParameterName, 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)')
-            [CompletionResult]::new('--pretty', '--pretty', [CompletionResultType]::ParameterName, 'Format the body as on a terminal even when piped (JSON pretty-printed)')
-            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'udskit;relay' {
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then')
             [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)')
@@ -179,33 +141,6 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
-        'udskit;ls' {
-            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Only sockets held by a process whose command name starts with NAME (repeatable)')
-            [CompletionResult]::new('--command', '--command', [CompletionResultType]::ParameterName, 'Only sockets held by a process whose command name starts with NAME (repeatable)')
-            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Only sockets held by process PID (repeatable)')
-            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Only sockets held by process PID (repeatable)')
-            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
-            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
-            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
-            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
-            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to')
-            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
-            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')
-            [CompletionResult]::new('--long', '--long', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')
-            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'All unix sockets: also connected and unnamed ones')
-            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'All unix sockets: also connected and unnamed ones')
-            [CompletionResult]::new('--peers', '--peers', [CompletionResultType]::ParameterName, 'With -a: show the process at the other end of each connected socket')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array (keys listed in the README) instead of a table')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
-            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
-            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            break
-        }
         'udskit;generate' {
             [CompletionResult]::new('--out-dir', '--out-dir', [CompletionResultType]::ParameterName, 'Directory that receives completions/ and man/')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
@@ -219,15 +154,82 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             break
         }
+        'udskit;http' {
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)')
+            [CompletionResult]::new('-A', '-A ', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
+            [CompletionResult]::new('--user-agent', '--user-agent', [CompletionResultType]::ParameterName, 'The User-Agent header [default: udskit/VERSION]')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up the whole request after DURATION (exit 28; what arrived is kept)')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a connection attempt that does not complete within DURATION')
+            [CompletionResult]::new('--upgrade', '--upgrade', [CompletionResultType]::ParameterName, 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close')
+            [CompletionResult]::new('-X', '-X ', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
+            [CompletionResult]::new('--request', '--request', [CompletionResultType]::ParameterName, 'The method (as curl -X; a METHOD argument does the same)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
+            [CompletionResult]::new('--http2', '--http2', [CompletionResultType]::ParameterName, 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)')
+            [CompletionResult]::new('-i', '-i', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
+            [CompletionResult]::new('--include', '--include', [CompletionResultType]::ParameterName, 'Print the status line and headers before the body')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
+            [CompletionResult]::new('--head', '--head', [CompletionResultType]::ParameterName, 'HEAD request: print the status line and headers only')
+            [CompletionResult]::new('-f', '-f', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
+            [CompletionResult]::new('--fail', '--fail', [CompletionResultType]::ParameterName, 'Exit 22 when the status is 400 or more (the body is still shown)')
+            [CompletionResult]::new('--demux', '--demux', [CompletionResultType]::ParameterName, 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)')
+            [CompletionResult]::new('--pretty', '--pretty', [CompletionResultType]::ParameterName, 'Format the body as on a terminal even when piped (JSON pretty-printed)')
+            [CompletionResult]::new('--raw', '--raw', [CompletionResultType]::ParameterName, 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'udskit;ls' {
+            [CompletionResult]::new('-c', '-c', [CompletionResultType]::ParameterName, 'Only sockets held by a process whose command name starts with NAME (repeatable)')
+            [CompletionResult]::new('--command', '--command', [CompletionResultType]::ParameterName, 'Only sockets held by a process whose command name starts with NAME (repeatable)')
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Only sockets held by process PID (repeatable)')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Only sockets held by process PID (repeatable)')
+            [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
+            [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
+            [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to')
+            [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
+            [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
+            [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')
+            [CompletionResult]::new('--long', '--long', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')
+            [CompletionResult]::new('-a', '-a', [CompletionResultType]::ParameterName, 'All unix sockets: also connected and unnamed ones')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'All unix sockets: also connected and unnamed ones')
+            [CompletionResult]::new('--peers', '--peers', [CompletionResultType]::ParameterName, 'With -a: show the process at the other end of each connected socket')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array (keys listed in the README) instead of a table')
+            [CompletionResult]::new('--pids', '--pids', [CompletionResultType]::ParameterName, 'Print only the pids holding the listed sockets, one per line (lsof''s -t)')
+            [CompletionResult]::new('-x', '-x', [CompletionResultType]::ParameterName, 'Unix sockets only, which is all ls lists (ss''s -x; also -U, lsof''s, and -n)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
         'udskit;help' {
             [CompletionResult]::new('listen', 'listen', [CompletionResultType]::ParameterValue, 'Stream server: accept clients and bridge, collect, echo or exec them')
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
-            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Relay connections between two stream addresses (TCP <-> UDS)')
-            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List listening unix sockets: path, type, state, processes, user, connections')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
+            [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
+            [CompletionResult]::new('ls', 'ls', [CompletionResultType]::ParameterValue, 'List listening unix sockets: path, type, state, processes, user, connections')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -243,16 +245,16 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
         'udskit;help;recvfrom' {
             break
         }
-        'udskit;help;http' {
-            break
-        }
         'udskit;help;relay' {
             break
         }
-        'udskit;help;ls' {
+        'udskit;help;generate' {
             break
         }
-        'udskit;help;generate' {
+        'udskit;help;http' {
+            break
+        }
+        'udskit;help;ls' {
             break
         }
         'udskit;help;help' {

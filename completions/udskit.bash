@@ -77,7 +77,7 @@ _udskit() {
 
     case "${cmd}" in
         udskit)
-            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom http relay ls generate help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom relay generate http ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -143,7 +143,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help)
-            opts="listen connect sendto recvfrom http relay ls generate help"
+            opts="listen connect sendto recvfrom relay generate http ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,20 +283,12 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__http)
-            opts="-X -H -d -A -i -I -o -f -m -q -v -h -V --request --header --data --json --user-agent --http2 --include --head --output --fail --max-time --wait --connect-timeout --upgrade --demux --pretty --raw --color --quiet --verbose --help --version"
+            opts="-H -d -A -i -I -o -f -m -X -q -v -h -V --header --data --json --user-agent --http2 --include --head --output --fail --max-time --wait --connect-timeout --upgrade --demux --pretty --raw --request --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
-                --request)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -X)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
                 --header)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -353,6 +345,14 @@ _udskit() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --request)
+                    COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE" -- "${cur}"))
+                    return 0
+                    ;;
+                -X)
+                    COMPREPLY=($(compgen -W "GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE" -- "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -399,34 +399,28 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__ls)
-            opts="-l -a -c -p -u -t -q -v -h -V --long --all --peers --command --pid --user --type --stale --json --color --quiet --verbose --help --version"
+            opts="-l -a -c -p -t -x -u -q -v -h -V --long --all --peers --command --pid --type --stale --json --pids --user --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --command)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -W "$(cat /proc/[0-9]*/comm 2>/dev/null | sort -u)" -- "${cur}"))
                     return 0
                     ;;
                 -c)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    local IFS=$'\n'
+                    COMPREPLY=($(compgen -W "$(cat /proc/[0-9]*/comm 2>/dev/null | sort -u)" -- "${cur}"))
                     return 0
                     ;;
                 --pid)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" ls -q --pids 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 -p)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --user)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                -u)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "$("${COMP_WORDS[0]}" ls -q --pids 2>/dev/null)" -- "${cur}"))
                     return 0
                     ;;
                 --type)
@@ -439,6 +433,14 @@ _udskit() {
                     ;;
                 --stale)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -u -- "${cur}"))
+                    return 0
+                    ;;
+                -u)
+                    COMPREPLY=($(compgen -u -- "${cur}"))
                     return 0
                     ;;
                 --color)

@@ -31,10 +31,10 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
-            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
-            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
+            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'udskit;listen'= {
@@ -110,43 +110,6 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'udskit;http'= {
-            cand -X 'The method (as curl -X; a METHOD argument does the same)'
-            cand --request 'The method (as curl -X; a METHOD argument does the same)'
-            cand -H 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
-            cand --header 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
-            cand -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
-            cand --data 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
-            cand --json 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)'
-            cand -A 'The User-Agent header [default: udskit/VERSION]'
-            cand --user-agent 'The User-Agent header [default: udskit/VERSION]'
-            cand -o 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure'
-            cand --output 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure'
-            cand -m 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
-            cand --max-time 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
-            cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
-            cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
-            cand --upgrade 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close'
-            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
-            cand --http2 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
-            cand -i 'Print the status line and headers before the body'
-            cand --include 'Print the status line and headers before the body'
-            cand -I 'HEAD request: print the status line and headers only'
-            cand --head 'HEAD request: print the status line and headers only'
-            cand -f 'Exit 22 when the status is 400 or more (the body is still shown)'
-            cand --fail 'Exit 22 when the status is 400 or more (the body is still shown)'
-            cand --demux 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
-            cand --pretty 'Format the body as on a terminal even when piped (JSON pretty-printed)'
-            cand --raw 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
-            cand -q 'Print no diagnostics on stderr, only errors and warnings'
-            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
-            cand -v 'Print more diagnostics on stderr'
-            cand --verbose 'Print more diagnostics on stderr'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'udskit;relay'= {
             cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then'
             cand --idle-timeout 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)'
@@ -169,32 +132,6 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
-        &'udskit;ls'= {
-            cand -c 'Only sockets held by a process whose command name starts with NAME (repeatable)'
-            cand --command 'Only sockets held by a process whose command name starts with NAME (repeatable)'
-            cand -p 'Only sockets held by process PID (repeatable)'
-            cand --pid 'Only sockets held by process PID (repeatable)'
-            cand -u 'Only sockets owned by USER (a name or uid; repeatable)'
-            cand --user 'Only sockets owned by USER (a name or uid; repeatable)'
-            cand -t 'Only sockets of this type (repeatable)'
-            cand --type 'Only sockets of this type (repeatable)'
-            cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
-            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
-            cand -l 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
-            cand --long 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
-            cand -a 'All unix sockets: also connected and unnamed ones'
-            cand --all 'All unix sockets: also connected and unnamed ones'
-            cand --peers 'With -a: show the process at the other end of each connected socket'
-            cand --json 'Print a JSON array (keys listed in the README) instead of a table'
-            cand -q 'Print no diagnostics on stderr, only errors and warnings'
-            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
-            cand -v 'Print more diagnostics on stderr'
-            cand --verbose 'Print more diagnostics on stderr'
-            cand -h 'Print help (see more with ''--help'')'
-            cand --help 'Print help (see more with ''--help'')'
-            cand -V 'Print version'
-            cand --version 'Print version'
-        }
         &'udskit;generate'= {
             cand --out-dir 'Directory that receives completions/ and man/'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
@@ -207,15 +144,80 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;http'= {
+            cand -H 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
+            cand --header 'A request header, ''Name: value'' (repeatable); ''Name:'' drops a default one'
+            cand -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
+            cand --data 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl''s), a file or stdin as application/octet-stream'
+            cand --json 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)'
+            cand -A 'The User-Agent header [default: udskit/VERSION]'
+            cand --user-agent 'The User-Agent header [default: udskit/VERSION]'
+            cand -o 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure'
+            cand --output 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure'
+            cand -m 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
+            cand --max-time 'Give up the whole request after DURATION (exit 28; what arrived is kept)'
+            cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
+            cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
+            cand --upgrade 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close'
+            cand -X 'The method (as curl -X; a METHOD argument does the same)'
+            cand --request 'The method (as curl -X; a METHOD argument does the same)'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand --http2 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
+            cand -i 'Print the status line and headers before the body'
+            cand --include 'Print the status line and headers before the body'
+            cand -I 'HEAD request: print the status line and headers only'
+            cand --head 'HEAD request: print the status line and headers only'
+            cand -f 'Exit 22 when the status is 400 or more (the body is still shown)'
+            cand --fail 'Exit 22 when the status is 400 or more (the body is still shown)'
+            cand --demux 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
+            cand --pretty 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+            cand --raw 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'udskit;ls'= {
+            cand -c 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand --command 'Only sockets held by a process whose command name starts with NAME (repeatable)'
+            cand -p 'Only sockets held by process PID (repeatable)'
+            cand --pid 'Only sockets held by process PID (repeatable)'
+            cand -t 'Only sockets of this type (repeatable)'
+            cand --type 'Only sockets of this type (repeatable)'
+            cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
+            cand -u 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand --user 'Only sockets owned by USER (a name or uid; repeatable)'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand -l 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand --long 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+            cand -a 'All unix sockets: also connected and unnamed ones'
+            cand --all 'All unix sockets: also connected and unnamed ones'
+            cand --peers 'With -a: show the process at the other end of each connected socket'
+            cand --json 'Print a JSON array (keys listed in the README) instead of a table'
+            cand --pids 'Print only the pids holding the listed sockets, one per line (lsof''s -t)'
+            cand -x 'Unix sockets only, which is all ls lists (ss''s -x; also -U, lsof''s, and -n)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;help'= {
             cand listen 'Stream server: accept clients and bridge, collect, echo or exec them'
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
-            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
-            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
+            cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'udskit;help;listen'= {
@@ -226,13 +228,13 @@ set edit:completion:arg-completer[udskit] = {|@words|
         }
         &'udskit;help;recvfrom'= {
         }
-        &'udskit;help;http'= {
-        }
         &'udskit;help;relay'= {
         }
-        &'udskit;help;ls'= {
-        }
         &'udskit;help;generate'= {
+        }
+        &'udskit;help;http'= {
+        }
+        &'udskit;help;ls'= {
         }
         &'udskit;help;help'= {
         }

@@ -35,10 +35,10 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "listen" -d 'Stream se
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
-complete -c udskit -n "__fish_udskit_needs_command" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 'Serve at most N clients at a time; more wait in the accept queue' -r
@@ -93,30 +93,6 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s X -l request -d 'The method (as curl -X; a METHOD argument does the same)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A request header, \'Name: value\' (repeatable); \'Name:\' drops a default one' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l http2 -d 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s i -l include -d 'Print the status line and headers before the body'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s I -l head -d 'HEAD request: print the status line and headers only'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s f -l fail -d 'Exit 22 when the status is 400 or more (the body is still shown)'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l demux -d 'Split docker\'s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l pretty -d 'Format the body as on a terminal even when piped (JSON pretty-printed)'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l raw -d 'The body\'s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s v -l verbose -d 'Print more diagnostics on stderr'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
@@ -137,24 +113,6 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'P
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s c -l command -d 'Only sockets held by a process whose command name starts with NAME (repeatable)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s p -l pid -d 'Only sockets held by process PID (repeatable)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s u -l user -d 'Only sockets owned by USER (a name or uid; repeatable)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only sockets of this type (repeatable)' -r -f -a "stream\t''
-seqpacket\t''
-datagram\t''"
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
-always\t''
-never\t''"
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l out-dir -d 'Directory that receives completions/ and man/' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -163,12 +121,64 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom http relay ls generate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A request header, \'Name: value\' (repeatable); \'Name:\' drops a default one' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s X -l request -d 'The method (as curl -X; a METHOD argument does the same)' -r -f -a "GET\t''
+HEAD\t''
+POST\t''
+PUT\t''
+DELETE\t''
+PATCH\t''
+OPTIONS\t''
+CONNECT\t''
+TRACE\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l http2 -d 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s i -l include -d 'Print the status line and headers before the body'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s I -l head -d 'HEAD request: print the status line and headers only'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s f -l fail -d 'Exit 22 when the status is 400 or more (the body is still shown)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l demux -d 'Split docker\'s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l pretty -d 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l raw -d 'The body\'s bytes unchanged even on a terminal (no formatting, no demultiplexing)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s c -l command -d 'Only sockets held by a process whose command name starts with NAME (repeatable)' -r -f -a "(__fish_complete_proc)"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s p -l pid -d 'Only sockets held by process PID (repeatable)' -r -f -a "(udskit ls -q --pids 2>/dev/null)"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only sockets of this type (repeatable)' -r -f -a "stream\t''
+seqpacket\t''
+datagram\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s u -l user -d 'Only sockets owned by USER (a name or uid; repeatable)' -r -f -a "(__fish_complete_users)"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l pids -d 'Print only the pids holding the listed sockets, one per line (lsof\'s -t)'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s x -d 'Unix sockets only, which is all ls lists (ss\'s -x; also -U, lsof\'s, and -n)'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
