@@ -727,9 +727,7 @@ fn permission_denied_names_mode_and_owner() {
             .output()
             .is_ok_and(|o| o.status.success());
     if !can_run {
-        eprintln!(
-            "\n!!! permission test skipped: needs root, setpriv, and a binary that uid 65534 can run !!!\n"
-        );
+        crate::support::peers::skipped("needs root, setpriv, and a binary uid 65534 can run");
         return;
     }
     std::fs::set_permissions(

@@ -353,7 +353,7 @@ fn docker_engine() {
         .output()
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
     if !root {
-        eprintln!("\n!!! dockerd needs root: docker_engine did NOT run !!!\n");
+        crate::support::peers::skipped("not root (dockerd needs it)");
         assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
         return;
     }
@@ -741,7 +741,7 @@ fn refused_and_permission_denied_name_the_cause() {
         .status()
         .is_ok_and(|s| s.success());
     if !reachable {
-        eprintln!("\n!!! user nobody cannot run {bin}: the permission case did NOT run !!!\n");
+        crate::support::peers::skipped(&format!("user nobody cannot run {bin}"));
         return;
     }
     let sock = dir.path().join("private.sock");

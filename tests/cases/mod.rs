@@ -9,6 +9,7 @@ mod listen;
 mod logs;
 mod ls;
 mod ls_habits;
+mod peers;
 mod relay;
 mod safe_bind;
 mod tcp;

@@ -14,7 +14,7 @@ const T: Duration = Duration::from_secs(30);
 /// IPv6 loopback, which binding it tells). Serves `clients` connections, then ends.
 fn ipv6_only_echo(clients: usize) -> Option<(u16, std::thread::JoinHandle<()>)> {
     let Ok(l) = TcpListener::bind("[::1]:0") else {
-        eprintln!("\n!!! ::1 cannot be bound here: IPv6 loopback test skipped !!!\n");
+        crate::support::peers::skipped("::1 cannot be bound here");
         return None;
     };
     let port = l.local_addr().unwrap().port();

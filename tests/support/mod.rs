@@ -285,9 +285,7 @@ pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
     if !root {
-        eprintln!(
-            "\n!!! not root: this test needs root to run a client as `nobody`; skipped !!!\n"
-        );
+        peers::skipped("not root (needed to run a client as another user)");
     }
     root
 }

@@ -1,7 +1,11 @@
-//! Real peers the tests talk to. A peer the machine lacks is reported loudly and the test
-//! returns early; with UDSKIT_REQUIRE_PEERS=1 (set by .ci/run) a missing peer fails the test.
+//! Real peers the tests talk to. A peer the machine lacks is reported loudly (past
+//! libtest's capture, at once and in a summary at the end) and the test returns early;
+//! with UDSKIT_REQUIRE_PEERS=1 (set by .ci/run) a missing peer fails the test.
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::{Mutex, Once};
 
 /// True if `program` can run here; otherwise prints a loud notice (or panics when peers
 /// are required) and returns false so the test can return early.
@@ -31,11 +35,58 @@ fn missing_unless(ok: bool, what: &str) -> bool {
         if std::env::var_os("UDSKIT_REQUIRE_PEERS").is_some_and(|v| v == "1") {
             panic!("peer {what} is missing and UDSKIT_REQUIRE_PEERS=1");
         }
-        eprintln!(
-            "\n!!! PEER MISSING: {what} — this test did NOT run. Install it (see .ci/run) !!!\n"
-        );
+        skipped(&format!("peer {what} is missing"));
     }
     ok
+}
+
+/// The tests that did not run (or not all of their checks), each with the reason.
+static SKIPPED: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// Says that the running test did not run all it checks, and why (`peer socat is
+/// missing`, `not root`): at once, and again in the summary written when the test process
+/// ends, after libtest's "test result" line. Both go to the process's own stderr: libtest
+/// captures only what print!/eprint! write, and shows it only for a test that fails,
+/// while a skipped test passes, so an eprintln! would be hidden from a plain `cargo test`.
+pub fn skipped(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = std::io::stderr().write_all(
+        format!("\n!!! {why}: {test} did NOT run all it checks (see .ci/run) !!!\n").as_bytes(),
+    );
+    let mut all = SKIPPED.lock().unwrap_or_else(|p| p.into_inner());
+    all.push((why.to_string(), test));
+    static AT_EXIT: Once = Once::new();
+    AT_EXIT.call_once(|| {
+        unsafe extern "C" {
+            fn atexit(f: extern "C" fn()) -> std::ffi::c_int;
+        }
+        // SAFETY: atexit(3) takes a function of no arguments, which `summary` is; it runs
+        // once, on the main thread, as the process exits.
+        unsafe {
+            atexit(summary);
+        }
+    });
+}
+
+/// The summary of [`skipped`], grouped by reason (never panics: it runs inside exit(3)).
+extern "C" fn summary() {
+    let all = SKIPPED.lock().unwrap_or_else(|p| p.into_inner());
+    let mut by_why: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (why, test) in all.iter() {
+        by_why.entry(why).or_default().push(test);
+    }
+    let mut text = format!(
+        "\n!!! {} test(s) passed without running all they check; install what they need \
+         (.ci/run does), or set UDSKIT_REQUIRE_PEERS=1 to make a missing peer a failure:\n",
+        all.len()
+    );
+    for (why, tests) in by_why {
+        text += &format!("!!!   {why}: {}\n", tests.join(", "));
+    }
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }
 
 /// A python3 command running `code` (the simplest honest socket peer).
