@@ -1178,6 +1178,8 @@ fn relay_to_itself_is_a_usage_error() {
     let cases = [
         (format!("tcp:{p}"), format!("tcp:127.0.0.1:{p}")),
         (format!("tcp:127.0.0.1:{p}"), format!("tcp:localhost:{p}")),
+        // localhost is ::1 too, whatever /etc/hosts says (a connect tries both).
+        (format!("tcp:[::1]:{p}"), format!("tcp:localhost:{p}")),
         (format!("tcp:0.0.0.0:{p}"), format!("tcp:{p}")),
         ("x.sock".into(), format!("unix:{a}")),
         (a.into(), "./x.sock".into()),

@@ -2,8 +2,9 @@
 //! connection opening another, until descriptors run out. Refused as a usage error before
 //! anything is bound, under every spelling of one place: `unix:P` and `P`, relative paths,
 //! symlinked directories and links to the socket, one abstract name in its three forms,
-//! `tcp:PORT` and `tcp:127.0.0.1:PORT`, a name resolving to the address, and a listener on
-//! 0.0.0.0 or :: with a TARGET that is one of this host's addresses.
+//! `tcp:PORT` and `tcp:127.0.0.1:PORT`, a name resolving to the address (`localhost` to
+//! ::1 as well, as connecting does), and a listener on 0.0.0.0 or :: with a TARGET that
+//! is one of this host's addresses.
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;
@@ -63,13 +64,15 @@ fn same_file(a: &Path, b: &Path) -> bool {
 /// Whether connecting to `target_host:port` reaches a listener on `listen_host:port`.
 /// A name that does not resolve reaches nothing (binding or connecting reports it).
 async fn reaches(listen_host: &str, target_host: &str, port: u16) -> bool {
-    let ips = async |host: &str| -> Vec<IpAddr> {
-        match tokio::net::lookup_host((host, port)).await {
-            Ok(addrs) => addrs.map(|a| a.ip()).collect(),
-            Err(_) => Vec::new(),
-        }
+    let listen: Vec<IpAddr> = match tokio::net::lookup_host((listen_host, port)).await {
+        Ok(addrs) => addrs.map(|a| a.ip()).collect(),
+        Err(_) => Vec::new(),
     };
-    let (listen, target) = (ips(listen_host).await, ips(target_host).await);
+    // Every address a connect tries (`localhost` is ::1 too), not only the resolver's.
+    let target: Vec<IpAddr> = match crate::net::connect::resolve(target_host, port).await {
+        Ok(addrs) => addrs.iter().map(|a| a.ip()).collect(),
+        Err(_) => Vec::new(),
+    };
     target.iter().any(|&t| {
         listen.iter().any(|&l| {
             l == t || (l.is_unspecified() && is_ours(t)) || (t.is_unspecified() && is_ours(l))
