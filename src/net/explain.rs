@@ -359,3 +359,38 @@ pub fn descriptor_shortage(err: &io::Error) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(e: Errno) -> io::Error {
+        io::Error::from_raw_os_error(e.raw_os_error())
+    }
+
+    /// A name whose IPv6 address cannot be used here and whose IPv4 one refuses: the
+    /// refusal is the cause (so --wait retries it), and each address is named with its own.
+    #[test]
+    fn every_address_is_named_and_the_telling_cause_leads() {
+        let v6: SocketAddr = "[::1]:9".parse().unwrap();
+        let v4: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let e = tried(vec![
+            (v6, os(Errno::ADDRNOTAVAIL)),
+            (v4, os(Errno::CONNREFUSED)),
+        ]);
+        assert_eq!(errno(&e), Some(Errno::CONNREFUSED));
+        let addr = Addr::Tcp {
+            host: "localhost".into(),
+            port: 9,
+        };
+        let f = connect_error(&addr, Kind::Stream, &e, None);
+        assert_eq!(
+            f.message,
+            "connecting to tcp:localhost:9: connection refused: nothing is listening there \
+             (tried [::1]:9: cannot assign requested address; 127.0.0.1:9: connection refused)"
+        );
+        // One address: its own error, unchanged.
+        let one = tried(vec![(v4, os(Errno::CONNREFUSED))]);
+        assert_eq!(one.raw_os_error(), Some(Errno::CONNREFUSED.raw_os_error()));
+    }
+}
