@@ -1,10 +1,9 @@
 //! `-F/--form`: a multipart/form-data body as curl writes it (`name=value`, `name=@FILE`
 //! as a file part, `name=<FILE` as a text field read from a file, `;type=` and
 //! `;filename=`), laid out as a body [`Spec`] whose files stream from disk.
-//! Written here rather than taken from a crate: the client-side multipart writers (reqwest's,
-//! mpart-async, common-multipart-rfc7578) either belong to another HTTP client or stream
-//! without knowing the total length, and curl sends a Content-Length when the files' sizes
-//! are known; the layout itself is a few lines.
+//! Written here rather than taken from a crate: multer parses on the server side only and
+//! reqwest's writer belongs to its own client, while curl's exact layout, its type table and
+//! a Content-Length from the files' sizes fall out of laying the parts as body parts.
 
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};

@@ -103,12 +103,18 @@ fn twice(first: &str, second: &str) -> Fail {
 
 pub fn resolve(positionals: &[String], src: Sources) -> Result<Place, Fail> {
     let flag = match (src.unix_socket, src.abstract_socket) {
+        (Some(p), _) if p.as_os_str().is_empty() => {
+            return Err(Fail::usage("--unix-socket is given an empty path"));
+        }
         (Some(p), _) => Some((
             Addr::Path(p.to_path_buf()),
             format!("--unix-socket {}", escape(&p.display().to_string())),
         )),
         (None, Some(n)) => Some((
-            Addr::Abstract(n.as_bytes().to_vec()),
+            // Through the grammar for its checks (empty, longer than the kernel allows).
+            format!("@{n}")
+                .parse::<Addr>()
+                .map_err(|e| Fail::usage(format!("--abstract-unix-socket: {e}")))?,
             format!("--abstract-unix-socket {}", escape(n)),
         )),
         (None, None) => None,
@@ -125,6 +131,14 @@ pub fn resolve(positionals: &[String], src: Sources) -> Result<Place, Fail> {
         ([s, m, t], None) => (Some(s), Some(m), t),
         ([s, _, _], Some((_, f, _))) => return Err(twice(f, s)),
         ([m, t], Some((_, f, _))) => {
+            if m.contains("://") {
+                return Err(Fail::usage(format!(
+                    "two URLs, '{}' and '{}': udskit http sends one request",
+                    escape(m),
+                    escape(t)
+                ))
+                .hint("run it once for each URL"));
+            }
             if hyper::Method::from_bytes(m.as_bytes()).is_err() {
                 return Err(twice(f, m));
             }
@@ -272,6 +286,12 @@ mod tests {
                 .contains("twice")
         );
         assert!(flag(&["/t", "GET", "/v"]).is_err());
+        assert!(
+            flag(&["http://h/a", "http://h/b"])
+                .unwrap_err()
+                .message
+                .contains("two URLs")
+        );
         assert_eq!(
             r(&["http+unix://%2Fvar%2Frun%2Fdocker.sock/info?a=1"], None).unwrap(),
             place("/var/run/docker.sock", None, "/info?a=1")
