@@ -700,3 +700,78 @@ fn the_positional_rule_refuses_to_guess() {
         stderr_of(&out)
     );
 }
+
+/// -F, -T, --data-binary and -d with a file send a body far bigger than udskit's memory:
+/// the files stream from disk (measured as the peak RSS GNU time reports) and the
+/// Content-Length is known up front.
+#[test]
+fn file_bodies_stream_from_disk() {
+    if !have("python3") || !have("/usr/bin/time") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("sink.sock");
+    let mut c = python(&format!(
+        r#"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind({:?}); s.listen(8)
+print("ready", file=sys.stderr, flush=True)
+while True:
+    c, _ = s.accept(); f = c.makefile("rb")
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = f.readline()
+        if not line: break
+        head += line
+    n = [int(l.split(b":")[1]) for l in head.lower().split(b"\r\n") if l.startswith(b"content-length:")][0]
+    left = n
+    while left:
+        b = f.read(min(left, 1 << 20))
+        if not b: break
+        left -= len(b)
+    body = b"%d %d" % (n, n - left)
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+    c.close()
+"#,
+        sock.to_str().unwrap()
+    ));
+    c.stdout(Stdio::null());
+    let mut sink = Bg::spawn(c, dir.path(), "sink");
+    sink.wait_stderr("ready");
+    let big = dir.path().join("big.img");
+    let size: u64 = 128 << 20;
+    std::fs::File::create(&big).unwrap().set_len(size).unwrap();
+    let b = big.to_str().unwrap();
+    for flags in [
+        vec!["-T".to_string(), b.to_string()],
+        vec!["-F".to_string(), format!("disk=@{b}")],
+        vec!["--data-binary".to_string(), format!("@{b}")],
+        vec!["-d".to_string(), format!("@{b}")],
+    ] {
+        let mut c = Command::new("/usr/bin/time");
+        c.args(["-f", "maxrss %M"])
+            .arg(env!("CARGO_BIN_EXE_udskit"))
+            .args(["--color=never", "http"])
+            .arg(&sock)
+            .args(&flags)
+            .arg("/sink");
+        let out = run_with_input(c, b"", LIMIT);
+        assert!(out.status.success(), "{flags:?}: {}", stderr_of(&out));
+        let text = String::from_utf8(out.stdout.clone()).unwrap();
+        let (declared, got) = text.split_once(' ').unwrap();
+        assert_eq!(declared, got, "{flags:?}");
+        assert!(
+            declared.parse::<u64>().unwrap() >= size,
+            "{flags:?}: {text}"
+        );
+        let rss_kib: u64 = stderr_of(&out)
+            .rsplit("maxrss ")
+            .next()
+            .and_then(|r| r.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no maxrss in {}", stderr_of(&out)));
+        assert!(
+            rss_kib < 48 * 1024,
+            "{flags:?}: {rss_kib} KiB for a {size}-byte body"
+        );
+    }
+}

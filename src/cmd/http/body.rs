@@ -31,15 +31,22 @@ pub enum Shape {
 }
 
 impl Shape {
-    fn apply(self, b: &[u8]) -> Bytes {
+    fn apply(self, b: &Bytes) -> Bytes {
         match self {
-            Shape::Raw => Bytes::copy_from_slice(b),
-            Shape::StripNewlines => b
-                .iter()
-                .copied()
-                .filter(|c| !matches!(c, b'\r' | b'\n'))
-                .collect::<Vec<u8>>()
-                .into(),
+            Shape::Raw => b.clone(),
+            // memchr finds the line ends (most chunks of a file have few or none, and are
+            // passed on without a copy) far faster than a loop over every byte.
+            Shape::StripNewlines if memchr::memchr2(b'\r', b'\n', b).is_none() => b.clone(),
+            Shape::StripNewlines => {
+                let mut out = Vec::with_capacity(b.len());
+                let mut from = 0;
+                for i in memchr::memchr2_iter(b'\r', b'\n', b) {
+                    out.extend_from_slice(&b[from..i]);
+                    from = i + 1;
+                }
+                out.extend_from_slice(&b[from..]);
+                out.into()
+            }
             Shape::UrlEncode => urlencode(b).into_bytes().into(),
         }
     }
@@ -48,7 +55,9 @@ impl Shape {
     fn len(self, b: &[u8]) -> u64 {
         match self {
             Shape::Raw => b.len() as u64,
-            Shape::StripNewlines => b.iter().filter(|c| !matches!(c, b'\r' | b'\n')).count() as u64,
+            Shape::StripNewlines => {
+                (b.len() - memchr::memchr2_iter(b'\r', b'\n', b).count()) as u64
+            }
             Shape::UrlEncode => b
                 .iter()
                 .map(|&c| if unreserved(c) || c == b' ' { 1 } else { 3 })
@@ -129,7 +138,7 @@ impl Spec {
                     v
                 }
             };
-            out.extend_from_slice(&shape.apply(&raw));
+            out.extend_from_slice(&shape.apply(&Bytes::from(raw)));
         }
         Ok(out)
     }
@@ -374,14 +383,15 @@ mod tests {
 
     #[test]
     fn shapes_agree_with_their_lengths() {
-        let sample = b"a b&c=d\r\n\xc3\xa9~-._*+";
+        let sample = Bytes::from_static(b"\na b&c=d\r\n\xc3\xa9~-._*+\r");
         for shape in [Shape::Raw, Shape::StripNewlines, Shape::UrlEncode] {
-            assert_eq!(shape.apply(sample).len() as u64, shape.len(sample));
+            assert_eq!(shape.apply(&sample).len() as u64, shape.len(&sample));
         }
         assert_eq!(
             urlencode("k !*()'-._~+/:?é%".as_bytes()),
             "k+%21%2A%28%29%27-._~%2B%2F%3A%3F%C3%A9%25"
         );
-        assert_eq!(&Shape::StripNewlines.apply(b"l1\r\nl2\nx")[..], b"l1l2x");
+        let lines = Bytes::from_static(b"l1\r\nl2\nx");
+        assert_eq!(&Shape::StripNewlines.apply(&lines)[..], b"l1l2x");
     }
 }
