@@ -687,8 +687,16 @@ fn the_positional_rule_refuses_to_guess() {
         &run_with_input(c, b"", LIMIT),
         "DOCKER_HOST 'ssh://me@host': a ssh:// socket is not spoken here",
     );
-    // ./GET is a path: exit 7 names it, nothing is sent elsewhere.
+    // A lone socket path is a TARGET; the error says so.
     let dir = tempdir();
+    let lone = dir.path().join("lone.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&lone).unwrap();
+    let l = lone.to_str().unwrap();
+    usage_error(
+        &empty_docker(&[l]),
+        &format!("hint: {l} is a socket, read here as the TARGET: write udskit http {l} /path"),
+    );
+    // ./GET is a path: exit 7 names it, nothing is sent elsewhere.
     let mut c = udskit();
     c.current_dir(dir.path())
         .args(["http", "./GET", "/version"]);

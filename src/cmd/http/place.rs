@@ -185,11 +185,19 @@ pub fn resolve(positionals: &[String], src: Sources) -> Result<Place, Fail> {
                     ),
                     None => "no socket to send the request to".to_string(),
                 };
+                let is_socket = std::fs::metadata(target)
+                    .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()));
                 let hint = match method {
                     Some(m) => format!(
                         "{WAYS}\nfor a socket file named {}, write ./{}",
                         escape(m),
                         escape(m)
+                    ),
+                    // `udskit http /run/app.sock`: the path was read as the TARGET.
+                    None if is_socket => format!(
+                        "{} is a socket, read here as the TARGET: write udskit http {} /path",
+                        escape(target),
+                        escape(target)
                     ),
                     None => WAYS.to_string(),
                 };
