@@ -164,6 +164,16 @@ fn location_follows_redirects_on_the_socket() {
             "udskit: error: GET /redirect/302 on unix:{s}: the server redirected again after 3 redirects (--max-redirs 3)\n"
         )
     );
+    let out = http(&[s, "-iL", "--max-redirs", "1", "/redirect/302"], b"");
+    assert_eq!(out.status.code(), Some(47));
+    assert!(stderr_of(&out).contains("after 1 redirect (--max-redirs 1)"));
+    // Both heads reach stdout before the error, as curl's do.
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout)
+            .matches("HTTP/1.1 302 Found\r\n")
+            .count(),
+        2
+    );
     let out = http(&[s, "-L", "/redirect/302"], b"");
     assert_eq!(out.status.code(), Some(47));
     assert!(

@@ -533,6 +533,53 @@ impl RequestPlan {
     }
 }
 
+/// The request a followed redirect (the `redirects`th) leads to, or why there is none:
+/// more than --max-redirs, a Location udskit cannot follow, a body from stdin to send again.
+fn next_hop(
+    args: &Args,
+    plan: &RequestPlan,
+    mut hop: Hop,
+    status: StatusCode,
+    location: &str,
+    redirects: i64,
+    what: &str,
+) -> Result<Hop, Fail> {
+    if args.max_redirs >= 0 && redirects > args.max_redirs {
+        return Err(Fail::new(
+            redirect::TOO_MANY,
+            format!(
+                "{what}: the server redirected again after {} redirect{} (--max-redirs {})",
+                redirects - 1,
+                if redirects == 2 { "" } else { "s" },
+                args.max_redirs
+            ),
+        ));
+    }
+    let next = redirect::follow(&hop.target, location).map_err(|f| Fail {
+        message: format!("{what}: {}", f.message),
+        ..f
+    })?;
+    let (method, keep_body) = redirect::next_method(status, &hop.method);
+    let body = if keep_body { hop.body.take() } else { None };
+    if body.as_ref().is_some_and(Spec::reads_stdin) {
+        return Err(Fail::new(
+            redirect::NO_REWIND,
+            format!(
+                "{what}: the server answered {} to {}, which means sending the body again, and a body from stdin cannot be read twice",
+                head::status_text(status),
+                escape(location)
+            ),
+        )
+        .hint("save it to a file and send that (--data-binary @FILE), or send it to the new location"));
+    }
+    Ok(Hop {
+        same_host: hop.same_host && next.authority == plan.target.authority,
+        method,
+        target: next,
+        body,
+    })
+}
+
 /// With -v, what curl's options that change nothing here mean, said once.
 fn curl_notes(args: &Args, ctx: &Ctx) {
     if args.insecure {
@@ -660,47 +707,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         if plan.include && !out.is_closed() {
             let _ = out.write(head::head_bytes(&parts, &view)).await;
         }
-        if args.max_redirs >= 0 && redirects >= args.max_redirs {
-            return Err(Fail::new(
-                redirect::TOO_MANY,
-                format!(
-                    "{what}: the server redirected again after {redirects} redirects (--max-redirs {})",
-                    args.max_redirs
-                ),
-            )
-            .into());
-        }
         redirects += 1;
-        let next = redirect::follow(&hop.target, &location).map_err(|f| Fail {
-            message: format!("{what}: {}", f.message),
-            ..f
-        })?;
-        let (method, keep_body) = redirect::next_method(parts.status, &hop.method);
-        let body = if keep_body { hop.body.take() } else { None };
-        if body.as_ref().is_some_and(Spec::reads_stdin) {
-            return Err(Fail::new(
-                redirect::NO_REWIND,
-                format!(
-                    "{what}: the server answered {} to {}, which means sending the body again, and a body from stdin cannot be read twice",
-                    head::status_text(parts.status),
-                    escape(&location)
-                ),
-            )
-            .hint("save it to a file and send that (--data-binary @FILE), or send it to the new location")
-            .into());
+        match next_hop(&args, &plan, hop, parts.status, &location, redirects, &what) {
+            Ok(next) => hop = next,
+            Err(fail) => {
+                // The heads shown so far reach stdout before the error, as curl's do.
+                drop(out);
+                let _ = out_done.finish(&stop).await;
+                return Err(fail.into());
+            }
         }
         ctx.debug(format!(
-            "following {} to {method} http://{}{}",
+            "following {} to {} http://{}{}",
             parts.status.as_u16(),
-            next.authority,
-            next.path
+            hop.method,
+            hop.target.authority,
+            hop.target.path
         ));
-        hop = Hop {
-            same_host: hop.same_host && next.authority == plan.target.authority,
-            method,
-            target: next,
-            body,
-        };
     };
     let (_sender, mut resp) = resp;
     let status = resp.status();
