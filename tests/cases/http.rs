@@ -584,12 +584,14 @@ fn docker_engine() {
 /// A one-connection python server at `sock` that reads the request and then does `then`.
 fn misbehaving(dir: &Path, sock: &Path, then: &str) -> Bg {
     let mut c = python(&format!(
-        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nc,_=s.accept()\nc.recv(65536)\n{then}\nc.close()",
+        "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nprint('listening', file=sys.stderr, flush=True)\nc,_=s.accept()\nc.recv(65536)\n{then}\nc.close()",
         sock.to_str().unwrap()
     ));
     c.stdout(Stdio::null());
-    let bg = Bg::spawn(c, dir, "server");
-    wait_for_socket(sock);
+    // Waited for until it listens: between bind and listen the file exists but refuses.
+    let name = format!("server-{}", sock.file_name().unwrap().to_string_lossy());
+    let mut bg = Bg::spawn(c, dir, &name);
+    bg.wait_stderr("listening");
     bg
 }
 
