@@ -121,9 +121,18 @@ complete -c udskit -n "__fish_udskit_using_subcommand generate" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s h -l help -d 'Print help'
 complete -c udskit -n "__fish_udskit_using_subcommand generate" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l unix-socket -d 'The socket file, as curl\'s option: TARGET is then a URL or a path, and no SOCKET argument is given' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l abstract-unix-socket -d 'A socket in the Linux abstract namespace, as curl\'s option (NAME without the \'@\')' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s H -l header -d 'A request header, \'Name: value\' (repeatable); \'Name:\' drops a default one' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is given. DATA goes as a form (as curl\'s), a file or stdin as application/octet-stream' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s d -l data -d 'Send DATA as the body (a form, as curl\'s); POST unless a method is given. @FILE or @- (stdin) read it with CR and LF left out, as curl does (--data-binary keeps them). Several -d/--data-* are joined with \'&\' in order' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l data-binary -d 'Send DATA, @FILE or @- byte for byte; a file or stdin goes as application/octet-stream' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l data-raw -d 'Send DATA as it is written, \'@\' included' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l data-urlencode -d 'Send DATA URL-encoded, in curl\'s forms: content, =content, name=content, @FILE, name@FILE (the name is sent as it is)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l json -d 'Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s F -l form -d 'A multipart/form-data field (repeatable), as curl\'s: name=value, name=@FILE (a file, streamed; ;type=T and ;filename=N may follow), \'name=<FILE\' (a text field from a file)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s T -l upload-file -d 'PUT FILE (or - for stdin) as the body, streamed; a TARGET ending in \'/\' gets the file\'s name appended, as curl does' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s u -l user -d 'Basic authentication (Authorization: Basic); a -H Authorization wins. udskit never prompts: give the password too' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l max-redirs -d 'At most N redirects with -L (-1: no limit); one more is exit 47, as curl\'s' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
@@ -142,7 +151,12 @@ TRACE\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s G -l get -d 'Put the -d/--data-* data in the URL\'s query and send a GET (HEAD with -I)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s L -l location -d 'Follow redirects (3xx with a Location) on the same socket, as curl: 301/302 turn a POST into a GET, 303 anything but HEAD, 307/308 keep the method and the body'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l http2 -d 'Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l http1.1 -d 'HTTP/1.1, the default (accepted for curl\'s sake)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s k -l insecure -d 'Accepted for curl\'s sake, and meaningless here: plain HTTP on a socket has no TLS'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s N -l no-buffer -d 'Accepted for curl\'s sake: bodies always stream, nothing is buffered'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s i -l include -d 'Print the status line and headers before the body'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s I -l head -d 'HEAD request: print the status line and headers only'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s f -l fail -d 'Exit 22 when the status is 400 or more (the body is still shown)'

@@ -52,7 +52,8 @@ pub enum Command {
     Connect(connect::Args),
     Sendto(sendto::Args),
     Recvfrom(recvfrom::Args),
-    Http(http::Args),
+    // Boxed: its Args are several times the size of the others'.
+    Http(Box<http::Args>),
     Relay(relay::Args),
     Ls(ls::Args),
     #[command(hide = true)]
@@ -68,7 +69,7 @@ impl Command {
             Command::Connect(args) => block_on(connect::run(args, ctx)),
             Command::Sendto(args) => block_on(sendto::run(args, ctx)),
             Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
-            Command::Http(args) => block_on(http::run(args, ctx)),
+            Command::Http(args) => block_on(http::run(*args, ctx)),
             Command::Relay(args) => block_on(relay::run(args, ctx)),
             Command::Ls(args) => ls::run(args, ctx),
             Command::Generate(args) => generate::run(args, Cli::command()),

@@ -90,7 +90,15 @@ fn requests_and_bodies_against_uvicorn() {
     let body = random_bytes(1 << 20);
     let file = dir.path().join("body.bin");
     std::fs::write(&file, &body).unwrap();
-    let out = http(&[s, "/sha256", "-d", &format!("@{}", file.display())], b"");
+    let out = http(
+        &[
+            s,
+            "/sha256",
+            "--data-binary",
+            &format!("@{}", file.display()),
+        ],
+        b"",
+    );
     let v = json(ok(&out));
     assert_eq!(v["sha256"], sha256(&body).as_str());
     assert_eq!(v["length"], 1 << 20);
@@ -99,7 +107,7 @@ fn requests_and_bodies_against_uvicorn() {
     let v = json(ok(&http(&[s, "/sha256", "-d", "a=1&b=2"], b"")));
     assert_eq!(v["sha256"], sha256(b"a=1&b=2").as_str());
     assert_eq!(v["content_type"], "application/x-www-form-urlencoded");
-    let out = http(&[s, "PUT", "/sha256", "-d", "@-"], &body);
+    let out = http(&[s, "PUT", "/sha256", "--data-binary", "@-"], &body);
     let v = json(ok(&out));
     assert_eq!(v["sha256"], sha256(&body).as_str());
     assert_eq!(v["transfer"], "chunked");
@@ -451,7 +459,7 @@ fn docker_engine() {
             "-H",
             "Content-Type: application/x-tar",
             "/images/create?fromSrc=-&repo=udskit/bb&tag=t",
-            "-d",
+            "--data-binary",
             "@-",
         ],
         &tar.stdout,
@@ -576,12 +584,14 @@ fn docker_engine() {
 /// A one-connection python server at `sock` that reads the request and then does `then`.
 fn misbehaving(dir: &Path, sock: &Path, then: &str) -> Bg {
     let mut c = python(&format!(
-        "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nc,_=s.accept()\nc.recv(65536)\n{then}\nc.close()",
+        "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\nprint('listening', file=sys.stderr, flush=True)\nc,_=s.accept()\nc.recv(65536)\n{then}\nc.close()",
         sock.to_str().unwrap()
     ));
     c.stdout(Stdio::null());
-    let bg = Bg::spawn(c, dir, "server");
-    wait_for_socket(sock);
+    // Waited for until it listens: between bind and listen the file exists but refuses.
+    let name = format!("server-{}", sock.file_name().unwrap().to_string_lossy());
+    let mut bg = Bg::spawn(c, dir, &name);
+    bg.wait_stderr("listening");
     bg
 }
 
@@ -1082,7 +1092,7 @@ fn a_content_length_must_match_the_body() {
         "http",
         s,
         "/sha256",
-        "-d",
+        "--data-binary",
         "@-",
         "-H",
         "Content-Length: 300000",
@@ -1102,7 +1112,7 @@ fn a_content_length_must_match_the_body() {
         ),
     ] {
         let mut c = udskit();
-        c.args(["http", s, "/sha256", "-d", "@-", "-H"])
+        c.args(["http", s, "/sha256", "--data-binary", "@-", "-H"])
             .arg(format!("Content-Length: {declared}"));
         let out = run_with_input(c, &data, LIMIT);
         assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));

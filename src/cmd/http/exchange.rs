@@ -12,8 +12,8 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::time::Instant;
 
+use super::body::ReqBody;
 use super::render::Render;
-use super::request::ReqBody;
 use crate::duration;
 use crate::error::{COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
 use crate::net::addr::Addr;

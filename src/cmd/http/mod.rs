@@ -3,10 +3,15 @@
 //! Docker Engine's specialities: `Upgrade: tcp` turned into a two-way stream on
 //! stdin/stdout, and its multiplexed stdout/stderr frames split apart.
 
+mod body;
+mod data;
 mod demux;
 mod exchange;
+mod form;
 mod head;
 mod jsonstream;
+mod place;
+mod redirect;
 mod render;
 mod request;
 mod upgrade;
@@ -24,9 +29,11 @@ use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
+use body::{ReqBody, Spec};
+use data::DataArg;
 use exchange::Clock;
 use render::{Demux, Render, View};
-use request::{Data, HeaderArg, ReqBody, Target};
+use request::{HeaderArg, Target};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
 ///
@@ -38,44 +45,122 @@ use request::{Data, HeaderArg, ReqBody, Target};
 /// are split onto stdout and stderr. With --upgrade, a 101 answer turns the connection into
 /// a two-way stream on stdin/stdout (docker attach and exec).
 ///
-/// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout;
+/// The socket is the SOCKET argument, else --unix-socket PATH or --abstract-unix-socket NAME
+/// (as curl's), else an http+unix://%2Fpath%2Fto.sock/path TARGET, else DOCKER_HOST
+/// (unix:///PATH or tcp://HOST:PORT). Of two arguments the first is a METHOD only when it is
+/// a method name in upper case (GET, POST, ...) or the socket is named by an option or the
+/// TARGET; a socket file named GET is written ./GET. A curl line runs as it is written:
+/// `curl --unix-socket S URL ...` becomes `udskit http --unix-socket S URL ...`.
+///
+/// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout,
+/// 47 more redirects than --max-redirs, 65 a body from stdin to be sent again (307/308);
 /// 1 for a broken answer (not HTTP, or cut off: what arrived is kept).
 ///
 /// Example:
 ///   udskit http /var/run/docker.sock /version
 ///   udskit http "$DOCKER_HOST" '/containers/json?all=1&filters={"status":["exited"]}'
 ///   udskit http /tmp/app.sock POST /items --json '{"name": "x"}'
+///   udskit http --unix-socket /var/run/docker.sock -fL http://localhost/v1.41/info
+///   DOCKER_HOST=unix:///var/run/docker.sock udskit http /version
 #[derive(clap::Args, Debug)]
 #[command(
-    override_usage = "udskit http [OPTIONS] <SOCKET> [METHOD] <TARGET>",
+    override_usage = "udskit http [OPTIONS] [SOCKET] [METHOD] <TARGET>",
     verbatim_doc_comment
 )]
 pub struct Args {
-    /// The socket: PATH, @NAME, unix:///PATH (as in DOCKER_HOST) or tcp:HOST:PORT
-    #[arg(value_name = "SOCKET")]
-    pub socket: Addr,
-    /// [METHOD] TARGET: an optional method (GET, POST, ...) and /path?query or http://host/path
-    #[arg(value_name = "TARGET", num_args = 1..=2, required = true)]
+    /// [SOCKET] [METHOD] TARGET: the socket (PATH, @NAME, unix:///PATH, tcp:HOST:PORT,
+    /// tcp://HOST:PORT), a method (GET, POST, ...) and /path?query or http://host/path
+    #[arg(value_name = "TARGET", num_args = 1..=3, required = true)]
     pub request: Vec<String>,
+    /// The socket file, as curl's option: TARGET is then a URL or a path, and no SOCKET
+    /// argument is given
+    #[arg(long, value_name = "PATH", conflicts_with = "abstract_unix_socket")]
+    pub unix_socket: Option<PathBuf>,
+    /// A socket in the Linux abstract namespace, as curl's option (NAME without the '@')
+    #[arg(long, value_name = "NAME")]
+    pub abstract_unix_socket: Option<String>,
     /// The method (as curl -X; a METHOD argument does the same)
     #[arg(short = 'X', long = "request", value_name = "METHOD")]
     pub method: Option<String>,
     /// A request header, 'Name: value' (repeatable); 'Name:' drops a default one
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub headers: Vec<String>,
-    /// Send DATA, @FILE or @- (stdin) as the body, byte for byte; POST unless a method is
-    /// given. DATA goes as a form (as curl's), a file or stdin as application/octet-stream
-    #[arg(short = 'd', long, value_name = "DATA", conflicts_with = "json")]
-    pub data: Option<String>,
+    /// Send DATA as the body (a form, as curl's); POST unless a method is given. @FILE or
+    /// @- (stdin) read it with CR and LF left out, as curl does (--data-binary keeps them).
+    /// Several -d/--data-* are joined with '&' in order
+    #[arg(short = 'd', long, value_name = "DATA", value_parser = data::data)]
+    pub data: Vec<DataArg>,
+    /// Send DATA, @FILE or @- byte for byte; a file or stdin goes as
+    /// application/octet-stream
+    #[arg(long, value_name = "DATA", value_parser = data::binary)]
+    pub data_binary: Vec<DataArg>,
+    /// Send DATA as it is written, '@' included
+    #[arg(long, value_name = "DATA", value_parser = data::raw)]
+    pub data_raw: Vec<DataArg>,
+    /// Send DATA URL-encoded, in curl's forms: content, =content, name=content, @FILE,
+    /// name@FILE (the name is sent as it is)
+    #[arg(long, value_name = "DATA", value_parser = data::url_encode)]
+    pub data_urlencode: Vec<DataArg>,
+    /// Put the -d/--data-* data in the URL's query and send a GET (HEAD with -I)
+    #[arg(short = 'G', long, conflicts_with_all = ["json", "form", "upload_file"])]
+    pub get: bool,
     /// Send DATA, @FILE or @- as a JSON body (sets Content-Type and Accept)
-    #[arg(long, value_name = "DATA")]
+    #[arg(
+        long,
+        value_name = "DATA",
+        conflicts_with_all = ["data", "data_binary", "data_raw", "data_urlencode", "form", "upload_file"]
+    )]
     pub json: Option<String>,
+    /// A multipart/form-data field (repeatable), as curl's: name=value, name=@FILE (a file,
+    /// streamed; ;type=T and ;filename=N may follow), 'name=<FILE' (a text field from a file)
+    #[arg(
+        short = 'F',
+        long,
+        value_name = "NAME=CONTENT",
+        conflicts_with_all = ["data", "data_binary", "data_raw", "data_urlencode", "upload_file"]
+    )]
+    pub form: Vec<String>,
+    /// PUT FILE (or - for stdin) as the body, streamed; a TARGET ending in '/' gets the
+    /// file's name appended, as curl does
+    #[arg(
+        short = 'T',
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["data", "data_binary", "data_raw", "data_urlencode"]
+    )]
+    pub upload_file: Option<PathBuf>,
+    /// Basic authentication (Authorization: Basic); a -H Authorization wins. udskit never
+    /// prompts: give the password too
+    #[arg(short = 'u', long, value_name = "USER:PASSWORD")]
+    pub user: Option<String>,
+    /// Follow redirects (3xx with a Location) on the same socket, as curl: 301/302 turn a
+    /// POST into a GET, 303 anything but HEAD, 307/308 keep the method and the body
+    #[arg(short = 'L', long)]
+    pub location: bool,
+    /// At most N redirects with -L (-1: no limit); one more is exit 47, as curl's
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 50,
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(-1..)
+    )]
+    pub max_redirs: i64,
     /// The User-Agent header [default: udskit/VERSION]
     #[arg(short = 'A', long, value_name = "NAME")]
     pub user_agent: Option<String>,
     /// Speak HTTP/2 without TLS from the first byte (h2c prior knowledge, as gRPC servers do)
     #[arg(long)]
     pub http2: bool,
+    /// HTTP/1.1, the default (accepted for curl's sake)
+    #[arg(long = "http1.1", conflicts_with = "http2")]
+    pub http1_1: bool,
+    /// Accepted for curl's sake, and meaningless here: plain HTTP on a socket has no TLS
+    #[arg(short = 'k', long)]
+    pub insecure: bool,
+    /// Accepted for curl's sake: bodies always stream, nothing is buffered
+    #[arg(short = 'N', long)]
+    pub no_buffer: bool,
     /// Print the status line and headers before the body
     #[arg(short, long)]
     pub include: bool,
@@ -112,32 +197,48 @@ pub struct Args {
 
 /// The request, validated: everything a usage error can be about is checked here.
 struct RequestPlan {
+    socket: Addr,
     method: Method,
     target: Target,
     headers: Vec<HeaderArg>,
-    data: Option<Data>,
+    /// The body to send, opened for each request (a 307/308 sends it again).
+    body: Option<Spec>,
+    /// The Content-Type sent with the body unless -H gives one.
+    content_type: Option<String>,
     json: bool,
+    /// Authorization from -u or the URL's user:password.
+    auth: Option<HeaderValue>,
     /// Print the head before the body (-i, -I, HEAD).
     include: bool,
     /// A Content-Length given with -H: the -H text and the length.
     user_length: Option<(String, u64)>,
 }
 
+/// One request of a chain of redirects: what changes from one to the next.
+struct Hop {
+    method: Method,
+    target: Target,
+    body: Option<Spec>,
+    /// Still the host asked for: credentials go to it only, as curl sends them.
+    same_host: bool,
+}
+
 fn plan(args: &Args) -> Result<RequestPlan, Fail> {
-    let (positional_method, target) = match args.request.as_slice() {
-        [t] => (None, t),
-        [m, t] => (Some(m), t),
-        _ => unreachable!("clap takes one or two"),
-    };
-    const KNOWN: [&str; 9] = [
-        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE",
-    ];
-    if positional_method.is_none() && KNOWN.contains(&target.as_str()) {
+    let place = place::resolve(
+        &args.request,
+        place::Sources {
+            unix_socket: args.unix_socket.as_deref(),
+            abstract_socket: args.abstract_unix_socket.as_deref(),
+            docker_host: std::env::var("DOCKER_HOST").ok(),
+        },
+    )?;
+    let (positional_method, target) = (place.method.as_ref(), &place.target);
+    if positional_method.is_none() && place::KNOWN.contains(&target.as_str()) {
         return Err(Fail::usage(format!("the TARGET is missing after {target}"))
             .hint(format!("write udskit http SOCKET {target} /path")));
     }
     let parse_method = |m: &str| {
-        let m = match KNOWN.iter().find(|k| k.eq_ignore_ascii_case(m)) {
+        let m = match place::KNOWN.iter().find(|k| k.eq_ignore_ascii_case(m)) {
             Some(k) => k.to_string(),
             None => m.to_string(),
         };
@@ -155,21 +256,90 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         (Some(m), _) | (None, Some(m)) => Some(parse_method(m)?),
         (None, None) => None,
     };
-    let (data, json) = match (&args.data, &args.json) {
-        (Some(d), _) => (Some(Data::parse(d)), false),
-        (None, Some(j)) => (Some(Data::parse(j)), true),
-        (None, None) => (None, false),
+    let (mut target, userinfo) = request::parse_target(target)?;
+
+    // The body: -d/--data-* joined in order, --json, -F or -T (clap keeps them apart).
+    let data_lists: [&[DataArg]; 4] = [
+        &args.data,
+        &args.data_binary,
+        &args.data_raw,
+        &args.data_urlencode,
+    ];
+    let has_data = data_lists.iter().any(|l| !l.is_empty());
+    let (mut body, mut content_type) = if has_data {
+        let spec = data::spec(&data_lists)?;
+        let ct = if spec.only_raw_source() {
+            // A file or stdin byte for byte is not a form: curl's form type on a tarball
+            // makes docker parse it as one ("invalid semicolon separator").
+            "application/octet-stream"
+        } else {
+            "application/x-www-form-urlencoded"
+        };
+        (Some(spec), Some(ct.to_string()))
+    } else if let Some(j) = &args.json {
+        let mut spec = Spec::default();
+        match j.strip_prefix('@') {
+            Some("-") => spec.push(body::Src::Stdin, body::Shape::Raw),
+            Some(p) => spec.push(body::Src::File(p.into()), body::Shape::Raw),
+            None => spec.push_bytes(j.clone()),
+        }
+        (Some(spec), Some("application/json".to_string()))
+    } else if !args.form.is_empty() {
+        let fields = args
+            .form
+            .iter()
+            .map(|f| form::parse(f))
+            .collect::<Result<Vec<_>, _>>()?;
+        let boundary = form::boundary();
+        (
+            Some(form::spec(&fields, &boundary)?),
+            Some(format!("multipart/form-data; boundary={boundary}")),
+        )
+    } else if let Some(file) = &args.upload_file {
+        let mut spec = Spec::default();
+        if file.as_os_str() == "-" {
+            spec.push(body::Src::Stdin, body::Shape::Raw);
+        } else {
+            spec.push(body::Src::File(file.clone()), body::Shape::Raw);
+            target = upload_target(target, file);
+        }
+        (Some(spec), None)
+    } else {
+        (None, None)
     };
-    let method = match (method, args.head, &data) {
+    if let Some(spec) = &body {
+        let stdins = spec
+            .parts
+            .iter()
+            .filter(|(s, _)| *s == body::Src::Stdin)
+            .count();
+        if stdins > 1 {
+            return Err(Fail::usage(
+                "stdin (@-) is read for the body more than once",
+            ));
+        }
+    }
+    // -G: the data goes into the query instead.
+    if args.get {
+        if let Some(spec) = body.take() {
+            let query = String::from_utf8_lossy(&spec.read_all()?).into_owned();
+            let sep = if target.path.contains('?') { '&' } else { '?' };
+            let with = format!("http://{}{}{sep}{query}", target.authority, target.path);
+            target = request::parse_target(&with)?.0;
+        }
+        content_type = None;
+    }
+    let method = match (method, args.head, &body) {
         (Some(m), true, _) if m != Method::HEAD => {
             return Err(Fail::usage(format!("-I sends HEAD, not {m}")));
         }
         (Some(m), _, _) => m,
         (None, true, _) => Method::HEAD,
+        (None, false, _) if args.upload_file.is_some() => Method::PUT,
         (None, false, Some(_)) => Method::POST,
         (None, false, None) => Method::GET,
     };
-    if args.upgrade.is_some() && data == Some(Data::Stdin) {
+    if args.upgrade.is_some() && body.as_ref().is_some_and(Spec::reads_stdin) {
         return Err(Fail::usage(
             "--upgrade bridges stdin to the upgraded connection: it cannot also be the body (@-)",
         ));
@@ -182,6 +352,28 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
             escape(p)
         )));
     }
+    let credentials = match (&args.user, userinfo) {
+        (Some(u), _) if !u.contains(':') => {
+            return Err(Fail::usage(format!(
+                "-u '{}': no password: udskit never prompts for one",
+                escape(u)
+            ))
+            .hint(format!("write -u {}:PASSWORD", escape(u))));
+        }
+        (Some(u), _) => Some(u.clone()),
+        (None, u) => u,
+    };
+    let auth = match credentials {
+        Some(c) => {
+            use base64::Engine as _;
+            let v = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(c.as_bytes())
+            );
+            Some(HeaderValue::from_str(&v).map_err(|_| Fail::usage("-u: not a valid header"))?)
+        }
+        None => None,
+    };
     let headers = args
         .headers
         .iter()
@@ -206,14 +398,42 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         }
     }
     Ok(RequestPlan {
+        socket: place.socket,
         include: args.include || method == Method::HEAD,
         method,
-        target: request::parse_target(target)?,
+        target,
         headers,
-        data,
-        json,
+        body,
+        content_type,
+        json: args.json.is_some(),
+        auth,
         user_length,
     })
+}
+
+/// curl's -T: a target ending in '/' gets the file's name, percent-encoded, before the query.
+fn upload_target(target: Target, file: &std::path::Path) -> Target {
+    let (path, query) = match target.path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (target.path.as_str(), None),
+    };
+    let Some(name) = file.file_name().filter(|_| path.ends_with('/')) else {
+        return target;
+    };
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let name = percent_encoding::percent_encode(name.as_encoded_bytes(), SET);
+    let path = match query {
+        Some(q) => format!("{path}{name}?{q}"),
+        None => format!("{path}{name}"),
+    };
+    Target {
+        authority: target.authority,
+        path,
+    }
 }
 
 impl RequestPlan {
@@ -221,14 +441,14 @@ impl RequestPlan {
     /// size is known is a usage error (a server would read a cut body, or take the rest for
     /// a next request); a body from a pipe, whose size cannot be known first, is sent with
     /// it and must end at exactly that many bytes.
-    fn hold_to_user_length(&self, body: ReqBody) -> Result<ReqBody, Fail> {
+    fn hold_to_user_length(&self, body: ReqBody, hop: &Hop) -> Result<ReqBody, Fail> {
         let Some((raw, n)) = &self.user_length else {
             return Ok(body);
         };
         let bad = |why: String| Fail::usage(format!("-H '{}': {why}", escape(raw)));
         match body.size() {
             Some(size) if size == *n => Ok(body),
-            Some(_) if self.data.is_none() => Err(bad("no body is sent (-d, --json)".into())),
+            Some(_) if hop.body.is_none() => Err(bad("no body is sent (-d, --json)".into())),
             Some(size) => Err(bad(format!(
                 "the body is {size} bytes; leave Content-Length out, udskit sends the right one"
             ))),
@@ -238,7 +458,12 @@ impl RequestPlan {
 
     /// The request headers in the order they go out: defaults, then -H in order (replacing
     /// a default of the same name, `Name:` removing one).
-    fn header_map(&self, args: &Args, body_size: Option<u64>) -> Result<HeaderMap, Fail> {
+    fn header_map(
+        &self,
+        args: &Args,
+        hop: &Hop,
+        body_size: Option<u64>,
+    ) -> Result<HeaderMap, Fail> {
         let mut h = HeaderMap::new();
         let value = |s: &str, what: &str| {
             HeaderValue::from_str(s).map_err(|_| {
@@ -246,7 +471,10 @@ impl RequestPlan {
             })
         };
         if !args.http2 {
-            h.insert(header::HOST, value(&self.target.authority, "the host")?);
+            h.insert(header::HOST, value(&hop.target.authority, "the host")?);
+        }
+        if let Some(a) = self.auth.as_ref().filter(|_| hop.same_host) {
+            h.insert(header::AUTHORIZATION, a.clone());
         }
         let ua = args
             .user_agent
@@ -255,21 +483,10 @@ impl RequestPlan {
         h.insert(header::USER_AGENT, value(&ua, "--user-agent")?);
         let accept = if self.json { "application/json" } else { "*/*" };
         h.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        // Inline -d data is a form, as curl sends it. A file or stdin is not: curl's form
-        // type on a tarball makes docker parse it as a form ("invalid semicolon separator").
-        let ct = match (&self.data, self.json) {
-            (None, _) => None,
-            (Some(_), true) => Some("application/json"),
-            (Some(Data::Inline(_)), false) => Some("application/x-www-form-urlencoded"),
-            (Some(_), false) => Some("application/octet-stream"),
-        };
-        if let Some(ct) = ct {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
-        }
         match body_size {
             Some(n)
-                if self.data.is_some()
-                    || matches!(self.method, Method::POST | Method::PUT | Method::PATCH) =>
+                if hop.body.is_some()
+                    || matches!(hop.method, Method::POST | Method::PUT | Method::PATCH) =>
             {
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
             }
@@ -281,6 +498,9 @@ impl RequestPlan {
             }
             _ => {}
         }
+        if let Some(ct) = self.content_type.as_ref().filter(|_| hop.body.is_some()) {
+            h.insert(header::CONTENT_TYPE, value(ct, "the content type")?);
+        }
         if let Some(p) = &args.upgrade {
             h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
             h.insert(header::UPGRADE, value(p, "--upgrade")?);
@@ -288,6 +508,15 @@ impl RequestPlan {
         let mut replaced = Vec::new();
         for arg in &self.headers {
             match arg {
+                // Credentials do not follow a redirect to another host (curl neither), nor
+                // does the length of a body the redirect dropped.
+                HeaderArg::Set(name, _)
+                    if (!hop.same_host
+                        && (name == header::AUTHORIZATION || name == header::COOKIE))
+                        || (hop.body.is_none()
+                            && self.body.is_some()
+                            && (name == header::CONTENT_LENGTH
+                                || name == header::CONTENT_TYPE)) => {}
                 HeaderArg::Set(name, v) => {
                     if !replaced.contains(name) {
                         h.remove(name);
@@ -304,23 +533,82 @@ impl RequestPlan {
     }
 }
 
+/// The request a followed redirect (the `redirects`th) leads to, or why there is none:
+/// more than --max-redirs, a Location udskit cannot follow, a body from stdin to send again.
+fn next_hop(
+    args: &Args,
+    plan: &RequestPlan,
+    mut hop: Hop,
+    status: StatusCode,
+    location: &str,
+    redirects: i64,
+    what: &str,
+) -> Result<Hop, Fail> {
+    if args.max_redirs >= 0 && redirects > args.max_redirs {
+        return Err(Fail::new(
+            redirect::TOO_MANY,
+            format!(
+                "{what}: the server redirected again after {} redirect{} (--max-redirs {})",
+                redirects - 1,
+                if redirects == 2 { "" } else { "s" },
+                args.max_redirs
+            ),
+        ));
+    }
+    let next = redirect::follow(&hop.target, location).map_err(|f| Fail {
+        message: format!("{what}: {}", f.message),
+        ..f
+    })?;
+    let (method, keep_body) = redirect::next_method(status, &hop.method);
+    let body = if keep_body { hop.body.take() } else { None };
+    if body.as_ref().is_some_and(Spec::reads_stdin) {
+        return Err(Fail::new(
+            redirect::NO_REWIND,
+            format!(
+                "{what}: the server answered {} to {}, which means sending the body again, and a body from stdin cannot be read twice",
+                head::status_text(status),
+                escape(location)
+            ),
+        )
+        .hint("save it to a file and send that (--data-binary @FILE), or send it to the new location"));
+    }
+    Ok(Hop {
+        same_host: hop.same_host && next.authority == plan.target.authority,
+        method,
+        target: next,
+        body,
+    })
+}
+
+/// With -v, what curl's options that change nothing here mean, said once.
+fn curl_notes(args: &Args, ctx: &Ctx) {
+    if args.insecure {
+        ctx.debug("-k/--insecure has no effect: the request is plain HTTP on the socket, there is no certificate to check");
+    }
+    if args.no_buffer {
+        ctx.debug("-N/--no-buffer: bodies stream as they arrive anyway");
+    }
+    if args.http1_1 {
+        ctx.debug("--http1.1: HTTP/1.1 is the default");
+    }
+}
+
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let plan = plan(&args)?;
+    curl_notes(&args, ctx);
     let stop = Shutdown::install()?;
     let clock = Clock::new(args.max_time);
-    let what = format!(
-        "{} {} on {}",
-        plan.method,
-        escape(&plan.target.path),
-        escape(&args.socket.to_string())
-    );
-    // A missing @FILE or an unwritable -o fails before anything is sent.
-    let body = match &plan.data {
-        Some(d) => ReqBody::open(d)?,
-        None => ReqBody::Empty,
+    let mut hop = Hop {
+        method: plan.method.clone(),
+        target: plan.target.clone(),
+        body: plan.body.clone(),
+        same_host: true,
     };
-    let body = plan.hold_to_user_length(body)?;
-    let headers = plan.header_map(&args, body.size())?;
+    // A missing @FILE or an unwritable -o fails before anything is sent.
+    let mut first_body = Some(match &hop.body {
+        Some(spec) => spec.open()?,
+        None => ReqBody::Empty,
+    });
     // -o FILE: written beside FILE and renamed over it at the very end, on success only.
     let (out, out_done, replacing) = match &args.output {
         Some(p) => {
@@ -345,53 +633,99 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             _ => Demux::Auto,
         },
     };
-
-    let stream = tokio::select! {
-        s = exchange::connect(&args.socket, args.connect) => s?,
-        _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
-        _ = stop.stopped() => return Ok(()),
-    };
-    if let Some(c) = stream.peer_cred() {
-        ctx.debug(format!(
-            "connected to {} ({c})",
-            escape(&args.socket.to_string())
-        ));
-    }
     let version = if args.http2 {
         Version::HTTP_2
     } else {
         Version::HTTP_11
     };
-    let uri = if args.http2 {
-        format!("http://{}{}", plan.target.authority, plan.target.path)
-    } else {
-        plan.target.path.clone()
-    };
-    head::verbose_head(
-        ctx,
-        "> ",
-        &format!(
-            "{} {} {}",
-            plan.method,
-            plan.target.path,
-            head::version_name(version)
-        ),
-        &headers,
-        !args.http2,
-    );
-    let mut req = Request::builder()
-        .method(plan.method.clone())
-        .uri(uri)
-        .version(version)
-        .body(body)
-        .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
-    *req.headers_mut() = headers;
+    let socket = escape(&plan.socket.to_string()).into_owned();
 
-    let (_sender, mut resp) = tokio::select! {
-        r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
-        _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
-        _ = stop.stopped() => return Ok(()),
+    // One request, then one more for each redirect followed with -L.
+    let mut redirects = 0i64;
+    let (what, resp) = loop {
+        let what = format!("{} {} on {socket}", hop.method, escape(&hop.target.path));
+        let body = match first_body.take() {
+            Some(b) => b,
+            None => match &hop.body {
+                Some(spec) => spec.open()?,
+                None => ReqBody::Empty,
+            },
+        };
+        let body = plan.hold_to_user_length(body, &hop)?;
+        let headers = plan.header_map(&args, &hop, body.size())?;
+        let stream = tokio::select! {
+            s = exchange::connect(&plan.socket, args.connect) => s?,
+            _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
+            _ = stop.stopped() => return Ok(()),
+        };
+        if let Some(c) = stream.peer_cred() {
+            ctx.debug(format!("connected to {socket} ({c})"));
+        }
+        let uri = if args.http2 {
+            format!("http://{}{}", hop.target.authority, hop.target.path)
+        } else {
+            hop.target.path.clone()
+        };
+        head::verbose_head(
+            ctx,
+            "> ",
+            &format!(
+                "{} {} {}",
+                hop.method,
+                hop.target.path,
+                head::version_name(version)
+            ),
+            &headers,
+            !args.http2,
+        );
+        let mut req = Request::builder()
+            .method(hop.method.clone())
+            .uri(uri)
+            .version(version)
+            .body(body)
+            .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
+        *req.headers_mut() = headers;
+
+        let (sender, resp) = tokio::select! {
+            r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
+            _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
+            _ = stop.stopped() => return Ok(()),
+        };
+        let location = resp
+            .headers()
+            .get(header::LOCATION)
+            .filter(|_| args.location && redirect::is_redirect(resp.status()))
+            .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
+        let Some(location) = location else {
+            break (what, (sender, resp));
+        };
+        // A redirect followed: its head is shown as curl -iL and -v show it, its body is
+        // not read, and the next request goes to the same socket on a new connection.
+        let (parts, _) = resp.into_parts();
+        drop(sender);
+        head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
+        if plan.include && !out.is_closed() {
+            let _ = out.write(head::head_bytes(&parts, &view)).await;
+        }
+        redirects += 1;
+        match next_hop(&args, &plan, hop, parts.status, &location, redirects, &what) {
+            Ok(next) => hop = next,
+            Err(fail) => {
+                // The heads shown so far reach stdout before the error, as curl's do.
+                drop(out);
+                let _ = out_done.finish(&stop).await;
+                return Err(fail.into());
+            }
+        }
+        ctx.debug(format!(
+            "following {} to {} http://{}{}",
+            parts.status.as_u16(),
+            hop.method,
+            hop.target.authority,
+            hop.target.path
+        ));
     };
+    let (_sender, mut resp) = resp;
     let status = resp.status();
     let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
     let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));

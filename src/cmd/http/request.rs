@@ -1,20 +1,10 @@
 //! The request side of `udskit http`: the TARGET grammar (a path or a full `http://` URL,
-//! percent-encoded where a URI needs it, so docker filters can be typed as plain JSON), the
-//! curl-style `-H` forms, and request bodies (`-d`/`--json` with inline data, `@FILE` or
-//! `@-`) that stream from a reading thread instead of being read whole.
+//! percent-encoded where a URI needs it, so docker filters can be typed as plain JSON; a
+//! `user:password@` in it as curl takes it) and the curl-style `-H` forms.
 
-use std::fs::File;
-use std::io;
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use bytes::Bytes;
-use hyper::body::{Body, Frame, SizeHint};
 use hyper::header::{HeaderName, HeaderValue};
-use tokio::sync::mpsc;
 
-use crate::error::{FAILURE, Fail};
+use crate::error::Fail;
 use crate::term::escape;
 
 /// Where the request goes: the Host header (or `:authority`) and the origin-form target.
@@ -27,17 +17,28 @@ pub struct Target {
 /// The Host a bare `/path` gets: there is no host on a socket, servers just want one.
 pub const DEFAULT_HOST: &str = "localhost";
 
-pub fn parse_target(s: &str) -> Result<Target, Fail> {
+/// The TARGET and the `user:password` written in its URL, if any.
+pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
     let lower = s.to_ascii_lowercase();
+    let mut userinfo = None;
     let (authority, path) = if lower.starts_with("http://") {
         let rest = &s["http://".len()..];
         let end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (auth, path) = rest.split_at(end);
-        if auth.contains('@') {
-            return Err(Fail::usage(format!(
-                "'{}': user names in the URL are not supported; send an Authorization header with -H",
-                escape(s)
-            )));
+        let (mut auth, path) = rest.split_at(end);
+        if let Some((user, host)) = auth.rsplit_once('@') {
+            let decoded = percent_encoding::percent_decode_str(user).decode_utf8_lossy();
+            if !decoded.contains(':') {
+                return Err(Fail::usage(format!(
+                    "'{}': a user in the URL needs its password, user:password@host",
+                    escape(s)
+                ))
+                .hint("udskit never prompts for a password: write -u USER:PASSWORD"));
+            }
+            userinfo = Some(decoded.into_owned());
+            auth = host;
+        }
+        if auth.to_ascii_lowercase().starts_with("unix:") {
+            return Err(unix_url(s));
         }
         let auth = if auth.is_empty() { DEFAULT_HOST } else { auth };
         if auth.parse::<hyper::http::uri::Authority>().is_err() {
@@ -59,6 +60,8 @@ pub fn parse_target(s: &str) -> Result<Target, Fail> {
             escape(s)
         ))
         .hint("write the target as /path or http://host/path"));
+    } else if lower.starts_with("unix:") {
+        return Err(unix_url(s));
     } else if s.starts_with('/') || s == "*" {
         (DEFAULT_HOST.to_string(), s.to_string())
     } else if s.starts_with('?') {
@@ -77,7 +80,17 @@ pub fn parse_target(s: &str) -> Result<Target, Fail> {
             escape(s)
         )));
     }
-    Ok(Target { authority, path })
+    Ok((Target { authority, path }, userinfo))
+}
+
+/// `unix:///var/run/docker.sock:/info` and `http://unix:/var/run/docker.sock:/info` put the
+/// socket and the path in one string split at a colon, which a socket path may hold too.
+fn unix_url(s: &str) -> Fail {
+    Fail::usage(format!(
+        "'{}': a socket and a path joined by ':' cannot be told apart (a path may hold ':')",
+        escape(s)
+    ))
+    .hint("give the socket and the path apart: udskit http /var/run/docker.sock /info, or http+unix://%2Fvar%2Frun%2Fdocker.sock/info")
 }
 
 /// Percent-encodes what a URI cannot hold as is (spaces, quotes, braces, brackets, non-ASCII,
@@ -133,176 +146,12 @@ pub fn parse_header(s: &str) -> Result<HeaderArg, Fail> {
     Ok(HeaderArg::Set(name, value))
 }
 
-/// A `-d`/`--json` argument: the data itself, `@FILE` or `@-` (stdin).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Data {
-    Inline(Bytes),
-    File(PathBuf),
-    Stdin,
-}
-
-impl Data {
-    pub fn parse(s: &str) -> Data {
-        match s.strip_prefix('@') {
-            Some("-") => Data::Stdin,
-            Some(path) => Data::File(PathBuf::from(path)),
-            None => Data::Inline(Bytes::copy_from_slice(s.as_bytes())),
-        }
-    }
-}
-
-/// A request body: nothing, bytes at hand, or chunks from a reading thread (a file or stdin),
-/// so that an image tarball of any size goes out without being held in memory.
-pub enum ReqBody {
-    Empty,
-    Full(Option<Bytes>),
-    Chunks {
-        rx: mpsc::Receiver<io::Result<Bytes>>,
-        /// The Content-Length sent, when known: the chunks are held to it.
-        size: Option<u64>,
-        sent: u64,
-        /// What the body is and where its length comes from, for the error when the
-        /// chunks do not match it: "the body from stdin", "of -H Content-Length".
-        from: String,
-        length_of: &'static str,
-    },
-}
-
-impl ReqBody {
-    /// Opens the body of `data`; its size when known (Content-Length), else it goes chunked.
-    pub fn open(data: &Data) -> anyhow::Result<ReqBody> {
-        Ok(match data {
-            Data::Inline(b) => ReqBody::Full(Some(b.clone())),
-            Data::File(p) => {
-                let shown = escape(&p.display().to_string()).into_owned();
-                let f = File::open(p).map_err(|e| {
-                    anyhow::Error::from(e).context(format!("reading the body from {shown}"))
-                })?;
-                let meta = f.metadata()?;
-                if meta.is_dir() {
-                    return Err(Fail::new(
-                        FAILURE,
-                        format!("reading the body from {shown}: it is a directory"),
-                    )
-                    .into());
-                }
-                let size = meta.is_file().then_some(meta.len());
-                ReqBody::Chunks {
-                    rx: crate::io::stdio::read_chunks(f),
-                    size,
-                    sent: 0,
-                    from: format!("the body from {shown}"),
-                    length_of: "it had when opened",
-                }
-            }
-            Data::Stdin => ReqBody::Chunks {
-                size: stdin_size(),
-                rx: crate::io::stdio::stdin(),
-                sent: 0,
-                from: "the body from stdin".into(),
-                length_of: "it had when opened",
-            },
-        })
-    }
-
-    /// A body of unknown size sent with the length `n` the user declared.
-    pub fn declared(self, n: u64) -> ReqBody {
-        match self {
-            ReqBody::Chunks { rx, from, .. } => ReqBody::Chunks {
-                rx,
-                size: Some(n),
-                sent: 0,
-                from,
-                length_of: "of -H Content-Length",
-            },
-            other => other,
-        }
-    }
-
-    /// The Content-Length this body will have, when it is known before sending.
-    pub fn size(&self) -> Option<u64> {
-        match self {
-            ReqBody::Empty => Some(0),
-            ReqBody::Full(b) => Some(b.as_ref().map_or(0, |b| b.len() as u64)),
-            ReqBody::Chunks { size, .. } => *size,
-        }
-    }
-}
-
-/// The bytes left in stdin when it is a regular file (`< image.tar`): then the request can
-/// carry a Content-Length, as some servers require.
-fn stdin_size() -> Option<u64> {
-    let fd = rustix::stdio::stdin();
-    let st = rustix::fs::fstat(fd).ok()?;
-    if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
-        return None;
-    }
-    let pos = rustix::fs::seek(fd, rustix::fs::SeekFrom::Current(0)).ok()?;
-    (st.st_size as u64).checked_sub(pos)
-}
-
-impl Body for ReqBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        match self.get_mut() {
-            ReqBody::Empty => Poll::Ready(None),
-            ReqBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
-            ReqBody::Chunks {
-                rx,
-                size,
-                sent,
-                from,
-                length_of,
-            } => {
-                let chunk = std::task::ready!(rx.poll_recv(cx));
-                // A body that does not end where its Content-Length says would be read by
-                // the server cut, or as the start of another request: stop it here.
-                let wrong = |msg: String| Poll::Ready(Some(Err(io::Error::other(msg))));
-                match (chunk, *size) {
-                    (Some(Ok(b)), Some(n)) if *sent + b.len() as u64 > n => {
-                        wrong(format!("{from} is longer than the {n} bytes {length_of}"))
-                    }
-                    (None, Some(n)) if *sent < n => wrong(format!(
-                        "{from} ended after {sent} of the {n} bytes {length_of}"
-                    )),
-                    (Some(Ok(b)), _) => {
-                        *sent += b.len() as u64;
-                        Poll::Ready(Some(Ok(Frame::data(b))))
-                    }
-                    (Some(Err(e)), _) => Poll::Ready(Some(Err(e))),
-                    (None, _) => Poll::Ready(None),
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match self {
-            ReqBody::Empty => true,
-            ReqBody::Full(b) => b.is_none(),
-            ReqBody::Chunks { .. } => false,
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match self.size() {
-            Some(n) => SizeHint::with_exact(n),
-            None => SizeHint::default(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn t(s: &str) -> (String, String) {
-        let t = parse_target(s).unwrap();
+        let t = parse_target(s).unwrap().0;
         (t.authority, t.path)
     }
 
@@ -323,7 +172,18 @@ mod tests {
         );
         assert_eq!(t("/a b/%41%zz#f").1, "/a%20b/%41%25zz%23f");
         assert_eq!(t("/é").1, "/%C3%A9");
-        for bad in ["version", "https://x/", "http://u@h/", "http://a b/"] {
+        assert_eq!(
+            parse_target("http://u%40x:p:w@h/").unwrap().1.as_deref(),
+            Some("u@x:p:w")
+        );
+        for bad in [
+            "version",
+            "https://x/",
+            "http://u@h/",
+            "http://a b/",
+            "unix:///var/run/docker.sock:/info",
+            "http://unix:/var/run/docker.sock:/info",
+        ] {
             assert!(parse_target(bad).is_err(), "{bad}");
         }
     }
@@ -346,12 +206,5 @@ mod tests {
         assert_eq!(parse_header("X-E;").unwrap(), (set("x-e", "")));
         assert!(parse_header("nocolon").is_err());
         assert!(parse_header("bad name: v").is_err());
-    }
-
-    #[test]
-    fn data_forms() {
-        assert_eq!(Data::parse("@-"), Data::Stdin);
-        assert_eq!(Data::parse("@f.json"), Data::File("f.json".into()));
-        assert_eq!(Data::parse("a=1"), Data::Inline(Bytes::from_static(b"a=1")));
     }
 }
