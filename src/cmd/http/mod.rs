@@ -3,13 +3,18 @@
 //! Docker Engine's specialities: `Upgrade: tcp` turned into a two-way stream on
 //! stdin/stdout, and its multiplexed stdout/stderr frames split apart.
 
+mod decode;
 mod demux;
+mod docker;
 mod exchange;
 mod head;
 mod jsonstream;
+mod progress;
 mod render;
 mod request;
+mod tap;
 mod upgrade;
+mod writeout;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,8 +24,8 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
 use crate::duration;
-use crate::error::{FAILURE, Fail, HTTP_ERROR};
-use crate::io::stdio::Writer;
+use crate::error::{FAILURE, Fail, HTTP_ERROR, OK, Reported};
+use crate::io::stdio::{Tail, Writer};
 use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
@@ -105,14 +110,55 @@ pub struct Args {
     /// Format the body as on a terminal even when piped (JSON pretty-printed)
     #[arg(long, conflicts_with = "raw")]
     pub pretty: bool,
-    /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing)
+    /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing,
+    /// docker progress left as JSON and not read for errors)
     #[arg(long)]
     pub raw: bool,
+
+    // curl's response-side habits: -s, -S, -w, -D, --compressed, -O.
+    /// No progress bar, no diagnostics, no warnings and no error message, as curl -s (the
+    /// exit code still tells). -q alone is -sS: errors and warnings shown, nothing else
+    #[arg(short, long)]
+    pub silent: bool,
+    /// With -s, print the error message when the request fails anyway (curl -sS)
+    #[arg(short = 'S', long)]
+    pub show_error: bool,
+    /// After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as
+    /// curl -w: %{http_code} ... %{stderr} switches to stderr, %header{NAME}, \n \t \r, %%
+    #[arg(short = 'w', long, value_name = "FORMAT", long_help = write_out_help())]
+    pub write_out: Option<String>,
+    /// Write the status line and headers, as received (CRLF), to FILE; - is stdout, before
+    /// the body
+    #[arg(short = 'D', long, value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+    /// Ask for a compressed answer (Accept-Encoding: gzip, deflate, br, zstd) and decode it
+    /// as it streams; -o and the terminal get the decoded bytes (exit 61 when it cannot be
+    /// decoded). Without it the body stays as sent
+    #[arg(long)]
+    pub compressed: bool,
+    /// Write the body to the file named by the last segment of TARGET's path, in the
+    /// current directory, as -o does (curl -O)
+    #[arg(short = 'O', long, conflicts_with = "output")]
+    pub remote_name: bool,
+}
+
+fn write_out_help() -> String {
+    format!(
+        "After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as curl -w.\n\
+         Variables: %{{NAME}} for NAME in {}; %{{stderr}} and %{{stdout}} switch where the rest \
+         goes; %header{{NAME}} is a response header. \\n \\t \\r and %% as in curl; an unknown \
+         variable is warned about. time_total is in seconds (6 decimals); size_download counts \
+         the body as sent (before --compressed decoding); http_code is 000 without an answer.\n\
+         Example: -w '%{{http_code}} %{{time_total}}\\n'",
+        writeout::known()
+    )
 }
 
 /// The request, validated: everything a usage error can be about is checked here.
 struct RequestPlan {
     method: Method,
+    /// TARGET as given (`-w %{url}`).
+    given: String,
     target: Target,
     headers: Vec<HeaderArg>,
     data: Option<Data>,
@@ -206,6 +252,7 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         }
     }
     Ok(RequestPlan {
+        given: target.clone(),
         include: args.include || method == Method::HEAD,
         method,
         target: request::parse_target(target)?,
@@ -255,6 +302,12 @@ impl RequestPlan {
         h.insert(header::USER_AGENT, value(&ua, "--user-agent")?);
         let accept = if self.json { "application/json" } else { "*/*" };
         h.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        if args.compressed {
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static(decode::ACCEPTED),
+            );
+        }
         // Inline -d data is a form, as curl sends it. A file or stdin is not: curl's form
         // type on a tarball makes docker parse it as a form ("invalid semicolon separator").
         let ct = match (&self.data, self.json) {
@@ -304,9 +357,160 @@ impl RequestPlan {
     }
 }
 
+/// What the transfer told, for `-w` and the end of the output.
+#[derive(Default)]
+struct Record {
+    status: Option<StatusCode>,
+    headers: Option<HeaderMap>,
+    size_header: u64,
+    size_download: u64,
+    /// The last byte shown on stdout, when stdout is where the body went.
+    tail: Option<Tail>,
+}
+
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let plan = plan(&args)?;
+    let format = match &args.write_out {
+        Some(f) => Some(writeout::Format::load(f, plan.data == Some(Data::Stdin))?),
+        None => None,
+    };
+    let output = output_path(&args, &plan)?;
+    // -s: curl's silence; -q already hides diagnostics, -s hides warnings and errors too.
+    let ctx = &Ctx {
+        quiet: ctx.quiet || args.silent,
+        silent: ctx.silent || args.silent,
+        ..ctx.clone()
+    };
     let stop = Shutdown::install()?;
+    let mut record = Record::default();
+    let result = transfer(&args, &plan, output.as_deref(), ctx, &stop, &mut record).await;
+    if stop.is_stopping() {
+        return result;
+    }
+    let stdout_tty = ctx.stdout_is_tty;
+    let mut tail = record.tail.as_ref().and_then(Tail::last);
+    // A line the body left open is ended before anything else is written (an error line,
+    // the shell's prompt), on a terminal only: piped, the bytes stay exact.
+    let end_line = |tail: &mut Option<u8>| {
+        if stdout_tty && tail.is_some_and(|b| b != b'\n') {
+            let _ = crate::io::stdio::write_all(rustix::stdio::stdout(), b"\n");
+            *tail = Some(b'\n');
+        }
+    };
+    let code = match &result {
+        Ok(()) => OK,
+        Err(e) => {
+            end_line(&mut tail);
+            if !args.silent || args.show_error {
+                crate::error::report(e, ctx.color_stderr);
+            }
+            crate::error::exit_code(e)
+        }
+    };
+    if let Some(format) = format {
+        let facts = writeout::Facts {
+            status: record.status,
+            headers: record.headers.take(),
+            time_total: started.elapsed(),
+            size_download: record.size_download,
+            size_header: record.size_header,
+            exitcode: code,
+            errormsg: match &result {
+                Ok(()) => String::new(),
+                Err(e) => format!("{e:#}"),
+            },
+            method: plan.method.to_string(),
+            url: plan.given.clone(),
+            url_effective: format!("http://{}{}", plan.target.authority, plan.target.path),
+        };
+        let (parts, unknown) = format.render(&facts);
+        for name in unknown {
+            // Shown even with -s, as curl shows it: the format itself is wrong.
+            crate::term::stderr_line(format!(
+                "udskit: warning: unknown --write-out variable: '{}'\n",
+                escape(&name)
+            ));
+        }
+        for (dest, text) in parts {
+            match dest {
+                writeout::Dest::Stdout => {
+                    let _ = crate::io::stdio::write_all(rustix::stdio::stdout(), &text);
+                    tail = text.last().copied().or(tail);
+                }
+                writeout::Dest::Stderr => crate::term::stderr_line(text),
+            }
+        }
+    }
+    end_line(&mut tail);
+    match result {
+        Ok(()) => Ok(()),
+        Err(_) => Err(Reported(code).into()),
+    }
+}
+
+/// The file of `-o FILE`, or of `-O`: the last segment of TARGET's path (query and fragment
+/// left out, percent-escapes kept, as curl names it), never empty, `.` or `..`.
+fn output_path(args: &Args, plan: &RequestPlan) -> Result<Option<PathBuf>, Fail> {
+    if !args.remote_name {
+        return Ok(args.output.clone());
+    }
+    let path = plan.target.path.split(['?', '#']).next().unwrap_or("");
+    let name = path.rsplit('/').next().unwrap_or("");
+    if name.is_empty() || name == "." || name == ".." {
+        let shown = if name.is_empty() {
+            "an empty name"
+        } else {
+            name
+        };
+        return Err(Fail::usage(format!(
+            "-O: the last segment of {} is {shown}, not a file name",
+            escape(&plan.target.path)
+        ))
+        .hint("name the file with -o FILE"));
+    }
+    Ok(Some(PathBuf::from(name)))
+}
+
+/// `-D FILE`: the heads as received, to FILE or (`-`) stdout before the body.
+async fn dump_heads(
+    to: &std::path::Path,
+    heads: &[u8],
+    body_out: Option<&Writer>,
+) -> anyhow::Result<()> {
+    if to == std::path::Path::new("-") {
+        return match body_out {
+            Some(out) => {
+                let _ = out.write(bytes::Bytes::copy_from_slice(heads)).await;
+                Ok(())
+            }
+            None => crate::io::stdio::write_all(rustix::stdio::stdout(), heads)
+                .or_else(|e| {
+                    if crate::error::is_broken_pipe(&e) {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .context("writing the headers to stdout (-D -)"),
+        };
+    }
+    std::fs::write(to, heads).with_context(|| {
+        format!(
+            "writing the headers to {} (-D)",
+            escape(&to.display().to_string())
+        )
+    })
+}
+
+async fn transfer(
+    args: &Args,
+    plan: &RequestPlan,
+    output: Option<&std::path::Path>,
+    ctx: &Ctx,
+    stop: &Shutdown,
+    record: &mut Record,
+) -> anyhow::Result<()> {
     let clock = Clock::new(args.max_time);
     let what = format!(
         "{} {} on {}",
@@ -320,9 +524,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         None => ReqBody::Empty,
     };
     let body = plan.hold_to_user_length(body)?;
-    let headers = plan.header_map(&args, body.size())?;
+    let headers = plan.header_map(args, body.size())?;
     // -o FILE: written beside FILE and renamed over it at the very end, on success only.
-    let (out, out_done, replacing) = match &args.output {
+    let (out, out_done, replacing) = match output {
         Some(p) => {
             let (f, pending) = crate::io::outfile::create(p)?;
             let (out, done) = Writer::spawn_to(f);
@@ -330,20 +534,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         None => {
             let (out, done) = Writer::spawn();
+            record.tail = Some(out.tail());
             (out, done, None)
         }
     };
-    let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
+    let to_terminal = output.is_none() && ctx.stdout_is_tty;
     let pretty = !args.raw && (args.pretty || to_terminal);
     let view = View {
         pretty,
-        color: pretty && args.output.is_none() && ctx.color_stdout,
+        color: pretty && output.is_none() && ctx.color_stdout,
         guard: to_terminal && !args.raw,
         demux: match (args.demux, args.raw) {
             (true, _) => Demux::Always,
             (_, true) => Demux::Never,
             _ => Demux::Auto,
         },
+        progress: to_terminal && !args.raw,
+        sniff: !args.raw,
     };
 
     let stream = tokio::select! {
@@ -387,7 +594,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
     *req.headers_mut() = headers;
 
-    let (_sender, mut resp) = tokio::select! {
+    let (_sender, mut resp, heads_seen) = tokio::select! {
         r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
         _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
         _ = stop.stopped() => return Ok(()),
@@ -396,7 +603,27 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
     let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
     let (parts, body) = resp.into_parts();
+    // The heads as they came (the tap's copy), else as hyper parsed them (h2).
+    let heads = heads_seen
+        .as_ref()
+        .and_then(|h| {
+            let h = h.lock().unwrap_or_else(|e| e.into_inner());
+            h.complete().map(<[u8]>::to_vec)
+        })
+        .unwrap_or_else(|| {
+            let raw = View {
+                pretty: false,
+                ..view
+            };
+            head::head_bytes(&parts, &raw).to_vec()
+        });
+    record.status = Some(status);
+    record.headers = Some(parts.headers.clone());
+    record.size_header = heads.len() as u64;
     head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
+    if let Some(to) = &args.dump_header {
+        dump_heads(to, &heads, output.is_none().then_some(&out)).await?;
+    }
     if plan.include && !out.is_closed() {
         let _ = out.write(head::head_bytes(&parts, &view)).await;
     }
@@ -424,29 +651,59 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let up_view = View {
                 pretty: false,
                 guard: false,
+                progress: false,
                 ..view
             };
             let render = Render::new(up_view, &parts.headers, out.clone());
             tokio::select! {
-                r = upgrade::bridge(on, render, &out, &stop, ctx) => r.with_context(|| what.clone()),
+                r = upgrade::bridge(on, render, &out, stop, ctx) => r.with_context(|| what.clone()),
                 _ = clock.expired() => Err(clock.fail(&what, "the upgraded stream did not end").into()),
             }
         }
         None => {
+            let codings = if args.compressed {
+                decode::codings(&parts.headers).map_err(|name| {
+                    Fail::new(
+                        crate::error::BAD_CONTENT_ENCODING,
+                        format!(
+                            "{what}: the answer is encoded as '{}', which udskit cannot decode (--compressed)",
+                            escape(&name)
+                        ),
+                    )
+                })?
+            } else {
+                Vec::new()
+            };
+            let announced = hyper::body::Body::size_hint(&body).exact();
+            let source = decode::BodySource::new(body, &codings);
+            // The bar of a download to a file, on a terminal's stderr, unless -s or -q.
+            let bar = (output.is_some()
+                && !ctx.quiet
+                && plan.method != Method::HEAD
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .then(|| progress::Download::new(announced));
             let render = Render::new(view, &parts.headers, out.clone());
-            exchange::stream_body(body, render, &clock, &stop, &what, ctx).await
+            exchange::stream_body(
+                source,
+                announced,
+                render,
+                bar.as_ref(),
+                &clock,
+                stop,
+                &what,
+                ctx,
+                &mut record.size_download,
+            )
+            .await
         }
     };
     drop(out);
     // After a stop signal the writer gets a second to drain, not for ever: the chunks
     // queued for a stdout nobody reads would otherwise keep a stopped request alive.
-    let written = out_done
-        .finish(&stop)
-        .await
-        .with_context(|| match &args.output {
-            Some(p) => format!("writing {}", escape(&p.display().to_string())),
-            None => "writing stdout".to_string(),
-        });
+    let written = out_done.finish(stop).await.with_context(|| match output {
+        Some(p) => format!("writing {}", escape(&p.display().to_string())),
+        None => "writing stdout".to_string(),
+    });
     result?;
     written?;
     if args.fail && status.as_u16() >= 400 {
