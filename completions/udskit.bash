@@ -283,7 +283,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__http)
-            opts="-X -H -d -A -i -I -o -f -m -q -v -h -V --request --header --data --json --user-agent --http2 --include --head --output --fail --max-time --wait --connect-timeout --upgrade --demux --pretty --raw --color --quiet --verbose --help --version"
+            opts="-X -H -d -A -i -I -o -f -m -s -S -w -D -O -q -v -h -V --request --header --data --json --user-agent --http2 --include --head --output --fail --max-time --wait --connect-timeout --upgrade --demux --pretty --raw --silent --show-error --write-out --dump-header --compressed --remote-name --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -350,6 +350,22 @@ _udskit() {
                     return 0
                     ;;
                 --upgrade)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --dump-header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -D)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

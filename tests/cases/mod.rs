@@ -4,6 +4,7 @@ mod datagrams;
 mod generate;
 mod hostile_input;
 mod http;
+mod http_response;
 mod layout;
 mod listen;
 mod logs;

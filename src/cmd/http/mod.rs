@@ -43,13 +43,19 @@ use request::{Data, HeaderArg, ReqBody, Target};
 /// are split onto stdout and stderr. With --upgrade, a 101 answer turns the connection into
 /// a two-way stream on stdin/stdout (docker attach and exec).
 ///
-/// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout;
-/// 1 for a broken answer (not HTTP, or cut off: what arrived is kept).
+/// Docker's progress streams (pull, push, build) are drawn as a live line per layer on a
+/// terminal and left as JSON when piped; an error in one is an error (exit 1) either way,
+/// unless --raw. With -o or -O, a progress bar on stderr when it is a terminal.
+///
+/// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout,
+/// 61 an answer --compressed cannot decode; 1 for a broken answer (not HTTP, or cut off:
+/// what arrived is kept) or a progress stream that reported an error.
 ///
 /// Example:
 ///   udskit http /var/run/docker.sock /version
 ///   udskit http "$DOCKER_HOST" '/containers/json?all=1&filters={"status":["exited"]}'
 ///   udskit http /tmp/app.sock POST /items --json '{"name": "x"}'
+///   udskit http -fsS -o /dev/null -w '%{http_code} %{time_total}\n' /tmp/app.sock /health
 #[derive(clap::Args, Debug)]
 #[command(
     override_usage = "udskit http [OPTIONS] <SOCKET> [METHOD] <TARGET>",

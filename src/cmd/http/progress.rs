@@ -158,9 +158,11 @@ impl Download {
         self.bar.set_position(received);
     }
 
-    /// The whole body is in: the bar's last state stays, as curl's meter does.
+    /// The whole body is in: the bar's last state stays, as curl's meter does, on a line
+    /// of its own.
     pub fn done(&self) {
         self.bar.finish();
+        stderr_line("\n");
     }
 }
 
