@@ -74,6 +74,14 @@ fn silent_and_show_error_as_curl() {
     let out = http(&["-q", m, "/"]);
     assert_eq!(out.status.code(), Some(7));
     assert!(stderr_of(&out).contains("error: connecting"));
+    // -sv: quiet, but the exchange is shown, as curl -sv shows it.
+    let out = http(&["-sv", s, "/data"]);
+    ok(&out);
+    assert!(
+        stderr_of(&out).contains("> GET /data HTTP/1.1\n"),
+        "{}",
+        stderr_of(&out)
+    );
     // Bundles as pasted from curl lines.
     let out = http(&["-fsS", s, "/status/404"]);
     assert_eq!(out.status.code(), Some(22));
@@ -580,6 +588,108 @@ fn an_open_line_is_ended_on_a_terminal_only() {
     assert_eq!(t.code, Some(1));
     assert!(
         t.pty.starts_with("partial\nudskit: error: GET / on unix:"),
+        "{:?}",
+        t.pty
+    );
+}
+
+/// A real Docker Engine's build output (a `stream` of text in pieces that are not lines,
+/// then `aux`) drawn on a terminal, and a build that fails (its `error` object) an error,
+/// piped and drawn alike.
+#[test]
+fn docker_engine_build_progress() {
+    if !have("dockerd") || !have("tar") || !have("python3") {
+        return;
+    }
+    if !is_root() {
+        eprintln!("\n!!! dockerd needs root: docker_engine_build_progress did NOT run !!!\n");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    let docker = crate::support::servers::Dockerd::start(dir.path());
+    let s = docker.sock.to_str().unwrap();
+    let context = |dockerfile: &str| {
+        let ctx = dir.path().join("ctx");
+        std::fs::create_dir_all(&ctx).unwrap();
+        std::fs::write(ctx.join("Dockerfile"), dockerfile).unwrap();
+        std::fs::write(ctx.join("hello.txt"), "hi\n").unwrap();
+        let tar = dir.path().join("ctx.tar");
+        let made = Command::new("tar")
+            .arg("-C")
+            .arg(&ctx)
+            .arg("-cf")
+            .arg(&tar)
+            .arg(".")
+            .status()
+            .unwrap();
+        assert!(made.success());
+        format!("@{}", tar.display())
+    };
+    let tar = context("FROM scratch\nCOPY hello.txt /\n");
+    let build = [
+        "http",
+        s,
+        "POST",
+        "/build?t=udskit/built:1",
+        "-H",
+        "Content-Type: application/x-tar",
+        "-d",
+        &tar,
+    ];
+    let t = udskit_on_pty(On::Stdout, &build, dir.path());
+    assert_eq!(t.code, Some(0), "{}", String::from_utf8_lossy(&t.piped));
+    for line in [
+        "Step 1/2 : FROM scratch ",
+        "Step 2/2 : COPY hello.txt / ",
+        "Successfully tagged udskit/built:1 ",
+    ] {
+        assert!(t.pty.contains(line), "{line:?} missing from {:?}", t.pty);
+    }
+    assert!(
+        !t.pty.contains("\"stream\"") && !t.pty.contains("\\n"),
+        "{:?}",
+        t.pty
+    );
+
+    let tar = context("FROM 127.0.0.1:5999/nope:1\n");
+    let bad = [
+        "http",
+        s,
+        "POST",
+        "/build",
+        "-H",
+        "Content-Type: application/x-tar",
+        "-d",
+        &tar,
+    ];
+    let out = run_with_input(
+        {
+            let mut c = udskit();
+            c.args(bad);
+            c
+        },
+        b"",
+        LIMIT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"errorDetail\""));
+    assert!(
+        stderr_of(&out).starts_with(&format!(
+            "udskit: error: POST /build on unix:{s}: the progress stream reported an error: Get \"http://127.0.0.1:5999/v2/\""
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+    let t = udskit_on_pty(On::Both, &bad, dir.path());
+    assert_eq!(t.code, Some(1));
+    assert!(
+        t.pty.contains("Step 1/1 : FROM 127.0.0.1:5999/nope:1"),
+        "{:?}",
+        t.pty
+    );
+    assert!(
+        t.pty.contains("\nudskit: error: POST /build on unix:"),
         "{:?}",
         t.pty
     );

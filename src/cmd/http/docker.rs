@@ -67,6 +67,8 @@ pub struct Board {
     screen: Screen,
     multi: MultiProgress,
     layers: HashMap<String, ProgressBar>,
+    /// Build output not yet ended by a newline.
+    line: String,
 }
 
 impl Default for Board {
@@ -77,6 +79,7 @@ impl Default for Board {
             screen,
             multi,
             layers: HashMap::new(),
+            line: String::new(),
         }
     }
 }
@@ -97,9 +100,15 @@ impl Board {
                 .and_then(Value::as_str)
                 .map(|s| escape(s).into_owned())
         };
-        if let Some(s) = text("stream") {
-            for line in s.lines() {
-                let _ = self.multi.println(line);
+        // Build output comes in pieces that are not lines ("Step 1/2 : FROM x", then "\n"):
+        // shown a whole line at a time, each escaped on its own.
+        if let Some(piece) = o.get("stream").and_then(Value::as_str) {
+            self.line.push_str(piece);
+            while let Some(end) = self.line.find('\n') {
+                let line: String = self.line.drain(..=end).collect();
+                let _ = self
+                    .multi
+                    .println(escape(line.trim_end_matches(['\n', '\r'])));
             }
             return;
         }
@@ -135,8 +144,12 @@ impl Board {
         bar.set_message(status);
     }
 
-    /// The stream ended: the layers' last lines stay.
+    /// The stream ended: the layers' last lines stay, and build output without a final
+    /// newline is shown.
     pub fn finish(&mut self) {
+        if !self.line.is_empty() {
+            let _ = self.multi.println(escape(&std::mem::take(&mut self.line)));
+        }
         for bar in self.layers.values() {
             bar.finish();
         }

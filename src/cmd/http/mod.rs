@@ -123,7 +123,8 @@ pub struct Args {
 
     // curl's response-side habits: -s, -S, -w, -D, --compressed, -O.
     /// No progress bar, no diagnostics, no warnings and no error message, as curl -s (the
-    /// exit code still tells). -q alone is -sS: errors and warnings shown, nothing else
+    /// exit code still tells; -v still shows the exchange). -q alone is -sS: errors and
+    /// warnings shown, nothing else
     #[arg(short, long)]
     pub silent: bool,
     /// With -s, print the error message when the request fails anyway (curl -sS)
@@ -378,13 +379,17 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let plan = plan(&args)?;
     let format = match &args.write_out {
-        Some(f) => Some(writeout::Format::load(f, plan.data == Some(Data::Stdin))?),
+        Some(f) => Some(writeout::Format::load(
+            f,
+            plan.data == Some(Data::Stdin) || args.upgrade.is_some(),
+        )?),
         None => None,
     };
     let output = output_path(&args, &plan)?;
     // -s: curl's silence; -q already hides diagnostics, -s hides warnings and errors too.
+    // `-sv` still shows the exchange, as curl's does.
     let ctx = &Ctx {
-        quiet: ctx.quiet || args.silent,
+        quiet: ctx.quiet || (args.silent && ctx.verbose == 0),
         silent: ctx.silent || args.silent,
         ..ctx.clone()
     };
@@ -685,6 +690,7 @@ async fn transfer(
             // The bar of a download to a file, on a terminal's stderr, unless -s or -q.
             let bar = (output.is_some()
                 && !ctx.quiet
+                && !args.silent
                 && plan.method != Method::HEAD
                 && std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .then(|| progress::Download::new(announced));

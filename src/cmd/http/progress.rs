@@ -33,6 +33,7 @@ pub struct Screen {
     buf: Arc<Mutex<Vec<u8>>>,
     side: Side,
     width: u16,
+    height: u16,
 }
 
 impl fmt::Debug for Screen {
@@ -42,17 +43,15 @@ impl fmt::Debug for Screen {
 }
 
 impl Screen {
-    /// A screen as wide as the terminal on `fd` (80 columns when it says nothing).
+    /// A screen the size of the terminal on `fd` (80x24 when it says nothing).
     pub fn new(side: Side, fd: impl AsFd) -> Screen {
-        let width = rustix::termios::tcgetwinsize(fd)
-            .ok()
-            .map(|w| w.ws_col)
-            .filter(|&c| c > 0)
-            .unwrap_or(80);
+        let size = rustix::termios::tcgetwinsize(fd).ok();
+        let or = |n: Option<u16>, default| n.filter(|&n| n > 0).unwrap_or(default);
         Screen {
             buf: Arc::new(Mutex::new(Vec::new())),
             side,
-            width,
+            width: or(size.map(|w| w.ws_col), 80),
+            height: or(size.map(|w| w.ws_row), 24),
         }
     }
 
@@ -85,6 +84,10 @@ impl Screen {
 impl TermLike for Screen {
     fn width(&self) -> u16 {
         self.width
+    }
+
+    fn height(&self) -> u16 {
+        self.height
     }
 
     fn move_cursor_up(&self, n: usize) -> io::Result<()> {

@@ -68,13 +68,13 @@ const KNOWN: [&str; 15] = [
 ];
 
 impl Format {
-    /// FORMAT, `@FILE` or `@-` (stdin, unless the request body takes it).
+    /// FORMAT, `@FILE` or `@-` (stdin, unless the request body or an upgrade takes it).
     pub fn load(arg: &str, stdin_taken: bool) -> Result<Format, Fail> {
         let text = match arg.strip_prefix('@') {
             None => arg.as_bytes().to_vec(),
             Some("-") if stdin_taken => {
                 return Err(Fail::usage(
-                    "-w @- and the request body (@-) cannot both read stdin",
+                    "-w @- cannot read stdin: the request body (@-) or --upgrade takes it",
                 ));
             }
             Some("-") => {
