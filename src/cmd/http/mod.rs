@@ -9,8 +9,10 @@ mod docker;
 mod exchange;
 mod head;
 mod jsonstream;
+mod output;
 mod progress;
 mod render;
+mod report;
 mod request;
 mod tap;
 mod upgrade;
@@ -24,13 +26,14 @@ use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
 use crate::duration;
-use crate::error::{FAILURE, Fail, HTTP_ERROR, OK, Reported};
-use crate::io::stdio::{Tail, Writer};
+use crate::error::{FAILURE, Fail, HTTP_ERROR};
+use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 use exchange::Clock;
 use render::{Demux, Render, View};
+use report::Record;
 use request::{Data, HeaderArg, ReqBody, Target};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
@@ -364,17 +367,6 @@ impl RequestPlan {
     }
 }
 
-/// What the transfer told, for `-w` and the end of the output.
-#[derive(Default)]
-struct Record {
-    status: Option<StatusCode>,
-    headers: Option<HeaderMap>,
-    size_header: u64,
-    size_download: u64,
-    /// The last byte shown on stdout, when stdout is where the body went.
-    tail: Option<Tail>,
-}
-
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let plan = plan(&args)?;
@@ -385,7 +377,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )?),
         None => None,
     };
-    let output = output_path(&args, &plan)?;
+    let output = match args.remote_name {
+        true => Some(output::remote_name(&plan.target.path)?),
+        false => args.output.clone(),
+    };
     // -s: curl's silence; -q already hides diagnostics, -s hides warnings and errors too.
     // `-sv` still shows the exchange, as curl's does.
     let ctx = &Ctx {
@@ -399,119 +394,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if stop.is_stopping() {
         return result;
     }
-    let stdout_tty = ctx.stdout_is_tty;
-    let mut tail = record.tail.as_ref().and_then(Tail::last);
-    // A line the body left open is ended before anything else is written (an error line,
-    // the shell's prompt), on a terminal only: piped, the bytes stay exact.
-    let end_line = |tail: &mut Option<u8>| {
-        if stdout_tty && tail.is_some_and(|b| b != b'\n') {
-            let _ = crate::io::stdio::write_all(rustix::stdio::stdout(), b"\n");
-            *tail = Some(b'\n');
-        }
+    let ending = report::Ending {
+        show_error: !args.silent || args.show_error,
+        format,
+        started,
+        method: plan.method.to_string(),
+        url: plan.given.clone(),
+        url_effective: format!("http://{}{}", plan.target.authority, plan.target.path),
     };
-    let code = match &result {
-        Ok(()) => OK,
-        Err(e) => {
-            end_line(&mut tail);
-            if !args.silent || args.show_error {
-                crate::error::report(e, ctx.color_stderr);
-            }
-            crate::error::exit_code(e)
-        }
-    };
-    if let Some(format) = format {
-        let facts = writeout::Facts {
-            status: record.status,
-            headers: record.headers.take(),
-            time_total: started.elapsed(),
-            size_download: record.size_download,
-            size_header: record.size_header,
-            exitcode: code,
-            errormsg: match &result {
-                Ok(()) => String::new(),
-                Err(e) => format!("{e:#}"),
-            },
-            method: plan.method.to_string(),
-            url: plan.given.clone(),
-            url_effective: format!("http://{}{}", plan.target.authority, plan.target.path),
-        };
-        let (parts, unknown) = format.render(&facts);
-        for name in unknown {
-            // Shown even with -s, as curl shows it: the format itself is wrong.
-            crate::term::stderr_line(format!(
-                "udskit: warning: unknown --write-out variable: '{}'\n",
-                escape(&name)
-            ));
-        }
-        for (dest, text) in parts {
-            match dest {
-                writeout::Dest::Stdout => {
-                    let _ = crate::io::stdio::write_all(rustix::stdio::stdout(), &text);
-                    tail = text.last().copied().or(tail);
-                }
-                writeout::Dest::Stderr => crate::term::stderr_line(text),
-            }
-        }
-    }
-    end_line(&mut tail);
-    match result {
-        Ok(()) => Ok(()),
-        Err(_) => Err(Reported(code).into()),
-    }
-}
-
-/// The file of `-o FILE`, or of `-O`: the last segment of TARGET's path (query and fragment
-/// left out, percent-escapes kept, as curl names it), never empty, `.` or `..`.
-fn output_path(args: &Args, plan: &RequestPlan) -> Result<Option<PathBuf>, Fail> {
-    if !args.remote_name {
-        return Ok(args.output.clone());
-    }
-    let path = plan.target.path.split(['?', '#']).next().unwrap_or("");
-    let name = path.rsplit('/').next().unwrap_or("");
-    if name.is_empty() || name == "." || name == ".." {
-        let shown = if name.is_empty() {
-            "an empty name"
-        } else {
-            name
-        };
-        return Err(Fail::usage(format!(
-            "-O: the last segment of {} is {shown}, not a file name",
-            escape(&plan.target.path)
-        ))
-        .hint("name the file with -o FILE"));
-    }
-    Ok(Some(PathBuf::from(name)))
-}
-
-/// `-D FILE`: the heads as received, to FILE or (`-`) stdout before the body.
-async fn dump_heads(
-    to: &std::path::Path,
-    heads: &[u8],
-    body_out: Option<&Writer>,
-) -> anyhow::Result<()> {
-    if to == std::path::Path::new("-") {
-        return match body_out {
-            Some(out) => {
-                let _ = out.write(bytes::Bytes::copy_from_slice(heads)).await;
-                Ok(())
-            }
-            None => crate::io::stdio::write_all(rustix::stdio::stdout(), heads)
-                .or_else(|e| {
-                    if crate::error::is_broken_pipe(&e) {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .context("writing the headers to stdout (-D -)"),
-        };
-    }
-    std::fs::write(to, heads).with_context(|| {
-        format!(
-            "writing the headers to {} (-D)",
-            escape(&to.display().to_string())
-        )
-    })
+    report::end(result, record, ending, ctx)
 }
 
 async fn transfer(
@@ -633,7 +524,7 @@ async fn transfer(
     record.size_header = heads.len() as u64;
     head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
     if let Some(to) = &args.dump_header {
-        dump_heads(to, &heads, output.is_none().then_some(&out)).await?;
+        output::dump_heads(to, &heads, output.is_none().then_some(&out)).await?;
     }
     if plan.include && !out.is_closed() {
         let _ = out.write(head::head_bytes(&parts, &view)).await;
