@@ -336,7 +336,13 @@ fn compressed_answers_are_decoded_as_they_stream() {
             .any(|h| h[0] == "accept-encoding" && h[1] == "gzip, deflate, br, zstd"),
         "{v}"
     );
-    let mut codings = vec!["gzip", "deflate", "gzip,deflate"];
+    let mut codings = vec![
+        "gzip",
+        "deflate",
+        "rawdeflate",
+        "gzip,deflate",
+        "rawdeflate,gzip",
+    ];
     if have_python_modules(&["brotli", "zstandard"]) {
         codings.extend(["br", "zstd", "zstd,br,gzip"]);
     }

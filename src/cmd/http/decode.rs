@@ -8,13 +8,16 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 
-use async_compression::tokio::bufread::{BrotliDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder};
+use async_compression::tokio::bufread::{
+    BrotliDecoder, DeflateDecoder, GzipDecoder, ZlibDecoder, ZstdDecoder,
+};
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use hyper::body::{Body, Incoming};
 use hyper::header::{CONTENT_ENCODING, HeaderMap};
-use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, BufReader};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncReadExt, BufReader, ReadBuf};
 use tokio_util::io::StreamReader;
 
 /// The codings --compressed asks for, in curl's words (Accept-Encoding).
@@ -23,7 +26,8 @@ pub const ACCEPTED: &str = "gzip, deflate, br, zstd";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Coding {
     Gzip,
-    /// HTTP's deflate is zlib-wrapped (RFC 9110).
+    /// HTTP's deflate is zlib-wrapped (RFC 9110); some servers send it raw, which curl
+    /// accepts too: told apart by the zlib header ([`Inflate`]).
     Deflate,
     Brotli,
     Zstd,
@@ -47,6 +51,60 @@ pub fn codings(headers: &HeaderMap) -> Result<Vec<Coding>, String> {
         }
     }
     Ok(out)
+}
+
+type Reader = Pin<Box<dyn AsyncBufRead + Send>>;
+
+/// `deflate` as curl reads it: zlib-wrapped as the standard says, or raw deflate, told by
+/// whether the first two bytes make a zlib header.
+enum Inflate {
+    Deciding(Option<Reader>),
+    Zlib(ZlibDecoder<Reader>),
+    Raw(DeflateDecoder<Reader>),
+}
+
+/// CMF and FLG of RFC 1950: method 8 with a window of at most 32 KiB, checksum of 31.
+fn zlib_header(b: &[u8]) -> bool {
+    match b {
+        [cmf, flg, ..] => {
+            cmf & 0x0f == 8 && cmf >> 4 <= 7 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0
+        }
+        // Too little to tell: the standard's form.
+        _ => true,
+    }
+}
+
+impl AsyncRead for Inflate {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        if let Inflate::Deciding(slot) = me {
+            let Some(reader) = slot.as_mut() else {
+                return Poll::Ready(Err(io::Error::other("deflate reader lost")));
+            };
+            let zlib = match reader.as_mut().poll_fill_buf(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(head)) => zlib_header(head),
+            };
+            let Some(reader) = slot.take() else {
+                return Poll::Ready(Err(io::Error::other("deflate reader lost")));
+            };
+            *me = if zlib {
+                Inflate::Zlib(ZlibDecoder::new(reader))
+            } else {
+                Inflate::Raw(DeflateDecoder::new(reader))
+            };
+        }
+        match me {
+            Inflate::Zlib(d) => Pin::new(d).poll_read(cx, buf),
+            Inflate::Raw(d) => Pin::new(d).poll_read(cx, buf),
+            Inflate::Deciding(_) => Poll::Ready(Err(io::Error::other("deflate reader lost"))),
+        }
+    }
 }
 
 /// A body read failed: on the wire (hyper's error), or while decoding it.
@@ -90,7 +148,7 @@ impl BodySource {
             })
             .map_err(io::Error::other)
             .into_data_stream();
-        let mut reader: Pin<Box<dyn AsyncBufRead + Send>> = Box::pin(StreamReader::new(frames));
+        let mut reader: Reader = Box::pin(StreamReader::new(frames));
         let mut codings = codings.iter().rev().peekable();
         let decoded = loop {
             let Some(c) = codings.next() else {
@@ -98,7 +156,7 @@ impl BodySource {
             };
             let step: Pin<Box<dyn AsyncRead + Send>> = match c {
                 Coding::Gzip => Box::pin(GzipDecoder::new(reader)),
-                Coding::Deflate => Box::pin(ZlibDecoder::new(reader)),
+                Coding::Deflate => Box::pin(Inflate::Deciding(Some(reader))),
                 Coding::Brotli => Box::pin(BrotliDecoder::new(reader)),
                 Coding::Zstd => Box::pin(ZstdDecoder::new(reader)),
             };
@@ -173,5 +231,14 @@ mod tests {
         assert_eq!(codings(&h), Ok(vec![Coding::Gzip, Coding::Brotli]));
         h.append(CONTENT_ENCODING, "compress".parse().unwrap());
         assert_eq!(codings(&h), Err("compress".to_string()));
+    }
+
+    #[test]
+    fn zlib_is_told_from_raw_deflate() {
+        // zlib.compress(b"x") starts 78 9c; raw deflate of the same starts ab 00.
+        assert!(zlib_header(b"\x78\x9c"));
+        assert!(zlib_header(b"\x78\x01"));
+        assert!(!zlib_header(b"\xab\x00"));
+        assert!(!zlib_header(b"\x4b\xcc"));
     }
 }
