@@ -158,8 +158,6 @@ pub struct Render {
     sniffer: Option<Sniffer>,
     /// The error a progress stream reported.
     stream_error: Option<String>,
-    /// Body bytes received (before any formatting).
-    pub received: u64,
 }
 
 impl Render {
@@ -183,14 +181,12 @@ impl Render {
             err: None,
             state: BodyShape::Undecided(BytesMut::new()),
             too_big: false,
-            received: 0,
         }
     }
 
     /// Shows a piece of the body. Ok(false) when nothing more will be shown (stdout closed,
     /// or a binary body held back): reading can stop.
     pub async fn push(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
-        self.received += chunk.len() as u64;
         if let BodyShape::Undecided(held) = &mut self.state {
             held.extend_from_slice(&chunk);
             if held.len() < demux::HEADER {
