@@ -36,7 +36,7 @@ pub struct Cli {
         global = true
     )]
     pub color: ColorWhen,
-    /// Print no diagnostics on stderr, only errors and warnings
+    /// Print no diagnostics on stderr, only errors and warnings (for http: curl's -sS)
     #[arg(short, long, global = true)]
     pub quiet: bool,
     /// Print more diagnostics on stderr

@@ -11,6 +11,8 @@ pub const USAGE: i32 = 2;
 pub const COULD_NOT_CONNECT: i32 = 7;
 pub const HTTP_ERROR: i32 = 22;
 pub const TIMEOUT: i32 = 28;
+/// `http --compressed`: an answer whose Content-Encoding cannot be decoded.
+pub const BAD_CONTENT_ENCODING: i32 = 61;
 
 /// An error that knows its exit code and, where one helps, a hint for the user.
 #[derive(Debug)]
@@ -48,34 +50,37 @@ impl fmt::Display for Fail {
 
 impl std::error::Error for Fail {}
 
-/// An end that is no error but has an exit code of its own, its words (if any) said
-/// already: `ls` whose filter matched nothing exits 1, as lsof does.
+/// An error the subcommand has dealt with itself (reported in its own order, silenced as
+/// `http -s` silences it, or an `ls` whose filter matched nothing, exit 1 as lsof's): only
+/// its exit code is left, and [`report`] prints nothing.
 #[derive(Debug)]
-pub struct Quiet(pub i32);
+pub struct Reported(pub i32);
 
-impl fmt::Display for Quiet {
+impl fmt::Display for Reported {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "exit {}", self.0)
     }
 }
 
-impl std::error::Error for Quiet {}
+impl std::error::Error for Reported {}
 
-/// The exit code an error maps to: the first [`Fail`] in its chain decides, else 1.
+/// The exit code an error maps to: the first [`Fail`] (or [`Reported`]) in its chain
+/// decides, else 1.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if let Some(q) = err.downcast_ref::<Quiet>() {
-        return q.0;
-    }
     err.chain()
-        .find_map(|e| e.downcast_ref::<Fail>())
-        .map_or(FAILURE, |f| f.code)
+        .find_map(|e| {
+            e.downcast_ref::<Fail>()
+                .map(|f| f.code)
+                .or_else(|| e.downcast_ref::<Reported>().map(|r| r.0))
+        })
+        .unwrap_or(FAILURE)
 }
 
-/// Prints the error (and its hints) on stderr and returns its exit code; a [`Quiet`] end
-/// prints nothing.
+/// Prints the error (and its hints) on stderr and returns its exit code; an error already
+/// [`Reported`] is not printed again.
 pub fn report(err: &anyhow::Error, color: bool) -> i32 {
-    if err.is::<Quiet>() {
-        return exit_code(err);
+    if let Some(r) = err.downcast_ref::<Reported>() {
+        return r.0;
     }
     let red = crate::term::paint(crate::term::ERROR, color);
     let yellow = crate::term::paint(crate::term::WARNING, color);

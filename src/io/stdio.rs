@@ -5,6 +5,7 @@
 
 use std::io;
 use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -104,6 +105,25 @@ pub(crate) fn grow_pipe(fd: impl AsFd) {
 #[derive(Clone)]
 pub struct Writer {
     to: To,
+    tail: Tail,
+}
+
+/// The last byte given to a [`Writer`], kept apart from it (holding a Writer keeps its
+/// destination open): whether what was shown ended a line.
+#[derive(Clone)]
+pub struct Tail(Arc<AtomicU16>);
+
+impl Tail {
+    /// The last byte queued, or None before the first.
+    pub fn last(&self) -> Option<u8> {
+        u8::try_from(self.0.load(Ordering::Relaxed)).ok()
+    }
+
+    fn set(&self, chunk: &[u8]) {
+        if let Some(&b) = chunk.last() {
+            self.0.store(u16::from(b), Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -155,7 +175,7 @@ impl Writer {
                 done: Mutex::new(Some(done_tx)),
             };
             let to = To::Direct(Arc::new(direct));
-            return (Writer { to }, WriterDone(done_rx));
+            return (Writer::with(to), WriterDone(done_rx));
         }
         let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
         std::thread::spawn(move || {
@@ -168,13 +188,24 @@ impl Writer {
             }
             let _ = done_tx.send(result);
         });
-        (Writer { to: To::Thread(tx) }, WriterDone(done_rx))
+        (Writer::with(To::Thread(tx)), WriterDone(done_rx))
+    }
+
+    fn with(to: To) -> Writer {
+        let tail = Tail(Arc::new(AtomicU16::new(u16::MAX)));
+        Writer { to, tail }
+    }
+
+    /// The last byte written through this writer, followed after the writer is gone.
+    pub fn tail(&self) -> Tail {
+        self.tail.clone()
     }
 
     /// Queues a chunk (or writes it, see [`never_stalls`]); fails with BrokenPipe once
     /// stdout is gone.
     pub async fn write(&self, chunk: Bytes) -> io::Result<()> {
         let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+        self.tail.set(&chunk);
         match &self.to {
             To::Thread(tx) => tx.send(chunk).await.map_err(|_| gone()),
             To::Direct(d) => {

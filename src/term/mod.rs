@@ -32,6 +32,8 @@ pub struct Ctx {
     pub color_stderr: bool,
     pub stdout_is_tty: bool,
     pub quiet: bool,
+    /// `http -s`: warnings are silenced too (curl's -s), not only diagnostics.
+    pub silent: bool,
     pub verbose: u8,
 }
 
@@ -50,6 +52,7 @@ impl Ctx {
             color_stderr: decide(std::io::stderr().is_terminal()),
             stdout_is_tty,
             quiet,
+            silent: false,
             verbose,
         }
     }
@@ -70,8 +73,12 @@ impl Ctx {
         }
     }
 
-    /// A warning: shown even with `-q`, since it reports something the user must know.
+    /// A warning: shown even with `-q`, since it reports something the user must know
+    /// (but not with `http -s`, which asks for silence as curl's does).
     pub fn warn(&self, msg: impl AsRef<str>) {
+        if self.silent {
+            return;
+        }
         let y = paint(WARNING, self.color_stderr);
         stderr_line(format!(
             "udskit: {y}warning{y:#}: {}\n",

@@ -793,3 +793,48 @@ while True:
         );
     }
 }
+
+/// -L with the response side: -w tells the last request of the chain and how many
+/// redirects led to it, -D writes every head of the chain, as curl's do.
+#[test]
+fn write_out_and_dump_header_follow_the_chain() {
+    if !uvicorn_here() {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start(dir.path());
+    let s = app.sock.to_str().unwrap();
+    let heads = dir.path().join("heads.txt");
+    let out = http(
+        &[
+            s,
+            "-sL",
+            "-o",
+            "/dev/null",
+            "-D",
+            heads.to_str().unwrap(),
+            "-w",
+            "%{num_redirects} %{http_code} %{method} %{url_effective}",
+            "POST",
+            "/redirect/303?to=/redirect/302%3Fto%3D/data",
+            "-d",
+            "a=1",
+        ],
+        b"",
+    );
+    assert_eq!(
+        String::from_utf8_lossy(ok(&out)),
+        "2 200 GET http://localhost/data"
+    );
+    let dumped = std::fs::read_to_string(&heads).unwrap();
+    let statuses: Vec<&str> = dumped.lines().filter(|l| l.starts_with("HTTP/")).collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 303 See Other",
+            "HTTP/1.1 302 Found",
+            "HTTP/1.1 200 OK"
+        ],
+        "{dumped}"
+    );
+}

@@ -5,6 +5,7 @@ mod generate;
 mod hostile_input;
 mod http;
 mod http_curl;
+mod http_response;
 mod layout;
 mod listen;
 mod logs;

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod peers;
+pub mod pty;
 pub mod servers;
 
 use std::io::Read;

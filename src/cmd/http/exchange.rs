@@ -4,18 +4,22 @@
 //! (not HTTP, closed without an answer, cut off in the middle of the body).
 
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use http_body_util::BodyExt;
+use anyhow::Context as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::time::Instant;
 
 use super::body::ReqBody;
+use super::decode::{BodySource, ReadError};
+use super::progress::Download;
 use super::render::Render;
+use super::tap::{Heads, Tapped};
 use crate::duration;
-use crate::error::{COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
+use crate::error::{BAD_CONTENT_ENCODING, COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
 use crate::net::addr::Addr;
 use crate::net::connect;
 use crate::net::kind::Kind;
@@ -60,21 +64,28 @@ pub enum Sender {
     H2(hyper::client::conn::http2::SendRequest<ReqBody>),
 }
 
+/// The response heads as received, recorded by the tap (HTTP/1.1 only: h2 heads are
+/// binary frames).
+pub type HeadsSeen = Option<Arc<Mutex<Heads>>>;
+
 /// The handshake (HTTP/1.1, or h2c with prior knowledge) and the request; the connection is
-/// driven by a task of its own, with upgrades allowed.
+/// driven by a task of its own, with upgrades allowed. An HTTP/1.1 connection is read
+/// through [`Tapped`], which keeps the heads as they came.
 pub async fn send(
     stream: Stream,
     req: Request<ReqBody>,
     http2: bool,
-) -> Result<(Sender, Response<Incoming>), hyper::Error> {
-    let io = TokioIo::new(stream);
+) -> Result<(Sender, Response<Incoming>, HeadsSeen), hyper::Error> {
     if http2 {
+        let io = TokioIo::new(stream);
         let (mut tx, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
         let resp = tx.send_request(req).await?;
-        Ok((Sender::H2(tx), resp))
+        Ok((Sender::H2(tx), resp, None))
     } else {
+        let (tapped, heads) = Tapped::new(stream);
+        let io = TokioIo::new(tapped);
         let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
             .title_case_headers(true)
             // Reads of io::CHUNK (256 KiB) instead of hyper's adaptive 8 KiB start: a big
@@ -85,7 +96,7 @@ pub async fn send(
             .await?;
         tokio::spawn(conn.with_upgrades());
         let resp = tx.send_request(req).await?;
-        Ok((Sender::H1(tx), resp))
+        Ok((Sender::H1(tx), resp, Some(heads)))
     }
 }
 
@@ -136,44 +147,65 @@ fn cause(e: &hyper::Error) -> String {
     s
 }
 
-/// Streams the response body into `render` as frames arrive, until the end, --max-time,
-/// a stop signal or a closed stdout. A cut-off body keeps what arrived and is an error.
+/// Streams the response body into `render` as pieces arrive (decoded, with --compressed),
+/// until the end, --max-time, a stop signal or a closed stdout, moving the download bar if
+/// there is one. A cut-off body keeps what arrived and is an error.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, each piece its own concern"
+)]
 pub async fn stream_body(
-    mut body: hyper::body::Incoming,
+    mut body: BodySource,
+    announced: Option<u64>,
     mut render: Render,
+    bar: Option<&Download>,
     clock: &Clock,
     stop: &Shutdown,
     what: &str,
     ctx: &Ctx,
+    wire: &mut u64,
 ) -> anyhow::Result<()> {
-    let announced = hyper::body::Body::size_hint(&body).exact();
     let outcome: anyhow::Result<()> = loop {
-        let frame = tokio::select! {
-            f = body.frame() => f,
+        let piece = tokio::select! {
+            f = body.next() => f,
             _ = clock.expired() => {
-                let got = format!("the body did not end ({} bytes received)", render.received);
+                let got = format!("the body did not end ({} bytes received)", body.wire());
                 break Err(clock.fail(what, &got).into());
             }
             _ = stop.stopped() => break Ok(()),
         };
-        match frame {
-            None => break Ok(()),
-            Some(Ok(f)) => {
-                if let Ok(data) = f.into_data() {
-                    // A push waits while stdout's queue is full, for as long as a reader
-                    // that stopped reading likes: a stop signal must end it all the same,
-                    // or SIGTERM would leave us hanging on a full pipe.
-                    let shown = tokio::select! {
-                        r = render.push(data) => r?,
-                        _ = stop.stopped() => break Ok(()),
-                    };
-                    if !shown {
-                        break Ok(());
-                    }
+        if let Some(bar) = bar {
+            bar.set(body.wire());
+        }
+        match piece {
+            None => {
+                if let Some(bar) = bar {
+                    bar.done();
+                }
+                break Ok(());
+            }
+            Some(Ok(data)) => {
+                // A push waits while stdout's queue is full, for as long as a reader
+                // that stopped reading likes: a stop signal must end it all the same,
+                // or SIGTERM would leave us hanging on a full pipe.
+                let shown = tokio::select! {
+                    r = render.push(data) => r?,
+                    _ = stop.stopped() => break Ok(()),
+                };
+                if !shown {
+                    break Ok(());
                 }
             }
-            Some(Err(e)) => {
-                let got = render.received;
+            Some(Err(ReadError::Decode(e))) => {
+                let got = body.wire();
+                break Err(Fail::new(
+                    BAD_CONTENT_ENCODING,
+                    format!("{what}: decoding the body (--compressed, {got} bytes received): {e}"),
+                )
+                .into());
+            }
+            Some(Err(ReadError::Wire(e))) => {
+                let got = body.wire();
                 let of = announced.map(|n| format!(" of {n}")).unwrap_or_default();
                 let cut = e.is_incomplete_message()
                     || std::error::Error::source(&e)
@@ -193,8 +225,9 @@ pub async fn stream_body(
             }
         }
     };
+    *wire = body.wire();
     // What arrived is shown even when the body was cut off.
     let finished = render.finish_or_stop(ctx, stop).await;
     outcome?;
-    finished
+    finished.with_context(|| what.to_string())
 }

@@ -5,16 +5,23 @@
 
 mod body;
 mod data;
+mod decode;
 mod demux;
+mod docker;
 mod exchange;
 mod form;
 mod head;
 mod jsonstream;
+mod output;
 mod place;
+mod progress;
 mod redirect;
 mod render;
+mod report;
 mod request;
+mod tap;
 mod upgrade;
+mod writeout;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +40,7 @@ use body::{ReqBody, Spec};
 use data::DataArg;
 use exchange::Clock;
 use render::{Demux, Render, View};
+use report::Record;
 use request::{HeaderArg, Target};
 
 /// HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)
@@ -52,9 +60,14 @@ use request::{HeaderArg, Target};
 /// TARGET; a socket file named GET is written ./GET. A curl line runs as it is written:
 /// `curl --unix-socket S URL ...` becomes `udskit http --unix-socket S URL ...`.
 ///
+/// Docker's progress streams (pull, push, build) are drawn as a live line per layer on a
+/// terminal and left as JSON when piped; an error in one is an error (exit 1) either way,
+/// unless --raw. With -o or -O, a progress bar on stderr when it is a terminal.
+///
 /// Exit codes as curl's: 7 could not connect, 22 status >= 400 with --fail, 28 timeout,
-/// 47 more redirects than --max-redirs, 65 a body from stdin to be sent again (307/308);
-/// 1 for a broken answer (not HTTP, or cut off: what arrived is kept).
+/// 47 more redirects than --max-redirs, 61 an answer --compressed cannot decode, 65 a body
+/// from stdin to be sent again (307/308); 1 for a broken answer (not HTTP, or cut off: what
+/// arrived is kept) or a progress stream that reported an error.
 ///
 /// Example:
 ///   udskit http /var/run/docker.sock /version
@@ -62,6 +75,7 @@ use request::{HeaderArg, Target};
 ///   udskit http /tmp/app.sock POST /items --json '{"name": "x"}'
 ///   udskit http --unix-socket /var/run/docker.sock -fL http://localhost/v1.41/info
 ///   DOCKER_HOST=unix:///var/run/docker.sock udskit http /version
+///   udskit http -fsS -o /dev/null -w '%{http_code} %{time_total}\n' /tmp/app.sock /health
 #[derive(clap::Args, Debug)]
 #[command(
     override_usage = "udskit http [OPTIONS] [SOCKET] [METHOD] <TARGET>",
@@ -190,15 +204,57 @@ pub struct Args {
     /// Format the body as on a terminal even when piped (JSON pretty-printed)
     #[arg(long, conflicts_with = "raw")]
     pub pretty: bool,
-    /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing)
+    /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing,
+    /// docker progress left as JSON and not read for errors)
     #[arg(long)]
     pub raw: bool,
+
+    // curl's response-side habits: -s, -S, -w, -D, --compressed, -O.
+    /// No progress bar, no diagnostics, no warnings and no error message, as curl -s (the
+    /// exit code still tells; -v still shows the exchange). -q alone is -sS: errors and
+    /// warnings shown, nothing else
+    #[arg(short, long)]
+    pub silent: bool,
+    /// With -s, print the error message when the request fails anyway (curl -sS)
+    #[arg(short = 'S', long)]
+    pub show_error: bool,
+    /// After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as
+    /// curl -w: %{http_code} ... %{stderr} switches to stderr, %header{NAME}, \n \t \r, %%
+    #[arg(short = 'w', long, value_name = "FORMAT", long_help = write_out_help())]
+    pub write_out: Option<String>,
+    /// Write the status line and headers, as received (CRLF), to FILE; - is stdout, before
+    /// the body
+    #[arg(short = 'D', long, value_name = "FILE")]
+    pub dump_header: Option<PathBuf>,
+    /// Ask for a compressed answer (Accept-Encoding: gzip, deflate, br, zstd) and decode it
+    /// as it streams; -o and the terminal get the decoded bytes (exit 61 when it cannot be
+    /// decoded). Without it the body stays as sent
+    #[arg(long)]
+    pub compressed: bool,
+    /// Write the body to the file named by the last segment of TARGET's path, in the
+    /// current directory, as -o does (curl -O)
+    #[arg(short = 'O', long, conflicts_with = "output")]
+    pub remote_name: bool,
+}
+
+fn write_out_help() -> String {
+    format!(
+        "After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as curl -w.\n\
+         Variables: %{{NAME}} for NAME in {}; %{{stderr}} and %{{stdout}} switch where the rest \
+         goes; %header{{NAME}} is a response header. \\n \\t \\r and %% as in curl; an unknown \
+         variable is warned about. time_total is in seconds (6 decimals); size_download counts \
+         the body as sent (before --compressed decoding); http_code is 000 without an answer.\n\
+         Example: -w '%{{http_code}} %{{time_total}}\\n'",
+        writeout::known()
+    )
 }
 
 /// The request, validated: everything a usage error can be about is checked here.
 struct RequestPlan {
     socket: Addr,
     method: Method,
+    /// TARGET as given (`-w %{url}`).
+    given: String,
     target: Target,
     headers: Vec<HeaderArg>,
     /// The body to send, opened for each request (a 307/308 sends it again).
@@ -399,6 +455,7 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
     }
     Ok(RequestPlan {
         socket: place.socket,
+        given: place.target.clone(),
         include: args.include || method == Method::HEAD,
         method,
         target,
@@ -483,6 +540,12 @@ impl RequestPlan {
         h.insert(header::USER_AGENT, value(&ua, "--user-agent")?);
         let accept = if self.json { "application/json" } else { "*/*" };
         h.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        if args.compressed {
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_static(decode::ACCEPTED),
+            );
+        }
         match body_size {
             Some(n)
                 if hop.body.is_some()
@@ -580,6 +643,25 @@ fn next_hop(
     })
 }
 
+/// A head as it came (the tap's copy), else as hyper parsed it (h2).
+fn seen_heads(
+    seen: Option<&std::sync::Arc<std::sync::Mutex<tap::Heads>>>,
+    parts: &hyper::http::response::Parts,
+    view: &View,
+) -> Vec<u8> {
+    seen.and_then(|h| {
+        let h = h.lock().unwrap_or_else(|e| e.into_inner());
+        h.complete().map(<[u8]>::to_vec)
+    })
+    .unwrap_or_else(|| {
+        let raw = View {
+            pretty: false,
+            ..*view
+        };
+        head::head_bytes(parts, &raw).to_vec()
+    })
+}
+
 /// With -v, what curl's options that change nothing here mean, said once.
 fn curl_notes(args: &Args, ctx: &Ctx) {
     if args.insecure {
@@ -594,9 +676,52 @@ fn curl_notes(args: &Args, ctx: &Ctx) {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     let plan = plan(&args)?;
     curl_notes(&args, ctx);
+    let format = match &args.write_out {
+        Some(f) => Some(writeout::Format::load(
+            f,
+            plan.body.as_ref().is_some_and(Spec::reads_stdin) || args.upgrade.is_some(),
+        )?),
+        None => None,
+    };
+    let output = match args.remote_name {
+        true => Some(output::remote_name(&plan.target.path)?),
+        false => args.output.clone(),
+    };
+    // -s: curl's silence; -q already hides diagnostics, -s hides warnings and errors too.
+    // `-sv` still shows the exchange, as curl's does.
+    let ctx = &Ctx {
+        quiet: ctx.quiet || (args.silent && ctx.verbose == 0),
+        silent: ctx.silent || args.silent,
+        ..ctx.clone()
+    };
     let stop = Shutdown::install()?;
+    let mut record = Record::default();
+    let result = transfer(&args, &plan, output.as_deref(), ctx, &stop, &mut record).await;
+    if stop.is_stopping() {
+        return result;
+    }
+    let ending = report::Ending {
+        show_error: !args.silent || args.show_error,
+        format,
+        started,
+        method: plan.method.to_string(),
+        url: plan.given.clone(),
+        url_effective: format!("http://{}{}", plan.target.authority, plan.target.path),
+    };
+    report::end(result, record, ending, ctx)
+}
+
+async fn transfer(
+    args: &Args,
+    plan: &RequestPlan,
+    output: Option<&std::path::Path>,
+    ctx: &Ctx,
+    stop: &Shutdown,
+    record: &mut Record,
+) -> anyhow::Result<()> {
     let clock = Clock::new(args.max_time);
     let mut hop = Hop {
         method: plan.method.clone(),
@@ -610,7 +735,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         None => ReqBody::Empty,
     });
     // -o FILE: written beside FILE and renamed over it at the very end, on success only.
-    let (out, out_done, replacing) = match &args.output {
+    let (out, out_done, replacing) = match output {
         Some(p) => {
             let (f, pending) = crate::io::outfile::create(p)?;
             let (out, done) = Writer::spawn_to(f);
@@ -618,20 +743,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         None => {
             let (out, done) = Writer::spawn();
+            record.tail = Some(out.tail());
             (out, done, None)
         }
     };
-    let to_terminal = args.output.is_none() && ctx.stdout_is_tty;
+    let to_terminal = output.is_none() && ctx.stdout_is_tty;
     let pretty = !args.raw && (args.pretty || to_terminal);
     let view = View {
         pretty,
-        color: pretty && args.output.is_none() && ctx.color_stdout,
+        color: pretty && output.is_none() && ctx.color_stdout,
         guard: to_terminal && !args.raw,
         demux: match (args.demux, args.raw) {
             (true, _) => Demux::Always,
             (_, true) => Demux::Never,
             _ => Demux::Auto,
         },
+        progress: to_terminal && !args.raw,
+        sniff: !args.raw,
     };
     let version = if args.http2 {
         Version::HTTP_2
@@ -652,7 +780,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             },
         };
         let body = plan.hold_to_user_length(body, &hop)?;
-        let headers = plan.header_map(&args, &hop, body.size())?;
+        let headers = plan.header_map(args, &hop, body.size())?;
         let stream = tokio::select! {
             s = exchange::connect(&plan.socket, args.connect) => s?,
             _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
@@ -686,7 +814,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
         *req.headers_mut() = headers;
 
-        let (sender, resp) = tokio::select! {
+        let (sender, resp, heads_seen) = tokio::select! {
             r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
             _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
             _ = stop.stopped() => return Ok(()),
@@ -697,23 +825,29 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .filter(|_| args.location && redirect::is_redirect(resp.status()))
             .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
         let Some(location) = location else {
-            break (what, (sender, resp));
+            break (what, (sender, resp, heads_seen));
         };
         // A redirect followed: its head is shown as curl -iL and -v show it, its body is
         // not read, and the next request goes to the same socket on a new connection.
         let (parts, _) = resp.into_parts();
         drop(sender);
+        let heads = seen_heads(heads_seen.as_ref(), &parts, &view);
+        record.size_header += heads.len() as u64;
         head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
+        if let Some(to) = &args.dump_header {
+            output::dump_heads(to, &heads, output.is_none().then_some(&out), redirects > 0).await?;
+        }
         if plan.include && !out.is_closed() {
             let _ = out.write(head::head_bytes(&parts, &view)).await;
         }
         redirects += 1;
-        match next_hop(&args, &plan, hop, parts.status, &location, redirects, &what) {
+        record.num_redirects = redirects as u64;
+        match next_hop(args, plan, hop, parts.status, &location, redirects, &what) {
             Ok(next) => hop = next,
             Err(fail) => {
                 // The heads shown so far reach stdout before the error, as curl's do.
                 drop(out);
-                let _ = out_done.finish(&stop).await;
+                let _ = out_done.finish(stop).await;
                 return Err(fail.into());
             }
         }
@@ -725,12 +859,23 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             hop.target.path
         ));
     };
-    let (_sender, mut resp) = resp;
+    let (_sender, mut resp, heads_seen) = resp;
     let status = resp.status();
     let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
     let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
     let (parts, body) = resp.into_parts();
+    let heads = seen_heads(heads_seen.as_ref(), &parts, &view);
+    record.status = Some(status);
+    record.headers = Some(parts.headers.clone());
+    record.size_header += heads.len() as u64;
+    record.effective = Some((
+        hop.method.to_string(),
+        format!("http://{}{}", hop.target.authority, hop.target.path),
+    ));
     head::verbose_head(ctx, "< ", &head::status_line(&parts), &parts.headers, false);
+    if let Some(to) = &args.dump_header {
+        output::dump_heads(to, &heads, output.is_none().then_some(&out), redirects > 0).await?;
+    }
     if plan.include && !out.is_closed() {
         let _ = out.write(head::head_bytes(&parts, &view)).await;
     }
@@ -758,29 +903,60 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let up_view = View {
                 pretty: false,
                 guard: false,
+                progress: false,
                 ..view
             };
             let render = Render::new(up_view, &parts.headers, out.clone());
             tokio::select! {
-                r = upgrade::bridge(on, render, &out, &stop, ctx) => r.with_context(|| what.clone()),
+                r = upgrade::bridge(on, render, &out, stop, ctx) => r.with_context(|| what.clone()),
                 _ = clock.expired() => Err(clock.fail(&what, "the upgraded stream did not end").into()),
             }
         }
         None => {
+            let codings = if args.compressed {
+                decode::codings(&parts.headers).map_err(|name| {
+                    Fail::new(
+                        crate::error::BAD_CONTENT_ENCODING,
+                        format!(
+                            "{what}: the answer is encoded as '{}', which udskit cannot decode (--compressed)",
+                            escape(&name)
+                        ),
+                    )
+                })?
+            } else {
+                Vec::new()
+            };
+            let announced = hyper::body::Body::size_hint(&body).exact();
+            let source = decode::BodySource::new(body, &codings);
+            // The bar of a download to a file, on a terminal's stderr, unless -s or -q.
+            let bar = (output.is_some()
+                && !ctx.quiet
+                && !args.silent
+                && plan.method != Method::HEAD
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .then(|| progress::Download::new(announced));
             let render = Render::new(view, &parts.headers, out.clone());
-            exchange::stream_body(body, render, &clock, &stop, &what, ctx).await
+            exchange::stream_body(
+                source,
+                announced,
+                render,
+                bar.as_ref(),
+                &clock,
+                stop,
+                &what,
+                ctx,
+                &mut record.size_download,
+            )
+            .await
         }
     };
     drop(out);
     // After a stop signal the writer gets a second to drain, not for ever: the chunks
     // queued for a stdout nobody reads would otherwise keep a stopped request alive.
-    let written = out_done
-        .finish(&stop)
-        .await
-        .with_context(|| match &args.output {
-            Some(p) => format!("writing {}", escape(&p.display().to_string())),
-            None => "writing stdout".to_string(),
-        });
+    let written = out_done.finish(stop).await.with_context(|| match output {
+        Some(p) => format!("writing {}", escape(&p.display().to_string())),
+        None => "writing stdout".to_string(),
+    });
     result?;
     written?;
     if args.fail && status.as_u16() >= 400 {

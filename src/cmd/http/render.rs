@@ -11,7 +11,9 @@ use hyper::header::{CONTENT_TYPE, HeaderMap};
 use serde_json::ser::PrettyFormatter;
 
 use super::demux::{self, Demuxer, Out};
+use super::docker::{self, Board, Sniffer};
 use super::jsonstream::Splitter;
+use crate::error::{FAILURE, Fail};
 use crate::io::stdio::{Writer, WriterDone};
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
@@ -40,6 +42,10 @@ pub struct View {
     /// Stdout is a terminal: binary bodies are held back.
     pub guard: bool,
     pub demux: Demux,
+    /// Docker's progress streams are drawn as live bars (stdout a terminal, no --raw).
+    pub progress: bool,
+    /// A docker progress stream left as JSON is still read for its error (not with --raw).
+    pub sniff: bool,
 }
 
 /// What the headers say the body is.
@@ -142,8 +148,16 @@ pub struct Render {
     state: BodyShape,
     /// A JSON value outgrew JSON_HOLD_MAX: the rest went out unformatted.
     too_big: bool,
-    /// Body bytes received (before any formatting).
-    pub received: u64,
+    /// A docker-like API (Api-Version header) answered JSON: it may be a progress stream.
+    docker: bool,
+    /// What the first JSON value said: a docker progress stream or not (None before it).
+    progress: Option<bool>,
+    /// The live board of a progress stream drawn on the terminal.
+    board: Option<Board>,
+    /// A progress stream passed through unchanged, read for its error.
+    sniffer: Option<Sniffer>,
+    /// The error a progress stream reported.
+    stream_error: Option<String>,
 }
 
 impl Render {
@@ -152,7 +166,13 @@ impl Render {
         let length = headers
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse().ok());
+        let docker = declared == Declared::Json && headers.contains_key("api-version");
         Render {
+            docker,
+            progress: None,
+            board: None,
+            sniffer: None,
+            stream_error: None,
             view,
             declared,
             content_type,
@@ -161,14 +181,12 @@ impl Render {
             err: None,
             state: BodyShape::Undecided(BytesMut::new()),
             too_big: false,
-            received: 0,
         }
     }
 
     /// Shows a piece of the body. Ok(false) when nothing more will be shown (stdout closed,
     /// or a binary body held back): reading can stop.
     pub async fn push(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
-        self.received += chunk.len() as u64;
         if let BodyShape::Undecided(held) = &mut self.state {
             held.extend_from_slice(&chunk);
             if held.len() < demux::HEADER {
@@ -204,13 +222,29 @@ impl Render {
         let mut result = Ok(());
         match &mut self.state {
             BodyShape::Json(split) => {
-                let view = self.view;
                 let mut text = Vec::new();
-                let whole = split.finish(|v| Self::format_value(&view, v, &mut text));
+                let mut show = Shower::new(
+                    self.view,
+                    self.docker,
+                    &mut self.progress,
+                    &mut self.board,
+                    &mut self.stream_error,
+                );
+                let whole = split.finish(|v| show.value(v, &mut text));
                 if whole.is_err() {
                     text.extend_from_slice(&escape_controls(&split.take_rest()));
                 }
+                if let Some(board) = &mut self.board {
+                    board.finish();
+                    text.extend_from_slice(&board.take());
+                }
                 self.write(Out::Stdout, text.into()).await?;
+            }
+            BodyShape::Raw => {
+                if let Some(s) = &mut self.sniffer {
+                    s.finish();
+                    self.stream_error = self.stream_error.take().or(s.error.take());
+                }
             }
             BodyShape::Demux(d) => {
                 result = d
@@ -244,6 +278,13 @@ impl Render {
             drop(err);
             done.wait().await?;
         }
+        if let Some(e) = self.stream_error.take() {
+            return Err(Fail::new(
+                FAILURE,
+                format!("the progress stream reported an error: {e}"),
+            )
+            .into());
+        }
         result
     }
 
@@ -258,6 +299,9 @@ impl Render {
         self.state = if frames {
             BodyShape::Demux(Demuxer::default())
         } else if !v.pretty {
+            if self.docker && v.sniff {
+                self.sniffer = Some(Sniffer::default());
+            }
             BodyShape::Raw
         } else if self.declared == Declared::Json
             || (self.declared == Declared::Unknown && matches!(first, Some(b'{' | b'[')))
@@ -276,7 +320,12 @@ impl Render {
 
     async fn show(&mut self, chunk: Bytes) -> anyhow::Result<bool> {
         match &mut self.state {
-            BodyShape::Raw | BodyShape::Undecided(_) => self.write(Out::Stdout, chunk).await,
+            BodyShape::Raw | BodyShape::Undecided(_) => {
+                if let Some(s) = &mut self.sniffer {
+                    s.push(&chunk);
+                }
+                self.write(Out::Stdout, chunk).await
+            }
             BodyShape::Text => {
                 let shown = match escape_controls(&chunk) {
                     Cow::Borrowed(_) => chunk,
@@ -296,14 +345,20 @@ impl Render {
                         .write(Out::Stdout, escape_controls(&text).into_owned().into())
                         .await;
                 }
-                let view = self.view;
                 let mut text = Vec::new();
-                if split
-                    .push(&chunk, |v| Self::format_value(&view, v, &mut text))
-                    .is_err()
-                {
+                let mut show = Shower::new(
+                    self.view,
+                    self.docker,
+                    &mut self.progress,
+                    &mut self.board,
+                    &mut self.stream_error,
+                );
+                if split.push(&chunk, |v| show.value(v, &mut text)).is_err() {
                     text.extend_from_slice(&escape_controls(&split.take_rest()));
                     self.state = BodyShape::Text;
+                }
+                if let Some(board) = &self.board {
+                    text.extend_from_slice(&board.take());
                 }
                 self.write(Out::Stdout, text.into()).await
             }
@@ -365,6 +420,50 @@ impl Render {
             Err(e) if crate::error::is_broken_pipe(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// Shows the JSON values of a body one by one: formatted, or drawn on the board once the
+/// first value of a docker API's answer turned out to be progress.
+struct Shower<'a> {
+    view: View,
+    docker: bool,
+    progress: &'a mut Option<bool>,
+    board: &'a mut Option<Board>,
+    error: &'a mut Option<String>,
+}
+
+impl<'a> Shower<'a> {
+    fn new(
+        view: View,
+        docker: bool,
+        progress: &'a mut Option<bool>,
+        board: &'a mut Option<Board>,
+        error: &'a mut Option<String>,
+    ) -> Shower<'a> {
+        Shower {
+            view,
+            docker,
+            progress,
+            board,
+            error,
+        }
+    }
+
+    fn value(&mut self, v: &[u8], text: &mut Vec<u8>) {
+        let progress = *self
+            .progress
+            .get_or_insert_with(|| self.docker && docker::is_progress(v));
+        if progress {
+            if self.error.is_none() {
+                *self.error = docker::error_in(v);
+            }
+            if self.view.progress {
+                self.board.get_or_insert_with(Board::default).show(v);
+                return;
+            }
+        }
+        Render::format_value(&self.view, v, text);
     }
 }
 

@@ -15,6 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::render::Render;
+use super::tap::Tapped;
 use crate::io::bridge;
 use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
@@ -79,11 +80,11 @@ pub async fn bridge(
 ) -> anyhow::Result<()> {
     let upgraded = on.await.context("switching protocols")?;
     let parts = upgraded
-        .downcast::<TokioIo<Stream>>()
+        .downcast::<TokioIo<Tapped<Stream>>>()
         .map_err(|_| anyhow::anyhow!("switching protocols: the connection changed type"))?;
     let conn = Switched {
         early: parts.read_buf,
-        inner: parts.io.into_inner(),
+        inner: parts.io.into_inner().into_inner(),
     };
     ctx.debug("switched protocols: stdin and stdout are bridged to the connection");
     let mut stdin = stdio::stdin();

@@ -244,7 +244,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if listed == 0 && !filters.is_empty() {
         let what = if args.pids { "no process" } else { "no socket" };
         ctx.info(format!("{what} matches {}", filters.join(" ")));
-        return Err(crate::error::Quiet(crate::error::FAILURE).into());
+        return Err(crate::error::Reported(crate::error::FAILURE).into());
     }
     Ok(())
 }
