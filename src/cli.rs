@@ -2,6 +2,8 @@
 //! its own module (the doc comments are the help text, man pages and completions), and the
 //! one match from the parsed command to its module's `run`.
 
+use std::ffi::OsString;
+
 use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cmd::{connect, generate, http, listen, ls, recvfrom, relay, sendto};
@@ -76,6 +78,90 @@ impl Command {
     }
 }
 
+/// The command line as clap is to read it. After `connect`, `-q` is nc's `-q DURATION`
+/// (`--quit-after`) when a DURATION or `never` follows it, and the global `-q/--quiet`
+/// otherwise, which clap alone cannot tell apart: such a `-q` is spelt `--quiet` here.
+/// In a cluster (`-vq`, `-qv`) the same rule holds for its `q`.
+pub fn args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.into_iter().collect();
+    // Where the subcommand is: the first word that is no option (or --color's value).
+    let mut i = 1;
+    while let Some(a) = args.get(i).and_then(|a| a.to_str()) {
+        match a {
+            "--" => return args,
+            "--color" => i += 2,
+            _ if a.starts_with('-') => i += 1,
+            _ => break,
+        }
+    }
+    if args.get(i).is_none_or(|a| a != "connect") {
+        return args;
+    }
+    i += 1;
+    // connect's options that take a value, so that no value is read as an option.
+    const TAKES_VALUE: [&str; 5] = [
+        "--color",
+        "--wait",
+        "--connect-timeout",
+        "--quit-after",
+        "--idle-timeout",
+    ];
+    while i < args.len() {
+        let Some(a) = args[i].to_str().map(str::to_owned) else {
+            i += 1;
+            continue;
+        };
+        if a == "--" {
+            break;
+        }
+        if TAKES_VALUE.contains(&a.as_str()) {
+            i += 2;
+            continue;
+        }
+        if a.starts_with("--") || !a.starts_with('-') {
+            i += 1;
+            continue;
+        }
+        // A cluster of short options: flags, until one that takes a value (the rest of the
+        // cluster, or the next word).
+        let cluster = &a[1..];
+        let flags: String = cluster
+            .chars()
+            .take_while(|c| !matches!(c, 'q' | 'w'))
+            .collect();
+        let rest = &cluster[flags.len()..];
+        let Some(value) = rest.strip_prefix('q') else {
+            // `-w`'s value is the next word when the cluster ends with it.
+            i += if rest == "w" { 2 } else { 1 };
+            continue;
+        };
+        let value = value.strip_prefix('=').unwrap_or(value);
+        let quit = if value.is_empty() {
+            args.get(i + 1)
+                .and_then(|v| v.to_str())
+                .is_some_and(connect::is_quit_value)
+        } else {
+            connect::is_quit_value(value)
+        };
+        if quit {
+            i += if value.is_empty() { 2 } else { 1 };
+            continue;
+        }
+        let mut words = Vec::new();
+        if !flags.is_empty() {
+            words.push(OsString::from(format!("-{flags}")));
+        }
+        words.push(OsString::from("--quiet"));
+        if !value.is_empty() {
+            words.push(OsString::from(format!("-{value}")));
+        }
+        let n = words.len();
+        args.splice(i..=i, words);
+        i += n;
+    }
+    args
+}
+
 /// Runs an async subcommand on a current-thread runtime: one core moves our bytes faster
 /// than the peers can on these 2-core machines, and it keeps tasks free of locks.
 fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
@@ -87,9 +173,82 @@ fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn cli_is_consistent() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    fn read(line: &str) -> String {
+        let words = line.split(' ').map(OsString::from);
+        let read = args(words);
+        let read: Vec<_> = read.iter().map(|a| a.to_str().unwrap()).collect();
+        read.join(" ")
+    }
+
+    /// `-q` after connect: quit-after before a DURATION or `never`, quiet otherwise.
+    #[test]
+    fn q_after_connect_is_quit_after_before_a_duration() {
+        for (line, want) in [
+            ("udskit connect -q 1 S", "udskit connect -q 1 S"),
+            ("udskit connect -q 0.5 S", "udskit connect -q 0.5 S"),
+            ("udskit connect -q never S", "udskit connect -q never S"),
+            ("udskit connect -q1s S", "udskit connect -q1s S"),
+            ("udskit connect -q=2 S", "udskit connect -q=2 S"),
+            ("udskit connect -q 1x S", "udskit connect -q 1x S"),
+            ("udskit connect -q S", "udskit connect --quiet S"),
+            (
+                "udskit connect -q /tmp/s.sock",
+                "udskit connect --quiet /tmp/s.sock",
+            ),
+            ("udskit connect S -q", "udskit connect S --quiet"),
+            ("udskit connect -vq S", "udskit connect -v --quiet S"),
+            ("udskit connect -vq 3 S", "udskit connect -vq 3 S"),
+            ("udskit connect -qv S", "udskit connect --quiet -v S"),
+            ("udskit connect -w 5 -q S", "udskit connect -w 5 --quiet S"),
+            ("udskit connect --wait -q S", "udskit connect --wait -q S"),
+            ("udskit connect -- -q", "udskit connect -- -q"),
+            ("udskit -q connect S", "udskit -q connect S"),
+            (
+                "udskit --color never connect -q S",
+                "udskit --color never connect --quiet S",
+            ),
+            ("udskit listen -q S", "udskit listen -q S"),
+            ("udskit http -q S /", "udskit http -q S /"),
+        ] {
+            assert_eq!(read(line), want, "{line}");
+        }
+    }
+
+    /// Both readings parse to what they say, and the global flag reaches the top.
+    #[test]
+    fn both_readings_parse() {
+        let parse = |line: &str| Cli::try_parse_from(args(line.split(' ').map(OsString::from)));
+        let cli = parse("udskit connect -q 1 S").unwrap();
+        let Command::Connect(c) = &cli.command else {
+            panic!()
+        };
+        assert!(!cli.quiet);
+        assert_eq!(
+            c.quit_after,
+            Some(crate::io::ending::AfterStdin::For(
+                std::time::Duration::from_secs(1)
+            ))
+        );
+        for line in [
+            "udskit connect -q S",
+            "udskit -q connect S",
+            "udskit connect --quiet S",
+        ] {
+            let cli = parse(line).unwrap();
+            let Command::Connect(c) = &cli.command else {
+                panic!()
+            };
+            assert!(cli.quiet, "{line}");
+            assert_eq!(c.quit_after, None, "{line}");
+        }
+        let cli = parse("udskit listen -q S").unwrap();
+        assert!(cli.quiet);
     }
 }

@@ -37,7 +37,7 @@ static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
 fn main() {
     allocator::tune();
-    let code = match cli::Cli::try_parse() {
+    let code = match cli::Cli::try_parse_from(cli::args(std::env::args_os())) {
         Err(e) => refused(e),
         Ok(cli) => {
             let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
@@ -69,10 +69,12 @@ fn refused(e: clap::Error) -> i32 {
 /// is parsed again with each argument escaped, and that error, made of the same lines, is
 /// shown; escaping the whole text instead would turn clap's own line breaks into `\n`.
 fn refused_text(e: &clap::Error) -> String {
-    let escaped = std::env::args_os().map(|a| match a.to_str() {
-        Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),
-        None => a,
-    });
+    let escaped = cli::args(std::env::args_os())
+        .into_iter()
+        .map(|a| match a.to_str() {
+            Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),
+            None => a,
+        });
     match cli::Cli::try_parse_from(escaped) {
         Err(again) if again.kind() == e.kind() => again
             .render()

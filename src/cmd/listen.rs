@@ -11,7 +11,9 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
+use crate::io::ending::Ends;
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
@@ -129,9 +131,12 @@ async fn serve_one(
     };
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
-    let t = bridge::bridge_stdio(conn, out, stop)
+    let t = bridge::bridge_stdio(conn, out, Ends::default(), stop)
         .await
         .context("client #1")?;
+    if let Some(words) = t.ending.words("client #1", t.up, t.down) {
+        return Err(Fail::new(FAILURE, words).into());
+    }
     ctx.info(format!(
         "client #1 closed: {} bytes received, {} sent, {:.3}s",
         t.down,

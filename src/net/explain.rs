@@ -17,6 +17,10 @@ use crate::net::kind::Kind;
 use crate::net::unix::try_connect_unix;
 use crate::term::escape;
 
+/// What a reset usually means, for the hint beside any report of one.
+pub const RESET_HINT: &str = "a server resets a connection when it exits or closes without \
+     reading what it was sent; a relay or proxy does when its own target is down";
+
 /// Turns a failed connect into the message every subcommand gives: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
@@ -54,6 +58,11 @@ pub fn reach_error(
         (Some(Errno::ACCESS | Errno::PERM), _) => permission_denied(addr, fail),
         (Some(Errno::PROTOTYPE), _) => wrong_type(addr, kind, fail),
         (Some(Errno::NOTDIR), _) => fail("a component of the path is not a directory".into()),
+        // The handshake completed in the kernel and the server reset the connection before
+        // the connect returned: it accepted, then closed or reset it at once.
+        (Some(Errno::CONNRESET), _) => {
+            fail("the server reset the connection as soon as it was made".into()).hint(RESET_HINT)
+        }
         // A path too long even for /proc/self/fd: keep its message and hint.
         _ => match err.get_ref().and_then(|e| e.downcast_ref::<Fail>()) {
             Some(f) => {

@@ -109,6 +109,9 @@ pub async fn bridge(
     let t = bridge::bridge_with(conn, &mut stdin, down, || out.is_closed(), stop).await;
     let finished = render.finish_or_stop(ctx, stop).await;
     let t = t.context("on the upgraded connection")?;
+    if let Some(words) = t.ending.words("the server", t.up, t.down) {
+        anyhow::bail!("on the upgraded connection: {words}");
+    }
     ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
     finished
 }
