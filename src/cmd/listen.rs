@@ -1,7 +1,7 @@
 //! `udskit listen ADDR`: a stream server. One client bridged to stdin/stdout (nc -lU), or
 //! with `-k`, `--echo` or `--exec` many clients at once, each logged with its credentials.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,13 +13,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
-use crate::io::ending::Ends;
+use crate::io::ending::{Ending, Ends};
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
-use crate::net::stream::Stream;
+use crate::net::stream::{Stream, close_gently};
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -102,10 +102,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => Mode::Bridge,
     };
     let result = if concurrent {
-        serve_many(&server.listener, mode, &args, ctx, &stop).await
+        let r = serve_many(&server.listener, mode, &args, ctx, &stop).await;
+        drop(server);
+        r
     } else {
         serve_one(
-            &server.listener,
+            server,
             stdout.as_ref().expect("bridge mode has stdout"),
             ctx,
             &stop,
@@ -116,24 +118,35 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(done) = stdout_done {
         done.finish(&stop).await.context("writing stdout")?;
     }
-    drop(server);
     result
 }
 
+/// One client bridged to stdin/stdout. The server stops listening (and its socket file
+/// goes) as soon as that client is accepted, as a one-shot server: a second client is
+/// refused at its connect, instead of waiting in the accept queue for a server that will
+/// never serve it and being reset, its bytes lost, when listen exits.
 async fn serve_one(
-    listener: &crate::net::listener::Listener,
+    server: bind::Server,
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
-    let Some((conn, peer)) = listener.accept_or_stop(ctx, stop).await else {
+    let Some((conn, peer)) = server.listener.accept_or_stop(ctx, stop).await else {
         return Ok(());
     };
+    // A client that raced into the queue with this one is reset by this close: the
+    // kernel's only answer to a connection that is never accepted.
+    drop(server);
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
+    // Held past the bridge, so that the socket is closed gently (see `close_gently`).
+    let keep = conn.as_fd().try_clone_to_owned()?;
     let t = bridge::bridge_stdio(conn, out, Ends::default(), stop)
         .await
         .context("client #1")?;
+    if !stop.is_stopping() {
+        close_gently(keep).await;
+    }
     if let Some(words) = t.ending.words("client #1", t.up, t.down) {
         return Err(Fail::new(FAILURE, words).into());
     }
@@ -219,6 +232,15 @@ async fn serve_many(
     Ok(())
 }
 
+/// A client's failure in words: a reset or a broken pipe is told as what the client did.
+fn told(e: std::io::Error) -> anyhow::Error {
+    match Ending::of_peer(&e) {
+        Some(Ending::Reset) => anyhow::anyhow!("reset the connection"),
+        Some(_) => anyhow::anyhow!("closed the connection before taking all of its echo"),
+        None => e.into(),
+    }
+}
+
 /// Aborts the task when dropped (when serve_many returns, however it returns).
 struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
 
@@ -240,15 +262,19 @@ async fn serve_client(
     match mode {
         Mode::Collect(out) => {
             let n = tokio::select! {
-                n = bridge::to_stdout(&mut conn, &out) => n?,
+                n = bridge::to_stdout(&mut conn, &out) => n.map_err(told)?,
                 _ = stop.stopped() => return Ok("stopped".into()),
-                _ = stdout_gone.cancelled() => return Ok("stdout closed".into()),
+                _ = stdout_gone.cancelled() => {
+                    // Ours to end: the client is not reset for it.
+                    close_gently(conn.into_fd()?).await;
+                    return Ok("stdout closed".into());
+                }
             };
             Ok(format!("{n} bytes received"))
         }
         Mode::Echo => {
             let n = tokio::select! {
-                n = bridge::echo(&mut conn) => n?,
+                n = bridge::echo(&mut conn) => n.map_err(told)?,
                 _ = stop.stopped() => return Ok("stopped".into()),
             };
             Ok(format!("{n} bytes echoed"))
@@ -261,12 +287,13 @@ async fn serve_client(
 /// Runs `sh -c CMD` with the connection as its stdin and stdout (a blocking dup of it:
 /// programs such as cat do not expect O_NONBLOCK) and the peer's identity in its env.
 async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::Result<String> {
-    let fd: OwnedFd = match conn {
-        Stream::Unix(s) => s.into_std()?.into(),
-        Stream::Tcp(s) => s.into_std()?.into(),
-        Stream::SeqPacket(s) => s.into_fd(),
-    };
+    let fd: OwnedFd = conn.into_fd()?;
     rustix::io::ioctl_fionbio(&fd, false)?;
+    // Our copy outlives the command: a command that exits without reading what the client
+    // sent (`echo hi`) would otherwise close the connection with those bytes unread, and
+    // the kernel would reset it, the client's complete answer turned into a failure. So
+    // the client reads EOF when the command has exited (not when it closes its stdout).
+    let keep = fd.try_clone()?;
     let mut command = tokio::process::Command::new("/bin/sh");
     command
         .arg("-c")
@@ -285,8 +312,7 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
     let mut child = command
         .spawn()
         .with_context(|| format!("running {}", escape(cmd)))?;
-    // The Command still holds our copies of the connection: close them now, so that the
-    // client sees EOF as soon as the command closes its stdout, not when it exits.
+    // The Command still holds copies of the connection: only `keep` stays.
     drop(command);
     let status = tokio::select! {
         s = child.wait() => s?,
@@ -297,6 +323,9 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
             child.wait().await?
         }
     };
+    if !stop.is_stopping() {
+        close_gently(keep).await;
+    }
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => format!("command exited with {code}"),
