@@ -58,7 +58,7 @@ pub struct Args {
     pub seqpacket: bool,
     /// After stdin's end, quit within DURATION even if the server still sends (nc -q,
     /// socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]
-    #[arg(short = 'q', long, value_name = "DURATION", value_parser = parse_quit_after)]
+    #[arg(short = 'q', long, visible_alias = "quit", value_name = "DURATION", value_parser = parse_quit_after)]
     pub quit_after: Option<AfterStdin>,
     /// Close the connection after DURATION without data either way; also bounds the connect
     /// (nc -w)
@@ -97,7 +97,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let mut opts = args.connect;
     // nc's -w bounds the connect too, unless --connect-timeout says otherwise.
-    opts.connect_timeout = opts.connect_timeout.or(args.idle_timeout);
+    if opts.connect_timeout.is_none() && args.idle_timeout.is_some() {
+        opts.connect_timeout = args.idle_timeout;
+        opts.connect_timeout_from = Some("--idle-timeout");
+    }
     let conn = tokio::select! {
         c = connect::connect(&args.addr, kind, opts) => c.map_err(Fail::from)?,
         _ = stop.stopped() => return Ok(()),

@@ -214,7 +214,7 @@ async fn serve_many(
                     "client #{id} closed: {summary}, {:.3}s",
                     started.elapsed().as_secs_f64()
                 )),
-                Err(e) => ctx.warn(format!("client #{id}: {e:#}")),
+                Err(e) => ctx.warn(format!("client #{id}: {}", crate::error::chain_text(&e))),
             }
             served.fetch_add(1, Ordering::Relaxed);
             drop(permit);

@@ -72,7 +72,17 @@ pub fn reach_error(
                     None => out,
                 }
             }
-            None => fail(err.to_string()),
+            None => match (Errno::from_io_error(err), kind) {
+                // A connected datagram socket whose receiver closed: the first send says
+                // refused, every later one "not connected".
+                (Some(Errno::NOTCONN), Kind::Datagram) => {
+                    fail("the receiver is gone: its socket was closed".into())
+                }
+                _ => match crate::error::peer_words(err) {
+                    Some(w) => fail(format!("the peer {w}")),
+                    None => fail(err.to_string()),
+                },
+            },
         },
     }
 }
