@@ -1106,7 +1106,7 @@ fn one_client_listen_refuses_a_second_and_serves_the_first_whole() {
         };
         let mut first = python(PY_CLIENT);
         first.args([fam, &at, "line"]).stdout(Stdio::piped());
-        let mut first = Bg::spawn(first, dir.path(), &format!("first-{fam}"));
+        let first = Bg::spawn(first, dir.path(), &format!("first-{fam}"));
         server.wait_stderr("client #1 connected");
         let out = run_with_input(
             {
