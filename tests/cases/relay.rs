@@ -430,11 +430,13 @@ fn upstream_down_then_up() {
     let dir = tempdir();
     let sock = dir.path().join("later.sock");
     let (mut r, port) = relay(dir.path(), &["tcp:0", sock.to_str().unwrap()]);
-    // Nothing there yet: the client is closed at once, the reason names TARGET.
+    // Nothing there yet: the client is reset at once (its bytes went nowhere), the
+    // reason names TARGET.
     let mut s = tcp(port);
     let mut buf = Vec::new();
     let started = Instant::now();
-    s.read_to_end(&mut buf).unwrap();
+    let e = s.read_to_end(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
     assert!(buf.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
     let log = r.wait_stderr("upstream unreachable");
