@@ -162,6 +162,49 @@ pub fn args(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     args
 }
 
+/// A hint for the mistakes the two meanings of `-q` invite, where clap alone would say
+/// something beside the point: nc's `-q DURATION` written before the subcommand (clap
+/// takes the DURATION for a subcommand), or connect's `--quit-after`/`--idle-timeout`
+/// given to another subcommand (clap suggests `--quiet`).
+pub fn q_hint(args: &[OsString], kind: clap::error::ErrorKind) -> Option<String> {
+    use clap::error::ErrorKind;
+    let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    let sub = words
+        .iter()
+        .position(|w| !w.starts_with('-') && Command::has_subcommand(w));
+    match kind {
+        ErrorKind::InvalidSubcommand => {
+            let q = words.iter().position(|w| *w == "-q")?;
+            let value = words.get(q + 1)?;
+            (sub.is_none_or(|s| q < s) && connect::is_quit_value(value)).then(|| {
+                format!(
+                    "-q before the subcommand is --quiet; for nc's -q write it after connect: \
+                     `udskit connect -q {value} ADDR`"
+                )
+            })
+        }
+        ErrorKind::UnknownArgument => {
+            let name = sub.map(|s| words[s])?;
+            let connect_only = words.iter().take_while(|w| **w != "--").find(|w| {
+                ["--quit-after", "--quit", "--idle-timeout"]
+                    .iter()
+                    .any(|o| **w == *o || w.starts_with(&format!("{o}=")))
+            })?;
+            let option = connect_only.split('=').next()?;
+            (name != "connect").then(|| {
+                format!("{option} is an option of `udskit connect`, not of `udskit {name}`")
+            })
+        }
+        _ => None,
+    }
+}
+
+impl Command {
+    fn has_subcommand(name: &str) -> bool {
+        Cli::command().find_subcommand(name).is_some()
+    }
+}
+
 /// Runs an async subcommand on a current-thread runtime: one core moves our bytes faster
 /// than the peers can on these 2-core machines, and it keeps tasks free of locks.
 fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
@@ -250,5 +293,33 @@ mod tests {
         }
         let cli = parse("udskit listen -q S").unwrap();
         assert!(cli.quiet);
+    }
+
+    /// The mistakes the two meanings of -q invite get a hint that says what was meant.
+    #[test]
+    fn misplaced_quit_after_gets_a_hint() {
+        use clap::error::ErrorKind;
+        let hint = |line: &str| {
+            let words = args(line.split(' ').map(OsString::from));
+            let kind = Cli::try_parse_from(&words).unwrap_err().kind();
+            q_hint(&words, kind)
+        };
+        assert_eq!(
+            hint("udskit -q 1 connect S").as_deref(),
+            Some(
+                "-q before the subcommand is --quiet; for nc's -q write it after connect: `udskit connect -q 1 ADDR`"
+            )
+        );
+        assert_eq!(
+            hint("udskit listen --quit-after 1 S").as_deref(),
+            Some("--quit-after is an option of `udskit connect`, not of `udskit listen`")
+        );
+        assert_eq!(
+            hint("udskit http --idle-timeout=1 S /").as_deref(),
+            Some("--idle-timeout is an option of `udskit connect`, not of `udskit http`")
+        );
+        assert_eq!(hint("udskit listen --bogus S"), None);
+        assert_eq!(hint("udskit bogus S"), None);
+        let _ = ErrorKind::UnknownArgument;
     }
 }

@@ -60,7 +60,27 @@ fn refused(e: clap::Error) -> i32 {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
-    term::stderr_line(format!("udskit: {}", refused_text(&e)));
+    let mut text = refused_text(&e);
+    if let Some(hint) = cli::q_hint(&cli::args(std::env::args_os()), e.kind()) {
+        // clap's tip would point at --quiet, which is not what was meant.
+        let mut kept = String::new();
+        for l in text.lines() {
+            let blank_again = l.trim().is_empty() && kept.ends_with("\n\n");
+            if l.contains("a similar argument exists: '--quiet'") || blank_again {
+                continue;
+            }
+            // clap's usage line names the argument it suggested, too.
+            match l.strip_prefix("Usage: ") {
+                Some(u) if u.contains(" --quiet ") => {
+                    kept += &format!("Usage: {}\n", u.replacen(" --quiet ", " [OPTIONS] ", 1));
+                }
+                _ => kept += &format!("{l}\n"),
+            }
+        }
+        text = kept;
+        text += &format!("hint: {hint}\n");
+    }
+    term::stderr_line(format!("udskit: {text}"));
     e.exit_code()
 }
 

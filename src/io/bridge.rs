@@ -12,7 +12,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::io::CHUNK;
-use crate::io::ending::{Ending, Ends, Meter, Wake};
+pub use crate::io::ending::Ending;
+use crate::io::ending::{Ends, Meter, Wake};
 use crate::io::pool;
 use crate::io::stdio::{PIPE_SIZE, Writer, grow_pipe, stdin, wait_for};
 use crate::net::stream::Stream;

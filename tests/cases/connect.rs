@@ -934,3 +934,36 @@ fn server_that_stops_reading_is_named_with_its_answer_on_stdout() {
     );
     assert!(!err.contains("os error"), "{err}");
 }
+
+/// The two meanings of -q, where a user can trip: nc's `-q 1` before the subcommand, or
+/// connect's options given to another subcommand. clap alone took the DURATION for a
+/// subcommand, or suggested --quiet; the report says what was meant instead.
+#[test]
+fn misplaced_quit_after_is_pointed_to_connect() {
+    let out = ud(&["-q", "1", "connect", "S"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).ends_with(
+            "hint: -q before the subcommand is --quiet; for nc's -q write it after connect: \
+             `udskit connect -q 1 ADDR`\n"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+    let out = ud(&["listen", "--quit-after", "1", "S"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr_of(&out),
+        "udskit: error: unexpected argument '--quit-after' found\n\nUsage: udskit listen \
+         [OPTIONS] <ADDR>\n\nFor more information, try '--help'.\n\
+         hint: --quit-after is an option of `udskit connect`, not of `udskit listen`\n"
+    );
+    // Within connect, a near miss of --quit-after is pointed at it (or its alias --quit).
+    let out = ud(&["connect", "--quit-afte", "1", "S"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("tip: a similar argument exists: '--quit-after'"),
+        "{}",
+        stderr_of(&out)
+    );
+}
