@@ -5,7 +5,8 @@
 //!
 //! - `cli.rs`: the command line, global flags and the dispatch to a subcommand.
 //! - `cmd/`: one module per subcommand, owning its `Args` and `run`; `cmd/http/`,
-//!   `cmd/relay/` and `cmd/ls/` are folders holding their private pieces.
+//!   `cmd/relay/`, `cmd/ls/` and `cmd/connect/` are folders holding their private pieces
+//!   (connect's reads its `-q` before clap does).
 //! - `io/`: stdin and the output writers, and the stdio <-> socket bridge with half-close.
 //! - `net/`: the address grammar, socket kinds and peer credentials, safe bind,
 //!   connecting and `--wait`, the failure explanations, stream, listener and datagram types.
@@ -37,7 +38,7 @@ static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
 fn main() {
     allocator::tune();
-    let code = match cli::Cli::try_parse_from(cli::args(std::env::args_os())) {
+    let code = match cli::Cli::try_parse_from(cmd::connect::read_args(std::env::args_os())) {
         Err(e) => refused(e),
         Ok(cli) => {
             let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
@@ -61,7 +62,9 @@ fn refused(e: clap::Error) -> i32 {
         e.exit();
     }
     let mut text = refused_text(&e);
-    if let Some(hint) = cli::q_hint(&cli::args(std::env::args_os()), e.kind()) {
+    let args = cmd::connect::read_args(std::env::args_os());
+    let cli = <cli::Cli as clap::CommandFactory>::command();
+    if let Some(hint) = cmd::connect::misplaced_hint(&args, e.kind(), &cli) {
         // clap's tip would point at --quiet, which is not what was meant.
         let mut kept = String::new();
         for l in text.lines() {
@@ -89,7 +92,7 @@ fn refused(e: clap::Error) -> i32 {
 /// is parsed again with each argument escaped, and that error, made of the same lines, is
 /// shown; escaping the whole text instead would turn clap's own line breaks into `\n`.
 fn refused_text(e: &clap::Error) -> String {
-    let escaped = cli::args(std::env::args_os())
+    let escaped = cmd::connect::read_args(std::env::args_os())
         .into_iter()
         .map(|a| match a.to_str() {
             Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),

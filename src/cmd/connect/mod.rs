@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+mod quit;
+
+pub use quit::{misplaced_hint, read_args};
+
 use crate::duration;
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
@@ -58,7 +62,7 @@ pub struct Args {
     pub seqpacket: bool,
     /// After stdin's end, quit within DURATION even if the server still sends (nc -q,
     /// socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]
-    #[arg(short = 'q', long, visible_alias = "quit", value_name = "DURATION", value_parser = parse_quit_after)]
+    #[arg(short = 'q', long, visible_alias = "quit", value_name = "DURATION", value_parser = quit::parse_quit_after)]
     pub quit_after: Option<AfterStdin>,
     /// Close the connection after DURATION without data either way; also bounds the connect
     /// (nc -w)
@@ -69,24 +73,6 @@ pub struct Args {
     pub quiet: bool,
     #[command(flatten)]
     pub connect: connect::ConnectOpts,
-}
-
-/// `-q`'s value: a DURATION or `never`.
-fn parse_quit_after(s: &str) -> Result<AfterStdin, String> {
-    if s == "never" {
-        return Ok(AfterStdin::Forever);
-    }
-    duration::parse(s).map(AfterStdin::For).map_err(|e| {
-        format!(
-            "{e}, or never; -q before an ADDR means quiet: write --quiet or `udskit -q connect`"
-        )
-    })
-}
-
-/// Whether `s` is read as `-q`'s value: a DURATION, `never`, or a word that starts like a
-/// number (so that `-q 1x` says "not a duration" rather than looking for a socket `1x`).
-pub fn is_quit_value(s: &str) -> bool {
-    s == "never" || s.starts_with(|c: char| c.is_ascii_digit() || c == '.')
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
