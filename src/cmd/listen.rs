@@ -102,9 +102,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => Mode::Bridge,
     };
     let result = if concurrent {
-        let r = serve_many(&server.listener, mode, &args, ctx, &stop).await;
-        drop(server);
-        r
+        serve_many(server, mode, &args, ctx, &stop).await
     } else {
         serve_one(
             server,
@@ -159,8 +157,11 @@ async fn serve_one(
     Ok(())
 }
 
+/// Many clients at once. Once no more will be accepted (--count reached, a stop signal,
+/// stdout gone with -k), the server stops listening at once, as in `serve_one`: later
+/// clients are refused rather than queued and reset, while those accepted finish.
 async fn serve_many(
-    listener: &crate::net::listener::Listener,
+    server: bind::Server,
     mode: Mode,
     args: &Args,
     ctx: &Ctx,
@@ -196,7 +197,7 @@ async fn serve_many(
             _ = gone.cancelled() => break,
         };
         let accepted_one = tokio::select! {
-            c = listener.accept_or_stop(ctx, stop) => c,
+            c = server.listener.accept_or_stop(ctx, stop) => c,
             _ = gone.cancelled() => None,
         };
         let Some((conn, peer)) = accepted_one else {
@@ -220,6 +221,7 @@ async fn serve_many(
             drop(permit);
         });
     }
+    drop(server);
     stop.tracker.close();
     // On a signal, clients get a moment to finish; then we exit and the kernel closes them.
     let grace = if stop.is_stopping() {

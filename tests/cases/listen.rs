@@ -1187,3 +1187,50 @@ fn one_client_reset_by_the_client_is_named() {
     );
     assert!(!err.contains("os error"), "{err}");
 }
+
+/// `--count N`: once the N-th client is accepted the server stops listening, so a client
+/// that comes while the last ones are served is refused, not queued and reset at exit;
+/// the client being served still gets all of its echo.
+#[test]
+fn count_reached_refuses_later_clients() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("count.sock");
+    let mut server = listen_bg(&["--echo", "--count", "1"], &sock, dir.path(), "listen");
+    let mut first = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+         s.sendall(b'first\\n')\nsys.stdin.read()\ns.shutdown(socket.SHUT_WR)\nd=b''\n\
+         while True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nprint(repr(d))",
+    );
+    first
+        .arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut first = Bg::spawn(first, dir.path(), "first");
+    server.wait_stderr("client #1 connected");
+    let out = run_with_input(
+        {
+            let mut c = ud(&["connect"]);
+            c.arg(&sock);
+            c
+        },
+        b"second\n",
+        T,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(&format!(
+            "connecting to unix:{}: no such file",
+            sock.display()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(first.child.stdin.take());
+    let (st, got) = first.finish(T);
+    assert!(st.success());
+    assert_eq!(String::from_utf8_lossy(&got), "b'first\\n'\n");
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+}
