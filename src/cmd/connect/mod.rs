@@ -39,8 +39,10 @@ pub const QUIET_AFTER_ANSWER: Duration = Duration::from_secs(1);
 /// After stdin's end, by default: the answer is waited for as long as it takes (a slow
 /// server is never cut before its first byte), and once the server has answered, a server
 /// that keeps the connection open (HTTP keep-alive) is left after 1s without data, with
-/// everything it sent on stdout. -q 0 leaves at stdin's end, -q never waits for the server
-/// to close (a stream that pauses longer than 1s).
+/// everything it sent on stdout. Waiting for the close alone (OpenBSD nc) hangs a script
+/// on a keep-alive server; a fixed wait after stdin's end (socat's 0.5s) cuts a server that
+/// computes longer than that. -q 0 leaves at stdin's end, -q never waits for the server
+/// to close (a stream that pauses longer than 1s), -w ends any silence.
 ///
 /// -q is --quit-after when a DURATION (or `never`) follows it, and the global --quiet
 /// otherwise: `udskit connect -q 1 S` quits after 1s, `udskit connect -q S` and
