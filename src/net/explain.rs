@@ -296,3 +296,30 @@ pub fn descriptor_shortage(err: &io::Error) -> Option<String> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A peer's doing is named in words, never as the kernel's bare errno.
+    #[test]
+    fn peer_errors_in_words() {
+        let addr: Addr = "@x".parse().unwrap();
+        let os = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
+        let said = |kind, e| reach_error("sending to @x", &addr, kind, &os(e), None);
+        assert_eq!(
+            said(Kind::Datagram, Errno::NOTCONN).message,
+            "sending to @x: the receiver is gone: its socket was closed"
+        );
+        assert_eq!(
+            said(Kind::Stream, Errno::PIPE).message,
+            "sending to @x: the peer had closed the connection (nothing more can be sent to it)"
+        );
+        let reset = said(Kind::Stream, Errno::CONNRESET);
+        assert_eq!(
+            reset.message,
+            "sending to @x: the server reset the connection as soon as it was made"
+        );
+        assert_eq!(reset.hint.as_deref(), Some(RESET_HINT));
+    }
+}

@@ -920,6 +920,9 @@ fn upstream_reset_reaches_the_client_as_a_reset() {
                 "upstream {up}, client {client}, flood {flood}; relay log:\n{log}"
             );
             assert!(log.contains(": error, "), "{log}");
+            // The log names the peer that reset, never the kernel's bare errno.
+            assert!(log.contains("the target reset the connection"), "{log}");
+            assert!(!log.contains("os error"), "{log}");
         }
     }
 }
@@ -940,6 +943,7 @@ fn client_reset_reaches_the_upstream_as_a_reset() {
                 seen, "bytes=5 intact=True end=reset",
                 "upstream {up}, client {client}; relay log:\n{log}"
             );
+            assert!(!log.contains("os error"), "{log}");
         }
     }
 }
