@@ -147,11 +147,11 @@ where
     bridge_from(stream, Up::Chunks(stdin), down, gone, limits, stop).await
 }
 
-/// [`bridge_with`] with this process's stdin, read from here on, stdout as the way down, and
-/// `ends` for the limits on how long it lasts: when stdin is a pipe and the stream a unix stream or TCP socket, its
-/// bytes are spliced from the pipe into the socket without passing through our memory or
-/// a thread (about 40% less CPU per GiB, figures in docs/performance.md); otherwise the
-/// stdin thread of [`stdin`] feeds it.
+/// [`bridge_with`] with this process's stdin, read from here on, stdout as the way down,
+/// and `ends` for the limits on how long it lasts: when stdin is a pipe and the stream a
+/// unix stream or TCP socket, its bytes are spliced from the pipe into the socket without
+/// passing through our memory or a thread (about 40% less CPU per GiB, figures in
+/// docs/performance.md); otherwise the stdin thread of [`stdin`] feeds it.
 pub async fn bridge_stdio(
     stream: crate::net::stream::Stream,
     out: &Writer,
