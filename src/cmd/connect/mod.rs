@@ -30,11 +30,11 @@ pub const QUIET_AFTER_ANSWER: Duration = Duration::from_secs(1);
 ///
 /// Everything read from stdin goes to the socket and everything the socket sends goes to
 /// stdout, byte for byte. At the end of stdin our write side is shut down and the answer is
-/// still read until the server closes (or see below), so one-shot requests work. A failure names the real
-/// cause: no such file, refused (a stale socket), permission denied (with the file's mode
-/// and owner), not a socket, or the wrong socket type. --wait retries while the socket is
-/// missing or refusing; it and --connect-timeout bound every attempt, so a TCP connect to a
-/// host that drops packets ends too.
+/// still read until the server closes (or see below), so one-shot requests work. A failure
+/// names the real cause: no such file, refused (a stale socket), permission denied (with
+/// the file's mode and owner), not a socket, or the wrong socket type. --wait retries while
+/// the socket is missing or refusing; it and --connect-timeout bound every attempt, so a
+/// TCP connect to a host that drops packets ends too.
 ///
 /// After stdin's end, by default: the answer is waited for as long as it takes (a slow
 /// server is never cut before its first byte), and once the server has answered, a server
