@@ -191,7 +191,8 @@ async fn serve_many(
     };
     // Its Writer handle must go before stdout can be drained and closed.
     let _abort_watch = AbortOnDrop(watch);
-    while args.count.is_none_or(|n| accepted < n) {
+    let mut server = Some(server);
+    while let Some(listening) = server.as_ref() {
         // With --max-clients, wait for a free slot before accepting: extra clients stay in
         // the kernel's accept queue instead of being reset.
         let permit = tokio::select! {
@@ -200,7 +201,7 @@ async fn serve_many(
             _ = gone.cancelled() => break,
         };
         let accepted_one = tokio::select! {
-            c = server.listener.accept_or_stop(ctx, stop) => c,
+            c = listening.listener.accept_or_stop(ctx, stop) => c,
             _ = gone.cancelled() => None,
         };
         let Some((conn, peer)) = accepted_one else {
@@ -208,6 +209,10 @@ async fn serve_many(
         };
         accepted += 1;
         let id = accepted;
+        if args.count.is_some_and(|n| accepted >= n) {
+            // The last one: no client may queue behind it.
+            server = None;
+        }
         ctx.info(format!("client #{id} connected: {peer}"));
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
         let gone = gone.clone();
@@ -224,7 +229,7 @@ async fn serve_many(
             drop(permit);
         });
     }
-    drop(server);
+    drop(server.take());
     stop.tracker.close();
     // On a signal, clients get a moment to finish; then we exit and the kernel closes them.
     let grace = if stop.is_stopping() {
