@@ -63,12 +63,16 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             break
         }
         'udskit;connect' {
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]')
+            [CompletionResult]::new('--quit-after', '--quit-after', [CompletionResultType]::ParameterName, 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]')
+            [CompletionResult]::new('--quit', '--quit', [CompletionResultType]::ParameterName, 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]')
+            [CompletionResult]::new('-w', '-w', [CompletionResultType]::ParameterName, 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)')
+            [CompletionResult]::new('--idle-timeout', '--idle-timeout', [CompletionResultType]::ParameterName, 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)')
             [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)')
             [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a connection attempt that does not complete within DURATION')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('--seqpacket', '--seqpacket', [CompletionResultType]::ParameterName, 'Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)')
-            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
-            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
             [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')

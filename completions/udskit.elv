@@ -58,12 +58,16 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --version 'Print version'
         }
         &'udskit;connect'= {
+            cand -q 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]'
+            cand --quit-after 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]'
+            cand --quit 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]'
+            cand -w 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)'
+            cand --idle-timeout 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)'
             cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
             cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --seqpacket 'Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)'
-            cand -q 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
-            cand --quiet 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)'
             cand -v 'Print more diagnostics on stderr'
             cand --verbose 'Print more diagnostics on stderr'
             cand -h 'Print help (see more with ''--help'')'

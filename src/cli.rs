@@ -88,9 +88,44 @@ fn block_on<F: Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> 
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn cli_is_consistent() {
-        use clap::CommandFactory;
-        super::Cli::command().debug_assert();
+        Cli::command().debug_assert();
+    }
+
+    /// Both readings parse to what they say, and the global flag reaches the top.
+    #[test]
+    fn both_readings_parse() {
+        let parse = |line: &str| {
+            let words = line.split(' ').map(std::ffi::OsString::from);
+            Cli::try_parse_from(crate::cmd::connect::read_args(words))
+        };
+        let cli = parse("udskit connect -q 1 S").unwrap();
+        let Command::Connect(c) = &cli.command else {
+            panic!()
+        };
+        assert!(!cli.quiet);
+        assert_eq!(
+            c.quit_after,
+            Some(crate::io::ending::AfterStdin::For(
+                std::time::Duration::from_secs(1)
+            ))
+        );
+        for line in [
+            "udskit connect -q S",
+            "udskit -q connect S",
+            "udskit connect --quiet S",
+        ] {
+            let cli = parse(line).unwrap();
+            let Command::Connect(c) = &cli.command else {
+                panic!()
+            };
+            assert!(cli.quiet, "{line}");
+            assert_eq!(c.quit_after, None, "{line}");
+        }
+        let cli = parse("udskit listen -q S").unwrap();
+        assert!(cli.quiet);
     }
 }

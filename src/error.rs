@@ -76,6 +76,38 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         .unwrap_or(FAILURE)
 }
 
+/// What a peer did, for the kernel's errors that are its doing, with the peer as the
+/// subject left to the caller ("the server", "the client", "the target"): `reset the
+/// connection`. `None` for any other error, and for ours (an error carrying a message).
+pub fn peer_words(err: &std::io::Error) -> Option<&'static str> {
+    use rustix::io::Errno;
+    Some(match Errno::from_io_error(err)? {
+        Errno::CONNRESET => "reset the connection",
+        Errno::PIPE => "had closed the connection (nothing more can be sent to it)",
+        Errno::NOTCONN => "is gone: the connection was reset",
+        Errno::CONNABORTED => "aborted the connection",
+        Errno::TIMEDOUT => "stopped answering: the connection timed out",
+        _ => return None,
+    })
+}
+
+/// An error's chain as `{:#}` shows it, with the kernel's words for a peer's doing
+/// (`Connection reset by peer (os error 104)`) replaced by [`peer_words`] about the peer.
+pub fn chain_text(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for e in err.chain() {
+        match e.downcast_ref::<std::io::Error>().and_then(peer_words) {
+            Some(w) => {
+                parts.push(format!("the peer {w}"));
+                // The io::Error's own source repeats it.
+                break;
+            }
+            None => parts.push(e.to_string()),
+        }
+    }
+    parts.join(": ")
+}
+
 /// Prints the error (and its hints) on stderr and returns its exit code; an error already
 /// [`Reported`] is not printed again.
 pub fn report(err: &anyhow::Error, color: bool) -> i32 {
@@ -86,7 +118,7 @@ pub fn report(err: &anyhow::Error, color: bool) -> i32 {
     let yellow = crate::term::paint(crate::term::WARNING, color);
     let mut text = format!(
         "udskit: {red}error{red:#}: {}\n",
-        crate::term::escape(&format!("{err:#}"))
+        crate::term::escape(&chain_text(err))
     );
     for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
         if let Some(hint) = &fail.hint {
@@ -117,5 +149,25 @@ mod tests {
         assert_eq!(format!("{e:#}"), "fetching /version: timed out");
         let plain: Result<(), std::io::Error> = Err(std::io::Error::other("boom"));
         assert_eq!(exit_code(&plain.context("x").unwrap_err()), FAILURE);
+    }
+
+    /// A peer's doing reaches the user in words, never as `os error 104`.
+    #[test]
+    fn peer_errors_are_told_in_words() {
+        let reset: Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(104));
+        let e = reset.context("talking to @x").unwrap_err();
+        assert_eq!(
+            chain_text(&e),
+            "talking to @x: the peer reset the connection"
+        );
+        let gone: Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(107));
+        let e = gone.context("sending").unwrap_err();
+        assert_eq!(
+            chain_text(&e),
+            "sending: the peer is gone: the connection was reset"
+        );
+        let other: Result<(), std::io::Error> = Err(std::io::Error::from_raw_os_error(5));
+        let e = other.context("reading").unwrap_err();
+        assert_eq!(chain_text(&e), format!("{e:#}"));
     }
 }

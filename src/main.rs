@@ -5,7 +5,8 @@
 //!
 //! - `cli.rs`: the command line, global flags and the dispatch to a subcommand.
 //! - `cmd/`: one module per subcommand, owning its `Args` and `run`; `cmd/http/`,
-//!   `cmd/relay/` and `cmd/ls/` are folders holding their private pieces.
+//!   `cmd/relay/`, `cmd/ls/` and `cmd/connect/` are folders holding their private pieces
+//!   (connect's reads its `-q` before clap does).
 //! - `io/`: stdin and the output writers, and the stdio <-> socket bridge with half-close.
 //! - `net/`: the address grammar, socket kinds and peer credentials, safe bind,
 //!   connecting and `--wait`, the failure explanations, stream, listener and datagram types.
@@ -37,7 +38,7 @@ static ALLOCATOR: allocator::PageAligned = allocator::PageAligned;
 
 fn main() {
     allocator::tune();
-    let code = match cli::Cli::try_parse() {
+    let code = match cli::Cli::try_parse_from(cmd::connect::read_args(std::env::args_os())) {
         Err(e) => refused(e),
         Ok(cli) => {
             let ctx = term::Ctx::new(cli.color, cli.quiet, cli.verbose);
@@ -60,13 +61,34 @@ fn refused(e: clap::Error) -> i32 {
     if !e.use_stderr() || e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
         e.exit();
     }
-    let mut text = format!("udskit: {}", refused_text(&e));
+    let mut text = refused_text(&e);
+    let args = cmd::connect::read_args(std::env::args_os());
+    let cli = <cli::Cli as clap::CommandFactory>::command();
+    if let Some(hint) = cmd::connect::misplaced_hint(&args, e.kind(), &cli) {
+        // clap's tip would point at --quiet, which is not what was meant.
+        let mut kept = String::new();
+        for l in text.lines() {
+            let blank_again = l.trim().is_empty() && kept.ends_with("\n\n");
+            if l.contains("a similar argument exists: '--quiet'") || blank_again {
+                continue;
+            }
+            // clap's usage line names the argument it suggested, too.
+            match l.strip_prefix("Usage: ") {
+                Some(u) if u.contains(" --quiet ") => {
+                    kept += &format!("Usage: {}\n", u.replacen(" --quiet ", " [OPTIONS] ", 1));
+                }
+                _ => kept += &format!("{l}\n"),
+            }
+        }
+        text = kept;
+        text += &format!("hint: {hint}\n");
+    }
     if let Some(h) = cmd::ls::habit_hint(&e) {
         // Beside the error, before clap's closing "For more information" line.
         let at = text.find("\n\nFor more").map_or(text.len(), |i| i + 1);
         text.insert_str(at, &format!("hint: {h}\n"));
     }
-    term::stderr_line(text);
+    term::stderr_line(format!("udskit: {text}"));
     e.exit_code()
 }
 
@@ -75,10 +97,12 @@ fn refused(e: clap::Error) -> i32 {
 /// is parsed again with each argument escaped, and that error, made of the same lines, is
 /// shown; escaping the whole text instead would turn clap's own line breaks into `\n`.
 fn refused_text(e: &clap::Error) -> String {
-    let escaped = std::env::args_os().map(|a| match a.to_str() {
-        Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),
-        None => a,
-    });
+    let escaped = cmd::connect::read_args(std::env::args_os())
+        .into_iter()
+        .map(|a| match a.to_str() {
+            Some(s) => std::ffi::OsString::from(term::escape(s).into_owned()),
+            None => a,
+        });
     match cli::Cli::try_parse_from(escaped) {
         Err(again) if again.kind() == e.kind() => again
             .render()

@@ -1,7 +1,7 @@
 //! `udskit listen ADDR`: a stream server. One client bridged to stdin/stdout (nc -lU), or
 //! with `-k`, `--echo` or `--exec` many clients at once, each logged with its credentials.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,24 +11,29 @@ use anyhow::Context;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
+use crate::io::ending::{Ending, Ends};
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
-use crate::net::stream::Stream;
+use crate::net::stream::{Stream, close_gently};
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
 /// Stream server: accept clients and bridge, collect, echo or exec them
 ///
 /// Without a mode option, one client is bridged to stdin/stdout (like nc -lU) and listen
-/// exits when it is done. -k serves clients concurrently and writes each one's bytes to
+/// exits when it is done; it stops listening once that client is accepted (the file goes
+/// then), so a second client is refused instead of queued and reset. -k serves clients concurrently and writes each one's bytes to
 /// stdout (never interleaved mid-chunk); --echo sends every client its bytes back; --exec
 /// runs a command per client with the connection as its stdin/stdout. --echo and --exec
 /// keep listening anyway, so -k beside them (nc's habit) changes nothing. Every accepted
-/// client is logged on stderr with its pid, uid, gid and command.
+/// client is logged on stderr with its pid, uid, gid and command. A connection is closed
+/// without a reset: our side is shut down and what the client still sends is drained
+/// (1s, 1 MiB at most), also after a --exec command that never read it.
 ///
 /// An existing socket file at the path is replaced only if nothing listens on it; a live
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
@@ -102,10 +107,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => Mode::Bridge,
     };
     let result = if concurrent {
-        serve_many(&server.listener, mode, &args, ctx, &stop).await
+        serve_many(server, mode, &args, ctx, &stop).await
     } else {
         serve_one(
-            &server.listener,
+            server,
             stdout.as_ref().expect("bridge mode has stdout"),
             ctx,
             &stop,
@@ -116,24 +121,38 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(done) = stdout_done {
         done.finish(&stop).await.context("writing stdout")?;
     }
-    drop(server);
     result
 }
 
+/// One client bridged to stdin/stdout. The server stops listening (and its socket file
+/// goes) as soon as that client is accepted, as a one-shot server: a second client is
+/// refused at its connect, instead of waiting in the accept queue for a server that will
+/// never serve it and being reset, its bytes lost, when listen exits.
 async fn serve_one(
-    listener: &crate::net::listener::Listener,
+    server: bind::Server,
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
-    let Some((conn, peer)) = listener.accept_or_stop(ctx, stop).await else {
+    let Some((conn, peer)) = server.listener.accept_or_stop(ctx, stop).await else {
         return Ok(());
     };
+    // A client that raced into the queue with this one is reset by this close: the
+    // kernel's only answer to a connection that is never accepted.
+    drop(server);
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
-    let t = bridge::bridge_stdio(conn, out, stop)
+    // Held past the bridge, so that the socket is closed gently (see `close_gently`).
+    let keep = conn.as_fd().try_clone_to_owned()?;
+    let t = bridge::bridge_stdio(conn, out, Ends::default(), stop)
         .await
         .context("client #1")?;
+    if !stop.is_stopping() {
+        close_gently(keep).await;
+    }
+    if let Some(words) = t.ending.words("client #1", t.up, t.down) {
+        return Err(Fail::new(FAILURE, words).into());
+    }
     ctx.info(format!(
         "client #1 closed: {} bytes received, {} sent, {:.3}s",
         t.down,
@@ -143,8 +162,11 @@ async fn serve_one(
     Ok(())
 }
 
+/// Many clients at once. Once no more will be accepted (--count reached, a stop signal,
+/// stdout gone with -k), the server stops listening at once, as in `serve_one`: later
+/// clients are refused rather than queued and reset, while those accepted finish.
 async fn serve_many(
-    listener: &crate::net::listener::Listener,
+    server: bind::Server,
     mode: Mode,
     args: &Args,
     ctx: &Ctx,
@@ -171,7 +193,8 @@ async fn serve_many(
     };
     // Its Writer handle must go before stdout can be drained and closed.
     let _abort_watch = AbortOnDrop(watch);
-    while args.count.is_none_or(|n| accepted < n) {
+    let mut server = Some(server);
+    while let Some(listening) = server.as_ref() {
         // With --max-clients, wait for a free slot before accepting: extra clients stay in
         // the kernel's accept queue instead of being reset.
         let permit = tokio::select! {
@@ -180,7 +203,7 @@ async fn serve_many(
             _ = gone.cancelled() => break,
         };
         let accepted_one = tokio::select! {
-            c = listener.accept_or_stop(ctx, stop) => c,
+            c = listening.listener.accept_or_stop(ctx, stop) => c,
             _ = gone.cancelled() => None,
         };
         let Some((conn, peer)) = accepted_one else {
@@ -188,6 +211,10 @@ async fn serve_many(
         };
         accepted += 1;
         let id = accepted;
+        if args.count.is_some_and(|n| accepted >= n) {
+            // The last one: no client may queue behind it.
+            server = None;
+        }
         ctx.info(format!("client #{id} connected: {peer}"));
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
         let gone = gone.clone();
@@ -198,12 +225,13 @@ async fn serve_many(
                     "client #{id} closed: {summary}, {:.3}s",
                     started.elapsed().as_secs_f64()
                 )),
-                Err(e) => ctx.warn(format!("client #{id}: {e:#}")),
+                Err(e) => ctx.warn(format!("client #{id}: {}", crate::error::chain_text(&e))),
             }
             served.fetch_add(1, Ordering::Relaxed);
             drop(permit);
         });
     }
+    drop(server.take());
     stop.tracker.close();
     // On a signal, clients get a moment to finish; then we exit and the kernel closes them.
     let grace = if stop.is_stopping() {
@@ -214,6 +242,15 @@ async fn serve_many(
     let _ = tokio::time::timeout(grace, stop.tracker.wait()).await;
     ctx.debug(format!("{} clients served", served.load(Ordering::Relaxed)));
     Ok(())
+}
+
+/// A client's failure in words: a reset or a broken pipe is told as what the client did.
+fn told(e: std::io::Error) -> anyhow::Error {
+    match Ending::of_peer(&e) {
+        Some(Ending::Reset) => anyhow::anyhow!("reset the connection"),
+        Some(_) => anyhow::anyhow!("closed the connection before taking all of its echo"),
+        None => e.into(),
+    }
 }
 
 /// Aborts the task when dropped (when serve_many returns, however it returns).
@@ -237,15 +274,19 @@ async fn serve_client(
     match mode {
         Mode::Collect(out) => {
             let n = tokio::select! {
-                n = bridge::to_stdout(&mut conn, &out) => n?,
+                n = bridge::to_stdout(&mut conn, &out) => n.map_err(told)?,
                 _ = stop.stopped() => return Ok("stopped".into()),
-                _ = stdout_gone.cancelled() => return Ok("stdout closed".into()),
+                _ = stdout_gone.cancelled() => {
+                    // Ours to end: the client is not reset for it.
+                    close_gently(conn.into_fd()?).await;
+                    return Ok("stdout closed".into());
+                }
             };
             Ok(format!("{n} bytes received"))
         }
         Mode::Echo => {
             let n = tokio::select! {
-                n = bridge::echo(&mut conn) => n?,
+                n = bridge::echo(&mut conn) => n.map_err(told)?,
                 _ = stop.stopped() => return Ok("stopped".into()),
             };
             Ok(format!("{n} bytes echoed"))
@@ -258,12 +299,13 @@ async fn serve_client(
 /// Runs `sh -c CMD` with the connection as its stdin and stdout (a blocking dup of it:
 /// programs such as cat do not expect O_NONBLOCK) and the peer's identity in its env.
 async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::Result<String> {
-    let fd: OwnedFd = match conn {
-        Stream::Unix(s) => s.into_std()?.into(),
-        Stream::Tcp(s) => s.into_std()?.into(),
-        Stream::SeqPacket(s) => s.into_fd(),
-    };
+    let fd: OwnedFd = conn.into_fd()?;
     rustix::io::ioctl_fionbio(&fd, false)?;
+    // Our copy outlives the command: a command that exits without reading what the client
+    // sent (`echo hi`) would otherwise close the connection with those bytes unread, and
+    // the kernel would reset it, the client's complete answer turned into a failure. So
+    // the client reads EOF when the command has exited (not when it closes its stdout).
+    let keep = fd.try_clone()?;
     let mut command = tokio::process::Command::new("/bin/sh");
     command
         .arg("-c")
@@ -282,8 +324,7 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
     let mut child = command
         .spawn()
         .with_context(|| format!("running {}", escape(cmd)))?;
-    // The Command still holds our copies of the connection: close them now, so that the
-    // client sees EOF as soon as the command closes its stdout, not when it exits.
+    // The Command still holds copies of the connection: only `keep` stays.
     drop(command);
     let status = tokio::select! {
         s = child.wait() => s?,
@@ -294,6 +335,9 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
             child.wait().await?
         }
     };
+    if !stop.is_stopping() {
+        close_gently(keep).await;
+    }
     use std::os::unix::process::ExitStatusExt;
     Ok(match (status.code(), status.signal()) {
         (Some(code), _) => format!("command exited with {code}"),

@@ -190,7 +190,11 @@ async fn receive(
                 Action::Echo => match &r.from {
                     Some(to) => {
                         if let Err(e) = sock.send_to(data, to, ECHO_PATIENCE).await {
-                            ctx.warn(format!("answering {}: {e}", sender_name(&from)));
+                            ctx.warn(format!(
+                                "answering {}: {}",
+                                sender_name(&from),
+                                answer_error(&e)
+                            ));
                         }
                     }
                     None if !unanswerable_said => {
@@ -288,4 +292,16 @@ fn hex_view(out: &mut Vec<u8>, n: u64, r: &Received, from: &Option<Addr>, data: 
         hexdump_row(&mut text, i * 16, row);
     }
     out.extend_from_slice(text.as_bytes());
+}
+
+/// Why an answer could not be sent, in words: a sender whose socket is gone (it exited
+/// right after sending) is the usual case, and no errno.
+fn answer_error(e: &std::io::Error) -> String {
+    use rustix::io::Errno;
+    match Errno::from_io_error(e) {
+        Some(Errno::CONNREFUSED | Errno::NOENT | Errno::NOTCONN) => {
+            "the sender's socket is gone (it was closed after sending)".into()
+        }
+        _ => e.to_string(),
+    }
 }

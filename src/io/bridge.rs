@@ -1,16 +1,19 @@
 //! Moving bytes between stdin/stdout (see stdio.rs) and a stream, with half-close: EOF one
-//! way becomes a write shutdown, the other way keeps flowing until the peer closes; and the
-//! echo of `listen --echo`.
+//! way becomes a write shutdown, the other way keeps flowing until the peer closes or a
+//! limit of ending.rs runs out; and the echo of `listen --echo`.
 
 use std::io;
 use std::os::fd::AsFd;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::io::CHUNK;
+pub use crate::io::ending::Ending;
+use crate::io::ending::{Ends, Meter, Wake};
 use crate::io::pool;
 use crate::io::stdio::{PIPE_SIZE, Writer, grow_pipe, stdin, wait_for};
 use crate::net::stream::Stream;
@@ -19,6 +22,15 @@ use crate::shutdown::Shutdown;
 /// Copies a stream to stdout until EOF; returns the byte count. Stops early (Ok) when
 /// stdout is closed.
 pub async fn to_stdout<R: AsyncRead + Unpin>(reader: &mut R, out: &Writer) -> io::Result<u64> {
+    to_stdout_metered(reader, out, &Meter::default()).await
+}
+
+/// [`to_stdout`], counting what arrives into `meter` as it arrives.
+async fn to_stdout_metered<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    out: &Writer,
+    meter: &Meter,
+) -> io::Result<u64> {
     let mut total = 0;
     let mut buf = BytesMut::with_capacity(CHUNK);
     loop {
@@ -28,22 +40,26 @@ pub async fn to_stdout<R: AsyncRead + Unpin>(reader: &mut R, out: &Writer) -> io
             return Ok(total);
         }
         total += n as u64;
+        meter.received(n);
         if out.write(buf.split().freeze()).await.is_err() {
             return Ok(total);
         }
     }
 }
 
-/// Copies stdin chunks into a writer, then shuts down its write side (half-close).
-pub async fn from_stdin<W: AsyncWrite + Unpin>(
+/// Copies stdin chunks into a writer, then shuts down its write side (half-close); what
+/// went out is counted into `meter` as it goes.
+async fn from_stdin<W: AsyncWrite + Unpin>(
     stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
     writer: &mut W,
+    meter: &Meter,
 ) -> io::Result<u64> {
     let mut total = 0;
     while let Some(chunk) = stdin.recv().await {
         let chunk = chunk.map_err(|e| io::Error::new(e.kind(), format!("reading stdin: {e}")))?;
         writer.write_all(&chunk).await?;
         total += chunk.len() as u64;
+        meter.sent(chunk.len());
     }
     writer.shutdown().await?;
     Ok(total)
@@ -93,18 +109,13 @@ async fn hung_up(fd: impl AsFd) {
     }
 }
 
-/// Bytes moved by a bridge: `up` from stdin to the socket, `down` from the socket to stdout.
+/// Bytes moved by a bridge: `up` from stdin to the socket, `down` from the socket to
+/// stdout; and how it ended.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Transfer {
     pub up: u64,
     pub down: u64,
-}
-
-fn peer_gone(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset
-    )
+    pub ending: Ending,
 }
 
 /// Where the bytes for the socket come from: the stdin thread's chunks, or a thread that
@@ -114,32 +125,13 @@ enum Up<'a> {
     Spliced(oneshot::Receiver<io::Result<u64>>),
 }
 
-/// Bridges stdin/stdout and a connected stream, byte-exact, with half-close both ways:
-/// stdin EOF shuts down our write side and we keep reading until the peer closes; the
-/// peer's EOF ends the bridge once stdin is done too or the peer has hung up entirely.
-/// Ends early (Ok) on a stop signal or when stdout is closed.
-pub async fn bridge<S>(
-    stream: S,
-    stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
-    out: &Writer,
-    stop: &Shutdown,
-) -> io::Result<Transfer>
-where
-    S: AsyncRead + AsyncWrite + AsFd + Unpin,
-{
-    bridge_with(
-        stream,
-        stdin,
-        async |rd: &mut ReadHalf<S>| to_stdout(rd, out).await,
-        || out.is_closed(),
-        stop,
-    )
-    .await
-}
-
-/// [`bridge`] with the way down to the user chosen by the caller: `down` reads the stream
-/// until EOF and returns the byte count (`http --upgrade` demultiplexes docker frames there);
-/// `gone` tells when the user's side closed, which ends the bridge at once.
+/// Bridges stdin (the chunks of `stdin`) and a connected stream, byte-exact, with
+/// half-close both ways: stdin EOF shuts down our write side and we keep reading until the
+/// peer closes; the peer's EOF ends the bridge once stdin is done too or the peer has hung
+/// up entirely. Ends early on a stop signal or when the user's side closed
+/// (`Ending::Done`), and when the peer resets the connection or stops reading. `down`
+/// reads the stream until EOF and returns the byte count (`http --upgrade` demultiplexes
+/// docker frames there); `gone` tells when the user's side closed.
 pub async fn bridge_with<S, D>(
     stream: S,
     stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
@@ -151,28 +143,54 @@ where
     S: AsyncRead + AsyncWrite + AsFd + Unpin,
     D: AsyncFnOnce(&mut ReadHalf<S>) -> io::Result<u64>,
 {
-    bridge_from(stream, Up::Chunks(stdin), down, gone, stop).await
+    let limits = Limits::none(Arc::new(Meter::default()));
+    bridge_from(stream, Up::Chunks(stdin), down, gone, limits, stop).await
 }
 
-/// [`bridge`] with this process's stdin, read from here on: when stdin is a pipe and the
-/// stream a unix stream or TCP socket, its bytes are spliced from the pipe into the socket
-/// without passing through our memory or a thread (about 40% less CPU per GiB, figures in
+/// [`bridge_with`] with this process's stdin, read from here on, stdout as the way down,
+/// and `ends` for the limits on how long it lasts: when stdin is a pipe and the stream a
+/// unix stream or TCP socket, its bytes are spliced from the pipe into the socket without
+/// passing through our memory or a thread (about 40% less CPU per GiB, figures in
 /// docs/performance.md); otherwise the stdin thread of [`stdin`] feeds it.
 pub async fn bridge_stdio(
     stream: crate::net::stream::Stream,
     out: &Writer,
+    ends: Ends,
     stop: &Shutdown,
 ) -> io::Result<Transfer> {
     use crate::net::stream::Stream;
     let stdin_is_pipe = rustix::fs::fstat(rustix::stdio::stdin()).is_ok_and(|st| {
         rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
     });
+    let meter = Arc::new(Meter::default());
+    let limits = Limits {
+        ends,
+        meter: meter.clone(),
+        metered_down: true,
+    };
+    let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
     if stdin_is_pipe && matches!(stream, Stream::Unix(_) | Stream::Tcp(_)) {
-        let spliced = splice_stdin_into(stream.as_fd().try_clone_to_owned()?);
-        let down = async |rd: &mut ReadHalf<Stream>| to_stdout(rd, out).await;
-        bridge_from(stream, Up::Spliced(spliced), down, || out.is_closed(), stop).await
+        let spliced = splice_stdin_into(stream.as_fd().try_clone_to_owned()?, meter.clone());
+        bridge_from(
+            stream,
+            Up::Spliced(spliced),
+            down,
+            || out.is_closed(),
+            limits,
+            stop,
+        )
+        .await
     } else {
-        bridge(stream, &mut stdin(), out, stop).await
+        let mut stdin = stdin();
+        bridge_from(
+            stream,
+            Up::Chunks(&mut stdin),
+            down,
+            || out.is_closed(),
+            limits,
+            stop,
+        )
+        .await
     }
 }
 
@@ -180,8 +198,12 @@ pub async fn bridge_stdio(
 const SPLICE_MAX: usize = PIPE_SIZE;
 
 /// A thread that splices stdin (a pipe) into `sock` until EOF, then shuts down the socket's
-/// write side; reports the byte count. Never joined, like the stdin thread.
-fn splice_stdin_into(sock: std::os::fd::OwnedFd) -> oneshot::Receiver<io::Result<u64>> {
+/// write side; reports the byte count (and counts into `meter` as it goes). Never joined,
+/// like the stdin thread.
+fn splice_stdin_into(
+    sock: std::os::fd::OwnedFd,
+    meter: Arc<Meter>,
+) -> oneshot::Receiver<io::Result<u64>> {
     use rustix::event::PollFlags;
     use rustix::io::Errno;
     let (tx, rx) = oneshot::channel();
@@ -203,7 +225,10 @@ fn splice_stdin_into(sock: std::os::fd::OwnedFd) -> oneshot::Receiver<io::Result
                         .map(|()| total)
                         .map_err(io::Error::from);
                 }
-                Ok(n) => total += n as u64,
+                Ok(n) => {
+                    total += n as u64;
+                    meter.sent(n);
+                }
                 Err(Errno::INTR) => {}
                 // The socket is non-blocking (it is the runtime's), which makes splice
                 // non-blocking on the pipe side too: EAGAIN means "pipe empty" or "socket
@@ -221,7 +246,7 @@ fn splice_stdin_into(sock: std::os::fd::OwnedFd) -> oneshot::Receiver<io::Result
                 }
                 // A kernel or socket that cannot splice (nothing moved yet): copy instead.
                 Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if total == 0 => {
-                    break copy_stdin_into(&sock);
+                    break copy_stdin_into(&sock, &meter);
                 }
                 Err(e) => break Err(io::Error::from(e)),
             }
@@ -232,7 +257,7 @@ fn splice_stdin_into(sock: std::os::fd::OwnedFd) -> oneshot::Receiver<io::Result
 }
 
 /// The fallback of [`splice_stdin_into`]: read and write through a buffer, on its thread.
-fn copy_stdin_into(sock: &std::os::fd::OwnedFd) -> io::Result<u64> {
+fn copy_stdin_into(sock: &std::os::fd::OwnedFd, meter: &Meter) -> io::Result<u64> {
     use rustix::event::PollFlags;
     use rustix::io::Errno;
     let stdin = rustix::stdio::stdin();
@@ -247,12 +272,20 @@ fn copy_stdin_into(sock: &std::os::fd::OwnedFd) -> io::Result<u64> {
                 wait_for(stdin, PollFlags::IN);
                 continue;
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => {
+                return Err(io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("reading stdin: {e}"),
+                ));
+            }
         };
         let mut data = &buf[..n];
         while !data.is_empty() {
             match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
-                Ok(k) => data = &data[k..],
+                Ok(k) => {
+                    data = &data[k..];
+                    meter.sent(k);
+                }
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
                 Err(e) => return Err(e.into()),
@@ -264,11 +297,49 @@ fn copy_stdin_into(sock: &std::os::fd::OwnedFd) -> io::Result<u64> {
     Ok(total)
 }
 
+/// The limits a bridge runs under and the meter they are measured against; with
+/// `metered_down` the meter's count of bytes received is the one reported (the caller's
+/// `down` counts into it).
+struct Limits {
+    ends: Ends,
+    meter: Arc<Meter>,
+    metered_down: bool,
+}
+
+impl Limits {
+    fn none(meter: Arc<Meter>) -> Limits {
+        Limits {
+            ends: Ends::default(),
+            meter,
+            metered_down: false,
+        }
+    }
+}
+
+/// The worse of two endings: a reset says more than a peer that stopped reading.
+fn worse(a: Ending, b: Ending) -> Ending {
+    match (a, b) {
+        (Ending::Reset, _) | (_, Ending::Reset) => Ending::Reset,
+        (Ending::StoppedReading, _) | (_, Ending::StoppedReading) => Ending::StoppedReading,
+        (a, _) => a,
+    }
+}
+
+/// Sleeps until the limits must be looked at again; never, when none can run out.
+async fn next_look(wake: &Wake) {
+    match wake {
+        Wake::Never => std::future::pending().await,
+        Wake::At(at, _) => tokio::time::sleep_until((*at).into()).await,
+        Wake::Soon => tokio::time::sleep(crate::io::ending::LOOK_AGAIN).await,
+    }
+}
+
 async fn bridge_from<S, D>(
     stream: S,
     up: Up<'_>,
     down: D,
     gone: impl Fn() -> bool,
+    limits: Limits,
     stop: &Shutdown,
 ) -> io::Result<Transfer>
 where
@@ -277,44 +348,126 @@ where
 {
     let fd = stream.as_fd().try_clone_to_owned()?;
     let (mut rd, mut wr) = tokio::io::split(stream);
+    let meter = &*limits.meter;
     let mut t = Transfer::default();
     let up = async {
         match up {
-            Up::Chunks(stdin) => from_stdin(stdin, &mut wr).await,
+            Up::Chunks(stdin) => from_stdin(stdin, &mut wr, meter).await,
             Up::Spliced(done) => done.await.unwrap_or(Ok(0)),
         }
     };
     let down = down(&mut rd);
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
+    let mut stdin_ended: Option<Instant> = None;
+    // The peer's EOF came while we still had input: whether it took what we sent after it
+    // is known only from how it answers our shutdown (see `tcp_fate`).
+    let mut peer_closed_first = false;
+    // A peer's error (a reset, a pipe broken) ends one direction; which syscall gets the
+    // kernel's report of it is a race between the two, so the report is kept from either.
+    let mut ending = Ending::Done;
+    let up_result = |r: io::Result<u64>, ending: &mut Ending| match r {
+        Ok(_) => Ok(()),
+        Err(e) => match Ending::of_peer(&e) {
+            Some(end) => {
+                *ending = worse(*ending, end);
+                Ok(())
+            }
+            None => Err(e),
+        },
+    };
     while !(up_done && down_done) {
+        let wake = limits.ends.wake(meter, stdin_ended);
         tokio::select! {
             r = &mut up, if !up_done => {
                 up_done = true;
-                match r {
-                    Ok(n) => t.up = n,
-                    // The peer stopped reading: what it sends us still arrives.
-                    Err(e) if peer_gone(&e) => {}
-                    Err(e) => return Err(e),
-                }
+                stdin_ended = Some(Instant::now());
+                up_result(r, &mut ending)?;
             }
             r = &mut down, if !down_done => {
                 down_done = true;
-                t.down = r?;
+                match r {
+                    Ok(n) => t.down = n,
+                    Err(e) => match Ending::of_peer(&e) {
+                        // What was queued before the reset has been read; stdin can go.
+                        Some(end) => {
+                            ending = worse(ending, end);
+                            break;
+                        }
+                        None => return Err(e),
+                    },
+                }
                 if gone() {
                     break;
                 }
+                peer_closed_first = !up_done;
             }
             _ = hung_up(&fd), if down_done && !up_done => {
                 // Our own write shutdown at stdin's EOF makes the HUP too: give `up` a
-                // moment to report its byte count before leaving.
-                if let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(100), &mut up).await {
-                    t.up = n;
+                // moment to report before leaving (a reset, if that is what it was).
+                if let Ok(r) = tokio::time::timeout(Duration::from_millis(100), &mut up).await {
+                    up_result(r, &mut ending)?;
                 }
                 break;
+            }
+            _ = next_look(&wake) => {
+                if let Wake::At(at, end) = limits.ends.wake(meter, stdin_ended)
+                    && at <= Instant::now()
+                {
+                    ending = end;
+                    break;
+                }
             }
             _ = stop.stopped() => break,
         }
     }
+    if ending == Ending::Done && peer_closed_first && up_done {
+        ending = tcp_fate(&fd).await;
+    }
+    t.up = meter.up();
+    if limits.metered_down {
+        t.down = meter.down();
+    }
+    t.ending = ending;
     Ok(t)
+}
+
+/// For a TCP peer that closed before our input ended: how it answered the shutdown that
+/// followed our last bytes. A peer that had closed its socket answers bytes it can no
+/// longer read with a reset, but that reset may arrive after both directions ended, so
+/// it is waited for here, a round trip at most (bounded at one second): once our FIN is
+/// acknowledged the connection is closed, and the kernel holds the reset, if one came,
+/// as the socket's pending error.
+async fn tcp_fate(fd: impl AsFd) -> Ending {
+    // TCP_LAST_ACK and TCP_CLOSING (linux/tcp_states.h): our FIN is not acknowledged yet.
+    const LAST_ACK: u8 = 9;
+    const CLOSING: u8 = 11;
+    let state = || {
+        let mut info = [0u8; 8];
+        let mut len = info.len() as libc::socklen_t;
+        // SAFETY: TCP_INFO writes at most `len` bytes into `info`, a plain byte buffer;
+        // its first byte is the connection's state.
+        let rc = unsafe {
+            libc::getsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&fd.as_fd()),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                info.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        (rc == 0 && len > 0).then_some(info[0])
+    };
+    if state().is_none() {
+        // Not TCP: a unix peer's close leaves nothing in flight.
+        return Ending::Done;
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while matches!(state(), Some(LAST_ACK | CLOSING)) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    match rustix::net::sockopt::socket_error(&fd) {
+        Ok(Err(e)) => Ending::of_peer(&e.into()).unwrap_or_default(),
+        _ => Ending::Done,
+    }
 }

@@ -2,6 +2,7 @@
 //! socket, with half-close.
 
 pub mod bridge;
+pub mod ending;
 pub mod outfile;
 pub mod pool;
 pub mod stdio;

@@ -166,6 +166,10 @@ pub struct ConnectOpts {
     /// Give up a connection attempt that does not complete within DURATION
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub connect_timeout: Option<Duration>,
+    /// The option a timeout message names when `connect_timeout` came from another one
+    /// (connect's `-w`, which bounds the connect too).
+    #[arg(skip)]
+    pub connect_timeout_from: Option<&'static str>,
 }
 
 /// A socket that could not be reached: the message, and whether time ran out (http's
@@ -227,7 +231,7 @@ pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Strea
     }
     let (bound, flag) = match (opts.wait, opts.connect_timeout) {
         (Some(w), _) if deadline.is_some_and(|d| Instant::now() >= d) => (w, "--wait"),
-        (_, Some(t)) => (t, "--connect-timeout"),
+        (_, Some(t)) => (t, opts.connect_timeout_from.unwrap_or("--connect-timeout")),
         (w, None) => (w.unwrap_or_default(), "--wait"),
     };
     let fail = Fail::new(

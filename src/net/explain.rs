@@ -19,6 +19,10 @@ use crate::net::kind::Kind;
 use crate::net::unix::try_connect_unix;
 use crate::term::escape;
 
+/// What a reset usually means, for the hint beside any report of one.
+pub const RESET_HINT: &str = "a server resets a connection when it exits or closes without \
+     reading what it was sent; a relay or proxy does when its own target is down";
+
 /// Turns a failed connect into the message every subcommand gives: the address, the real
 /// cause, and a hint (stale socket, permission bits and owner, wrong socket type).
 pub fn connect_error(addr: &Addr, kind: Kind, err: &io::Error, waited: Option<Duration>) -> Fail {
@@ -58,6 +62,11 @@ pub fn reach_error(
         (Some(Errno::ACCESS | Errno::PERM), _) => permission_denied(addr, fail),
         (Some(Errno::PROTOTYPE), _) => wrong_type(addr, kind, fail),
         (Some(Errno::NOTDIR), _) => fail("a component of the path is not a directory".into()),
+        // The handshake completed in the kernel and the server reset the connection before
+        // the connect returned: it accepted, then closed or reset it at once.
+        (Some(Errno::CONNRESET), _) => {
+            fail("the server reset the connection as soon as it was made".into()).hint(RESET_HINT)
+        }
         // A path too long even for /proc/self/fd: keep its message and hint.
         _ => match err.get_ref().and_then(|e| e.downcast_ref::<Fail>()) {
             Some(f) => {
@@ -67,10 +76,20 @@ pub fn reach_error(
                     None => out,
                 }
             }
-            None => fail(match each {
-                Some(t) => t.0[telling(&t.0)].1.to_string(),
-                None => err.to_string(),
-            }),
+            None => match (Errno::from_io_error(err), kind) {
+                // A connected datagram socket whose receiver closed: the first send says
+                // refused, every later one "not connected".
+                (Some(Errno::NOTCONN), Kind::Datagram) => {
+                    fail("the receiver is gone: its socket was closed".into())
+                }
+                _ => match crate::error::peer_words(err) {
+                    Some(w) => fail(format!("the peer {w}")),
+                    None => fail(match each {
+                        Some(t) => t.0[telling(&t.0)].1.to_string(),
+                        None => err.to_string(),
+                    }),
+                },
+            },
         },
     }
 }
@@ -392,5 +411,27 @@ mod tests {
         // One address: its own error, unchanged.
         let one = tried(vec![(v4, os(Errno::CONNREFUSED))]);
         assert_eq!(one.raw_os_error(), Some(Errno::CONNREFUSED.raw_os_error()));
+    }
+
+    /// A peer's doing is named in words, never as the kernel's bare errno.
+    #[test]
+    fn peer_errors_in_words() {
+        let addr: Addr = "@x".parse().unwrap();
+        let os = |e: Errno| io::Error::from_raw_os_error(e.raw_os_error());
+        let said = |kind, e| reach_error("sending to @x", &addr, kind, &os(e), None);
+        assert_eq!(
+            said(Kind::Datagram, Errno::NOTCONN).message,
+            "sending to @x: the receiver is gone: its socket was closed"
+        );
+        assert_eq!(
+            said(Kind::Stream, Errno::PIPE).message,
+            "sending to @x: the peer had closed the connection (nothing more can be sent to it)"
+        );
+        let reset = said(Kind::Stream, Errno::CONNRESET);
+        assert_eq!(
+            reset.message,
+            "sending to @x: the server reset the connection as soon as it was made"
+        );
+        assert_eq!(reset.hint.as_deref(), Some(RESET_HINT));
     }
 }

@@ -151,6 +151,15 @@ impl Stream {
         }
     }
 
+    /// The socket itself, out of the reactor.
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        Ok(match self {
+            Stream::Unix(s) => s.into_std()?.into(),
+            Stream::Tcp(s) => s.into_std()?.into(),
+            Stream::SeqPacket(s) => s.into_fd(),
+        })
+    }
+
     /// The peer's credentials (unix sockets only).
     pub fn peer_cred(&self) -> Option<Cred> {
         match self {
@@ -213,4 +222,43 @@ impl AsyncWrite for Stream {
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         delegate!(self, s => Pin::new(s).poll_shutdown(cx))
     }
+}
+
+/// At most this long is spent reading what a peer still sends after our side is done (see
+/// [`close_gently`]): a peer that has sent everything closes within a round trip of our
+/// EOF; one that keeps sending is cut after it, by the reset we wanted to spare it.
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+/// And at most this much: five times a default socket buffer (208 KiB), so that what was
+/// in flight when we finished is taken, without reading an endless upload to its end.
+const DRAIN_BYTES: usize = 1 << 20;
+
+/// Closes a connection without resetting it: our write side is shut down (the peer reads
+/// EOF after everything we sent), what the peer still sends is read and dropped until its
+/// EOF, bounded in time and bytes, and only then is the socket closed. Closing with unread
+/// bytes in the receive queue instead makes the kernel reset the connection (TCP sends a
+/// RST; a unix peer's next read fails with ECONNRESET), and a peer that had already
+/// received a complete answer would lose it or report a failure. Works on a blocking
+/// socket too (one shared with a child process): every read is MSG_DONTWAIT.
+pub async fn close_gently(fd: OwnedFd) {
+    let _ = rustix::net::shutdown(&fd, rustix::net::Shutdown::Write);
+    let Ok(fd) = register_with(fd, tokio::io::Interest::READABLE) else {
+        return;
+    };
+    let drain = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut taken = 0;
+        while taken < DRAIN_BYTES {
+            let Ok(mut guard) = fd.readable().await else {
+                return;
+            };
+            match guard.try_io(|fd| {
+                Ok(rustix::net::recv(fd.get_ref(), &mut buf[..], RecvFlags::DONTWAIT)?.0)
+            }) {
+                Ok(Ok(0)) | Ok(Err(_)) => return,
+                Ok(Ok(n)) => taken += n,
+                Err(_would_block) => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(DRAIN_TIME, drain).await;
 }

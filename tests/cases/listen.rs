@@ -991,3 +991,246 @@ sys.stdin.read()
     server.signal(15);
     assert_eq!(server.wait_exit(T).code(), Some(143));
 }
+
+/// A python client for the closing tests: connects to `unix PATH` or `tcp PORT`, sends
+/// ARGV[3] bytes of zeros (or `line` for one line), shuts down its write side unless told
+/// `keep`, and reads to the end: prints `ok` and what it read (repr), or `reset`.
+const PY_CLIENT: &str = r#"
+import socket,sys
+fam,where,what=sys.argv[1:4]
+keep=len(sys.argv)>4 and sys.argv[4]=='keep'
+if fam=='unix':
+    s=socket.socket(socket.AF_UNIX); s.connect(where)
+else:
+    s=socket.create_connection(('127.0.0.1',int(where)))
+s.sendall(b'first\n' if what=='line' else bytes(int(what)))
+if not keep: s.shutdown(socket.SHUT_WR)
+print('connected',file=sys.stderr,flush=True)
+d=b''
+try:
+    while True:
+        b=s.recv(65536)
+        if not b: break
+        d+=b
+    print('ok',repr(d),flush=True)
+except ConnectionResetError:
+    print('reset',repr(d),flush=True)
+"#;
+
+/// `--exec 'echo hi'` answers without reading what the client sent. Closing the
+/// connection with those bytes unread made the kernel reset it (a unix client's next read
+/// failed with ECONNRESET, a TCP client got a RST), so a client with a complete answer saw
+/// a failure. Now listen shuts down its side and drains the input before closing: every
+/// client reads `hi` and a clean end, on unix sockets and TCP, python's and ours.
+#[test]
+fn exec_that_reads_nothing_answers_without_a_reset() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("hi.sock");
+    let _unix = listen_bg(&["--exec", "echo hi"], &sock, dir.path(), "unix");
+    let mut c = ud(&["listen", "--exec", "echo hi", "tcp:0"]);
+    c.stdin(Stdio::null()).stdout(Stdio::null());
+    let mut tcp = Bg::spawn(c, dir.path(), "tcp");
+    let log = tcp.wait_stderr("udskit: listening on");
+    let port = log
+        .split("tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .to_string();
+    let sock_arg = sock.display().to_string();
+    for (fam, at) in [("unix", sock_arg.as_str()), ("tcp", port.as_str())] {
+        for _ in 0..10 {
+            let out = python(PY_CLIENT)
+                .args([fam, at, "100000"])
+                .output()
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                "ok b'hi\\n'\n",
+                "{fam}: {}",
+                stderr_of(&out)
+            );
+        }
+    }
+    for addr in [sock_arg, format!("tcp:{port}")] {
+        let out = run_with_input(
+            {
+                let mut c = ud(&["connect"]);
+                c.arg(&addr);
+                c
+            },
+            &[0u8; 100_000],
+            T,
+        );
+        assert_eq!(out.status.code(), Some(0), "{addr}: {}", stderr_of(&out));
+        assert_eq!(out.stdout, b"hi\n");
+    }
+}
+
+/// One-client listen: a second client that came while the first is served was accepted
+/// by the kernel into the queue, waited for a server that would never serve it, and was
+/// reset when listen exited, its bytes lost. Now listen stops listening once it has its
+/// client: the second is refused at its connect (the socket file is gone; a TCP port is
+/// closed), and the first still gets its whole answer and a clean end.
+#[test]
+fn one_client_listen_refuses_a_second_and_serves_the_first_whole() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    for fam in ["unix", "tcp"] {
+        let sock = dir.path().join("one.sock");
+        let addr = if fam == "unix" {
+            sock.display().to_string()
+        } else {
+            "tcp:0".to_string()
+        };
+        let mut l = ud(&["listen"]);
+        l.arg(&addr);
+        let mut server = Bg::spawn_piped(l, dir.path(), &format!("listen-{fam}"));
+        let log = server.wait_stderr("udskit: listening on");
+        let (at, second) = match fam {
+            "unix" => (addr.clone(), addr.clone()),
+            _ => {
+                let port = log
+                    .split("tcp:127.0.0.1:")
+                    .nth(1)
+                    .and_then(|s| s.split(' ').next())
+                    .unwrap()
+                    .to_string();
+                (port.clone(), format!("tcp:{port}"))
+            }
+        };
+        let mut first = python(PY_CLIENT);
+        first.args([fam, &at, "line"]).stdout(Stdio::piped());
+        let first = Bg::spawn(first, dir.path(), &format!("first-{fam}"));
+        server.wait_stderr("client #1 connected");
+        let out = run_with_input(
+            {
+                let mut c = ud(&["connect"]);
+                c.arg(&second);
+                c
+            },
+            b"second\n",
+            T,
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        let want = match fam {
+            "unix" => format!("connecting to unix:{}: no such file", sock.display()),
+            _ => "connection refused: nothing is listening there".to_string(),
+        };
+        assert!(stderr_of(&out).contains(&want), "{}", stderr_of(&out));
+        let mut stdin = server.child.stdin.take().unwrap();
+        stdin.write_all(b"the answer\n").unwrap();
+        drop(stdin);
+        let (st, got) = first.finish(T);
+        assert!(st.success());
+        assert_eq!(String::from_utf8_lossy(&got), "ok b'the answer\\n'\n");
+        let (st, out) = server.finish(T);
+        assert_eq!(st.code(), Some(0));
+        assert_eq!(out, b"first\n");
+    }
+}
+
+/// One-client listen, a client that resets: named as what it did (exit 1), what it sent
+/// on stdout, never a bare `os error 104`.
+#[test]
+fn one_client_reset_by_the_client_is_named() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let mut l = ud(&["listen", "tcp:0"]);
+    l.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut server = Bg::spawn(l, dir.path(), "listen");
+    let _stdin_kept_open = server.child.stdin.take();
+    let log = server.wait_stderr("udskit: listening on");
+    let port = log
+        .split("tcp:127.0.0.1:")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap()
+        .to_string();
+    let st = python(
+        "import socket,struct,sys\ns=socket.create_connection(('127.0.0.1',int(sys.argv[1])))\n\
+         s.sendall(b'hi')\nsys.stdin.read()\n\
+         s.setsockopt(socket.SOL_SOCKET,socket.SO_LINGER,struct.pack('ii',1,0))\ns.close()",
+    )
+    .arg(&port)
+    .stdin(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut client = Bg::adopt(st);
+    // The reset comes once listen has the bytes on its stdout.
+    let mut got = [0u8; 2];
+    server
+        .child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut got)
+        .unwrap();
+    assert_eq!(&got, b"hi");
+    drop(client.child.stdin.take());
+    assert!(client.wait_exit(T).success());
+    assert_eq!(server.wait_exit(T).code(), Some(1));
+    let err = server.stderr();
+    assert!(
+        err.contains(
+            "udskit: error: client #1 reset the connection (client #1 had sent 2 bytes, \
+             which are on stdout; we had sent nothing)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("os error"), "{err}");
+}
+
+/// `--count N`: once the N-th client is accepted the server stops listening, so a client
+/// that comes while the last ones are served is refused, not queued and reset at exit;
+/// the client being served still gets all of its echo.
+#[test]
+fn count_reached_refuses_later_clients() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("count.sock");
+    let mut server = listen_bg(&["--echo", "--count", "1"], &sock, dir.path(), "listen");
+    let mut first = python(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.connect(sys.argv[1])\n\
+         s.sendall(b'first\\n')\nsys.stdin.read()\ns.shutdown(socket.SHUT_WR)\nd=b''\n\
+         while True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nprint(repr(d))",
+    );
+    first
+        .arg(&sock)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut first = Bg::spawn(first, dir.path(), "first");
+    server.wait_stderr("client #1 connected");
+    let out = run_with_input(
+        {
+            let mut c = ud(&["connect"]);
+            c.arg(&sock);
+            c
+        },
+        b"second\n",
+        T,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains(&format!(
+            "connecting to unix:{}: no such file",
+            sock.display()
+        )),
+        "{}",
+        stderr_of(&out)
+    );
+    drop(first.child.stdin.take());
+    let (st, got) = first.finish(T);
+    assert!(st.success());
+    assert_eq!(String::from_utf8_lossy(&got), "b'first\\n'\n");
+    assert_eq!(server.wait_exit(T).code(), Some(0), "{}", server.stderr());
+}

@@ -430,11 +430,13 @@ fn upstream_down_then_up() {
     let dir = tempdir();
     let sock = dir.path().join("later.sock");
     let (mut r, port) = relay(dir.path(), &["tcp:0", sock.to_str().unwrap()]);
-    // Nothing there yet: the client is closed at once, the reason names TARGET.
+    // Nothing there yet: the client is reset at once (its bytes went nowhere), the
+    // reason names TARGET.
     let mut s = tcp(port);
     let mut buf = Vec::new();
     let started = Instant::now();
-    s.read_to_end(&mut buf).unwrap();
+    let e = s.read_to_end(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
     assert!(buf.is_empty());
     assert!(started.elapsed() < Duration::from_secs(5));
     let log = r.wait_stderr("upstream unreachable");
@@ -739,7 +741,9 @@ fn connect_timeout_names_the_target() {
     let mut s = tcp(rport);
     let t = Instant::now();
     let mut buf = Vec::new();
-    s.read_to_end(&mut buf).unwrap();
+    // The client is told by a reset that its bytes went nowhere, never by a clean close.
+    let e = s.read_to_end(&mut buf).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset, "{e}");
     assert!(
         t.elapsed() >= Duration::from_millis(300),
         "{:?}",
@@ -916,6 +920,9 @@ fn upstream_reset_reaches_the_client_as_a_reset() {
                 "upstream {up}, client {client}, flood {flood}; relay log:\n{log}"
             );
             assert!(log.contains(": error, "), "{log}");
+            // The log names the peer that reset, never the kernel's bare errno.
+            assert!(log.contains("the target reset the connection"), "{log}");
+            assert!(!log.contains("os error"), "{log}");
         }
     }
 }
@@ -936,6 +943,7 @@ fn client_reset_reaches_the_upstream_as_a_reset() {
                 seen, "bytes=5 intact=True end=reset",
                 "upstream {up}, client {client}; relay log:\n{log}"
             );
+            assert!(!log.contains("os error"), "{log}");
         }
     }
 }

@@ -141,7 +141,18 @@ fn cause(e: &hyper::Error) -> String {
     let mut src = std::error::Error::source(e);
     while let Some(c) = src {
         s.push_str(": ");
-        s.push_str(&c.to_string());
+        // A reset or a closed connection is named as the server's doing.
+        match c
+            .downcast_ref::<std::io::Error>()
+            .and_then(crate::error::peer_words)
+        {
+            Some(w) => {
+                s.push_str("the server ");
+                s.push_str(w);
+                break;
+            }
+            None => s.push_str(&c.to_string()),
+        }
         src = c.source();
     }
     s

@@ -110,6 +110,13 @@ pub async fn bridge(
     let t = bridge::bridge_with(conn, &mut stdin, down, || out.is_closed(), stop).await;
     let finished = render.finish_or_stop(ctx, stop).await;
     let t = t.context("on the upgraded connection")?;
+    // A reset is a failure; a server that stops reading our stdin (a container that
+    // exited) ends the session as before.
+    if t.ending == bridge::Ending::Reset
+        && let Some(words) = t.ending.words("the server", t.up, t.down)
+    {
+        anyhow::bail!("on the upgraded connection: {words}");
+    }
     ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
     finished
 }

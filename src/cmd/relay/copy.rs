@@ -296,8 +296,26 @@ async fn one_way(
                     side.stop_reading();
                 }
             }
-            Err(f.err)
+            Err(told(f, dir))
         }
+    }
+}
+
+/// A direction's failure as the log tells it: a peer's doing (a reset, a closed
+/// connection) named with the peer that did it, not as the kernel's bare errno.
+fn told(f: Fault, dir: Direction) -> io::Error {
+    let (reader, writer) = match dir {
+        Direction::Up => ("the client", "the target"),
+        Direction::Down => ("the target", "the client"),
+    };
+    let who = match f.at {
+        At::Read => reader,
+        At::Write => writer,
+        At::Relay => return f.err,
+    };
+    match crate::error::peer_words(&f.err) {
+        Some(w) => io::Error::new(f.err.kind(), format!("{who} {w}")),
+        None => f.err,
     }
 }
 

@@ -455,16 +455,22 @@ async fn connect_and_relay(
             }
         ))
     };
-    let target = match connecting.await {
+    let connected = connecting.await;
+    if !matches!(connected, Ok(Ok(_))) {
+        // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
+        // plain close sent a FIN first, which the client took for the end of an answer;
+        // the reset its bytes drew from the closed socket then came after it had ended,
+        // or not (a race it lost about one time in ten, exiting 0).
+        if let Stream::Tcp(c) = &client {
+            let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
+        }
+    }
+    let target = match connected {
         Ok(Ok(s)) => s,
         Ok(Err(e)) if connect::is_busy(&e) => return timed_out(),
         Ok(Err(e)) => {
             if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
-                // Our shortage, not the upstream's: the client is cut, and told so by a
-                // reset where it speaks TCP.
-                if let Stream::Tcp(c) = &client {
-                    let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
-                }
+                // Our shortage, not the upstream's.
                 return End::Error(format!("connecting to {}: {words}", plan.target));
             }
             return End::Upstream(

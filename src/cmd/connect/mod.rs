@@ -1,0 +1,130 @@
+//! `udskit connect ADDR`: stdin/stdout bridged to a stream socket, binary-safe, with
+//! half-close, `--wait` for scripts that race a server's start, and the ways it ends once
+//! stdin has: `-q/--quit-after`, `-w/--idle-timeout` and the default for a server that
+//! answers and keeps the connection open.
+
+use std::time::Duration;
+
+mod quit;
+
+pub use quit::{misplaced_hint, read_args};
+
+use crate::duration;
+use crate::error::{FAILURE, Fail};
+use crate::io::bridge;
+use crate::io::ending::{AfterStdin, Ending, Ends};
+use crate::net::addr::Addr;
+use crate::net::connect;
+use crate::net::kind::Kind;
+use crate::shutdown::Shutdown;
+use crate::term::{Ctx, escape};
+
+/// How long a server that has answered may stay quiet, after stdin's end, before the
+/// connection is closed by default. Long enough for the gaps inside one answer of a local
+/// server (a response written in pieces, a chunked body), short enough that a script
+/// against a keep-alive server does not notice; the wait for the first byte is not
+/// bounded at all, so a server that computes for minutes is never cut before answering.
+pub const QUIET_AFTER_ANSWER: Duration = Duration::from_secs(1);
+
+/// Bridge stdin/stdout to a socket (like nc -U)
+///
+/// Everything read from stdin goes to the socket and everything the socket sends goes to
+/// stdout, byte for byte. At the end of stdin our write side is shut down and the answer is
+/// still read until the server closes (or see below), so one-shot requests work. A failure
+/// names the real cause: no such file, refused (a stale socket), permission denied (with
+/// the file's mode and owner), not a socket, or the wrong socket type. --wait retries while
+/// the socket is missing or refusing; it and --connect-timeout bound every attempt, so a
+/// TCP connect to a host that drops packets ends too.
+///
+/// After stdin's end, by default: the answer is waited for as long as it takes (a slow
+/// server is never cut before its first byte), and once the server has answered, a server
+/// that keeps the connection open (HTTP keep-alive) is left after 1s without data, with
+/// everything it sent on stdout. Waiting for the close alone (OpenBSD nc) hangs a script
+/// on a keep-alive server; a fixed wait after stdin's end (socat's 0.5s) cuts a server that
+/// computes longer than that. -q 0 leaves at stdin's end, -q never waits for the server
+/// to close (a stream that pauses longer than 1s), -w ends any silence.
+///
+/// -q is --quit-after when a DURATION (or `never`) follows it, and the global --quiet
+/// otherwise: `udskit connect -q 1 S` quits after 1s, `udskit connect -q S` and
+/// `udskit -q connect S` are quiet.
+///
+/// A server that resets the connection, or closes it before taking all of stdin, is an
+/// error (exit 1) naming what happened and the bytes each way; what it sent is on stdout.
+///
+/// Example:
+///   printf 'GET /version HTTP/1.1\r\nHost: docker\r\n\r\n' | udskit connect /var/run/docker.sock
+#[derive(clap::Args, Debug)]
+#[command(verbatim_doc_comment)]
+pub struct Args {
+    /// The socket: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    #[arg(value_name = "ADDR")]
+    pub addr: Addr,
+    /// Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)
+    #[arg(long)]
+    pub seqpacket: bool,
+    /// After stdin's end, quit within DURATION even if the server still sends (nc -q,
+    /// socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]
+    #[arg(short = 'q', long, visible_alias = "quit", value_name = "DURATION", value_parser = quit::parse_quit_after)]
+    pub quit_after: Option<AfterStdin>,
+    /// Close the connection after DURATION without data either way; also bounds the connect
+    /// (nc -w)
+    #[arg(short = 'w', long, value_name = "DURATION", value_parser = duration::parse)]
+    pub idle_timeout: Option<Duration>,
+    /// Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub connect: connect::ConnectOpts,
+}
+
+pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let stop = Shutdown::install()?;
+    let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    if args.seqpacket && !args.addr.is_unix() {
+        return Err(Fail::usage(format!("{}: --seqpacket needs a unix address", args.addr)).into());
+    }
+    let mut opts = args.connect;
+    // nc's -w bounds the connect too, unless --connect-timeout says otherwise.
+    if opts.connect_timeout.is_none() && args.idle_timeout.is_some() {
+        opts.connect_timeout = args.idle_timeout;
+        opts.connect_timeout_from = Some("--idle-timeout");
+    }
+    let conn = tokio::select! {
+        c = connect::connect(&args.addr, kind, opts) => c.map_err(Fail::from)?,
+        _ = stop.stopped() => return Ok(()),
+    };
+    let addr = escape(&args.addr.to_string()).into_owned();
+    match conn.peer_cred() {
+        Some(c) => ctx.debug(format!("connected to {addr} ({c})")),
+        None => ctx.debug(format!("connected to {addr}")),
+    }
+    let ends = Ends {
+        after_stdin: args
+            .quit_after
+            .unwrap_or(AfterStdin::Answered(QUIET_AFTER_ANSWER)),
+        idle: args.idle_timeout,
+    };
+    let (out, done) = crate::io::stdio::Writer::spawn();
+    let t = bridge::bridge_stdio(conn, &out, ends, &stop).await;
+    drop(out);
+    done.finish(&stop)
+        .await
+        .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
+    let t = t.map_err(|e| anyhow::Error::from(e).context(format!("talking to {addr}")))?;
+    let words = t.ending.words("the server", t.up, t.down);
+    match (t.ending, words) {
+        (end, Some(w)) if end.is_failure() => {
+            let fail = Fail::new(FAILURE, w);
+            let fail = match end {
+                Ending::Reset => fail.hint(crate::net::explain::RESET_HINT),
+                _ => fail,
+            };
+            return Err(anyhow::Error::from(fail).context(format!("talking to {addr}")));
+        }
+        (Ending::QuitAfter(_), Some(w)) => ctx.debug(w),
+        (_, Some(w)) => ctx.info(w),
+        (_, None) => {}
+    }
+    ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
+    Ok(())
+}
