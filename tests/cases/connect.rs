@@ -839,7 +839,7 @@ fn relay_with_its_target_down_is_a_reset_every_time() {
     let port = log
         .split("tcp:127.0.0.1:")
         .nth(1)
-        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.split(|c: char| !c.is_ascii_digit()).next())
         .unwrap()
         .to_string();
     for i in 0..50 {
