@@ -144,6 +144,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only 
 seqpacket\t''
 datagram\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l graph -d 'Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart' -r -f -a "dot\t'Graphviz DOT (`| dot -Tsvg > ipc.svg`)'
+mermaid\t'A Mermaid flowchart, for a README or an issue'"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l interval -d 'With --watch: the time between two listings (a DURATION, e.g. 500ms)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -151,6 +154,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add i
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l watch -d 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l changes-only -d 'With --watch: report changes only, not the sockets already there at the start'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
