@@ -8,5 +8,6 @@ mod layout;
 mod listen;
 mod logs;
 mod ls;
+mod ls_graph;
 mod relay;
 mod safe_bind;

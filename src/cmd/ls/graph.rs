@@ -161,10 +161,13 @@ pub fn build(entries: &[Entry], sel: &Select) -> Graph {
             }
         }
     }
-    let mut shown = vec![false; listeners.len()];
-    for (i, l) in listeners.iter().enumerate() {
-        shown[i] = f.address_ok(l) && (!f.by_process() || f.listener_ok(l));
-    }
+    // A listener the filters pick by itself, with all its clients; the others are shown
+    // only for the connections of a process they pick.
+    let picked: Vec<bool> = listeners
+        .iter()
+        .map(|l| f.address_ok(l) && (!f.by_process() || f.listener_ok(l)))
+        .collect();
+    let mut shown = picked.clone();
     let mut g = Graph::default();
     let mut command_of: FxHashMap<u32, Option<Arc<str>>> = FxHashMap::default();
     for e in entries {
@@ -174,9 +177,7 @@ pub fn build(entries: &[Entry], sel: &Select) -> Graph {
     }
     for ((client, l), n) in found {
         let keep = f.address_ok(listeners[l])
-            && (!f.by_process()
-                || shown[l]
-                || matches!(client, Client::Process(pid) if f.process_ok(pid)));
+            && (picked[l] || matches!(client, Client::Process(pid) if f.process_ok(pid)));
         if keep {
             shown[l] = true;
             g.conns.insert((client, listeners[l].inode.unwrap_or(0)), n);

@@ -29,9 +29,13 @@ pub struct Plan {
 /// network namespaces, so they stay the key when the rows name their namespace.
 type Snapshot = BTreeMap<u32, Entry>;
 
+/// A stream or seqpacket socket bound but not listening yet is left out: it refuses
+/// connections, and a server is in that state only between its bind and its listen. A
+/// script waiting for the socket must hear of it once a connect can succeed.
 fn snapshot(entries: Vec<Entry>) -> Snapshot {
     entries
         .into_iter()
+        .filter(|e| !(e.state == "bound" && e.kind != Some("datagram")))
         .filter_map(|e| Some((e.inode?, e)))
         .collect()
 }
@@ -193,10 +197,13 @@ fn redraw(before: Option<&Snapshot>, now: &Snapshot, args: &Args, plan: Plan, ct
     let time = crate::term::json::utc_timestamp(SystemTime::now());
     let time = time.split('.').next().unwrap_or(&time);
     format!(
-        "\x1b[H\x1b[2J\x1b[3Jevery {}, {}Z: {} sockets (+ appeared, - went away, ~ connections changed)\n{}",
+        "\x1b[H\x1b[2J\x1b[3Jevery {}, {}Z: {} (+ appeared, - went away, ~ connections changed)\n{}",
         crate::duration::show(plan.interval),
         time,
-        now.len(),
+        match now.len() {
+            1 => "1 socket".to_string(),
+            n => format!("{n} sockets"),
+        },
         t.drawn(ctx.color_stdout)
     )
 }
