@@ -198,7 +198,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'All unix sockets: also connected and unnamed ones')
             [CompletionResult]::new('--peers', '--peers', [CompletionResultType]::ParameterName, 'With -a: show the process at the other end of each connected socket')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON array (keys listed in the README) instead of a table')
-            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped')
+            [CompletionResult]::new('--watch', '--watch', [CompletionResultType]::ParameterName, 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)')
             [CompletionResult]::new('--changes-only', '--changes-only', [CompletionResultType]::ParameterName, 'With --watch: report changes only, not the sockets already there at the start')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings')

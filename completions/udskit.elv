@@ -188,7 +188,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --all 'All unix sockets: also connected and unnamed ones'
             cand --peers 'With -a: show the process at the other end of each connected socket'
             cand --json 'Print a JSON array (keys listed in the README) instead of a table'
-            cand --watch 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped'
+            cand --watch 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)'
             cand --changes-only 'With --watch: report changes only, not the sockets already there at the start'
             cand -q 'Print no diagnostics on stderr, only errors and warnings'
             cand --quiet 'Print no diagnostics on stderr, only errors and warnings'

@@ -154,7 +154,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add i
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
-complete -c udskit -n "__fish_udskit_using_subcommand ls" -l watch -d 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l watch -d 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l changes-only -d 'With --watch: report changes only, not the sockets already there at the start'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'

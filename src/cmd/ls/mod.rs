@@ -35,8 +35,16 @@ use select::{NameFilter, Select, parse_name_filter};
 /// it may contain spaces). Without root, sockets of other users' processes are listed
 /// without their pid and command, and one line on stderr says how many were hidden.
 ///
+/// --graph dot|mermaid draws who connects to which listener (the filters keep what touches
+/// the processes and listeners they pick). --watch takes the listing again every
+/// --interval: on a terminal the table is redrawn with + (appeared), - (went away) and ~
+/// (connections changed) marks; piped, each change is one JSON object on a line (event
+/// listen, gone or conns), the sockets already there first unless --changes-only.
+///
 /// Example:
 ///   udskit ls -l /run
+///   udskit ls --graph dot | dot -Tsvg > ipc.svg
+///   udskit ls --watch /run/app.sock | grep -m1 '"event":"listen"'
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -73,7 +81,7 @@ pub struct Args {
     /// Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart
     #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["stale", "json", "long", "all", "peers", "watch"])]
     pub graph: Option<graph::Format>,
-    /// Take the listing again every --interval: a table redrawn in place, or JSON events when piped
+    /// Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)
     #[arg(long, conflicts_with = "stale")]
     pub watch: bool,
     /// With --watch: the time between two listings (a DURATION, e.g. 500ms)

@@ -97,6 +97,12 @@ async fn watch(args: &Args, sel: &Select, plan: Plan, ctx: &Ctx) -> anyhow::Resu
     let mut before: Option<Snapshot> = None;
     loop {
         let listing = collect(sel)?;
+        if before.is_none() && listing.denied > 0 {
+            ctx.info(format!(
+                "{} processes could not be inspected (permission denied): their sockets show no pid or command; run as root to see them",
+                listing.denied
+            ));
+        }
         let now = snapshot(listing.entries);
         let shown = if plan.events {
             events(before.as_ref(), &now, plan)
