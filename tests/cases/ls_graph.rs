@@ -406,3 +406,45 @@ fn watch_on_a_terminal_marks_what_changed() {
     tty.signal(15);
     tty.wait_exit(LIMIT);
 }
+
+#[test]
+fn graph_as_another_user_counts_the_clients_it_cannot_see() {
+    if !is_root() || !peers::have("runuser") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap().to_string();
+    let s = format!("{d}/s.sock");
+    let mut server = ud(&["listen", "-k", &s]);
+    server.stdout(Stdio::null());
+    let _server = Bg::spawn_piped(server, dir.path(), "server");
+    wait_for_socket(std::path::Path::new(&s));
+    let _one = client(&s, dir.path(), "one");
+    let si = listener_with(&d, &s, 1)["inode"].clone();
+    // nobody must be able to reach the binary: a copy in a directory anyone can enter.
+    let bin_dir = tempdir();
+    open_dir_to_all(bin_dir.path());
+    let bin = bin_dir.path().join("udskit");
+    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
+    let out = Command::new("runuser")
+        .args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .args(["--color=never", "ls", "--graph", "mermaid", &d])
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let m = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(m.contains(&format!("  unseen -->|1 conn| s{si}\n")), "{m}");
+    assert!(
+        m.contains("  unseen([\"clients we could not see<br>(run as root)\"])\n"),
+        "{m}"
+    );
+    assert!(!m.contains("listens"), "no server can be seen either: {m}");
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("could not be inspected") && err.contains("'clients we could not see'"),
+        "{err}"
+    );
+}

@@ -211,7 +211,7 @@ fn draw(format: graph::Format, sel: &Select, ctx: &Ctx) -> anyhow::Result<()> {
     }
     if l.denied > 0 {
         ctx.info(format!(
-            "{} processes could not be inspected (permission denied): their connections are drawn from an unseen client; run as root to see them",
+            "{} processes could not be inspected (permission denied): they are not drawn, and a client among them is one of the 'clients we could not see'; run as root to see them",
             l.denied
         ));
     }
