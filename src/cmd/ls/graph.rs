@@ -135,7 +135,7 @@ pub fn build(entries: &[Entry], sel: &Select) -> Graph {
             by_inode.insert(inode, i);
         }
     }
-    // Connections per (client, listener), each with whether a filter keeps it.
+    // Open connections per (client, listener index), before any filter.
     let mut found: BTreeMap<(Client, usize), u32> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.state == "connected") {
         if e.kind == Some("datagram") {
@@ -509,6 +509,29 @@ mod tests {
         assert!(
             d.contains("  \"p12\" [shape=ellipse, label=\"old\\npid 12\"];\n"),
             "{d}"
+        );
+    }
+
+    #[test]
+    fn a_datagram_client_is_connected_to_the_bound_socket_it_sends_to() {
+        let mut server = entry("/d", "bound", 9, Some((1, 7)));
+        server.kind = Some("datagram");
+        server.processes = vec![owner(13, "logd")];
+        let mut client = entry("", "connected", 10, None);
+        client.kind = Some("datagram");
+        client.peer_inode = Some(9);
+        client.processes = vec![owner(22, "app"), owner(23, "app")];
+        let mut other = entry("", "connected", 11, None);
+        other.kind = Some("datagram");
+        other.peer_inode = Some(12); // a socketpair's other end: no listener
+        other.processes = vec![owner(24, "pair")];
+        let g = build(&[server, client, other], &Select::default());
+        let want: BTreeMap<(Client, u32), u32> =
+            [((Client::Process(22), 9), 1), ((Client::Process(23), 9), 1)].into();
+        assert_eq!(g.conns, want);
+        assert!(
+            g.render(Format::Mermaid)
+                .contains("  s9[\"/d<br>(datagram)\"]\n")
         );
     }
 
