@@ -448,3 +448,31 @@ fn graph_as_another_user_counts_the_clients_it_cannot_see() {
         "{err}"
     );
 }
+
+#[test]
+fn graph_and_watch_options_are_checked() {
+    for (args, says) in [
+        (
+            &["ls", "--watch", "--interval", "0"][..],
+            "--interval must be longer than 0",
+        ),
+        (&["ls", "--interval", "2s"][..], "--watch"),
+        (
+            &["ls", "--graph", "png"][..],
+            "possible values: dot, mermaid",
+        ),
+        (
+            &["ls", "--graph", "dot", "--json"][..],
+            "cannot be used with",
+        ),
+        (&["ls", "--changes-only"][..], "--watch"),
+    ] {
+        let out = ud(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(says),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}
