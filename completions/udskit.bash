@@ -483,7 +483,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__ls)
-            opts="-l -a -c -p -t -x -u -q -v -h -V --long --all --peers --command --pid --type --stale --json --pids --user --color --quiet --verbose --help --version"
+            opts="-l -a -c -p -t -x -u -q -v -h -V --long --all --peers --command --pid --type --stale --json --graph --watch --interval --changes-only --pids --user --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -516,6 +516,14 @@ _udskit() {
                     return 0
                     ;;
                 --stale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --graph)
+                    COMPREPLY=($(compgen -W "dot mermaid" -- "${cur}"))
+                    return 0
+                    ;;
+                --interval)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

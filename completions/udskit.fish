@@ -181,6 +181,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only 
 seqpacket\t''
 datagram\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l graph -d 'Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart' -r -f -a "dot\t'Graphviz DOT (`| dot -Tsvg > ipc.svg`)'
+mermaid\t'A Mermaid flowchart, for a README or an issue'"
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l interval -d 'With --watch: the time between two listings (a DURATION, e.g. 500ms)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s u -l user -d 'Only sockets owned by USER (a name or uid; repeatable)' -r -f -a "(__fish_complete_users)"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -189,6 +192,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s l -l long -d 'Add i
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s a -l all -d 'All unix sockets: also connected and unnamed ones'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l peers -d 'With -a: show the process at the other end of each connected socket'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l json -d 'Print a JSON array (keys listed in the README) instead of a table'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l watch -d 'Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)'
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l changes-only -d 'With --watch: report changes only, not the sockets already there at the start'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l pids -d 'Print only the pids holding the listed sockets, one per line (lsof\'s -t)'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s x -d 'Unix sockets only, which is all ls lists (ss\'s -x; also -U, lsof\'s, and -n)'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'

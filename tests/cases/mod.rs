@@ -10,6 +10,7 @@ mod layout;
 mod listen;
 mod logs;
 mod ls;
+mod ls_graph;
 mod ls_habits;
 mod peers;
 mod relay;

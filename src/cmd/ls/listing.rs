@@ -55,6 +55,10 @@ pub struct Entry {
     pub peer_inode: Option<u32>,
     /// The processes at the other end (with `--peers`).
     pub peer_processes: Vec<Owner>,
+    /// (st_dev, st_ino) of the file the socket is bound to, from sock_diag: what ties an
+    /// accepted connection to its listener (`--graph`). Not part of the JSON.
+    #[serde(skip)]
+    pub file: Option<(u64, u64)>,
 }
 
 /// What the listing found, and what it could not see.
@@ -255,6 +259,7 @@ impl Picked {
                 group: None,
                 peer_inode: s.peer,
                 peer_processes: Vec::new(),
+                file: s.vfs,
             };
             if let Some((mode, uid, gid)) = facts.file {
                 set_file_facts(&mut e, mode, uid, gid, names);

@@ -1,11 +1,13 @@
 //! `udskit ls [PATTERN]`: who listens where. The listing itself is built in listing.rs;
 //! this module holds the options, turns them into a selection, and prints a table or JSON.
 
+mod graph;
 mod listing;
 mod pick;
 mod select;
 mod shadow;
 mod stale;
+mod watch;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -41,8 +43,16 @@ use select::{NameFilter, Select, parse_name_filter};
 /// process as lsof's -p does; lsof's -t (pids only) is --pids; -x, -U and -n are
 /// accepted and change nothing (only unix sockets, no host names to resolve).
 ///
+/// --graph dot|mermaid draws who connects to which listener (the filters keep what touches
+/// the processes and listeners they pick). --watch takes the listing again every
+/// --interval: on a terminal the table is redrawn with + (appeared), - (went away) and ~
+/// (connections changed) marks; piped, each change is one JSON object on a line (event
+/// listen, gone or conns), the sockets already there first unless --changes-only.
+///
 /// Example:
 ///   udskit ls -l /run
+///   udskit ls --graph dot | dot -Tsvg > ipc.svg
+///   udskit ls --watch /run/app.sock | grep -m1 '"event":"listen"'
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -76,8 +86,20 @@ pub struct Args {
     /// Print a JSON array (keys listed in the README) instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart
+    #[arg(long, value_name = "FORMAT", value_enum, conflicts_with_all = ["stale", "json", "long", "all", "peers", "watch"])]
+    pub graph: Option<graph::Format>,
+    /// Take the listing again every --interval: a table redrawn in place, or JSON events when piped (or with --json)
+    #[arg(long, conflicts_with = "stale")]
+    pub watch: bool,
+    /// With --watch: the time between two listings (a DURATION, e.g. 500ms)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::duration::parse, requires = "watch")]
+    pub interval: std::time::Duration,
+    /// With --watch: report changes only, not the sockets already there at the start
+    #[arg(long, requires = "watch")]
+    pub changes_only: bool,
     /// Print only the pids holding the listed sockets, one per line (lsof's -t)
-    #[arg(long, conflicts_with_all = ["json", "stale"])]
+    #[arg(long, conflicts_with_all = ["json", "stale", "graph", "watch"])]
     pub pids: bool,
     /// Unix sockets only, which is all ls lists (ss's -x; also -U, lsof's, and -n)
     #[arg(short = 'x', short_aliases = ['U', 'n'], overrides_with = "unix")]
@@ -174,8 +196,22 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         pids: args.pid.clone(),
         uids,
         pattern: args.pattern.clone(),
-        file_facts: args.long || args.json,
+        file_facts: args.long || args.json || (args.watch && !ctx.stdout_is_tty),
     };
+    if let Some(format) = args.graph {
+        return draw(format, &sel, ctx);
+    }
+    if args.watch {
+        if args.interval.is_zero() {
+            return Err(Fail::usage("--interval must be longer than 0").into());
+        }
+        let plan = watch::Plan {
+            interval: args.interval,
+            events: args.json || !ctx.stdout_is_tty,
+            changes_only: args.changes_only,
+        };
+        return watch::run(&args, &sel, plan, ctx);
+    }
     let entries = match &args.stale {
         Some(dirs) => {
             let dirs = if dirs.is_empty() {
@@ -247,6 +283,39 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return Err(crate::error::Reported(crate::error::FAILURE).into());
     }
     Ok(())
+}
+
+/// `--graph`: every socket and both ends of each connection are listed (`-a --peers`), the
+/// graph made of them, and the filters of `sel` applied to the graph.
+fn draw(format: graph::Format, sel: &Select, ctx: &Ctx) -> anyhow::Result<()> {
+    let everything = Select {
+        all: true,
+        peers: true,
+        ..Select::default()
+    };
+    let l = listing::collect(&everything)?;
+    if l.source == crate::linux::diag::Source::ProcNetUnix {
+        ctx.warn(
+            "sock_diag is unavailable: /proc/net/unix names no peers, so no connection can be drawn",
+        );
+    }
+    if l.denied > 0 {
+        ctx.info(format!(
+            "{} processes could not be inspected (permission denied): they are not drawn, and a client among them is one of the 'clients we could not see'; run as root to see them",
+            l.denied
+        ));
+    }
+    let text = graph::build(&l.entries, sel).render(format);
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if !crate::error::is_broken_pipe(&e) => {
+            Err(anyhow::Error::from(e).context("writing stdout"))
+        }
+        _ => Ok(()),
+    }
 }
 
 fn or_dash<T: ToString>(v: Option<T>) -> Cow<'static, str> {

@@ -72,6 +72,7 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Vec<Entry>> {
                 group: None,
                 peer_inode: None,
                 peer_processes: Vec::new(),
+                file: None,
             };
             set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
             e
