@@ -234,7 +234,17 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     let header: Vec<_> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["TYPE", "STATE", "CONNS", "PID", "COMMAND", "USER", "PATH"]
+        [
+            "TYPE",
+            "STATE",
+            "CONNS",
+            "PID",
+            "COMMAND",
+            "USER",
+            "NETNS",
+            "CONTAINER",
+            "PATH"
+        ]
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), 9, "{out}");
@@ -247,6 +257,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
             &pid,
             "udskt-fix",
             "root",
+            "host",
+            "-",
             &s_sock
         ]),
         "{out}"
@@ -258,6 +270,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
         &pid,
         "udskt-fix",
         "root",
+        "host",
+        "-",
         &f.path("d.sock")
     ]));
     assert!(rows.contains(&vec![
@@ -267,6 +281,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
         &pid,
         "udskt-fix",
         "root",
+        "host",
+        "-",
         &f.path("gone.sock")
     ]));
     let rel = format!("./@{}.rel", f.token);
@@ -280,13 +296,25 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     assert_eq!(
         header,
         [
-            "TYPE", "STATE", "CONNS", "QUEUE", "PID", "COMMAND", "FD", "USER", "INODE", "MODE",
-            "OWNER", "PATH"
+            "TYPE",
+            "STATE",
+            "CONNS",
+            "QUEUE",
+            "PID",
+            "COMMAND",
+            "FD",
+            "USER",
+            "NETNS",
+            "CONTAINER",
+            "INODE",
+            "MODE",
+            "OWNER",
+            "PATH"
         ]
     );
     let row: Vec<_> = long.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
-        (row[2], row[3], row[9], row[10], row[11]),
+        (row[2], row[3], row[11], row[12], row[13]),
         ("1", "1/16", "srw-r-----", "root:root", s_sock.as_str())
     );
 
@@ -331,6 +359,8 @@ fn stale_finds_socket_files_nothing_is_bound_to() {
             "-",
             "-",
             "root",
+            "-",
+            "-",
             &f.path("stale.sock")
         ]),
         "{out}"

@@ -1,12 +1,99 @@
-//! Picking the sockets a listing starts from, out of the kernel's table: the filters that
-//! need no process (type, state, address pattern), the accepted connections counted per
-//! listener, and the listing's order. The picks point into the table rather than copy it.
+//! Picking the sockets a listing starts from, out of the kernel's tables (one per network
+//! namespace, read in linux/netns.rs): the filters that need no process (type, state,
+//! address pattern), the accepted connections counted per listener, and the listing's
+//! order. The picks point into the tables rather than copy them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::select::Select;
+use crate::linux::container::Container;
 use crate::linux::diag::{Name, Sock, SockState, Source};
+use crate::linux::netns::{NetNs, Table};
 use crate::net::kind::Kind;
+
+/// One network namespace whose sockets were read, and how a listing names it.
+pub struct Space {
+    pub ns: NetNs,
+    /// `host`, the namespace's inode, or `pid:N` (see `NetNs::label`).
+    pub label: Arc<str>,
+    /// The container its processes run in, when one could be told (not for ours).
+    pub container: Option<Arc<Container>>,
+    pub source: Source,
+    /// Its sockets are `socks[start..]`, up to the next space's start.
+    pub start: u32,
+}
+
+/// The sockets of every namespace read, one after the other, and the namespaces.
+pub struct Tables {
+    pub socks: Vec<Sock>,
+    pub spaces: Vec<Space>,
+    /// Namespaces seen whose sockets could not be read.
+    pub unreadable: usize,
+}
+
+impl Tables {
+    /// The space socket `sock` (an index into `socks`) belongs to.
+    pub fn space_of(&self, sock: u32) -> &Space {
+        space_of(&self.spaces, sock)
+    }
+}
+
+pub fn space_of(spaces: &[Space], sock: u32) -> &Space {
+    let i = spaces.partition_point(|s| s.start <= sock);
+    &spaces[i.saturating_sub(1)]
+}
+
+/// The tables of `chosen` namespaces (every namespace seen, when `None`): ours must be
+/// readable, the others are counted when they are not.
+pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
+    let all;
+    let spaces: &[NetNs] = match chosen {
+        Some(c) => c,
+        None => {
+            all = crate::linux::netns::namespaces();
+            &all
+        }
+    };
+    let read = crate::linux::netns::tables(spaces);
+    let mut socks = Vec::new();
+    let mut out = Vec::with_capacity(spaces.len());
+    let mut unreadable = 0;
+    for (ns, table) in spaces.iter().zip(read) {
+        match table {
+            Table::Read(mut s, source) => {
+                let start = socks.len() as u32;
+                if socks.is_empty() {
+                    socks = s;
+                } else {
+                    socks.append(&mut s);
+                }
+                out.push(Space {
+                    label: ns.label().into(),
+                    container: (!ns.ours).then(|| container_of(ns)).flatten().map(Arc::new),
+                    ns: ns.clone(),
+                    source,
+                    start,
+                });
+            }
+            Table::Unreadable(e) if ns.ours => return Err(e),
+            Table::Unreadable(_) => unreadable += 1,
+        }
+    }
+    Ok(Tables {
+        socks,
+        spaces: out,
+        unreadable,
+    })
+}
+
+/// The container of a namespace's first processes (a container's init comes first).
+pub fn container_of(ns: &NetNs) -> Option<Container> {
+    ns.pids
+        .iter()
+        .take(3)
+        .find_map(|&p| crate::linux::container::of_process(p))
+}
 
 /// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
 /// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
@@ -18,13 +105,15 @@ fn is_server(s: &Sock) -> bool {
 #[derive(Hash, PartialEq, Eq)]
 enum FileKey {
     Vfs(u64, u64),
-    Name(Name),
+    /// A name means something within its namespace only (abstract names per network
+    /// namespace; paths without a file identity per mount namespace): keyed by the space.
+    Name(u32, Name),
 }
 
-fn file_key(s: &Sock) -> Option<FileKey> {
+fn file_key(s: &Sock, space: u32) -> Option<FileKey> {
     match (&s.vfs, &s.name) {
         (Some((d, i)), _) => Some(FileKey::Vfs(*d, *i)),
-        (None, Some(n)) => Some(FileKey::Name(n.clone())),
+        (None, Some(n)) => Some(FileKey::Name(space, n.clone())),
         _ => None,
     }
 }
@@ -40,9 +129,11 @@ pub struct Pick {
     pub conns: Option<u32>,
 }
 
-/// The dump, the sockets picked from it, and the listing's order of the picks.
+/// The dumps, the sockets picked from them, and the listing's order of the picks.
 pub struct Picked {
     pub socks: Vec<Sock>,
+    pub spaces: Vec<Space>,
+    pub unreadable: usize,
     pub picks: Vec<Pick>,
     pub order: Vec<u32>,
     pub source: Source,
@@ -60,14 +151,23 @@ fn shown_bytes<'a>(pick: &'a Pick, socks: &'a [Sock]) -> &'a [u8] {
 /// The sockets that pass the filters not involving processes, in the listing's order (by
 /// address, then inode), with their accepted connections counted.
 pub fn picked(sel: &Select) -> std::io::Result<Picked> {
-    let (socks, source) = crate::linux::diag::sockets()?;
+    let Tables {
+        socks,
+        spaces,
+        unreadable,
+    } = tables(sel.spaces.as_deref())?;
+    let source = spaces
+        .iter()
+        .find(|s| s.ns.ours)
+        .map_or(Source::Netlink, |s| s.source);
+    let space_index = |i: usize| (spaces.partition_point(|s| s.start as usize <= i) - 1) as u32;
     // Accepted connections carry their listener's name and file: count them per file.
     let mut children: HashMap<FileKey, u32> = HashMap::new();
-    for s in socks
-        .iter()
-        .filter(|s| s.state == SockState::Connected && s.kind != Kind::Datagram)
-    {
-        if let Some(k) = file_key(s) {
+    for (i, s) in socks.iter().enumerate() {
+        if s.state == SockState::Connected
+            && s.kind != Kind::Datagram
+            && let Some(k) = file_key(s, space_index(i))
+        {
             *children.entry(k).or_default() += 1;
         }
     }
@@ -97,7 +197,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
         // Connections still waiting in the accept queue are not in the kernel's table
         // (checked: ss does not show them either), so this counts accepted ones only.
         let conns = (sock.state == SockState::Listen).then(|| {
-            file_key(sock)
+            file_key(sock, space_index(i))
                 .and_then(|k| children.get(&k).copied())
                 .unwrap_or(0)
         });
@@ -110,6 +210,8 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
     let order = sorted(&picks, &socks);
     Ok(Picked {
         socks,
+        spaces,
+        unreadable,
         picks,
         order,
         source,
