@@ -189,6 +189,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('-t', '-t', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
             [CompletionResult]::new('--type', '--type', [CompletionResultType]::ParameterName, 'Only sockets of this type (repeatable)')
             [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to')
+            [CompletionResult]::new('--netns', '--netns', [CompletionResultType]::ParameterName, 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')
             [CompletionResult]::new('--long', '--long', [CompletionResultType]::ParameterName, 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group')

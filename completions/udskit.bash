@@ -399,7 +399,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__ls)
-            opts="-l -a -c -p -u -t -q -v -h -V --long --all --peers --command --pid --user --type --stale --json --color --quiet --verbose --help --version"
+            opts="-l -a -c -p -u -t -q -v -h -V --long --all --peers --command --pid --user --type --stale --json --netns --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -438,6 +438,10 @@ _udskit() {
                     return 0
                     ;;
                 --stale)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

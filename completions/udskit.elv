@@ -179,6 +179,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -t 'Only sockets of this type (repeatable)'
             cand --type 'Only sockets of this type (repeatable)'
             cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
+            cand --netns 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand -l 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'
             cand --long 'Add inode, descriptor numbers, accept queue, socket file mode and owner:group'

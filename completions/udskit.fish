@@ -144,6 +144,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s t -l type -d 'Only 
 seqpacket\t''
 datagram\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l netns -d 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
