@@ -559,3 +559,262 @@ fn shadowed_listeners_are_found_in_big_directories_too() {
     let listed = stdout(&ls(&[d])).lines().count() - 1;
     assert_eq!(listed, 21);
 }
+
+/// Python code for a stream server on `path` that says `ready` on stderr and then lives
+/// until its stdin closes.
+fn py_listener(path: &str) -> String {
+    format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind({path:?})\ns.listen(4)\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    )
+}
+
+/// The inode of process `pid`'s network namespace.
+fn netns_of(pid: i32) -> u64 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let link = link.to_str().unwrap();
+    link.trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
+}
+
+/// Root with `unshare`: the namespace tests' requirements (skipped otherwise, a failure
+/// with UDSKIT_REQUIRE_PEERS=1).
+fn can_unshare() -> bool {
+    if !is_root() {
+        if std::env::var_os("UDSKIT_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+            panic!("the namespace tests need root, and UDSKIT_REQUIRE_PEERS=1");
+        }
+        eprintln!("\n!!! not root: the namespace tests did NOT run !!!\n");
+        return false;
+    }
+    peers::have("unshare") && peers::have("python3") && peers::have("mount")
+}
+
+/// A server in its own network namespace, one in its own mount namespace (a tmpfs over
+/// `m/`, so its path is not there in ours), and a stale file beside them.
+struct Namespaced {
+    dir: tempfile::TempDir,
+    token: String,
+    net: Bg,
+    mnt: Bg,
+}
+
+impl Namespaced {
+    fn start() -> Option<Namespaced> {
+        if !can_unshare() {
+            return None;
+        }
+        let dir = tempdir();
+        open_dir_to_all(dir.path());
+        let token = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let d = dir.path().to_str().unwrap().to_string();
+        let mut c = Command::new("unshare");
+        c.args([
+            "-n",
+            system_python(),
+            "-c",
+            &py_listener(&format!("{d}/net.sock")),
+        ]);
+        let mut net = Bg::spawn_piped(c, dir.path(), "net");
+        net.wait_stderr("ready");
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        let mut c = Command::new("unshare");
+        c.args([
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount -t tmpfs udskit-test {d}/m && exec {} -c \"$0\"",
+                system_python()
+            ),
+            &py_listener(&format!("{d}/m/mnt.sock")),
+        ]);
+        let mut mnt = Bg::spawn_piped(c, dir.path(), "mnt");
+        mnt.wait_stderr("ready");
+        let code = format!(
+            "import os,socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\nos.chmod({:?},0o777)",
+            format!("{d}/stale.sock"),
+            format!("{d}/stale.sock")
+        );
+        assert!(peers::python(&code).status().unwrap().success());
+        Some(Namespaced {
+            dir,
+            token,
+            net,
+            mnt,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn listeners_in_other_network_and_mount_namespaces_are_listed_as_what_they_are() {
+    let Some(n) = Namespaced::start() else { return };
+    let all = json(&[&n.token]);
+    let by = |name: &str| -> &Value {
+        let found: Vec<&Value> = all.iter().filter(|e| e["name"] == name).collect();
+        assert_eq!(found.len(), 1, "{name}: {all:#?}");
+        found[0]
+    };
+    let net = by(&n.path("net.sock"));
+    let inode = netns_of(n.net.pid());
+    assert_eq!(net["state"], "listen");
+    assert_eq!(net["netns"], inode.to_string().as_str());
+    assert_eq!(net["netns_inode"], inode);
+    assert_ne!(net["netns"], "host");
+    assert_eq!(net["container"], Value::Null);
+    assert_eq!(net["processes"][0]["pid"], n.net.pid());
+    assert_eq!(
+        (&net["shadowed"], &net["mntns_pid"]),
+        (&Value::Bool(false), &Value::Null)
+    );
+    let mnt = by(&n.path("m/mnt.sock"));
+    assert_eq!(mnt["state"], "listen");
+    assert_eq!(mnt["netns"], "host");
+    assert_eq!(mnt["shadowed"], false, "not shadowed: {mnt:#}");
+    assert_eq!(mnt["mntns_pid"], n.mnt.pid());
+    assert_eq!(mnt["mode"].as_str().map(str::len), Some(4), "{mnt:#}");
+    assert_eq!(all.len(), 2, "the stale file is no listener: {all:#?}");
+
+    // The table names the namespace and the mount namespace's process.
+    let out = stdout(&ls(&[&n.token]));
+    let row = |path: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.ends_with(path))
+            .unwrap_or_else(|| panic!("{path} in {out}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let net_row = row(&n.path("net.sock"));
+    assert_eq!(net_row[1], "listen");
+    assert_eq!(net_row[6], inode.to_string(), "{out}");
+    let mnt_row = row(&n.path("m/mnt.sock"));
+    assert_eq!(
+        mnt_row[1],
+        format!("listen(mntns:{})", n.mnt.pid()),
+        "{out}"
+    );
+    assert_eq!(mnt_row[6], "host");
+
+    // --netns picks one namespace, however it is named.
+    let pid = format!("pid:{}", n.net.pid());
+    for ns in [pid.as_str(), &inode.to_string()] {
+        assert_eq!(
+            names(&json(&["--netns", ns, &n.token])),
+            [n.path("net.sock")],
+            "--netns {ns}"
+        );
+    }
+    assert_eq!(
+        names(&json(&["--netns", "host", &n.token])),
+        [n.path("m/mnt.sock")]
+    );
+    let both = json(&["--netns", "host", "--netns", &pid, &n.token]);
+    assert_eq!(both.len(), 2);
+    let none = udskit()
+        .args(["ls", "--netns", "no-such-container"])
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr_of(&none).contains("--netns no-such-container: no network namespace matches"),
+        "{}",
+        stderr_of(&none)
+    );
+    let bad = udskit().args(["ls", "--netns", "pid:x"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    // --stale: only the stale file, never a live socket of another namespace.
+    let stale = json(&["--stale", n.dir.path().to_str().unwrap()]);
+    assert_eq!(names(&stale), [n.path("stale.sock")], "{stale:#?}");
+    assert_eq!(stale[0]["state"], "stale");
+}
+
+#[test]
+fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_stale() {
+    let Some(n) = Namespaced::start() else { return };
+    if !peers::have("runuser") {
+        return;
+    }
+    let bin_dir = tempdir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("udskit");
+    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
+    let as_nobody = |args: &[&str]| -> Vec<Value> {
+        let out = Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&bin)
+            .args(["--color=never", "ls", "--json"])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = as_nobody(&[&n.token]);
+    let net = all
+        .iter()
+        .find(|e| e["name"] == n.path("net.sock").as_str())
+        .unwrap_or_else(|| panic!("the other namespace's listener: {all:#?}"));
+    assert_eq!(net["state"], "listen");
+    // nobody may not read root's namespace links: the namespace is named by a process in it.
+    assert_eq!(net["netns"], format!("pid:{}", n.net.pid()).as_str());
+    // The mount namespace of root's process cannot be looked into: not called shadowed.
+    let mnt = all
+        .iter()
+        .find(|e| e["name"] == n.path("m/mnt.sock").as_str())
+        .unwrap();
+    assert_eq!(mnt["shadowed"], Value::Null, "{mnt:#}");
+    assert!(
+        mnt["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be looked into")
+    );
+
+    // The stale file (mode 777) is stale; a stale file nobody may connect to is unknown,
+    // with the reason; the other namespace's live socket is neither.
+    let locked = n.path("locked.sock");
+    let code = format!("import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({locked:?})");
+    assert!(peers::python(&code).status().unwrap().success());
+    let stale = as_nobody(&["--stale", n.dir.path().to_str().unwrap()]);
+    let states: Vec<(String, String)> = stale
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (locked.clone(), "unknown".to_string()),
+            (n.path("stale.sock"), "stale".to_string())
+        ],
+        "{stale:#?}"
+    );
+    assert!(
+        stale[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{stale:#?}"
+    );
+}
