@@ -125,7 +125,9 @@ fn parent(pid: u32) -> Option<u32> {
 /// Docker's name of container `id`: `Name` in `containers/<id>/config.v2.json` under the
 /// data root of a running dockerd (its `--data-root`, else /var/lib/docker).
 fn docker_name(id: &str) -> Option<String> {
-    data_roots().into_iter().find_map(|root| {
+    // Looked for once per run: it reads every process's command name.
+    static ROOTS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(data_roots).iter().find_map(|root| {
         let text = std::fs::read(format!("{root}/containers/{id}/config.v2.json")).ok()?;
         #[derive(serde::Deserialize)]
         struct Config {

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::servers::Dockerd;
 use crate::support::*;
 
 /// The fixture's sockets, alive while this lives. `token` (the temp dir's name) is in
@@ -817,4 +818,115 @@ fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_s
             .contains("Permission denied"),
         "{stale:#?}"
     );
+}
+
+#[test]
+fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
+    if !can_unshare() || !peers::have("dockerd") || !peers::have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let docker = Dockerd::start(dir.path());
+    let s = docker.sock.to_str().unwrap();
+    let api = |args: &[&str], input: &[u8]| -> Value {
+        let mut c = udskit();
+        c.args(["http", "-f", s]).args(args);
+        let out = run_with_input(c, input, Duration::from_secs(60));
+        assert!(out.status.success(), "http {args:?}: {}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    // An image imported offline: a static busybox and mount points for the host's /usr
+    // (the python3 that serves), the merged-/usr links beside them.
+    let rootfs = dir.path().join("rootfs");
+    for d in ["bin", "usr", "shared", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    for l in ["lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{l}"), rootfs.join(l)).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut c = udskit();
+    c.args(["http", "-f", s, "-H", "Content-Type: application/x-tar"])
+        .args(["/images/create?fromSrc=-&repo=udskit/ns&tag=t", "-d", "@-"]);
+    let out = run_with_input(c, &tar.stdout, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let name = format!("ls-{}", dir.path().file_name().unwrap().to_str().unwrap());
+    let spec = serde_json::json!({
+        "Image": "udskit/ns:t",
+        "Cmd": ["/usr/bin/python3", "-c",
+            "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('/shared/svc.sock')\ns.listen(4)\ntime.sleep(600)"],
+        "HostConfig": {
+            "NetworkMode": "none",
+            "Binds": [format!("{}:/shared", shared.display()), "/usr:/usr:ro".to_string()],
+        },
+    });
+    let id = api(
+        &[
+            "POST",
+            &format!("/containers/create?name={name}"),
+            "--json",
+            &spec.to_string(),
+        ],
+        b"",
+    )["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api(&["POST", &format!("/containers/{id}/start")], b"");
+    let sock = shared.join("svc.sock");
+    wait_for_socket(&sock);
+    let pid = api(&[&format!("/containers/{id}/json")], b"")["State"]["Pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // A stale file beside it, left by a server that is gone.
+    let stale = shared.join("old.sock");
+    let code = format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})",
+        stale.to_str().unwrap()
+    );
+    assert!(peers::python(&code).status().unwrap().success());
+
+    // The listing names the container; its path is the one bound inside it, which leads to
+    // the socket in the container's mount namespace.
+    let found: Vec<Value> = json(&["--netns", &id[..12], "svc.sock"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["name"], "/shared/svc.sock");
+    assert_eq!(e["state"], "listen");
+    assert_eq!(e["netns"], netns_of(pid).to_string().as_str());
+    assert_eq!(e["container"]["runtime"], "docker");
+    assert_eq!(e["container"]["id"], id.as_str());
+    assert_eq!(e["container"]["name"], name.as_str());
+    assert_eq!(e["processes"][0]["pid"], pid);
+    assert_eq!(e["mntns_pid"], pid);
+    assert_eq!(e["shadowed"], false);
+    // By name too, and in the table's NETNS and CONTAINER columns.
+    assert_eq!(json(&["--netns", &name]).len(), 1);
+    let out = stdout(&ls(&["--netns", &name]));
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[1], row[6], row[7]),
+        (
+            format!("listen(mntns:{pid})").as_str(),
+            netns_of(pid).to_string().as_str(),
+            name.as_str()
+        ),
+        "{out}"
+    );
+
+    // --stale on the host's side of the bind mount: the stale file, not the live socket.
+    let st = json(&["--stale", shared.to_str().unwrap()]);
+    assert_eq!(names(&st), [stale.to_str().unwrap()], "{st:#?}");
+    let _ = api(&["POST", &format!("/containers/{id}/kill")], b"");
 }
