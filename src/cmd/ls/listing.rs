@@ -1,6 +1,8 @@
-//! The model behind `udskit ls`: the kernel's unix sockets (picked and counted in pick.rs)
-//! joined with the processes that hold them (one /proc/PID/fd pass), and listeners whose
-//! path no longer leads to them (shadowed, shadow.rs). What to list is in select.rs; socket
+//! The model behind `udskit ls`: the kernel's unix sockets of every network namespace read
+//! (picked and counted in pick.rs) joined with the processes that hold them (one
+//! /proc/PID/fd pass; socket inodes are global, so this spans namespaces), and listeners
+//! whose path no longer leads to them (shadowed, shadow.rs) unless it does where their
+//! processes are (another mount namespace). What to list is in select.rs; socket
 //! files no socket is bound to in stale.rs.
 
 use std::sync::Arc;

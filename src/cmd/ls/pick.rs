@@ -39,6 +39,7 @@ impl Tables {
     }
 }
 
+/// The space socket `sock` belongs to, in spaces ordered by `start`.
 pub fn space_of(spaces: &[Space], sock: u32) -> &Space {
     let i = spaces.partition_point(|s| s.start <= sock);
     &spaces[i.saturating_sub(1)]
@@ -160,7 +161,8 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
         .iter()
         .find(|s| s.ns.ours)
         .map_or(Source::Netlink, |s| s.source);
-    let space_index = |i: usize| (spaces.partition_point(|s| s.start as usize <= i) - 1) as u32;
+    let space_index =
+        |i: usize| (spaces.partition_point(|s| s.start as usize <= i).max(1) - 1) as u32;
     // Accepted connections carry their listener's name and file: count them per file.
     let mut children: HashMap<FileKey, u32> = HashMap::new();
     for (i, s) in socks.iter().enumerate() {
