@@ -5,6 +5,7 @@
 pub mod container;
 pub mod diag;
 pub mod fdscan;
+pub mod mounts;
 pub mod netns;
 pub mod process;
 pub mod users;

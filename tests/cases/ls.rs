@@ -685,6 +685,11 @@ fn listeners_in_other_network_and_mount_namespaces_are_listed_as_what_they_are()
     assert_eq!(mnt["netns"], "host");
     assert_eq!(mnt["shadowed"], false, "not shadowed: {mnt:#}");
     assert_eq!(mnt["mntns_pid"], n.mnt.pid());
+    assert_eq!(
+        mnt["host_path"],
+        Value::Null,
+        "its tmpfs is not mounted here"
+    );
     assert_eq!(mnt["mode"].as_str().map(str::len), Some(4), "{mnt:#}");
     assert_eq!(all.len(), 2, "the stale file is no listener: {all:#?}");
 
@@ -911,6 +916,7 @@ fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
     assert_eq!(e["processes"][0]["pid"], pid);
     assert_eq!(e["mntns_pid"], pid);
     assert_eq!(e["shadowed"], false);
+    assert_eq!(e["host_path"], sock.to_str().unwrap());
     // By name too, and in the table's NETNS and CONTAINER columns.
     assert_eq!(json(&["--netns", &name]).len(), 1);
     let out = stdout(&ls(&["--netns", &name]));

@@ -48,6 +48,9 @@ pub struct Entry {
     /// The path leads to the socket in the mount namespace (or root) of this process, not
     /// in ours: a listener in another container or `unshare -m`, not a shadowed one.
     pub mntns_pid: Option<u32>,
+    /// With `mntns_pid`: where that file is in our mount namespace, when it is in it at
+    /// all (the host side of a bind mount).
+    pub host_path: Option<String>,
     pub inode: Option<u32>,
     /// Accepted connections still open (listeners only).
     pub conns: Option<u32>,
@@ -219,6 +222,8 @@ fn add_processes(
                 SeenFrom::There(mode, uid, gid) => {
                     e.shadowed = Some(false);
                     e.mntns_pid = Some(o.pid);
+                    e.host_path = crate::linux::mounts::path_here(o.pid, &path, vfs)
+                        .map(|p| crate::term::escape_bytes(p.as_os_str().as_encoded_bytes()));
                     set_file_facts(e, mode, uid, gid, names);
                     denied = false;
                     break;
@@ -308,6 +313,7 @@ impl Picked {
                 reason: None,
                 shadowed: facts.shadowed,
                 mntns_pid: None,
+                host_path: None,
                 inode: Some(s.inode),
                 conns: pick.conns,
                 queue: s.queue.map(|q| q.0),

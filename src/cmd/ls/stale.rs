@@ -92,6 +92,7 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             reason,
             shadowed: None,
             mntns_pid: None,
+            host_path: None,
             inode: None,
             conns: None,
             queue: None,
