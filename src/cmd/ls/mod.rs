@@ -30,7 +30,12 @@ use select::{NameFilter, NetnsArg, Select, parse_name_filter, parse_netns};
 /// Every network namespace a process is seen in is listed (NETNS: host for ours, else the
 /// namespace's inode; CONTAINER: a Docker or podman container's name or short id). As root
 /// udskit enters each one to ask sock_diag there; otherwise it reads their /proc/PID/net/unix
-/// (no file identities there) and says so.
+/// (without the socket files' identities: no shadowing, mode or queue for those rows).
+/// --netns picks namespaces.
+///
+/// --stale never lists a live socket: a file that no socket in the namespaces read is
+/// bound to is connected to once, as safe bind does; it is stale if that is refused, and
+/// "unknown" (with the reason in --json) if no connect could be made.
 ///
 /// PATTERN selects by address: a substring, or a glob when it holds *, ? or [ (matched
 /// against the whole address as shown, e.g. '@*' for abstract names).
