@@ -250,8 +250,8 @@ fn chosen_netns(wanted: &[NetnsArg]) -> anyhow::Result<Option<Vec<crate::linux::
 fn unreadable_note(n: usize, ctx: &Ctx) {
     if n > 0 {
         ctx.info(format!(
-            "{n} network namespaces could not be read (their processes ended, or /proc denied \
-             it): their sockets are not listed"
+            "{n} network namespaces could not be read (/proc denied it): their sockets are \
+             not listed"
         ));
     }
 }

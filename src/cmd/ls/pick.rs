@@ -28,7 +28,8 @@ pub struct Space {
 pub struct Tables {
     pub socks: Vec<Sock>,
     pub spaces: Vec<Space>,
-    /// Namespaces seen whose sockets could not be read.
+    /// Namespaces seen whose sockets could not be read (not those whose processes ended
+    /// meanwhile).
     pub unreadable: usize,
 }
 
@@ -78,6 +79,10 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
                 });
             }
             Table::Unreadable(e) if ns.ours => return Err(e),
+            // Its processes ended since they were listed: so did their sockets.
+            Table::Unreadable(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {}
             Table::Unreadable(_) => unreadable += 1,
         }
     }
