@@ -13,6 +13,7 @@ use rustc_hash::FxHashMap;
 use rustix::fs::{Mode, OFlags};
 use rustix::io::Errno;
 
+use super::container::Container;
 use super::diag::{Sock, Source};
 
 /// One network namespace and the processes seen in it.
@@ -36,6 +37,16 @@ impl NetNs {
             (false, Some(i)) => i.to_string(),
             (false, None) => format!("pid:{}", self.pids.first().copied().unwrap_or(0)),
         }
+    }
+}
+
+impl NetNs {
+    /// The container its first processes run in (a container's init comes first).
+    pub fn container(&self) -> Option<Container> {
+        self.pids
+            .iter()
+            .take(TRIES)
+            .find_map(|&p| super::container::of_process(p))
     }
 }
 
@@ -161,8 +172,9 @@ fn ours_alone() -> NetNs {
 /// How the sockets of one namespace were read.
 #[derive(Debug)]
 pub enum Table {
-    /// From sock_diag (in ours, or after entering it) or its /proc/PID/net/unix.
-    Read(Vec<Sock>, Source),
+    /// From sock_diag (in ours, or after entering it) or its /proc/PID/net/unix; and the
+    /// container its processes run in (looked for beside the other work, on the worker).
+    Read(Vec<Sock>, Source, Option<Container>),
     /// Every process seen in it is gone, or nothing of it could be read.
     Unreadable(io::Error),
 }
@@ -197,7 +209,7 @@ pub fn tables(spaces: &[NetNs]) -> Vec<Table> {
         .map(|n| {
             if n.ours {
                 match ours.take() {
-                    Some(Ok((socks, source))) => Table::Read(socks, source),
+                    Some(Ok((socks, source))) => Table::Read(socks, source, None),
                     Some(Err(e)) => Table::Unreadable(e),
                     None => gone(),
                 }
@@ -220,13 +232,13 @@ fn entered_or_read(ns: &NetNs) -> Table {
     for &pid in ns.pids.iter().take(TRIES) {
         match enter(pid, ns.inode) {
             Ok(()) => match super::diag::dump() {
-                Ok(socks) => return Table::Read(socks, Source::Netlink),
+                Ok(socks) => return Table::Read(socks, Source::Netlink, ns.container()),
                 Err(e) => last = e,
             },
             Err(e) => last = e,
         }
         match super::diag::proc_net_unix_of(pid) {
-            Ok(socks) => return Table::Read(socks, Source::ProcNetUnix),
+            Ok(socks) => return Table::Read(socks, Source::ProcNetUnix, ns.container()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => last = e,
         }

@@ -212,7 +212,7 @@ fn chosen_netns(wanted: &[NetnsArg]) -> anyhow::Result<Option<Vec<crate::linux::
     let all = crate::linux::netns::namespaces();
     let containers: Vec<_> = all
         .iter()
-        .map(|ns| (!ns.ours).then(|| pick::container_of(ns)).flatten())
+        .map(|ns| (!ns.ours).then(|| ns.container()).flatten())
         .collect();
     let mut chosen = Vec::new();
     for w in wanted {

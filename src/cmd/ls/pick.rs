@@ -63,7 +63,7 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
     let mut unreadable = 0;
     for (ns, table) in spaces.iter().zip(read) {
         match table {
-            Table::Read(mut s, source) => {
+            Table::Read(mut s, source, container) => {
                 let start = socks.len() as u32;
                 if socks.is_empty() {
                     socks = s;
@@ -72,7 +72,7 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
                 }
                 out.push(Space {
                     label: ns.label().into(),
-                    container: (!ns.ours).then(|| container_of(ns)).flatten().map(Arc::new),
+                    container: container.map(Arc::new),
                     ns: ns.clone(),
                     source,
                     start,
@@ -91,14 +91,6 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
         spaces: out,
         unreadable,
     })
-}
-
-/// The container of a namespace's first processes (a container's init comes first).
-pub fn container_of(ns: &NetNs) -> Option<Container> {
-    ns.pids
-        .iter()
-        .take(3)
-        .find_map(|&p| crate::linux::container::of_process(p))
 }
 
 /// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
