@@ -746,6 +746,27 @@ fn listeners_in_other_network_and_mount_namespaces_are_listed_as_what_they_are()
     let stale = json(&["--stale", n.dir.path().to_str().unwrap()]);
     assert_eq!(names(&stale), [n.path("stale.sock")], "{stale:#?}");
     assert_eq!(stale[0]["state"], "stale");
+
+    // Safe bind judges with the same code: the other namespace's socket is in use, by its
+    // pid; the stale file is replaced.
+    let out = udskit()
+        .args(["listen", "--echo", &n.path("net.sock")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains(&format!("is in use by pid {}", n.net.pid())),
+        "{}",
+        stderr_of(&out)
+    );
+    let mut l = udskit();
+    l.args(["listen", "--echo", &n.path("stale.sock")]);
+    let mut server = Bg::spawn(l, n.dir.path(), "listen");
+    assert!(
+        server
+            .wait_stderr("listening on")
+            .contains("removed stale socket")
+    );
 }
 
 #[test]
