@@ -1,7 +1,8 @@
 //! Where a path seen in another mount namespace is in ours: the mount it lies on there
 //! (`/proc/PID/mountinfo`) and a mount of the same filesystem here whose root covers that
 //! mount's root (`/proc/self/mountinfo`), as for a directory Docker bind-mounts into a
-//! container. Checked against the socket file's identity before it is believed.
+//! container. Checked against the socket file's identity before it is believed; unchecked,
+//! for `ls PATTERN` to match a container's socket by its path on the host.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -75,26 +76,58 @@ fn join(dir: &[u8], rest: &[u8]) -> Vec<u8> {
     p
 }
 
-/// Where absolute `path`, as process `pid` sees it, is in our mount namespace: the paths
-/// that lead to the file `vfs` (dev, ino as sock_diag reports it) here, first one found.
+/// The mounts of another process's mount namespace beside ours, to say where its paths
+/// are here.
+pub struct Translator {
+    theirs: Vec<Mount>,
+    ours: Vec<Mount>,
+}
+
+impl Translator {
+    /// For the mount namespace of process `pid` (`None` when its mountinfo is not ours
+    /// to read).
+    pub fn new(pid: u32) -> Option<Translator> {
+        let theirs = mounts(&pid.to_string());
+        (!theirs.is_empty()).then(|| Translator {
+            theirs,
+            ours: mounts("self"),
+        })
+    }
+
+    /// The paths here that absolute `path` there may be, unchecked, the likeliest first:
+    /// through the mount it lies on there (the deepest mount point above it, the last one
+    /// mounted at that point: it hides the ones below) and each mount of that filesystem
+    /// here whose root covers it.
+    pub fn candidates(&self, path: &[u8]) -> Vec<Vec<u8>> {
+        let Some((on, rest)) = self
+            .theirs
+            .iter()
+            .filter_map(|m| below(path, &m.point).map(|r| (m, r)))
+            .max_by_key(|(m, _)| m.point.len())
+        else {
+            return Vec::new();
+        };
+        let in_fs = join(&on.root, rest);
+        self.ours
+            .iter()
+            .rev()
+            .filter(|m| m.dev == on.dev)
+            .filter_map(|m| Some(join(&m.point, below(&in_fs, &m.root)?)))
+            .collect()
+    }
+}
+
+/// Where absolute `path`, as process `pid` sees it, is in our mount namespace: the first
+/// candidate that leads to the file `vfs` (dev, ino as sock_diag reports it) here.
 pub fn path_here(pid: u32, path: &[u8], vfs: (u64, u64)) -> Option<PathBuf> {
-    let theirs = mounts(&pid.to_string());
-    // The mount the path lies on there: the deepest mount point above it, the last one
-    // mounted at that point (it hides the ones below).
-    let (on, rest) = theirs
-        .iter()
-        .filter_map(|m| below(path, &m.point).map(|r| (m, r)))
-        .max_by_key(|(m, _)| m.point.len())?;
-    let in_fs = join(&on.root, rest);
-    mounts("self").iter().rev().find_map(|m| {
-        if m.dev != on.dev {
-            return None;
-        }
-        let here = join(&m.point, below(&in_fs, &m.root)?);
-        let st = rustix::fs::lstat(OsStr::from_bytes(&here)).ok()?;
-        (st.st_dev == vfs.0 && (st.st_ino & 0xffff_ffff) == vfs.1)
-            .then(|| PathBuf::from(OsStr::from_bytes(&here)))
-    })
+    Translator::new(pid)?
+        .candidates(path)
+        .into_iter()
+        .find(|here| {
+            rustix::fs::lstat(OsStr::from_bytes(here))
+                .is_ok_and(|st| st.st_dev == vfs.0 && (st.st_ino & 0xffff_ffff) == vfs.1)
+        })
+        .map(|here| PathBuf::from(OsStr::from_bytes(&here)))
 }
 
 #[cfg(test)]

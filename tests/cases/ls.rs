@@ -938,6 +938,11 @@ fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
     assert_eq!(e["mntns_pid"], pid);
     assert_eq!(e["shadowed"], false);
     assert_eq!(e["host_path"], sock.to_str().unwrap());
+    // PATTERN finds it by its path on the host too (the bind mount's source).
+    let by_host = json(&[shared.to_str().unwrap()]);
+    assert_eq!(names(&by_host), ["/shared/svc.sock"], "{by_host:#?}");
+    assert_eq!(by_host[0]["host_path"], sock.to_str().unwrap());
+    assert!(json(&[&format!("{}/nothing-here", shared.display())]).is_empty());
     // By name too, and in the table's NETNS and CONTAINER columns.
     assert_eq!(json(&["--netns", &name]).len(), 1);
     let out = stdout(&ls(&["--netns", &name]));

@@ -79,6 +79,9 @@ pub struct Entry {
     pub vfs: Option<(u64, u64)>,
     #[serde(skip)]
     pub shadowed_path: Option<Vec<u8>>,
+    /// PATTERN matched only where the file seemed to be here: `host_path` must match it.
+    #[serde(skip)]
+    pub by_path_here: bool,
 }
 
 /// What the listing found, and what it could not see.
@@ -165,6 +168,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             if !sel.uids.is_empty() {
                 entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
             }
+            entries.retain(|e| confirmed(e, sel));
             (entries, reads)
         }
         Found::Picked(mut picked) => {
@@ -180,6 +184,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
                 add_processes(e, sel, &scan, &mut comms, &mut names);
             }
             entries.retain(|e| sel.uids.is_empty() || e.uid.is_some_and(|u| sel.uids.contains(&u)));
+            entries.retain(|e| confirmed(e, sel));
             (entries, reads)
         }
     };
@@ -190,6 +195,12 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
         unreadable_netns: reads.unreadable,
         unentered_netns: reads.unentered,
     })
+}
+
+/// An entry picked because PATTERN matched where its file seemed to be here stays only if
+/// that is where its file is.
+fn confirmed(e: &Entry, sel: &Select) -> bool {
+    !e.by_path_here || e.host_path.as_deref().is_some_and(|h| sel.name_matches(h))
 }
 
 /// Entries from this many on get their processes from two threads, in blocks of
@@ -330,6 +341,7 @@ impl Picked {
                 peer_inode: s.peer,
                 peer_processes: Vec::new(),
                 vfs: s.vfs,
+                by_path_here: pick.by_path_here,
                 shadowed_path: match &s.name {
                     Some(Name::Path(p)) if facts.shadowed == Some(true) => Some(p.clone()),
                     _ => None,

@@ -125,6 +125,9 @@ pub struct Pick {
     pub shown: Option<String>,
     /// Accepted connections still open (listeners only).
     pub conns: Option<u32>,
+    /// Picked because PATTERN matches where its file seems to be in our mount namespace
+    /// (a container's bind mount), not its name: kept only if `host_path` confirms it.
+    pub by_path_here: bool,
 }
 
 /// The dumps, the sockets picked from them, and the listing's order of the picks.
@@ -172,6 +175,8 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
     }
     // An upper bound: the pages it does not fill are never touched.
     let mut picks = Vec::with_capacity(socks.len());
+    let mut translators: Vec<Option<Option<crate::linux::mounts::Translator>>> =
+        spaces.iter().map(|_| None).collect();
     for (i, sock) in socks.iter().enumerate() {
         if !(sel.all || is_server(sock))
             || (!sel.kinds.is_empty() && !sel.kinds.contains(&sock.kind))
@@ -183,6 +188,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
             Some(n) => Some(n.display()),
             None => Some(String::new()),
         };
+        let mut by_path_here = false;
         if sel.pattern.is_some() {
             let text = match (&shown, &sock.name) {
                 (_, None) => continue,
@@ -190,7 +196,33 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
                 (None, Some(n)) => n.plain().unwrap_or_default(),
             };
             if !sel.name_matches(text) {
-                continue;
+                // A container's socket matches by where its file is here, too (checked
+                // once its processes are known; see `Pick::by_path_here`).
+                let space = space_index(i) as usize;
+                if !matches!(sock.name, Some(Name::Path(_)))
+                    || sock.vfs.is_none()
+                    || spaces[space].ns.ours
+                {
+                    continue;
+                }
+                let t = translators[space].get_or_insert_with(|| {
+                    spaces[space]
+                        .ns
+                        .pids
+                        .first()
+                        .and_then(|&p| crate::linux::mounts::Translator::new(p))
+                });
+                let Some(Name::Path(p)) = &sock.name else {
+                    continue;
+                };
+                let here = t.as_ref().map(|t| t.candidates(p)).unwrap_or_default();
+                if !here
+                    .iter()
+                    .any(|h| sel.name_matches(&Name::Path(h.clone()).display()))
+                {
+                    continue;
+                }
+                by_path_here = true;
             }
         }
         // Connections still waiting in the accept queue are not in the kernel's table
@@ -204,6 +236,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
             sock: i as u32,
             shown,
             conns,
+            by_path_here,
         });
     }
     let order = sorted(&picks, &socks);
@@ -294,6 +327,7 @@ mod tests {
                     .filter(|n| n.plain().is_none())
                     .map(Name::display),
                 conns: None,
+                by_path_here: false,
             })
             .collect();
         let mut want: Vec<(String, u32)> = socks

@@ -110,6 +110,7 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             peer_processes: Vec::new(),
             vfs: None,
             shadowed_path: None,
+            by_path_here: false,
         };
         set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
         entries.push(e);
