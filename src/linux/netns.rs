@@ -194,16 +194,17 @@ pub fn tables(spaces: &[NetNs]) -> Vec<Table> {
             .map(entered_or_read)
             .collect()
     };
-    let (ours, mut others) = if spaces.iter().any(|n| !n.ours) {
+    let ours_wanted = spaces.iter().any(|n| n.ours);
+    let dump_ours = || ours_wanted.then(super::diag::sockets);
+    let (mut ours, mut others) = if spaces.iter().any(|n| !n.ours) {
         std::thread::scope(|s| {
             let worker = s.spawn(foreign);
-            let ours = super::diag::sockets();
+            let ours = dump_ours();
             (ours, worker.join().unwrap_or_default().into_iter())
         })
     } else {
-        (super::diag::sockets(), Vec::new().into_iter())
+        (dump_ours(), Vec::new().into_iter())
     };
-    let mut ours = Some(ours);
     spaces
         .iter()
         .map(|n| {

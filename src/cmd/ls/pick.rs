@@ -58,6 +58,13 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
         }
     };
     let read = crate::linux::netns::tables(spaces);
+    let total: usize = read
+        .iter()
+        .map(|t| match t {
+            Table::Read(s, ..) => s.len(),
+            Table::Unreadable(_) => 0,
+        })
+        .sum();
     let mut socks = Vec::new();
     let mut out = Vec::with_capacity(spaces.len());
     let mut unreadable = 0;
@@ -66,7 +73,9 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
             Table::Read(mut s, source, container) => {
                 let start = socks.len() as u32;
                 if socks.is_empty() {
+                    // Ours (or the only one) is not copied; the others join it once.
                     socks = s;
+                    socks.reserve(total - socks.len());
                 } else {
                     socks.append(&mut s);
                 }
