@@ -76,7 +76,7 @@ pub struct Entry {
     /// The (dev, ino) of the socket's file, and its path as bound when it is shadowed here
     /// (to look for it through a holder's root).
     #[serde(skip)]
-    pub vfs: Option<(u64, u64)>,
+    pub file: Option<(u64, u64)>,
     #[serde(skip)]
     pub shadowed_path: Option<Vec<u8>>,
     /// PATTERN matched only where the file seemed to be here: `host_path` must match it.
@@ -225,7 +225,7 @@ fn add_processes(
     e.processes = owners(scan.held(u64::from(inode)), comms);
     // A path that leads elsewhere here may still lead to the socket where its holders
     // are (another mount namespace, or a chroot): that is not a shadowed listener.
-    if let (Some(path), Some(vfs)) = (e.shadowed_path.take(), e.vfs) {
+    if let (Some(path), Some(vfs)) = (e.shadowed_path.take(), e.file) {
         // Not looked at: no holder is visible (other users' processes, when not root).
         let mut denied = e.processes.is_empty() && scan.denied > 0;
         for o in &e.processes {
@@ -340,7 +340,7 @@ impl Picked {
                 group: None,
                 peer_inode: s.peer,
                 peer_processes: Vec::new(),
-                vfs: s.vfs,
+                file: s.vfs,
                 by_path_here: pick.by_path_here,
                 shadowed_path: match &s.name {
                     Some(Name::Path(p)) if facts.shadowed == Some(true) => Some(p.clone()),

@@ -108,7 +108,7 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             group: None,
             peer_inode: None,
             peer_processes: Vec::new(),
-            vfs: None,
+            file: None,
             shadowed_path: None,
             by_path_here: false,
         };
