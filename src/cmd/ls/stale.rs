@@ -4,7 +4,8 @@
 //! (where a namespace's table came from /proc/net/unix, a socket bound under its path);
 //! any other file is knocked on as safe bind does (`net::occupant::knock`): a file that
 //! refuses a connect is stale, one that accepts it is live in a namespace we did not see,
-//! and one that cannot be connected to at all is `unknown`, with the reason.
+//! and one that cannot be connected to at all is stale if every namespace's table came
+//! from sock_diag, else `unknown`, with the reason.
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
@@ -49,6 +50,10 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             _ => None,
         })
         .collect();
+    // Every namespace seen was read through sock_diag: a file no socket in them is bound
+    // to is stale even where a connect cannot be tried (no write permission on it).
+    let complete =
+        tables.unreadable == 0 && tables.spaces.iter().all(|s| s.source == Source::Netlink);
     let mut seen_dirs = HashSet::new();
     let mut found = Vec::new();
     for dir in dirs {
@@ -81,7 +86,14 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
                 continue;
             }
             Answer::Gone => continue,
-            Answer::Unknown(e) => ("unknown", Some(format!("connecting to it: {e}"))),
+            Answer::Unknown(_) if complete => ("stale", None),
+            Answer::Unknown(e) => (
+                "unknown",
+                Some(format!(
+                    "connecting to it: {e}; and some network namespace's table has no file \
+                     identities (read from /proc: not root)"
+                )),
+            ),
         };
         let mut e = Entry {
             name,
