@@ -912,6 +912,12 @@ fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
     api(&["POST", &format!("/containers/{id}/start")], b"");
     let sock = shared.join("svc.sock");
     wait_for_socket(&sock);
+    // The file exists from bind(2) on; listen(2) follows.
+    wait_until(Duration::from_secs(20), "the container's listener", || {
+        json(&["--netns", &id[..12], "svc.sock"])
+            .iter()
+            .any(|e| e["state"] == "listen")
+    });
     let pid = api(&[&format!("/containers/{id}/json")], b"")["State"]["Pid"]
         .as_i64()
         .unwrap() as i32;
