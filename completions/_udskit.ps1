@@ -238,6 +238,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--stale', '--stale', [CompletionResultType]::ParameterName, 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to')
             [CompletionResult]::new('--graph', '--graph', [CompletionResultType]::ParameterName, 'Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart')
             [CompletionResult]::new('--interval', '--interval', [CompletionResultType]::ParameterName, 'With --watch: the time between two listings (a DURATION, e.g. 500ms)')
+            [CompletionResult]::new('--netns', '--netns', [CompletionResultType]::ParameterName, 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)')
             [CompletionResult]::new('-u', '-u', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
             [CompletionResult]::new('--user', '--user', [CompletionResultType]::ParameterName, 'Only sockets owned by USER (a name or uid; repeatable)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')

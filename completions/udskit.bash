@@ -483,7 +483,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__ls)
-            opts="-l -a -c -p -t -x -u -q -v -h -V --long --all --peers --command --pid --type --stale --json --graph --watch --interval --changes-only --pids --user --color --quiet --verbose --help --version"
+            opts="-l -a -c -p -t -x -u -q -v -h -V --long --all --peers --command --pid --type --stale --json --graph --watch --interval --changes-only --pids --netns --user --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -524,6 +524,10 @@ _udskit() {
                     return 0
                     ;;
                 --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --netns)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -227,6 +227,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --stale 'Instead: socket files under DIR (default /tmp /run /var/run) that no socket is bound to'
             cand --graph 'Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart'
             cand --interval 'With --watch: the time between two listings (a DURATION, e.g. 500ms)'
+            cand --netns 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)'
             cand -u 'Only sockets owned by USER (a name or uid; repeatable)'
             cand --user 'Only sockets owned by USER (a name or uid; repeatable)'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'

@@ -184,6 +184,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -l stale -d 'Instead: 
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l graph -d 'Instead: draw who connects to which listener, as Graphviz DOT or a Mermaid flowchart' -r -f -a "dot\t'Graphviz DOT (`| dot -Tsvg > ipc.svg`)'
 mermaid\t'A Mermaid flowchart, for a README or an issue'"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l interval -d 'With --watch: the time between two listings (a DURATION, e.g. 500ms)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand ls" -l netns -d 'Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s u -l user -d 'Only sockets owned by USER (a name or uid; repeatable)' -r -f -a "(__fish_complete_users)"
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''

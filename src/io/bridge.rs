@@ -360,9 +360,10 @@ where
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     let mut stdin_ended: Option<Instant> = None;
-    // The peer's EOF came while we still had input: whether it took what we sent after it
-    // is known only from how it answers our shutdown (see `tcp_fate`).
-    let mut peer_closed_first = false;
+    // The peer's EOF came: whether it took all we sent is known only from how it answers
+    // our last bytes and our shutdown (see `tcp_fate`), whichever of its FIN and our input's
+    // end came first (both orders happen, as the scheduler has it).
+    let mut peer_closed = false;
     // A peer's error (a reset, a pipe broken) ends one direction; which syscall gets the
     // kernel's report of it is a race between the two, so the report is kept from either.
     let mut ending = Ending::Done;
@@ -400,7 +401,7 @@ where
                 if gone() {
                     break;
                 }
-                peer_closed_first = !up_done;
+                peer_closed = true;
             }
             _ = hung_up(&fd), if down_done && !up_done => {
                 // Our own write shutdown at stdin's EOF makes the HUP too: give `up` a
@@ -421,7 +422,7 @@ where
             _ = stop.stopped() => break,
         }
     }
-    if ending == Ending::Done && peer_closed_first && up_done {
+    if ending == Ending::Done && peer_closed && up_done && meter.up() > 0 {
         ending = tcp_fate(&fd).await;
     }
     t.up = meter.up();
@@ -432,8 +433,8 @@ where
     Ok(t)
 }
 
-/// For a TCP peer that closed before our input ended: how it answered the shutdown that
-/// followed our last bytes. A peer that had closed its socket answers bytes it can no
+/// For a TCP peer that closed (before or after our input ended): how it answered our last
+/// bytes and the shutdown that followed them. A peer that had closed its socket answers bytes it can no
 /// longer read with a reset, but that reset may arrive after both directions ended, so
 /// it is waited for here, a round trip at most (bounded at one second): once our FIN is
 /// acknowledged the connection is closed, and the kernel holds the reset, if one came,

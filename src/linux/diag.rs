@@ -221,12 +221,13 @@ pub fn dump() -> io::Result<Vec<Sock>> {
     }
 }
 
-/// How many unix sockets the kernel counts in this network namespace (the `sockets` column
+/// How many unix sockets the kernel counts in this thread's network namespace (the `sockets` column
 /// of the UNIX rows in /proc/net/protocols), to size the dump's vector once: grown by
 /// doubling, each step a fresh copy, it made about 450 of the 2,500 page faults of
 /// `udskit ls` at 10,000 sockets.
 fn unix_socket_count() -> Option<usize> {
-    let text = std::fs::read_to_string("/proc/net/protocols").ok()?;
+    // thread-self: a thread that entered another network namespace counts that one's.
+    let text = std::fs::read_to_string("/proc/thread-self/net/protocols").ok()?;
     let mut fields = text.lines().next()?.split_whitespace();
     let col = fields.position(|f| f == "sockets")?;
     Some(
@@ -328,7 +329,17 @@ const SO_ACCEPTCON: u32 = 1 << 16;
 /// Reads /proc/net/unix. It marks abstract names with a leading `@` exactly as a path
 /// starting with `@` would look, and has no file identity, peer or queue: a fallback only.
 pub fn proc_net_unix() -> io::Result<Vec<Sock>> {
-    let text = std::fs::read("/proc/net/unix")?;
+    parse_proc_file("/proc/net/unix")
+}
+
+/// The /proc/net/unix of process `pid`'s network namespace, which anyone may read, also
+/// of a namespace they may not enter.
+pub fn proc_net_unix_of(pid: u32) -> io::Result<Vec<Sock>> {
+    parse_proc_file(&format!("/proc/{pid}/net/unix"))
+}
+
+fn parse_proc_file(path: &str) -> io::Result<Vec<Sock>> {
+    let text = std::fs::read(path)?;
     let mut socks = Vec::new();
     for line in text.split(|&b| b == b'\n').skip(1) {
         if let Some(s) = parse_proc_line(line) {

@@ -1,5 +1,5 @@
 //! Sockets by address: the one address grammar, socket kinds and peer credentials, safe
-//! bind, connecting (and `--wait`), the words for why a socket could not be reached, and
+//! bind and what is at a socket path, connecting (and `--wait`), the words for why a socket could not be reached, and
 //! the stream, listener and datagram types the subcommands move bytes through.
 
 pub mod addr;
@@ -10,5 +10,6 @@ pub mod dgram;
 pub mod explain;
 pub mod kind;
 pub mod listener;
+pub mod occupant;
 pub mod stream;
 pub mod unix;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::support::servers::Dockerd;
 use crate::support::*;
 
 /// The fixture's sockets, alive while this lives. `token` (the temp dir's name) is in
@@ -247,7 +248,17 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     let header: Vec<_> = lines.next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["TYPE", "STATE", "CONNS", "PID", "COMMAND", "USER", "PATH"]
+        [
+            "TYPE",
+            "STATE",
+            "CONNS",
+            "PID",
+            "COMMAND",
+            "USER",
+            "NETNS",
+            "CONTAINER",
+            "PATH"
+        ]
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split_whitespace().collect()).collect();
     assert_eq!(rows.len(), 9, "{out}");
@@ -260,6 +271,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
             &pid,
             "udskt-fix",
             "root",
+            "host",
+            "-",
             &s_sock
         ]),
         "{out}"
@@ -271,6 +284,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
         &pid,
         "udskt-fix",
         "root",
+        "host",
+        "-",
         &f.path("d.sock")
     ]));
     assert!(rows.contains(&vec![
@@ -280,6 +295,8 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
         &pid,
         "udskt-fix",
         "root",
+        "host",
+        "-",
         &f.path("gone.sock")
     ]));
     let rel = format!("./@{}.rel", f.token);
@@ -293,13 +310,25 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     assert_eq!(
         header,
         [
-            "TYPE", "STATE", "CONNS", "QUEUE", "PID", "COMMAND", "FD", "USER", "INODE", "MODE",
-            "OWNER", "PATH"
+            "TYPE",
+            "STATE",
+            "CONNS",
+            "QUEUE",
+            "PID",
+            "COMMAND",
+            "FD",
+            "USER",
+            "NETNS",
+            "CONTAINER",
+            "INODE",
+            "MODE",
+            "OWNER",
+            "PATH"
         ]
     );
     let row: Vec<_> = long.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(
-        (row[2], row[3], row[9], row[10], row[11]),
+        (row[2], row[3], row[11], row[12], row[13]),
         ("1", "1/16", "srw-r-----", "root:root", s_sock.as_str())
     );
 
@@ -344,6 +373,8 @@ fn stale_finds_socket_files_nothing_is_bound_to() {
             "-",
             "-",
             "root",
+            "-",
+            "-",
             &f.path("stale.sock")
         ]),
         "{out}"
@@ -541,4 +572,416 @@ fn shadowed_listeners_are_found_in_big_directories_too() {
     assert_eq!(shadowed(&["-l"]), expected);
     let listed = stdout(&ls(&[d])).lines().count() - 1;
     assert_eq!(listed, 21);
+}
+
+/// Python code for a stream server on `path` that says `ready` on stderr and then lives
+/// until its stdin closes.
+fn py_listener(path: &str) -> String {
+    format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind({path:?})\ns.listen(4)\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    )
+}
+
+/// The inode of process `pid`'s network namespace.
+fn netns_of(pid: i32) -> u64 {
+    let link = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let link = link.to_str().unwrap();
+    link.trim_start_matches("net:[")
+        .trim_end_matches(']')
+        .parse()
+        .unwrap()
+}
+
+/// Root with `unshare`: the namespace tests' requirements (skipped otherwise, a failure
+/// with UDSKIT_REQUIRE_PEERS=1).
+fn can_unshare() -> bool {
+    if !is_root() {
+        if std::env::var_os("UDSKIT_REQUIRE_PEERS").is_some_and(|v| v == "1") {
+            panic!("the namespace tests need root, and UDSKIT_REQUIRE_PEERS=1");
+        }
+        eprintln!("\n!!! not root: the namespace tests did NOT run !!!\n");
+        return false;
+    }
+    peers::have("unshare") && peers::have("python3") && peers::have("mount")
+}
+
+/// A server in its own network namespace, one in its own mount namespace (a tmpfs over
+/// `m/`, so its path is not there in ours), and a stale file beside them.
+struct Namespaced {
+    dir: tempfile::TempDir,
+    token: String,
+    net: Bg,
+    mnt: Bg,
+}
+
+impl Namespaced {
+    fn start() -> Option<Namespaced> {
+        if !can_unshare() {
+            return None;
+        }
+        let dir = tempdir();
+        open_dir_to_all(dir.path());
+        let token = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let d = dir.path().to_str().unwrap().to_string();
+        let mut c = Command::new("unshare");
+        c.args([
+            "-n",
+            system_python(),
+            "-c",
+            &py_listener(&format!("{d}/net.sock")),
+        ]);
+        let mut net = Bg::spawn_piped(c, dir.path(), "net");
+        net.wait_stderr("ready");
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        let mut c = Command::new("unshare");
+        c.args([
+            "-m",
+            "sh",
+            "-c",
+            &format!(
+                "mount -t tmpfs udskit-test {d}/m && exec {} -c \"$0\"",
+                system_python()
+            ),
+            &py_listener(&format!("{d}/m/mnt.sock")),
+        ]);
+        let mut mnt = Bg::spawn_piped(c, dir.path(), "mnt");
+        mnt.wait_stderr("ready");
+        let code = format!(
+            "import os,socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\nos.chmod({:?},0o777)",
+            format!("{d}/stale.sock"),
+            format!("{d}/stale.sock")
+        );
+        assert!(peers::python(&code).status().unwrap().success());
+        Some(Namespaced {
+            dir,
+            token,
+            net,
+            mnt,
+        })
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
+#[test]
+fn listeners_in_other_network_and_mount_namespaces_are_listed_as_what_they_are() {
+    let Some(n) = Namespaced::start() else { return };
+    let all = json(&[&n.token]);
+    let by = |name: &str| -> &Value {
+        let found: Vec<&Value> = all.iter().filter(|e| e["name"] == name).collect();
+        assert_eq!(found.len(), 1, "{name}: {all:#?}");
+        found[0]
+    };
+    let net = by(&n.path("net.sock"));
+    let inode = netns_of(n.net.pid());
+    assert_eq!(net["state"], "listen");
+    assert_eq!(net["netns"], inode.to_string().as_str());
+    assert_eq!(net["netns_inode"], inode);
+    assert_ne!(net["netns"], "host");
+    assert_eq!(net["container"], Value::Null);
+    assert_eq!(net["processes"][0]["pid"], n.net.pid());
+    assert_eq!(
+        (&net["shadowed"], &net["mntns_pid"]),
+        (&Value::Bool(false), &Value::Null)
+    );
+    let mnt = by(&n.path("m/mnt.sock"));
+    assert_eq!(mnt["state"], "listen");
+    assert_eq!(mnt["netns"], "host");
+    assert_eq!(mnt["shadowed"], false, "not shadowed: {mnt:#}");
+    assert_eq!(mnt["mntns_pid"], n.mnt.pid());
+    assert_eq!(
+        mnt["host_path"],
+        Value::Null,
+        "its tmpfs is not mounted here"
+    );
+    assert_eq!(mnt["mode"].as_str().map(str::len), Some(4), "{mnt:#}");
+    assert_eq!(all.len(), 2, "the stale file is no listener: {all:#?}");
+
+    // The table names the namespace and the mount namespace's process.
+    let out = stdout(&ls(&[&n.token]));
+    let row = |path: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.ends_with(path))
+            .unwrap_or_else(|| panic!("{path} in {out}"))
+            .split_whitespace()
+            .map(String::from)
+            .collect()
+    };
+    let net_row = row(&n.path("net.sock"));
+    assert_eq!(net_row[1], "listen");
+    assert_eq!(net_row[6], inode.to_string(), "{out}");
+    let mnt_row = row(&n.path("m/mnt.sock"));
+    assert_eq!(
+        mnt_row[1],
+        format!("listen(mntns:{})", n.mnt.pid()),
+        "{out}"
+    );
+    assert_eq!(mnt_row[6], "host");
+
+    // --netns picks one namespace, however it is named.
+    let pid = format!("pid:{}", n.net.pid());
+    for ns in [pid.as_str(), &inode.to_string()] {
+        assert_eq!(
+            names(&json(&["--netns", ns, &n.token])),
+            [n.path("net.sock")],
+            "--netns {ns}"
+        );
+    }
+    assert_eq!(
+        names(&json(&["--netns", "host", &n.token])),
+        [n.path("m/mnt.sock")]
+    );
+    let both = json(&["--netns", "host", "--netns", &pid, &n.token]);
+    assert_eq!(both.len(), 2);
+    let none = udskit()
+        .args(["ls", "--netns", "no-such-container"])
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    assert!(
+        stderr_of(&none).contains("--netns no-such-container: no network namespace matches"),
+        "{}",
+        stderr_of(&none)
+    );
+    let bad = udskit().args(["ls", "--netns", "pid:x"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    // --stale: only the stale file, never a live socket of another namespace.
+    let stale = json(&["--stale", n.dir.path().to_str().unwrap()]);
+    assert_eq!(names(&stale), [n.path("stale.sock")], "{stale:#?}");
+    assert_eq!(stale[0]["state"], "stale");
+
+    // Safe bind judges with the same code: the other namespace's socket is in use, by its
+    // pid; the stale file is replaced.
+    let out = udskit()
+        .args(["listen", "--echo", &n.path("net.sock")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains(&format!("is in use by pid {}", n.net.pid())),
+        "{}",
+        stderr_of(&out)
+    );
+    let mut l = udskit();
+    l.args(["listen", "--echo", &n.path("stale.sock")]);
+    let mut server = Bg::spawn(l, n.dir.path(), "listen");
+    assert!(
+        server
+            .wait_stderr("listening on")
+            .contains("removed stale socket")
+    );
+}
+
+#[test]
+fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_stale() {
+    let Some(n) = Namespaced::start() else { return };
+    if !peers::have("runuser") {
+        return;
+    }
+    let bin_dir = tempdir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = bin_dir.path().join("udskit");
+    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
+    let as_nobody = |args: &[&str]| -> Vec<Value> {
+        let out = Command::new("runuser")
+            .args(["-u", "nobody", "--"])
+            .arg(&bin)
+            .args(["--color=never", "ls", "--json"])
+            .args(args)
+            .env_clear()
+            .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = as_nobody(&[&n.token]);
+    let net = all
+        .iter()
+        .find(|e| e["name"] == n.path("net.sock").as_str())
+        .unwrap_or_else(|| panic!("the other namespace's listener: {all:#?}"));
+    assert_eq!(net["state"], "listen");
+    // nobody may not read root's namespace links: the namespace is named by a process in it.
+    assert_eq!(net["netns"], format!("pid:{}", n.net.pid()).as_str());
+    // The mount namespace of root's process cannot be looked into: not called shadowed.
+    let mnt = all
+        .iter()
+        .find(|e| e["name"] == n.path("m/mnt.sock").as_str())
+        .unwrap();
+    assert_eq!(mnt["shadowed"], Value::Null, "{mnt:#}");
+    assert!(
+        mnt["reason"]
+            .as_str()
+            .unwrap()
+            .contains("could not be looked into")
+    );
+
+    // The stale file (mode 777) is stale; a stale file nobody may connect to is unknown,
+    // with the reason; the other namespace's live socket is neither.
+    let locked = n.path("locked.sock");
+    let code = format!("import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({locked:?})");
+    assert!(peers::python(&code).status().unwrap().success());
+    let stale = as_nobody(&["--stale", n.dir.path().to_str().unwrap()]);
+    let states: Vec<(String, String)> = stale
+        .iter()
+        .map(|e| {
+            (
+                e["name"].as_str().unwrap().to_string(),
+                e["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (locked.clone(), "unknown".to_string()),
+            (n.path("stale.sock"), "stale".to_string())
+        ],
+        "{stale:#?}"
+    );
+    assert!(
+        stale[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Permission denied"),
+        "{stale:#?}"
+    );
+}
+
+#[test]
+fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
+    if !can_unshare() || !peers::have("dockerd") || !peers::have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let docker = Dockerd::start(dir.path());
+    let s = docker.sock.to_str().unwrap();
+    let api = |args: &[&str], input: &[u8]| -> Value {
+        let mut c = udskit();
+        c.args(["http", "-f", s]).args(args);
+        let out = run_with_input(c, input, Duration::from_secs(60));
+        assert!(out.status.success(), "http {args:?}: {}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    // An image imported offline: a static busybox and mount points for the host's /usr
+    // (the python3 that serves), the merged-/usr links beside them.
+    let rootfs = dir.path().join("rootfs");
+    for d in ["bin", "usr", "shared", "tmp"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+    for l in ["lib", "lib64"] {
+        std::os::unix::fs::symlink(format!("usr/{l}"), rootfs.join(l)).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    let mut c = udskit();
+    c.args(["http", "-f", s, "-H", "Content-Type: application/x-tar"])
+        .args([
+            "/images/create?fromSrc=-&repo=udskit/ns&tag=t",
+            "--data-binary",
+            "@-",
+        ]);
+    let out = run_with_input(c, &tar.stdout, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+
+    let shared = dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let name = format!("ls-{}", dir.path().file_name().unwrap().to_str().unwrap());
+    let spec = serde_json::json!({
+        "Image": "udskit/ns:t",
+        "Cmd": ["/usr/bin/python3", "-c",
+            "import socket,time\ns=socket.socket(socket.AF_UNIX)\ns.bind('/shared/svc.sock')\ns.listen(4)\ntime.sleep(600)"],
+        "HostConfig": {
+            "NetworkMode": "none",
+            "Binds": [format!("{}:/shared", shared.display()), "/usr:/usr:ro".to_string()],
+        },
+    });
+    let id = api(
+        &[
+            "POST",
+            &format!("/containers/create?name={name}"),
+            "--json",
+            &spec.to_string(),
+        ],
+        b"",
+    )["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    api(&["POST", &format!("/containers/{id}/start")], b"");
+    let sock = shared.join("svc.sock");
+    wait_for_socket(&sock);
+    // The file exists from bind(2) on; listen(2) follows.
+    wait_until(Duration::from_secs(20), "the container's listener", || {
+        json(&["--netns", &id[..12], "svc.sock"])
+            .iter()
+            .any(|e| e["state"] == "listen")
+    });
+    let pid = api(&[&format!("/containers/{id}/json")], b"")["State"]["Pid"]
+        .as_i64()
+        .unwrap() as i32;
+    // A stale file beside it, left by a server that is gone.
+    let stale = shared.join("old.sock");
+    let code = format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})",
+        stale.to_str().unwrap()
+    );
+    assert!(peers::python(&code).status().unwrap().success());
+
+    // The listing names the container; its path is the one bound inside it, which leads to
+    // the socket in the container's mount namespace.
+    let found: Vec<Value> = json(&["--netns", &id[..12], "svc.sock"]);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let e = &found[0];
+    assert_eq!(e["name"], "/shared/svc.sock");
+    assert_eq!(e["state"], "listen");
+    assert_eq!(e["netns"], netns_of(pid).to_string().as_str());
+    assert_eq!(e["container"]["runtime"], "docker");
+    assert_eq!(e["container"]["id"], id.as_str());
+    assert_eq!(e["container"]["name"], name.as_str());
+    assert_eq!(e["processes"][0]["pid"], pid);
+    assert_eq!(e["mntns_pid"], pid);
+    assert_eq!(e["shadowed"], false);
+    assert_eq!(e["host_path"], sock.to_str().unwrap());
+    // PATTERN finds it by its path on the host too (the bind mount's source).
+    let by_host = json(&[shared.to_str().unwrap()]);
+    assert_eq!(names(&by_host), ["/shared/svc.sock"], "{by_host:#?}");
+    assert_eq!(by_host[0]["host_path"], sock.to_str().unwrap());
+    assert!(json(&[&format!("{}/nothing-here", shared.display())]).is_empty());
+    // By name too, and in the table's NETNS and CONTAINER columns.
+    assert_eq!(json(&["--netns", &name]).len(), 1);
+    let out = stdout(&ls(&["--netns", &name]));
+    let row: Vec<&str> = out.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(
+        (row[1], row[6], row[7]),
+        (
+            format!("listen(mntns:{pid})").as_str(),
+            netns_of(pid).to_string().as_str(),
+            name.as_str()
+        ),
+        "{out}"
+    );
+
+    // --stale on the host's side of the bind mount: the stale file, not the live socket.
+    let st = json(&["--stale", shared.to_str().unwrap()]);
+    assert_eq!(names(&st), [stale.to_str().unwrap()], "{st:#?}");
+    let _ = api(&["POST", &format!("/containers/{id}/kill")], b"");
 }

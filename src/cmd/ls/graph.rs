@@ -422,24 +422,13 @@ mod tests {
     fn entry(name: &str, state: &'static str, inode: u32, file: Option<(u64, u64)>) -> Entry {
         Entry {
             name: name.into(),
-            path: None,
-            abstract_name: None,
             kind: Some("stream"),
             state,
             shadowed: Some(false),
             inode: Some(inode),
-            conns: None,
-            queue: None,
-            backlog: None,
-            processes: Vec::new(),
             uid: Some(0),
-            user: None,
-            mode: None,
-            owner: None,
-            group: None,
-            peer_inode: None,
-            peer_processes: Vec::new(),
             file,
+            ..Entry::default()
         }
     }
 

@@ -1,6 +1,8 @@
-//! The model behind `udskit ls`: the kernel's unix sockets (picked and counted in pick.rs)
-//! joined with the processes that hold them (one /proc/PID/fd pass), and listeners whose
-//! path no longer leads to them (shadowed, shadow.rs). What to list is in select.rs; socket
+//! The model behind `udskit ls`: the kernel's unix sockets of every network namespace read
+//! (picked and counted in pick.rs) joined with the processes that hold them (one
+//! /proc/PID/fd pass; socket inodes are global, so this spans namespaces), and listeners
+//! whose path no longer leads to them (shadowed, shadow.rs) unless it does where their
+//! processes are (another mount namespace). What to list is in select.rs; socket
 //! files no socket is bound to in stale.rs.
 
 use std::sync::Arc;
@@ -8,9 +10,10 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::pick::Picked;
+use super::pick::{Picked, space_of};
 use super::select::{Select, command};
-use super::shadow::{self, DirCache, Facts, file_facts};
+use super::shadow::{self, DirCache, Facts, SeenFrom, file_facts};
+use crate::linux::container::Container;
 use crate::linux::diag::{Name, Sock, SockState, Source};
 use crate::linux::fdscan::{FdScan, Holder};
 
@@ -23,7 +26,7 @@ pub struct Owner {
 }
 
 /// One row of the listing; the JSON keys are documented in the README and stay stable.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Entry {
     /// How the listing shows the address (`/path`, `@abstract`, `./@relative`).
     pub name: String,
@@ -35,10 +38,19 @@ pub struct Entry {
     /// stream, seqpacket, datagram; null for a stale file.
     #[serde(rename = "type")]
     pub kind: Option<&'static str>,
-    /// listen, bound, connected, unconnected, stale.
+    /// listen, bound, connected, unconnected, stale, unknown.
     pub state: &'static str,
-    /// The path now leads to another file or to nothing (null: could not tell).
+    /// Why the state is `unknown` (null otherwise).
+    pub reason: Option<String>,
+    /// The path now leads to another file or to nothing (null: could not tell), also in
+    /// the mount namespace of the processes holding it.
     pub shadowed: Option<bool>,
+    /// The path leads to the socket in the mount namespace (or root) of this process, not
+    /// in ours: a listener in another container or `unshare -m`, not a shadowed one.
+    pub mntns_pid: Option<u32>,
+    /// With `mntns_pid`: where that file is in our mount namespace, when it is in it at
+    /// all (the host side of a bind mount).
+    pub host_path: Option<String>,
     pub inode: Option<u32>,
     /// Accepted connections still open (listeners only).
     pub conns: Option<u32>,
@@ -48,6 +60,12 @@ pub struct Entry {
     pub processes: Vec<Owner>,
     pub uid: Option<u32>,
     pub user: Option<Arc<str>>,
+    /// The network namespace: `host` (ours), its inode, or `pid:N` when its inode could
+    /// not be read; null for a socket file (`--stale`).
+    pub netns: Option<Arc<str>>,
+    pub netns_inode: Option<u64>,
+    /// The container the namespace's processes run in, when it could be told.
+    pub container: Option<Arc<Container>>,
     /// The socket file's permission bits in octal ("0660"), owner and group.
     pub mode: Option<String>,
     pub owner: Option<Arc<str>>,
@@ -59,6 +77,12 @@ pub struct Entry {
     /// accepted connection to its listener (`--graph`). Not part of the JSON.
     #[serde(skip)]
     pub file: Option<(u64, u64)>,
+    /// Its path as bound when it is shadowed here (to look for it through a holder's root).
+    #[serde(skip)]
+    pub shadowed_path: Option<Vec<u8>>,
+    /// PATTERN matched only where the file seemed to be here: `host_path` must match it.
+    #[serde(skip)]
+    pub by_path_here: bool,
 }
 
 /// What the listing found, and what it could not see.
@@ -67,6 +91,10 @@ pub struct Listing {
     /// Processes whose descriptors we were not allowed to read.
     pub denied: usize,
     pub source: Source,
+    /// Network namespaces seen whose sockets could not be read.
+    pub unreadable_netns: usize,
+    /// Network namespaces read through /proc/PID/net/unix (not entered: not root).
+    pub unentered_netns: usize,
 }
 
 fn state_name(s: &Sock) -> &'static str {
@@ -116,8 +144,8 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     let (found, mut names, mut dirs) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
     let mut comms: FxHashMap<u32, Option<Arc<str>>> = FxHashMap::default();
-    let (entries, source) = match found {
-        Found::Built(mut entries, source) => {
+    let (entries, reads) = match found {
+        Found::Built(mut entries, reads) => {
             // Nothing else runs now: two threads take blocks of entries in turn (each with
             // its own command names), when there are enough to be worth a thread.
             let many = entries.len() >= SPLIT_MIN;
@@ -141,7 +169,8 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             if !sel.uids.is_empty() {
                 entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
             }
-            (entries, source)
+            entries.retain(|e| confirmed(e, sel));
+            (entries, reads)
         }
         Found::Picked(mut picked) => {
             // Only the sockets of the selected processes are made into entries.
@@ -151,19 +180,28 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
                     .iter()
                     .any(|(_, h)| sel.process_matches(h.pid, &mut comms))
             });
-            let (mut entries, source) = picked.entries(sel, &mut names, &mut dirs);
+            let (mut entries, reads) = picked.entries(sel, &mut names, &mut dirs);
             for e in &mut entries {
                 add_processes(e, sel, &scan, &mut comms, &mut names);
             }
             entries.retain(|e| sel.uids.is_empty() || e.uid.is_some_and(|u| sel.uids.contains(&u)));
-            (entries, source)
+            entries.retain(|e| confirmed(e, sel));
+            (entries, reads)
         }
     };
     Ok(Listing {
         entries,
         denied: scan.denied,
-        source,
+        source: reads.source,
+        unreadable_netns: reads.unreadable,
+        unentered_netns: reads.unentered,
     })
+}
+
+/// An entry picked because PATTERN matched where its file seemed to be here stays only if
+/// that is where its file is.
+fn confirmed(e: &Entry, sel: &Select) -> bool {
+    !e.by_path_here || e.host_path.as_deref().is_some_and(|h| sel.name_matches(h))
 }
 
 /// Entries from this many on get their processes from two threads, in blocks of
@@ -186,6 +224,35 @@ fn add_processes(
         return;
     };
     e.processes = owners(scan.held(u64::from(inode)), comms);
+    // A path that leads elsewhere here may still lead to the socket where its holders
+    // are (another mount namespace, or a chroot): that is not a shadowed listener.
+    if let (Some(path), Some(vfs)) = (e.shadowed_path.take(), e.file) {
+        // Not looked at: no holder is visible (other users' processes, when not root).
+        let mut denied = e.processes.is_empty() && scan.denied > 0;
+        for o in &e.processes {
+            match shadow::seen_from(o.pid, &path, vfs) {
+                SeenFrom::There(mode, uid, gid) => {
+                    e.shadowed = Some(false);
+                    e.mntns_pid = Some(o.pid);
+                    e.host_path = crate::linux::mounts::path_here(o.pid, &path, vfs)
+                        .map(|p| crate::term::escape_bytes(p.as_os_str().as_encoded_bytes()));
+                    set_file_facts(e, mode, uid, gid, names);
+                    denied = false;
+                    break;
+                }
+                SeenFrom::Denied => denied = true,
+                SeenFrom::Elsewhere => {}
+            }
+        }
+        if denied {
+            e.shadowed = None;
+            e.reason = Some(
+                "its path leads elsewhere here; the mount namespace of the processes holding \
+                 it could not be looked into"
+                    .to_string(),
+            );
+        }
+    }
     if e.uid.is_none() {
         e.uid = e
             .processes
@@ -205,7 +272,15 @@ fn add_processes(
 /// all but the processes.
 enum Found {
     Picked(Picked),
-    Built(Vec<Entry>, Source),
+    Built(Vec<Entry>, Reads),
+}
+
+/// How the namespaces were read.
+#[derive(Clone, Copy)]
+struct Reads {
+    source: Source,
+    unreadable: usize,
+    unentered: usize,
 }
 
 impl Picked {
@@ -216,7 +291,7 @@ impl Picked {
         sel: &Select,
         names: &mut Names,
         dirs: &mut DirCache,
-    ) -> (Vec<Entry>, Source) {
+    ) -> (Vec<Entry>, Reads) {
         // By pick, in the dump's order: the sockets are read one after the other. With
         // -c/-p, the few sockets left are looked up one by one (reading a big directory
         // whole costs more than a few lookups).
@@ -231,6 +306,7 @@ impl Picked {
         for &p in &self.order {
             let unmoved = unmoved[p as usize];
             let pick = &mut self.picks[p as usize];
+            let space = space_of(&self.spaces, pick.sock);
             let s = &mut self.socks[pick.sock as usize];
             let facts = if unmoved {
                 Facts {
@@ -246,7 +322,10 @@ impl Picked {
                 abstract_name: None,
                 kind: Some(s.kind.name()),
                 state: state_name(s),
+                reason: None,
                 shadowed: facts.shadowed,
+                mntns_pid: None,
+                host_path: None,
                 inode: Some(s.inode),
                 conns: pick.conns,
                 queue: s.queue.map(|q| q.0),
@@ -254,12 +333,20 @@ impl Picked {
                 processes: Vec::new(),
                 uid: s.uid,
                 user: s.uid.map(|u| names.user(u)),
+                netns: Some(space.label.clone()),
+                netns_inode: space.ns.inode,
+                container: space.container.clone(),
                 mode: None,
                 owner: None,
                 group: None,
                 peer_inode: s.peer,
                 peer_processes: Vec::new(),
                 file: s.vfs,
+                by_path_here: pick.by_path_here,
+                shadowed_path: match &s.name {
+                    Some(Name::Path(p)) if facts.shadowed == Some(true) => Some(p.clone()),
+                    _ => None,
+                },
             };
             if let Some((mode, uid, gid)) = facts.file {
                 set_file_facts(&mut e, mode, uid, gid, names);
@@ -283,7 +370,19 @@ impl Picked {
             };
             entries.push(e);
         }
-        (entries, self.source)
+        let unentered = self
+            .spaces
+            .iter()
+            .filter(|s| !s.ns.ours && s.source == Source::ProcNetUnix)
+            .count();
+        (
+            entries,
+            Reads {
+                source: self.source,
+                unreadable: self.unreadable,
+                unentered,
+            },
+        )
     }
 }
 

@@ -18,7 +18,7 @@ use crate::net::kind::Kind;
 use crate::term::Ctx;
 use crate::term::table::{Table, Tone};
 use listing::{Entry, Owner};
-use select::{NameFilter, Select, parse_name_filter};
+use select::{NameFilter, NetnsArg, Select, parse_name_filter, parse_netns};
 
 /// List listening unix sockets: path, type, state, processes, user, connections
 ///
@@ -26,7 +26,18 @@ use select::{NameFilter, Select, parse_name_filter};
 /// and about to), and bound datagram sockets. Abstract names are shown as @NAME; a path
 /// that itself starts with @ is shown as ./@NAME. A listener whose path now leads to
 /// another file or to nothing is marked "(shadowed)": clients connecting to that path no
-/// longer reach it.
+/// longer reach it. One whose path leads to it only in the mount namespace of the process
+/// holding it (a container, unshare -m) is marked "(mntns:PID)" instead.
+///
+/// Every network namespace a process is seen in is listed (NETNS: host for ours, else the
+/// namespace's inode; CONTAINER: a Docker or podman container's name or short id). As root
+/// udskit enters each one to ask sock_diag there; otherwise it reads their /proc/PID/net/unix
+/// (without the socket files' identities: no shadowing, mode or queue for those rows).
+/// --netns picks namespaces.
+///
+/// --stale never lists a live socket: a file that no socket in the namespaces read is
+/// bound to is connected to once, as safe bind does; it is stale if that is refused, and
+/// "unknown" (with the reason in --json) if no connect could be made.
 ///
 /// PATTERN selects by address: a substring, or a glob when it holds *, ? or [ (matched
 /// against the whole address as shown, e.g. '@*' for abstract names).
@@ -104,6 +115,9 @@ pub struct Args {
     /// Unix sockets only, which is all ls lists (ss's -x; also -U, lsof's, and -n)
     #[arg(short = 'x', short_aliases = ['U', 'n'], overrides_with = "unix")]
     pub unix: bool,
+    /// Only network namespace NS: host, its inode, pid:PID, a container name or id prefix (repeatable)
+    #[arg(long, value_name = "NS", value_parser = parse_netns, conflicts_with = "stale")]
+    pub netns: Vec<NetnsArg>,
 }
 
 /// For a command line clap refused, the ss or lsof habit behind it, in words naming the
@@ -197,6 +211,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         uids,
         pattern: args.pattern.clone(),
         file_facts: args.long || args.json || (args.watch && !ctx.stdout_is_tty),
+        spaces: chosen_netns(&args.netns)?,
     };
     if let Some(format) = args.graph {
         return draw(format, &sel, ctx);
@@ -223,7 +238,28 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 }
                 dirs.clone()
             };
-            stale::stale(&dirs, &sel)?
+            let found = stale::stale(&dirs, &sel)?;
+            for (path, pid) in &found.live_unseen {
+                let by = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
+                ctx.debug(format!(
+                    "{} is live{by}: it accepts a connect, though no socket udskit could read is \
+                     bound to it",
+                    crate::term::escape(&path.display().to_string())
+                ));
+            }
+            let unknown = found
+                .entries
+                .iter()
+                .filter(|e| e.state == "unknown")
+                .count();
+            if unknown > 0 {
+                ctx.info(format!(
+                    "{unknown} socket files could not be judged (no connect was possible): \
+                     listed as unknown, --json gives the reason"
+                ));
+            }
+            unreadable_note(found.unreadable_netns, ctx);
+            found.entries
         }
         None => {
             let l = listing::collect(&sel)?;
@@ -232,6 +268,14 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                     "sock_diag is unavailable: read /proc/net/unix (no shadow detection, accept \
                      queues or peers)",
                 );
+            }
+            unreadable_note(l.unreadable_netns, ctx);
+            if l.unentered_netns > 0 {
+                ctx.debug(format!(
+                    "{} other network namespaces were read from /proc (not root: they cannot be \
+                     entered): their sockets show no shadowing, mode or accept queue",
+                    l.unentered_netns
+                ));
             }
             if l.denied > 0 {
                 ctx.info(format!(
@@ -318,6 +362,59 @@ fn draw(format: graph::Format, sel: &Select, ctx: &Ctx) -> anyhow::Result<()> {
     }
 }
 
+/// The namespaces `--netns` names (`None` without it: every one), each of them required
+/// to name one.
+fn chosen_netns(wanted: &[NetnsArg]) -> anyhow::Result<Option<Vec<crate::linux::netns::NetNs>>> {
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let all = crate::linux::netns::namespaces();
+    let containers: Vec<_> = all
+        .iter()
+        .map(|ns| (!ns.ours).then(|| ns.container()).flatten())
+        .collect();
+    let mut chosen = Vec::new();
+    for w in wanted {
+        let mut any = false;
+        for (ns, c) in all.iter().zip(&containers) {
+            if w.matches(ns, c.as_ref()) {
+                any = true;
+                if !chosen
+                    .iter()
+                    .any(|n: &crate::linux::netns::NetNs| n.pids == ns.pids)
+                {
+                    chosen.push(ns.clone());
+                }
+            }
+        }
+        if !any {
+            let hint = if rustix::process::geteuid().is_root() {
+                "udskit ls shows each namespace in its NETNS and CONTAINER columns"
+            } else {
+                "udskit ls shows each namespace in its NETNS and CONTAINER columns; other \
+                 users' processes (and their namespaces) are seen only as root"
+            };
+            return Err(
+                Fail::new(1, format!("--netns {w}: no network namespace matches"))
+                    .hint(hint)
+                    .into(),
+            );
+        }
+    }
+    // Ours first, as every listing has it.
+    chosen.sort_by_key(|n| !n.ours);
+    Ok(Some(chosen))
+}
+
+fn unreadable_note(n: usize, ctx: &Ctx) {
+    if n > 0 {
+        ctx.info(format!(
+            "{n} network namespaces could not be read (/proc denied it): their sockets are \
+             not listed"
+        ));
+    }
+}
+
 fn or_dash<T: ToString>(v: Option<T>) -> Cow<'static, str> {
     v.map_or(Cow::Borrowed("-"), |v| Cow::Owned(v.to_string()))
 }
@@ -346,6 +443,8 @@ enum Col {
     Command,
     Fd,
     User,
+    Netns,
+    Container,
     Inode,
     Mode,
     Owner,
@@ -364,6 +463,8 @@ impl Col {
             Col::Command => "COMMAND",
             Col::Fd => "FD",
             Col::User => "USER",
+            Col::Netns => "NETNS",
+            Col::Container => "CONTAINER",
             Col::Inode => "INODE",
             Col::Mode => "MODE",
             Col::Owner => "OWNER",
@@ -380,11 +481,15 @@ impl Col {
         let dash = || Cow::Borrowed("-");
         match self {
             Col::Type => plain(e.kind.map_or(dash(), Cow::Borrowed)),
-            Col::State => match (e.state, e.shadowed) {
-                ("stale", _) => (e.state.into(), Tone::Warn),
-                (s, Some(true)) => (format!("{s}(shadowed)").into(), Tone::Bad),
-                ("listen" | "bound", _) => (e.state.into(), Tone::Good),
-                (s, _) => plain(s.into()),
+            Col::State => match (e.state, e.shadowed, e.mntns_pid) {
+                ("stale" | "unknown", _, _) => (e.state.into(), Tone::Warn),
+                (s, Some(true), _) => (format!("{s}(shadowed)").into(), Tone::Bad),
+                (s, _, Some(pid)) => (format!("{s}(mntns:{pid})").into(), Tone::Good),
+                (s, None, _) if e.reason.is_some() => {
+                    (format!("{s}(shadowed?)").into(), Tone::Warn)
+                }
+                ("listen" | "bound", _, _) => (e.state.into(), Tone::Good),
+                (s, _, _) => plain(s.into()),
             },
             Col::Conns => plain(or_dash(e.conns)),
             Col::Queue => plain(
@@ -405,6 +510,12 @@ impl Col {
                     .into()
             })),
             Col::User => plain(e.user.as_deref().map_or(dash(), Cow::Borrowed)),
+            Col::Netns => plain(e.netns.as_deref().map_or(dash(), Cow::Borrowed)),
+            Col::Container => plain(
+                e.container
+                    .as_deref()
+                    .map_or(dash(), |c| Cow::Borrowed(c.shown())),
+            ),
             Col::Inode => plain(or_dash(e.inode)),
             Col::Mode => plain(e.mode.as_deref().map_or(dash(), |m| mode_letters(m).into())),
             Col::Owner => plain(
@@ -435,7 +546,7 @@ fn columns(args: &Args) -> Vec<Col> {
     if args.long {
         cols.push(Col::Fd);
     }
-    cols.push(Col::User);
+    cols.extend([Col::User, Col::Netns, Col::Container]);
     if args.long {
         cols.extend([Col::Inode, Col::Mode, Col::Owner]);
     }

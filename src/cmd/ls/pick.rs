@@ -1,12 +1,106 @@
-//! Picking the sockets a listing starts from, out of the kernel's table: the filters that
-//! need no process (type, state, address pattern), the accepted connections counted per
-//! listener, and the listing's order. The picks point into the table rather than copy it.
+//! Picking the sockets a listing starts from, out of the kernel's tables (one per network
+//! namespace, read in linux/netns.rs): the filters that need no process (type, state,
+//! address pattern), the accepted connections counted per listener, and the listing's
+//! order. The picks point into the tables rather than copy them.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::select::Select;
+use crate::linux::container::Container;
 use crate::linux::diag::{Name, Sock, SockState, Source};
+use crate::linux::netns::{NetNs, Table};
 use crate::net::kind::Kind;
+
+/// One network namespace whose sockets were read, and how a listing names it.
+pub struct Space {
+    pub ns: NetNs,
+    /// `host`, the namespace's inode, or `pid:N` (see `NetNs::label`).
+    pub label: Arc<str>,
+    /// The container its processes run in, when one could be told (not for ours).
+    pub container: Option<Arc<Container>>,
+    pub source: Source,
+    /// Its sockets are `socks[start..]`, up to the next space's start.
+    pub start: u32,
+}
+
+/// The sockets of every namespace read, one after the other, and the namespaces.
+pub struct Tables {
+    pub socks: Vec<Sock>,
+    pub spaces: Vec<Space>,
+    /// Namespaces seen whose sockets could not be read (not those whose processes ended
+    /// meanwhile).
+    pub unreadable: usize,
+}
+
+impl Tables {
+    /// The space socket `sock` (an index into `socks`) belongs to.
+    pub fn space_of(&self, sock: u32) -> &Space {
+        space_of(&self.spaces, sock)
+    }
+}
+
+/// The space socket `sock` belongs to, in spaces ordered by `start`.
+pub fn space_of(spaces: &[Space], sock: u32) -> &Space {
+    let i = spaces.partition_point(|s| s.start <= sock);
+    &spaces[i.saturating_sub(1)]
+}
+
+/// The tables of `chosen` namespaces (every namespace seen, when `None`): ours must be
+/// readable, the others are counted when they are not.
+pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
+    let all;
+    let spaces: &[NetNs] = match chosen {
+        Some(c) => c,
+        None => {
+            all = crate::linux::netns::namespaces();
+            &all
+        }
+    };
+    let read = crate::linux::netns::tables(spaces);
+    let total: usize = read
+        .iter()
+        .map(|t| match t {
+            Table::Read(s, ..) => s.len(),
+            Table::Unreadable(_) => 0,
+        })
+        .sum();
+    let mut socks = Vec::new();
+    let mut out = Vec::with_capacity(spaces.len());
+    let mut unreadable = 0;
+    for (ns, table) in spaces.iter().zip(read) {
+        match table {
+            Table::Read(mut s, source, container) => {
+                let start = socks.len() as u32;
+                if socks.is_empty() {
+                    // Ours (or the only one) is not copied; the others join it once.
+                    socks = s;
+                    socks.reserve(total - socks.len());
+                } else {
+                    socks.append(&mut s);
+                }
+                out.push(Space {
+                    label: ns.label().into(),
+                    container: container.map(Arc::new),
+                    ns: ns.clone(),
+                    source,
+                    start,
+                });
+            }
+            Table::Unreadable(e) if ns.ours => return Err(e),
+            // Its processes ended since they were listed: so did their sockets.
+            Table::Unreadable(e)
+                if e.kind() == std::io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(rustix::io::Errno::SRCH.raw_os_error()) => {}
+            Table::Unreadable(_) => unreadable += 1,
+        }
+    }
+    Ok(Tables {
+        socks,
+        spaces: out,
+        unreadable,
+    })
+}
 
 /// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
 /// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
@@ -18,13 +112,15 @@ fn is_server(s: &Sock) -> bool {
 #[derive(Hash, PartialEq, Eq)]
 enum FileKey {
     Vfs(u64, u64),
-    Name(Name),
+    /// A name means something within its namespace only (abstract names per network
+    /// namespace; paths without a file identity per mount namespace): keyed by the space.
+    Name(u32, Name),
 }
 
-fn file_key(s: &Sock) -> Option<FileKey> {
+fn file_key(s: &Sock, space: u32) -> Option<FileKey> {
     match (&s.vfs, &s.name) {
         (Some((d, i)), _) => Some(FileKey::Vfs(*d, *i)),
-        (None, Some(n)) => Some(FileKey::Name(n.clone())),
+        (None, Some(n)) => Some(FileKey::Name(space, n.clone())),
         _ => None,
     }
 }
@@ -38,11 +134,16 @@ pub struct Pick {
     pub shown: Option<String>,
     /// Accepted connections still open (listeners only).
     pub conns: Option<u32>,
+    /// Picked because PATTERN matches where its file seems to be in our mount namespace
+    /// (a container's bind mount), not its name: kept only if `host_path` confirms it.
+    pub by_path_here: bool,
 }
 
-/// The dump, the sockets picked from it, and the listing's order of the picks.
+/// The dumps, the sockets picked from them, and the listing's order of the picks.
 pub struct Picked {
     pub socks: Vec<Sock>,
+    pub spaces: Vec<Space>,
+    pub unreadable: usize,
     pub picks: Vec<Pick>,
     pub order: Vec<u32>,
     pub source: Source,
@@ -60,19 +161,31 @@ fn shown_bytes<'a>(pick: &'a Pick, socks: &'a [Sock]) -> &'a [u8] {
 /// The sockets that pass the filters not involving processes, in the listing's order (by
 /// address, then inode), with their accepted connections counted.
 pub fn picked(sel: &Select) -> std::io::Result<Picked> {
-    let (socks, source) = crate::linux::diag::sockets()?;
+    let Tables {
+        socks,
+        spaces,
+        unreadable,
+    } = tables(sel.spaces.as_deref())?;
+    let source = spaces
+        .iter()
+        .find(|s| s.ns.ours)
+        .map_or(Source::Netlink, |s| s.source);
+    let space_index =
+        |i: usize| (spaces.partition_point(|s| s.start as usize <= i).max(1) - 1) as u32;
     // Accepted connections carry their listener's name and file: count them per file.
     let mut children: HashMap<FileKey, u32> = HashMap::new();
-    for s in socks
-        .iter()
-        .filter(|s| s.state == SockState::Connected && s.kind != Kind::Datagram)
-    {
-        if let Some(k) = file_key(s) {
+    for (i, s) in socks.iter().enumerate() {
+        if s.state == SockState::Connected
+            && s.kind != Kind::Datagram
+            && let Some(k) = file_key(s, space_index(i))
+        {
             *children.entry(k).or_default() += 1;
         }
     }
     // An upper bound: the pages it does not fill are never touched.
     let mut picks = Vec::with_capacity(socks.len());
+    let mut translators: Vec<Option<Option<crate::linux::mounts::Translator>>> =
+        spaces.iter().map(|_| None).collect();
     for (i, sock) in socks.iter().enumerate() {
         if !(sel.all || is_server(sock))
             || (!sel.kinds.is_empty() && !sel.kinds.contains(&sock.kind))
@@ -84,6 +197,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
             Some(n) => Some(n.display()),
             None => Some(String::new()),
         };
+        let mut by_path_here = false;
         if sel.pattern.is_some() {
             let text = match (&shown, &sock.name) {
                 (_, None) => continue,
@@ -91,13 +205,39 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
                 (None, Some(n)) => n.plain().unwrap_or_default(),
             };
             if !sel.name_matches(text) {
-                continue;
+                // A container's socket matches by where its file is here, too (checked
+                // once its processes are known; see `Pick::by_path_here`).
+                let space = space_index(i) as usize;
+                if !matches!(sock.name, Some(Name::Path(_)))
+                    || sock.vfs.is_none()
+                    || spaces[space].ns.ours
+                {
+                    continue;
+                }
+                let t = translators[space].get_or_insert_with(|| {
+                    spaces[space]
+                        .ns
+                        .pids
+                        .first()
+                        .and_then(|&p| crate::linux::mounts::Translator::new(p))
+                });
+                let Some(Name::Path(p)) = &sock.name else {
+                    continue;
+                };
+                let here = t.as_ref().map(|t| t.candidates(p)).unwrap_or_default();
+                if !here
+                    .iter()
+                    .any(|h| sel.name_matches(&Name::Path(h.clone()).display()))
+                {
+                    continue;
+                }
+                by_path_here = true;
             }
         }
         // Connections still waiting in the accept queue are not in the kernel's table
         // (checked: ss does not show them either), so this counts accepted ones only.
         let conns = (sock.state == SockState::Listen).then(|| {
-            file_key(sock)
+            file_key(sock, space_index(i))
                 .and_then(|k| children.get(&k).copied())
                 .unwrap_or(0)
         });
@@ -105,11 +245,14 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
             sock: i as u32,
             shown,
             conns,
+            by_path_here,
         });
     }
     let order = sorted(&picks, &socks);
     Ok(Picked {
         socks,
+        spaces,
+        unreadable,
         picks,
         order,
         source,
@@ -193,6 +336,7 @@ mod tests {
                     .filter(|n| n.plain().is_none())
                     .map(Name::display),
                 conns: None,
+                by_path_here: false,
             })
             .collect();
         let mut want: Vec<(String, u32)> = socks

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use crate::linux::container::Container;
+use crate::linux::netns::NetNs;
 use crate::net::kind::Kind;
 
 /// What to list.
@@ -20,6 +22,8 @@ pub struct Select {
     /// Mode, owner and group of each socket file are wanted (`-l`, `--json`); without them
     /// shadow detection can read a directory once instead of stat-ing each file in it.
     pub file_facts: bool,
+    /// The network namespaces to read (`--netns`); `None`: every one seen.
+    pub spaces: Option<Vec<NetNs>>,
 }
 
 impl Select {
@@ -85,6 +89,70 @@ pub fn parse_name_filter(s: &str) -> Result<NameFilter, String> {
     })
 }
 
+/// `--netns NS`: which network namespace to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetnsArg {
+    /// `host`: ours.
+    Host,
+    /// The namespace's inode, as the NETNS column shows it.
+    Inode(u64),
+    /// `pid:N`: the namespace process N is in.
+    Pid(u32),
+    /// A container's name, or a prefix of its id.
+    Container(String),
+}
+
+impl std::fmt::Display for NetnsArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NetnsArg::Host => f.write_str("host"),
+            NetnsArg::Inode(i) => write!(f, "{i}"),
+            NetnsArg::Pid(p) => write!(f, "pid:{p}"),
+            NetnsArg::Container(c) => f.write_str(&crate::term::escape(c)),
+        }
+    }
+}
+
+/// The clap value parser of `--netns`.
+pub fn parse_netns(s: &str) -> Result<NetnsArg, String> {
+    if s == "host" {
+        return Ok(NetnsArg::Host);
+    }
+    if let Some(pid) = s.strip_prefix("pid:") {
+        return pid
+            .parse()
+            .map(NetnsArg::Pid)
+            .map_err(|_| format!("'pid:{pid}' needs a process id, e.g. pid:1234"));
+    }
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        return s
+            .parse()
+            .map(NetnsArg::Inode)
+            .map_err(|_| format!("'{s}' is too big for a namespace inode"));
+    }
+    if s.is_empty() {
+        return Err(
+            "give host, a namespace inode, pid:PID, or a container's name or id prefix".into(),
+        );
+    }
+    Ok(NetnsArg::Container(s.to_string()))
+}
+
+impl NetnsArg {
+    /// Whether namespace `ns` (in container `c`, if any) is the one this names.
+    pub fn matches(&self, ns: &NetNs, c: Option<&Container>) -> bool {
+        match self {
+            NetnsArg::Host => ns.ours,
+            NetnsArg::Inode(i) => ns.inode == Some(*i),
+            NetnsArg::Pid(p) => ns.pids.contains(p),
+            NetnsArg::Container(want) => c.is_some_and(|c| {
+                c.name.as_deref() == Some(want.as_str())
+                    || (want.bytes().all(|b| b.is_ascii_hexdigit()) && c.id.starts_with(want))
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +181,34 @@ mod tests {
         assert!(matches("docker", "/run/docker.sock"));
         assert!(!matches("docker", "/run/containerd.sock"));
         assert!(parse_name_filter("a[b*").is_err());
+    }
+
+    #[test]
+    fn netns_forms() {
+        assert_eq!(parse_netns("host"), Ok(NetnsArg::Host));
+        assert_eq!(parse_netns("4026532281"), Ok(NetnsArg::Inode(4026532281)));
+        assert_eq!(parse_netns("pid:42"), Ok(NetnsArg::Pid(42)));
+        assert!(parse_netns("pid:x").is_err());
+        assert!(parse_netns("").is_err());
+        assert_eq!(
+            parse_netns("3f4e1c"),
+            Ok(NetnsArg::Container("3f4e1c".into()))
+        );
+        let ns = NetNs {
+            inode: Some(7),
+            pids: vec![10, 11],
+            ours: false,
+        };
+        let c = Container {
+            runtime: "docker",
+            id: "3f4e1c0a".into(),
+            name: Some("web".into()),
+        };
+        assert!(NetnsArg::Container("3f4e".into()).matches(&ns, Some(&c)));
+        assert!(NetnsArg::Container("web".into()).matches(&ns, Some(&c)));
+        assert!(!NetnsArg::Container("we".into()).matches(&ns, Some(&c)));
+        assert!(NetnsArg::Pid(11).matches(&ns, None));
+        assert!(NetnsArg::Inode(7).matches(&ns, None));
+        assert!(!NetnsArg::Host.matches(&ns, None));
     }
 }

@@ -166,3 +166,31 @@ pub fn file_facts(s: &Sock, dirs: &mut DirCache) -> Facts {
         Err(_) => Facts::default(),
     }
 }
+
+/// Where a path that leads elsewhere here leads for a process holding the socket.
+pub enum SeenFrom {
+    /// To the socket's file: mode, uid and gid.
+    There(u32, u32, u32),
+    /// Elsewhere there too.
+    Elsewhere,
+    /// Its root may not be looked into (another user's process, when not root).
+    Denied,
+}
+
+/// Whether `path` leads to the file `vfs` (dev, ino as sock_diag reports it) in the mount
+/// namespace and root of process `pid`, looked up through `/proc/PID/root`.
+pub fn seen_from(pid: u32, path: &[u8], vfs: (u64, u64)) -> SeenFrom {
+    use rustix::io::Errno;
+    if path.first() != Some(&b'/') {
+        return SeenFrom::Elsewhere;
+    }
+    let mut full = format!("/proc/{pid}/root").into_bytes();
+    full.extend_from_slice(path);
+    match rustix::fs::lstat(std::ffi::OsStr::from_bytes(&full)) {
+        Ok(m) if m.st_dev == vfs.0 && (m.st_ino & 0xffff_ffff) == vfs.1 => {
+            SeenFrom::There(m.st_mode, m.st_uid, m.st_gid)
+        }
+        Err(Errno::ACCESS | Errno::PERM) => SeenFrom::Denied,
+        _ => SeenFrom::Elsewhere,
+    }
+}

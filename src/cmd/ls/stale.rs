@@ -1,7 +1,11 @@
 //! `udskit ls --stale`: socket files under some directories that no socket is bound to —
-//! the leftovers of a crash that make the next `bind` fail. A file is live when sock_diag
-//! reports a socket bound to its (dev, ino); without sock_diag, when a socket was bound
-//! under its path.
+//! the leftovers of a crash that make the next `bind` fail. A file is live when sock_diag,
+//! in any network namespace that could be read, reports a socket bound to its (dev, ino)
+//! (where a namespace's table came from /proc/net/unix, a socket bound under its path);
+//! any other file is knocked on as safe bind does (`net::occupant::knock`): a file that
+//! refuses a connect is stale, one that accepts it is live in a namespace we did not see,
+//! and one that cannot be connected to at all is stale if every namespace's table came
+//! from sock_diag, else `unknown`, with the reason.
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
@@ -11,26 +15,45 @@ use std::path::{Path, PathBuf};
 use super::listing::{Entry, Names, set_file_facts};
 use super::select::Select;
 use crate::linux::diag::{Name, Source};
+use crate::net::occupant::{Answer, knock};
 
 /// How deep `--stale` looks below each directory: /run/user/UID/APP/NAME and
 /// /run/docker/containerd/NAME are within 4; deeper trees are rarely socket homes.
 pub const STALE_DEPTH: usize = 6;
 
+/// What `--stale` found.
+pub struct Stale {
+    /// The stale files, and those that could not be judged (`unknown`).
+    pub entries: Vec<Entry>,
+    /// Files that answered a connect, though no socket in the tables read is bound to them:
+    /// live in a network namespace that could not be read.
+    pub live_unseen: Vec<(PathBuf, Option<u32>)>,
+    /// Network namespaces seen whose sockets could not be read.
+    pub unreadable_netns: usize,
+}
+
 /// Socket files under `dirs` that no socket is bound to. Symbolic links are not followed
 /// below the directories given (a directory given as a link is followed, once).
-pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Vec<Entry>> {
-    let (socks, source) = crate::linux::diag::sockets()
+pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
+    let tables = super::pick::tables(None)
         .map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
-    let bound_files: HashSet<(u64, u64)> = socks.iter().filter_map(|s| s.vfs).collect();
-    // Without sock_diag only the names are known: a file whose path some socket was bound
+    let bound_files: HashSet<(u64, u64)> = tables.socks.iter().filter_map(|s| s.vfs).collect();
+    // Where a table has no file identities, a file whose path some socket there was bound
     // under is taken as live.
-    let bound_names: HashSet<&[u8]> = socks
+    let bound_names: HashSet<&[u8]> = tables
+        .socks
         .iter()
-        .filter_map(|s| match &s.name {
+        .enumerate()
+        .filter(|(i, _)| tables.space_of(*i as u32).source == Source::ProcNetUnix)
+        .filter_map(|(_, s)| match &s.name {
             Some(Name::Path(p)) => Some(p.as_slice()),
             _ => None,
         })
         .collect();
+    // Every namespace seen was read through sock_diag: a file no socket in them is bound
+    // to is stale even where a connect cannot be tried (no write permission on it).
+    let complete =
+        tables.unreadable == 0 && tables.spaces.iter().all(|s| s.source == Source::Netlink);
     let mut seen_dirs = HashSet::new();
     let mut found = Vec::new();
     for dir in dirs {
@@ -38,50 +61,79 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Vec<Entry>> {
             continue;
         };
         walk(&real, 0, &mut seen_dirs, &mut |path, m| {
-            let live = match source {
-                Source::Netlink => bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff)),
-                Source::ProcNetUnix => bound_names.contains(path.as_os_str().as_bytes()),
-            };
+            let live = bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff))
+                || bound_names.contains(path.as_os_str().as_bytes());
             if !live {
                 found.push((path.to_path_buf(), m.clone()));
             }
         });
     }
     let mut names = Names::default();
-    let mut entries: Vec<Entry> = found
-        .into_iter()
-        .filter(|(_, m)| sel.uids.is_empty() || sel.uids.contains(&m.uid()))
-        .map(|(path, m)| {
-            let name = Name::Path(path.as_os_str().as_bytes().to_vec());
-            let mut e = Entry {
-                name: name.display(),
-                path: Some(crate::term::escape_bytes(path.as_os_str().as_bytes())),
-                abstract_name: None,
-                kind: None,
-                state: "stale",
-                shadowed: None,
-                inode: None,
-                conns: None,
-                queue: None,
-                backlog: None,
-                processes: Vec::new(),
-                uid: Some(m.uid()),
-                user: Some(names.user(m.uid())),
-                mode: None,
-                owner: None,
-                group: None,
-                peer_inode: None,
-                peer_processes: Vec::new(),
-                file: None,
-            };
-            set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
-            e
-        })
-        .filter(|e| sel.name_matches(&e.name))
-        .collect();
+    let mut live_unseen = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
+    for (path, m) in found {
+        if !(sel.uids.is_empty() || sel.uids.contains(&m.uid())) {
+            continue;
+        }
+        let name = Name::Path(path.as_os_str().as_bytes().to_vec()).display();
+        if !sel.name_matches(&name) {
+            continue;
+        }
+        let (state, reason) = match knock(&path) {
+            Answer::Refuses => ("stale", None),
+            Answer::Accepts(cred) => {
+                live_unseen.push((path, cred.map(|c| c.pid)));
+                continue;
+            }
+            Answer::Gone => continue,
+            Answer::Unknown(_) if complete => ("stale", None),
+            Answer::Unknown(e) => (
+                "unknown",
+                Some(format!(
+                    "connecting to it: {e}; and some network namespace's table has no file \
+                     identities (read from /proc: not root)"
+                )),
+            ),
+        };
+        let mut e = Entry {
+            name,
+            path: Some(crate::term::escape_bytes(path.as_os_str().as_bytes())),
+            abstract_name: None,
+            kind: None,
+            state,
+            reason,
+            shadowed: None,
+            mntns_pid: None,
+            host_path: None,
+            inode: None,
+            conns: None,
+            queue: None,
+            backlog: None,
+            processes: Vec::new(),
+            uid: Some(m.uid()),
+            user: Some(names.user(m.uid())),
+            netns: None,
+            netns_inode: None,
+            container: None,
+            mode: None,
+            owner: None,
+            group: None,
+            peer_inode: None,
+            peer_processes: Vec::new(),
+            file: None,
+            shadowed_path: None,
+            by_path_here: false,
+        };
+        set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
+        entries.push(e);
+    }
     entries.sort_by(|a, b| a.name.cmp(&b.name));
     entries.dedup_by(|a, b| a.name == b.name);
-    Ok(entries)
+    Ok(Stale {
+        entries,
+        live_unseen,
+        unreadable_netns: tables.unreadable,
+    })
 }
 
 fn walk(

@@ -261,23 +261,13 @@ mod tests {
         Entry {
             name: name.into(),
             path: Some(name.into()),
-            abstract_name: None,
             kind: Some("stream"),
             state: "listen",
             shadowed: Some(false),
             inode: Some(inode),
             conns,
-            queue: None,
-            backlog: None,
-            processes: Vec::new(),
             uid: Some(0),
-            user: None,
-            mode: None,
-            owner: None,
-            group: None,
-            peer_inode: None,
-            peer_processes: Vec::new(),
-            file: None,
+            ..Entry::default()
         }
     }
 
