@@ -9,4 +9,5 @@ mod listen;
 mod logs;
 mod ls;
 mod relay;
+mod relay_http;
 mod safe_bind;

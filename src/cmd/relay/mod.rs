@@ -7,7 +7,10 @@
 mod accept;
 mod copy;
 mod dump;
+mod framing;
+mod guard;
 mod itself;
+mod rules;
 mod side;
 
 use std::path::PathBuf;
@@ -30,6 +33,8 @@ use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
 use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome};
 use dump::Dump;
+use guard::Guard;
+use rules::{Preset, Rule, RuleSet};
 use serde_json::Value;
 use side::Spare;
 
@@ -76,8 +81,9 @@ pub struct Args {
     /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
     pub grace: Duration,
-    /// Log as JSON lines on stderr (one object per connection, and a summary)
-    #[arg(long)]
+    /// Log as JSON lines on stderr (one object per connection, and a summary; with
+    /// --http, one per request too)
+    #[arg(long, visible_alias = "log-json")]
     pub json: bool,
     /// Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -98,6 +104,28 @@ pub struct Args {
         hide = true
     )]
     pub copier: Copier,
+    /// Speak HTTP/1.1 with each client and forward only the requests the rules allow (a
+    /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
+    #[arg(long, conflicts_with_all = ["dump", "busy_poll"])]
+    pub http: bool,
+    /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
+    /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
+    /// and the first --allow or --deny that matches decides
+    #[arg(long, value_name = "'METHOD PATH-GLOB'", requires = "http", value_parser = rules::parse_allow)]
+    pub allow: Vec<Rule>,
+    /// With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB
+    #[arg(long, value_name = "'METHOD PATH-GLOB'", requires = "http", value_parser = rules::parse_deny)]
+    pub deny: Vec<Rule>,
+    /// With --http, allow GET and HEAD only, and never the endpoints that read files or
+    /// secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)
+    #[arg(long, requires = "http")]
+    pub read_only: bool,
+    /// With --http, allow what a known client needs (README lists each preset's rules)
+    #[arg(long, value_enum, value_name = "NAME", requires = "http")]
+    pub preset: Vec<Preset>,
+    /// With --http, forward every request, and log those the rules would have denied
+    #[arg(long, requires = "http")]
+    pub dry_run: bool,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -112,6 +140,8 @@ struct RelayPlan {
     busy: Option<BusyPoll>,
     log: Log,
     totals: Totals,
+    /// --http: the rules requests are judged by.
+    guard: Option<Guard>,
 }
 
 /// How a connection ended.
@@ -203,15 +233,35 @@ impl Log {
         }
     }
 
-    fn listening(&self, local: &Addr, target: &Addr) {
+    fn listening(&self, local: &Addr, target: &Addr, guard: Option<&Guard>) {
         let (l, t) = (local.to_string(), target.to_string());
+        let mode = match guard {
+            None => String::new(),
+            Some(g) => format!(
+                " as an HTTP guard ({} rules{})",
+                g.rules.len(),
+                if g.dry_run { ", --dry-run" } else { "" }
+            ),
+        };
+        let mut fields = vec![
+            ("event", "listening".into()),
+            ("listen", l.clone().into()),
+            ("target", t.clone().into()),
+        ];
+        if let Some(g) = guard {
+            fields.extend([
+                ("http", true.into()),
+                ("rules", g.rules.len().into()),
+                ("dry_run", g.dry_run.into()),
+            ]);
+        }
         self.line(
-            format!("listening on {}, relaying to {}", escape(&l), escape(&t)),
-            vec![
-                ("event", "listening".into()),
-                ("listen", l.into()),
-                ("target", t.into()),
-            ],
+            format!(
+                "listening on {}, relaying to {}{mode}",
+                escape(&l),
+                escape(&t)
+            ),
+            fields,
             false,
         );
     }
@@ -328,8 +378,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             json: args.json,
         },
         totals: Totals::default(),
+        guard: args.http.then(|| Guard {
+            rules: RuleSet::new(&args.allow, &args.deny, args.read_only, &args.preset),
+            dry_run: args.dry_run,
+        }),
     });
-    plan.log.listening(&server.local, &args.target);
+    plan.log
+        .listening(&server.local, &args.target, plan.guard.as_ref());
     if plan.busy.is_some() {
         let plan = plan.clone();
         tokio::spawn(async move {
@@ -361,7 +416,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let (id, plan, force) = (next_id, plan.clone(), force.clone());
         let ended = acceptor.ended.clone();
         stop.tracker.spawn(async move {
-            serve(id, client, spare, &peer, &plan, &force).await;
+            serve(id, client, spare, &peer, plan, &force).await;
             drop(permit);
             ended.notify_one();
         });
@@ -388,14 +443,27 @@ async fn serve(
     client: Stream,
     spare: Spare,
     peer: &Peer,
-    plan: &RelayPlan,
+    plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
-    let meter = Meter::default();
+    let meter = Arc::new(Meter::default());
+    let work = async {
+        if plan.guard.is_some() {
+            drop(spare);
+            let who = Arc::new(guard::Who {
+                id,
+                peer: peer_text.clone(),
+                cred: cred_json.clone(),
+            });
+            guard::serve(client, who, plan.clone(), meter.clone()).await
+        } else {
+            connect_and_relay(id, client, spare, &plan, &meter).await
+        }
+    };
     let end = tokio::select! {
-        end = connect_and_relay(id, client, spare, plan, &meter) => end,
+        end = work => end,
         _ = force.cancelled() => End::Grace,
     };
     let t = &plan.totals;
