@@ -280,6 +280,88 @@ fn dry_run_forwards_and_says_what_it_would_deny() {
 }
 
 #[test]
+fn create_bodies_checked_and_forwarded_byte_for_byte() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(
+        dir.path(),
+        "g",
+        &up,
+        &[
+            "--allow",
+            "POST /containers/create",
+            "--allow-bind",
+            "/srv/data",
+        ],
+    );
+    let post = |body: &[u8], chunked: bool| {
+        let mut req = b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n".to_vec();
+        if chunked {
+            req.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for piece in body.chunks(7) {
+                req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                req.extend_from_slice(piece);
+                req.extend_from_slice(b"\r\n");
+            }
+            req.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            req.extend_from_slice(body);
+        }
+        raw_exchange(&sock, req)
+    };
+    // Go reads field names without regard to case, and the top-level copy of HostConfig.
+    for (body, why) in [
+        (
+            &br#"{"Image":"x","hostconfig":{"PRIVILEGED":true}}"#[..],
+            "privileged containers are not allowed",
+        ),
+        (
+            br#"{"Image":"x","Privileged":true}"#,
+            "privileged containers are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"Binds":["/srv/database:/x"]}}"#,
+            "bind mounts of /srv/database from the host are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+            "added capabilities are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"PidMode":"host"}}"#,
+            "the host's pid namespace is not allowed",
+        ),
+    ] {
+        let answer = post(body, true);
+        assert_eq!(status_of(&answer), "403", "{answer}");
+        assert!(message_of(&answer).contains(why), "{answer}");
+    }
+    let answer = post(b"not json", false);
+    assert_eq!(status_of(&answer), "400", "{answer}");
+    let mut big = br#"{"Image":"x","Labels":{"a":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1 << 20));
+    big.extend_from_slice(br#""}}"#);
+    let answer = post(&big, false);
+    assert_eq!(status_of(&answer), "413", "{answer}");
+    assert!(
+        message_of(&answer).contains("larger than the 1024 KiB"),
+        "{answer}"
+    );
+    assert_eq!(upstream_saw(&log), "");
+
+    // Allowed: forwarded unchanged, odd spacing, key order and escapes kept.
+    let body = br#"{ "Image" : "x",  "Env":["A=\u00e9"], "HostConfig":{"Binds":["/srv/data/sub:/d:ro"]} }"#;
+    let answer = post(body, false);
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    let saw = upstream_saw(&log);
+    assert!(saw.ends_with(std::str::from_utf8(body).unwrap()), "{saw}");
+}
+
+#[test]
 fn chunked_upload_streams_through() {
     if !have("python3") {
         return;
@@ -536,11 +618,16 @@ fn docker_cli_through_the_guard() {
     assert_eq!(sha256_file(&copy), sha256_file(Path::new("/bin/busybox")));
 
     // Rules that allow running: output streamed through the attach upgrade, exec -i.
+    let shared = d.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("f"), "from the host\n").unwrap();
     let (mut rw, rw_sock) = guard(
         d,
         "rw",
         &direct,
         &[
+            "--allow-bind",
+            shared.to_str().unwrap(),
             "--allow",
             "POST /containers/**",
             "--allow",
@@ -571,6 +658,63 @@ fn docker_cli_through_the_guard() {
         b"hello through the guard\n",
     ));
     assert_eq!(out, "hello through the guard\n");
+    // What a create asks for is checked: privileged, a bind of /, refused with the reason.
+    let err = denied(&docker(
+        d,
+        &rw_sock,
+        &[
+            "run",
+            "--rm",
+            "--privileged",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "true",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains("Error response from daemon: udskit: POST /v1.41/containers/create denied: privileged containers are not allowed (rule: body check, without --allow-privileged)"),
+        "{err}"
+    );
+    let err = denied(&docker(
+        d,
+        &rw_sock,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            "/:/host",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "true",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains("denied: bind mounts of / from the host are not allowed (rule: body check, without --allow-bind /)"),
+        "{err}"
+    );
+    // A bind under --allow-bind goes through, its body forwarded as it came.
+    let volume = format!("{}:/s:ro", shared.display());
+    let out = ok(&docker(
+        d,
+        &rw_sock,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &volume,
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "cat",
+            "/s/f",
+        ],
+        b"",
+    ));
+    assert_eq!(out, "from the host\n");
     let log = rw.wait_stderr("/start 101");
     assert!(
         log.contains("POST /v1.41/containers/create 201,")

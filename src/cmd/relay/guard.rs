@@ -22,6 +22,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 
+use super::body::{Allowances, BODY_LIMIT, Checked};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Verdict};
@@ -37,6 +38,8 @@ pub struct Guard {
     pub rules: RuleSet,
     /// Forward everything; log what the rules would have denied.
     pub dry_run: bool,
+    /// What the body checks let through.
+    pub allow: Allowances,
 }
 
 type ReqBody = Either<Incoming, http_body_util::Full<Bytes>>;
@@ -332,7 +335,55 @@ impl Conn {
             .headers()
             .contains_key(UPGRADE)
             .then(|| hyper::upgrade::on(&mut req));
-        match self.forward(req.map(Either::Left)).await {
+        let req = match Checked::of(&method, path.route()) {
+            None => req.map(Either::Left),
+            Some(what) => {
+                let (parts, body) = req.into_parts();
+                let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                    body, BODY_LIMIT,
+                ))
+                .await
+                {
+                    Ok(c) => c.to_bytes(),
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                        rec.status = 413;
+                        rec.decision = Decision::Refuse;
+                        rec.rule = "the guard's body limit".into();
+                        let msg = format!(
+                            "udskit: {method} {} refused: its body is larger than the {} KiB the guard reads to check it",
+                            parts.uri.path(),
+                            BODY_LIMIT / 1024
+                        );
+                        return Ok(own_answer(StatusCode::PAYLOAD_TOO_LARGE, &msg, rec, true));
+                    }
+                    Err(e) => return refuse(rec, &format!("reading its body: {e}"), true),
+                };
+                let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => return refuse(rec, &format!("its body is not JSON: {e}"), false),
+                };
+                if let Err(r) = guard.allow.check(what, &value) {
+                    rec.rule = format!("body check, without {}", r.flag);
+                    if !guard.dry_run {
+                        rec.status = 403;
+                        rec.decision = Decision::Deny;
+                        rec.reason = Some(r.why.clone());
+                        let msg = format!(
+                            "udskit: {method} {} denied: {} (rule: {})",
+                            parts.uri.path(),
+                            r.why,
+                            rec.rule
+                        );
+                        return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+                    }
+                    rec.decision = Decision::WouldDeny;
+                    rec.reason = Some(r.why);
+                }
+                // Forwarded as it came, byte for byte.
+                Request::from_parts(parts, Either::Right(http_body_util::Full::new(bytes)))
+            }
+        };
+        match self.forward(req).await {
             Err(why) => {
                 rec.status = 502;
                 rec.reason = Some(why.clone());

@@ -5,6 +5,7 @@
 //! peer, bytes each way, duration and how it ended.
 
 mod accept;
+mod body;
 mod copy;
 mod dump;
 mod framing;
@@ -126,6 +127,23 @@ pub struct Args {
     /// With --http, forward every request, and log those the rules would have denied
     #[arg(long, requires = "http")]
     pub dry_run: bool,
+    /// With --http, let a container create (or exec) ask for a privileged container
+    #[arg(long, requires = "http")]
+    pub allow_privileged: bool,
+    /// With --http, let a create bind-mount host paths under PREFIX (repeatable); without
+    /// it, no host path at all
+    #[arg(long, value_name = "PREFIX", requires = "http", value_parser = body::parse_bind_prefix)]
+    pub allow_bind: Vec<String>,
+    /// With --http, let a create add capabilities (CapAdd, a service's CapabilityAdd)
+    #[arg(long, requires = "http")]
+    pub allow_cap_add: bool,
+    /// With --http, let a create share the host's NAMESPACE (repeatable)
+    #[arg(long, value_enum, value_name = "NAMESPACE", requires = "http")]
+    pub allow_host_namespace: Vec<body::HostNamespace>,
+    /// With --http, let a create give the container devices (Devices, DeviceRequests,
+    /// DeviceCgroupRules)
+    #[arg(long, requires = "http")]
+    pub allow_devices: bool,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -381,6 +399,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         guard: args.http.then(|| Guard {
             rules: RuleSet::new(&args.allow, &args.deny, args.read_only, &args.preset),
             dry_run: args.dry_run,
+            allow: body::Allowances {
+                privileged: args.allow_privileged,
+                cap_add: args.allow_cap_add,
+                devices: args.allow_devices,
+                binds: args.allow_bind.clone(),
+                namespaces: args.allow_host_namespace.clone(),
+            },
         }),
     });
     plan.log

@@ -239,6 +239,13 @@ impl RoutePath {
     }
 }
 
+impl RoutePath {
+    /// The path as dockerd routes it: decoded, without its version prefix.
+    pub fn route(&self) -> &str {
+        self.unversioned.as_deref().unwrap_or(&self.decoded)
+    }
+}
+
 /// What the rules say of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
