@@ -132,6 +132,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l deny -d 'With --
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l preset -d 'With --http, allow what a known client needs (README lists each preset\'s rules)' -r -f -a "docker-readonly\t'Everything --read-only allows: GET and HEAD, except what reads files or secrets'
 traefik\t'Traefik\'s docker provider: ping, version, info, events, containers, networks and, for swarm mode, services and tasks; GET only'
 watchtower\t'Watchtower: list and inspect containers and images, pull, stop, remove, create, start and rename containers, remove images, connect networks'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l rules -d 'With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-uid -d 'With --http on a unix LISTEN, let in only clients of user UID (a number or a name; repeatable; as SO_PEERCRED tells): the others get a 403' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-gid -d 'With --http on a unix LISTEN, let in only clients whose primary group is GID (a number or a name; repeatable); with --allow-uid, either lets a client in' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-bind -d 'With --http, let a create bind-mount host paths under PREFIX (repeatable); without it, no host path at all' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-host-namespace -d 'With --http, let a create share the host\'s NAMESPACE (repeatable)' -r -f -a "pid\t''
 ipc\t''

@@ -724,3 +724,101 @@ fn docker_cli_through_the_guard() {
     );
     drop(engine);
 }
+
+/// `udskit http` run as `nobody` (setpriv) or as ourselves (root).
+fn http_as(nobody: bool, args: &[&str]) -> Output {
+    let mut c = if nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_udskit"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_udskit"))
+    };
+    c.arg("--color=never").arg("http").args(args);
+    run_with_input(c, b"", LIMIT)
+}
+
+#[test]
+fn rules_by_peer_uid_from_so_peercred() {
+    if !have("python3") || !have("setpriv") || !is_root() {
+        return;
+    }
+    if !http_as(true, &["--version"]).status.success() {
+        eprintln!("\n!!! uid 65534 cannot run the test binary: peer test did NOT run !!!\n");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let (_up, up, log) = recording_upstream(dir.path());
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "# everyone may ping\nrules = ['allow GET /_ping']\n\n[[peer]]\nuser = 'root'\nrules = ['allow POST /containers/create']\n",
+    )
+    .unwrap();
+    let (_g, sock) = guard(
+        dir.path(),
+        "g",
+        &up,
+        &["--rules", rules.to_str().unwrap(), "--mode", "666"],
+    );
+    let s = sock.to_str().unwrap();
+    let create = [
+        s,
+        "POST",
+        "/v1.41/containers/create",
+        "--json",
+        r#"{"Image":"x"}"#,
+    ];
+    let out = http_as(false, &create);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok",
+        "{}",
+        stderr_of(&out)
+    );
+    let out = http_as(true, &create);
+    let msg: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    assert_eq!(
+        msg["message"],
+        "udskit: POST /v1.41/containers/create denied (rule: none matched, denied by default)"
+    );
+    assert_eq!(http_as(true, &[s, "/_ping"]).stdout, b"ok");
+    let saw = upstream_saw(&log);
+    assert_eq!(
+        saw.matches("POST /v1.41/containers/create").count(),
+        1,
+        "{saw}"
+    );
+
+    // --allow-uid: nobody is not let in at all.
+    let (_g2, sock2) = guard(
+        dir.path(),
+        "g2",
+        &up,
+        &["--allow-uid", "root", "--mode", "666"],
+    );
+    let s2 = sock2.to_str().unwrap();
+    assert_eq!(http_as(false, &[s2, "/_ping"]).stdout, b"ok");
+    let out = http_as(true, &[s2, "/_ping"]);
+    let msg: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        msg["message"],
+        "udskit: GET /_ping denied: uid 65534 gid 65534 is not let in (rule: --allow-uid/--allow-gid)"
+    );
+    // A TCP client has no credentials to check.
+    let out = ud(&["relay", "tcp:0", s, "--http", "--allow-uid", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("need a unix LISTEN"),
+        "{}",
+        stderr_of(&out)
+    );
+}

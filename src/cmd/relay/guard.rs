@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::body::{Allowances, BODY_LIMIT, Checked};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
-use super::rules::{RoutePath, RuleSet, Verdict};
+use super::rules::{RoutePath, RuleSet, Scope, Verdict};
 use super::{End, Log, RelayPlan};
 use crate::net::connect;
 use crate::net::kind::Kind;
@@ -40,6 +40,8 @@ pub struct Guard {
     pub dry_run: bool,
     /// What the body checks let through.
     pub allow: Allowances,
+    /// --allow-uid/--allow-gid: the only clients let in.
+    pub admit: Option<Scope>,
 }
 
 type ReqBody = Either<Incoming, http_body_util::Full<Bytes>>;
@@ -50,6 +52,8 @@ pub struct Who {
     pub id: u64,
     pub peer: String,
     pub cred: Vec<(&'static str, Value)>,
+    /// SO_PEERCRED of a unix client: the only identity the rules trust.
+    pub cred_raw: Option<crate::net::cred::Cred>,
 }
 
 /// One client connection.
@@ -304,6 +308,22 @@ impl Conn {
             let msg = format!("udskit: {method} request refused: {why}");
             Ok(own_answer(StatusCode::BAD_REQUEST, &msg, rec, close))
         };
+        if let Some(admit) = &guard.admit
+            && !admit.covers(self.who.cred_raw.as_ref())
+        {
+            rec.status = 403;
+            rec.decision = Decision::Deny;
+            rec.rule = "--allow-uid/--allow-gid".into();
+            let who = match &self.who.cred_raw {
+                Some(c) => format!("uid {} gid {}", c.uid, c.gid),
+                None => "a client without credentials".into(),
+            };
+            let msg = format!(
+                "udskit: {method} {} denied: {who} is not let in (rule: --allow-uid/--allow-gid)",
+                req.uri().path()
+            );
+            return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+        }
         if self.flags.conflict.load(Ordering::Relaxed) {
             return refuse(
                 rec,
@@ -315,7 +335,10 @@ impl Conn {
             Ok(p) => p,
             Err(why) => return refuse(rec, &why, false),
         };
-        let Verdict { allow, rule } = guard.rules.decide(&method, &path);
+        let Verdict { allow, rule } =
+            guard
+                .rules
+                .decide(&method, &path, self.who.cred_raw.as_ref());
         rec.rule = rule;
         rec.decision = match (allow, guard.dry_run) {
             (true, _) => Decision::Allow,

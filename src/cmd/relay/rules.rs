@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use glob::{MatchOptions, Pattern};
 
+use crate::net::cred::Cred;
+
 /// `*` and `?` stay within one path segment; `**` spans segments.
 const MATCH: MatchOptions = MatchOptions {
     case_sensitive: true,
@@ -33,7 +35,7 @@ pub struct Rule {
 
 impl Rule {
     /// `METHOD PATH-GLOB`: METHOD is `*` or a comma-separated list (`GET,HEAD`).
-    fn parse(allow: bool, text: &str, origin: String) -> Result<Rule, String> {
+    pub fn parse(allow: bool, text: &str, origin: String) -> Result<Rule, String> {
         let text = text.trim();
         let (method, path) = text.split_once(char::is_whitespace).ok_or_else(|| {
             format!("{text:?} is not METHOD PATH-GLOB (such as 'GET /containers/json')")
@@ -162,7 +164,7 @@ const WATCHTOWER: &[&str] = &[
 ];
 
 /// The rules of `--read-only` (the same as `--preset docker-readonly`).
-fn read_only(origin: &str) -> Vec<Rule> {
+pub fn read_only(origin: &str) -> Vec<Rule> {
     let mut rules: Vec<Rule> = SECRETS
         .iter()
         .map(|r| Rule::builtin(false, r, origin))
@@ -181,7 +183,12 @@ impl Preset {
     }
 
     fn rules(self) -> Vec<Rule> {
-        let origin = format!("--preset {}", self.name());
+        self.rules_from(&format!("--preset {}", self.name()))
+    }
+
+    /// Its rules, their origin named `origin` (a rules file's section, say).
+    pub fn rules_from(self, origin: &str) -> Vec<Rule> {
+        let origin = origin.to_string();
         let table = match self {
             Preset::DockerReadonly => return read_only(&origin),
             Preset::Traefik => TRAEFIK,
@@ -254,10 +261,30 @@ pub struct Verdict {
     pub rule: String,
 }
 
-/// Every rule, in the order they are tried.
+/// Which clients a section of rules is for: a unix client whose uid is one of `uids` or
+/// whose gid (its primary group, as SO_PEERCRED tells) is one of `gids`.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub uids: Vec<u32>,
+    pub gids: Vec<u32>,
+}
+
+impl Scope {
+    pub fn covers(&self, cred: Option<&Cred>) -> bool {
+        cred.is_some_and(|c| self.uids.contains(&c.uid) || self.gids.contains(&c.gid))
+    }
+}
+
+/// Sections of rules, each for the clients its scope covers.
+pub type Scoped = Vec<(Scope, Vec<Rule>)>;
+
+/// Every rule, in the order they are tried: the command line's for everyone, then the
+/// sections of a rules file scoped to the client, then the file's rules for everyone.
 #[derive(Debug, Clone, Default)]
 pub struct RuleSet {
     rules: Vec<Rule>,
+    scoped: Scoped,
+    after: Vec<Rule>,
 }
 
 impl RuleSet {
@@ -271,21 +298,44 @@ impl RuleSet {
         for p in presets {
             rules.extend(p.rules());
         }
-        RuleSet { rules }
+        RuleSet {
+            rules,
+            ..RuleSet::default()
+        }
+    }
+
+    /// Adds a rules file's sections (tried after the command line's rules).
+    pub fn with_file(mut self, scoped: Scoped, everyone: Vec<Rule>) -> Self {
+        self.scoped = scoped;
+        self.after = everyone;
+        self
     }
 
     pub fn len(&self) -> usize {
         self.rules.len()
+            + self.scoped.iter().map(|(_, r)| r.len()).sum::<usize>()
+            + self.after.len()
     }
 
-    pub fn decide(&self, method: &str, path: &RoutePath) -> Verdict {
-        if self.rules.is_empty() {
+    pub fn decide(&self, method: &str, path: &RoutePath, cred: Option<&Cred>) -> Verdict {
+        if self.len() == 0 {
             return Verdict {
                 allow: true,
                 rule: "no rules given".into(),
             };
         }
-        match self.rules.iter().find(|r| r.matches(method, path)) {
+        let scoped = self
+            .scoped
+            .iter()
+            .filter(|(scope, _)| scope.covers(cred))
+            .flat_map(|(_, rules)| rules);
+        match self
+            .rules
+            .iter()
+            .chain(scoped)
+            .chain(&self.after)
+            .find(|r| r.matches(method, path))
+        {
             Some(r) => Verdict {
                 allow: r.allow,
                 rule: r.origin.clone(),
@@ -303,7 +353,7 @@ mod tests {
     use super::*;
 
     fn decide(set: &RuleSet, method: &str, path: &str) -> Verdict {
-        set.decide(method, &RoutePath::new(path).unwrap())
+        set.decide(method, &RoutePath::new(path).unwrap(), None)
     }
 
     #[test]
@@ -389,5 +439,35 @@ mod tests {
         assert!(decide(&set, "POST", "/v1.41/containers/create").allow);
         assert!(decide(&set, "DELETE", "/images/sha256:abc").allow);
         assert!(!decide(&set, "POST", "/containers/abc/exec").allow);
+    }
+
+    #[test]
+    fn scoped_sections_apply_to_their_peers_only() {
+        let root = Cred {
+            pid: 1,
+            uid: 0,
+            gid: 0,
+        };
+        let nobody = Cred {
+            pid: 2,
+            uid: 65534,
+            gid: 65534,
+        };
+        let set = RuleSet::default().with_file(
+            vec![(
+                Scope {
+                    uids: vec![0],
+                    gids: vec![],
+                },
+                Preset::Watchtower.rules_from("f [uid 0]"),
+            )],
+            vec![parse_allow("GET /_ping").unwrap()],
+        );
+        let path = RoutePath::new("/containers/create").unwrap();
+        assert!(set.decide("POST", &path, Some(&root)).allow);
+        assert!(!set.decide("POST", &path, Some(&nobody)).allow);
+        assert!(!set.decide("POST", &path, None).allow);
+        let ping = RoutePath::new("/_ping").unwrap();
+        assert!(set.decide("GET", &ping, Some(&nobody)).allow);
     }
 }
