@@ -114,6 +114,10 @@ struct Record {
 
 impl Drop for Record {
     fn drop(&mut self) {
+        // Request lines are info: -q silences them, and then nothing is put together.
+        if self.log.ctx.quiet {
+            return;
+        }
         let secs = self.started.elapsed().as_secs_f64();
         let who = &self.who;
         let amount = match self.tunnel {
