@@ -822,3 +822,30 @@ fn rules_by_peer_uid_from_so_peercred() {
         stderr_of(&out)
     );
 }
+
+#[test]
+fn idle_timeout_closes_a_quiet_keep_alive_client() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, _log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--idle-timeout", "200ms"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The answer, then nothing more: the guard closes the connection once it is idle.
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nok"),
+        "{out}"
+    );
+    let err = g.wait_stderr("idle timeout");
+    assert!(
+        err.contains("idle timeout, ") && err.contains(": no traffic for 200ms"),
+        "{err}"
+    );
+}
