@@ -849,3 +849,35 @@ fn idle_timeout_closes_a_quiet_keep_alive_client() {
         "{err}"
     );
 }
+
+#[test]
+fn stop_signal_ends_idle_keep_alive_clients_at_once() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, _log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--grace", "120s"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"ok") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    g.wait_stderr("GET /_ping 200");
+    g.signal(15);
+    // The idle keep-alive client is closed at once, not at the end of --grace.
+    assert_eq!(g.wait_exit(Duration::from_secs(30)).code(), Some(143));
+    assert_eq!(s.read(&mut buf).unwrap(), 0);
+    let err = g.stderr();
+    assert!(
+        err.contains("relay done: 1 connections, 0 with errors"),
+        "{err}"
+    );
+    assert!(!err.contains("grace period"), "{err}");
+}

@@ -521,10 +521,24 @@ pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: A
     // No half_close: a client's EOF ends its connection (and its upstream one) at once, so
     // a client gone from a quiet stream (/events) does not hold it open until the next
     // event; a client that shuts down its sending side right after a request gets no answer.
-    let served = hyper::server::conn::http1::Builder::new()
-        .max_buf_size(HEAD_LIMIT)
-        .serve_connection(io, svc)
-        .with_upgrades();
+    let draining = conn.plan.draining.clone();
+    let served = async move {
+        let mut served = std::pin::pin!(
+            hyper::server::conn::http1::Builder::new()
+                .max_buf_size(HEAD_LIMIT)
+                .serve_connection(io, svc)
+                .with_upgrades()
+        );
+        tokio::select! {
+            r = served.as_mut() => r,
+            _ = draining.cancelled() => {
+                // A stop signal: the request in flight is answered, then the connection
+                // ends (an idle keep-alive client's at once), within --grace.
+                served.as_mut().graceful_shutdown();
+                served.await
+            }
+        }
+    };
     let served = until_idle(served, &meter, idle).await;
     let end = match served {
         None => return End::Idle(idle.unwrap_or_default()),

@@ -219,6 +219,9 @@ struct RelayPlan {
     totals: Totals,
     /// --http: the rules requests are judged by.
     guard: Option<Guard>,
+    /// Cancelled once a stop signal came: HTTP connections end after their request in
+    /// flight, idle keep-alive ones at once.
+    draining: CancellationToken,
 }
 
 /// How a connection ended.
@@ -457,6 +460,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         },
         totals: Totals::default(),
         guard,
+        draining: CancellationToken::new(),
     });
     plan.log
         .listening(&server.local, &args.target, plan.guard.as_ref());
@@ -499,6 +503,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     drop(acceptor);
     // Stop accepting at once: clients now get "refused" and the socket file goes.
     drop(server);
+    plan.draining.cancel();
     stop.tracker.close();
     if tokio::time::timeout(args.grace, stop.tracker.wait())
         .await
