@@ -4,29 +4,27 @@
 //! forwarded on the connection's own connection to TARGET (hyper's client, kept alive,
 //! opened at the first request forwarded). Bodies stream both ways frame by frame, so
 //! `/events` and `logs?follow=1` arrive live and uploads are never held; a 101 answer
-//! turns both connections into the two-way copy. One log line per request.
+//! turns both connections into the two-way copy. One log line per request (`answer.rs`).
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Either;
-use hyper::body::{Body, Frame, Incoming, SizeHint};
-use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue, UPGRADE};
+use hyper::body::Incoming;
+use hyper::header::UPGRADE;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde_json::Value;
 
+use super::answer::{Decision, Logged, Record, Who, own_answer};
 use super::body::{Allowances, BODY_LIMIT, Checked};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
-use super::{End, Log, RelayPlan};
+use super::{Args, End, RelayPlan};
 use crate::net::connect;
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
@@ -44,17 +42,56 @@ pub struct Guard {
     pub admit: Option<Scope>,
 }
 
+pub fn parse_uid(s: &str) -> Result<u32, String> {
+    crate::linux::users::uid_of(s).ok_or_else(|| format!("no user is called {s:?}"))
+}
+
+pub fn parse_gid(s: &str) -> Result<u32, String> {
+    crate::linux::users::gid_of(s).ok_or_else(|| format!("no group is called {s:?}"))
+}
+
+impl Guard {
+    /// The guard of `--http`, from its flags and rules file.
+    pub fn of(args: &Args) -> anyhow::Result<Option<Guard>> {
+        if !args.http {
+            return Ok(None);
+        }
+        let mut rules = RuleSet::new(&args.allow, &args.deny, args.read_only, &args.preset);
+        let mut peer_scoped = !args.allow_uid.is_empty() || !args.allow_gid.is_empty();
+        if let Some(file) = &args.rules {
+            let (scoped, everyone) = super::rulesfile::load(file)?;
+            peer_scoped |= !scoped.is_empty();
+            rules = rules.with_file(scoped, everyone);
+        }
+        if peer_scoped && !args.listen.is_unix() {
+            return Err(crate::error::Fail::usage(format!(
+                "rules for clients by uid or gid need a unix LISTEN (a TCP client has no \
+             credentials to check); {} is not one",
+                args.listen
+            ))
+            .into());
+        }
+        let admit = (!args.allow_uid.is_empty() || !args.allow_gid.is_empty()).then(|| Scope {
+            uids: args.allow_uid.clone(),
+            gids: args.allow_gid.clone(),
+        });
+        Ok(Some(Guard {
+            rules,
+            admit,
+            dry_run: args.dry_run,
+            allow: Allowances {
+                privileged: args.allow_privileged,
+                cap_add: args.allow_cap_add,
+                devices: args.allow_devices,
+                binds: args.allow_bind.clone(),
+                namespaces: args.allow_host_namespace.clone(),
+            },
+        }))
+    }
+}
+
 type ReqBody = Either<Incoming, http_body_util::Full<Bytes>>;
 type Upstream = hyper::client::conn::http1::SendRequest<ReqBody>;
-
-/// Who is on a connection, as every log line of it names them.
-pub struct Who {
-    pub id: u64,
-    pub peer: String,
-    pub cred: Vec<(&'static str, Value)>,
-    /// SO_PEERCRED of a unix client: the only identity the rules trust.
-    pub cred_raw: Option<crate::net::cred::Cred>,
-}
 
 /// One client connection.
 struct Conn {
@@ -70,210 +107,6 @@ struct Tunnel {
     client: OnUpgrade,
     upstream: OnUpgrade,
     record: Record,
-}
-
-/// How the guard decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Decision {
-    Allow,
-    Deny,
-    /// --dry-run: forwarded, but the rules would have denied it.
-    WouldDeny,
-    /// Refused before the rules: malformed, or a smuggling attempt.
-    Refuse,
-}
-
-impl Decision {
-    fn word(self) -> &'static str {
-        match self {
-            Decision::Allow => "allowed",
-            Decision::Deny => "denied",
-            Decision::WouldDeny => "would be denied (--dry-run)",
-            Decision::Refuse => "refused",
-        }
-    }
-}
-
-/// One request's log line, written when its answer has been sent (or the connection
-/// dropped it), so that it holds the bytes and time of a streamed answer too.
-struct Record {
-    log: Log,
-    who: Arc<Who>,
-    method: String,
-    target: String,
-    started: Instant,
-    status: u16,
-    decision: Decision,
-    rule: String,
-    /// Body bytes sent to the client.
-    bytes: u64,
-    /// After a 101: bytes up and down through the tunnel.
-    tunnel: Option<(u64, u64)>,
-    reason: Option<String>,
-}
-
-impl Drop for Record {
-    fn drop(&mut self) {
-        // Request lines are info: -q silences them, and then nothing is put together.
-        if self.log.ctx.quiet {
-            return;
-        }
-        let secs = self.started.elapsed().as_secs_f64();
-        let who = &self.who;
-        let amount = match self.tunnel {
-            Some((up, down)) => format!("tunnel {up} bytes up, {down} down"),
-            None => format!("{} bytes", self.bytes),
-        };
-        let text = format!(
-            "#{} {}: {} {} {}, {amount}, {secs:.3}s, {} (rule: {}){}",
-            who.id,
-            who.peer,
-            escape(&self.method),
-            escape(&self.target),
-            self.status,
-            self.decision.word(),
-            escape(&self.rule),
-            self.reason
-                .as_deref()
-                .map(|r| format!(": {}", escape(r)))
-                .unwrap_or_default()
-        );
-        let mut fields: Vec<(&str, Value)> = vec![
-            ("event", "request".into()),
-            ("id", who.id.into()),
-            ("peer", who.peer.clone().into()),
-        ];
-        fields.extend_from_slice(&who.cred);
-        fields.extend([
-            ("method", self.method.clone().into()),
-            ("target", self.target.clone().into()),
-            ("status", self.status.into()),
-            ("bytes", self.bytes.into()),
-        ]);
-        if let Some((up, down)) = self.tunnel {
-            fields.extend([("tunnel_up", up.into()), ("tunnel_down", down.into())]);
-        }
-        fields.extend([
-            ("duration_s", ((secs * 1e6).round() / 1e6).into()),
-            (
-                "decision",
-                match self.decision {
-                    Decision::Allow => "allow",
-                    Decision::Deny => "deny",
-                    Decision::WouldDeny => "would-deny",
-                    Decision::Refuse => "refuse",
-                }
-                .into(),
-            ),
-            ("rule", self.rule.clone().into()),
-            ("reason", self.reason.clone().into()),
-        ]);
-        self.log.line(text, fields, false);
-    }
-}
-
-/// A response body on its way to the client, counted; its record is logged once it ends.
-struct Logged {
-    body: Option<Incoming>,
-    own: Option<Bytes>,
-    record: Option<Record>,
-}
-
-impl Logged {
-    fn upstream(body: Incoming, record: Record) -> Logged {
-        Logged {
-            body: Some(body),
-            own: None,
-            record: Some(record),
-        }
-    }
-
-    fn own(bytes: Bytes, record: Option<Record>) -> Logged {
-        let mut l = Logged {
-            body: None,
-            own: Some(bytes),
-            record,
-        };
-        if let (Some(r), Some(b)) = (l.record.as_mut(), l.own.as_ref()) {
-            r.bytes = b.len() as u64;
-        }
-        l
-    }
-}
-
-impl Drop for Logged {
-    fn drop(&mut self) {
-        if let Some(rec) = self.record.as_mut()
-            && self.body.as_ref().is_some_and(|b| !b.is_end_stream())
-            && rec.reason.is_none()
-        {
-            rec.reason = Some("the client left before the answer ended".into());
-        }
-    }
-}
-
-impl Body for Logged {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let me = self.get_mut();
-        let Some(body) = me.body.as_mut() else {
-            let own = me.own.take().map(|b| Ok(Frame::data(b)));
-            if own.is_none() {
-                me.record = None;
-            }
-            return Poll::Ready(own);
-        };
-        let r = Pin::new(body).poll_frame(cx);
-        match &r {
-            Poll::Ready(Some(Ok(f))) => {
-                if let (Some(d), Some(rec)) = (f.data_ref(), me.record.as_mut()) {
-                    rec.bytes += d.len() as u64;
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                if let Some(rec) = me.record.as_mut() {
-                    rec.reason = Some(format!("answer cut: {e}"));
-                }
-            }
-            Poll::Ready(None) => me.record = None,
-            Poll::Pending => {}
-        }
-        r
-    }
-
-    fn is_end_stream(&self) -> bool {
-        match &self.body {
-            Some(b) => b.is_end_stream(),
-            None => self.own.is_none(),
-        }
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        match (&self.body, &self.own) {
-            (Some(b), _) => b.size_hint(),
-            (None, Some(o)) => SizeHint::with_exact(o.len() as u64),
-            (None, None) => SizeHint::with_exact(0),
-        }
-    }
-}
-
-/// An answer of udskit's own, with the JSON body the docker CLI prints as the message.
-fn own_answer(status: StatusCode, message: &str, record: Record, close: bool) -> Response<Logged> {
-    let body = format!("{}\n", serde_json::json!({ "message": message }));
-    let mut resp = Response::new(Logged::own(Bytes::from(body), Some(record)));
-    *resp.status_mut() = status;
-    resp.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    if close {
-        resp.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
-    resp
 }
 
 impl Conn {

@@ -5,6 +5,7 @@
 //! peer, bytes each way, duration and how it ended.
 
 mod accept;
+mod answer;
 mod body;
 mod copy;
 mod dump;
@@ -36,7 +37,7 @@ use crate::term::{Ctx, escape};
 use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome};
 use dump::Dump;
 use guard::Guard;
-use rules::{Preset, Rule, RuleSet};
+use rules::{Preset, Rule};
 use serde_json::Value;
 use side::Spare;
 
@@ -134,11 +135,11 @@ pub struct Args {
     pub rules: Option<PathBuf>,
     /// With --http on a unix LISTEN, let in only clients of user UID (a number or a name;
     /// repeatable; as SO_PEERCRED tells): the others get a 403
-    #[arg(long, value_name = "UID", requires = "http", value_parser = parse_uid)]
+    #[arg(long, value_name = "UID", requires = "http", value_parser = guard::parse_uid)]
     pub allow_uid: Vec<u32>,
     /// With --http on a unix LISTEN, let in only clients whose primary group is GID (a
     /// number or a name; repeatable); with --allow-uid, either lets a client in
-    #[arg(long, value_name = "GID", requires = "http", value_parser = parse_gid)]
+    #[arg(long, value_name = "GID", requires = "http", value_parser = guard::parse_gid)]
     pub allow_gid: Vec<u32>,
     /// With --http, let a container create (or exec) ask for a privileged container
     #[arg(long, requires = "http")]
@@ -159,52 +160,6 @@ pub struct Args {
     pub allow_devices: bool,
     #[command(flatten)]
     pub bind: BindOpts,
-}
-
-fn parse_uid(s: &str) -> Result<u32, String> {
-    crate::linux::users::uid_of(s).ok_or_else(|| format!("no user is called {s:?}"))
-}
-
-fn parse_gid(s: &str) -> Result<u32, String> {
-    crate::linux::users::gid_of(s).ok_or_else(|| format!("no group is called {s:?}"))
-}
-
-/// The guard of `--http`, from its flags and rules file.
-fn guard_of(args: &Args) -> anyhow::Result<Option<Guard>> {
-    if !args.http {
-        return Ok(None);
-    }
-    let mut rules = RuleSet::new(&args.allow, &args.deny, args.read_only, &args.preset);
-    let mut peer_scoped = !args.allow_uid.is_empty() || !args.allow_gid.is_empty();
-    if let Some(file) = &args.rules {
-        let (scoped, everyone) = rulesfile::load(file)?;
-        peer_scoped |= !scoped.is_empty();
-        rules = rules.with_file(scoped, everyone);
-    }
-    if peer_scoped && !args.listen.is_unix() {
-        return Err(crate::error::Fail::usage(format!(
-            "rules for clients by uid or gid need a unix LISTEN (a TCP client has no \
-             credentials to check); {} is not one",
-            args.listen
-        ))
-        .into());
-    }
-    let admit = (!args.allow_uid.is_empty() || !args.allow_gid.is_empty()).then(|| rules::Scope {
-        uids: args.allow_uid.clone(),
-        gids: args.allow_gid.clone(),
-    });
-    Ok(Some(Guard {
-        rules,
-        admit,
-        dry_run: args.dry_run,
-        allow: body::Allowances {
-            privileged: args.allow_privileged,
-            cap_add: args.allow_cap_add,
-            devices: args.allow_devices,
-            binds: args.allow_bind.clone(),
-            namespaces: args.allow_host_namespace.clone(),
-        },
-    }))
 }
 
 /// What every connection task needs, shared.
@@ -444,7 +399,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
-    let guard = guard_of(&args)?;
+    let guard = guard::Guard::of(&args)?;
     let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
         target: args.target.clone(),
@@ -532,7 +487,7 @@ async fn serve(
     let work = async {
         if plan.guard.is_some() {
             drop(spare);
-            let who = Arc::new(guard::Who {
+            let who = Arc::new(answer::Who {
                 id,
                 peer: peer_text.clone(),
                 cred: cred_json.clone(),
