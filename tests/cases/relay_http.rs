@@ -658,44 +658,48 @@ fn docker_cli_through_the_guard() {
         b"hello through the guard\n",
     ));
     assert_eq!(out, "hello through the guard\n");
-    // What a create asks for is checked: privileged, a bind of /, refused with the reason.
-    let err = denied(&docker(
-        d,
-        &rw_sock,
-        &[
-            "run",
-            "--rm",
-            "--privileged",
-            "--network",
-            "none",
-            "udskit/bb:t",
-            "true",
-        ],
-        b"",
-    ));
-    assert!(
-        err.contains("Error response from daemon: udskit: POST /v1.41/containers/create denied: privileged containers are not allowed (rule: body check, without --allow-privileged)"),
-        "{err}"
-    );
-    let err = denied(&docker(
-        d,
-        &rw_sock,
-        &[
-            "run",
-            "--rm",
-            "-v",
-            "/:/host",
-            "--network",
-            "none",
-            "udskit/bb:t",
-            "true",
-        ],
-        b"",
-    ));
-    assert!(
-        err.contains("denied: bind mounts of / from the host are not allowed (rule: body check, without --allow-bind /)"),
-        "{err}"
-    );
+    // What a create asks for is checked, under a preset that allows creating containers
+    // (watchtower) and under rules that allow running them: privileged, a bind of /.
+    let (_wt, wt_sock) = guard(d, "wt", &direct, &["--preset", "watchtower"]);
+    for sock in [&wt_sock, &rw_sock] {
+        let err = denied(&docker(
+            d,
+            sock,
+            &[
+                "run",
+                "--rm",
+                "--privileged",
+                "--network",
+                "none",
+                "udskit/bb:t",
+                "true",
+            ],
+            b"",
+        ));
+        assert!(
+            err.contains("Error response from daemon: udskit: POST /v1.41/containers/create denied: privileged containers are not allowed (rule: body check, without --allow-privileged)"),
+            "{err}"
+        );
+        let err = denied(&docker(
+            d,
+            sock,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                "/:/host",
+                "--network",
+                "none",
+                "udskit/bb:t",
+                "true",
+            ],
+            b"",
+        ));
+        assert!(
+            err.contains("denied: bind mounts of / from the host are not allowed (rule: body check, without --allow-bind /)"),
+            "{err}"
+        );
+    }
     // A bind under --allow-bind goes through, its body forwarded as it came.
     let volume = format!("{}:/s:ro", shared.display());
     let out = ok(&docker(
