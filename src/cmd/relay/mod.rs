@@ -60,8 +60,13 @@ use side::Spare;
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
 ///
+/// With --http the relay is a guard in front of an HTTP API such as docker.sock: it
+/// parses each request and forwards only what --allow/--deny, --read-only, --preset and
+/// --rules allow, checks what a container create asks for, and logs one line per request.
+///
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
+///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -114,10 +119,10 @@ pub struct Args {
     /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
     /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
     /// and the first --allow or --deny that matches decides
-    #[arg(long, value_name = "'METHOD PATH-GLOB'", requires = "http", value_parser = rules::parse_allow)]
+    #[arg(long, value_name = "METHOD PATH-GLOB", requires = "http", value_parser = rules::parse_allow)]
     pub allow: Vec<Rule>,
     /// With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB
-    #[arg(long, value_name = "'METHOD PATH-GLOB'", requires = "http", value_parser = rules::parse_deny)]
+    #[arg(long, value_name = "METHOD PATH-GLOB", requires = "http", value_parser = rules::parse_deny)]
     pub deny: Vec<Rule>,
     /// With --http, allow GET and HEAD only, and never the endpoints that read files or
     /// secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)
