@@ -581,7 +581,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --json --dump --dump-file --busy-poll --copier --force --mode --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --busy-poll --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -617,6 +617,38 @@ _udskit() {
                     ;;
                 --copier)
                     COMPREPLY=($(compgen -W "splice buffer" -- "${cur}"))
+                    return 0
+                    ;;
+                --allow)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --deny)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preset)
+                    COMPREPLY=($(compgen -W "docker-readonly traefik watchtower" -- "${cur}"))
+                    return 0
+                    ;;
+                --rules)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-uid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-gid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-bind)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-host-namespace)
+                    COMPREPLY=($(compgen -W "pid ipc network userns uts cgroup" -- "${cur}"))
                     return 0
                     ;;
                 --mode)

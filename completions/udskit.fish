@@ -105,11 +105,32 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Wr
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow -d 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l deny -d 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l preset -d 'With --http, allow what a known client needs (README lists each preset\'s rules)' -r -f -a "docker-readonly\t'Everything --read-only allows: GET and HEAD, except what reads files or secrets'
+traefik\t'Traefik\'s docker provider: ping, version, info, events, containers, networks and, for swarm mode, services and tasks; GET only'
+watchtower\t'Watchtower: list and inspect containers and images, pull, stop, remove, create, start and rename containers, remove images, connect networks'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l rules -d 'With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-uid -d 'With --http on a unix LISTEN, let in only clients of user UID (a number or a name; repeatable; as SO_PEERCRED tells): the others get a 403' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-gid -d 'With --http on a unix LISTEN, let in only clients whose primary group is GID (a number or a name; repeatable); with --allow-uid, either lets a client in' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-bind -d 'With --http, let a create bind-mount host paths under PREFIX (repeatable); without it, no host path at all' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-host-namespace -d 'With --http, let a create share the host\'s NAMESPACE (repeatable)' -r -f -a "pid\t''
+ipc\t''
+network\t''
+userns\t''
+uts\t''
+cgroup\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l json -d 'Log as JSON lines on stderr (one object per connection, and a summary)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l json -l log-json -d 'Log as JSON lines on stderr (one object per connection, and a summary; with --http, one per request too)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l http -d 'Speak HTTP/1.1 with each client and forward only the requests the rules allow (a guard in front of docker.sock); the others get a 403 with a Docker-style JSON message'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l read-only -d 'With --http, allow GET and HEAD only, and never the endpoints that read files or secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With --http, forward every request, and log those the rules would have denied'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'

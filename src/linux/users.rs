@@ -27,6 +27,17 @@ pub fn uid_of(user: &str) -> Option<u32> {
     User::from_name(user).ok().flatten().map(|u| u.uid.as_raw())
 }
 
+/// The gid of a group name, or a number as is.
+pub fn gid_of(group: &str) -> Option<u32> {
+    if let Ok(n) = group.parse() {
+        return Some(n);
+    }
+    Group::from_name(group)
+        .ok()
+        .flatten()
+        .map(|g| g.gid.as_raw())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -37,5 +48,7 @@ mod tests {
         assert_eq!(super::uid_of("root"), Some(0));
         assert_eq!(super::uid_of("4242"), Some(4242));
         assert_eq!(super::uid_of("no-such-user-here"), None);
+        assert_eq!(super::gid_of("root"), Some(0));
+        assert_eq!(super::gid_of("no-such-group-here"), None);
     }
 }

@@ -14,5 +14,6 @@ mod ls_graph;
 mod ls_habits;
 mod peers;
 mod relay;
+mod relay_http;
 mod safe_bind;
 mod tcp;

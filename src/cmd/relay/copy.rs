@@ -90,7 +90,7 @@ impl Meter {
         )
     }
 
-    fn add(&self, dir: Direction, n: usize) {
+    pub fn add(&self, dir: Direction, n: usize) {
         let c = match dir {
             Direction::Up => &self.up,
             Direction::Down => &self.down,

@@ -5,9 +5,15 @@
 //! peer, bytes each way, duration and how it ended.
 
 mod accept;
+mod answer;
+mod body;
 mod copy;
 mod dump;
+mod framing;
+mod guard;
 mod itself;
+mod rules;
+mod rulesfile;
 mod side;
 
 use std::path::PathBuf;
@@ -30,6 +36,8 @@ use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
 use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome};
 use dump::Dump;
+use guard::Guard;
+use rules::{Preset, Rule};
 use serde_json::Value;
 use side::Spare;
 
@@ -52,8 +60,13 @@ use side::Spare;
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
 ///
+/// With --http the relay is a guard in front of an HTTP API such as docker.sock: it
+/// parses each request and forwards only what --allow/--deny, --read-only, --preset and
+/// --rules allow, checks what a container create asks for, and logs one line per request.
+///
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
+///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
@@ -76,8 +89,9 @@ pub struct Args {
     /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
     pub grace: Duration,
-    /// Log as JSON lines on stderr (one object per connection, and a summary)
-    #[arg(long)]
+    /// Log as JSON lines on stderr (one object per connection, and a summary; with
+    /// --http, one per request too)
+    #[arg(long, visible_alias = "log-json")]
     pub json: bool,
     /// Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time
     #[arg(long, value_enum, value_name = "FORMAT")]
@@ -98,6 +112,57 @@ pub struct Args {
         hide = true
     )]
     pub copier: Copier,
+    /// Speak HTTP/1.1 with each client and forward only the requests the rules allow (a
+    /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
+    #[arg(long, conflicts_with_all = ["dump", "busy_poll"])]
+    pub http: bool,
+    /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
+    /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
+    /// and the first --allow or --deny that matches decides
+    #[arg(long, value_name = "METHOD PATH-GLOB", requires = "http", value_parser = rules::parse_allow)]
+    pub allow: Vec<Rule>,
+    /// With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB
+    #[arg(long, value_name = "METHOD PATH-GLOB", requires = "http", value_parser = rules::parse_deny)]
+    pub deny: Vec<Rule>,
+    /// With --http, allow GET and HEAD only, and never the endpoints that read files or
+    /// secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)
+    #[arg(long, requires = "http")]
+    pub read_only: bool,
+    /// With --http, allow what a known client needs (README lists each preset's rules)
+    #[arg(long, value_enum, value_name = "NAME", requires = "http")]
+    pub preset: Vec<Preset>,
+    /// With --http, forward every request, and log those the rules would have denied
+    #[arg(long, requires = "http")]
+    pub dry_run: bool,
+    /// With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections
+    /// for clients by uid, user, gid or group (README, relay --http, shows one)
+    #[arg(long, value_name = "FILE", requires = "http")]
+    pub rules: Option<PathBuf>,
+    /// With --http on a unix LISTEN, let in only clients of user UID (a number or a name;
+    /// repeatable; as SO_PEERCRED tells): the others get a 403
+    #[arg(long, value_name = "UID", requires = "http", value_parser = guard::parse_uid)]
+    pub allow_uid: Vec<u32>,
+    /// With --http on a unix LISTEN, let in only clients whose primary group is GID (a
+    /// number or a name; repeatable); with --allow-uid, either lets a client in
+    #[arg(long, value_name = "GID", requires = "http", value_parser = guard::parse_gid)]
+    pub allow_gid: Vec<u32>,
+    /// With --http, let a container create (or exec) ask for a privileged container
+    #[arg(long, requires = "http")]
+    pub allow_privileged: bool,
+    /// With --http, let a create bind-mount host paths under PREFIX (repeatable); without
+    /// it, no host path at all
+    #[arg(long, value_name = "PREFIX", requires = "http", value_parser = body::parse_bind_prefix)]
+    pub allow_bind: Vec<String>,
+    /// With --http, let a create add capabilities (CapAdd, a service's CapabilityAdd)
+    #[arg(long, requires = "http")]
+    pub allow_cap_add: bool,
+    /// With --http, let a create share the host's NAMESPACE (repeatable)
+    #[arg(long, value_enum, value_name = "NAMESPACE", requires = "http")]
+    pub allow_host_namespace: Vec<body::HostNamespace>,
+    /// With --http, let a create give the container devices (Devices, DeviceRequests,
+    /// DeviceCgroupRules)
+    #[arg(long, requires = "http")]
+    pub allow_devices: bool,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -112,6 +177,11 @@ struct RelayPlan {
     busy: Option<BusyPoll>,
     log: Log,
     totals: Totals,
+    /// --http: the rules requests are judged by.
+    guard: Option<Guard>,
+    /// Cancelled once a stop signal came: HTTP connections end after their request in
+    /// flight, idle keep-alive ones at once.
+    draining: CancellationToken,
 }
 
 /// How a connection ended.
@@ -203,13 +273,21 @@ impl Log {
         }
     }
 
-    fn listening(&self, local: &Addr, target: &Addr) {
+    fn listening(&self, local: &Addr, target: &Addr, guard: Option<&Guard>) {
         let (l, t) = (local.to_string(), target.to_string());
         let reach = bind::reach(local);
         let shown = reach
             .as_ref()
             .map(|r| format!(" ({r})"))
             .unwrap_or_default();
+        let mode = match guard {
+            None => String::new(),
+            Some(g) => format!(
+                " as an HTTP guard ({} rules{})",
+                g.rules.len(),
+                if g.dry_run { ", --dry-run" } else { "" }
+            ),
+        };
         let mut fields = vec![
             ("event", "listening".into()),
             ("listen", l.as_str().into()),
@@ -218,9 +296,16 @@ impl Log {
         if let Some(r) = reach {
             fields.push(("reach", r.into()));
         }
+        if let Some(g) = guard {
+            fields.extend([
+                ("http", true.into()),
+                ("rules", g.rules.len().into()),
+                ("dry_run", g.dry_run.into()),
+            ]);
+        }
         self.line(
             format!(
-                "listening on {}{shown}, relaying to {}",
+                "listening on {}{shown}, relaying to {}{mode}",
                 escape(&l),
                 escape(&t)
             ),
@@ -327,6 +412,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
+    let guard = guard::Guard::of(&args)?;
     let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
         target: args.target.clone(),
@@ -341,8 +427,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             json: args.json,
         },
         totals: Totals::default(),
+        guard,
+        draining: CancellationToken::new(),
     });
-    plan.log.listening(&server.local, &args.target);
+    plan.log
+        .listening(&server.local, &args.target, plan.guard.as_ref());
     if plan.busy.is_some() {
         let plan = plan.clone();
         tokio::spawn(async move {
@@ -374,7 +463,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         let (id, plan, force) = (next_id, plan.clone(), force.clone());
         let ended = acceptor.ended.clone();
         stop.tracker.spawn(async move {
-            serve(id, client, spare, &peer, &plan, &force).await;
+            serve(id, client, spare, &peer, plan, &force).await;
             drop(permit);
             ended.notify_one();
         });
@@ -382,6 +471,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     drop(acceptor);
     // Stop accepting at once: clients now get "refused" and the socket file goes.
     drop(server);
+    plan.draining.cancel();
     stop.tracker.close();
     if tokio::time::timeout(args.grace, stop.tracker.wait())
         .await
@@ -401,14 +491,28 @@ async fn serve(
     client: Stream,
     spare: Spare,
     peer: &Peer,
-    plan: &RelayPlan,
+    plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
     let (peer_text, cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
-    let meter = Meter::default();
+    let meter = Arc::new(Meter::default());
+    let work = async {
+        if plan.guard.is_some() {
+            drop(spare);
+            let who = Arc::new(answer::Who {
+                id,
+                peer: peer_text.clone(),
+                cred: cred_json.clone(),
+                cred_raw: peer.cred,
+            });
+            guard::serve(client, who, plan.clone(), meter.clone()).await
+        } else {
+            connect_and_relay(id, client, spare, &plan, &meter).await
+        }
+    };
     let end = tokio::select! {
-        end = connect_and_relay(id, client, spare, plan, &meter) => end,
+        end = work => end,
         _ = force.cancelled() => End::Grace,
     };
     let t = &plan.totals;

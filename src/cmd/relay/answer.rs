@@ -1,0 +1,236 @@
+//! The guard's answers on their way to the client: a response body counted frame by
+//! frame (`Logged`), the one log line of each request, written when its answer has been
+//! sent or dropped so that it holds the bytes and time of a streamed answer too
+//! (`Record`), and udskit's own answers with the Docker-style JSON message.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::header::{CONNECTION, CONTENT_TYPE, HeaderValue};
+use hyper::{Response, StatusCode};
+use serde_json::Value;
+
+use super::Log;
+use crate::term::escape;
+
+/// Who is on a connection, as every log line of it names them.
+pub struct Who {
+    pub id: u64,
+    pub peer: String,
+    pub cred: Vec<(&'static str, Value)>,
+    /// SO_PEERCRED of a unix client: the only identity the rules trust.
+    pub cred_raw: Option<crate::net::cred::Cred>,
+}
+
+/// How the guard decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allow,
+    Deny,
+    /// --dry-run: forwarded, but the rules would have denied it.
+    WouldDeny,
+    /// Refused before the rules: malformed, or a smuggling attempt.
+    Refuse,
+}
+
+impl Decision {
+    fn word(self) -> &'static str {
+        match self {
+            Decision::Allow => "allowed",
+            Decision::Deny => "denied",
+            Decision::WouldDeny => "would be denied (--dry-run)",
+            Decision::Refuse => "refused",
+        }
+    }
+}
+
+/// One request's log line, written when its answer has been sent (or the connection
+/// dropped it), so that it holds the bytes and time of a streamed answer too.
+pub struct Record {
+    pub log: Log,
+    pub who: Arc<Who>,
+    pub method: String,
+    pub target: String,
+    pub started: Instant,
+    pub status: u16,
+    pub decision: Decision,
+    pub rule: String,
+    /// Body bytes sent to the client.
+    pub bytes: u64,
+    /// After a 101: bytes up and down through the tunnel.
+    pub tunnel: Option<(u64, u64)>,
+    pub reason: Option<String>,
+}
+
+impl Drop for Record {
+    fn drop(&mut self) {
+        // Request lines are info: -q silences them, and then nothing is put together.
+        if self.log.ctx.quiet {
+            return;
+        }
+        let secs = self.started.elapsed().as_secs_f64();
+        let who = &self.who;
+        let amount = match self.tunnel {
+            Some((up, down)) => format!("tunnel {up} bytes up, {down} down"),
+            None => format!("{} bytes", self.bytes),
+        };
+        let text = format!(
+            "#{} {}: {} {} {}, {amount}, {secs:.3}s, {} (rule: {}){}",
+            who.id,
+            who.peer,
+            escape(&self.method),
+            escape(&self.target),
+            self.status,
+            self.decision.word(),
+            escape(&self.rule),
+            self.reason
+                .as_deref()
+                .map(|r| format!(": {}", escape(r)))
+                .unwrap_or_default()
+        );
+        let mut fields: Vec<(&str, Value)> = vec![
+            ("event", "request".into()),
+            ("id", who.id.into()),
+            ("peer", who.peer.clone().into()),
+        ];
+        fields.extend_from_slice(&who.cred);
+        fields.extend([
+            ("method", self.method.clone().into()),
+            ("target", self.target.clone().into()),
+            ("status", self.status.into()),
+            ("bytes", self.bytes.into()),
+        ]);
+        if let Some((up, down)) = self.tunnel {
+            fields.extend([("tunnel_up", up.into()), ("tunnel_down", down.into())]);
+        }
+        fields.extend([
+            ("duration_s", ((secs * 1e6).round() / 1e6).into()),
+            (
+                "decision",
+                match self.decision {
+                    Decision::Allow => "allow",
+                    Decision::Deny => "deny",
+                    Decision::WouldDeny => "would-deny",
+                    Decision::Refuse => "refuse",
+                }
+                .into(),
+            ),
+            ("rule", self.rule.clone().into()),
+            ("reason", self.reason.clone().into()),
+        ]);
+        self.log.line(text, fields, false);
+    }
+}
+
+/// A response body on its way to the client, counted; its record is logged once it ends.
+pub struct Logged {
+    body: Option<Incoming>,
+    own: Option<Bytes>,
+    record: Option<Record>,
+}
+
+impl Logged {
+    pub fn upstream(body: Incoming, record: Record) -> Logged {
+        Logged {
+            body: Some(body),
+            own: None,
+            record: Some(record),
+        }
+    }
+
+    pub fn own(bytes: Bytes, record: Option<Record>) -> Logged {
+        let mut l = Logged {
+            body: None,
+            own: Some(bytes),
+            record,
+        };
+        if let (Some(r), Some(b)) = (l.record.as_mut(), l.own.as_ref()) {
+            r.bytes = b.len() as u64;
+        }
+        l
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        if let Some(rec) = self.record.as_mut()
+            && self.body.as_ref().is_some_and(|b| !b.is_end_stream())
+            && rec.reason.is_none()
+        {
+            rec.reason = Some("the client left before the answer ended".into());
+        }
+    }
+}
+
+impl Body for Logged {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let me = self.get_mut();
+        let Some(body) = me.body.as_mut() else {
+            let own = me.own.take().map(|b| Ok(Frame::data(b)));
+            if own.is_none() {
+                me.record = None;
+            }
+            return Poll::Ready(own);
+        };
+        let r = Pin::new(body).poll_frame(cx);
+        match &r {
+            Poll::Ready(Some(Ok(f))) => {
+                if let (Some(d), Some(rec)) = (f.data_ref(), me.record.as_mut()) {
+                    rec.bytes += d.len() as u64;
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(rec) = me.record.as_mut() {
+                    rec.reason = Some(format!("answer cut: {e}"));
+                }
+            }
+            Poll::Ready(None) => me.record = None,
+            Poll::Pending => {}
+        }
+        r
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.body {
+            Some(b) => b.is_end_stream(),
+            None => self.own.is_none(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match (&self.body, &self.own) {
+            (Some(b), _) => b.size_hint(),
+            (None, Some(o)) => SizeHint::with_exact(o.len() as u64),
+            (None, None) => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// An answer of udskit's own, with the JSON body the docker CLI prints as the message.
+pub fn own_answer(
+    status: StatusCode,
+    message: &str,
+    record: Record,
+    close: bool,
+) -> Response<Logged> {
+    let body = format!("{}\n", serde_json::json!({ "message": message }));
+    let mut resp = Response::new(Logged::own(Bytes::from(body), Some(record)));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if close {
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}

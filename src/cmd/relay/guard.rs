@@ -1,0 +1,450 @@
+//! `relay --http`: the guard. Each client connection is served by hyper's HTTP/1.1 server;
+//! every request is judged by the rules (`rules.rs`) and either answered by udskit itself
+//! (403 with a Docker-style JSON message, 400 for what must not reach the upstream) or
+//! forwarded on the connection's own connection to TARGET (hyper's client, kept alive,
+//! opened at the first request forwarded). Bodies stream both ways frame by frame, so
+//! `/events` and `logs?follow=1` arrive live and uploads are never held; a 101 answer
+//! turns both connections into the two-way copy. One log line per request (`answer.rs`).
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper::header::UPGRADE;
+use hyper::upgrade::OnUpgrade;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use super::answer::{Decision, Logged, Record, Who, own_answer};
+use super::body::{Allowances, BODY_LIMIT, Checked};
+use super::copy::Meter;
+use super::framing::{Flags, HEAD_LIMIT, Watched};
+use super::rules::{RoutePath, RuleSet, Scope, Verdict};
+use super::{Args, End, RelayPlan};
+use crate::net::connect;
+use crate::net::kind::Kind;
+use crate::net::stream::Stream;
+use crate::term::escape;
+
+/// What `--http` and its rules make of the relay.
+#[derive(Debug)]
+pub struct Guard {
+    pub rules: RuleSet,
+    /// Forward everything; log what the rules would have denied.
+    pub dry_run: bool,
+    /// What the body checks let through.
+    pub allow: Allowances,
+    /// --allow-uid/--allow-gid: the only clients let in.
+    pub admit: Option<Scope>,
+}
+
+pub fn parse_uid(s: &str) -> Result<u32, String> {
+    crate::linux::users::uid_of(s).ok_or_else(|| format!("no user is called {s:?}"))
+}
+
+pub fn parse_gid(s: &str) -> Result<u32, String> {
+    crate::linux::users::gid_of(s).ok_or_else(|| format!("no group is called {s:?}"))
+}
+
+impl Guard {
+    /// The guard of `--http`, from its flags and rules file.
+    pub fn of(args: &Args) -> anyhow::Result<Option<Guard>> {
+        if !args.http {
+            return Ok(None);
+        }
+        let mut rules = RuleSet::new(&args.allow, &args.deny, args.read_only, &args.preset);
+        let mut peer_scoped = !args.allow_uid.is_empty() || !args.allow_gid.is_empty();
+        if let Some(file) = &args.rules {
+            let (scoped, everyone) = super::rulesfile::load(file)?;
+            peer_scoped |= !scoped.is_empty();
+            rules = rules.with_file(scoped, everyone);
+        }
+        if peer_scoped && !args.listen.is_unix() {
+            return Err(crate::error::Fail::usage(format!(
+                "rules for clients by uid or gid need a unix LISTEN (a TCP client has no \
+             credentials to check); {} is not one",
+                args.listen
+            ))
+            .into());
+        }
+        let admit = (!args.allow_uid.is_empty() || !args.allow_gid.is_empty()).then(|| Scope {
+            uids: args.allow_uid.clone(),
+            gids: args.allow_gid.clone(),
+        });
+        Ok(Some(Guard {
+            rules,
+            admit,
+            dry_run: args.dry_run,
+            allow: Allowances {
+                privileged: args.allow_privileged,
+                cap_add: args.allow_cap_add,
+                devices: args.allow_devices,
+                binds: args.allow_bind.clone(),
+                namespaces: args.allow_host_namespace.clone(),
+            },
+        }))
+    }
+}
+
+type ReqBody = Either<Incoming, http_body_util::Full<Bytes>>;
+type Upstream = hyper::client::conn::http1::SendRequest<ReqBody>;
+
+/// One client connection.
+struct Conn {
+    who: Arc<Who>,
+    plan: Arc<RelayPlan>,
+    upstream: tokio::sync::Mutex<Option<Upstream>>,
+    flags: Arc<Flags>,
+    /// Set by the request answered 101: both sides' upgrades and its log record.
+    tunnel: std::sync::Mutex<Option<Tunnel>>,
+}
+
+struct Tunnel {
+    client: OnUpgrade,
+    upstream: OnUpgrade,
+    record: Record,
+}
+
+impl Conn {
+    fn record(&self, method: &str, target: &str) -> Record {
+        Record {
+            log: self.plan.log.clone(),
+            who: self.who.clone(),
+            method: method.to_string(),
+            target: target.to_string(),
+            started: Instant::now(),
+            status: 0,
+            decision: Decision::Allow,
+            rule: String::new(),
+            bytes: 0,
+            tunnel: None,
+            reason: None,
+        }
+    }
+
+    async fn handle(
+        self: Arc<Self>,
+        mut req: Request<Incoming>,
+    ) -> Result<Response<Logged>, Infallible> {
+        let guard = self.plan.guard.as_ref().expect("serving HTTP with a guard");
+        let method = req.method().as_str().to_string();
+        let target = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| req.uri().to_string(), |p| p.as_str().to_string());
+        let mut rec = self.record(&method, &target);
+        let refuse = |mut rec: Record, why: &str, close: bool| {
+            rec.status = 400;
+            rec.decision = Decision::Refuse;
+            rec.rule = "the guard's HTTP checks".into();
+            rec.reason = Some(why.to_string());
+            let msg = format!("udskit: {method} request refused: {why}");
+            Ok(own_answer(StatusCode::BAD_REQUEST, &msg, rec, close))
+        };
+        if let Some(admit) = &guard.admit
+            && !admit.covers(self.who.cred_raw.as_ref())
+        {
+            rec.status = 403;
+            rec.decision = Decision::Deny;
+            rec.rule = "--allow-uid/--allow-gid".into();
+            let who = match &self.who.cred_raw {
+                Some(c) => format!("uid {} gid {}", c.uid, c.gid),
+                None => "a client without credentials".into(),
+            };
+            let msg = format!(
+                "udskit: {method} {} denied: {who} is not let in (rule: --allow-uid/--allow-gid)",
+                req.uri().path()
+            );
+            return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+        }
+        if self.flags.conflict.load(Ordering::Relaxed) {
+            return refuse(
+                rec,
+                "it has both Content-Length and Transfer-Encoding (a request smuggling attempt)",
+                true,
+            );
+        }
+        let path = match RoutePath::new(req.uri().path()) {
+            Ok(p) => p,
+            Err(why) => return refuse(rec, &why, false),
+        };
+        let Verdict { allow, rule } =
+            guard
+                .rules
+                .decide(&method, &path, self.who.cred_raw.as_ref());
+        rec.rule = rule;
+        rec.decision = match (allow, guard.dry_run) {
+            (true, _) => Decision::Allow,
+            (false, true) => Decision::WouldDeny,
+            (false, false) => Decision::Deny,
+        };
+        if rec.decision == Decision::Deny {
+            rec.status = 403;
+            let msg = format!(
+                "udskit: {method} {} denied (rule: {})",
+                req.uri().path(),
+                rec.rule
+            );
+            return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+        }
+        let client_up = req
+            .headers()
+            .contains_key(UPGRADE)
+            .then(|| hyper::upgrade::on(&mut req));
+        let req = match Checked::of(&method, path.route()) {
+            None => req.map(Either::Left),
+            Some(what) => {
+                let (parts, body) = req.into_parts();
+                let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                    body, BODY_LIMIT,
+                ))
+                .await
+                {
+                    Ok(c) => c.to_bytes(),
+                    Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+                        rec.status = 413;
+                        rec.decision = Decision::Refuse;
+                        rec.rule = "the guard's body limit".into();
+                        let msg = format!(
+                            "udskit: {method} {} refused: its body is larger than the {} KiB the guard reads to check it",
+                            parts.uri.path(),
+                            BODY_LIMIT / 1024
+                        );
+                        return Ok(own_answer(StatusCode::PAYLOAD_TOO_LARGE, &msg, rec, true));
+                    }
+                    Err(e) => return refuse(rec, &format!("reading its body: {e}"), true),
+                };
+                let value: serde_json::Value = match serde_json::from_slice(&bytes) {
+                    Ok(v) => v,
+                    Err(e) => return refuse(rec, &format!("its body is not JSON: {e}"), false),
+                };
+                if let Err(r) = guard.allow.check(what, &value) {
+                    rec.rule = format!("body check, without {}", r.flag);
+                    if !guard.dry_run {
+                        rec.status = 403;
+                        rec.decision = Decision::Deny;
+                        rec.reason = Some(r.why.clone());
+                        let msg = format!(
+                            "udskit: {method} {} denied: {} (rule: {})",
+                            parts.uri.path(),
+                            r.why,
+                            rec.rule
+                        );
+                        return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+                    }
+                    rec.decision = Decision::WouldDeny;
+                    rec.reason = Some(r.why);
+                }
+                // Forwarded as it came, byte for byte.
+                Request::from_parts(parts, Either::Right(http_body_util::Full::new(bytes)))
+            }
+        };
+        match self.forward(req).await {
+            Err(why) => {
+                rec.status = 502;
+                rec.reason = Some(why.clone());
+                Ok(own_answer(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("udskit: {why}"),
+                    rec,
+                    false,
+                ))
+            }
+            Ok(mut resp) => {
+                rec.status = resp.status().as_u16();
+                if resp.status() == StatusCode::SWITCHING_PROTOCOLS
+                    && let Some(client) = client_up
+                {
+                    // From here the client's bytes are the tunnel's, not HTTP.
+                    self.flags.off.store(true, Ordering::Relaxed);
+                    let upstream = hyper::upgrade::on(&mut resp);
+                    if let Ok(mut t) = self.tunnel.lock() {
+                        *t = Some(Tunnel {
+                            client,
+                            upstream,
+                            record: rec,
+                        });
+                    }
+                    return Ok(resp.map(|_| Logged::own(Bytes::new(), None)));
+                }
+                Ok(resp.map(|b| Logged::upstream(b, rec)))
+            }
+        }
+    }
+
+    /// Sends a request on this connection's connection to TARGET (made now if there is
+    /// none yet, or the last one was closed).
+    async fn forward(&self, req: Request<ReqBody>) -> Result<Response<Incoming>, String> {
+        let mut slot = self.upstream.lock().await;
+        let usable = match slot.as_mut() {
+            Some(s) if !s.is_closed() => s.ready().await.is_ok(),
+            _ => false,
+        };
+        if !usable {
+            *slot = Some(self.connect().await?);
+        }
+        let sender = slot.as_mut().expect("connected just now");
+        let target = &self.plan.target;
+        sender
+            .ready()
+            .await
+            .map_err(|e| format!("{}: {e}", escape(&target.to_string())))?;
+        sender
+            .send_request(req)
+            .await
+            .map_err(|e| format!("forwarding to {}: {e}", escape(&target.to_string())))
+    }
+
+    async fn connect(&self) -> Result<Upstream, String> {
+        let plan = &self.plan;
+        let target = &plan.target;
+        let attempt = || connect::connect_once(target, Kind::Stream);
+        let connecting = tokio::time::timeout(
+            plan.connect_timeout,
+            connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
+        );
+        let stream = match connecting.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                let fail = crate::net::explain::connect_error(target, Kind::Stream, &e, None);
+                plan.log.ctx.warn(&fail.message);
+                return Err(fail.message);
+            }
+            Err(_) => {
+                let msg = format!(
+                    "connecting to {}: timed out after {} (--connect-timeout)",
+                    escape(&target.to_string()),
+                    crate::duration::show(plan.connect_timeout)
+                );
+                plan.log.ctx.warn(&msg);
+                return Err(msg);
+            }
+        };
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("talking to {}: {e}", escape(&target.to_string())))?;
+        tokio::spawn(async move {
+            let _ = conn.with_upgrades().await;
+        });
+        Ok(sender)
+    }
+}
+
+/// Serves one client connection until it ends; a 101 answer makes it the two-way copy.
+pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End {
+    let flags = Arc::new(Flags::default());
+    let io = TokioIo::new(Watched::new(client, meter.clone(), flags.clone()));
+    let idle = plan.idle_timeout;
+    let conn = Arc::new(Conn {
+        who,
+        plan,
+        upstream: tokio::sync::Mutex::new(None),
+        flags,
+        tunnel: std::sync::Mutex::new(None),
+    });
+    let svc = {
+        let conn = conn.clone();
+        hyper::service::service_fn(move |req| conn.clone().handle(req))
+    };
+    // No half_close: a client's EOF ends its connection (and its upstream one) at once, so
+    // a client gone from a quiet stream (/events) does not hold it open until the next
+    // event; a client that shuts down its sending side right after a request gets no answer.
+    let draining = conn.plan.draining.clone();
+    let served = async move {
+        let mut served = std::pin::pin!(
+            hyper::server::conn::http1::Builder::new()
+                .max_buf_size(HEAD_LIMIT)
+                .serve_connection(io, svc)
+                .with_upgrades()
+        );
+        tokio::select! {
+            r = served.as_mut() => r,
+            _ = draining.cancelled() => {
+                // A stop signal: the request in flight is answered, then the connection
+                // ends (an idle keep-alive client's at once), within --grace.
+                served.as_mut().graceful_shutdown();
+                served.await
+            }
+        }
+    };
+    let served = until_idle(served, &meter, idle).await;
+    let end = match served {
+        None => return End::Idle(idle.unwrap_or_default()),
+        Some(Ok(())) => End::Closed,
+        Some(Err(e)) if e.is_parse() || e.is_parse_too_large() => {
+            End::Error(format!("the client sent malformed HTTP: {e}"))
+        }
+        // Clients such as the docker CLI hang up once they have what they wanted, before
+        // an answer streamed (events, wait) ends; the request's line tells.
+        Some(Err(e)) if client_left(&e) => End::Closed,
+        Some(Err(e)) => End::Error(format!("client: {e}")),
+    };
+    let tunnel = conn.tunnel.lock().ok().and_then(|mut t| t.take());
+    let Some(Tunnel {
+        client,
+        upstream,
+        mut record,
+    }) = tunnel
+    else {
+        return end;
+    };
+    let copy = async {
+        let (c, u) = tokio::join!(client, upstream);
+        let (mut c, mut u) = (
+            TokioIo::new(c.map_err(|e| format!("client upgrade: {e}"))?),
+            TokioIo::new(u.map_err(|e| format!("upstream upgrade: {e}"))?),
+        );
+        tokio::io::copy_bidirectional(&mut c, &mut u)
+            .await
+            .map_err(|e| format!("tunnel: {e}"))
+    };
+    match until_idle(copy, &meter, idle).await {
+        None => End::Idle(idle.unwrap_or_default()),
+        Some(Ok(bytes)) => {
+            record.tunnel = Some(bytes);
+            End::Closed
+        }
+        Some(Err(e)) => {
+            record.reason = Some(e.clone());
+            End::Error(e)
+        }
+    }
+}
+
+/// Whether hyper's error is only the client hanging up.
+fn client_left(e: &hyper::Error) -> bool {
+    if e.is_incomplete_message() || e.is_canceled() {
+        return true;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+            );
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// `fut`, or None once no byte has moved for `idle`.
+async fn until_idle<T>(
+    fut: impl Future<Output = T>,
+    meter: &Meter,
+    idle: Option<Duration>,
+) -> Option<T> {
+    match idle {
+        Some(limit) => tokio::select! {
+            r = fut => Some(r),
+            _ = meter.idle(limit) => None,
+        },
+        None => Some(fut.await),
+    }
+}

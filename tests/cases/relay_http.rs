@@ -1,0 +1,887 @@
+//! `udskit relay --http`, the guard: rules, presets, its own 403 and 400 answers, streams
+//! and upgrades through it, against a recording python upstream (which tells whether a
+//! request reached it at all) and against a real Docker Engine driven by the docker CLI.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::support::peers::{have, python};
+use crate::support::servers::Dockerd;
+use crate::support::*;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// A guard on DIR/NAME.sock in front of `upstream`; stderr holds its log.
+fn guard(dir: &Path, name: &str, upstream: &Path, args: &[&str]) -> (Bg, PathBuf) {
+    let sock = dir.join(format!("{name}.sock"));
+    let mut c = udskit();
+    c.arg("relay")
+        .arg(&sock)
+        .arg(upstream)
+        .arg("--http")
+        .args(args);
+    c.stdout(Stdio::null());
+    let bg = Bg::spawn(c, dir, name);
+    wait_for_socket(&sock);
+    (bg, sock)
+}
+
+/// An HTTP upstream in python that appends every byte it receives to DIR/upstream.log
+/// (and `[conn]` per connection), and answers `200 ok` to each request head it reads.
+/// A request that carries a chunked body is answered once its first chunk arrived, while
+/// the rest may still be on the way.
+fn recording_upstream(dir: &Path) -> (Bg, PathBuf, PathBuf) {
+    let sock = dir.join("up.sock");
+    let log = dir.join("upstream.log");
+    let code = r#"
+import socket, sys, threading
+path, log = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX)
+s.bind(path)
+s.listen(16)
+def note(b):
+    with open(log, 'ab') as f:
+        f.write(b)
+def serve(c):
+    buf = b''
+    while True:
+        d = c.recv(65536)
+        if not d:
+            break
+        note(d)
+        buf += d
+        while b'\r\n\r\n' in buf:
+            head, buf = buf.split(b'\r\n\r\n', 1)
+            c.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok')
+    c.close()
+while True:
+    c, _ = s.accept()
+    note(b'[conn]\n')
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"#;
+    let mut c = python(code);
+    c.arg(&sock).arg(&log).stdout(Stdio::null());
+    let bg = Bg::spawn(c, dir, "upstream");
+    wait_for_socket(&sock);
+    (bg, sock, log)
+}
+
+fn upstream_saw(log: &Path) -> String {
+    String::from_utf8_lossy(&std::fs::read(log).unwrap_or_default()).into_owned()
+}
+
+/// Sends raw bytes to the guard (from a thread, as the guard may answer and close before
+/// it has read them all) and returns its whole answer, up to the guard's close. (A shut
+/// down write side would end the connection before the answer, as hyper serves it.)
+fn raw_exchange(sock: &Path, bytes: Vec<u8>) -> String {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(&bytes);
+    });
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    writer.join().unwrap();
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn status_of(answer: &str) -> &str {
+    answer.split(' ').nth(1).unwrap_or("")
+}
+
+/// The JSON message of one of the guard's own answers.
+fn message_of(answer: &str) -> String {
+    let body = answer.split("\r\n\r\n").nth(1).unwrap_or("");
+    let v: serde_json::Value =
+        serde_json::from_str(body.trim()).unwrap_or_else(|e| panic!("{e}: {answer:?}"));
+    v["message"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn malformed_requests_get_400_and_never_reach_upstream() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (g, sock) = guard(dir.path(), "g", &up, &[]);
+
+    let smuggle = b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /secrets HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    let answer = raw_exchange(&sock, smuggle);
+    assert_eq!(status_of(&answer), "400", "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: POST request refused: it has both Content-Length and Transfer-Encoding (a request smuggling attempt)"
+    );
+    // The same, with the Transfer-Encoding first and the head cut in two reads.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConte")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let answer = raw_exchange_on(s, b"nt-Length: 3\r\n\r\n0\r\n\r\n".to_vec());
+    assert_eq!(status_of(&answer), "400", "{answer}");
+
+    let answer = raw_exchange(&sock, b"garbage\r\n\r\n".to_vec());
+    assert_eq!(status_of(&answer), "400", "{answer}");
+
+    // hyper answers a head past its buffer with 431, a 4xx of its own.
+    let mut big = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1 << 20));
+    big.extend_from_slice(b"\r\n\r\n");
+    let answer = raw_exchange(&sock, big);
+    assert_eq!(status_of(&answer), "431", "{answer}");
+
+    for path in [
+        "/containers/json/../x/archive",
+        "/containers//json",
+        "/containers/%2e%2e/json",
+    ] {
+        let answer = raw_exchange(
+            &sock,
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").into_bytes(),
+        );
+        assert_eq!(status_of(&answer), "400", "{path}: {answer}");
+        assert!(
+            message_of(&answer).contains("not in canonical form"),
+            "{answer}"
+        );
+    }
+
+    assert_eq!(upstream_saw(&log), "", "the upstream saw a refused request");
+    // A sound request does reach it, on the same guard.
+    let answer = raw_exchange(
+        &sock,
+        b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    );
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
+    assert!(upstream_saw(&log).contains("[conn]\nGET /_ping HTTP/1.1\r\n"));
+    let err = g.stderr();
+    assert!(
+        err.contains("the client sent malformed HTTP: invalid HTTP method parsed"),
+        "{err}"
+    );
+}
+
+/// Like [`raw_exchange`], on a connection already open.
+fn raw_exchange_on(mut s: UnixStream, rest: Vec<u8>) -> String {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let _ = s.write_all(&rest);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn rules_first_match_wins_and_log_lines() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(
+        dir.path(),
+        "g",
+        &up,
+        &[
+            "--deny",
+            "POST /containers/*/kill",
+            "--allow",
+            "GET,POST /containers/**",
+            "--allow",
+            "GET /_ping",
+            "--log-json",
+        ],
+    );
+    let get = |method: &str, path: &str| {
+        raw_exchange(
+            &sock,
+            format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").into_bytes(),
+        )
+    };
+    let answer = get("POST", "/v1.41/containers/abc/kill");
+    assert_eq!(status_of(&answer), "403", "{answer}");
+    assert!(
+        answer.contains("content-type: application/json"),
+        "{answer}"
+    );
+    assert_eq!(
+        message_of(&answer),
+        "udskit: POST /v1.41/containers/abc/kill denied (rule: --deny 'POST /containers/*/kill')"
+    );
+    let answer = get("DELETE", "/containers/abc");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: DELETE /containers/abc denied (rule: none matched, denied by default)"
+    );
+    // A percent-encoded segment is judged decoded, as dockerd routes it.
+    assert_eq!(status_of(&get("POST", "/containers/abc/%6bill")), "403");
+    assert_eq!(upstream_saw(&log), "");
+    assert_eq!(
+        status_of(&get("POST", "/v1.41/containers/abc/start")),
+        "200"
+    );
+    assert_eq!(status_of(&get("HEAD", "/_ping")), "200");
+    let saw = upstream_saw(&log);
+    assert!(
+        saw.contains("POST /v1.41/containers/abc/start HTTP/1.1\r\n"),
+        "{saw}"
+    );
+    assert!(saw.contains("HEAD /_ping HTTP/1.1\r\n"), "{saw}");
+    assert!(!saw.contains("kill") && !saw.contains("DELETE"), "{saw}");
+
+    let err = g.wait_stderr("\"HEAD\"");
+    let requests: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "request")
+        .collect();
+    assert_eq!(requests.len(), 5, "{err}");
+    let kill = &requests[0];
+    assert_eq!(kill["method"], "POST");
+    assert_eq!(kill["target"], "/v1.41/containers/abc/kill");
+    assert_eq!(kill["status"], 403);
+    assert_eq!(kill["decision"], "deny");
+    assert_eq!(kill["rule"], "--deny 'POST /containers/*/kill'");
+    assert_eq!(kill["peer_pid"], std::process::id());
+    assert!(kill["id"].as_u64().unwrap() >= 1);
+    let start = &requests[3];
+    assert_eq!(start["status"], 200);
+    assert_eq!(start["bytes"], 2);
+    assert_eq!(start["decision"], "allow");
+    assert_eq!(start["rule"], "--allow 'GET,POST /containers/**'");
+}
+
+#[test]
+fn dry_run_forwards_and_says_what_it_would_deny() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--read-only", "--dry-run"]);
+    let answer = raw_exchange(
+        &sock,
+        b"DELETE /v1.41/containers/abc HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+    );
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    assert!(upstream_saw(&log).contains("DELETE /v1.41/containers/abc HTTP/1.1"));
+    let err = g.wait_stderr("DELETE");
+    assert!(
+        err.contains("DELETE /v1.41/containers/abc 200, 2 bytes,")
+            && err.contains("would be denied (--dry-run) (rule: none matched, denied by default)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn create_bodies_checked_and_forwarded_byte_for_byte() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(
+        dir.path(),
+        "g",
+        &up,
+        &[
+            "--allow",
+            "POST /containers/create",
+            "--allow-bind",
+            "/srv/data",
+        ],
+    );
+    let post = |body: &[u8], chunked: bool| {
+        let mut req = b"POST /v1.41/containers/create HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n".to_vec();
+        if chunked {
+            req.extend_from_slice(b"Transfer-Encoding: chunked\r\n\r\n");
+            for piece in body.chunks(7) {
+                req.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+                req.extend_from_slice(piece);
+                req.extend_from_slice(b"\r\n");
+            }
+            req.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            req.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
+            req.extend_from_slice(body);
+        }
+        raw_exchange(&sock, req)
+    };
+    // Go reads field names without regard to case, and the top-level copy of HostConfig.
+    for (body, why) in [
+        (
+            &br#"{"Image":"x","hostconfig":{"PRIVILEGED":true}}"#[..],
+            "privileged containers are not allowed",
+        ),
+        (
+            br#"{"Image":"x","Privileged":true}"#,
+            "privileged containers are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"Binds":["/srv/database:/x"]}}"#,
+            "bind mounts of /srv/database from the host are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"CapAdd":["SYS_ADMIN"]}}"#,
+            "added capabilities are not allowed",
+        ),
+        (
+            br#"{"HostConfig":{"PidMode":"host"}}"#,
+            "the host's pid namespace is not allowed",
+        ),
+    ] {
+        let answer = post(body, true);
+        assert_eq!(status_of(&answer), "403", "{answer}");
+        assert!(message_of(&answer).contains(why), "{answer}");
+    }
+    let answer = post(b"not json", false);
+    assert_eq!(status_of(&answer), "400", "{answer}");
+    let mut big = br#"{"Image":"x","Labels":{"a":""#.to_vec();
+    big.extend(std::iter::repeat_n(b'a', 1 << 20));
+    big.extend_from_slice(br#""}}"#);
+    let answer = post(&big, false);
+    assert_eq!(status_of(&answer), "413", "{answer}");
+    assert!(
+        message_of(&answer).contains("larger than the 1024 KiB"),
+        "{answer}"
+    );
+    assert_eq!(upstream_saw(&log), "");
+
+    // Allowed: forwarded unchanged, odd spacing, key order and escapes kept.
+    let body = br#"{ "Image" : "x",  "Env":["A=\u00e9"], "HostConfig":{"Binds":["/srv/data/sub:/d:ro"]} }"#;
+    let answer = post(body, false);
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    let saw = upstream_saw(&log);
+    assert!(saw.ends_with(std::str::from_utf8(body).unwrap()), "{saw}");
+}
+
+#[test]
+fn chunked_upload_streams_through() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(dir.path(), "g", &up, &["--allow", "POST /images/load"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(
+        b"POST /images/load HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nfirst!\r\n",
+    )
+    .unwrap();
+    // The first chunk reaches the upstream while the rest is not sent yet: nothing holds
+    // the body back until it is whole.
+    wait_until(Duration::from_secs(20), "the first chunk upstream", || {
+        upstream_saw(&log).contains("first!")
+    });
+    let answer = raw_exchange_on(
+        s,
+        b"4\r\nrest\r\n0\r\n\r\nGET /_ping HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(),
+    );
+    assert_eq!(status_of(&answer), "200", "{answer}");
+    wait_until(Duration::from_secs(20), "the rest upstream", || {
+        upstream_saw(&log).contains("rest\r\n0\r\n\r\n")
+    });
+}
+
+#[test]
+fn rule_syntax_is_a_usage_error() {
+    for (args, needle) in [
+        (&["--allow", "GET"][..], "is not METHOD PATH-GLOB"),
+        (&["--allow", "GET containers"][..], "must start with /"),
+        (&["--deny", "G3T /x"][..], "is not an HTTP method"),
+        (&["--allow", "GET /x["][..], "the path glob"),
+    ] {
+        let out = ud(&["relay", "/tmp/udskit-never.sock", "/tmp/up.sock", "--http"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(needle),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    // Rules without --http would mean nothing.
+    let out = ud(&[
+        "relay",
+        "/tmp/udskit-never.sock",
+        "/tmp/up.sock",
+        "--read-only",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr_of(&out).contains("--http"), "{}", stderr_of(&out));
+}
+
+/// The docker CLI, talking to `sock`, its config in `dir`.
+fn docker(dir: &Path, sock: &Path, args: &[&str], input: &[u8]) -> Output {
+    let mut c = Command::new("docker");
+    c.env("DOCKER_CONFIG", dir.join("docker-config"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .args(args);
+    run_with_input(c, input, LIMIT)
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        stderr_of(out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn denied(out: &Output) -> String {
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr_of(out)
+}
+
+/// Everything Docker on one dockerd (its start is the slow part): the docker CLI through
+/// guards with different rules.
+#[test]
+fn docker_cli_through_the_guard() {
+    if !have("dockerd") || !have("docker") || !have("tar") {
+        return;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    if !root {
+        eprintln!("\n!!! dockerd needs root: docker_cli_through_the_guard did NOT run !!!\n");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let engine = Dockerd::start(d);
+    let direct = engine.sock.clone();
+
+    // An image imported offline (straight to dockerd): a static busybox.
+    let rootfs = d.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for applet in ["sh", "cat", "echo", "sleep"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    let tar = Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    ok(&docker(
+        d,
+        &direct,
+        &["import", "-", "udskit/bb:t"],
+        &tar.stdout,
+    ));
+    ok(&docker(
+        d,
+        &direct,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "sl",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "sleep",
+            "1000",
+        ],
+        b"",
+    ));
+
+    // docker-readonly: what the CLI reads works, a run is refused with our message.
+    let (mut ro, ro_sock) = guard(d, "ro", &direct, &["--preset", "docker-readonly"]);
+    let v = ok(&docker(d, &ro_sock, &["version"], b""));
+    assert!(
+        v.contains("Server:") && v.contains("1.41 (minimum version"),
+        "{v}"
+    );
+    let ps = ok(&docker(d, &ro_sock, &["ps", "--format", "{{.Names}}"], b""));
+    assert_eq!(ps, "sl\n");
+    let images = ok(&docker(
+        d,
+        &ro_sock,
+        &["images", "--format", "{{.Repository}}:{{.Tag}}"],
+        b"",
+    ));
+    assert_eq!(images, "udskit/bb:t\n");
+    let err = denied(&docker(
+        d,
+        &ro_sock,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "echo",
+            "hi",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains(
+            "Error response from daemon: udskit: POST /v1.41/containers/create denied (rule: none matched, denied by default)"
+        ),
+        "{err}"
+    );
+    // Events stream live: a volume made before `docker events` starts shows first (the
+    // stream is open), one made while it runs shows at once.
+    ok(&docker(
+        d,
+        &direct,
+        &["volume", "create", "udskit-before"],
+        b"",
+    ));
+    let mut c = Command::new("docker");
+    c.env("DOCKER_CONFIG", d.join("docker-config"))
+        .arg("-H")
+        .arg(format!("unix://{}", ro_sock.display()))
+        .args([
+            "events",
+            "--since",
+            "10m",
+            "--filter",
+            "type=volume",
+            "--format",
+            "{{.Action}} {{.Actor.ID}}",
+        ])
+        .stdout(Stdio::piped());
+    let mut events = Bg::spawn(c, d, "events");
+    let mut stdout = events.child.stdout.take().unwrap();
+    let mut line = || {
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while !seen.ends_with(b"\n") {
+            assert_eq!(stdout.read(&mut byte).unwrap(), 1, "events ended");
+            seen.push(byte[0]);
+        }
+        String::from_utf8(seen).unwrap()
+    };
+    assert_eq!(line(), "create udskit-before\n");
+    ok(&docker(
+        d,
+        &direct,
+        &["volume", "create", "udskit-during"],
+        b"",
+    ));
+    assert_eq!(line(), "create udskit-during\n");
+    drop(events);
+    let log = ro.wait_stderr("GET /v1.41/events");
+    assert!(
+        log.contains("HEAD /_ping 200, 0 bytes,")
+            && log.contains("allowed (rule: --preset docker-readonly: allow GET /**)"),
+        "{log}"
+    );
+
+    // --read-only: docker cp out of a container reads its files, refused.
+    let (_ro2, ro2_sock) = guard(d, "ro2", &direct, &["--read-only"]);
+    let copy = d.join("copied");
+    let err = denied(&docker(
+        d,
+        &ro2_sock,
+        &["cp", "sl:/bin/busybox", copy.to_str().unwrap()],
+        b"",
+    ));
+    assert!(
+        err.contains("udskit: GET /v1.41/containers/sl/archive denied (rule: --read-only: deny * /containers/**/archive)"),
+        "{err}"
+    );
+    assert!(!copy.exists());
+    // ...which the same CLI does straight to dockerd (so the refusal is the guard's).
+    ok(&docker(
+        d,
+        &direct,
+        &["cp", "sl:/bin/busybox", copy.to_str().unwrap()],
+        b"",
+    ));
+    assert_eq!(sha256_file(&copy), sha256_file(Path::new("/bin/busybox")));
+
+    // Rules that allow running: output streamed through the attach upgrade, exec -i.
+    let shared = d.join("shared");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("f"), "from the host\n").unwrap();
+    let (mut rw, rw_sock) = guard(
+        d,
+        "rw",
+        &direct,
+        &[
+            "--allow-bind",
+            shared.to_str().unwrap(),
+            "--allow",
+            "POST /containers/**",
+            "--allow",
+            "POST /exec/*/start",
+            "--preset",
+            "docker-readonly",
+        ],
+    );
+    let out = ok(&docker(
+        d,
+        &rw_sock,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "echo",
+            "hi",
+        ],
+        b"",
+    ));
+    assert_eq!(out, "hi\n");
+    let out = ok(&docker(
+        d,
+        &rw_sock,
+        &["exec", "-i", "sl", "cat"],
+        b"hello through the guard\n",
+    ));
+    assert_eq!(out, "hello through the guard\n");
+    // What a create asks for is checked, under a preset that allows creating containers
+    // (watchtower) and under rules that allow running them: privileged, a bind of /.
+    let (_wt, wt_sock) = guard(d, "wt", &direct, &["--preset", "watchtower"]);
+    for sock in [&wt_sock, &rw_sock] {
+        let err = denied(&docker(
+            d,
+            sock,
+            &[
+                "run",
+                "--rm",
+                "--privileged",
+                "--network",
+                "none",
+                "udskit/bb:t",
+                "true",
+            ],
+            b"",
+        ));
+        assert!(
+            err.contains("Error response from daemon: udskit: POST /v1.41/containers/create denied: privileged containers are not allowed (rule: body check, without --allow-privileged)"),
+            "{err}"
+        );
+        let err = denied(&docker(
+            d,
+            sock,
+            &[
+                "run",
+                "--rm",
+                "-v",
+                "/:/host",
+                "--network",
+                "none",
+                "udskit/bb:t",
+                "true",
+            ],
+            b"",
+        ));
+        assert!(
+            err.contains("denied: bind mounts of / from the host are not allowed (rule: body check, without --allow-bind /)"),
+            "{err}"
+        );
+    }
+    // A bind under --allow-bind goes through, its body forwarded as it came.
+    let volume = format!("{}:/s:ro", shared.display());
+    let out = ok(&docker(
+        d,
+        &rw_sock,
+        &[
+            "run",
+            "--rm",
+            "-v",
+            &volume,
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "cat",
+            "/s/f",
+        ],
+        b"",
+    ));
+    assert_eq!(out, "from the host\n");
+    let log = rw.wait_stderr("/start 101");
+    assert!(
+        log.contains("POST /v1.41/containers/create 201,")
+            && log.contains("allowed (rule: --allow 'POST /containers/**')")
+            && log.contains("tunnel 24 bytes up, 32 down"),
+        "{log}"
+    );
+    drop(engine);
+}
+
+/// `udskit http` run as `nobody` (setpriv) or as ourselves (root).
+fn http_as(nobody: bool, args: &[&str]) -> Output {
+    let mut c = if nobody {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_udskit"));
+        c.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_udskit"))
+    };
+    c.arg("--color=never").arg("http").args(args);
+    run_with_input(c, b"", LIMIT)
+}
+
+#[test]
+fn rules_by_peer_uid_from_so_peercred() {
+    if !have("python3") || !have("setpriv") || !is_root() {
+        return;
+    }
+    if !http_as(true, &["--version"]).status.success() {
+        eprintln!("\n!!! uid 65534 cannot run the test binary: peer test did NOT run !!!\n");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let (_up, up, log) = recording_upstream(dir.path());
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "# everyone may ping\nrules = ['allow GET /_ping']\n\n[[peer]]\nuser = 'root'\nrules = ['allow POST /containers/create']\n",
+    )
+    .unwrap();
+    let (_g, sock) = guard(
+        dir.path(),
+        "g",
+        &up,
+        &["--rules", rules.to_str().unwrap(), "--mode", "666"],
+    );
+    let s = sock.to_str().unwrap();
+    let create = [
+        s,
+        "POST",
+        "/v1.41/containers/create",
+        "--json",
+        r#"{"Image":"x"}"#,
+    ];
+    let out = http_as(false, &create);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok",
+        "{}",
+        stderr_of(&out)
+    );
+    let out = http_as(true, &create);
+    let msg: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    assert_eq!(
+        msg["message"],
+        "udskit: POST /v1.41/containers/create denied (rule: none matched, denied by default)"
+    );
+    assert_eq!(http_as(true, &[s, "/_ping"]).stdout, b"ok");
+    let saw = upstream_saw(&log);
+    assert_eq!(
+        saw.matches("POST /v1.41/containers/create").count(),
+        1,
+        "{saw}"
+    );
+
+    // --allow-uid: nobody is not let in at all.
+    let (_g2, sock2) = guard(
+        dir.path(),
+        "g2",
+        &up,
+        &["--allow-uid", "root", "--mode", "666"],
+    );
+    let s2 = sock2.to_str().unwrap();
+    assert_eq!(http_as(false, &[s2, "/_ping"]).stdout, b"ok");
+    let out = http_as(true, &[s2, "/_ping"]);
+    let msg: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        msg["message"],
+        "udskit: GET /_ping denied: uid 65534 gid 65534 is not let in (rule: --allow-uid/--allow-gid)"
+    );
+    // A TCP client has no credentials to check.
+    let out = ud(&["relay", "tcp:0", s, "--http", "--allow-uid", "0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr_of(&out).contains("need a unix LISTEN"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+#[test]
+fn idle_timeout_closes_a_quiet_keep_alive_client() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, _log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--idle-timeout", "200ms"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    // The answer, then nothing more: the guard closes the connection once it is idle.
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let out = String::from_utf8_lossy(&out);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\n") && out.ends_with("\r\n\r\nok"),
+        "{out}"
+    );
+    let err = g.wait_stderr("idle timeout");
+    assert!(
+        err.contains("idle timeout, ") && err.contains(": no traffic for 200ms"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stop_signal_ends_idle_keep_alive_clients_at_once() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, _log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--grace", "120s"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(b"ok") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    g.wait_stderr("GET /_ping 200");
+    g.signal(15);
+    // The idle keep-alive client is closed at once, not at the end of --grace.
+    assert_eq!(g.wait_exit(Duration::from_secs(30)).code(), Some(143));
+    assert_eq!(s.read(&mut buf).unwrap(), 0);
+    let err = g.stderr();
+    assert!(
+        err.contains("relay done: 1 connections, 0 with errors"),
+        "{err}"
+    );
+    assert!(!err.contains("grace period"), "{err}");
+}
