@@ -32,6 +32,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand grpc 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
@@ -147,6 +148,31 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
         }
+        &'udskit;grpc'= {
+            cand -d 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default'
+            cand --data 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default'
+            cand -H 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64'
+            cand --header 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64'
+            cand --authority 'The :authority of every request'
+            cand --proto 'Take the schema from this .proto file instead of reflection (repeatable)'
+            cand -I 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in'
+            cand --import-path 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in'
+            cand --protoset 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)'
+            cand -m 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout'
+            cand --max-time 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout'
+            cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
+            cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand --emit-defaults 'Answers with fields at their default values too (the protobuf JSON mapping leaves them out)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
         &'udskit;relay'= {
             cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then'
             cand --idle-timeout 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)'
@@ -213,6 +239,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+            cand grpc 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand ls 'List listening unix sockets: path, type, state, processes, user, connections'
             cand generate 'Write completions and man pages'
@@ -227,6 +254,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help;recvfrom'= {
         }
         &'udskit;help;http'= {
+        }
+        &'udskit;help;grpc'= {
         }
         &'udskit;help;relay'= {
         }

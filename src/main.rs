@@ -4,7 +4,7 @@
 //! story and the data path of each subcommand):
 //!
 //! - `cli.rs`: the command line, global flags and the dispatch to a subcommand.
-//! - `cmd/`: one module per subcommand, owning its `Args` and `run`; `cmd/http/`,
+//! - `cmd/`: one module per subcommand, owning its `Args` and `run`; `cmd/http/`, `cmd/grpc/`,
 //!   `cmd/relay/` and `cmd/ls/` are folders holding their private pieces.
 //! - `io/`: stdin and the output writers, and the stdio <-> socket bridge with half-close.
 //! - `net/`: the address grammar, socket kinds and peer credentials, safe bind,
