@@ -609,3 +609,64 @@ fn grpc_peers_that_are_not_grpc() {
         "{err}"
     );
 }
+
+/// containerd offers no reflection: udskit says so, and its API works from a .proto file.
+#[test]
+fn grpc_containerd_without_reflection() {
+    if !have("containerd") {
+        return;
+    }
+    if !is_root() {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let sock = d.join("c.sock");
+    std::fs::write(
+        d.join("config.toml"),
+        format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n\
+             disabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{0}/c.sock\"\n[ttrpc]\n  address = \"{0}/c.sock.ttrpc\"\n",
+            d.display()
+        ),
+    )
+    .unwrap();
+    let mut c = Command::new("containerd");
+    c.arg("--config")
+        .arg(d.join("config.toml"))
+        .stdout(Stdio::null());
+    let _containerd = Bg::spawn(c, d, "containerd");
+    wait_for_socket(&sock);
+    let sock = sock.to_str().unwrap();
+    let out = grpc(&["--wait", "10s", sock, "list"], b"");
+    let err = failed(&out, 1);
+    assert!(
+        err.contains(
+            "the server does not offer reflection (neither grpc.reflection.v1 nor v1alpha)"
+        ),
+        "{err}"
+    );
+    let proto = fixture("containerd_version.proto");
+    let out = grpc(
+        &[
+            sock,
+            "--proto",
+            proto.to_str().unwrap(),
+            "call",
+            "containerd.services.version.v1.Version/Version",
+        ],
+        b"",
+    );
+    let got = objects(&ok(&out));
+    let version = Command::new("containerd")
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8(version.stdout).unwrap();
+    let reported = got[0]["version"].as_str().unwrap();
+    assert!(
+        !reported.is_empty() && version.contains(reported),
+        "{reported} vs {version}"
+    );
+}
