@@ -288,6 +288,58 @@ fn grpc_bidi_answers_each_line_as_it_arrives() {
     assert!(st.success(), "{st}: {}", bg.stderr());
 }
 
+/// A server stream of small messages to a reader that stops reading for a while: flow
+/// control holds the server back, nothing is lost, the connection is not dropped (h2's
+/// default budget for small frames closed it after about a hundred unread ones).
+#[test]
+fn grpc_server_stream_waits_for_a_slow_reader() {
+    if !grpcio_here() {
+        return;
+    }
+    use std::io::Read;
+    let dir = tempdir();
+    let srv = GrpcServer::start(dir.path(), true);
+    let progress = dir.path().join("progress");
+    let count = 120_000;
+    let mut c = udskit();
+    c.args([
+        "grpc",
+        srv.sock.to_str().unwrap(),
+        "call",
+        "udskit.test.Echo/ServerStream",
+        "-d",
+        &format!(
+            r#"{{"text":"x","count":{count},"progress":"{}"}}"#,
+            progress.display()
+        ),
+    ]);
+    let mut bg = Bg::spawn_piped(c, dir.path(), "udskit");
+    // Nothing read until the server has handed over 55,000 replies: more than fit in
+    // the stdout pipe and udskit's queue, so tens of thousands wait as HTTP/2 frames.
+    wait_until(LIMIT, "55,000 replies sent", || {
+        std::fs::read_to_string(&progress)
+            .is_ok_and(|n| n.trim().parse::<u32>().is_ok_and(|n| n >= 55_000))
+    });
+    let mut out = String::new();
+    bg.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let st = bg.wait_exit(LIMIT);
+    assert!(st.success(), "{st}: {}", bg.stderr());
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines.len(), count);
+    assert_eq!(
+        lines[count - 1],
+        format!(
+            r#"{{"text":"x","index":{},"kind":"SERVER_STREAM"}}"#,
+            count - 1
+        )
+    );
+}
+
 #[test]
 fn grpc_verbose_shows_headers_and_trailers() {
     if !grpcio_here() {

@@ -28,6 +28,11 @@ use crate::term::{Ctx, escape, stderr_line};
 /// in memory when the server reads slowly (HTTP/2 flow control holds the rest back).
 const QUEUED: usize = 16;
 
+/// Answers gathered into one write to stdout: 64 KiB takes a few hundred small messages in
+/// one write(2) (and one wakeup of the stdout thread) instead of one each, for a delay a
+/// person never sees (a batch ends as soon as no answer is waiting).
+const BATCH: usize = 64 * 1024;
+
 /// A `-d` argument: JSON itself, `@FILE` or `@-` (stdin).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
@@ -157,26 +162,52 @@ impl Call {
             })?;
             verbose(ctx, "< ", &[], resp.metadata());
             let mut stream = resp.into_inner();
+            let mut pending = Vec::new();
+            // Answers that have already arrived are written together: one write for many
+            // small messages, and each at once when the next has not come yet.
+            let flush = async |pending: &mut Vec<u8>| -> anyhow::Result<bool> {
+                if pending.is_empty() {
+                    return Ok(true);
+                }
+                let shown = tokio::select! {
+                    r = out.write(std::mem::take(pending).into()) => r,
+                    _ = stop.stopped() => return Ok(false),
+                };
+                match shown {
+                    Ok(()) => Ok(true),
+                    // The reader went away: nothing more will be shown.
+                    Err(e) if crate::error::is_broken_pipe(&e) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            };
             loop {
+                let waiting = !pending.is_empty();
                 let next = tokio::select! {
-                    n = stream.message() => n,
+                    biased;
+                    n = stream.message() => Some(n),
+                    () = std::future::ready(()), if waiting => None,
                     _ = stop.stopped() => return Ok(()),
                 };
                 match next {
-                    Ok(Some(msg)) => {
-                        let shown = tokio::select! {
-                            r = out.write(view.render(&msg)) => r,
-                            _ = stop.stopped() => return Ok(()),
-                        };
-                        match shown {
-                            Ok(()) => {}
-                            // The reader went away: nothing more will be shown.
-                            Err(e) if crate::error::is_broken_pipe(&e) => return Ok(()),
-                            Err(e) => return Err(e.into()),
+                    None => {
+                        if !flush(&mut pending).await? {
+                            return Ok(());
                         }
                     }
-                    Ok(None) => break,
-                    Err(s) => {
+                    Some(Ok(Some(msg))) => {
+                        view.render(&msg, &mut pending);
+                        if pending.len() >= BATCH && !flush(&mut pending).await? {
+                            return Ok(());
+                        }
+                    }
+                    Some(Ok(None)) => {
+                        if !flush(&mut pending).await? {
+                            return Ok(());
+                        }
+                        break;
+                    }
+                    Some(Err(s)) => {
+                        flush(&mut pending).await?;
                         verbose(ctx, "< ", &[], s.metadata());
                         return Err(status::fail(&s, what));
                     }
@@ -235,31 +266,33 @@ struct View {
 }
 
 impl View {
-    fn render(&self, msg: &DynamicMessage) -> Bytes {
-        let mut text = Vec::new();
+    /// `msg` as JSON and a newline, onto `text`.
+    fn render(&self, msg: &DynamicMessage, text: &mut Vec<u8>) {
+        let start = text.len();
         let indent = || PrettyFormatter::with_indent(b"  ");
         let r = match (self.pretty, self.color) {
             (true, true) => msg.serialize_with_options(
                 &mut serde_json::Serializer::with_formatter(
-                    &mut text,
+                    &mut *text,
                     ColoredFormatter::new(indent()),
                 ),
                 &self.options,
             ),
             (true, false) => msg.serialize_with_options(
-                &mut serde_json::Serializer::with_formatter(&mut text, indent()),
+                &mut serde_json::Serializer::with_formatter(&mut *text, indent()),
                 &self.options,
             ),
             (false, _) => msg.serialize_with_options(
-                &mut serde_json::Serializer::with_formatter(&mut text, CompactFormatter),
+                &mut serde_json::Serializer::with_formatter(&mut *text, CompactFormatter),
                 &self.options,
             ),
         };
         if let Err(e) = r {
-            text = format!("{{\"error\": {}}}", serde_json::Value::from(e.to_string())).into();
+            text.truncate(start);
+            let e = serde_json::Value::from(e.to_string());
+            text.extend_from_slice(format!("{{\"error\": {e}}}").as_bytes());
         }
         text.push(b'\n');
-        text.into()
     }
 }
 
