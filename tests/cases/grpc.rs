@@ -722,3 +722,36 @@ fn grpc_containerd_without_reflection() {
         "{reported} vs {version}"
     );
 }
+
+/// On a terminal (a pty from script(1)) answers are pretty-printed, coloured unless
+/// --color=never; piped they are one object per line (every other test).
+#[test]
+fn grpc_answers_are_pretty_on_a_terminal() {
+    if !grpcio_here() || !have("script") {
+        return;
+    }
+    let dir = tempdir();
+    let srv = GrpcServer::start(dir.path(), true);
+    let on_tty = |color: &str| {
+        let mut c = Command::new("script");
+        c.arg("-qec")
+            .arg(format!(
+                "{} --color={color} grpc {} call udskit.test.Echo/Unary -d '{{\"text\":\"t\"}}'",
+                env!("CARGO_BIN_EXE_udskit"),
+                srv.sock.display()
+            ))
+            .arg("/dev/null")
+            .stdin(Stdio::null());
+        let out = run_with_input(c, b"", LIMIT);
+        String::from_utf8(ok(&out).into_bytes())
+            .unwrap()
+            .replace("\r\n", "\n")
+    };
+    assert_eq!(
+        on_tty("never"),
+        "{\n  \"text\": \"t\",\n  \"kind\": \"UNARY\"\n}\n"
+    );
+    let coloured = on_tty("always");
+    assert!(coloured.contains("\x1b[1;34mtext\x1b[0m"), "{coloured:?}");
+    assert!(coloured.contains("\x1b[32mUNARY\x1b[0m"), "{coloured:?}");
+}
