@@ -755,3 +755,46 @@ fn grpc_answers_are_pretty_on_a_terminal() {
     assert!(coloured.contains("\x1b[1;34mtext\x1b[0m"), "{coloured:?}");
     assert!(coloured.contains("\x1b[32mUNARY\x1b[0m"), "{coloured:?}");
 }
+
+/// --wait retries until the server's socket appears; --connect-timeout bounds an attempt
+/// that hangs (a TCP listener whose accept queue is full).
+#[test]
+fn grpc_wait_and_connect_timeout() {
+    if !grpcio_here() {
+        return;
+    }
+    let dir = tempdir();
+    let mut c = udskit();
+    c.args(["grpc", "--wait", "30s"])
+        .arg(dir.path().join("grpc.sock"))
+        .args([
+            "call",
+            "udskit.test.Echo/Unary",
+            "-d",
+            r#"{"text":"waited"}"#,
+        ]);
+    let client = Bg::spawn_piped(c, dir.path(), "udskit");
+    let _srv = GrpcServer::start(dir.path(), true);
+    let (st, out) = client.finish(LIMIT);
+    assert!(st.success(), "{st}");
+    let got = objects(&String::from_utf8(out).unwrap());
+    assert_eq!(got[0]["text"], "waited");
+
+    let (_full, port) = crate::support::peers::unaccepting_tcp_listener(dir.path());
+    let out = grpc(
+        &[
+            &format!("tcp:127.0.0.1:{port}"),
+            "list",
+            "--connect-timeout",
+            "300ms",
+        ],
+        b"",
+    );
+    let err = failed(&out, 1);
+    assert!(
+        err.contains(&format!(
+            "connecting to tcp:127.0.0.1:{port}: no connection within 300ms (--connect-timeout)"
+        )),
+        "{err}"
+    );
+}

@@ -72,8 +72,8 @@ impl Call {
         ctx: &Ctx,
         stop: &Shutdown,
     ) -> anyhow::Result<()> {
+        let method = method.trim_start_matches('.');
         let (svc, name) = method
-            .trim_start_matches('.')
             .rsplit_once('/')
             .or_else(|| method.rsplit_once('.'))
             .ok_or_else(|| {
