@@ -414,6 +414,24 @@ fn grpc_status_reaches_the_exit_code() {
         b"",
     );
     assert!(failed(&out, 64 + 16).contains("UNAUTHENTICATED (code 16): who?"));
+    // Details (grpc-status-details-bin): a google.rpc.ErrorInfo, decoded.
+    let out = grpc(
+        &[
+            sock,
+            "call",
+            "udskit.test.Echo/Fail",
+            "-d",
+            r#"{"code": 9, "message": "not yet", "reason": "WARMING_UP"}"#,
+        ],
+        b"",
+    );
+    assert_eq!(
+        failed(&out, 64 + 9),
+        format!(
+            "udskit: error: udskit.test.Echo/Fail on unix:{sock}: the server answered FAILED_PRECONDITION (code 9): not yet \
+             (details: [{{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\",\"value\":{{\"domain\":\"udskit.test\",\"reason\":\"WARMING_UP\"}}}}])\n"
+        )
+    );
 }
 
 #[test]
