@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
+            [CompletionResult]::new('grpc', 'grpc', [CompletionResultType]::ParameterValue, 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Relay connections between two stream addresses (TCP <-> UDS)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
             [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
@@ -112,6 +113,32 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--hexdump', '--hexdump', [CompletionResultType]::ParameterName, 'Print each datagram as a hex dump after a line naming its size and sender')
             [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Send every datagram back to its sender (senders without an address get nothing)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace a live socket at the path (a dead one is always replaced)')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
+            [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('--verbose', '--verbose', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'udskit;grpc' {
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default')
+            [CompletionResult]::new('--data', '--data', [CompletionResultType]::ParameterName, 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default')
+            [CompletionResult]::new('-H', '-H ', [CompletionResultType]::ParameterName, 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64')
+            [CompletionResult]::new('--header', '--header', [CompletionResultType]::ParameterName, 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64')
+            [CompletionResult]::new('--authority', '--authority', [CompletionResultType]::ParameterName, 'The :authority of every request')
+            [CompletionResult]::new('--proto', '--proto', [CompletionResultType]::ParameterName, 'Take the schema from this .proto file instead of reflection (repeatable)')
+            [CompletionResult]::new('-I', '-I ', [CompletionResultType]::ParameterName, 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in')
+            [CompletionResult]::new('--import-path', '--import-path', [CompletionResultType]::ParameterName, 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in')
+            [CompletionResult]::new('--protoset', '--protoset', [CompletionResultType]::ParameterName, 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)')
+            [CompletionResult]::new('-m', '-m', [CompletionResultType]::ParameterName, 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout')
+            [CompletionResult]::new('--max-time', '--max-time', [CompletionResultType]::ParameterName, 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout')
+            [CompletionResult]::new('--wait', '--wait', [CompletionResultType]::ParameterName, 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)')
+            [CompletionResult]::new('--connect-timeout', '--connect-timeout', [CompletionResultType]::ParameterName, 'Give up a connection attempt that does not complete within DURATION')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
+            [CompletionResult]::new('--emit-defaults', '--emit-defaults', [CompletionResultType]::ParameterName, 'Answers with fields at their default values too (the protobuf JSON mapping leaves them out)')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)')
             [CompletionResult]::new('-v', '-v', [CompletionResultType]::ParameterName, 'Print more diagnostics on stderr')
@@ -282,6 +309,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('connect', 'connect', [CompletionResultType]::ParameterValue, 'Bridge stdin/stdout to a socket (like nc -U)')
             [CompletionResult]::new('sendto', 'sendto', [CompletionResultType]::ParameterValue, 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)')
             [CompletionResult]::new('recvfrom', 'recvfrom', [CompletionResultType]::ParameterValue, 'Receive datagrams on a unix socket and print them (a datagram server)')
+            [CompletionResult]::new('grpc', 'grpc', [CompletionResultType]::ParameterValue, 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)')
             [CompletionResult]::new('relay', 'relay', [CompletionResultType]::ParameterValue, 'Relay connections between two stream addresses (TCP <-> UDS)')
             [CompletionResult]::new('generate', 'generate', [CompletionResultType]::ParameterValue, 'Write completions and man pages')
             [CompletionResult]::new('http', 'http', [CompletionResultType]::ParameterValue, 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)')
@@ -299,6 +327,9 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             break
         }
         'udskit;help;recvfrom' {
+            break
+        }
+        'udskit;help;grpc' {
             break
         }
         'udskit;help;relay' {

@@ -22,6 +22,9 @@ _udskit() {
             udskit,generate)
                 cmd="udskit__subcmd__generate"
                 ;;
+            udskit,grpc)
+                cmd="udskit__subcmd__grpc"
+                ;;
             udskit,help)
                 cmd="udskit__subcmd__help"
                 ;;
@@ -48,6 +51,9 @@ _udskit() {
                 ;;
             udskit__subcmd__help,generate)
                 cmd="udskit__subcmd__help__subcmd__generate"
+                ;;
+            udskit__subcmd__help,grpc)
+                cmd="udskit__subcmd__help__subcmd__grpc"
                 ;;
             udskit__subcmd__help,help)
                 cmd="udskit__subcmd__help__subcmd__help"
@@ -77,7 +83,7 @@ _udskit() {
 
     case "${cmd}" in
         udskit)
-            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom relay generate http ls help"
+            opts="-q -v -h -V --color --quiet --verbose --help --version listen connect sendto recvfrom grpc relay generate http ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -162,8 +168,78 @@ _udskit() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        udskit__subcmd__grpc)
+            opts="-d -H -I -m -q -v -h -V --data --header --authority --proto --import-path --protoset --emit-defaults --max-time --wait --connect-timeout --color --quiet --verbose --help --version list describe call"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --header)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -H)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --authority)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proto)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --import-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -I)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protoset)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-time)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         udskit__subcmd__help)
-            opts="listen connect sendto recvfrom relay generate http ls help"
+            opts="listen connect sendto recvfrom grpc relay generate http ls help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -191,6 +267,20 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__help__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        udskit__subcmd__help__subcmd__grpc)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

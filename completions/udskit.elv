@@ -31,6 +31,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
+            cand grpc 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand generate 'Write completions and man pages'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
@@ -105,6 +106,31 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --hexdump 'Print each datagram as a hex dump after a line naming its size and sender'
             cand --echo 'Send every datagram back to its sender (senders without an address get nothing)'
             cand --force 'Replace a live socket at the path (a dead one is always replaced)'
+            cand -q 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
+            cand --quiet 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
+            cand -v 'Print more diagnostics on stderr'
+            cand --verbose 'Print more diagnostics on stderr'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'udskit;grpc'= {
+            cand -d 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default'
+            cand --data 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default'
+            cand -H 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64'
+            cand --header 'Metadata sent with the call and with reflection requests, ''name: value'' (repeatable); a name ending in -bin takes base64'
+            cand --authority 'The :authority of every request'
+            cand --proto 'Take the schema from this .proto file instead of reflection (repeatable)'
+            cand -I 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in'
+            cand --import-path 'Where imports of --proto files are looked up (repeatable; default: each file''s directory); google/protobuf''s own files are built in'
+            cand --protoset 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)'
+            cand -m 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout'
+            cand --max-time 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout'
+            cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
+            cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
+            cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
+            cand --emit-defaults 'Answers with fields at their default values too (the protobuf JSON mapping leaves them out)'
             cand -q 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
             cand --quiet 'Print no diagnostics on stderr, only errors and warnings (for http: curl''s -sS)'
             cand -v 'Print more diagnostics on stderr'
@@ -270,6 +296,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand connect 'Bridge stdin/stdout to a socket (like nc -U)'
             cand sendto 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
             cand recvfrom 'Receive datagrams on a unix socket and print them (a datagram server)'
+            cand grpc 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
             cand relay 'Relay connections between two stream addresses (TCP <-> UDS)'
             cand generate 'Write completions and man pages'
             cand http 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
@@ -283,6 +310,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;help;sendto'= {
         }
         &'udskit;help;recvfrom'= {
+        }
+        &'udskit;help;grpc'= {
         }
         &'udskit;help;relay'= {
         }

@@ -35,6 +35,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "listen" -d 'Stream se
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_needs_command" -f -a "grpc" -d 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "generate" -d 'Write completions and man pages'
 complete -c udskit -n "__fish_udskit_needs_command" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
@@ -95,6 +96,23 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s q -l quiet -d
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s V -l version -d 'Print version'
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s d -l data -d 'The request: JSON, @FILE or @- (stdin). For a streaming request, JSON messages one after the other (stdin: one per line, sent as each line arrives); stdin by default' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s H -l header -d 'Metadata sent with the call and with reflection requests, \'name: value\' (repeatable); a name ending in -bin takes base64' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l authority -d 'The :authority of every request' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l proto -d 'Take the schema from this .proto file instead of reflection (repeatable)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s I -l import-path -d 'Where imports of --proto files are looked up (repeatable; default: each file\'s directory); google/protobuf\'s own files are built in' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l protoset -d 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s m -l max-time -d 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call\'s deadline is sent to the server as grpc-timeout' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
+always\t''
+never\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l emit-defaults -d 'Answers with fields at their default values too (the protobuf JSON mapping leaves them out)'
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s v -l verbose -d 'Print more diagnostics on stderr'
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
@@ -222,12 +240,13 @@ complete -c udskit -n "__fish_udskit_using_subcommand ls" -s q -l quiet -d 'Prin
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand ls" -s V -l version -d 'Print version'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "generate" -d 'Write completions and man pages'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
-complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom relay generate http ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "listen" -d 'Stream server: accept clients and bridge, collect, echo or exec them'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "connect" -d 'Bridge stdin/stdout to a socket (like nc -U)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "sendto" -d 'Send datagrams to a unix datagram socket (syslog, NOTIFY_SOCKET, control sockets)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "recvfrom" -d 'Receive datagrams on a unix socket and print them (a datagram server)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "grpc" -d 'gRPC over a unix socket, like grpcurl (containerd, CRI and CSI sockets, sidecars)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "relay" -d 'Relay connections between two stream addresses (TCP <-> UDS)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "generate" -d 'Write completions and man pages'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "http" -d 'HTTP over a unix socket, like curl --unix-socket (Docker API, uvicorn, nginx)'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "ls" -d 'List listening unix sockets: path, type, state, processes, user, connections'
+complete -c udskit -n "__fish_udskit_using_subcommand help; and not __fish_seen_subcommand_from listen connect sendto recvfrom grpc relay generate http ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -4,13 +4,13 @@
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::cmd::{connect, generate, http, listen, ls, recvfrom, relay, sendto};
+use crate::cmd::{connect, generate, grpc, http, listen, ls, recvfrom, relay, sendto};
 use crate::term::{ColorWhen, Ctx};
 
 /// The Swiss-army knife for Unix domain sockets
 ///
-/// Stream servers and clients, HTTP over a socket, a fast TCP/UDS relay and a listing of who
-/// listens where, with one address grammar everywhere:
+/// Stream servers and clients, HTTP and gRPC over a socket, a fast TCP/UDS relay and a
+/// listing of who listens where, with one address grammar everywhere:
 ///
 ///   PATH, unix:PATH         a socket file (a bare argument is always a path)
 ///   @NAME, abstract:NAME    a Linux abstract name (no file on disk)
@@ -54,6 +54,7 @@ pub enum Command {
     Recvfrom(recvfrom::Args),
     // Boxed: its Args are several times the size of the others'.
     Http(Box<http::Args>),
+    Grpc(grpc::Args),
     Relay(relay::Args),
     Ls(ls::Args),
     #[command(hide = true)]
@@ -70,6 +71,7 @@ impl Command {
             Command::Sendto(args) => block_on(sendto::run(args, ctx)),
             Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
             Command::Http(args) => block_on(http::run(*args, ctx)),
+            Command::Grpc(args) => block_on(grpc::run(args, ctx)),
             Command::Relay(args) => block_on(relay::run(args, ctx)),
             Command::Ls(args) => ls::run(args, ctx),
             Command::Generate(args) => generate::run(args, Cli::command()),

@@ -5,7 +5,7 @@
 //!
 //! - `cli.rs`: the command line, global flags and the dispatch to a subcommand.
 //! - `cmd/`: one module per subcommand, owning its `Args` and `run`; `cmd/http/`,
-//!   `cmd/relay/`, `cmd/ls/` and `cmd/connect/` are folders holding their private pieces
+//!   `cmd/grpc/`, `cmd/relay/`, `cmd/ls/` and `cmd/connect/` are folders holding their private pieces
 //!   (connect's reads its `-q` before clap does).
 //! - `io/`: stdin and the output writers, and the stdio <-> socket bridge with half-close.
 //! - `net/`: the address grammar, socket kinds and peer credentials, safe bind,

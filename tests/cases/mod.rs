@@ -2,6 +2,7 @@ mod backpressure;
 mod connect;
 mod datagrams;
 mod generate;
+mod grpc;
 mod hostile_input;
 mod http;
 mod http_curl;
