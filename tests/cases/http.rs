@@ -1,40 +1,16 @@
 //! `udskit http` against real servers: uvicorn (a Starlette app from tests/fixtures), nginx
 //! (HTTP/1.1 and h2c), a real Docker Engine, and small python servers that misbehave.
 
-use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::support::peers::{have, have_python_modules, python, unaccepting_tcp_listener};
+use crate::support::http::{LIMIT, http, json, ok, uvicorn_here};
+use crate::support::peers::{have, python, unaccepting_tcp_listener};
 use crate::support::servers::{Dockerd, Nginx, Uvicorn};
 use crate::support::*;
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-/// `udskit http ARGS...` with `input` on stdin.
-fn http<S: AsRef<OsStr>>(args: &[S], input: &[u8]) -> Output {
-    let mut c = udskit();
-    c.arg("http").args(args);
-    run_with_input(c, input, LIMIT)
-}
-
-fn ok(out: &Output) -> &[u8] {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr:\n{}",
-        out.status.code(),
-        stderr_of(out)
-    );
-    &out.stdout
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(bytes)))
-}
 
 /// `size` bytes of the fixture's pattern: 0..255 repeated.
 fn pattern(size: usize) -> Vec<u8> {
@@ -54,10 +30,6 @@ fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-fn uvicorn_here() -> bool {
-    have("python3") && have_python_modules(&["uvicorn", "starlette"])
 }
 
 #[test]

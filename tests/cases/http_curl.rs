@@ -3,37 +3,13 @@
 //! --abstract-unix-socket, http+unix://, DOCKER_HOST) and the positional rule. Checked
 //! against uvicorn's Starlette app and, byte for byte, against what curl itself sends.
 
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 
+use crate::support::http::{LIMIT, http, json, ok, uvicorn_here};
 use crate::support::peers::{have, have_python_modules, python};
 use crate::support::servers::Uvicorn;
 use crate::support::*;
-
-const LIMIT: Duration = Duration::from_secs(60);
-
-fn http<S: AsRef<OsStr>>(args: &[S], input: &[u8]) -> Output {
-    let mut c = udskit();
-    c.arg("http").args(args);
-    run_with_input(c, input, LIMIT)
-}
-
-fn ok(out: &Output) -> &[u8] {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr:\n{}",
-        out.status.code(),
-        stderr_of(out)
-    );
-    &out.stdout
-}
-
-fn json(bytes: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(bytes)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(bytes)))
-}
 
 /// The value of header `name` in the app's /headers answer.
 fn header<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a str> {
@@ -43,10 +19,6 @@ fn header<'a>(v: &'a serde_json::Value, name: &str) -> Option<&'a str> {
         .iter()
         .find(|kv| kv[0] == name)
         .map(|kv| kv[1].as_str().unwrap())
-}
-
-fn uvicorn_here() -> bool {
-    have("python3") && have_python_modules(&["uvicorn", "starlette"])
 }
 
 fn usage_error(out: &Output, msg: &str) {

@@ -5,19 +5,15 @@
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::Duration;
 
+use crate::support::http::{LIMIT, ok, uvicorn_here};
 use crate::support::peers::{have, have_python_modules};
 use crate::support::pty::{On, udskit_on_pty};
 use crate::support::servers::{Nginx, Uvicorn};
 use crate::support::*;
 
-const LIMIT: Duration = Duration::from_secs(60);
-
 fn http<S: AsRef<OsStr>>(args: &[S]) -> Output {
-    let mut c = udskit();
-    c.arg("http").args(args);
-    run_with_input(c, b"", LIMIT)
+    crate::support::http::http(args, b"")
 }
 
 /// The same in `dir` (for -O, which writes into the current directory).
@@ -25,20 +21,6 @@ fn http_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
     let mut c = udskit();
     c.current_dir(dir).arg("http").args(args);
     run_with_input(c, b"", LIMIT)
-}
-
-fn ok(out: &Output) -> &[u8] {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stderr:\n{}",
-        out.status.code(),
-        stderr_of(out)
-    );
-    &out.stdout
-}
-
-fn uvicorn_here() -> bool {
-    have("python3") && have_python_modules(&["uvicorn", "starlette"])
 }
 
 /// The lines "line 0\n" ... the fixture's /encoded sends.

@@ -180,7 +180,7 @@ fn symlink_swapped_in_after_bind_redirects_nothing() {
         &["listen", "--echo", "--mode", "666", sock.to_str().unwrap()],
     );
     t.wait_log("bind(");
-    wait_for_socket(&sock);
+    wait_for_socket_file(&sock);
     std::fs::rename(&sock, dir.path().join("moved.sock")).unwrap();
     std::os::unix::fs::symlink(&private, &sock).unwrap();
     wait_until(T, "udskit to listen or exit", || settled(&mut t.strace));
@@ -227,7 +227,7 @@ fn socket_file_swapped_in_after_bind_is_not_taken_for_ours() {
         &["listen", "--echo", sock.to_str().unwrap()],
     );
     t.wait_log("bind(");
-    wait_for_socket(&sock);
+    wait_for_socket_file(&sock);
     std::fs::rename(&sock, dir.path().join("moved.sock")).unwrap();
     std::fs::rename(&other, &sock).unwrap();
     let swapped = identity(&sock);

@@ -3,6 +3,7 @@
 //! (socat, python3, curl, ...) that are either present or reported loudly.
 #![allow(dead_code)]
 
+pub mod http;
 pub mod peers;
 pub mod pty;
 pub mod servers;
@@ -43,7 +44,10 @@ pub fn wait_until(limit: Duration, what: &str, mut check: impl FnMut() -> bool) 
     }
 }
 
-/// Waits until a stream socket at `path` accepts a connection (without sending anything).
+/// Waits until the socket at `path` is ready for a client: the file is a socket and, for a
+/// stream or seqpacket socket, it listens (a server binds, then listens: a connect in
+/// between is refused). Read from /proc/net/unix, so that no connection is spent on it (a
+/// one-client server would take the probe for its client).
 pub fn wait_for_socket(path: &Path) {
     wait_until(
         Duration::from_secs(10),
@@ -51,8 +55,39 @@ pub fn wait_for_socket(path: &Path) {
         || {
             std::fs::symlink_metadata(path)
                 .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+                && !bound_but_not_listening(path)
         },
     );
+}
+
+/// Waits until a socket file is at `path`, listening or not (for a test that acts in the
+/// moment between a server's bind and its listen).
+pub fn wait_for_socket_file(path: &Path) {
+    wait_until(
+        Duration::from_secs(10),
+        &format!("socket file {}", path.display()),
+        || {
+            std::fs::symlink_metadata(path)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+        },
+    );
+}
+
+/// A stream or seqpacket socket is bound at `path` and does not listen yet (a socket
+/// bound under another name, as a long path is, is not seen here and counts as ready).
+fn bound_but_not_listening(path: &Path) -> bool {
+    const ACCEPTCON: u32 = 1 << 16;
+    let table = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
+    let want = path.to_string_lossy();
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 8
+            && f[7] == want
+            && matches!(f[4], "0001" | "0005")
+            // Unconnected: an accepted connection shows its listener's path too.
+            && f[5] == "01"
+            && u32::from_str_radix(f[3], 16).is_ok_and(|flags| flags & ACCEPTCON == 0)
+    })
 }
 
 /// Waits until the file exists (any type).
