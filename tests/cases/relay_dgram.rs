@@ -499,3 +499,41 @@ fn datagram_flags_and_addresses_are_checked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_of(&o).contains("carries datagrams, not a stream"));
 }
+
+#[test]
+fn a_sender_socket_expires_after_the_reply_timeout_and_a_new_one_serves_it() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_peer, port) = py_udp_receiver(dir.path(), 2, true);
+    let (r, front) = relay(
+        dir.path(),
+        &[
+            "-v",
+            "--reply-timeout",
+            "200ms",
+            "udp:0",
+            &format!("udp:127.0.0.1:{port}"),
+        ],
+    );
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.connect(("127.0.0.1", front)).unwrap();
+    let mut buf = [0u8; 16];
+    c.send(b"one").unwrap();
+    let k = c.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..k], b"one");
+    wait_until(LIMIT, "the sender's socket to expire", || {
+        r.stderr()
+            .contains("no datagram for 200ms, 1 datagrams up (3 bytes), 1 down")
+    });
+    // The same sender again: a new socket toward TARGET, and its answer still comes back.
+    c.send(b"two").unwrap();
+    let k = c.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..k], b"two");
+    let err = stop(r);
+    assert_eq!(err.matches("new sender").count(), 2, "{err}");
+    assert_eq!(count(&err, "senders"), 2, "{err}");
+    assert_eq!(count(&err, "down"), 2, "{err}");
+}

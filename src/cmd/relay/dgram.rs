@@ -616,8 +616,9 @@ impl Plan {
                 self.counts.oversize.fetch_add(1, Relaxed);
                 self.warn(
                     format!(
-                        "{peer}: a datagram of {size} bytes is too large for {to} ({e}); \
-                         dropped, never split"
+                        "{peer}: a datagram of {size} bytes is too large for {to} ({}); \
+                         dropped, never split",
+                        e.to_string().split(" (os error").next().unwrap_or_default()
                     ),
                     "oversize",
                 );
