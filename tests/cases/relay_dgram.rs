@@ -537,3 +537,35 @@ fn a_sender_socket_expires_after_the_reply_timeout_and_a_new_one_serves_it() {
     assert_eq!(count(&err, "senders"), 2, "{err}");
     assert_eq!(count(&err, "down"), 2, "{err}");
 }
+
+#[test]
+fn a_relay_waiting_for_a_full_receiver_still_stops_on_sigterm() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let back = dir.path().join("never.sock");
+    let front = dir.path().join("in.sock");
+    // A receiver that never reads: its queue fills and the relay waits (--on-full wait).
+    let _peer = py_late_receiver(dir.path(), &back, &dir.path().join("never"), 1);
+    let (r, _) = relay(dir.path(), &["--dgram", s(&front), s(&back)]);
+    let c = UnixDatagram::unbound().unwrap();
+    c.set_nonblocking(true).unwrap();
+    let mut sent = 0u64;
+    wait_until(
+        LIMIT,
+        "the relay's own queue to fill behind the full receiver",
+        || match c.send_to(b"x", &front) {
+            Ok(_) => {
+                sent += 1;
+                false
+            }
+            Err(e) => e.kind() == std::io::ErrorKind::WouldBlock,
+        },
+    );
+    let err = stop(r);
+    let (up, dropped) = (count(&err, "datagrams up"), count(&err, "dropped"));
+    assert_eq!(dropped, 0, "{err}");
+    assert!(up > 0 && up < sent, "{up} of {sent}: {err}");
+    assert!(!front.exists());
+}

@@ -183,6 +183,7 @@ struct Plan {
     table: Mutex<HashMap<Sender, Entry>>,
     /// Set once a drop for a full receiver has been logged: the next ones are counted only.
     told_full: std::sync::atomic::AtomicBool,
+    /// The stop signal: ends a wait for room, and the reply tasks.
     stop: CancellationToken,
 }
 
@@ -282,7 +283,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         counts: Counts::default(),
         table: Mutex::new(HashMap::new()),
         told_full: Default::default(),
-        stop: CancellationToken::new(),
+        stop: stop.token.clone(),
     });
     plan.listening(&local);
     let mut buf = vec![0u8; plan.listen.buffer()];
@@ -365,7 +366,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    plan.stop.cancel();
     stop.tracker.close();
     stop.tracker.wait().await;
     plan.summary();
