@@ -344,7 +344,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 plan.counts.errors.fetch_add(1, Relaxed);
                 plan.warn(
                     format!("{who}: {e}; datagram dropped"),
-                    "upstream unreachable",
+                    "upstream_unreachable",
                 );
                 continue;
             }
