@@ -1,6 +1,6 @@
 //! `udskit relay` for datagrams: UDP -> unix, unix -> UDP, unix -> unix, UDP -> UDP with
 //! socat, Python and logger as the real peers; request/response with two senders each
-//! getting its own answers; a datagram too large for the way on, counted and logged;
+//! getting its own answers; a megabyte unix datagram whole; a datagram too large for the way on, counted and logged;
 //! --on-full drop counting what it drops, --on-full wait losing nothing. Every test counts
 //! what was sent against what arrived.
 
@@ -568,4 +568,33 @@ fn a_relay_waiting_for_a_full_receiver_still_stops_on_sigterm() {
     assert_eq!(dropped, 0, "{err}");
     assert!(up > 0 && up < sent, "{up} of {sent}: {err}");
     assert!(!front.exists());
+}
+
+#[test]
+fn unix_to_unix_a_megabyte_datagram_arrives_whole() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let back = dir.path().join("back.sock");
+    let front = dir.path().join("front.sock");
+    let peer = py_unix_receiver(dir.path(), &back, 1);
+    let (r, _) = relay(dir.path(), &["--dgram", s(&front), s(&back)]);
+    let data = noise(7, 1_000_000);
+    // A datagram must fit in its sender's buffer: raise ours as a big sender would.
+    let sender = python(&format!(
+        "import socket,sys\nc=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n\
+         c.setsockopt(socket.SOL_SOCKET,socket.SO_SNDBUF,1<<21)\n\
+         c.sendto(sys.stdin.buffer.read(),{:?})",
+        s(&front)
+    ));
+    let o = run_with_input(sender, &data, LIMIT);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let (_, out) = peer.finish(LIMIT);
+    let got = hex_lines(&out);
+    assert_eq!(got.len(), 1);
+    assert_eq!(sha256(&got[0]), sha256(&data));
+    let err = stop(r);
+    assert_eq!(count(&err, "datagrams up"), 1, "{err}");
+    assert!(err.contains("(1000000 bytes)"), "{err}");
 }
