@@ -1,8 +1,8 @@
 //! `udskit relay` for datagrams: UDP -> unix, unix -> UDP, unix -> unix, UDP -> UDP with
 //! socat, Python and logger as the real peers; request/response with two senders each
-//! getting its own answers; a megabyte unix datagram whole; a datagram too large for the way on, counted and logged;
-//! --on-full drop counting what it drops, --on-full wait losing nothing. Every test counts
-//! what was sent against what arrived.
+//! getting its own answers; a megabyte unix datagram whole; a datagram too large for the
+//! way on, counted and logged; --on-full drop counting what it drops, --on-full wait
+//! losing nothing. Every test counts what was sent against what arrived.
 
 use std::collections::BTreeSet;
 use std::net::UdpSocket;
@@ -597,4 +597,46 @@ fn unix_to_unix_a_megabyte_datagram_arrives_whole() {
     let err = stop(r);
     assert_eq!(count(&err, "datagrams up"), 1, "{err}");
     assert!(err.contains("(1000000 bytes)"), "{err}");
+}
+
+#[test]
+fn unix_to_udp_answers_from_a_socat_udp_recvfrom_echo_come_back() {
+    if !have("socat") || !have("python3") || !have("ss") {
+        return;
+    }
+    let dir = tempdir();
+    // socat takes a port number: one the kernel just gave out, free again.
+    let port = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut echo = Command::new("socat");
+    echo.args([&format!("UDP-RECVFROM:{port},bind=127.0.0.1,fork"), "PIPE"]);
+    let _echo = Bg::spawn(echo, dir.path(), "socat-echo");
+    wait_until(LIMIT, "socat to bind its port", || {
+        Command::new("ss")
+            .args(["-ulnH"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(":{port} ")))
+    });
+    let front = dir.path().join("front.sock");
+    let (r, _) = relay(
+        dir.path(),
+        &["--dgram", s(&front), &format!("udp:127.0.0.1:{port}")],
+    );
+    let client = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\n\
+         s.settimeout(20)\nfor i in range(20):\n  s.sendto(b'q-%d' % i,{:?})\n  \
+         print(s.recv(100).decode(),flush=True)",
+        s(&dir.path().join("client.sock")),
+        s(&front)
+    ));
+    let o = run_with_input(client, b"", LIMIT);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let want: String = (0..20).map(|i| format!("q-{i}\n")).collect();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), want);
+    let err = stop(r);
+    assert_eq!(count(&err, "datagrams up"), 20, "{err}");
+    assert_eq!(count(&err, "down"), 20, "{err}");
 }
