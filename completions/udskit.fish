@@ -138,6 +138,9 @@ network\t''
 userns\t''
 uts\t''
 cgroup\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l reply-timeout -d 'For datagrams: keep a sender\'s own socket toward TARGET, and pass its answers back, until DURATION without a datagram either way [default: 30s]' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l on-full -d 'For datagrams: when a unix receiver\'s queue is full, wait for room, or drop the datagram and count it [default: wait]' -r -f -a "wait\t'Wait until the receiver has room (the relay\'s other traffic waits too)'
+drop\t'Drop the datagram and count it (as a UDP network would)'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -149,6 +152,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dgram -d 'Relay datagrams: unix LISTEN and TARGET are datagram sockets (implied by a udp: side)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'

@@ -1,5 +1,6 @@
 //! The one address grammar every subcommand accepts (README, "Addresses"):
-//! filesystem paths, Linux abstract names, the DOCKER_HOST `unix:///` form and TCP.
+//! filesystem paths, Linux abstract names, the DOCKER_HOST `unix:///` form, TCP and UDP
+//! (UDP only where datagrams make sense: `relay`).
 //! `Display` prints the canonical form, which parses back to the same address.
 
 use std::fmt;
@@ -11,7 +12,8 @@ pub const MAX_ABSTRACT: usize = 107;
 
 /// What every "address does not parse" error ends with.
 pub const FORMS: &str = "accepted forms: PATH, unix:PATH, @NAME, abstract:NAME, unix:@NAME, \
-     unix:///PATH, tcp:HOST:PORT, tcp:PORT, tcp:[IPV6]:PORT";
+     unix:///PATH, tcp:HOST:PORT, tcp:PORT, tcp:[IPV6]:PORT, udp:HOST:PORT, udp:PORT \
+     (relay; a unix side is a datagram socket with --dgram or beside udp:)";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Addr {
@@ -21,11 +23,17 @@ pub enum Addr {
     Abstract(Vec<u8>),
     /// TCP; `host` is a name or an IP literal (IPv6 without brackets).
     Tcp { host: String, port: u16 },
+    /// UDP, written like TCP; datagrams only (`relay`).
+    Udp { host: String, port: u16 },
 }
 
 impl Addr {
     pub fn is_unix(&self) -> bool {
-        !matches!(self, Addr::Tcp { .. })
+        !matches!(self, Addr::Tcp { .. } | Addr::Udp { .. })
+    }
+
+    pub fn is_udp(&self) -> bool {
+        matches!(self, Addr::Udp { .. })
     }
 
     /// The canonical form that `Display` prints, as the bytes it stands for: a path or an
@@ -42,7 +50,7 @@ impl Addr {
                 [prefix, raw].concat()
             }
             Addr::Abstract(name) => [b"@", name.as_slice()].concat(),
-            Addr::Tcp { .. } => self.to_string().into_bytes(),
+            Addr::Tcp { .. } | Addr::Udp { .. } => self.to_string().into_bytes(),
         }
     }
 
@@ -132,6 +140,13 @@ const SOCAT: &[(&str, &str)] = &[
     ("tcp", "tcp:"),
     ("tcp4", "tcp:"),
     ("tcp6", "tcp:"),
+    ("udp-sendto", "udp:"),
+    ("udp-recvfrom", "udp:"),
+    ("udp-recv", "udp:"),
+    ("udp-listen", "udp:"),
+    ("udp-connect", "udp:"),
+    ("udp", "udp:"),
+    ("udp4", "udp:"),
 ];
 
 /// An argument written in socat's address language: answered with the udskit spelling
@@ -140,9 +155,9 @@ fn socat_spelling(s: &str) -> Option<ParseError> {
     let (keyword, rest) = s.split_once(':')?;
     let keyword = keyword.to_ascii_lowercase();
     let rest = rest.split(',').next().unwrap_or_default();
-    if keyword.starts_with("udp") || keyword.starts_with("openssl") || keyword == "ssl" {
+    if keyword.starts_with("openssl") || keyword == "ssl" {
         return Some(ParseError(format!(
-            "'{s}' is a UDP or TLS address: udskit speaks unix sockets and TCP"
+            "'{s}' is a TLS address: udskit speaks unix sockets, TCP and UDP"
         )));
     }
     let (_, prefix) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
@@ -163,11 +178,12 @@ fn path(p: &str, written: &str) -> Result<Addr, ParseError> {
     Ok(Addr::Path(PathBuf::from(p)))
 }
 
-fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
+/// `HOST:PORT`, `PORT` or `[IPV6]:PORT` after `tcp:` or `udp:` (`proto`).
+fn host_port(rest: &str, written: &str, proto: &str) -> Result<(String, u16), ParseError> {
     let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
         let Some((host, port)) = v6.split_once("]:") else {
             return err(format!(
-                "'{written}': an IPv6 address is written tcp:[ADDR]:PORT"
+                "'{written}': an IPv6 address is written {proto}:[ADDR]:PORT"
             ));
         };
         (host, port)
@@ -175,7 +191,7 @@ fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
         match rest.rsplit_once(':') {
             Some((host, _)) if host.contains(':') => {
                 return err(format!(
-                    "'{written}': put an IPv6 address in brackets, tcp:[ADDR]:PORT"
+                    "'{written}': put an IPv6 address in brackets, {proto}:[ADDR]:PORT"
                 ));
             }
             Some((host, port)) => (host, port),
@@ -184,7 +200,7 @@ fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
     };
     if host.is_empty() {
         return err(format!(
-            "'{written}' has an empty host (tcp:PORT means 127.0.0.1)"
+            "'{written}' has an empty host ({proto}:PORT means 127.0.0.1)"
         ));
     }
     let port = port.parse::<u16>().map_err(|_| {
@@ -192,10 +208,7 @@ fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
             "'{written}': '{port}' is not a port number (0-65535)"
         ))
     })?;
-    Ok(Addr::Tcp {
-        host: host.to_string(),
-        port,
-    })
+    Ok((host.to_string(), port))
 }
 
 impl FromStr for Addr {
@@ -222,7 +235,12 @@ impl FromStr for Addr {
             return abstract_name(name, s);
         }
         if let Some(rest) = s.strip_prefix("tcp:") {
-            return tcp(rest, s);
+            let (host, port) = host_port(rest, s, "tcp")?;
+            return Ok(Addr::Tcp { host, port });
+        }
+        if let Some(rest) = s.strip_prefix("udp:") {
+            let (host, port) = host_port(rest, s, "udp")?;
+            return Ok(Addr::Udp { host, port });
         }
         if let Some(e) = socat_spelling(s) {
             return Err(e);
@@ -243,6 +261,8 @@ impl fmt::Display for Addr {
             Addr::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
             Addr::Tcp { host, port } if host.contains(':') => write!(f, "tcp:[{host}]:{port}"),
             Addr::Tcp { host, port } => write!(f, "tcp:{host}:{port}"),
+            Addr::Udp { host, port } if host.contains(':') => write!(f, "udp:[{host}]:{port}"),
+            Addr::Udp { host, port } => write!(f, "udp:{host}:{port}"),
         }
     }
 }
@@ -293,6 +313,14 @@ mod tests {
         assert_eq!(p("tcp:localhost:80"), t("localhost", 80));
         assert_eq!(p("tcp:0.0.0.0:80"), t("0.0.0.0", 80));
         assert_eq!(p("tcp:[::1]:9"), t("::1", 9));
+        let u = |h: &str, port| Addr::Udp {
+            host: h.into(),
+            port,
+        };
+        assert_eq!(p("udp:8125"), u("127.0.0.1", 8125));
+        assert_eq!(p("udp:0.0.0.0:53"), u("0.0.0.0", 53));
+        assert_eq!(p("udp:[::1]:9"), u("::1", 9));
+        assert!(!p("udp:1").is_unix() && p("udp:1").is_udp());
     }
 
     #[test]
@@ -312,8 +340,14 @@ mod tests {
                 "{socat} -> {e}"
             );
         }
-        let e = "udp:1234".parse::<Addr>().unwrap_err().to_string();
-        assert!(e.contains("UDP or TLS") && !e.contains("tcp:udp"), "{e}");
+        let e = "UDP-RECVFROM:1234,fork"
+            .parse::<Addr>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("udskit writes udp:1234"), "{e}");
+        let e = "OPENSSL:h:443".parse::<Addr>().unwrap_err().to_string();
+        let first = e.lines().next().unwrap_or_default();
+        assert!(first.contains("TLS") && !first.contains("tcp:"), "{e}");
         // A path that merely has a colon stays a path, and ./ makes anything one.
         assert_eq!(p("foo:80"), Addr::Path("foo:80".into()));
         assert_eq!(p("./TCP:1.2.3.4:80"), Addr::Path("./TCP:1.2.3.4:80".into()));
@@ -351,6 +385,9 @@ mod tests {
             "tcp:::1:80",
             "tcp:[::1]80",
             "tcp::80",
+            "udp:",
+            "udp:70000",
+            "udp::1:80",
         ] {
             let e = bad.parse::<Addr>().unwrap_err().to_string();
             assert!(e.contains(FORMS), "{bad:?} -> {e}");
@@ -383,6 +420,8 @@ mod tests {
             "tcp:1",
             "tcp:h:2",
             "tcp:[::1]:3",
+            "udp:7",
+            "udp:[::1]:8",
             "./@x",
             "rel",
         ] {

@@ -395,6 +395,13 @@ pub struct Server {
 
 /// Binds `addr` for a stream server (unix stream/seqpacket or TCP).
 pub async fn listen(addr: &Addr, kind: Kind, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<Server> {
+    if addr.is_udp() {
+        return Err(Fail::usage(format!(
+            "{addr}: a UDP address carries datagrams, not a stream (relay takes it, with a \
+             unix datagram socket or UDP on the other side)"
+        ))
+        .into());
+    }
     if let Addr::Tcp { .. } = addr {
         if kind != Kind::Stream {
             return Err(Fail::usage(format!("{addr}: --seqpacket needs a unix address")).into());

@@ -65,6 +65,10 @@ pub async fn connect_once(addr: &Addr, kind: Kind) -> io::Result<Stream> {
             let _ = s.set_nodelay(true);
             Ok(Stream::Tcp(s))
         }
+        Addr::Udp { .. } => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{addr} is a UDP address: it carries datagrams, not a stream"),
+        )),
         _ => Stream::from_unix_fd(try_connect_unix(addr, kind)?, kind),
     }
 }

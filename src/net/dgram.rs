@@ -201,6 +201,28 @@ impl Dgram {
         .map(|_| ())
     }
 
+    /// Sends one datagram if the receiver's queue has room now; a full one is an error of
+    /// kind WouldBlock (for callers that drop rather than wait).
+    pub fn try_send(&self, data: &[u8]) -> io::Result<()> {
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        match &self.target {
+            Some(t) => rustix::net::sendto(self.fd.get_ref(), data, flags, &t.addr),
+            None => rustix::net::send(self.fd.get_ref(), data, flags),
+        }
+        .map(|_| ())
+        .map_err(Into::into)
+    }
+
+    /// Receives one datagram, waiting for it.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        loop {
+            let mut guard = self.readable().await?;
+            if let Some(r) = self.try_recv(&mut guard, buf, false)? {
+                return Ok(r);
+            }
+        }
+    }
+
     /// Sends all `msgs`, as many per `sendmmsg` as the receiver's queue takes, waiting when
     /// it is full. On error, returns how many were sent.
     pub async fn send_many(&self, msgs: &[&[u8]]) -> Result<(), (usize, io::Error)> {

@@ -351,7 +351,7 @@ fn bound_socket(addr: &Addr) -> Option<diag::Sock> {
             diag::bound_to(m.dev(), m.ino()).ok()?
         }
         Addr::Abstract(name) => diag::bound_abstract(name).ok()?,
-        Addr::Tcp { .. } => None,
+        Addr::Tcp { .. } | Addr::Udp { .. } => None,
     }
 }
 

@@ -38,7 +38,7 @@ pub fn unix_target(addr: &Addr) -> anyhow::Result<UnixTarget> {
             _dir: None,
         }),
         Addr::Path(p) => long_path_target(p),
-        Addr::Tcp { .. } => unreachable!("unix_target called for {addr}"),
+        Addr::Tcp { .. } | Addr::Udp { .. } => unreachable!("unix_target called for {addr}"),
     }
 }
 

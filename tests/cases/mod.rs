@@ -15,6 +15,7 @@ mod ls_graph;
 mod ls_habits;
 mod peers;
 mod relay;
+mod relay_dgram;
 mod relay_http;
 mod safe_bind;
 mod tcp;

@@ -24,8 +24,9 @@ fn guard(dir: &Path, name: &str, upstream: &Path, args: &[&str]) -> (Bg, PathBuf
         .arg("--http")
         .args(args);
     c.stdout(Stdio::null());
-    let bg = Bg::spawn(c, dir, name);
-    wait_for_socket(&sock);
+    let mut bg = Bg::spawn(c, dir, name);
+    // The file appears at bind(), a moment before listen(): the log line comes after both.
+    bg.wait_stderr("listening");
     (bg, sock)
 }
 

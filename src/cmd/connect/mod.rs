@@ -80,6 +80,13 @@ pub struct Args {
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    if args.addr.is_udp() {
+        return Err(Fail::usage(format!(
+            "{}: a UDP address carries datagrams, not a stream (relay takes it)",
+            args.addr
+        ))
+        .into());
+    }
     if args.seqpacket && !args.addr.is_unix() {
         return Err(Fail::usage(format!("{}: --seqpacket needs a unix address", args.addr)).into());
     }

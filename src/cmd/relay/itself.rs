@@ -35,6 +35,9 @@ async fn same_place(listen: &Addr, target: &Addr) -> bool {
         (Addr::Tcp { host: lh, port: lp }, Addr::Tcp { host: th, port: tp }) => {
             lp == tp && *lp != 0 && reaches(lh, th, *lp).await
         }
+        (Addr::Udp { host: lh, port: lp }, Addr::Udp { host: th, port: tp }) => {
+            lp == tp && *lp != 0 && lh == th
+        }
         _ => false,
     }
 }

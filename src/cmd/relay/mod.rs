@@ -8,6 +8,7 @@ mod accept;
 mod answer;
 mod body;
 mod copy;
+mod dgram;
 mod dump;
 mod framing;
 mod guard;
@@ -60,6 +61,10 @@ use side::Spare;
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
 ///
+/// With a udp: side, or --dgram, the relay moves datagrams: unix sides are datagram
+/// sockets, each datagram goes on whole as one, and every sender gets its own socket
+/// toward TARGET so that answers come back to it (kept for --reply-timeout).
+///
 /// With --http the relay is a guard in front of an HTTP API such as docker.sock: it
 /// parses each request and forwards only what --allow/--deny, --read-only, --preset and
 /// --rules allow, checks what a container create asks for, and logs one line per request.
@@ -67,13 +72,15 @@ use side::Spare;
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
+///   udskit relay udp:8125 /var/run/datadog/dsd.socket
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME
+    /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT for datagrams
     #[arg(value_name = "LISTEN")]
     pub listen: Addr,
-    /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT;
+    /// udp:HOST:PORT for datagrams
     #[arg(value_name = "TARGET")]
     pub target: Addr,
     /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
@@ -163,6 +170,17 @@ pub struct Args {
     /// DeviceCgroupRules)
     #[arg(long, requires = "http")]
     pub allow_devices: bool,
+    /// Relay datagrams: unix LISTEN and TARGET are datagram sockets (implied by a udp: side)
+    #[arg(long)]
+    pub dgram: bool,
+    /// For datagrams: keep a sender's own socket toward TARGET, and pass its answers back,
+    /// until DURATION without a datagram either way [default: 30s]
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub reply_timeout: Option<Duration>,
+    /// For datagrams: when a unix receiver's queue is full, wait for room, or drop the
+    /// datagram and count it [default: wait]
+    #[arg(long, value_enum, value_name = "WHAT")]
+    pub on_full: Option<dgram::OnFull>,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -406,6 +424,20 @@ fn raise_fd_limit() {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     itself::refuse_loop(&args.listen, &args.target).await?;
+    if args.dgram || args.listen.is_udp() || args.target.is_udp() {
+        return dgram::run(args, ctx).await;
+    }
+    for (given, flag) in [
+        (args.reply_timeout.is_some(), "--reply-timeout"),
+        (args.on_full.is_some(), "--on-full"),
+    ] {
+        if given {
+            return Err(crate::error::Fail::usage(format!(
+                "{flag} is for datagram relays (a udp: side, or --dgram)"
+            ))
+            .into());
+        }
+    }
     let stop = Shutdown::install()?;
     raise_fd_limit();
     let dump = args
