@@ -85,6 +85,8 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
         'udskit;sendto' {
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Send from this address (PATH or @NAME; with --reply, answers arrive there)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --reply waits for the answers (500ms, 10s, 2m)')
+            [CompletionResult]::new('--fd', '--fd', [CompletionResultType]::ParameterName, 'Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the shell opened with `3<FILE`')
+            [CompletionResult]::new('--send-file', '--send-file', [CompletionResultType]::ParameterName, 'Open PATH read-only and pass it with the datagram (repeatable)')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file (0 to 777), given to it as bind creates it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Send each line of stdin as one datagram, without its newline')
@@ -109,7 +111,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file (0 to 777), given to it as bind creates it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('--newline', '--newline', [CompletionResultType]::ParameterName, 'Print a newline after each datagram')
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data (and fds when descriptors came with it)')
             [CompletionResult]::new('--hexdump', '--hexdump', [CompletionResultType]::ParameterName, 'Print each datagram as a hex dump after a line naming its size and sender')
             [CompletionResult]::new('--echo', '--echo', [CompletionResultType]::ParameterName, 'Send every datagram back to its sender (senders without an address get nothing)')
             [CompletionResult]::new('--force', '--force', [CompletionResultType]::ParameterName, 'Replace a live socket at the path (a dead one is always replaced)')

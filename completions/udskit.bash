@@ -757,7 +757,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__sendto)
-            opts="-l -r -q -v -h -V --lines --reply --bind --timeout --newline --force --mode --color --quiet --verbose --help --version"
+            opts="-l -r -q -v -h -V --lines --reply --bind --timeout --newline --fd --send-file --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -768,6 +768,14 @@ _udskit() {
                     return 0
                     ;;
                 --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -79,6 +79,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;sendto'= {
             cand --bind 'Send from this address (PATH or @NAME; with --reply, answers arrive there)'
             cand --timeout 'How long --reply waits for the answers (500ms, 10s, 2m)'
+            cand --fd 'Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the shell opened with `3<FILE`'
+            cand --send-file 'Open PATH read-only and pass it with the datagram (repeatable)'
             cand --mode 'Permission bits of the socket file (0 to 777), given to it as bind creates it'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand -l 'Send each line of stdin as one datagram, without its newline'
@@ -102,7 +104,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --mode 'Permission bits of the socket file (0 to 777), given to it as bind creates it'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --newline 'Print a newline after each datagram'
-            cand --json 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data'
+            cand --json 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data (and fds when descriptors came with it)'
             cand --hexdump 'Print each datagram as a hex dump after a line naming its size and sender'
             cand --echo 'Send every datagram back to its sender (senders without an address get nothing)'
             cand --force 'Replace a live socket at the path (a dead one is always replaced)'

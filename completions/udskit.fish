@@ -70,6 +70,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d '
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send from this address (PATH or @NAME; with --reply, answers arrive there)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l fd -d 'Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the shell opened with `3<FILE`' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l send-file -d 'Open PATH read-only and pass it with the datagram (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -88,7 +90,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'Whe
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l newline -d 'Print a newline after each datagram'
-complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data (and fds when descriptors came with it)'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l hexdump -d 'Print each datagram as a hex dump after a line naming its size and sender'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l echo -d 'Send every datagram back to its sender (senders without an address get nothing)'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'

@@ -1,0 +1,190 @@
+//! Descriptors over unix sockets (SCM_RIGHTS): `sendto --fd/--send-file` read by Python's
+//! `socket.recv_fds`, `recvfrom` describing what Python's `socket.send_fds` passes (file,
+//! pipe, socket) in its log and --json and closing it, and MSG_CTRUNC at the open-file limit.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::peers::{have, python};
+use crate::support::*;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn s(p: &std::path::Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn sendto_fd_and_send_file_reach_python_recv_fds() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let a = dir.path().join("a.txt");
+    let b = dir.path().join("b.bin");
+    std::fs::write(&a, b"first file\n").unwrap();
+    let binary = random_bytes(5000);
+    std::fs::write(&b, &binary).unwrap();
+    // Prints the datagram, then each descriptor's whole content in hex.
+    let mut py = python(&format!(
+        "import socket,sys,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\n\
+         print('ready',file=sys.stderr,flush=True)\n\
+         msg,fds,flags,addr=socket.recv_fds(s,4096,10)\nprint(msg.hex())\nprint(len(fds))\n\
+         for f in fds:\n  os.lseek(f,0,0)\n  print(os.read(f,1<<20).hex())\n",
+        s(&sock)
+    ));
+    py.stdout(Stdio::piped());
+    let mut rx = Bg::spawn(py, dir.path(), "py");
+    rx.wait_stderr("ready");
+    let mut c = udskit();
+    c.args([
+        "sendto",
+        "--fd",
+        "0",
+        "--send-file",
+        s(&b),
+        s(&sock),
+        "with",
+        "fds",
+    ]);
+    c.stdin(std::fs::File::open(&a).unwrap());
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (st, stdout) = rx.finish(LIMIT);
+    assert!(st.success());
+    let text = String::from_utf8(stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let hex = |d: &[u8]| d.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(lines[0], hex(b"with fds"));
+    assert_eq!(lines[1], "2");
+    assert_eq!(lines[2], hex(b"first file\n"));
+    assert_eq!(lines[3], hex(&binary));
+}
+
+#[test]
+fn sendto_refuses_a_closed_descriptor_and_a_missing_file() {
+    let dir = tempdir();
+    let sock = dir.path().join("none.sock");
+    let out = udskit()
+        .args(["sendto", "--fd", "77", s(&sock), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("udskit: error: --fd 77: not an open descriptor"),
+        "{}",
+        stderr_of(&out)
+    );
+    let missing = dir.path().join("missing");
+    let out = udskit()
+        .args(["sendto", "--send-file", s(&missing), s(&sock), "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("to pass it (--send-file): No such file"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// Python sends a regular file, a pipe's read end and one end of a socket pair; recvfrom
+/// must show all three, then close them: Python sees the pipe broken (EPIPE) and the socket
+/// pair's other end at EOF while recvfrom is still running.
+#[test]
+fn recvfrom_shows_python_send_fds_and_closes_them() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let file = dir.path().join("passed.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let mut c = udskit();
+    c.args(["recvfrom", "--json", s(&sock)]);
+    c.stdout(Stdio::piped());
+    let mut rx = Bg::spawn(c, dir.path(), "recvfrom");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import socket,os,time,signal\nsignal.signal(signal.SIGPIPE,signal.SIG_DFL)\n\
+         s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\nf=os.open({:?},os.O_RDONLY)\n\
+         r,w=os.pipe()\na,b=socket.socketpair()\n\
+         s.connect({:?})\nsocket.send_fds(s,[b'three'],[f,r,b.fileno()])\n\
+         os.close(f);os.close(r);b.close()\nsignal.signal(signal.SIGPIPE,signal.SIG_IGN)\n\
+         deadline=time.time()+15\nbroken=False\n\
+         while time.time()<deadline and not broken:\n\
+         \x20 try:\n    os.write(w,b'x')\n    time.sleep(0.01)\n\
+         \x20 except BrokenPipeError:\n    broken=True\n\
+         a.settimeout(15)\nprint('pipe closed' if broken else 'pipe open')\n\
+         print('socket eof' if a.recv(1)==b'' else 'socket data')\n",
+        s(&file),
+        s(&sock)
+    ));
+    let out = run_with_input(py, b"", LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pipe closed\nsocket eof\n",
+        "recvfrom kept a passed descriptor open; its stderr:\n{}",
+        rx.stderr()
+    );
+    let log = rx.wait_stderr("pipe inode");
+    assert!(log.contains(&format!("regular file {}", s(&file))), "{log}");
+    assert!(log.contains("socket unix stream inode"), "{log}");
+    rx.signal(15);
+    let (_, stdout) = rx.finish(LIMIT);
+    let line: serde_json::Value =
+        serde_json::from_slice(stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(line["data"], "three");
+    let fds = line["fds"].as_array().unwrap();
+    assert_eq!(fds.len(), 3);
+    assert_eq!(fds[0]["kind"], "regular file");
+    assert_eq!(fds[0]["target"], s(&file));
+    assert_eq!(fds[0]["size"], 5);
+    assert_eq!(fds[1]["kind"], "pipe");
+    assert!(fds[1]["target"].as_str().unwrap().starts_with("pipe:["));
+    assert_eq!(fds[2]["kind"], "socket");
+    assert_eq!(fds[2]["socket"], "unix stream");
+    assert!(line.get("fds_cut").is_none());
+}
+
+/// At its open-file limit recvfrom cannot take all of 40 descriptors: the kernel cuts the
+/// control data (MSG_CTRUNC) and recvfrom says so, in the log and in --json.
+#[test]
+fn recvfrom_reports_descriptors_lost_at_the_open_file_limit() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_udskit"));
+    let mut c = Command::new("sh");
+    c.args([
+        "-c",
+        &format!(
+            "ulimit -n 32 && exec {} --color=never recvfrom --json -n 1 {}",
+            bin.display(),
+            s(&sock)
+        ),
+    ]);
+    c.stdout(Stdio::piped());
+    let mut rx = Bg::spawn(c, dir.path(), "recvfrom");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import socket,os\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n\
+         fds=[os.open('/dev/null',os.O_RDONLY) for _ in range(40)]\n\
+         s.connect({:?})\nsocket.send_fds(s,[b'many'],fds)\n",
+        s(&sock)
+    ));
+    let out = run_with_input(py, b"", LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let log = rx.wait_stderr("MSG_CTRUNC");
+    assert!(log.contains("our open-file limit is 32"), "{log}");
+    let (st, stdout) = rx.finish(LIMIT);
+    assert!(st.success());
+    let line: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(line["fds_cut"], true, "{log}");
+    let got = line["fds"].as_array().map_or(0, Vec::len);
+    assert!(got < 40, "{got} of 40 arrived at a limit of 32");
+}
