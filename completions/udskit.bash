@@ -101,7 +101,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__connect)
-            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --wait --connect-timeout --color --verbose --help --version"
+            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --send-fd --send-file --wait --connect-timeout --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,6 +124,14 @@ _udskit() {
                     return 0
                     ;;
                 -w)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --send-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -539,7 +547,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__listen)
-            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --force --mode --color --quiet --verbose --help --version"
+            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --take-fds --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

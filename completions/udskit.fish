@@ -51,6 +51,7 @@ never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l seqpacket -d 'Use a SOCK_SEQPACKET socket'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s k -l keep-open -d 'Serve clients concurrently, each one\'s bytes to stdout (socat unix-listen:P,fork STDOUT)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l echo -d 'Echo server: every client gets its bytes back'
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l take-fds -d 'Take the descriptors each client passes with its first bytes (SCM_RIGHTS): log them, and with --exec hand them to CMD as fds 3.. (UDSKIT_FDS=count); waits for those bytes first (unix sockets)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s v -l verbose -d 'Print more diagnostics on stderr'
@@ -58,6 +59,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -s h -l help -d 'P
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-after -l quit -d 'After stdin\'s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-fd -d 'Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS; repeatable; unix sockets)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-file -d 'Open PATH read-only and pass it with the first bytes of stdin (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''

@@ -278,3 +278,78 @@ fn open(p: &Path) -> Result<OwnedFd, Fail> {
         )
     })
 }
+
+/// Sends `data` with `fds` on a connected stream, waiting while the socket is full; the
+/// descriptors go with the first byte, what the kernel did not take yet goes after them.
+pub async fn send_on_stream(
+    stream: &crate::net::stream::Stream,
+    data: &[u8],
+    fds: &[BorrowedFd<'_>],
+) -> std::io::Result<()> {
+    let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+    let mut sent = 0;
+    let mut with = fds;
+    while sent < data.len() {
+        let n = stream
+            .io_with(tokio::io::Interest::WRITABLE, || {
+                send(stream.as_fd(), &data[sent..], with, None, flags).map_err(Into::into)
+            })
+            .await?;
+        sent += n;
+        with = &[];
+    }
+    Ok(())
+}
+
+/// Waits for the peer's first bytes on a stream and takes copies of the descriptors that
+/// came with them, leaving bytes (and descriptors) in the socket for whoever reads next
+/// (MSG_PEEK duplicates them). None at EOF before any byte.
+pub async fn peek_first(stream: &crate::net::stream::Stream) -> std::io::Result<Option<Passed>> {
+    let mut space = control_space();
+    let mut one = [0u8; 1];
+    let (msg, passed) = stream
+        .io_with(tokio::io::Interest::READABLE, || {
+            recv(
+                stream.as_fd(),
+                &mut one,
+                &mut space,
+                RecvFlags::PEEK | RecvFlags::DONTWAIT,
+            )
+            .map_err(Into::into)
+        })
+        .await?;
+    Ok((msg.bytes > 0).then_some(passed))
+}
+
+/// Arranges for `fds` to be the child's descriptors 3, 4, ... (without close-on-exec), as
+/// systemd's socket activation does. Returns the copies that must live until the child has
+/// started: each is first moved above the target range, so that placing one never
+/// overwrites another still to be placed.
+pub fn hand_to_child(
+    command: &mut tokio::process::Command,
+    fds: Vec<OwnedFd>,
+) -> std::io::Result<Vec<OwnedFd>> {
+    let n = fds.len() as i32;
+    let high: Vec<OwnedFd> = fds
+        .iter()
+        .map(|f| rustix::io::fcntl_dupfd_cloexec(f, 3 + n))
+        .collect::<Result<_, _>>()?;
+    drop(fds);
+    let raw: Vec<i32> = high.iter().map(|f| f.as_raw_fd()).collect();
+    // SAFETY: between fork and exec only dup2(2) runs, which is async-signal-safe; the
+    // targets are placeholders forgotten at once, never closed here.
+    unsafe {
+        command.pre_exec(move || {
+            use std::os::fd::FromRawFd;
+            for (i, &src) in raw.iter().enumerate() {
+                let src = BorrowedFd::borrow_raw(src);
+                let mut target = OwnedFd::from_raw_fd(3 + i as i32);
+                let r = rustix::io::dup2(src, &mut target);
+                std::mem::forget(target);
+                r?;
+            }
+            Ok(())
+        });
+    }
+    Ok(high)
+}

@@ -188,3 +188,143 @@ fn recvfrom_reports_descriptors_lost_at_the_open_file_limit() {
     let got = line["fds"].as_array().map_or(0, Vec::len);
     assert!(got < 40, "{got} of 40 arrived at a limit of 32");
 }
+
+/// A Python stream server that takes one client, prints the first message's bytes (hex),
+/// the count of descriptors with it and each one's content (hex), then the hex of all the
+/// bytes that followed until EOF.
+fn py_stream_server(sock: &std::path::Path) -> Command {
+    python(&format!(
+        "import socket,sys,os\nl=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\nl.bind({:?})\nl.listen()\n\
+         print('ready',file=sys.stderr,flush=True)\nc,_=l.accept()\n\
+         msg,fds,flags,addr=socket.recv_fds(c,1<<16,10)\nprint(msg.hex())\nprint(len(fds))\n\
+         for f in fds:\n  os.lseek(f,0,0)\n  print(os.read(f,1<<20).hex())\n\
+         rest=b''\nwhile True:\n  d=c.recv(1<<16)\n  if not d: break\n  rest+=d\nprint(rest.hex())\n",
+        s(sock)
+    ))
+}
+
+fn hex(d: &[u8]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn connect_passes_descriptors_with_the_first_bytes_or_one_nul_byte() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"passed over a stream\n").unwrap();
+    for (input, first) in [
+        (&b"hello server\n"[..], &b"hello server\n"[..]),
+        (b"", b"\0"),
+    ] {
+        let sock = dir.path().join("s.sock");
+        let _ = std::fs::remove_file(&sock);
+        let mut py = py_stream_server(&sock);
+        py.stdout(Stdio::piped());
+        let mut srv = Bg::spawn(py, dir.path(), "py");
+        srv.wait_stderr("ready");
+        let mut c = udskit();
+        c.args(["connect", "--send-file", s(&file), s(&sock)]);
+        let out = run_with_input(c, input, LIMIT);
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        let (st, stdout) = srv.finish(LIMIT);
+        assert!(st.success());
+        let text = String::from_utf8(stdout).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], hex(first));
+        assert_eq!(lines[1], "1");
+        assert_eq!(lines[2], hex(b"passed over a stream\n"));
+        assert_eq!(lines[3], "");
+    }
+}
+
+#[test]
+fn connect_send_fd_needs_a_unix_socket() {
+    let out = udskit()
+        .args(["connect", "--send-fd", "0", "tcp:127.0.0.1:9"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("descriptors pass only over unix sockets"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
+/// Python passes a file and a pipe with its request; `listen --take-fds --exec` logs them
+/// and the command finds them at 3 and 4, UDSKIT_FDS=2, and the request still on stdin.
+#[test]
+fn listen_take_fds_hands_python_descriptors_to_exec() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("l.sock");
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"from the file\n").unwrap();
+    let mut l = udskit();
+    l.args([
+        "listen",
+        "--take-fds",
+        "--count",
+        "1",
+        "--exec",
+        "head -c 3; echo; echo \"n=$UDSKIT_FDS\"; cat <&3; cat <&4",
+        s(&sock),
+    ]);
+    let mut srv = Bg::spawn(l, dir.path(), "listen");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import socket,os,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\ns.connect({:?})\n\
+         f=os.open({:?},os.O_RDONLY)\nr,w=os.pipe()\nsocket.send_fds(s,[b'req'],[f,r])\n\
+         os.close(f);os.close(r)\nos.write(w,b'through the pipe\\n');os.close(w)\n\
+         s.shutdown(socket.SHUT_WR)\nout=b''\nwhile True:\n  d=s.recv(4096)\n  if not d: break\n  out+=d\n\
+         sys.stdout.write(out.decode())\n",
+        s(&sock),
+        s(&file)
+    ));
+    let out = run_with_input(py, b"", LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "req\nn=2\nfrom the file\nthrough the pipe\n",
+        "listen's stderr:\n{}",
+        srv.stderr()
+    );
+    let log = srv.wait_stderr("command exited with 0");
+    assert!(log.contains("client #1: fd: "), "{log}");
+    assert!(log.contains(&format!("regular file {}", s(&file))), "{log}");
+    assert!(log.contains("pipe inode"), "{log}");
+    assert_eq!(srv.wait_exit(LIMIT).code(), Some(0));
+}
+
+/// `listen -k --take-fds` logs what comes with the first bytes and still writes every byte.
+#[test]
+fn listen_take_fds_logs_and_keeps_the_bytes() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("l.sock");
+    let mut l = udskit();
+    l.args(["listen", "-k", "--take-fds", "--count", "1", s(&sock)]);
+    l.stdout(Stdio::piped());
+    let mut srv = Bg::spawn(l, dir.path(), "listen");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\ns.connect({:?})\n\
+         a,b=socket.socketpair(socket.AF_UNIX,socket.SOCK_DGRAM)\n\
+         socket.send_fds(s,[b'first '],[a.fileno()])\ns.sendall(b'and the rest')\ns.close()\n",
+        s(&sock)
+    ));
+    let out = run_with_input(py, b"", LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let log = srv.wait_stderr("socket unix dgram inode");
+    assert!(log.contains("client #1: fd: "), "{log}");
+    let (st, stdout) = srv.finish(LIMIT);
+    assert!(st.success());
+    assert_eq!(stdout, b"first and the rest");
+}
