@@ -679,7 +679,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --busy-poll --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --force --mode --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --busy-poll --pass-fds --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

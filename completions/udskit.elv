@@ -166,6 +166,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --json 'Log as JSON lines on stderr (one object per connection, and a summary; with --http, one per request too)'
             cand --log-json 'Log as JSON lines on stderr (one object per connection, and a summary; with --http, one per request too)'
+            cand --pass-fds 'Forward the descriptors (SCM_RIGHTS) that arrive with the bytes, both ways, between a unix stream LISTEN and TARGET; each is closed here once sent on'
             cand --http 'Speak HTTP/1.1 with each client and forward only the requests the rules allow (a guard in front of docker.sock); the others get a 403 with a Docker-style JSON message'
             cand --read-only 'With --http, allow GET and HEAD only, and never the endpoints that read files or secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)'
             cand --dry-run 'With --http, forward every request, and log those the rules would have denied'

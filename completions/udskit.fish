@@ -148,6 +148,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When t
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l json -l log-json -d 'Log as JSON lines on stderr (one object per connection, and a summary; with --http, one per request too)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pass-fds -d 'Forward the descriptors (SCM_RIGHTS) that arrive with the bytes, both ways, between a unix stream LISTEN and TARGET; each is closed here once sent on'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l http -d 'Speak HTTP/1.1 with each client and forward only the requests the rules allow (a guard in front of docker.sock); the others get a 403 with a Docker-style JSON message'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l read-only -d 'With --http, allow GET and HEAD only, and never the endpoints that read files or secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With --http, forward every request, and log those the rules would have denied'

@@ -328,3 +328,111 @@ fn listen_take_fds_logs_and_keeps_the_bytes() {
     assert!(st.success());
     assert_eq!(stdout, b"first and the rest");
 }
+
+fn open_fds(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+/// Through `relay --pass-fds`: 10,000 descriptors from a Python client reach the Python
+/// server (the first one, a file, read there), one comes back the other way, and the
+/// relay holds no more descriptors afterwards than before.
+#[test]
+fn relay_pass_fds_forwards_both_ways_and_leaks_none_after_10000() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let listen = dir.path().join("r.sock");
+    let target = dir.path().join("t.sock");
+    let up_file = dir.path().join("up.txt");
+    let down_file = dir.path().join("down.txt");
+    std::fs::write(&up_file, b"read by the server\n").unwrap();
+    std::fs::write(&down_file, b"read by the client\n").unwrap();
+    let mut r = udskit();
+    r.args(["relay", "--pass-fds", s(&listen), s(&target)]);
+    let mut relay = Bg::spawn(r, dir.path(), "relay");
+    wait_for_socket(&listen);
+    let before = open_fds(relay.pid());
+    let py = python(&format!(
+        "import socket,os,threading,sys\nN=10000\n\
+         l=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\nl.bind({target:?})\nl.listen()\n\
+         res={{}}\n\
+         def serve():\n  c,_=l.accept()\n  n=0\n  first=None\n\
+         \x20 while n<N:\n    msg,fds,fl,_=socket.recv_fds(c,65536,253)\n    if not msg: break\n\
+         \x20   for f in fds:\n      if first is None:\n        first=os.read(f,100)\n      os.close(f)\n    n+=len(fds)\n\
+         \x20 res['n']=n;res['first']=first\n  back=os.open({down:?},os.O_RDONLY)\n\
+         \x20 socket.send_fds(c,[b'done'],[back])\n  os.close(back)\n  c.recv(1)\n  c.close()\n\
+         t=threading.Thread(target=serve);t.start()\n\
+         s=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\ns.connect({listen:?})\n\
+         f=os.open({up:?},os.O_RDONLY)\nfor i in range(N):\n  socket.send_fds(s,[b'x'],[f])\n\
+         msg,fds,fl,_=socket.recv_fds(s,100,10)\n\
+         print('server got',res.get('n'),res.get('first'))\nprint('client got',msg,len(fds),os.read(fds[0],100))\n\
+         print('open',len(os.listdir('/proc/{pid}/fd')),flush=True)\n\
+         s.close();t.join()\n",
+        target = s(&target),
+        listen = s(&listen),
+        up = s(&up_file),
+        down = s(&down_file),
+        pid = relay.pid(),
+    ));
+    let out = run_with_input(py, b"", Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "{}\nrelay: {}",
+        stderr_of(&out),
+        relay.stderr()
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "server got 10000 b'read by the server\\n'",
+        "{text}"
+    );
+    assert_eq!(
+        lines[1], "client got b'done' 1 b'read by the client\\n'",
+        "{text}"
+    );
+    // While the connection was open after 10,000 passes: what one connection holds (its
+    // two sockets, the descriptors set aside for their write registrations), a handful.
+    let during: usize = lines[2].strip_prefix("open ").unwrap().parse().unwrap();
+    assert!(
+        during <= before + 8,
+        "the relay held {during} descriptors after 10,000 passes, {before} before"
+    );
+    relay.wait_stderr(": closed, 10000 bytes up, 4 down");
+    let pid = relay.pid();
+    let listing = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + LIMIT;
+    while open_fds(pid) > before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay still holds {} descriptors, {before} before: {:?}",
+            open_fds(pid),
+            listing()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!relay.stderr().contains("warning"), "{}", relay.stderr());
+}
+
+#[test]
+fn relay_pass_fds_needs_unix_sockets() {
+    let out = udskit()
+        .args(["relay", "--pass-fds", "tcp:0", "/tmp/none.sock"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--pass-fds: tcp:127.0.0.1:0 is not a unix socket"),
+        "{}",
+        stderr_of(&out)
+    );
+}
