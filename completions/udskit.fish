@@ -51,6 +51,7 @@ never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l seqpacket -d 'Use a SOCK_SEQPACKET socket'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s k -l keep-open -d 'Serve clients concurrently, each one\'s bytes to stdout (socat unix-listen:P,fork STDOUT)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l echo -d 'Echo server: every client gets its bytes back'
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l take-fds -d 'Take the descriptors each client passes with its first bytes (SCM_RIGHTS): log them, and with --exec hand them to CMD as fds 3.. (UDSKIT_FDS=count); waits for those bytes first (unix sockets)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s v -l verbose -d 'Print more diagnostics on stderr'
@@ -58,6 +59,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -s h -l help -d 'P
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-after -l quit -d 'After stdin\'s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-fd -d 'Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS; repeatable; unix sockets)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-file -d 'Open PATH read-only and pass it with the first bytes of stdin (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
@@ -70,6 +73,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d '
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send from this address (PATH or @NAME; with --reply, answers arrive there)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l fd -d 'Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the shell opened with `3<FILE`' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l send-file -d 'Open PATH read-only and pass it with the datagram (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -88,7 +93,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'Whe
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l newline -d 'Print a newline after each datagram'
-complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data'
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l json -d 'One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid, gid, encoding, data (and fds when descriptors came with it)'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l hexdump -d 'Print each datagram as a hex dump after a line naming its size and sender'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l echo -d 'Send every datagram back to its sender (senders without an address get nothing)'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
@@ -146,6 +151,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When t
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l json -l log-json -d 'Log as JSON lines on stderr (one object per connection, and a summary; with --http, one per request too)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pass-fds -d 'Forward the descriptors (SCM_RIGHTS) that arrive with the bytes, both ways, between a unix stream LISTEN and TARGET; each is closed here once sent on'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l http -d 'Speak HTTP/1.1 with each client and forward only the requests the rules allow (a guard in front of docker.sock); the others get a 403 with a Docker-style JSON message'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l read-only -d 'With --http, allow GET and HEAD only, and never the endpoints that read files or secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With --http, forward every request, and log those the rules would have denied'

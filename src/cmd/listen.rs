@@ -18,6 +18,7 @@ use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
+use crate::net::fds;
 use crate::net::kind::Kind;
 use crate::net::stream::{Stream, close_gently};
 use crate::shutdown::Shutdown;
@@ -38,6 +39,13 @@ use crate::term::{Ctx, escape};
 /// An existing socket file at the path is replaced only if nothing listens on it; a live
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
 /// never touched. The file is removed on exit, SIGINT and SIGTERM.
+///
+/// --take-fds waits for each client's first bytes before serving it (before stdin is sent
+/// to it, before CMD starts) and takes copies of the descriptors passed with them, leaving
+/// the bytes to be read as usual: each is logged (`client #1: fd: 7 regular file
+/// /etc/hostname`), and --exec gives them to CMD as fds 3, 4, ... with UDSKIT_FDS set to
+/// their count (0 when none came). Descriptors passed later in the stream are not taken:
+/// the kernel closes them when their bytes are read.
 ///
 /// Example:
 ///   udskit listen --echo --mode 600 /tmp/echo.sock
@@ -67,6 +75,11 @@ pub struct Args {
     /// Exit after N clients have been served (with -k, --echo or --exec)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..), requires = "concurrent")]
     pub count: Option<u64>,
+    /// Take the descriptors each client passes with its first bytes (SCM_RIGHTS): log them,
+    /// and with --exec hand them to CMD as fds 3.. (UDSKIT_FDS=count); waits for those bytes
+    /// first (unix sockets)
+    #[arg(long)]
+    pub take_fds: bool,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -82,6 +95,13 @@ enum Mode {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let concurrent = args.keep_open || args.echo || args.exec.is_some();
+    if args.take_fds && !args.addr.is_unix() {
+        return Err(Fail::usage(format!(
+            "{}: --take-fds needs a unix address (descriptors pass only over unix sockets)",
+            escape(&args.addr.to_string())
+        ))
+        .into());
+    }
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
     let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
@@ -112,6 +132,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         serve_one(
             server,
             stdout.as_ref().expect("bridge mode has stdout"),
+            args.take_fds,
             ctx,
             &stop,
         )
@@ -131,6 +152,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 async fn serve_one(
     server: bind::Server,
     out: &Writer,
+    take_fds: bool,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
@@ -142,6 +164,12 @@ async fn serve_one(
     drop(server);
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
+    if take_fds {
+        tokio::select! {
+            p = take(&conn, 1, ctx) => drop(p?),
+            _ = stop.stopped() => return Ok(()),
+        }
+    }
     // Held past the bridge, so that the socket is closed gently (see `close_gently`).
     let keep = conn.as_fd().try_clone_to_owned()?;
     let t = bridge::bridge_stdio(conn, out, Ends::default(), stop)
@@ -218,9 +246,25 @@ async fn serve_many(
         ctx.info(format!("client #{id} connected: {peer}"));
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
         let gone = gone.clone();
+        let take_fds = args.take_fds;
         stop.tracker.spawn(async move {
             let started = Instant::now();
-            match serve_client(conn, &peer, mode, &stop2, &gone).await {
+            let passed = if take_fds {
+                tokio::select! {
+                    p = take(&conn, id, &ctx) => match p {
+                        Ok(p) => Some(p),
+                        Err(e) => {
+                            ctx.warn(format!("client #{id}: {}", crate::error::chain_text(&e)));
+                            drop(permit);
+                            return;
+                        }
+                    },
+                    _ = stop2.stopped() => return,
+                }
+            } else {
+                None
+            };
+            match serve_client(conn, &peer, mode, passed, &stop2, &gone).await {
                 Ok(summary) => ctx.info(format!(
                     "client #{id} closed: {summary}, {:.3}s",
                     started.elapsed().as_secs_f64()
@@ -242,6 +286,24 @@ async fn serve_many(
     let _ = tokio::time::timeout(grace, stop.tracker.wait()).await;
     ctx.debug(format!("{} clients served", served.load(Ordering::Relaxed)));
     Ok(())
+}
+
+/// Waits for client #`id`'s first bytes and takes the descriptors passed with them (see
+/// --take-fds), each logged; a cut control message is a warning.
+async fn take(conn: &Stream, id: u64, ctx: &Ctx) -> anyhow::Result<Vec<OwnedFd>> {
+    let passed = fds::peek_first(conn)
+        .await
+        .with_context(|| format!("client #{id}: waiting for its first bytes (--take-fds)"))?;
+    let Some(passed) = passed else {
+        return Ok(Vec::new());
+    };
+    for f in &passed.fds {
+        ctx.info(format!("client #{id}: {}", fds::describe(f.as_fd())));
+    }
+    if passed.cut {
+        ctx.warn(passed.cut_message(&format!("client #{id}")));
+    }
+    Ok(passed.fds)
 }
 
 /// A client's failure in words: a reset or a broken pipe is told as what the client did.
@@ -268,6 +330,7 @@ async fn serve_client(
     mut conn: Stream,
     peer: &Peer,
     mode: Mode,
+    passed: Option<Vec<OwnedFd>>,
     stop: &Shutdown,
     stdout_gone: &CancellationToken,
 ) -> anyhow::Result<String> {
@@ -291,14 +354,20 @@ async fn serve_client(
             };
             Ok(format!("{n} bytes echoed"))
         }
-        Mode::Exec(cmd) => exec(conn, peer, &cmd, stop).await,
+        Mode::Exec(cmd) => exec(conn, peer, &cmd, passed, stop).await,
         Mode::Bridge => unreachable!("bridge mode serves one client"),
     }
 }
 
 /// Runs `sh -c CMD` with the connection as its stdin and stdout (a blocking dup of it:
 /// programs such as cat do not expect O_NONBLOCK) and the peer's identity in its env.
-async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::Result<String> {
+async fn exec(
+    conn: Stream,
+    peer: &Peer,
+    cmd: &str,
+    passed: Option<Vec<OwnedFd>>,
+    stop: &Shutdown,
+) -> anyhow::Result<String> {
     let fd: OwnedFd = conn.into_fd()?;
     rustix::io::ioctl_fionbio(&fd, false)?;
     // Our copy outlives the command: a command that exits without reading what the client
@@ -321,11 +390,21 @@ async fn exec(conn: Stream, peer: &Peer, cmd: &str, stop: &Shutdown) -> anyhow::
     if let Some(a) = peer.addr {
         command.env("UDSKIT_PEER_ADDR", a.to_string());
     }
+    // Kept until the command has started: the child gets its own copies at 3...
+    let handed = match passed {
+        Some(fds) => {
+            command.env("UDSKIT_FDS", fds.len().to_string());
+            let high = fds::hand_to_child(&mut command, fds)?;
+            Some(high)
+        }
+        None => None,
+    };
     let mut child = command
         .spawn()
         .with_context(|| format!("running {}", escape(cmd)))?;
     // The Command still holds copies of the connection: only `keep` stays.
     drop(command);
+    drop(handed);
     let status = tokio::select! {
         s = child.wait() => s?,
         _ = stop.stopped() => {

@@ -3,6 +3,7 @@
 //! reflects each one to its sender with `--echo`.
 
 use std::io::Write as _;
+use std::os::fd::AsFd as _;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -13,6 +14,7 @@ use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram, Received};
+use crate::net::fds::{self, FdInfo};
 use crate::shutdown::Shutdown;
 use crate::term::hexdump::hexdump_row;
 use crate::term::json::{base64, json_object, utc_timestamp};
@@ -27,6 +29,12 @@ use crate::term::{Ctx, escape, escape_bytes};
 /// --hexdump a hex view. --echo instead sends every datagram back
 /// to its sender (when the sender is bound to an address). -v logs each datagram on stderr
 /// with the sender's credentials.
+///
+/// Descriptors passed with a datagram (SCM_RIGHTS) are logged on stderr, one line each
+/// (`datagram #1 from @x: fd: 5 regular file /etc/hostname`; a socket shows its family,
+/// type and inode, a pipe its inode), listed under "fds" in --json (fd, kind, target,
+/// inode, socket, size), then closed. Control data the kernel had to cut (MSG_CTRUNC, e.g.
+/// at the open-file limit) is a warning, and "fds_cut": true in --json.
 ///
 /// The receive buffer holds the largest datagram the kernel can carry, so a datagram is
 /// never cut; should a larger one come, it is reported. An existing socket file at the path
@@ -47,7 +55,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["json", "hexdump"])]
     pub newline: bool,
     /// One JSON object per datagram and line: time, sender, sender_encoding, size, pid, uid,
-    /// gid, encoding, data
+    /// gid, encoding, data (and fds when descriptors came with it)
     #[arg(long, conflicts_with = "hexdump")]
     pub json: bool,
     /// Print each datagram as a hex dump after a line naming its size and sender
@@ -107,7 +115,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         escape(&args.addr.to_string())
     ));
     let (out, done) = Writer::spawn();
-    let result = receive(&sock, format, want_cred, args.count, &out, ctx, &stop).await;
+    let result = receive(&sock, format, args.count, &out, ctx, &stop).await;
     drop(out);
     drop(sock);
     let limit = if stop.is_stopping() {
@@ -131,13 +139,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 async fn receive(
     sock: &Dgram,
     format: Action,
-    want_cred: bool,
     count: Option<u64>,
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<u64> {
     let mut buf = vec![0u8; dgram::RECV_BUFFER];
+    let mut space = fds::control_space();
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH * 2);
     let mut n = 0u64;
     let mut unanswerable_said = false;
@@ -147,14 +155,26 @@ async fn receive(
             _ = stop.stopped() => break,
         };
         while count.is_none_or(|c| n < c) {
-            let Some(r) = sock
-                .try_recv(&mut guard, &mut buf, want_cred)
+            let Some((r, passed)) = sock
+                .try_recv_fds(&mut guard, &mut buf, &mut space)
                 .context("receiving a datagram")?
             else {
                 break;
             };
             n += 1;
             let from = r.from.as_ref().and_then(dgram::addr_of);
+            // Described, logged, then closed when `passed` drops at the end of this turn.
+            let passed_info: Vec<FdInfo> = passed
+                .fds
+                .iter()
+                .map(|f| fds::describe(f.as_fd()))
+                .collect();
+            for info in &passed_info {
+                ctx.info(format!("datagram #{n} from {}: {info}", sender_name(&from)));
+            }
+            if passed.cut {
+                ctx.warn(passed.cut_message(&format!("datagram #{n} from {}", sender_name(&from))));
+            }
             if r.truncated {
                 ctx.warn(format!(
                     "datagram #{n} from {} was {} bytes, more than the {}-byte receive buffer: only {} bytes arrived",
@@ -185,7 +205,14 @@ async fn receive(
                         pending.push(b'\n');
                     }
                 }
-                Action::Json => json_line(&mut pending, &r, &from, data, ctx.color_stdout),
+                Action::Json => json_line(
+                    &mut pending,
+                    &r,
+                    &from,
+                    data,
+                    (&passed_info, passed.cut),
+                    ctx.color_stdout,
+                ),
                 Action::Hex => hex_view(&mut pending, n, &r, &from, data),
                 Action::Echo => match &r.from {
                     Some(to) => {
@@ -253,7 +280,14 @@ fn sender_json(from: &Option<Addr>) -> (serde_json::Value, serde_json::Value) {
 }
 
 /// One JSON object and a newline: keys in a fixed order, colour only when `color`.
-fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], color: bool) {
+fn json_line(
+    out: &mut Vec<u8>,
+    r: &Received,
+    from: &Option<Addr>,
+    data: &[u8],
+    (passed, cut): (&[FdInfo], bool),
+    color: bool,
+) {
     use serde_json::Value;
     let (encoding, text) = match std::str::from_utf8(data) {
         Ok(s) => ("utf-8", Value::from(s)),
@@ -274,6 +308,15 @@ fn json_line(out: &mut Vec<u8>, r: &Received, from: &Option<Addr>, data: &[u8], 
     ];
     if r.truncated {
         fields.push(("truncated", Value::from(true)));
+    }
+    if !passed.is_empty() {
+        fields.push((
+            "fds",
+            Value::Array(passed.iter().map(FdInfo::json).collect()),
+        ));
+    }
+    if cut {
+        fields.push(("fds_cut", Value::from(true)));
     }
     json_object(out, &fields, color);
     out.push(b'\n');

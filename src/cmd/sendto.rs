@@ -13,6 +13,7 @@ use crate::io::stdio::{self, Writer};
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram};
+use crate::net::fds::Outgoing;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -27,12 +28,18 @@ use crate::term::{Ctx, escape};
 /// disk; --bind chooses one), waits up to --timeout for one answer per datagram sent and
 /// prints the answers; no answer is an error (exit 1).
 ///
+/// --fd N and --send-file PATH pass descriptors with the datagram (SCM_RIGHTS, at most 253
+/// in all): ours, open already (`3<FILE` in the shell), or PATH opened read-only. They go
+/// with the one datagram (not with --lines); an empty MESSAGE ('') sends them alone.
+///
 /// Example:
 ///   udskit sendto "$NOTIFY_SOCKET" READY=1
 ///
 ///   udskit sendto /dev/log '<13>hello from udskit'
 ///
 ///   printf 'ping\nstatus\n' | udskit sendto --reply --lines --timeout 2s /run/ctl.sock
+///
+///   udskit sendto --send-file /etc/hostname /run/fd.sock ''
 #[derive(clap::Args, Debug)]
 #[command(
     verbatim_doc_comment,
@@ -65,6 +72,13 @@ pub struct Args {
     /// Print a newline after each answer (the default with --lines)
     #[arg(long, requires = "reply")]
     pub newline: bool,
+    /// Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the
+    /// shell opened with `3<FILE`
+    #[arg(long = "fd", value_name = "N", conflicts_with = "lines")]
+    pub fds: Vec<i32>,
+    /// Open PATH read-only and pass it with the datagram (repeatable)
+    #[arg(long, value_name = "PATH", conflicts_with = "lines")]
+    pub send_file: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub bind_opts: BindOpts,
 }
@@ -77,6 +91,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ))
         .into());
     }
+    let passing = Outgoing::new(&args.fds, &args.send_file, "--fd")?;
     let stop = Shutdown::install()?;
     let mut sock = match (&args.bind, args.reply) {
         (Some(b), _) => Dgram::bind(b, &args.bind_opts, ctx)?,
@@ -99,7 +114,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
 
     let sent = tokio::select! {
-        r = send(&args, &sock, limit) => r?,
+        r = send(&args, &sock, limit, &passing) => r?,
         _ = stop.stopped() => return Ok(()),
     };
     ctx.debug(format!(
@@ -137,12 +152,17 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Sends the message, stdin, or stdin's lines; returns the number of datagrams sent.
-async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> {
+async fn send(
+    args: &Args,
+    sock: &Dgram,
+    limit: usize,
+    passing: &Outgoing,
+) -> anyhow::Result<usize> {
     let fail = |e: &std::io::Error, size| dgram::send_error(&args.addr, e, size, limit);
     if !args.message.is_empty() {
         let msg = args.message.join(" ");
         check_size(&args.addr, msg.len(), limit)?;
-        sock.send(msg.as_bytes())
+        send_one(sock, msg.as_bytes(), passing)
             .await
             .map_err(|e| fail(&e, msg.len()))?;
         return Ok(1);
@@ -160,7 +180,9 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
             }
         }
         check_size(&args.addr, total, limit)?;
-        sock.send(&all).await.map_err(|e| fail(&e, all.len()))?;
+        send_one(sock, &all, passing)
+            .await
+            .map_err(|e| fail(&e, all.len()))?;
         return Ok(1);
     }
     // --lines: the lines of each stdin chunk go out together in sendmmsg batches; a line
@@ -209,6 +231,15 @@ async fn send(args: &Args, sock: &Dgram, limit: usize) -> anyhow::Result<usize> 
         sent += 1;
     }
     Ok(sent)
+}
+
+/// One datagram, with the descriptors to pass if there are any.
+async fn send_one(sock: &Dgram, data: &[u8], passing: &Outgoing) -> std::io::Result<()> {
+    if passing.is_empty() {
+        sock.send(data).await
+    } else {
+        sock.send_fds(data, &passing.borrowed()).await
+    }
 }
 
 /// The length of a line too long to send, which has `so_far` bytes: the rest of it is

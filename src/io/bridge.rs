@@ -194,6 +194,34 @@ pub async fn bridge_stdio(
     }
 }
 
+/// [`bridge_stdio`] fed by a stdin reader already started (`connect --send-fd` takes the
+/// first chunk itself, to send descriptors with it), stdout as the way down, `ends` kept.
+pub async fn bridge_stdin_chunks(
+    stream: crate::net::stream::Stream,
+    stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
+    out: &Writer,
+    ends: Ends,
+    stop: &Shutdown,
+) -> io::Result<Transfer> {
+    use crate::net::stream::Stream;
+    let meter = Arc::new(Meter::default());
+    let limits = Limits {
+        ends,
+        meter: meter.clone(),
+        metered_down: true,
+    };
+    let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
+    bridge_from(
+        stream,
+        Up::Chunks(stdin),
+        down,
+        || out.is_closed(),
+        limits,
+        stop,
+    )
+    .await
+}
+
 /// Largest splice(2) call: the 1 MiB we ask of the stdin pipe.
 const SPLICE_MAX: usize = PIPE_SIZE;
 

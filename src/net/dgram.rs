@@ -7,7 +7,7 @@
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::io::Errno;
 use rustix::net::{
@@ -20,6 +20,7 @@ use crate::error::Fail;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Cred;
+use crate::net::fds;
 use crate::net::kind::Kind;
 use crate::net::unix::{self, UnixTarget, unix_socket};
 use crate::shutdown::FileGuard;
@@ -281,6 +282,47 @@ impl Dgram {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Sends one datagram carrying `fds` (SCM_RIGHTS), waiting while the queue is full.
+    pub async fn send_fds(&self, data: &[u8], fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        let to = self.target.as_ref().map(|t| &t.addr);
+        self.until_room(|fd| fds::send(fd.as_fd(), data, fds, to, flags))
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Dgram::try_recv`] that also takes the descriptors a datagram carries (and always
+    /// asks for room for them, so none is dropped for want of space; see [`fds::Passed`]).
+    pub fn try_recv_fds(
+        &self,
+        guard: &mut AsyncFdReadyGuard<'_, OwnedFd>,
+        buf: &mut [u8],
+        space: &mut [MaybeUninit<u8>],
+    ) -> io::Result<Option<(Received, fds::Passed)>> {
+        let stored_max = buf.len();
+        match fds::recv(self.fd.get_ref().as_fd(), buf, space, RecvFlags::TRUNC) {
+            Ok((msg, passed)) => {
+                let from = msg
+                    .address
+                    .and_then(|a| SocketAddrUnix::try_from(a).ok())
+                    .filter(|a| !a.is_unnamed());
+                let r = Received {
+                    size: msg.bytes,
+                    stored: msg.bytes.min(stored_max),
+                    truncated: msg.flags.contains(ReturnFlags::TRUNC),
+                    from,
+                    cred: passed.cred,
+                };
+                Ok(Some((r, passed)))
+            }
+            Err(Errno::AGAIN) => {
+                guard.clear_ready();
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
         }
     }
 

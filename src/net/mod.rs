@@ -8,6 +8,7 @@ pub mod connect;
 pub mod cred;
 pub mod dgram;
 pub mod explain;
+pub mod fds;
 pub mod kind;
 pub mod listener;
 pub mod occupant;

@@ -151,6 +151,21 @@ impl Stream {
         }
     }
 
+    /// Runs a non-blocking socket operation `op` on the reactor in `interest`'s direction
+    /// until it stops saying EAGAIN (waiting for readiness in between), for what the
+    /// AsyncRead/AsyncWrite view cannot do: sendmsg and recvmsg with control data.
+    pub async fn io_with<R>(
+        &self,
+        interest: tokio::io::Interest,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        match self {
+            Stream::Unix(s) => s.async_io(interest, &mut op).await,
+            Stream::Tcp(s) => s.async_io(interest, &mut op).await,
+            Stream::SeqPacket(s) => s.0.async_io(interest, |_| op()).await,
+        }
+    }
+
     /// The socket itself, out of the reactor.
     pub fn into_fd(self) -> io::Result<OwnedFd> {
         Ok(match self {

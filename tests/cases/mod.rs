@@ -1,6 +1,7 @@
 mod backpressure;
 mod connect;
 mod datagrams;
+mod fds;
 mod generate;
 mod grpc;
 mod hostile_input;

@@ -15,6 +15,7 @@ use crate::io::bridge;
 use crate::io::ending::{AfterStdin, Ending, Ends};
 use crate::net::addr::Addr;
 use crate::net::connect;
+use crate::net::fds::{self, Outgoing};
 use crate::net::kind::Kind;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
@@ -51,6 +52,11 @@ pub const QUIET_AFTER_ANSWER: Duration = Duration::from_secs(1);
 /// A server that resets the connection, or closes it before taking all of stdin, is an
 /// error (exit 1) naming what happened and the bytes each way; what it sent is on stdout.
 ///
+/// --send-fd N and --send-file PATH pass descriptors (SCM_RIGHTS, at most 253): ours
+/// (`3<FILE` in the shell) or PATH opened read-only. They go with the first bytes read
+/// from stdin; if stdin is empty, alone with one NUL byte (a stream cannot carry
+/// descriptors without a byte).
+///
 /// Example:
 ///   printf 'GET /version HTTP/1.1\r\nHost: docker\r\n\r\n' | udskit connect /var/run/docker.sock
 #[derive(clap::Args, Debug)]
@@ -73,6 +79,13 @@ pub struct Args {
     /// Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)
     #[arg(long)]
     pub quiet: bool,
+    /// Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS;
+    /// repeatable; unix sockets)
+    #[arg(long, value_name = "N")]
+    pub send_fd: Vec<i32>,
+    /// Open PATH read-only and pass it with the first bytes of stdin (repeatable)
+    #[arg(long, value_name = "PATH")]
+    pub send_file: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub connect: connect::ConnectOpts,
 }
@@ -89,6 +102,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     if args.seqpacket && !args.addr.is_unix() {
         return Err(Fail::usage(format!("{}: --seqpacket needs a unix address", args.addr)).into());
+    }
+    let passing = Outgoing::new(&args.send_fd, &args.send_file, "--send-fd")?;
+    if !passing.is_empty() && !args.addr.is_unix() {
+        return Err(Fail::usage(format!(
+            "{}: descriptors pass only over unix sockets (PATH, @NAME or unix:///PATH)",
+            escape(&args.addr.to_string())
+        ))
+        .into());
     }
     let mut opts = args.connect;
     // nc's -w bounds the connect too, unless --connect-timeout says otherwise.
@@ -112,7 +133,42 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         idle: args.idle_timeout,
     };
     let (out, done) = crate::io::stdio::Writer::spawn();
-    let t = bridge::bridge_stdio(conn, &out, ends, &stop).await;
+    let t = if passing.is_empty() {
+        bridge::bridge_stdio(conn, &out, ends, &stop).await
+    } else {
+        let mut stdin = crate::io::stdio::stdin();
+        let first = tokio::select! {
+            c = stdin.recv() => c,
+            _ = stop.stopped() => return Ok(()),
+        };
+        let first = match first {
+            Some(Ok(b)) => b,
+            Some(Err(e)) => return Err(anyhow::Error::from(e).context("reading stdin")),
+            None => bytes::Bytes::from_static(b"\0"),
+        };
+        let fds = passing.borrowed();
+        fds::send_on_stream(&conn, &first, &fds)
+            .await
+            .map_err(|e| {
+                anyhow::Error::from(e).context(format!("passing descriptors to {addr}"))
+            })?;
+        ctx.debug(format!(
+            "{} descriptor{} passed with the first {} byte{}",
+            fds.len(),
+            if fds.len() == 1 { "" } else { "s" },
+            first.len(),
+            if first.len() == 1 { "" } else { "s" }
+        ));
+        drop(fds);
+        // Ours are closed now that the kernel holds them for the server.
+        drop(passing);
+        bridge::bridge_stdin_chunks(conn, &mut stdin, &out, ends, &stop)
+            .await
+            .map(|mut t| {
+                t.up += first.len() as u64;
+                t
+            })
+    };
     drop(out);
     done.finish(&stop)
         .await

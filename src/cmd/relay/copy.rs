@@ -118,6 +118,9 @@ impl Meter {
     }
 }
 
+/// `relay --pass-fds`: told of control data the kernel cut (MSG_CTRUNC), by direction.
+pub type CutLog<'a> = &'a (dyn Fn(Direction, String) + Sync);
+
 /// Sees every chunk of a buffered copy, in order, before it is sent on (`relay --dump`).
 pub type Tap<'a> = &'a (dyn Fn(Direction, &[u8]) + Sync);
 
@@ -270,7 +273,21 @@ async fn one_way(
     meter: &Meter,
     aborted: &AtomicBool,
 ) -> io::Result<()> {
-    let r = if how.copier == Copier::Splice && how.tap.is_none() {
+    let r = if let Some(cut) = how.pass_fds {
+        let tap = how.tap.map(|t| move |data: &[u8]| t(dir, data));
+        let around = super::fdpass::Around {
+            buf: (RELAY_BUF_START, RELAY_BUF),
+            moved: &|n| meter.add(dir, n),
+            tap: tap.as_ref().map(|t| t as super::fdpass::ChunkTap),
+            cut: &|words| cut(dir, words),
+        };
+        super::fdpass::one_way(from, to, around)
+            .await
+            .map_err(|f| match f {
+                super::fdpass::Failed::Read(e) => Fault::read(e),
+                super::fdpass::Failed::Write(e) => Fault::write(e),
+            })
+    } else if how.copier == Copier::Splice && how.tap.is_none() {
         splice_one_way(from, to, dir, meter, how.busy).await
     } else {
         buffer_one_way(from, to, dir, meter, how.tap, how.busy).await
@@ -326,6 +343,9 @@ pub struct How<'a> {
     pub tap: Option<Tap<'a>>,
     pub busy: Option<&'a BusyPoll>,
     pub idle: Option<Duration>,
+    /// `--pass-fds`: descriptors go on with the bytes (see `fdpass.rs`); told of cut
+    /// control data.
+    pub pass_fds: Option<CutLog<'a>>,
 }
 
 /// Resets the TCP sockets of a connection when it is dropped armed: a connection cut

@@ -10,6 +10,7 @@ mod body;
 mod copy;
 mod dgram;
 mod dump;
+mod fdpass;
 mod framing;
 mod guard;
 mod itself;
@@ -26,6 +27,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::duration;
+use crate::error::Fail;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::connect;
@@ -57,6 +59,10 @@ use side::Spare;
 /// as one, after the bytes sent before it, so that a truncated answer never looks
 /// complete (README, relay, says what a unix peer can be told). On SIGINT/SIGTERM the relay stops accepting, removes its
 /// socket file, gives open connections --grace to finish, and prints a summary.
+///
+/// --pass-fds forwards the descriptors (SCM_RIGHTS) that arrive with the bytes between
+/// two unix stream sockets, closing each once it is sent on; the bytes then go through a
+/// buffer instead of splice.
 ///
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
@@ -110,6 +116,10 @@ pub struct Args {
     /// lower latency for request/response traffic, for a core kept busy while it flows
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub busy_poll: Option<Duration>,
+    /// Forward the descriptors (SCM_RIGHTS) that arrive with the bytes, both ways, between a
+    /// unix stream LISTEN and TARGET; each is closed here once sent on
+    #[arg(long, conflicts_with = "http")]
+    pub pass_fds: bool,
     /// How bytes move: splice or buffer (for measurements: bench/relay --copiers)
     #[arg(
         long,
@@ -197,6 +207,8 @@ struct RelayPlan {
     totals: Totals,
     /// --http: the rules requests are judged by.
     guard: Option<Guard>,
+    /// --pass-fds: descriptors go on with the bytes.
+    pass_fds: bool,
     /// Cancelled once a stop signal came: HTTP connections end after their request in
     /// flight, idle keep-alive ones at once.
     draining: CancellationToken,
@@ -423,6 +435,17 @@ fn raise_fd_limit() {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    if args.pass_fds {
+        for a in [&args.listen, &args.target] {
+            if !a.is_unix() {
+                return Err(Fail::usage(format!(
+                    "--pass-fds: {} is not a unix socket; descriptors pass only between unix sockets",
+                    escape(&a.to_string())
+                ))
+                .into());
+            }
+        }
+    }
     itself::refuse_loop(&args.listen, &args.target).await?;
     if args.dgram || args.listen.is_udp() || args.target.is_udp() {
         return dgram::run(args, ctx).await;
@@ -460,6 +483,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         },
         totals: Totals::default(),
         guard,
+        pass_fds: args.pass_fds,
         draining: CancellationToken::new(),
     });
     plan.log
@@ -619,11 +643,21 @@ async fn connect_and_relay(
         .dump
         .as_ref()
         .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
+    let cut = |dir: Direction, words: String| {
+        let way = match dir {
+            Direction::Up => "from the client",
+            Direction::Down => "from the target",
+        };
+        plan.log
+            .ctx
+            .warn(format!("connection #{id}: {words} ({way})"));
+    };
     let how = How {
         copier: plan.copier,
         tap: tap.as_ref().map(|t| t as copy::Tap),
         busy: plan.busy.as_ref(),
         idle: plan.idle_timeout,
+        pass_fds: plan.pass_fds.then_some(&cut as copy::CutLog),
     };
     End::from_outcome(
         copy::relay(client, target, spare, how, meter).await,
