@@ -138,6 +138,11 @@ network\t''
 userns\t''
 uts\t''
 cgroup\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cert -d 'For a tls: LISTEN, the certificate chain to present (PEM); with --key' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l key -d 'For a tls: LISTEN, the private key of --cert (PEM)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed-out -d 'Write the --self-signed certificate (PEM) to FILE, for clients to trust (curl --cacert FILE)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l client-ca -d 'For a tls: LISTEN, require a client certificate signed by a CA of FILE (PEM): mutual TLS; the certificate\'s subject is in the connection log' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -149,6 +154,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed -d 'For a tls: LISTEN, make a certificate for the listening host now (its SHA-256 fingerprint is logged)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'

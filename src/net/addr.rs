@@ -140,9 +140,14 @@ fn socat_spelling(s: &str) -> Option<ParseError> {
     let (keyword, rest) = s.split_once(':')?;
     let keyword = keyword.to_ascii_lowercase();
     let rest = rest.split(',').next().unwrap_or_default();
-    if keyword.starts_with("udp") || keyword.starts_with("openssl") || keyword == "ssl" {
+    if keyword.starts_with("openssl") || keyword == "ssl" {
         return Some(ParseError(format!(
-            "'{s}' is a UDP or TLS address: udskit speaks unix sockets and TCP"
+            "'{s}' is socat's spelling: udskit writes tls:{rest} (relay and connect take it)"
+        )));
+    }
+    if keyword.starts_with("udp") {
+        return Some(ParseError(format!(
+            "'{s}' is a UDP address: udskit speaks unix sockets and TCP"
         )));
     }
     let (_, prefix) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
@@ -161,6 +166,12 @@ fn path(p: &str, written: &str) -> Result<Addr, ParseError> {
         return err(format!("'{written}' has an empty path"));
     }
     Ok(Addr::Path(PathBuf::from(p)))
+}
+
+/// The TCP address of `rest` (what follows `tcp:` or `tls:`); `written` is the whole
+/// argument, for the error.
+pub fn tcp_address(rest: &str, written: &str) -> Result<Addr, ParseError> {
+    tcp(rest, written)
 }
 
 fn tcp(rest: &str, written: &str) -> Result<Addr, ParseError> {
@@ -223,6 +234,11 @@ impl FromStr for Addr {
         }
         if let Some(rest) = s.strip_prefix("tcp:") {
             return tcp(rest, s);
+        }
+        if s.starts_with("tls:") {
+            return err(format!(
+                "'{s}' is a TLS address: relay and connect take tls:HOST:PORT, this command does not"
+            ));
         }
         if let Some(e) = socat_spelling(s) {
             return Err(e);
@@ -313,7 +329,12 @@ mod tests {
             );
         }
         let e = "udp:1234".parse::<Addr>().unwrap_err().to_string();
-        assert!(e.contains("UDP or TLS") && !e.contains("tcp:udp"), "{e}");
+        assert!(e.contains("UDP address") && !e.contains("tcp:udp"), "{e}");
+        let e = "OPENSSL:h:443,verify=1"
+            .parse::<Addr>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("udskit writes tls:h:443"), "{e}");
         // A path that merely has a colon stays a path, and ./ makes anything one.
         assert_eq!(p("foo:80"), Addr::Path("foo:80".into()));
         assert_eq!(p("./TCP:1.2.3.4:80"), Addr::Path("./TCP:1.2.3.4:80".into()));

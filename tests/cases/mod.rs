@@ -16,5 +16,6 @@ mod ls_habits;
 mod peers;
 mod relay;
 mod relay_http;
+mod relay_tls;
 mod safe_bind;
 mod tcp;

@@ -15,6 +15,7 @@ mod itself;
 mod rules;
 mod rulesfile;
 mod side;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use crate::net::connect;
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
+use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
@@ -70,12 +72,13 @@ use side::Spare;
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME
+    /// Where clients connect: tcp:[HOST:]PORT, tls:[HOST:]PORT, PATH, @NAME
     #[arg(value_name = "LISTEN")]
-    pub listen: Addr,
-    /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    pub listen: Endpoint,
+    /// Where each client is relayed to: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or
+    /// tls:HOST:PORT
     #[arg(value_name = "TARGET")]
-    pub target: Addr,
+    pub target: Endpoint,
     /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
     /// whose accept queue is full is waited for until then
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "10s")]
@@ -164,6 +167,10 @@ pub struct Args {
     #[arg(long, requires = "http")]
     pub allow_devices: bool,
     #[command(flatten)]
+    pub tls_server: crate::net::tls::ServerOpts,
+    #[command(flatten)]
+    pub tls_client: crate::net::tls::ClientOpts,
+    #[command(flatten)]
     pub bind: BindOpts,
 }
 
@@ -182,6 +189,8 @@ struct RelayPlan {
     /// Cancelled once a stop signal came: HTTP connections end after their request in
     /// flight, idle keep-alive ones at once.
     draining: CancellationToken,
+    /// TLS on either side, if any.
+    tls: tls::TlsPlan,
 }
 
 /// How a connection ended.
@@ -273,9 +282,13 @@ impl Log {
         }
     }
 
-    fn listening(&self, local: &Addr, target: &Addr, guard: Option<&Guard>) {
+    fn listening(&self, local: &Endpoint, target: &Endpoint, guard: Option<&Guard>) {
         let (l, t) = (local.to_string(), target.to_string());
-        let reach = bind::reach(local);
+        // A TLS listener's hint names its own scheme.
+        let reach = bind::reach(local.addr()).map(|r| match local {
+            Endpoint::Tls(_) => r.replace("tcp:", "tls:"),
+            Endpoint::Plain(_) => r,
+        });
         let shown = reach
             .as_ref()
             .map(|r| format!(" ({r})"))
@@ -404,8 +417,58 @@ fn raise_fd_limit() {
     }
 }
 
+/// The TLS sides the addresses and options ask for; options for a side that is not TLS
+/// are a usage error.
+fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
+    use crate::error::Fail;
+    if args.tls_server.any() && !args.listen.is_tls() {
+        return Err(Fail::usage(
+            "--cert, --key, --self-signed and --client-ca are for a tls: LISTEN",
+        )
+        .into());
+    }
+    let client = &args.tls_client;
+    if (client.cacert.is_some() || client.insecure) && !args.target.is_tls() {
+        return Err(Fail::usage("--cacert and --insecure are for a tls: TARGET").into());
+    }
+    if args.http && (args.listen.is_tls() || args.target.is_tls()) {
+        return Err(Fail::usage("--http does not take a tls: LISTEN or TARGET yet").into());
+    }
+    let down = match args.listen.host() {
+        Some(host) => {
+            if !args.tls_server.self_signed && args.tls_server.cert.is_none() {
+                return Err(Fail::usage(format!(
+                    "{}: a tls: LISTEN needs --cert FILE --key FILE, or --self-signed",
+                    args.listen
+                ))
+                .into());
+            }
+            let (config, fingerprint) = args.tls_server.config(host)?;
+            if let Some(fp) = fingerprint {
+                let out = args
+                    .tls_server
+                    .self_signed_out
+                    .as_ref()
+                    .map(|p| format!(", written to {}", escape(&p.display().to_string())))
+                    .unwrap_or_default();
+                ctx.info(format!(
+                    "self-signed certificate for {host}, SHA-256 fingerprint {fp}{out}"
+                ));
+            }
+            Some(config)
+        }
+        None => None,
+    };
+    let up = match args.target.host() {
+        Some(host) => Some((client.config()?, host.to_string(), args.target.to_string())),
+        None => None,
+    };
+    Ok(tls::TlsPlan::new(down, up))
+}
+
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    itself::refuse_loop(&args.listen, &args.target).await?;
+    let tls = tls_plan(&args, ctx)?;
+    itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
     let stop = Shutdown::install()?;
     raise_fd_limit();
     let dump = args
@@ -413,9 +476,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
-    let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
+    let server = bind::listen(args.listen.addr(), Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
-        target: args.target.clone(),
+        target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
         idle_timeout: args.idle_timeout,
         // With --dump, copy::relay reads through a buffer whatever this says.
@@ -429,9 +492,14 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         totals: Totals::default(),
         guard,
         draining: CancellationToken::new(),
+        tls,
     });
+    let local = match &args.listen {
+        Endpoint::Tls(_) => Endpoint::Tls(server.local.clone()),
+        Endpoint::Plain(_) => Endpoint::Plain(server.local.clone()),
+    };
     plan.log
-        .listening(&server.local, &args.target, plan.guard.as_ref());
+        .listening(&local, &args.target, plan.guard.as_ref());
     if plan.busy.is_some() {
         let plan = plan.clone();
         tokio::spawn(async move {
@@ -447,7 +515,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         args.max_connections
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
     ));
-    let mut acceptor = accept::Acceptor::new(&server.listener, args.target.is_unix(), &plan.log);
+    let mut acceptor =
+        accept::Acceptor::new(&server.listener, args.target.addr().is_unix(), &plan.log);
     let mut next_id = 0u64;
     loop {
         // With --max-connections, a slot is taken before accepting: extra clients wait in
@@ -494,11 +563,15 @@ async fn serve(
     plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
-    let (peer_text, cred_json) = describe(peer);
+    let (mut peer_text, mut cred_json) = describe(peer);
     plan.log.opened(id, &peer_text);
     let meter = Arc::new(Meter::default());
+    let subject = std::sync::OnceLock::new();
     let work = async {
-        if plan.guard.is_some() {
+        if plan.tls.any() {
+            drop(spare);
+            tls::relay(id, client, &plan, &plan.tls, &meter, &subject).await
+        } else if plan.guard.is_some() {
             drop(spare);
             let who = Arc::new(answer::Who {
                 id,
@@ -515,6 +588,10 @@ async fn serve(
         end = work => end,
         _ = force.cancelled() => End::Grace,
     };
+    if let Some(who) = subject.get() {
+        peer_text = format!("{peer_text} [{}]", escape(who));
+        cred_json.push(("peer_cert_subject", who.as_str().into()));
+    }
     let t = &plan.totals;
     let (up, down) = meter.bytes();
     t.connections.fetch_add(1, Ordering::Relaxed);
@@ -534,6 +611,37 @@ async fn connect_and_relay(
     meter: &Meter,
 ) -> End {
     spare.target_fd();
+    let target = match connect_target(plan).await {
+        Ok(t) => t,
+        Err(end) => {
+            // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
+            // plain close sent a FIN first, which the client took for the end of an answer;
+            // the reset its bytes drew from the closed socket then came after it had ended,
+            // or not (a race it lost about one time in ten, exiting 0).
+            if let Stream::Tcp(c) = &client {
+                let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
+            }
+            return end;
+        }
+    };
+    let tap = plan
+        .dump
+        .as_ref()
+        .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
+    let how = How {
+        copier: plan.copier,
+        tap: tap.as_ref().map(|t| t as copy::Tap),
+        busy: plan.busy.as_ref(),
+        idle: plan.idle_timeout,
+    };
+    End::from_outcome(
+        copy::relay(client, target, spare, how, meter).await,
+        plan.idle_timeout,
+    )
+}
+
+/// Connects to TARGET within --connect-timeout, or says how it failed.
+async fn connect_target(plan: &RelayPlan) -> Result<Stream, End> {
     // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
     // connect would have waited for room, until --connect-timeout.
     let busy = std::sync::atomic::AtomicBool::new(false);
@@ -559,42 +667,21 @@ async fn connect_and_relay(
             }
         ))
     };
-    let connected = connecting.await;
-    if !matches!(connected, Ok(Ok(_))) {
-        // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
-        // plain close sent a FIN first, which the client took for the end of an answer;
-        // the reset its bytes drew from the closed socket then came after it had ended,
-        // or not (a race it lost about one time in ten, exiting 0).
-        if let Stream::Tcp(c) = &client {
-            let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
-        }
-    }
-    let target = match connected {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) if connect::is_busy(&e) => return timed_out(),
+    match connecting.await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) if connect::is_busy(&e) => Err(timed_out()),
         Ok(Err(e)) => {
             if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
                 // Our shortage, not the upstream's.
-                return End::Error(format!("connecting to {}: {words}", plan.target));
+                return Err(End::Error(format!(
+                    "connecting to {}: {words}",
+                    plan.target
+                )));
             }
-            return End::Upstream(
+            Err(End::Upstream(
                 crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
-            );
+            ))
         }
-        Err(_) => return timed_out(),
-    };
-    let tap = plan
-        .dump
-        .as_ref()
-        .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
-    let how = How {
-        copier: plan.copier,
-        tap: tap.as_ref().map(|t| t as copy::Tap),
-        busy: plan.busy.as_ref(),
-        idle: plan.idle_timeout,
-    };
-    End::from_outcome(
-        copy::relay(client, target, spare, how, meter).await,
-        plan.idle_timeout,
-    )
+        Err(_) => Err(timed_out()),
+    }
 }
