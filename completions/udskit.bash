@@ -101,7 +101,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__connect)
-            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --wait --connect-timeout --color --verbose --help --version"
+            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --wait --connect-timeout --cacert --insecure --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -132,6 +132,10 @@ _udskit() {
                     return 0
                     ;;
                 --connect-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cacert)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

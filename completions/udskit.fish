@@ -60,11 +60,13 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-afte
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l seqpacket -d 'Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)'
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'

@@ -291,3 +291,44 @@ fn tls_options_need_a_tls_side() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr_of(&out).contains("relay and connect take tls:HOST:PORT"));
 }
+
+#[test]
+fn connect_speaks_tls_like_s_client() {
+    if !have("socat") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    make_certs(d);
+    let port = free_port();
+    let mut c = Command::new("socat");
+    c.arg(format!(
+        "OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,verify=0,cert={},key={}",
+        s(&d.join("server.pem")),
+        s(&d.join("server.key"))
+    ))
+    .arg("EXEC:cat");
+    let _socat = Bg::spawn(c, d, "socat");
+    let target = format!("tls:localhost:{port}");
+    let data = random_bytes(300_000);
+    let run = |extra: &[&str]| {
+        let mut args = vec!["connect", "--wait", "10s", target.as_str()];
+        args.extend_from_slice(extra);
+        run_with_input(ud(&args), &data, Duration::from_secs(30))
+    };
+    let ca = d.join("ca.pem");
+    let out = run(&["--cacert", s(&ca)]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    let out = run(&["--insecure"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout.len(), data.len());
+    let out = run(&["--cacert", s(&d.join("other-ca.pem"))]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("unknown CA"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert!(out.stdout.is_empty());
+}
