@@ -140,6 +140,8 @@ network\t''
 userns\t''
 uts\t''
 cgroup\t''"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l proxy-protocol -d 'Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy\'s send-proxy; nginx\'s `listen ... proxy_protocol` reads it); v2 carries unix addresses too' -r -f -a "v1\t'The text header: `PROXY TCP4 SRC DST SPORT DPORT\\r\\n` (unix clients: `PROXY UNKNOWN`)'
+v2\t'The binary header, which carries unix addresses too'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cert -d 'For a tls: LISTEN, the certificate chain to present (PEM); with --key' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l key -d 'For a tls: LISTEN, the private key of --cert (PEM)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed-out -d 'Write the --self-signed certificate (PEM) to FILE, for clients to trust (curl --cacert FILE)' -r -F
@@ -156,6 +158,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l accept-proxy-protocol -d 'Read a PROXY protocol header (v1 or v2) from each client before relaying it: the client logged, and sent on with --proxy-protocol, is the one it names; a client without a valid one is closed'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed -d 'For a tls: LISTEN, make a certificate for the listening host now (its SHA-256 fingerprint is logged)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'

@@ -332,3 +332,118 @@ fn connect_speaks_tls_like_s_client() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// nginx on DIR/pp.sock expecting a PROXY header, answering with the client it names.
+fn nginx_proxy_protocol(dir: &Path) -> (Bg, std::path::PathBuf) {
+    let d = s(dir);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let conf = format!(
+        "{}daemon off;\nmaster_process off;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n access_log off;\n client_body_temp_path {d}/tmp/body;\n\
+         proxy_temp_path {d}/tmp/proxy;\n fastcgi_temp_path {d}/tmp/fastcgi;\n\
+         uwsgi_temp_path {d}/tmp/uwsgi;\n scgi_temp_path {d}/tmp/scgi;\n\
+         server {{\n  listen unix:{d}/pp.sock proxy_protocol;\n\
+         location / {{ default_type text/plain;\n\
+         return 200 \"client=$proxy_protocol_addr:$proxy_protocol_port\\n\"; }}\n }}\n}}\n",
+        if root { "user root;\n" } else { "" }
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let mut c = Command::new("nginx");
+    c.arg("-p")
+        .arg(dir)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .arg("-c")
+        .arg(&conf_path);
+    let bg = Bg::spawn(c, dir, "nginx");
+    let sock = dir.join("pp.sock");
+    wait_for_socket(&sock);
+    (bg, sock)
+}
+
+/// An HTTP/1.0 GET over a TCP connection to `port`; returns the answer and the client's port.
+fn get(port: u16) -> (String, u16) {
+    use std::io::{Read, Write};
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let me = t.local_addr().unwrap().port();
+    t.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    t.read_to_string(&mut answer).unwrap();
+    (answer, me)
+}
+
+#[test]
+fn proxy_protocol_tells_nginx_the_client() {
+    if !have("nginx") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let (_nginx, sock) = nginx_proxy_protocol(d);
+    for v in ["v1", "v2"] {
+        let (_r, port) = relay(d, v, &["tcp:0", s(&sock), "--proxy-protocol", v]);
+        let (answer, me) = get(port);
+        assert!(
+            answer.contains(&format!("client=127.0.0.1:{me}\n")),
+            "{v}: {answer}"
+        );
+    }
+    // Without the header nginx refuses the connection: the test sees the difference.
+    let (_r, port) = relay(d, "none", &["tcp:0", s(&sock)]);
+    assert!(!get(port).0.contains("client="));
+}
+
+#[test]
+fn accept_proxy_protocol_from_haproxy() {
+    if !have("haproxy") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let (_echo, sock) = unix_echo(d);
+    let (mut r, relay_port) = relay(d, "relay", &["tcp:0", s(&sock), "--accept-proxy-protocol"]);
+    let front = free_port();
+    let conf = format!(
+        "defaults\n mode tcp\n timeout connect 5s\n timeout client 30s\n timeout server 30s\n\
+         frontend f\n bind 127.0.0.1:{front}\n default_backend b\n\
+         backend b\n server relay 127.0.0.1:{relay_port} send-proxy-v2\n"
+    );
+    std::fs::write(d.join("haproxy.cfg"), conf).unwrap();
+    let mut c = Command::new("haproxy");
+    c.args(["-db", "-f"]).arg(d.join("haproxy.cfg"));
+    let _haproxy = Bg::spawn(c, d, "haproxy");
+    wait_until(Duration::from_secs(10), "haproxy listening", || {
+        std::net::TcpStream::connect(("127.0.0.1", front)).is_ok()
+    });
+    use std::io::{Read, Write};
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", front)).unwrap();
+    let me = t.local_addr().unwrap().port();
+    t.write_all(b"through haproxy\n").unwrap();
+    t.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    t.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"through haproxy\n");
+    r.wait_stderr(&format!("127.0.0.1:{me} (via 127.0.0.1:"));
+
+    // A client without a header is closed with a log line; the relay goes on.
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
+    t.write_all(b"hello there\n").unwrap();
+    let mut back = Vec::new();
+    let _ = t.read_to_end(&mut back);
+    assert!(back.is_empty());
+    r.wait_stderr("no PROXY protocol header: the client began with \"hello\"");
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
+    t.write_all(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\r\nafter\n")
+        .unwrap();
+    t.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    t.read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"after\n");
+    r.wait_stderr("1.2.3.4:1 (via");
+}

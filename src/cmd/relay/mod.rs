@@ -12,6 +12,7 @@ mod dump;
 mod framing;
 mod guard;
 mod itself;
+mod proxy;
 mod rules;
 mod rulesfile;
 mod side;
@@ -166,6 +167,16 @@ pub struct Args {
     /// DeviceCgroupRules)
     #[arg(long, requires = "http")]
     pub allow_devices: bool,
+    /// Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy's
+    /// send-proxy; nginx's `listen ... proxy_protocol` reads it); v2 carries unix
+    /// addresses too
+    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "http")]
+    pub proxy_protocol: Option<proxy::Version>,
+    /// Read a PROXY protocol header (v1 or v2) from each client before relaying it: the
+    /// client logged, and sent on with --proxy-protocol, is the one it names; a client
+    /// without a valid one is closed
+    #[arg(long, conflicts_with = "http")]
+    pub accept_proxy_protocol: bool,
     #[command(flatten)]
     pub tls_server: crate::net::tls::ServerOpts,
     #[command(flatten)]
@@ -191,6 +202,12 @@ struct RelayPlan {
     draining: CancellationToken,
     /// TLS on either side, if any.
     tls: tls::TlsPlan,
+    /// --proxy-protocol: the header to send TARGET.
+    proxy_send: Option<proxy::Version>,
+    /// --accept-proxy-protocol.
+    proxy_accept: bool,
+    /// A unix LISTEN's address as sun_path bytes (a v2 header's destination).
+    listen_unix: Vec<u8>,
 }
 
 /// How a connection ended.
@@ -493,6 +510,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         guard,
         draining: CancellationToken::new(),
         tls,
+        proxy_send: args.proxy_protocol,
+        proxy_accept: args.accept_proxy_protocol,
+        listen_unix: match &server.local {
+            Addr::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
+            Addr::Abstract(n) => [&[0u8][..], n].concat(),
+            Addr::Tcp { .. } => Vec::new(),
+        },
     });
     let local = match &args.listen {
         Endpoint::Tls(_) => Endpoint::Tls(server.local.clone()),
@@ -564,13 +588,46 @@ async fn serve(
     force: &CancellationToken,
 ) {
     let (mut peer_text, mut cred_json) = describe(peer);
+    let mut client = client;
+    // --accept-proxy-protocol: the client is the one the header names.
+    let accepted = match plan.proxy_accept {
+        true => Some(proxy::read_header(&mut client, plan.connect_timeout).await),
+        false => None,
+    };
+    if let Some(Ok(who)) = &accepted
+        && let Some(c) = who.client()
+    {
+        peer_text = format!("{} (via {peer_text})", escape(&c));
+        cred_json.push(("proxied_client", c.into()));
+    }
+    let hello = match plan.proxy_send {
+        None => Vec::new(),
+        Some(v) => {
+            let source = match &accepted {
+                Some(Ok(s)) => s.clone(),
+                _ => match (&client, peer.addr) {
+                    (Stream::Tcp(t), Some(src)) => match t.local_addr() {
+                        Ok(dst) => proxy::Source::Inet { src, dst },
+                        Err(_) => proxy::Source::Unknown,
+                    },
+                    _ => proxy::Source::Unix {
+                        src: Vec::new(),
+                        dst: plan.listen_unix.clone(),
+                    },
+                },
+            };
+            proxy::header(v, &source)
+        }
+    };
     plan.log.opened(id, &peer_text);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
     let work = async {
-        if plan.tls.any() {
+        if let Some(Err(why)) = accepted {
+            End::Error(why)
+        } else if plan.tls.any() {
             drop(spare);
-            tls::relay(id, client, &plan, &plan.tls, &meter, &subject).await
+            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
         } else if plan.guard.is_some() {
             drop(spare);
             let who = Arc::new(answer::Who {
@@ -581,7 +638,7 @@ async fn serve(
             });
             guard::serve(client, who, plan.clone(), meter.clone()).await
         } else {
-            connect_and_relay(id, client, spare, &plan, &meter).await
+            connect_and_relay(id, client, spare, &plan, &meter, &hello).await
         }
     };
     let end = tokio::select! {
@@ -609,9 +666,10 @@ async fn connect_and_relay(
     mut spare: Spare,
     plan: &RelayPlan,
     meter: &Meter,
+    hello: &[u8],
 ) -> End {
     spare.target_fd();
-    let target = match connect_target(plan).await {
+    let target = match connect_target(plan, hello).await {
         Ok(t) => t,
         Err(end) => {
             // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
@@ -640,8 +698,23 @@ async fn connect_and_relay(
     )
 }
 
-/// Connects to TARGET within --connect-timeout, or says how it failed.
-async fn connect_target(plan: &RelayPlan) -> Result<Stream, End> {
+/// Connects to TARGET within --connect-timeout and sends it `hello` (a PROXY protocol
+/// header, or nothing), or says how it failed.
+async fn connect_target(plan: &RelayPlan, hello: &[u8]) -> Result<Stream, End> {
+    let mut s = connect_only(plan).await?;
+    if !hello.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        s.write_all(hello).await.map_err(|e| {
+            End::Upstream(format!(
+                "sending the PROXY protocol header to {}: {e}",
+                plan.target
+            ))
+        })?;
+    }
+    Ok(s)
+}
+
+async fn connect_only(plan: &RelayPlan) -> Result<Stream, End> {
     // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
     // connect would have waited for room, until --connect-timeout.
     let busy = std::sync::atomic::AtomicBool::new(false);

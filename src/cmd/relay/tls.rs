@@ -56,6 +56,7 @@ pub async fn relay(
     tlsp: &TlsPlan,
     meter: &Meter,
     subject: &OnceLock<String>,
+    hello: &[u8],
 ) -> End {
     let bound = plan.connect_timeout;
     let timed_out = |what: &str| {
@@ -77,7 +78,7 @@ pub async fn relay(
         },
         None => Box::new(client),
     };
-    let target = match super::connect_target(plan).await {
+    let target = match super::connect_target(plan, hello).await {
         Ok(t) => t,
         Err(end) => return end,
     };
