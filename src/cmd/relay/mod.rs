@@ -67,8 +67,14 @@ use side::Spare;
 /// parses each request and forwards only what --allow/--deny, --read-only, --preset and
 /// --rules allow, checks what a container create asks for, and logs one line per request.
 ///
+/// A tls:HOST:PORT LISTEN terminates TLS (--cert/--key, or --self-signed; --client-ca
+/// for mutual TLS); a tls:HOST:PORT TARGET is reached over TLS, its certificate checked
+/// against the system's CAs or --cacert (--insecure: unchecked). --proxy-protocol v1|v2
+/// tells TARGET the real client; --accept-proxy-protocol reads it from each client.
+///
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
+///   udskit relay tls:0.0.0.0:8443 /run/app.sock --cert cert.pem --key key.pem
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
