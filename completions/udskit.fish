@@ -63,11 +63,13 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-fd -d 'Pa
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-file -d 'Open PATH read-only and pass it with the first bytes of stdin (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l seqpacket -d 'Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)'
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s v -l verbose -d 'Print more diagnostics on stderr'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
@@ -146,6 +148,13 @@ cgroup\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l reply-timeout -d 'For datagrams: keep a sender\'s own socket toward TARGET, and pass its answers back, until DURATION without a datagram either way [default: 30s]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l on-full -d 'For datagrams: when a unix receiver\'s queue is full, wait for room, or drop the datagram and count it [default: wait]' -r -f -a "wait\t'Wait until the receiver has room (the relay\'s other traffic waits too)'
 drop\t'Drop the datagram and count it (as a UDP network would)'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l proxy-protocol -d 'Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy\'s send-proxy; nginx\'s `listen ... proxy_protocol` reads it); v2 carries unix addresses too' -r -f -a "v1\t'The text header: `PROXY TCP4 SRC DST SPORT DPORT\\r\\n` (unix clients: `PROXY UNKNOWN`)'
+v2\t'The binary header, which carries unix addresses too'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cert -d 'For a tls: LISTEN, the certificate chain to present (PEM); with --key' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l key -d 'For a tls: LISTEN, the private key of --cert (PEM)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed-out -d 'Write the --self-signed certificate (PEM) to FILE, for clients to trust (curl --cacert FILE)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l client-ca -d 'For a tls: LISTEN, require a client certificate signed by a CA of FILE (PEM): mutual TLS; the certificate\'s subject is in the connection log' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -159,6 +168,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dgram -d 'Relay datagrams: unix LISTEN and TARGET are datagram sockets (implied by a udp: side)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l accept-proxy-protocol -d 'Read a PROXY protocol header (v1 or v2) from each client before relaying it: the client logged, and sent on with --proxy-protocol, is the one it names; a client without a valid one is closed'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed -d 'For a tls: LISTEN, make a certificate for the listening host now (its SHA-256 fingerprint is logged)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s q -l quiet -d 'Print no diagnostics on stderr, only errors and warnings (for http: curl\'s -sS)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -s v -l verbose -d 'Print more diagnostics on stderr'

@@ -55,7 +55,8 @@ pub enum Command {
     // Boxed: its Args are several times the size of the others'.
     Http(Box<http::Args>),
     Grpc(grpc::Args),
-    Relay(relay::Args),
+    // Boxed too: with its TLS options, as large as http's.
+    Relay(Box<relay::Args>),
     Ls(ls::Args),
     #[command(hide = true)]
     Generate(generate::Args),
@@ -72,7 +73,7 @@ impl Command {
             Command::Recvfrom(args) => block_on(recvfrom::run(args, ctx)),
             Command::Http(args) => block_on(http::run(*args, ctx)),
             Command::Grpc(args) => block_on(grpc::run(args, ctx)),
-            Command::Relay(args) => block_on(relay::run(args, ctx)),
+            Command::Relay(args) => block_on(relay::run(*args, ctx)),
             Command::Ls(args) => ls::run(args, ctx),
             Command::Generate(args) => generate::run(args, Cli::command()),
         }

@@ -157,7 +157,7 @@ fn socat_spelling(s: &str) -> Option<ParseError> {
     let rest = rest.split(',').next().unwrap_or_default();
     if keyword.starts_with("openssl") || keyword == "ssl" {
         return Some(ParseError(format!(
-            "'{s}' is a TLS address: udskit speaks unix sockets, TCP and UDP"
+            "'{s}' is socat's spelling: udskit writes tls:{rest} (relay and connect take it)"
         )));
     }
     let (_, prefix) = SOCAT.iter().find(|(k, _)| *k == keyword)?;
@@ -176,6 +176,13 @@ fn path(p: &str, written: &str) -> Result<Addr, ParseError> {
         return err(format!("'{written}' has an empty path"));
     }
     Ok(Addr::Path(PathBuf::from(p)))
+}
+
+/// The TCP address of `rest` (what follows `tcp:` or `tls:`); `written` is the whole
+/// argument, for the error.
+pub fn tcp_address(rest: &str, written: &str) -> Result<Addr, ParseError> {
+    let (host, port) = host_port(rest, written, "tcp")?;
+    Ok(Addr::Tcp { host, port })
 }
 
 /// `HOST:PORT`, `PORT` or `[IPV6]:PORT` after `tcp:` or `udp:` (`proto`).
@@ -241,6 +248,11 @@ impl FromStr for Addr {
         if let Some(rest) = s.strip_prefix("udp:") {
             let (host, port) = host_port(rest, s, "udp")?;
             return Ok(Addr::Udp { host, port });
+        }
+        if s.starts_with("tls:") {
+            return err(format!(
+                "'{s}' is a TLS address: relay and connect take tls:HOST:PORT, this command does not"
+            ));
         }
         if let Some(e) = socat_spelling(s) {
             return Err(e);
@@ -345,9 +357,11 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("udskit writes udp:1234"), "{e}");
-        let e = "OPENSSL:h:443".parse::<Addr>().unwrap_err().to_string();
-        let first = e.lines().next().unwrap_or_default();
-        assert!(first.contains("TLS") && !first.contains("tcp:"), "{e}");
+        let e = "OPENSSL:h:443,verify=1"
+            .parse::<Addr>()
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("udskit writes tls:h:443"), "{e}");
         // A path that merely has a colon stays a path, and ./ makes anything one.
         assert_eq!(p("foo:80"), Addr::Path("foo:80".into()));
         assert_eq!(p("./TCP:1.2.3.4:80"), Addr::Path("./TCP:1.2.3.4:80".into()));

@@ -13,4 +13,5 @@ pub mod kind;
 pub mod listener;
 pub mod occupant;
 pub mod stream;
+pub mod tls;
 pub mod unix;

@@ -18,5 +18,6 @@ mod peers;
 mod relay;
 mod relay_dgram;
 mod relay_http;
+mod relay_tls;
 mod safe_bind;
 mod tcp;

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 mod quit;
+mod tls;
 
 pub use quit::{misplaced_hint, read_args};
 
@@ -13,10 +14,10 @@ use crate::duration;
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
 use crate::io::ending::{AfterStdin, Ending, Ends};
-use crate::net::addr::Addr;
 use crate::net::connect;
 use crate::net::fds::{self, Outgoing};
 use crate::net::kind::Kind;
+use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -62,9 +63,9 @@ pub const QUIET_AFTER_ANSWER: Duration = Duration::from_secs(1);
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// The socket: PATH, @NAME, unix:///PATH or tcp:HOST:PORT
+    /// The socket: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or tls:HOST:PORT
     #[arg(value_name = "ADDR")]
-    pub addr: Addr,
+    pub addr: Endpoint,
     /// Use a SOCK_SEQPACKET socket (each stdin read is sent as one record)
     #[arg(long)]
     pub seqpacket: bool,
@@ -88,23 +89,35 @@ pub struct Args {
     pub send_file: Vec<std::path::PathBuf>,
     #[command(flatten)]
     pub connect: connect::ConnectOpts,
+    #[command(flatten)]
+    pub tls: crate::net::tls::ClientOpts,
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
-    if args.addr.is_udp() {
+    if args.addr.addr().is_udp() {
         return Err(Fail::usage(format!(
             "{}: a UDP address carries datagrams, not a stream (relay takes it)",
             args.addr
         ))
         .into());
     }
-    if args.seqpacket && !args.addr.is_unix() {
+    if (args.tls.cacert.is_some() || args.tls.insecure) && !args.addr.is_tls() {
+        return Err(Fail::usage("--cacert and --insecure are for a tls: address").into());
+    }
+    if args.addr.is_tls() && (args.quit_after.is_some() || args.idle_timeout.is_some()) {
+        return Err(Fail::usage(
+            "-q/--quit-after and -w/--idle-timeout do not apply to a tls: address: it is read \
+             until the server closes",
+        )
+        .into());
+    }
+    if args.seqpacket && !args.addr.addr().is_unix() {
         return Err(Fail::usage(format!("{}: --seqpacket needs a unix address", args.addr)).into());
     }
     let passing = Outgoing::new(&args.send_fd, &args.send_file, "--send-fd")?;
-    if !passing.is_empty() && !args.addr.is_unix() {
+    if !passing.is_empty() && !args.addr.addr().is_unix() {
         return Err(Fail::usage(format!(
             "{}: descriptors pass only over unix sockets (PATH, @NAME or unix:///PATH)",
             escape(&args.addr.to_string())
@@ -118,10 +131,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         opts.connect_timeout_from = Some("--idle-timeout");
     }
     let conn = tokio::select! {
-        c = connect::connect(&args.addr, kind, opts) => c.map_err(Fail::from)?,
+        c = connect::connect(args.addr.addr(), kind, opts) => c.map_err(Fail::from)?,
         _ = stop.stopped() => return Ok(()),
     };
     let addr = escape(&args.addr.to_string()).into_owned();
+    if let Some(host) = args.addr.host() {
+        let bound = opts.connect_timeout.unwrap_or(tls::HANDSHAKE);
+        let (out, done) = crate::io::stdio::Writer::spawn();
+        let t = tls::bridge(conn, host, &args.tls, bound, &out, &stop).await;
+        drop(out);
+        done.finish(&stop)
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
+        let (up, down) = t.map_err(|e| e.context(format!("talking to {addr}")))?;
+        ctx.debug(format!("closed: {up} bytes sent, {down} received"));
+        return Ok(());
+    }
     match conn.peer_cred() {
         Some(c) => ctx.debug(format!("connected to {addr} ({c})")),
         None => ctx.debug(format!("connected to {addr}")),

@@ -213,9 +213,9 @@ async fn resolve_udp(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
 }
 
 async fn bind_listen(args: &Args, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
-    match &args.listen {
+    match args.listen.addr() {
         Addr::Udp { host, port } => {
-            let what = format!("binding {}", shown(&args.listen));
+            let what = format!("binding {}", shown(args.listen.addr()));
             let at = resolve_udp(host, *port)
                 .await
                 .map_err(|e| Fail::new(1, format!("{what}: {e}")))?;
@@ -234,7 +234,7 @@ async fn bind_listen(args: &Args, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
             };
             Ok((Sock::Udp(s), addr))
         }
-        Addr::Tcp { .. } => Err(tcp_side(&args.listen)),
+        Addr::Tcp { .. } => Err(tcp_side(args.listen.addr())),
         unix => {
             let d = Dgram::bind(unix, &args.bind, ctx)?;
             let local = d.local.clone().unwrap_or_else(|| unix.clone());
@@ -259,20 +259,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ))
         .into());
     }
-    let target_udp = match &args.target {
-        Addr::Udp { host, port } => Some(
-            resolve_udp(host, *port)
-                .await
-                .map_err(|e| Fail::new(1, format!("relaying to {}: {e}", shown(&args.target))))?,
-        ),
-        Addr::Tcp { .. } => return Err(tcp_side(&args.target)),
+    let target_udp = match args.target.addr() {
+        Addr::Udp { host, port } => Some(resolve_udp(host, *port).await.map_err(|e| {
+            Fail::new(1, format!("relaying to {}: {e}", shown(args.target.addr())))
+        })?),
+        Addr::Tcp { .. } => return Err(tcp_side(args.target.addr())),
         _ => None,
     };
     let stop = Shutdown::install()?;
     let (listen, local) = bind_listen(&args, ctx).await?;
     let plan = Arc::new(Plan {
         listen: Arc::new(listen),
-        target: args.target.clone(),
+        target: args.target.addr().clone(),
         target_udp,
         reply_timeout: args.reply_timeout.unwrap_or(REPLY_TIMEOUT),
         on_full: args.on_full.unwrap_or(OnFull::Wait),

@@ -63,7 +63,7 @@ impl Guard {
             peer_scoped |= !scoped.is_empty();
             rules = rules.with_file(scoped, everyone);
         }
-        if peer_scoped && !args.listen.is_unix() {
+        if peer_scoped && !args.listen.addr().is_unix() {
             return Err(crate::error::Fail::usage(format!(
                 "rules for clients by uid or gid need a unix LISTEN (a TCP client has no \
              credentials to check); {} is not one",

@@ -14,9 +14,11 @@ mod fdpass;
 mod framing;
 mod guard;
 mod itself;
+mod proxy;
 mod rules;
 mod rulesfile;
 mod side;
+mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -34,6 +36,7 @@ use crate::net::connect;
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
 use crate::net::stream::Stream;
+use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
@@ -75,20 +78,27 @@ use side::Spare;
 /// parses each request and forwards only what --allow/--deny, --read-only, --preset and
 /// --rules allow, checks what a container create asks for, and logs one line per request.
 ///
+/// A tls:HOST:PORT LISTEN terminates TLS (--cert/--key, or --self-signed; --client-ca
+/// for mutual TLS); a tls:HOST:PORT TARGET is reached over TLS, its certificate checked
+/// against the system's CAs or --cacert (--insecure: unchecked). --proxy-protocol v1|v2
+/// tells TARGET the real client; --accept-proxy-protocol reads it from each client.
+///
 /// Example:
 ///   udskit relay tcp:8080 /var/run/docker.sock
+///   udskit relay tls:0.0.0.0:8443 /run/app.sock --cert cert.pem --key key.pem
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 ///   udskit relay udp:8125 /var/run/datadog/dsd.socket
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Where clients connect: tcp:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT for datagrams
+    /// Where clients connect: tcp:[HOST:]PORT, tls:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT
+    /// for datagrams
     #[arg(value_name = "LISTEN")]
-    pub listen: Addr,
-    /// Where each client is relayed to: PATH, @NAME, unix:///PATH or tcp:HOST:PORT;
-    /// udp:HOST:PORT for datagrams
+    pub listen: Endpoint,
+    /// Where each client is relayed to: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or
+    /// tls:HOST:PORT; udp:HOST:PORT for datagrams
     #[arg(value_name = "TARGET")]
-    pub target: Addr,
+    pub target: Endpoint,
     /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
     /// whose accept queue is full is waited for until then
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "10s")]
@@ -191,6 +201,20 @@ pub struct Args {
     /// datagram and count it [default: wait]
     #[arg(long, value_enum, value_name = "WHAT")]
     pub on_full: Option<dgram::OnFull>,
+    /// Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy's
+    /// send-proxy; nginx's `listen ... proxy_protocol` reads it); v2 carries unix
+    /// addresses too
+    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "http")]
+    pub proxy_protocol: Option<proxy::Version>,
+    /// Read a PROXY protocol header (v1 or v2) from each client before relaying it: the
+    /// client logged, and sent on with --proxy-protocol, is the one it names; a client
+    /// without a valid one is closed
+    #[arg(long, conflicts_with = "http")]
+    pub accept_proxy_protocol: bool,
+    #[command(flatten)]
+    pub tls_server: crate::net::tls::ServerOpts,
+    #[command(flatten)]
+    pub tls_client: crate::net::tls::ClientOpts,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -212,6 +236,14 @@ struct RelayPlan {
     /// Cancelled once a stop signal came: HTTP connections end after their request in
     /// flight, idle keep-alive ones at once.
     draining: CancellationToken,
+    /// TLS on either side, if any.
+    tls: tls::TlsPlan,
+    /// --proxy-protocol: the header to send TARGET.
+    proxy_send: Option<proxy::Version>,
+    /// --accept-proxy-protocol.
+    proxy_accept: bool,
+    /// A unix LISTEN's address as sun_path bytes (a v2 header's destination).
+    listen_unix: Vec<u8>,
 }
 
 /// How a connection ended.
@@ -303,9 +335,13 @@ impl Log {
         }
     }
 
-    fn listening(&self, local: &Addr, target: &Addr, guard: Option<&Guard>) {
+    fn listening(&self, local: &Endpoint, target: &Endpoint, guard: Option<&Guard>) {
         let (l, t) = (local.to_string(), target.to_string());
-        let reach = bind::reach(local);
+        // A TLS listener's hint names its own scheme.
+        let reach = bind::reach(local.addr()).map(|r| match local {
+            Endpoint::Tls(_) => r.replace("tcp:", "tls:"),
+            Endpoint::Plain(_) => r,
+        });
         let shown = reach
             .as_ref()
             .map(|r| format!(" ({r})"))
@@ -434,9 +470,58 @@ fn raise_fd_limit() {
     }
 }
 
+/// The TLS sides the addresses and options ask for; options for a side that is not TLS
+/// are a usage error.
+fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
+    use crate::error::Fail;
+    if args.tls_server.any() && !args.listen.is_tls() {
+        return Err(Fail::usage(
+            "--cert, --key, --self-signed and --client-ca are for a tls: LISTEN",
+        )
+        .into());
+    }
+    let client = &args.tls_client;
+    if (client.cacert.is_some() || client.insecure) && !args.target.is_tls() {
+        return Err(Fail::usage("--cacert and --insecure are for a tls: TARGET").into());
+    }
+    if args.http && (args.listen.is_tls() || args.target.is_tls()) {
+        return Err(Fail::usage("--http does not take a tls: LISTEN or TARGET yet").into());
+    }
+    let down = match args.listen.host() {
+        Some(host) => {
+            if !args.tls_server.self_signed && args.tls_server.cert.is_none() {
+                return Err(Fail::usage(format!(
+                    "{}: a tls: LISTEN needs --cert FILE --key FILE, or --self-signed",
+                    args.listen
+                ))
+                .into());
+            }
+            let (config, fingerprint) = args.tls_server.config(host)?;
+            if let Some(fp) = fingerprint {
+                let out = args
+                    .tls_server
+                    .self_signed_out
+                    .as_ref()
+                    .map(|p| format!(", written to {}", escape(&p.display().to_string())))
+                    .unwrap_or_default();
+                ctx.info(format!(
+                    "self-signed certificate for {host}, SHA-256 fingerprint {fp}{out}"
+                ));
+            }
+            Some(config)
+        }
+        None => None,
+    };
+    let up = match args.target.host() {
+        Some(host) => Some((client.config()?, host.to_string(), args.target.to_string())),
+        None => None,
+    };
+    Ok(tls::TlsPlan::new(down, up))
+}
+
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if args.pass_fds {
-        for a in [&args.listen, &args.target] {
+        for a in [args.listen.addr(), args.target.addr()] {
             if !a.is_unix() {
                 return Err(Fail::usage(format!(
                     "--pass-fds: {} is not a unix socket; descriptors pass only between unix sockets",
@@ -446,8 +531,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             }
         }
     }
-    itself::refuse_loop(&args.listen, &args.target).await?;
-    if args.dgram || args.listen.is_udp() || args.target.is_udp() {
+    let tls = tls_plan(&args, ctx)?;
+    itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
+    if args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp() {
         return dgram::run(args, ctx).await;
     }
     for (given, flag) in [
@@ -468,9 +554,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
-    let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
+    let server = bind::listen(args.listen.addr(), Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
-        target: args.target.clone(),
+        target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
         idle_timeout: args.idle_timeout,
         // With --dump, copy::relay reads through a buffer whatever this says.
@@ -485,9 +571,21 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         guard,
         pass_fds: args.pass_fds,
         draining: CancellationToken::new(),
+        tls,
+        proxy_send: args.proxy_protocol,
+        proxy_accept: args.accept_proxy_protocol,
+        listen_unix: match &server.local {
+            Addr::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
+            Addr::Abstract(n) => [&[0u8][..], n].concat(),
+            Addr::Tcp { .. } | Addr::Udp { .. } => Vec::new(),
+        },
     });
+    let local = match &args.listen {
+        Endpoint::Tls(_) => Endpoint::Tls(server.local.clone()),
+        Endpoint::Plain(_) => Endpoint::Plain(server.local.clone()),
+    };
     plan.log
-        .listening(&server.local, &args.target, plan.guard.as_ref());
+        .listening(&local, &args.target, plan.guard.as_ref());
     if plan.busy.is_some() {
         let plan = plan.clone();
         tokio::spawn(async move {
@@ -503,7 +601,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         args.max_connections
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
     ));
-    let mut acceptor = accept::Acceptor::new(&server.listener, args.target.is_unix(), &plan.log);
+    let mut acceptor =
+        accept::Acceptor::new(&server.listener, args.target.addr().is_unix(), &plan.log);
     let mut next_id = 0u64;
     loop {
         // With --max-connections, a slot is taken before accepting: extra clients wait in
@@ -550,11 +649,48 @@ async fn serve(
     plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
-    let (peer_text, cred_json) = describe(peer);
+    let (mut peer_text, mut cred_json) = describe(peer);
+    let mut client = client;
+    // --accept-proxy-protocol: the client is the one the header names.
+    let accepted = match plan.proxy_accept {
+        true => Some(proxy::read_header(&mut client, plan.connect_timeout).await),
+        false => None,
+    };
+    if let Some(Ok(who)) = &accepted
+        && let Some(c) = who.client()
+    {
+        peer_text = format!("{} (via {peer_text})", escape(&c));
+        cred_json.push(("proxied_client", c.into()));
+    }
+    let hello = match plan.proxy_send {
+        None => Vec::new(),
+        Some(v) => {
+            let source = match &accepted {
+                Some(Ok(s)) => s.clone(),
+                _ => match (&client, peer.addr) {
+                    (Stream::Tcp(t), Some(src)) => match t.local_addr() {
+                        Ok(dst) => proxy::Source::Inet { src, dst },
+                        Err(_) => proxy::Source::Unknown,
+                    },
+                    _ => proxy::Source::Unix {
+                        src: Vec::new(),
+                        dst: plan.listen_unix.clone(),
+                    },
+                },
+            };
+            proxy::header(v, &source)
+        }
+    };
     plan.log.opened(id, &peer_text);
     let meter = Arc::new(Meter::default());
+    let subject = std::sync::OnceLock::new();
     let work = async {
-        if plan.guard.is_some() {
+        if let Some(Err(why)) = accepted {
+            End::Error(why)
+        } else if plan.tls.any() {
+            drop(spare);
+            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
+        } else if plan.guard.is_some() {
             drop(spare);
             let who = Arc::new(answer::Who {
                 id,
@@ -564,13 +700,17 @@ async fn serve(
             });
             guard::serve(client, who, plan.clone(), meter.clone()).await
         } else {
-            connect_and_relay(id, client, spare, &plan, &meter).await
+            connect_and_relay(id, client, spare, &plan, &meter, &hello).await
         }
     };
     let end = tokio::select! {
         end = work => end,
         _ = force.cancelled() => End::Grace,
     };
+    if let Some(who) = subject.get() {
+        peer_text = format!("{peer_text} [{}]", escape(who));
+        cred_json.push(("peer_cert_subject", who.as_str().into()));
+    }
     let t = &plan.totals;
     let (up, down) = meter.bytes();
     t.connections.fetch_add(1, Ordering::Relaxed);
@@ -588,56 +728,21 @@ async fn connect_and_relay(
     mut spare: Spare,
     plan: &RelayPlan,
     meter: &Meter,
+    hello: &[u8],
 ) -> End {
     spare.target_fd();
-    // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
-    // connect would have waited for room, until --connect-timeout.
-    let busy = std::sync::atomic::AtomicBool::new(false);
-    let (target, busy_ref) = (&plan.target, &busy);
-    let attempt = move || async move {
-        let r = connect::connect_once(target, Kind::Stream).await;
-        busy_ref.store(r.as_ref().is_err_and(connect::is_busy), Ordering::Relaxed);
-        r
-    };
-    let connecting = tokio::time::timeout(
-        plan.connect_timeout,
-        connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
-    );
-    let timed_out = || {
-        End::Upstream(format!(
-            "connecting to {}: timed out after {} (--connect-timeout){}",
-            plan.target,
-            duration::show(plan.connect_timeout),
-            if busy.load(Ordering::Relaxed) {
-                ": the listener's accept queue is full"
-            } else {
-                ""
+    let target = match connect_target(plan, hello).await {
+        Ok(t) => t,
+        Err(end) => {
+            // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
+            // plain close sent a FIN first, which the client took for the end of an answer;
+            // the reset its bytes drew from the closed socket then came after it had ended,
+            // or not (a race it lost about one time in ten, exiting 0).
+            if let Stream::Tcp(c) = &client {
+                let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
             }
-        ))
-    };
-    let connected = connecting.await;
-    if !matches!(connected, Ok(Ok(_))) {
-        // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
-        // plain close sent a FIN first, which the client took for the end of an answer;
-        // the reset its bytes drew from the closed socket then came after it had ended,
-        // or not (a race it lost about one time in ten, exiting 0).
-        if let Stream::Tcp(c) = &client {
-            let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
+            return end;
         }
-    }
-    let target = match connected {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) if connect::is_busy(&e) => return timed_out(),
-        Ok(Err(e)) => {
-            if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
-                // Our shortage, not the upstream's.
-                return End::Error(format!("connecting to {}: {words}", plan.target));
-            }
-            return End::Upstream(
-                crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
-            );
-        }
-        Err(_) => return timed_out(),
     };
     let tap = plan
         .dump
@@ -663,4 +768,65 @@ async fn connect_and_relay(
         copy::relay(client, target, spare, how, meter).await,
         plan.idle_timeout,
     )
+}
+
+/// Connects to TARGET within --connect-timeout and sends it `hello` (a PROXY protocol
+/// header, or nothing), or says how it failed.
+async fn connect_target(plan: &RelayPlan, hello: &[u8]) -> Result<Stream, End> {
+    let mut s = connect_only(plan).await?;
+    if !hello.is_empty() {
+        use tokio::io::AsyncWriteExt;
+        s.write_all(hello).await.map_err(|e| {
+            End::Upstream(format!(
+                "sending the PROXY protocol header to {}: {e}",
+                plan.target
+            ))
+        })?;
+    }
+    Ok(s)
+}
+
+async fn connect_only(plan: &RelayPlan) -> Result<Stream, End> {
+    // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
+    // connect would have waited for room, until --connect-timeout.
+    let busy = std::sync::atomic::AtomicBool::new(false);
+    let (target, busy_ref) = (&plan.target, &busy);
+    let attempt = move || async move {
+        let r = connect::connect_once(target, Kind::Stream).await;
+        busy_ref.store(r.as_ref().is_err_and(connect::is_busy), Ordering::Relaxed);
+        r
+    };
+    let connecting = tokio::time::timeout(
+        plan.connect_timeout,
+        connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
+    );
+    let timed_out = || {
+        End::Upstream(format!(
+            "connecting to {}: timed out after {} (--connect-timeout){}",
+            plan.target,
+            duration::show(plan.connect_timeout),
+            if busy.load(Ordering::Relaxed) {
+                ": the listener's accept queue is full"
+            } else {
+                ""
+            }
+        ))
+    };
+    match connecting.await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(e)) if connect::is_busy(&e) => Err(timed_out()),
+        Ok(Err(e)) => {
+            if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
+                // Our shortage, not the upstream's.
+                return Err(End::Error(format!(
+                    "connecting to {}: {words}",
+                    plan.target
+                )));
+            }
+            Err(End::Upstream(
+                crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
+            ))
+        }
+        Err(_) => Err(timed_out()),
+    }
 }
