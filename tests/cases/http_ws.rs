@@ -341,3 +341,87 @@ fn ws_usage_errors() {
     let out = ws(&["-d", "x", "/tmp/none.sock", "/echo"], b"");
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn ws_docker_attach_ws_on_a_running_container() {
+    if !have("dockerd") || !have("tar") {
+        return;
+    }
+    if !is_root() {
+        crate::support::peers::skipped("not root (dockerd needs it)");
+        assert!(std::env::var_os("UDSKIT_REQUIRE_PEERS").is_none_or(|v| v != "1"));
+        return;
+    }
+    let dir = tempdir();
+    let docker = crate::support::servers::Dockerd::start(dir.path());
+    let s = docker.sock.to_str().unwrap();
+    let http = |args: &[&str], input: &[u8]| {
+        let mut c = udskit();
+        c.arg("http").args(args);
+        let out = run_with_input(c, input, LIMIT);
+        assert!(out.status.success(), "{args:?}: {}", stderr_of(&out));
+        out.stdout
+    };
+    // An image imported offline: a static busybox, sent as a tar on stdin.
+    let rootfs = dir.path().join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("busybox-static");
+    for applet in ["sh", "cat", "echo"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).unwrap();
+    }
+    let tar = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .args(["-cf", "-", "."])
+        .output()
+        .unwrap();
+    assert!(tar.status.success());
+    http(
+        &[
+            s,
+            "-H",
+            "Content-Type: application/x-tar",
+            "/images/create?fromSrc=-&repo=udskit/bb&tag=t",
+            "--data-binary",
+            "@-",
+        ],
+        &tar.stdout,
+    );
+    let run = |spec: &str| {
+        let out = http(&[s, "POST", "/containers/create", "--json", spec], b"");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let id = v["Id"].as_str().unwrap().to_string();
+        http(&[s, "-f", "POST", &format!("/containers/{id}/start")], b"");
+        id
+    };
+
+    // cat in a running container: our bytes in binary messages through its stdin and back,
+    // exact; stdin's end closes (1000) and ends cat.
+    let id = run(
+        r#"{"Image":"udskit/bb:t","Cmd":["cat"],"OpenStdin":true,"StdinOnce":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    let attach = format!("/containers/{id}/attach/ws?stream=1&stdin=1&stdout=1");
+    let mut live = Live::start(dir.path(), &["--binary", s, &attach]);
+    live.send(b"hello through attach/ws\n");
+    assert_eq!(live.wait_for(24), b"hello through attach/ws\n");
+    let data = random_bytes(200_000);
+    live.send(&data);
+    let got = live.wait_for(24 + data.len())[24..].to_vec();
+    assert!(got == data, "the bytes through cat differ");
+    let (code, err) = live.end();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("code 1000 (normal)"), "{err}");
+    let waited = http(&[s, "POST", &format!("/containers/{id}/wait")], b"");
+    assert!(String::from_utf8_lossy(&waited).contains(r#""StatusCode":0"#));
+
+    // A container that ends by itself: the Engine closes (1000) while our stdin is open.
+    let id = run(
+        r#"{"Image":"udskit/bb:t","Cmd":["sh","-c","read x; echo got $x"],"OpenStdin":true,"HostConfig":{"NetworkMode":"none"}}"#,
+    );
+    let attach = format!("/containers/{id}/attach/ws?stream=1&stdin=1&stdout=1");
+    let mut live = Live::start(dir.path(), &["--binary", s, &attach]);
+    live.send(b"one\n");
+    assert_eq!(live.wait_for(8), b"got one\n");
+    let st = live.bg.wait_exit(LIMIT);
+    assert_eq!(st.code(), Some(0), "{}", live.bg.stderr());
+}
