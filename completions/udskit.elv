@@ -240,7 +240,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --head 'HEAD request: print the status line and headers only'
             cand -f 'Exit 22 when the status is 400 or more (the body is still shown)'
             cand --fail 'Exit 22 when the status is 400 or more (the body is still shown)'
-            cand --ws 'Speak WebSocket on TARGET: each stdin line is sent as a text message, each message received is written to stdout (text and a newline, binary as it is); the server''s close code is printed on stderr and is the exit code: 1000 (or none) exit 0, 4000+N exit N (N up to 255), any other exit 1. Stdin''s end sends a close (1000) and waits up to 5s for the server''s'
+            cand --ws 'Speak WebSocket on TARGET: each stdin line is sent as a text message, each message received is written to stdout (text and a newline, binary as it is); the server''s close code is printed on stderr and is the exit code: 1000 (or none) exit 0, 4000+N exit N (N up to 255), any other exit 1. Stdin''s end sends a close (1000) and waits up to 5s for the server''s (not with --no-close)'
             cand --binary 'With --ws: each stdin read is sent as one binary message (bytes unchanged)'
             cand --ws-json 'With --ws: each message received as one JSON object on a line: type (text or binary), size, encoding (utf-8, or base64 for binary), data; and a last {"type":"close","code":C,"reason":R}'
             cand --no-close 'With --ws: stdin''s end sends no close frame; the session lasts until the server closes (a server that only pushes, with stdin at its end or /dev/null)'

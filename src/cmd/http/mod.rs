@@ -52,7 +52,9 @@ use request::{HeaderArg, Target};
 /// when piped; on a terminal JSON (also newline-delimited, value by value) is pretty-printed
 /// and coloured and a binary body is not dumped. Docker's multiplexed logs and attach streams
 /// are split onto stdout and stderr. With --upgrade, a 101 answer turns the connection into
-/// a two-way stream on stdin/stdout (docker attach and exec).
+/// a two-way stream on stdin/stdout (docker attach and exec). With --ws, a WebSocket
+/// session: stdin lines up as messages, messages down to stdout, the close code the exit
+/// code.
 ///
 /// The socket is the SOCKET argument, else --unix-socket PATH or --abstract-unix-socket NAME
 /// (as curl's), else an http+unix://%2Fpath%2Fto.sock/path TARGET, else DOCKER_HOST
@@ -77,6 +79,7 @@ use request::{HeaderArg, Target};
 ///   udskit http --unix-socket /var/run/docker.sock -fL http://localhost/v1.41/info
 ///   DOCKER_HOST=unix:///var/run/docker.sock udskit http /version
 ///   udskit http -fsS -o /dev/null -w '%{http_code} %{time_total}\n' /tmp/app.sock /health
+///   udskit http --ws --binary /var/run/docker.sock "/containers/$ID/attach/ws?stream=1&stdin=1&stdout=1"
 #[derive(clap::Args, Debug)]
 #[command(
     override_usage = "udskit http [OPTIONS] [SOCKET] [METHOD] <TARGET>",
@@ -202,7 +205,7 @@ pub struct Args {
     /// received is written to stdout (text and a newline, binary as it is); the server's
     /// close code is printed on stderr and is the exit code: 1000 (or none) exit 0, 4000+N
     /// exit N (N up to 255), any other exit 1. Stdin's end sends a close (1000) and waits
-    /// up to 5s for the server's
+    /// up to 5s for the server's (not with --no-close)
     #[arg(
         long,
         conflicts_with_all = [
