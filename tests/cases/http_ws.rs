@@ -120,7 +120,8 @@ fn ws_binary_round_trip_is_byte_exact() {
     }
     let dir = tempdir();
     let app = Uvicorn::start_ws(dir.path());
-    let data = random_bytes(3 * 1024 * 1024 + 17);
+    // Far more than the sockets buffer: the echo stalls unless we read while we send.
+    let data = random_bytes(24 * 1024 * 1024 + 17);
     let mut s = Live::start(
         dir.path(),
         &[
@@ -424,4 +425,23 @@ fn ws_docker_attach_ws_on_a_running_container() {
     assert_eq!(live.wait_for(8), b"got one\n");
     let st = live.bg.wait_exit(LIMIT);
     assert_eq!(st.code(), Some(0), "{}", live.bg.stderr());
+}
+
+#[test]
+fn ws_sigterm_closes_the_session_cleanly() {
+    if !ws_here() {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start_ws(dir.path());
+    // The server waits for our close, stdin stays open: only the signal ends it.
+    let mut s = Live::start(dir.path(), &[app.sock.to_str().unwrap(), "/headers"]);
+    let mut line = Vec::new();
+    while !line.ends_with(b"\n") {
+        let n = line.len() + 1;
+        line = s.wait_for(n).to_vec();
+    }
+    s.bg.signal(15);
+    let st = s.bg.wait_exit(LIMIT);
+    assert_eq!(st.code(), Some(143), "{}", s.bg.stderr());
 }

@@ -12,6 +12,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::header::{self, HeaderName, HeaderValue};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::error::ProtocolError;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -310,99 +311,84 @@ fn close_json(frame: Option<&CloseFrame>, color: bool) -> Bytes {
     Bytes::from(out)
 }
 
-/// The messages both ways until the close handshake; the exit code it leads to.
+/// How the messages down ended.
+enum Down {
+    /// The server's close frame (None: one without a code).
+    Closed(Option<CloseFrame>),
+    /// Nobody reads stdout any more.
+    StdoutGone,
+}
+
+/// The messages both ways until the close handshake; the exit code it leads to. Up and
+/// down run side by side, so a server that stops reading while its answers wait for us
+/// (an echo of a big upload) is always read from.
 async fn session(
-    mut ws: WebSocketStream<Stream>,
+    ws: WebSocketStream<Stream>,
     s: &Session<'_>,
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
     what: &str,
 ) -> anyhow::Result<anyhow::Result<()>> {
-    let mut stdin = Some(stdio::stdin());
-    let mut lines = Lines {
-        binary: s.binary,
-        pending: BytesMut::new(),
-        count: 0,
-    };
-    // Set once our close frame is sent: the server has until then to answer it.
-    let mut closing: Option<tokio::time::Instant> = None;
+    let (mut sink, mut stream) = ws.split();
     let mut sent = 0u64;
     let mut received = 0u64;
-    let close_with = async |ws: &mut WebSocketStream<Stream>, code: CloseCode| {
-        let frame = CloseFrame {
-            code,
-            reason: "".into(),
-        };
-        ws.close(Some(frame)).await
-    };
-    loop {
-        let close_deadline = async {
-            match closing {
-                Some(d) => tokio::time::sleep_until(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        let piece = async {
-            match stdin.as_mut() {
-                Some(rx) => rx.recv().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            p = piece, if closing.is_none() => {
-                let piece = match p {
+    let ended = {
+        let up = async {
+            let mut stdin = stdio::stdin();
+            let mut lines = Lines {
+                binary: s.binary,
+                pending: BytesMut::new(),
+                count: 0,
+            };
+            loop {
+                let piece = match stdin.recv().await {
                     Some(Ok(b)) => Some(b),
-                    Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading stdin")),
+                    Some(Err(e)) => {
+                        return Err(anyhow::Error::new(e).context("reading stdin"));
+                    }
                     None => None,
                 };
                 let end = piece.is_none();
                 for m in lines.cut(piece)? {
-                    sent += 1;
-                    ws.send(m).await.map_err(|e| cut_off(e, what, "sending a message"))?;
-                }
-                if end && s.no_close {
-                    stdin = None;
-                    ctx.debug(format!("stdin ended after {sent} messages (--no-close: not closing)"));
-                } else if end {
-                    stdin = None;
-                    ctx.debug(format!("stdin ended after {sent} messages: closing (1000)"));
-                    close_with(&mut ws, CloseCode::Normal)
+                    sink.send(m)
                         .await
-                        .map_err(|e| cut_off(e, what, "sending the close frame"))?;
-                    closing = Some(tokio::time::Instant::now() + CLOSE_WAIT);
+                        .map_err(|e| cut_off(e, what, "sending a message"))?;
+                    sent += 1;
+                }
+                if end {
+                    break;
                 }
             }
-            m = ws.next() => {
-                let msg = match m {
+            if s.no_close {
+                ctx.debug(format!(
+                    "stdin ended after {sent} messages (--no-close: not closing)"
+                ));
+                return Ok(false);
+            }
+            ctx.debug(format!("stdin ended after {sent} messages: closing (1000)"));
+            let frame = CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            };
+            sink.send(Message::Close(Some(frame)))
+                .await
+                .map_err(|e| cut_off(e, what, "sending the close frame"))?;
+            Ok(true)
+        };
+        let down = async {
+            loop {
+                let msg = match stream.next().await {
                     Some(Ok(msg)) => msg,
-                    Some(Err(WsError::ConnectionClosed)) | None if closing.is_some() => {
-                        return Err(no_close(what, received));
-                    }
+                    Some(Err(
+                        WsError::ConnectionClosed
+                        | WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake),
+                    ))
+                    | None => return Err(no_close(what, received)),
                     Some(Err(e)) => return Err(cut_off(e, what, "receiving").into()),
-                    None => return Err(no_close(what, received)),
                 };
-                match &msg {
-                    Message::Close(frame) => {
-                        let frame = frame.as_ref();
-                        if s.json {
-                            let _ = out.write(close_json(frame, ctx.color_stdout)).await;
-                        }
-                        // tungstenite answers the close itself; this ends its handshake.
-                        let _ = ws.close(None).await;
-                        let words = format!(
-                            "{what}: the server closed the connection {}",
-                            close_words(frame)
-                        );
-                        ctx.debug(format!("{sent} messages sent, {received} received"));
-                        let code = exit_for(frame.map(|f| u16::from(f.code)));
-                        return Ok(if code == 0 {
-                            ctx.info(&words);
-                            Ok(())
-                        } else {
-                            Err(Fail::new(code, words).into())
-                        });
-                    }
+                match msg {
+                    Message::Close(frame) => return Ok(Down::Closed(frame)),
                     Message::Ping(_) => ctx.debug("ping from the server (answered)"),
                     Message::Pong(_) | Message::Frame(_) => {}
                     Message::Text(_) | Message::Binary(_) => {
@@ -410,33 +396,79 @@ async fn session(
                         if let Some(b) = shown(&msg, s.json, ctx.color_stdout)
                             && (out.write(b).await.is_err() || out.is_closed())
                         {
-                            // Nobody reads any more: end the session as a normal close.
-                            let _ = close_with(&mut ws, CloseCode::Normal).await;
-                            return Ok(Ok(()));
+                            return Ok(Down::StdoutGone);
                         }
                     }
                 }
             }
-            _ = close_deadline => {
-                return Err(Fail::new(
-                    FAILURE,
-                    format!(
-                        "{what}: the server did not answer our close frame within {}",
-                        crate::duration::show(CLOSE_WAIT)
-                    ),
-                )
-                .into());
-            }
-            _ = stop.stopped() => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    close_with(&mut ws, CloseCode::Away),
-                )
-                .await;
-                return Ok(Ok(()));
+        };
+        tokio::pin!(up, down);
+        let mut up_done = false;
+        // Set once our close frame is out: the server has until then to answer it.
+        let mut closing: Option<tokio::time::Instant> = None;
+        loop {
+            let deadline = async {
+                match closing {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                r = &mut up, if !up_done => {
+                    up_done = true;
+                    if r? {
+                        closing = Some(tokio::time::Instant::now() + CLOSE_WAIT);
+                    }
+                }
+                r = &mut down => break Some(r?),
+                _ = deadline => {
+                    return Err(Fail::new(
+                        FAILURE,
+                        format!(
+                            "{what}: the server did not answer our close frame within {}",
+                            crate::duration::show(CLOSE_WAIT)
+                        ),
+                    )
+                    .into());
+                }
+                _ = stop.stopped() => break None,
             }
         }
+    };
+    ctx.debug(format!("{sent} messages sent, {received} received"));
+    let mut ws = sink
+        .reunite(stream)
+        .map_err(|_| anyhow::anyhow!("{what}: the connection's halves do not match"))?;
+    let closed = |code| CloseFrame {
+        code,
+        reason: "".into(),
+    };
+    let (last, frame) = match ended {
+        None => (Some(closed(CloseCode::Away)), None),
+        Some(Down::StdoutGone) => (Some(closed(CloseCode::Normal)), None),
+        Some(Down::Closed(frame)) => (None, Some(frame)),
+    };
+    // The last frame out, bounded: ours, or tungstenite's answer to the server's close.
+    let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(last)).await;
+    let Some(frame) = frame else {
+        return Ok(Ok(()));
+    };
+    if s.json {
+        let _ = out
+            .write(close_json(frame.as_ref(), ctx.color_stdout))
+            .await;
     }
+    let words = format!(
+        "{what}: the server closed the connection {}",
+        close_words(frame.as_ref())
+    );
+    let code = exit_for(frame.as_ref().map(|f| u16::from(f.code)));
+    Ok(if code == 0 {
+        ctx.info(&words);
+        Ok(())
+    } else {
+        Err(Fail::new(code, words).into())
+    })
 }
 
 /// The connection ended without the server's close frame.
@@ -456,9 +488,9 @@ fn cut_off(e: WsError, what: &str, doing: &str) -> Fail {
         WsError::Io(io) => crate::error::peer_words(io)
             .map(|w| format!("the server {w}"))
             .unwrap_or_else(|| io.to_string()),
-        WsError::Protocol(
-            tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
-        ) => "the server closed the connection without a close frame".to_string(),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            "the server closed the connection without a close frame".to_string()
+        }
         e => e.to_string(),
     };
     Fail::new(FAILURE, format!("{what}: {doing}: {cause}"))
