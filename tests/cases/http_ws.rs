@@ -247,6 +247,13 @@ fn ws_close_codes_become_exit_codes() {
             stderr_of(&out)
         );
     }
+    // -s: the exit code alone; -sS: the message too.
+    let out = ws(&["-s", "--no-close", sock, "/close?code=1011"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stderr_of(&out), "");
+    let out = ws(&["-sS", "--no-close", sock, "/close?code=1011"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("code 1011"), "{}", stderr_of(&out));
     // A close asked for by the client's message, mid-session.
     let mut s = Live::start(dir.path(), &[sock, "/echo"]);
     s.send(b"before\n");

@@ -785,7 +785,14 @@ async fn run_ws(args: &Args, plan: &RequestPlan, ctx: &Ctx, stop: &Shutdown) -> 
         fail: args.fail,
         max_time: args.max_time,
     };
-    ws::run(session, ctx, stop).await
+    let result = ws::run(session, ctx, stop).await;
+    // -s: the exit code tells, the message is not shown (-sS shows it), as for a request.
+    match result {
+        Err(e) if args.silent && !args.show_error => {
+            Err(crate::error::Reported(crate::error::exit_code(&e)).into())
+        }
+        r => r,
+    }
 }
 
 async fn transfer(
