@@ -23,6 +23,7 @@ mod tap;
 mod upgrade;
 mod writeout;
 mod ws;
+mod wsmessage;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::header::{self, HeaderName, HeaderValue};
 use tokio_tungstenite::WebSocketStream;
@@ -20,14 +19,14 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use super::exchange::{self, Clock};
 use super::head;
 use super::request::HeaderArg;
+use super::wsmessage::{Lines, close_json, shown};
 use crate::error::{FAILURE, Fail, HTTP_ERROR};
 use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
-use crate::term::json::{base64, json_object};
 use crate::term::{Ctx, escape};
 
-/// How long, after our close frame (stdin's end, a stop signal), the server gets to answer
+/// How long, after our close frame at stdin's end, the server gets to answer
 /// with its own: a server still sending what it had queued finishes well within it, and
 /// one that never answers does not hang a script for longer.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
@@ -205,112 +204,6 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     code
 }
 
-/// Stdin's pieces, cut into the messages they make.
-struct Lines {
-    binary: bool,
-    pending: BytesMut,
-    /// Lines sent so far (for an error about one).
-    count: u64,
-}
-
-impl Lines {
-    /// The messages `piece` completes (`None`: stdin's end, the last line without its
-    /// newline).
-    fn cut(&mut self, piece: Option<Bytes>) -> Result<Vec<Message>, Fail> {
-        if self.binary {
-            return Ok(piece.map(Message::Binary).into_iter().collect());
-        }
-        let mut lines = Vec::new();
-        match piece {
-            Some(p) => {
-                self.pending.extend_from_slice(&p);
-                while let Some(i) = memchr::memchr(b'\n', &self.pending) {
-                    let line = self.pending.split_to(i + 1);
-                    lines.push(line.freeze().slice(..i));
-                }
-            }
-            None if !self.pending.is_empty() => lines.push(self.pending.split().freeze()),
-            None => {}
-        }
-        lines
-            .into_iter()
-            .map(|l| {
-                self.count += 1;
-                let text = String::from_utf8(l.to_vec()).map_err(|_| {
-                    Fail::new(
-                        FAILURE,
-                        format!("reading stdin: line {} is not UTF-8 text", self.count),
-                    )
-                    .hint("--binary sends stdin as binary messages")
-                })?;
-                Ok(Message::text(text))
-            })
-            .collect()
-    }
-}
-
-/// A message for stdout: the text and a newline, the binary bytes raw, or a JSON line.
-fn shown(msg: &Message, json: bool, color: bool) -> Option<Bytes> {
-    use serde_json::Value;
-    let (kind, data): (&str, &[u8]) = match msg {
-        Message::Text(t) => ("text", t.as_bytes()),
-        Message::Binary(b) => ("binary", b),
-        _ => return None,
-    };
-    if !json {
-        return Some(match msg {
-            Message::Text(_) => {
-                let mut v = Vec::with_capacity(data.len() + 1);
-                v.extend_from_slice(data);
-                v.push(b'\n');
-                Bytes::from(v)
-            }
-            Message::Binary(b) => b.clone(),
-            _ => unreachable!("text and binary only"),
-        });
-    }
-    let (encoding, value) = match msg {
-        Message::Text(t) => ("utf-8", Value::from(t.as_str())),
-        _ => ("base64", Value::from(base64(data))),
-    };
-    let mut out = Vec::new();
-    json_object(
-        &mut out,
-        &[
-            ("type", Value::from(kind)),
-            ("size", Value::from(data.len())),
-            ("encoding", Value::from(encoding)),
-            ("data", value),
-        ],
-        color,
-    );
-    out.push(b'\n');
-    Some(Bytes::from(out))
-}
-
-/// The close frame as a --ws-json line.
-fn close_json(frame: Option<&CloseFrame>, color: bool) -> Bytes {
-    use serde_json::Value;
-    let mut out = Vec::new();
-    json_object(
-        &mut out,
-        &[
-            ("type", Value::from("close")),
-            (
-                "code",
-                frame.map_or(Value::Null, |f| Value::from(u16::from(f.code))),
-            ),
-            (
-                "reason",
-                frame.map_or(Value::Null, |f| Value::from(f.reason.as_str())),
-            ),
-        ],
-        color,
-    );
-    out.push(b'\n');
-    Bytes::from(out)
-}
-
 /// How the messages down ended.
 enum Down {
     /// The server's close frame (None: one without a code).
@@ -336,11 +229,7 @@ async fn session(
     let ended = {
         let up = async {
             let mut stdin = stdio::stdin();
-            let mut lines = Lines {
-                binary: s.binary,
-                pending: BytesMut::new(),
-                count: 0,
-            };
+            let mut lines = Lines::new(s.binary);
             loop {
                 let piece = match stdin.recv().await {
                     Some(Ok(b)) => Some(b),
@@ -509,19 +398,5 @@ mod tests {
         assert_eq!(exit_for(Some(4003)), 3);
         assert_eq!(exit_for(Some(4255)), 255);
         assert_eq!(exit_for(Some(4256)), 1);
-    }
-
-    #[test]
-    fn stdin_is_cut_into_lines_across_pieces() {
-        let mut l = Lines {
-            binary: false,
-            pending: BytesMut::new(),
-            count: 0,
-        };
-        assert!(l.cut(Some(Bytes::from_static(b"ab"))).unwrap().is_empty());
-        let m = l.cut(Some(Bytes::from_static(b"c\n\nd"))).unwrap();
-        assert_eq!(m, vec![Message::text("abc"), Message::text("")]);
-        assert_eq!(l.cut(None).unwrap(), vec![Message::text("d")]);
-        assert!(l.cut(Some(Bytes::from_static(b"\xff\n"))).is_err());
     }
 }
