@@ -202,6 +202,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l subprotocol -d 'With --ws: ask for the subprotocol PROTOCOL (Sec-WebSocket-Protocol; repeatable, in order of preference)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s w -l write-out -d 'After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as curl -w: %{http_code} ... %{stderr} switches to stderr, %header{NAME}, \\n \\t \\r, %%' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s D -l dump-header -d 'Write the status line and headers, as received (CRLF), to FILE; - is stdout, before the body' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s X -l request -d 'The method (as curl -X; a METHOD argument does the same)' -r -f -a "GET\t''
@@ -225,6 +226,10 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s N -l no-buffer -d
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s i -l include -d 'Print the status line and headers before the body'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s I -l head -d 'HEAD request: print the status line and headers only'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s f -l fail -d 'Exit 22 when the status is 400 or more (the body is still shown)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l ws -d 'Speak WebSocket on TARGET: each stdin line is sent as a text message, each message received is written to stdout (text and a newline, binary as it is); the server\'s close code is printed on stderr and is the exit code: 1000 (or none) exit 0, 4000+N exit N (N up to 255), any other exit 1. Stdin\'s end sends a close (1000) and waits up to 5s for the server\'s (not with --no-close)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l binary -d 'With --ws: each stdin read is sent as one binary message (bytes unchanged)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l ws-json -d 'With --ws: each message received as one JSON object on a line: type (text or binary), size, encoding (utf-8, or base64 for binary), data; and a last {"type":"close","code":C,"reason":R}'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l no-close -d 'With --ws: stdin\'s end sends no close frame; the session lasts until the server closes (a server that only pushes, with stdin at its end or /dev/null)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l demux -d 'Split docker\'s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l pretty -d 'Format the body as on a terminal even when piped (JSON pretty-printed)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l raw -d 'The body\'s bytes unchanged even on a terminal (no formatting, no demultiplexing, docker progress left as JSON and not read for errors)'

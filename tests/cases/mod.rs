@@ -8,6 +8,7 @@ mod hostile_input;
 mod http;
 mod http_curl;
 mod http_response;
+mod http_ws;
 mod layout;
 mod listen;
 mod logs;

@@ -22,11 +22,30 @@ pub struct Uvicorn {
 
 impl Uvicorn {
     pub fn start(dir: &Path) -> Uvicorn {
-        let sock = dir.join("app.sock");
+        Uvicorn::serve(dir, "app.sock", "http_app:app", &[])
+    }
+
+    /// `uvicorn --uds DIR/ws.sock` serving tests/fixtures/ws_app.py over `websockets`,
+    /// pinging every half second and dropping a client that has not answered within one.
+    pub fn start_ws(dir: &Path) -> Uvicorn {
+        let ws = [
+            "--ws",
+            "websockets",
+            "--ws-ping-interval",
+            "0.5",
+            "--ws-ping-timeout",
+            "1",
+        ];
+        Uvicorn::serve(dir, "ws.sock", "ws_app:app", &ws)
+    }
+
+    fn serve(dir: &Path, name: &str, app: &str, extra: &[&str]) -> Uvicorn {
+        let sock = dir.join(name);
         let mut c = Command::new("python3");
         c.args(["-m", "uvicorn", "--log-level", "warning", "--app-dir"])
             .arg(fixture(""))
-            .arg("http_app:app")
+            .arg(app)
+            .args(extra)
             .arg("--uds")
             .arg(&sock)
             .stdout(Stdio::null());

@@ -22,6 +22,8 @@ mod request;
 mod tap;
 mod upgrade;
 mod writeout;
+mod ws;
+mod wsmessage;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,7 +53,9 @@ use request::{HeaderArg, Target};
 /// when piped; on a terminal JSON (also newline-delimited, value by value) is pretty-printed
 /// and coloured and a binary body is not dumped. Docker's multiplexed logs and attach streams
 /// are split onto stdout and stderr. With --upgrade, a 101 answer turns the connection into
-/// a two-way stream on stdin/stdout (docker attach and exec).
+/// a two-way stream on stdin/stdout (docker attach and exec). With --ws, a WebSocket
+/// session: stdin lines up as messages, messages down to stdout, the close code the exit
+/// code.
 ///
 /// The socket is the SOCKET argument, else --unix-socket PATH or --abstract-unix-socket NAME
 /// (as curl's), else an http+unix://%2Fpath%2Fto.sock/path TARGET, else DOCKER_HOST
@@ -76,6 +80,7 @@ use request::{HeaderArg, Target};
 ///   udskit http --unix-socket /var/run/docker.sock -fL http://localhost/v1.41/info
 ///   DOCKER_HOST=unix:///var/run/docker.sock udskit http /version
 ///   udskit http -fsS -o /dev/null -w '%{http_code} %{time_total}\n' /tmp/app.sock /health
+///   udskit http --ws --binary /var/run/docker.sock "/containers/$ID/attach/ws?stream=1&stdin=1&stdout=1"
 #[derive(clap::Args, Debug)]
 #[command(
     override_usage = "udskit http [OPTIONS] [SOCKET] [METHOD] <TARGET>",
@@ -197,6 +202,36 @@ pub struct Args {
     /// answer bridges the connection to stdin/stdout with half-close
     #[arg(long, value_name = "PROTOCOL", conflicts_with = "http2")]
     pub upgrade: Option<String>,
+    /// Speak WebSocket on TARGET: each stdin line is sent as a text message, each message
+    /// received is written to stdout (text and a newline, binary as it is); the server's
+    /// close code is printed on stderr and is the exit code: 1000 (or none) exit 0, 4000+N
+    /// exit N (N up to 255), any other exit 1. Stdin's end sends a close (1000) and waits
+    /// up to 5s for the server's (not with --no-close)
+    #[arg(
+        long,
+        conflicts_with_all = [
+            "upgrade", "http2", "data", "data_binary", "data_raw", "data_urlencode", "json",
+            "form", "upload_file", "get", "head", "include", "output", "remote_name",
+            "location", "write_out", "dump_header", "compressed", "demux", "pretty", "raw",
+        ]
+    )]
+    pub ws: bool,
+    /// With --ws: each stdin read is sent as one binary message (bytes unchanged)
+    #[arg(long, requires = "ws")]
+    pub binary: bool,
+    /// With --ws: each message received as one JSON object on a line: type (text or
+    /// binary), size, encoding (utf-8, or base64 for binary), data; and a last
+    /// {"type":"close","code":C,"reason":R}
+    #[arg(long, requires = "ws")]
+    pub ws_json: bool,
+    /// With --ws: stdin's end sends no close frame; the session lasts until the server
+    /// closes (a server that only pushes, with stdin at its end or /dev/null)
+    #[arg(long, requires = "ws")]
+    pub no_close: bool,
+    /// With --ws: ask for the subprotocol PROTOCOL (Sec-WebSocket-Protocol; repeatable, in
+    /// order of preference)
+    #[arg(long, value_name = "PROTOCOL", requires = "ws")]
+    pub subprotocol: Vec<String>,
     /// Split docker's multiplexed frames onto stdout and stderr (automatic when the answer
     /// is marked or recognisably multiplexed)
     #[arg(long, conflicts_with = "raw")]
@@ -698,6 +733,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ..ctx.clone()
     };
     let stop = Shutdown::install()?;
+    if args.ws {
+        return run_ws(&args, &plan, ctx, &stop).await;
+    }
     let mut record = Record::default();
     let result = transfer(&args, &plan, output.as_deref(), ctx, &stop, &mut record).await;
     if stop.is_stopping() {
@@ -712,6 +750,50 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         url_effective: format!("http://{}{}", plan.target.authority, plan.target.path),
     };
     report::end(result, record, ending, ctx)
+}
+
+/// `--ws`: the WebSocket session in place of a request.
+async fn run_ws(args: &Args, plan: &RequestPlan, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<()> {
+    if plan.method != Method::GET {
+        return Err(Fail::usage(format!(
+            "--ws opens a WebSocket with a GET, not {}",
+            plan.method
+        ))
+        .into());
+    }
+    let ua = args
+        .user_agent
+        .clone()
+        .unwrap_or_else(|| concat!("udskit/", env!("CARGO_PKG_VERSION")).to_string());
+    let user_agent = HeaderValue::from_str(&ua).map_err(|_| {
+        Fail::usage(format!(
+            "--user-agent '{}' holds control characters",
+            escape(&ua)
+        ))
+    })?;
+    let session = ws::Session {
+        socket: &plan.socket,
+        connect: args.connect,
+        authority: &plan.target.authority,
+        path: &plan.target.path,
+        headers: &plan.headers,
+        user_agent,
+        auth: plan.auth.clone(),
+        subprotocols: &args.subprotocol,
+        binary: args.binary,
+        no_close: args.no_close,
+        json: args.ws_json,
+        fail: args.fail,
+        max_time: args.max_time,
+    };
+    let result = ws::run(session, ctx, stop).await;
+    // -s: the exit code tells, the message is not shown (-sS shows it), as for a request.
+    match result {
+        Err(e) if args.silent && !args.show_error => {
+            Err(crate::error::Reported(crate::error::exit_code(&e)).into())
+        }
+        r => r,
+    }
 }
 
 async fn transfer(
