@@ -85,6 +85,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
         'udskit;sendto' {
             [CompletionResult]::new('--bind', '--bind', [CompletionResultType]::ParameterName, 'Send from this address (PATH or @NAME; with --reply, answers arrive there)')
             [CompletionResult]::new('--timeout', '--timeout', [CompletionResultType]::ParameterName, 'How long --reply waits for the answers (500ms, 10s, 2m)')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Capture every datagram sent (and answer received) into FILE as UDP packets (pcapng; - for stdout, unless --reply prints answers there)')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file (0 to 777), given to it as bind creates it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('-l', '-l', [CompletionResultType]::ParameterName, 'Send each line of stdin as one datagram, without its newline')
@@ -106,6 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
         'udskit;recvfrom' {
             [CompletionResult]::new('-n', '-n', [CompletionResultType]::ParameterName, 'Exit after N datagrams')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after N datagrams')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file (0 to 777), given to it as bind creates it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('--newline', '--newline', [CompletionResultType]::ParameterName, 'Print a newline after each datagram')
@@ -156,6 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--grace', '--grace', [CompletionResultType]::ParameterName, 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them')
             [CompletionResult]::new('--dump', '--dump', [CompletionResultType]::ParameterName, 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time')
             [CompletionResult]::new('--dump-file', '--dump-file', [CompletionResultType]::ParameterName, 'Write the --dump output to PATH instead of stderr')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space')
             [CompletionResult]::new('--busy-poll', '--busy-poll', [CompletionResultType]::ParameterName, 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows')
             [CompletionResult]::new('--copier', '--copier', [CompletionResultType]::ParameterName, 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)')
             [CompletionResult]::new('--allow', '--allow', [CompletionResultType]::ParameterName, 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides')

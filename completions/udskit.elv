@@ -79,6 +79,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;sendto'= {
             cand --bind 'Send from this address (PATH or @NAME; with --reply, answers arrive there)'
             cand --timeout 'How long --reply waits for the answers (500ms, 10s, 2m)'
+            cand --pcap 'Capture every datagram sent (and answer received) into FILE as UDP packets (pcapng; - for stdout, unless --reply prints answers there)'
             cand --mode 'Permission bits of the socket file (0 to 777), given to it as bind creates it'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand -l 'Send each line of stdin as one datagram, without its newline'
@@ -99,6 +100,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
         &'udskit;recvfrom'= {
             cand -n 'Exit after N datagrams'
             cand --count 'Exit after N datagrams'
+            cand --pcap 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams'
             cand --mode 'Permission bits of the socket file (0 to 777), given to it as bind creates it'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --newline 'Print a newline after each datagram'
@@ -147,6 +149,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --grace 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them'
             cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
             cand --dump-file 'Write the --dump output to PATH instead of stderr'
+            cand --pcap 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space'
             cand --busy-poll 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows'
             cand --copier 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)'
             cand --allow 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides'

@@ -70,6 +70,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s h -l help -d '
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send from this address (PATH or @NAME; with --reply, answers arrive there)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l pcap -d 'Capture every datagram sent (and answer received) into FILE as UDP packets (pcapng; - for stdout, unless --reply prints answers there)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -83,6 +84,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s v -l verbose -d
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l pcap -d 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -120,6 +122,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIG
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"

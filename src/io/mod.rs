@@ -2,8 +2,10 @@
 //! socket, with half-close.
 
 pub mod bridge;
+pub mod capture;
 pub mod ending;
 pub mod outfile;
+pub mod pcap;
 pub mod pool;
 pub mod stdio;
 

@@ -118,8 +118,22 @@ impl Meter {
     }
 }
 
-/// Sees every chunk of a buffered copy, in order, before it is sent on (`relay --dump`).
-pub type Tap<'a> = &'a (dyn Fn(Direction, &[u8]) + Sync);
+/// What a tap sees of a direction.
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    /// A chunk, before it is sent on.
+    Data(&'a [u8]),
+    /// The direction's source ended cleanly (passed on as a write shutdown).
+    End,
+    /// The direction's source failed (reset, gone): the peer that sends this way.
+    SourceFailed,
+    /// The direction's destination failed: the peer this way goes to.
+    DestinationFailed,
+}
+
+/// Sees every chunk of a buffered copy, in order, before it is sent on, and how each
+/// direction ends (`relay --dump`, `relay --pcap`).
+pub type Tap<'a> = &'a (dyn Fn(Direction, Seen<'_>) + Sync);
 
 /// `relay --busy-poll`: after a chunk moves, the relay's thread polls its sockets for a
 /// while instead of sleeping, so that the answer to a request it just passed on is picked
@@ -279,11 +293,23 @@ async fn one_way(
         // The end of a peer that failed (its error taken by a write to it) is no clean
         // end: the abort passes it on, not a shutdown.
         Ok(()) if from.failed() => Ok(()),
-        Ok(()) => Ok(to.shutdown(rustix::net::Shutdown::Write)?),
+        Ok(()) => {
+            if let Some(tap) = how.tap {
+                tap(dir, Seen::End);
+            }
+            Ok(to.shutdown(rustix::net::Shutdown::Write)?)
+        }
         // Stopped by the other direction's failure, which is the one to report.
         Err(f) if f.at == At::Read && from.stopping() => Ok(()),
         Err(f) => {
             aborted.store(true, Ordering::Relaxed);
+            if let Some(tap) = how.tap {
+                match f.at {
+                    At::Read => tap(dir, Seen::SourceFailed),
+                    At::Write => tap(dir, Seen::DestinationFailed),
+                    At::Relay => {}
+                }
+            }
             match f.at {
                 At::Read => from.fail(),
                 At::Write => to.fail(),
@@ -437,7 +463,7 @@ async fn buffer_one_way(
             return Ok(());
         }
         if let Some(tap) = tap {
-            tap(dir, &buf[..n]);
+            tap(dir, Seen::Data(&buf[..n]));
         }
         let mut sent = 0;
         while sent < n {

@@ -1,0 +1,398 @@
+//! `--pcap FILE`: the capture read back by Debian's tshark: HTTP through `relay` to
+//! uvicorn decoded as HTTP, 10 MiB each way reassembled byte-exact, a half-close and a
+//! reset seen as FIN and RST, datagrams of sendto and recvfrom as UDP.
+
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::support::peers::{have, python, skipped};
+use crate::support::servers;
+use crate::support::*;
+
+/// tshark, or a skip (a failure under UDSKIT_REQUIRE_PEERS=1).
+fn tshark() -> bool {
+    if have("tshark") {
+        return true;
+    }
+    skipped("tshark is not installed");
+    false
+}
+
+/// `tshark -r FILE ARGS...`, which must succeed.
+fn tshark_read(file: &Path, args: &[&str]) -> String {
+    let out: Output = Command::new("tshark")
+        .env("HOME", file.parent().unwrap())
+        .arg("-r")
+        .arg(file)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tshark: {}", stderr_of(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `udskit relay LISTEN TARGET --pcap FILE`, once listening.
+fn relay_pcap(dir: &Path, listen: &Path, target: &str, pcap: &Path) -> Bg {
+    let mut c = udskit();
+    c.arg("relay")
+        .arg(listen)
+        .arg(target)
+        .arg("--pcap")
+        .arg(pcap);
+    let mut bg = Bg::spawn(c, dir, "relay");
+    bg.wait_stderr("listening");
+    bg
+}
+
+#[test]
+fn http_through_relay_decodes_as_http() {
+    if !tshark() || !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let app = servers::Uvicorn::start(dir.path());
+    let (sock, pcap) = (
+        dir.path().join("front.sock"),
+        dir.path().join("http.pcapng"),
+    );
+    let mut relay = relay_pcap(dir.path(), &sock, app.sock.to_str().unwrap(), &pcap);
+    for path in ["/status/201", "/headers"] {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "20", "--unix-socket"])
+            .arg(&sock)
+            .arg(format!("http://localhost{path}"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+    }
+    relay.wait_stderr("#2 ");
+    let fields = tshark_read(
+        &pcap,
+        &[
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "http.request.uri",
+            "-e",
+            "http.response.code",
+        ],
+    );
+    let lines: Vec<&str> = fields.lines().collect();
+    assert_eq!(
+        lines,
+        ["0\t/status/201\t", "0\t\t201", "1\t/headers\t", "1\t\t200"],
+        "{fields}"
+    );
+    // The first packet of each flow says who the client was.
+    let comments = tshark_read(
+        &pcap,
+        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
+    );
+    let first = comments.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("connection #1: client pid ") && first.contains("(curl)"),
+        "{comments}"
+    );
+    assert!(first.contains(app.sock.to_str().unwrap()), "{comments}");
+}
+
+/// A threaded python echo server on a unix socket.
+fn echo_server(dir: &Path, sock: &Path) -> Bg {
+    let mut c = python(&format!(
+        "import socket, threading\n\
+         s = socket.socket(socket.AF_UNIX)\n\
+         s.bind({:?}); s.listen(8)\n\
+         def h(c):\n\
+         \x20 while True:\n\
+         \x20   b = c.recv(65536)\n\
+         \x20   if not b: break\n\
+         \x20   c.sendall(b)\n\
+         \x20 c.close()\n\
+         while True:\n\
+         \x20 c, _ = s.accept()\n\
+         \x20 threading.Thread(target=h, args=(c,), daemon=True).start()\n",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let bg = Bg::spawn(c, dir, "echo");
+    wait_until(Duration::from_secs(10), "the echo server", || {
+        UnixStream::connect(sock).is_ok()
+    });
+    bg
+}
+
+#[test]
+fn ten_mib_each_way_reassemble_byte_exact() {
+    if !tshark() {
+        return;
+    }
+    let dir = tempdir();
+    let target = dir.path().join("echo.sock");
+    let _echo = echo_server(dir.path(), &target);
+    let (sock, pcap) = (dir.path().join("front.sock"), dir.path().join("big.pcapng"));
+    let mut relay = relay_pcap(dir.path(), &sock, target.to_str().unwrap(), &pcap);
+    let data = noise(17, 10 << 20);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let sent = data.clone();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&sent).unwrap();
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let mut back = Vec::new();
+    s.read_to_end(&mut back).unwrap();
+    writer.join().unwrap();
+    assert_eq!(back.len(), data.len());
+    relay.wait_stderr("#1 ");
+    // follow,tcp,raw: the client's bytes in hex, the server's indented by a tab.
+    let follow = tshark_read(&pcap, &["-q", "-z", "follow,tcp,raw,0"]);
+    let (mut up, mut down) = (String::new(), String::new());
+    for line in follow.lines() {
+        let (to, hex) = match line.strip_prefix('\t') {
+            Some(h) => (&mut down, h),
+            None => (&mut up, line),
+        };
+        if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            to.push_str(hex);
+        }
+    }
+    let unhex = |h: &str| -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    let want = sha256(&data);
+    assert_eq!(sha256(&unhex(&up)), want, "client to target");
+    assert_eq!(sha256(&unhex(&down)), want, "target to client");
+    // Cut into segments an IPv4 packet can hold.
+    let lens = tshark_read(&pcap, &["-T", "fields", "-e", "tcp.len"]);
+    let max = lens.lines().filter_map(|l| l.parse::<usize>().ok()).max();
+    assert_eq!(max, Some(65_495));
+}
+
+/// A python TCP server on 127.0.0.1: "reset" gets a reset (SO_LINGER 0); anything else
+/// is read to its end (the client's half-close), then answered "pong" and closed.
+fn tcp_server(dir: &Path) -> (Bg, u16) {
+    let port_file = dir.join("port");
+    let mut c = python(&format!(
+        "import socket, struct\n\
+         s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)\n\
+         open({:?}, 'w').write(str(s.getsockname()[1]))\n\
+         while True:\n\
+         \x20 c, _ = s.accept()\n\
+         \x20 b = c.recv(100)\n\
+         \x20 if b == b'reset':\n\
+         \x20   c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))\n\
+         \x20   c.close(); continue\n\
+         \x20 while True:\n\
+         \x20   m = c.recv(100)\n\
+         \x20   if not m: break\n\
+         \x20 c.sendall(b'pong'); c.close()\n",
+        port_file.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let bg = Bg::spawn(c, dir, "tcp");
+    let mut port = 0;
+    wait_until(Duration::from_secs(10), "the tcp server", || {
+        port = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        port != 0
+    });
+    (bg, port)
+}
+
+#[test]
+fn half_close_and_reset_are_fin_and_rst() {
+    if !tshark() {
+        return;
+    }
+    let dir = tempdir();
+    let (_server, port) = tcp_server(dir.path());
+    let (sock, pcap) = (
+        dir.path().join("front.sock"),
+        dir.path().join("ends.pcapng"),
+    );
+    let mut relay = relay_pcap(dir.path(), &sock, &format!("tcp:127.0.0.1:{port}"), &pcap);
+    // Half-close: the client's FIN, then the server's answer, then its FIN.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"ping").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).unwrap();
+    assert_eq!(answer, b"pong");
+    relay.wait_stderr("#1 ");
+    // Reset: the server's RST.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"reset").unwrap();
+    let _ = s.read_to_end(&mut Vec::new());
+    relay.wait_stderr("#2 ");
+    let rows = tshark_read(
+        &pcap,
+        &[
+            "-T",
+            "fields",
+            "-E",
+            "separator=,",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.flags.str",
+            "-e",
+            "tcp.len",
+        ],
+    );
+    let server = port.to_string();
+    let flow = |n: &str| -> Vec<(bool, String, usize)> {
+        rows.lines()
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f[0] == n)
+            .map(|f| {
+                let flags: String = f[2].chars().filter(|c| c.is_ascii_alphabetic()).collect();
+                (f[1] == server, flags, f[3].parse().unwrap())
+            })
+            .collect()
+    };
+    let first = flow("0");
+    let seq: Vec<(bool, &str, usize)> =
+        first.iter().map(|(s, f, n)| (*s, f.as_str(), *n)).collect();
+    assert_eq!(
+        seq,
+        [
+            (false, "S", 0),
+            (true, "AS", 0),
+            (false, "A", 0),
+            (false, "AP", 4),
+            (false, "AF", 0),
+            (true, "AP", 4),
+            (true, "AF", 0),
+        ],
+        "{rows}"
+    );
+    let second = flow("1");
+    let last = second.last().unwrap();
+    assert!(last.0 && last.1.contains('R'), "{rows}");
+    assert!(
+        !second.iter().any(|(_, f, _)| f.contains('F')),
+        "a reset flow has no FIN: {rows}"
+    );
+}
+
+#[test]
+fn datagrams_of_sendto_and_recvfrom_are_udp() {
+    if !tshark() {
+        return;
+    }
+    let dir = tempdir();
+    let (rsock, ssock) = (dir.path().join("r.sock"), dir.path().join("s.sock"));
+    let (rpcap, spcap) = (dir.path().join("r.pcapng"), dir.path().join("s.pcapng"));
+    let mut c = udskit();
+    c.arg("recvfrom")
+        .arg(&rsock)
+        .args(["--echo", "--count", "3", "--pcap"])
+        .arg(&rpcap);
+    let mut recv = Bg::spawn(c, dir.path(), "recvfrom");
+    wait_for_socket(&rsock);
+    let binary: &[u8] = b"\x00\xffbin\n";
+    let mut c = udskit();
+    c.arg("sendto")
+        .args(["--reply", "--lines", "--bind"])
+        .arg(&ssock)
+        .arg(&rsock)
+        .arg("--pcap")
+        .arg(&spcap);
+    let out = run_with_input(c, b"one\ntwo\n", Duration::from_secs(20));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    // An unbound sender, binary bytes: in the capture, not answered.
+    let mut c = udskit();
+    c.arg("sendto").arg(&rsock);
+    let out = run_with_input(c, binary, Duration::from_secs(20));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(recv.wait_exit(Duration::from_secs(20)).success());
+    let fields = |f: &Path| {
+        tshark_read(
+            f,
+            &[
+                "-T",
+                "fields",
+                "-E",
+                "separator=|",
+                "-e",
+                "ip.src",
+                "-e",
+                "udp.dstport",
+                "-e",
+                "udp.payload",
+                "-e",
+                "frame.comment",
+            ],
+        )
+    };
+    let got = fields(&rpcap);
+    let rows: Vec<Vec<&str>> = got.lines().map(|l| l.split('|').collect()).collect();
+    let payloads: Vec<&str> = rows.iter().map(|r| r[2]).collect();
+    assert_eq!(
+        payloads,
+        ["6f6e65", "6f6e65", "74776f", "74776f", "00ff62696e0a"],
+        "{got}"
+    );
+    // Received, echoed back, received...; the bound sender and the unbound one apart.
+    assert_eq!(rows[0][1], "9", "{got}");
+    assert_ne!(rows[1][1], "9", "{got}");
+    assert_ne!(rows[0][0], rows[4][0], "{got}");
+    assert!(
+        rows[0][3].contains(&format!("from unix:{}", ssock.display()))
+            && rows[0][3].contains("(udskit)"),
+        "{got}"
+    );
+    assert!(rows[4][3].contains("from an unbound socket"), "{got}");
+    // sendto's own capture: two sent, two answers from the receiver's end.
+    let got = fields(&spcap);
+    let rows: Vec<Vec<&str>> = got.lines().map(|l| l.split('|').collect()).collect();
+    let seen: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
+    let us = rows[0][0];
+    assert_eq!(
+        seen,
+        [
+            (us, "9", "6f6e65"),
+            (us, "9", "74776f"),
+            ("10.0.0.1", rows[2][1], "6f6e65"),
+            ("10.0.0.1", rows[3][1], "74776f"),
+        ],
+        "{got}"
+    );
+}
+
+#[test]
+fn pcap_to_stdout_where_stdout_is_data_is_refused() {
+    let dir = tempdir();
+    let out = udskit()
+        .arg("recvfrom")
+        .arg(dir.path().join("r.sock"))
+        .args(["--json", "--pcap", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    assert!(stderr_of(&out).contains("--pcap - writes the capture to stdout"));
+    let out = udskit()
+        .arg("sendto")
+        .arg(dir.path().join("r.sock"))
+        .args(["--reply", "--pcap", "-", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}
