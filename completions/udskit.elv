@@ -64,6 +64,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --quit 'After stdin''s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]'
             cand -w 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)'
             cand --idle-timeout 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)'
+            cand --pcap 'Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark decode; bytes then move through user space'
             cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
             cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'

@@ -58,6 +58,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -s h -l help -d 'P
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-after -l quit -d 'After stdin\'s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l pcap -d 'Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark decode; bytes then move through user space' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''

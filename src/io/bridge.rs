@@ -194,6 +194,36 @@ pub async fn bridge_stdio(
     }
 }
 
+/// [`bridge_stdio`] through a stream that is not a plain socket (`connect --pcap`'s
+/// [`crate::io::tapped::Tapped`]): stdin's chunks go up through it, never spliced.
+pub async fn bridge_stdio_through<S>(
+    stream: S,
+    out: &Writer,
+    ends: Ends,
+    stop: &Shutdown,
+) -> io::Result<Transfer>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+{
+    let meter = Arc::new(Meter::default());
+    let limits = Limits {
+        ends,
+        meter: meter.clone(),
+        metered_down: true,
+    };
+    let down = async |rd: &mut ReadHalf<S>| to_stdout_metered(rd, out, &meter).await;
+    let mut stdin = stdin();
+    bridge_from(
+        stream,
+        Up::Chunks(&mut stdin),
+        down,
+        || out.is_closed(),
+        limits,
+        stop,
+    )
+    .await
+}
+
 /// Largest splice(2) call: the 1 MiB we ask of the stdin pipe.
 const SPLICE_MAX: usize = PIPE_SIZE;
 

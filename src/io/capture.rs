@@ -13,7 +13,7 @@ use crate::net::addr::Addr;
 use crate::net::dgram::{self, Dgram, Received};
 use crate::term::{escape, escape_bytes};
 
-/// Opens the capture file (`-`: stdout), its failure named.
+/// Opens the capture file (`-`: stdout), its failure named (for `connect` too).
 pub fn open(path: &Path) -> anyhow::Result<Pcap> {
     Pcap::open(path, concat!("udskit ", env!("CARGO_PKG_VERSION"))).with_context(|| {
         format!(

@@ -158,6 +158,7 @@ impl Pcap {
                 seq: isn,
                 fin: [false; 2],
                 rst: false,
+                closed: false,
             }),
         };
         flow.segment(Sender::Client, TCP_SYN, &[], Some(comment), false);
@@ -248,6 +249,8 @@ struct FlowState {
     seq: [u32; 2],
     fin: [bool; 2],
     rst: bool,
+    /// Closed on purpose ([`Flow::close`]): no RST when dropped.
+    closed: bool,
 }
 
 impl Flow<'_> {
@@ -267,6 +270,13 @@ impl Flow<'_> {
     /// `comment` (what happened) if any. Nothing follows it.
     pub fn reset(&self, from: Sender, comment: Option<&str>) {
         self.segment(from, TCP_RST | TCP_ACK, &[], comment, true);
+    }
+
+    /// `from` closed its socket: its FIN if it sent none yet; the other end may not have
+    /// closed (a client that quits before the server's end), which is no reset.
+    pub fn close(&self, from: Sender) {
+        self.fin(from);
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
     }
 
     fn segment(&self, from: Sender, flags: u8, data: &[u8], comment: Option<&str>, rst: bool) {
@@ -305,7 +315,7 @@ impl Flow<'_> {
 impl Drop for Flow<'_> {
     fn drop(&mut self) {
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
-        if !(st.rst || st.fin[0] && st.fin[1]) {
+        if !(st.rst || st.closed || st.fin[0] && st.fin[1]) {
             self.reset(
                 Sender::Client,
                 Some("connection cut before both ends closed"),

@@ -152,8 +152,20 @@ fn ten_mib_each_way_reassemble_byte_exact() {
     writer.join().unwrap();
     assert_eq!(back.len(), data.len());
     relay.wait_stderr("#1 ");
+    let (up, down) = follow(&pcap);
+    let want = sha256(&data);
+    assert_eq!(sha256(&up), want, "client to target");
+    assert_eq!(sha256(&down), want, "target to client");
+    // Cut into segments an IPv4 packet can hold.
+    let lens = tshark_read(&pcap, &["-T", "fields", "-e", "tcp.len"]);
+    let max = lens.lines().filter_map(|l| l.parse::<usize>().ok()).max();
+    assert_eq!(max, Some(65_495));
+}
+
+/// The first TCP stream of `pcap` reassembled by tshark: (client's bytes, server's).
+fn follow(pcap: &Path) -> (Vec<u8>, Vec<u8>) {
     // follow,tcp,raw: the client's bytes in hex, the server's indented by a tab.
-    let follow = tshark_read(&pcap, &["-q", "-z", "follow,tcp,raw,0"]);
+    let follow = tshark_read(pcap, &["-q", "-z", "follow,tcp,raw,0"]);
     let (mut up, mut down) = (String::new(), String::new());
     for line in follow.lines() {
         let (to, hex) = match line.strip_prefix('\t') {
@@ -170,13 +182,60 @@ fn ten_mib_each_way_reassemble_byte_exact() {
             .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
             .collect()
     };
-    let want = sha256(&data);
-    assert_eq!(sha256(&unhex(&up)), want, "client to target");
-    assert_eq!(sha256(&unhex(&down)), want, "target to client");
-    // Cut into segments an IPv4 packet can hold.
-    let lens = tshark_read(&pcap, &["-T", "fields", "-e", "tcp.len"]);
-    let max = lens.lines().filter_map(|l| l.parse::<usize>().ok()).max();
-    assert_eq!(max, Some(65_495));
+    (unhex(&up), unhex(&down))
+}
+
+#[test]
+fn connect_captures_its_connection() {
+    if !tshark() {
+        return;
+    }
+    let dir = tempdir();
+    let target = dir.path().join("echo.sock");
+    let _echo = echo_server(dir.path(), &target);
+    let pcap = dir.path().join("connect.pcapng");
+    let data = noise(5, 3 << 20);
+    let mut c = udskit();
+    c.arg("connect")
+        .arg(&target)
+        .args(["-q", "never", "--pcap"])
+        .arg(&pcap);
+    let out = run_with_input(c, &data, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    let (up, down) = follow(&pcap);
+    assert_eq!(sha256(&up), sha256(&data), "sent");
+    assert_eq!(sha256(&down), sha256(&data), "received");
+    let flags = tshark_read(
+        &pcap,
+        &[
+            "-Y",
+            "tcp.flags.fin==1 || tcp.flags.reset==1",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "tcp.flags.str",
+        ],
+    );
+    let ends: Vec<&str> = flags.lines().collect();
+    assert_eq!(ends, ["80\t·······A···F", "10001\t·······A···F"], "{flags}");
+    let comment = tshark_read(
+        &pcap,
+        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
+    );
+    assert!(
+        comment.contains("udskit connect (pid ") && comment.contains("(python3)"),
+        "{comment}"
+    );
+    let out = udskit()
+        .arg("connect")
+        .arg(&target)
+        .args(["--pcap", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
 
 /// A python TCP server on 127.0.0.1: "reset" gets a reset (SO_LINGER 0); anything else

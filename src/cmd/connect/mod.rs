@@ -12,7 +12,10 @@ pub use quit::{misplaced_hint, read_args};
 use crate::duration;
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
+use crate::io::capture;
 use crate::io::ending::{AfterStdin, Ending, Ends};
+use crate::io::pcap::{Endpoint, Sender};
+use crate::io::tapped::Tapped;
 use crate::net::addr::Addr;
 use crate::net::connect;
 use crate::net::kind::Kind;
@@ -73,6 +76,10 @@ pub struct Args {
     /// Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)
     #[arg(long)]
     pub quiet: bool,
+    /// Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark
+    /// decode; bytes then move through user space
+    #[arg(long, value_name = "FILE", value_parser = pcap_file)]
+    pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub connect: connect::ConnectOpts,
 }
@@ -104,8 +111,28 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .unwrap_or(AfterStdin::Answered(QUIET_AFTER_ANSWER)),
         idle: args.idle_timeout,
     };
+    let pcap = args.pcap.as_deref().map(capture::open).transpose()?;
     let (out, done) = crate::io::stdio::Writer::spawn();
-    let t = bridge::bridge_stdio(conn, &out, ends, &stop).await;
+    let t = match &pcap {
+        Some(pcap) => {
+            let comment = format!(
+                "udskit connect (pid {}) to {addr}{}",
+                std::process::id(),
+                conn.peer_cred()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            );
+            let port = match &args.addr {
+                Addr::Tcp { port, .. } => *port,
+                _ => 80,
+            };
+            let flow = pcap.flow(1, Endpoint::client(1), Endpoint::server(port), &comment);
+            let t = bridge::bridge_stdio_through(Tapped::new(conn, &flow), &out, ends, &stop).await;
+            flow.close(Sender::Client);
+            t
+        }
+        None => bridge::bridge_stdio(conn, &out, ends, &stop).await,
+    };
     drop(out);
     done.finish(&stop)
         .await
@@ -127,4 +154,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
     Ok(())
+}
+
+/// `--pcap FILE`: not `-`, stdout being the connection's bytes.
+fn pcap_file(s: &str) -> Result<std::path::PathBuf, String> {
+    if s == "-" {
+        return Err("stdout carries the connection's bytes: give a file".into());
+    }
+    Ok(s.into())
 }
