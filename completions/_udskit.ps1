@@ -46,6 +46,7 @@ Register-ArgumentCompleter -Native -CommandName 'udskit' -ScriptBlock {
             [CompletionResult]::new('--exec', '--exec', [CompletionResultType]::ParameterName, 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env')
             [CompletionResult]::new('--max-clients', '--max-clients', [CompletionResultType]::ParameterName, 'Serve at most N clients at a time; more wait in the accept queue')
             [CompletionResult]::new('--count', '--count', [CompletionResultType]::ParameterName, 'Exit after N clients have been served (with -k, --echo or --exec)')
+            [CompletionResult]::new('--pcap', '--pcap', [CompletionResultType]::ParameterName, 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space')
             [CompletionResult]::new('--mode', '--mode', [CompletionResultType]::ParameterName, 'Permission bits of the socket file (0 to 777), given to it as bind creates it')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never')
             [CompletionResult]::new('--seqpacket', '--seqpacket', [CompletionResultType]::ParameterName, 'Use a SOCK_SEQPACKET socket')

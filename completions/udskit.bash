@@ -543,7 +543,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__listen)
-            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --force --mode --color --quiet --verbose --help --version"
+            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --pcap --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,6 +558,10 @@ _udskit() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

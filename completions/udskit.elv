@@ -42,6 +42,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --exec 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env'
             cand --max-clients 'Serve at most N clients at a time; more wait in the accept queue'
             cand --count 'Exit after N clients have been served (with -k, --echo or --exec)'
+            cand --pcap 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space'
             cand --mode 'Permission bits of the socket file (0 to 777), given to it as bind creates it'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'
             cand --seqpacket 'Use a SOCK_SEQPACKET socket'

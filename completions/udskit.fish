@@ -44,6 +44,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this 
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 'Serve at most N clients at a time; more wait in the accept queue' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l count -d 'Exit after N clients have been served (with -k, --echo or --exec)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l pcap -d 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''

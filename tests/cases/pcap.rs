@@ -455,3 +455,72 @@ fn pcap_to_stdout_where_stdout_is_data_is_refused() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn listen_captures_each_client() {
+    if !tshark() {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("echo.sock");
+    let pcap = dir.path().join("listen.pcapng");
+    let mut c = udskit();
+    c.arg("listen")
+        .arg(&sock)
+        .args(["--echo", "--count", "2", "--pcap"])
+        .arg(&pcap);
+    let mut server = Bg::spawn(c, dir.path(), "listen");
+    wait_for_socket(&sock);
+    for msg in [&b"first\n"[..], b"second\n"] {
+        let mut c = udskit();
+        c.arg("connect").arg(&sock).args(["-q", "never"]);
+        let out = run_with_input(c, msg, Duration::from_secs(20));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(out.stdout, msg);
+    }
+    assert!(server.wait_exit(Duration::from_secs(20)).success());
+    let (up, down) = follow(&pcap);
+    assert_eq!(
+        (up.as_slice(), down.as_slice()),
+        (&b"first\n"[..], &b"first\n"[..])
+    );
+    let rows = tshark_read(
+        &pcap,
+        &[
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "tcp.srcport",
+            "-e",
+            "tcp.flags.str",
+            "-e",
+            "frame.comment",
+        ],
+    );
+    let second: Vec<&str> = rows.lines().filter(|l| l.starts_with("1\t")).collect();
+    assert!(
+        second[0].contains("client #2 pid ") && second[0].contains("(udskit)"),
+        "{rows}"
+    );
+    // The client's FIN, then ours; never a reset.
+    let fins: Vec<&str> = second
+        .iter()
+        .filter(|l| l.split('\t').nth(2).unwrap().contains('F'))
+        .map(|l| l.split('\t').nth(1).unwrap())
+        .collect();
+    assert_eq!(fins, ["10002", "80"], "{rows}");
+    assert!(
+        rows.lines()
+            .all(|l| !l.split('\t').nth(2).unwrap().contains('R')),
+        "{rows}"
+    );
+    let out = udskit()
+        .arg("listen")
+        .arg(dir.path().join("other.sock"))
+        .args(["--pcap", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}

@@ -127,7 +127,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 _ => 80,
             };
             let flow = pcap.flow(1, Endpoint::client(1), Endpoint::server(port), &comment);
-            let t = bridge::bridge_stdio_through(Tapped::new(conn, &flow), &out, ends, &stop).await;
+            let t = bridge::bridge_stdio_through(
+                Tapped::new(conn, &flow, Sender::Client),
+                &out,
+                ends,
+                &stop,
+            )
+            .await;
             flow.close(Sender::Client);
             t
         }
