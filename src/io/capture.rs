@@ -13,8 +13,17 @@ use crate::net::addr::Addr;
 use crate::net::dgram::{self, Dgram, Received};
 use crate::term::{escape, escape_bytes};
 
-/// Opens the capture file (`-`: stdout), its failure named (for `connect` too).
+/// Opens the capture file (`-`: stdout, never a terminal), its failure named (for every
+/// subcommand's `--pcap`).
 pub fn open(path: &Path) -> anyhow::Result<Pcap> {
+    use std::io::IsTerminal;
+    if path == Path::new("-") && std::io::stdout().is_terminal() {
+        return Err(crate::error::Fail::usage(
+            "--pcap - would write a binary capture to the terminal",
+        )
+        .hint("pipe it (`| tshark -r -`, `| wireshark -k -i -`) or give a file")
+        .into());
+    }
     Pcap::open(path, concat!("udskit ", env!("CARGO_PKG_VERSION"))).with_context(|| {
         format!(
             "opening the capture file {}",

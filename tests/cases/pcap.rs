@@ -524,3 +524,18 @@ fn listen_captures_each_client() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+#[test]
+fn pcap_to_a_terminal_is_refused() {
+    use crate::support::pty::{On, udskit_on_pty};
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let t = udskit_on_pty(
+        On::Stdout,
+        &["recvfrom", sock.to_str().unwrap(), "--pcap", "-"],
+        dir.path(),
+    );
+    assert_eq!(t.code, Some(2), "{}", t.pty);
+    let err = String::from_utf8_lossy(&t.piped);
+    assert!(err.contains("binary capture to the terminal"), "{err}");
+}

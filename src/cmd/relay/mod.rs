@@ -36,7 +36,6 @@ use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
-use anyhow::Context;
 use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome, Seen};
 use dump::Dump;
 use guard::Guard;
@@ -50,7 +49,8 @@ use side::Spare;
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
 /// run at once in one process, on one thread. Bytes move with splice(2) and never enter
-/// user space (--dump, which shows every chunk, reads them through a buffer).
+/// user space (--dump, which shows every chunk, and --pcap, which captures every
+/// connection for Wireshark, read them through a buffer).
 ///
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
@@ -425,14 +425,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let pcap = args
         .pcap
         .as_deref()
-        .map(|p| {
-            Pcap::open(p, concat!("udskit ", env!("CARGO_PKG_VERSION"))).with_context(|| {
-                format!(
-                    "opening the capture file {}",
-                    escape(&p.display().to_string())
-                )
-            })
-        })
+        .map(crate::io::capture::open)
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
     let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
