@@ -1,5 +1,5 @@
 //! `--pcap FILE`: the capture read back by Debian's tshark: HTTP through `relay` to
-//! uvicorn decoded as HTTP, 10 MiB each way reassembled byte-exact, a half-close and a
+//! uvicorn decoded as HTTP, h2c to nginx as HTTP/2, 10 MiB each way reassembled byte-exact, a half-close and a
 //! reset seen as FIN and RST, datagrams of sendto and recvfrom as UDP.
 
 use std::io::{Read, Write};
@@ -101,6 +101,46 @@ fn http_through_relay_decodes_as_http() {
         "{comments}"
     );
     assert!(first.contains(app.sock.to_str().unwrap()), "{comments}");
+}
+
+#[test]
+fn h2c_through_relay_decodes_as_http2() {
+    if !tshark() || !have("curl") || !have("nginx") {
+        return;
+    }
+    let dir = tempdir();
+    let nginx = servers::Nginx::start(dir.path());
+    let (sock, pcap) = (dir.path().join("front.sock"), dir.path().join("h2.pcapng"));
+    let mut relay = relay_pcap(dir.path(), &sock, nginx.h2_sock.to_str().unwrap(), &pcap);
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "20",
+            "--http2-prior-knowledge",
+            "--unix-socket",
+        ])
+        .arg(&sock)
+        .arg("http://localhost/hello")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    relay.wait_stderr("#1 ");
+    let fields = tshark_read(
+        &pcap,
+        &[
+            "-Y",
+            "http2.headers.path || http2.headers.status",
+            "-T",
+            "fields",
+            "-e",
+            "http2.headers.path",
+            "-e",
+            "http2.headers.status",
+        ],
+    );
+    let lines: Vec<&str> = fields.lines().collect();
+    assert_eq!(lines, ["/hello\t", "\t200"], "{fields}");
 }
 
 /// A threaded python echo server on a unix socket.
