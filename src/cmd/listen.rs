@@ -99,7 +99,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let pcap = args
         .pcap
         .as_deref()
-        .map(capture::open)
+        .map(|p| capture::open(p, ctx))
         .transpose()?
         .map(Arc::new);
     let stop = Shutdown::install()?;

@@ -117,7 +117,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         f => f,
     };
-    let pcap = args.pcap.as_deref().map(capture::open).transpose()?;
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| capture::open(p, ctx))
+        .transpose()?;
     let stop = Shutdown::install()?;
     let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
     let want_cred = format == Action::Json || ctx.verbose > 0 || pcap.is_some();

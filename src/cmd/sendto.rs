@@ -90,7 +90,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .hint("give --pcap a file")
             .into());
         }
-        Some(p) => Some(capture::open(p)?),
+        Some(p) => Some(capture::open(p, ctx)?),
         None => None,
     };
     let stop = Shutdown::install()?;

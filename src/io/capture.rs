@@ -11,11 +11,11 @@ use anyhow::Context;
 use super::pcap::{Endpoint, Pcap};
 use crate::net::addr::Addr;
 use crate::net::dgram::{self, Dgram, Received};
-use crate::term::{escape, escape_bytes};
+use crate::term::{Ctx, escape, escape_bytes};
 
 /// Opens the capture file (`-`: stdout, never a terminal), its failure named (for every
 /// subcommand's `--pcap`).
-pub fn open(path: &Path) -> anyhow::Result<Pcap> {
+pub fn open(path: &Path, ctx: &Ctx) -> anyhow::Result<Pcap> {
     use std::io::IsTerminal;
     if path == Path::new("-") && std::io::stdout().is_terminal() {
         return Err(crate::error::Fail::usage(
@@ -24,12 +24,15 @@ pub fn open(path: &Path) -> anyhow::Result<Pcap> {
         .hint("pipe it (`| tshark -r -`, `| wireshark -k -i -`) or give a file")
         .into());
     }
-    Pcap::open(path, concat!("udskit ", env!("CARGO_PKG_VERSION"))).with_context(|| {
-        format!(
-            "opening the capture file {}",
-            escape(&path.display().to_string())
-        )
-    })
+    let name = escape(&path.display().to_string()).into_owned();
+    let pcap = Pcap::open(path, concat!("udskit ", env!("CARGO_PKG_VERSION")))
+        .with_context(|| format!("opening the capture file {name}"))?;
+    let ctx = ctx.clone();
+    Ok(pcap.on_failure(move |e| {
+        ctx.warn(format!(
+            "writing the capture to {name}: {e}; capture stopped (the traffic goes on)"
+        ))
+    }))
 }
 
 /// An address as a comment shows it; an unbound socket as such.

@@ -100,10 +100,15 @@ impl std::fmt::Display for Endpoint {
     }
 }
 
+/// Who hears of a failed write.
+type Told = Box<dyn Fn(&io::Error) + Send + Sync>;
+
 /// The capture file (or stdout); packets from every connection go through one lock, one
 /// write each, so they never interleave.
 pub struct Pcap {
     out: Mutex<Out>,
+    /// Told once, of the write that failed (the capture stops there).
+    on_failure: Option<Told>,
 }
 
 struct Out {
@@ -140,7 +145,14 @@ impl Pcap {
                 ip_id: 0,
                 broken: false,
             }),
+            on_failure: None,
         })
+    }
+
+    /// `told` hears of the first write that fails, after which nothing more is written.
+    pub fn on_failure(mut self, told: impl Fn(&io::Error) + Send + Sync + 'static) -> Pcap {
+        self.on_failure = Some(Box::new(told));
+        self
     }
 
     /// Opens the flow of connection `id` from `client` to `server`: SYN, SYN-ACK, ACK, the
@@ -212,8 +224,11 @@ impl Pcap {
         let mut block = std::mem::take(&mut out.block);
         block.clear();
         enhanced_packet(&mut block, now_micros(), &[&ip, l4, payload], comment);
-        if out.file.write_all(&block).is_err() {
+        if let Err(e) = out.file.write_all(&block) {
             out.broken = true;
+            if let Some(told) = &self.on_failure {
+                told(&e);
+            }
         }
         out.block = block;
     }
@@ -497,6 +512,22 @@ mod tests {
         let st = flow.state.lock().unwrap().seq;
         assert_eq!(st[0], isn[0].wrapping_add(100_001));
         drop(flow);
+    }
+
+    #[test]
+    fn a_failed_write_is_told_once_and_stops_the_capture() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let pcap = Pcap::to(File::from(w), "test").unwrap();
+        drop(r);
+        let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let t = told.clone();
+        let pcap = pcap.on_failure(move |_| {
+            t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        for _ in 0..3 {
+            pcap.datagram(Endpoint::sender(b""), Endpoint::receiver(), b"x", None);
+        }
+        assert_eq!(told.load(std::sync::atomic::Ordering::Relaxed), 1);
     }
 
     #[test]

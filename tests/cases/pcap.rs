@@ -579,3 +579,41 @@ fn pcap_to_a_terminal_is_refused() {
     let err = String::from_utf8_lossy(&t.piped);
     assert!(err.contains("binary capture to the terminal"), "{err}");
 }
+
+#[test]
+fn a_capture_reader_gone_is_warned_and_the_traffic_goes_on() {
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let mut c = udskit();
+    c.arg("recvfrom")
+        .arg(&sock)
+        .args(["--echo", "--count", "3", "--pcap", "-"]);
+    let mut recv = Bg::spawn_piped(c, dir.path(), "recvfrom");
+    wait_for_socket(&sock);
+    // The reader takes the headers and goes.
+    let mut head = [0u8; 4];
+    recv.child
+        .stdout
+        .take()
+        .unwrap()
+        .read_exact(&mut head)
+        .unwrap();
+    assert_eq!(head, [0x0a, 0x0d, 0x0d, 0x0a], "a pcapng section header");
+    for i in 0..3 {
+        let msg = format!("datagram {i}");
+        let mut c = udskit();
+        c.args(["sendto", "--reply", "--timeout", "10s"])
+            .arg(&sock)
+            .arg(&msg);
+        let out = run_with_input(c, b"", Duration::from_secs(20));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(out.stdout, msg.as_bytes());
+    }
+    assert!(recv.wait_exit(Duration::from_secs(20)).success());
+    let err = recv.stderr();
+    assert_eq!(err.matches("capture stopped").count(), 1, "{err}");
+    assert!(
+        err.contains("writing the capture to -: Broken pipe"),
+        "{err}"
+    );
+}

@@ -111,7 +111,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .unwrap_or(AfterStdin::Answered(QUIET_AFTER_ANSWER)),
         idle: args.idle_timeout,
     };
-    let pcap = args.pcap.as_deref().map(capture::open).transpose()?;
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| capture::open(p, ctx))
+        .transpose()?;
     let (out, done) = crate::io::stdio::Writer::spawn();
     let t = match &pcap {
         Some(pcap) => {

@@ -425,7 +425,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let pcap = args
         .pcap
         .as_deref()
-        .map(crate::io::capture::open)
+        .map(|p| crate::io::capture::open(p, ctx))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
     let server = bind::listen(&args.listen, Kind::Stream, &args.bind, ctx).await?;
