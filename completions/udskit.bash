@@ -101,7 +101,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__connect)
-            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --send-fd --send-file --wait --connect-timeout --cacert --insecure --color --verbose --help --version"
+            opts="-q -w -v -h -V --seqpacket --quit --quit-after --idle-timeout --quiet --send-fd --send-file --pcap --wait --connect-timeout --cacert --insecure --color --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -132,6 +132,10 @@ _udskit() {
                     return 0
                     ;;
                 --send-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -555,7 +559,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__listen)
-            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --take-fds --force --mode --color --quiet --verbose --help --version"
+            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --take-fds --pcap --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -570,6 +574,10 @@ _udskit() {
                     return 0
                     ;;
                 --count)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -657,7 +665,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__recvfrom)
-            opts="-n -q -v -h -V --count --newline --json --hexdump --echo --force --mode --color --quiet --verbose --help --version"
+            opts="-n -q -v -h -V --count --newline --json --hexdump --echo --pcap --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -668,6 +676,10 @@ _udskit() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -687,7 +699,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --busy-poll --pass-fds --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --pcap --busy-poll --pass-fds --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -714,6 +726,10 @@ _udskit() {
                     return 0
                     ;;
                 --dump-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -805,7 +821,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__sendto)
-            opts="-l -r -q -v -h -V --lines --reply --bind --timeout --newline --fd --send-file --force --mode --color --quiet --verbose --help --version"
+            opts="-l -r -q -v -h -V --lines --reply --bind --timeout --newline --fd --send-file --pcap --force --mode --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +840,10 @@ _udskit() {
                     return 0
                     ;;
                 --send-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

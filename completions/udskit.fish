@@ -44,6 +44,7 @@ complete -c udskit -n "__fish_udskit_needs_command" -f -a "help" -d 'Print this 
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l exec -d 'Run CMD (with sh -c) per client, the connection as its stdin/stdout and UDSKIT_PEER_PID, UDSKIT_PEER_UID, UDSKIT_PEER_GID (or UDSKIT_PEER_ADDR) in its env' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 'Serve at most N clients at a time; more wait in the accept queue' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l count -d 'Exit after N clients have been served (with -k, --echo or --exec)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l pcap -d 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space (descriptors taken by --take-fds are logged, not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -61,6 +62,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-afte
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-fd -d 'Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS; repeatable; unix sockets)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-file -d 'Open PATH read-only and pass it with the first bytes of stdin (repeatable)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l pcap -d 'Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark decode; bytes then move through user space (descriptors passed are not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
@@ -77,6 +79,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l bind -d 'Send f
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l timeout -d 'How long --reply waits for the answers (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l fd -d 'Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the shell opened with `3<FILE`' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l send-file -d 'Open PATH read-only and pass it with the datagram (repeatable)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l pcap -d 'Capture every datagram sent (and answer received) into FILE as UDP packets (pcapng; - for stdout, unless --reply prints answers there)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -90,6 +93,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s v -l verbose -d
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l pcap -d 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -127,6 +131,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIG
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"

@@ -13,8 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
+use crate::io::capture;
 use crate::io::ending::{Ending, Ends};
+use crate::io::pcap::{Endpoint, Flow, Pcap, Sender};
 use crate::io::stdio::Writer;
+use crate::io::tapped::Tapped;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
@@ -80,6 +83,11 @@ pub struct Args {
     /// first (unix sockets)
     #[arg(long)]
     pub take_fds: bool,
+    /// Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow
+    /// that Wireshark and tshark decode; bytes then move through user space (descriptors
+    /// taken by --take-fds are logged, not captured)
+    #[arg(long, value_name = "FILE", conflicts_with = "exec")]
+    pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -102,6 +110,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ))
         .into());
     }
+    if !args.echo && args.pcap.as_ref().is_some_and(|p| p.as_os_str() == "-") {
+        return Err(Fail::usage(
+            "--pcap - writes the capture to stdout, which carries the clients' bytes",
+        )
+        .hint("give --pcap a file, or use it with --echo")
+        .into());
+    }
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| capture::open(p, ctx))
+        .transpose()?
+        .map(Arc::new);
     let stop = Shutdown::install()?;
     let kind = Kind::stream_or_seqpacket(args.seqpacket);
     let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
@@ -127,12 +148,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => Mode::Bridge,
     };
     let result = if concurrent {
-        serve_many(server, mode, &args, ctx, &stop).await
+        serve_many(server, mode, &args, pcap, ctx, &stop).await
     } else {
         serve_one(
             server,
             stdout.as_ref().expect("bridge mode has stdout"),
             args.take_fds,
+            pcap.as_deref(),
             ctx,
             &stop,
         )
@@ -153,6 +175,7 @@ async fn serve_one(
     server: bind::Server,
     out: &Writer,
     take_fds: bool,
+    pcap: Option<&Pcap>,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
@@ -161,6 +184,7 @@ async fn serve_one(
     };
     // A client that raced into the queue with this one is reset by this close: the
     // kernel's only answer to a connection that is never accepted.
+    let local = server.local.clone();
     drop(server);
     ctx.info(format!("client #1 connected: {peer}"));
     let started = Instant::now();
@@ -172,11 +196,20 @@ async fn serve_one(
     }
     // Held past the bridge, so that the socket is closed gently (see `close_gently`).
     let keep = conn.as_fd().try_clone_to_owned()?;
-    let t = bridge::bridge_stdio(conn, out, Ends::default(), stop)
-        .await
-        .context("client #1")?;
+    let flow = pcap.map(|p| flow_of(p, 1, &peer, &local));
+    let t = match &flow {
+        Some(flow) => {
+            let conn = Tapped::new(conn, flow, Sender::Server);
+            bridge::bridge_stdio_through(conn, out, Ends::default(), stop).await
+        }
+        None => bridge::bridge_stdio(conn, out, Ends::default(), stop).await,
+    }
+    .context("client #1")?;
     if !stop.is_stopping() {
         close_gently(keep).await;
+    }
+    if let Some(flow) = flow {
+        flow.close(Sender::Server);
     }
     if let Some(words) = t.ending.words("client #1", t.up, t.down) {
         return Err(Fail::new(FAILURE, words).into());
@@ -197,9 +230,11 @@ async fn serve_many(
     server: bind::Server,
     mode: Mode,
     args: &Args,
+    pcap: Option<Arc<Pcap>>,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<()> {
+    let local = Arc::new(server.local.clone());
     let slots = Arc::new(Semaphore::new(
         args.max_clients
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
@@ -247,6 +282,7 @@ async fn serve_many(
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
         let gone = gone.clone();
         let take_fds = args.take_fds;
+        let (pcap, local) = (pcap.clone(), local.clone());
         stop.tracker.spawn(async move {
             let started = Instant::now();
             let passed = if take_fds {
@@ -264,7 +300,13 @@ async fn serve_many(
             } else {
                 None
             };
-            match serve_client(conn, &peer, mode, passed, &stop2, &gone).await {
+            let flow = pcap.as_deref().map(|p| flow_of(p, id, &peer, &local));
+            let outcome =
+                serve_client(conn, &peer, mode, passed, flow.as_ref(), &stop2, &gone).await;
+            if let Some(flow) = flow {
+                flow.close(Sender::Server);
+            }
+            match outcome {
                 Ok(summary) => ctx.info(format!(
                     "client #{id} closed: {summary}, {:.3}s",
                     started.elapsed().as_secs_f64()
@@ -326,7 +368,60 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Client `id`'s flow in the capture: the client is the flow's client, we its server.
+fn flow_of<'a>(pcap: &'a Pcap, id: u64, peer: &Peer, local: &Addr) -> Flow<'a> {
+    let port = match local {
+        Addr::Tcp { port, .. } => *port,
+        _ => 80,
+    };
+    let comment = format!(
+        "udskit listen (pid {}) on {local}: client #{id} {peer}",
+        std::process::id()
+    );
+    pcap.flow(id, Endpoint::client(id), Endpoint::server(port), &comment)
+}
+
 async fn serve_client(
+    conn: Stream,
+    peer: &Peer,
+    mode: Mode,
+    passed: Option<Vec<OwnedFd>>,
+    flow: Option<&Flow<'_>>,
+    stop: &Shutdown,
+    stdout_gone: &CancellationToken,
+) -> anyhow::Result<String> {
+    let Some(flow) = flow else {
+        return serve_plain(conn, peer, mode, passed, stop, stdout_gone).await;
+    };
+    // Only --exec hands descriptors on, and it takes no --pcap: these were logged, and
+    // close here.
+    drop(passed);
+    let mut tapped = Tapped::new(conn, flow, Sender::Server);
+    match mode {
+        Mode::Collect(out) => {
+            let n = tokio::select! {
+                n = bridge::to_stdout(&mut tapped, &out) => n.map_err(told)?,
+                _ = stop.stopped() => return Ok("stopped".into()),
+                _ = stdout_gone.cancelled() => {
+                    close_gently(tapped.into_inner().into_fd()?).await;
+                    return Ok("stdout closed".into());
+                }
+            };
+            Ok(format!("{n} bytes received"))
+        }
+        Mode::Echo => {
+            let n = tokio::select! {
+                n = crate::io::tapped::echo(&mut tapped) => n.map_err(told)?,
+                _ = stop.stopped() => return Ok("stopped".into()),
+            };
+            Ok(format!("{n} bytes echoed"))
+        }
+        Mode::Exec(_) => unreachable!("--pcap conflicts with --exec"),
+        Mode::Bridge => unreachable!("bridge mode serves one client"),
+    }
+}
+
+async fn serve_plain(
     mut conn: Stream,
     peer: &Peer,
     mode: Mode,

@@ -10,6 +10,7 @@ use anyhow::Context;
 use bytes::Bytes;
 
 use crate::error::Fail;
+use crate::io::capture;
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
@@ -64,6 +65,10 @@ pub struct Args {
     /// Send every datagram back to its sender (senders without an address get nothing)
     #[arg(long, conflicts_with_all = ["newline", "json", "hexdump"])]
     pub echo: bool,
+    /// Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with
+    /// - the capture goes to stdout instead of the datagrams
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
 }
@@ -81,10 +86,14 @@ const ECHO_PATIENCE: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
-    Raw { newline: bool },
+    Raw {
+        newline: bool,
+    },
     Json,
     Hex,
     Echo,
+    /// `--pcap -`: stdout is the capture, the datagrams go nowhere else.
+    Captured,
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
@@ -103,9 +112,27 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             newline: args.newline,
         },
     };
+    let to_stdout = args.pcap.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    let format = match format {
+        Action::Raw { newline: false } if to_stdout => Action::Captured,
+        Action::Echo => Action::Echo,
+        _ if to_stdout => {
+            return Err(Fail::usage(
+                "--pcap - writes the capture to stdout, where --newline, --json and --hexdump print",
+            )
+            .hint("give --pcap a file")
+            .into());
+        }
+        f => f,
+    };
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| capture::open(p, ctx))
+        .transpose()?;
     let stop = Shutdown::install()?;
     let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
-    let want_cred = format == Action::Json || ctx.verbose > 0;
+    let want_cred = format == Action::Json || ctx.verbose > 0 || pcap.is_some();
     if want_cred {
         sock.pass_credentials()
             .context("asking for the senders' credentials (SO_PASSCRED)")?;
@@ -115,7 +142,15 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         escape(&args.addr.to_string())
     ));
     let (out, done) = Writer::spawn();
-    let result = receive(&sock, format, args.count, &out, ctx, &stop).await;
+    let capture = pcap
+        .as_ref()
+        .map(|p| capture::Receiving::new(p, &args.addr));
+    let how = How {
+        format,
+        count: args.count,
+        capture: capture.as_ref(),
+    };
+    let result = receive(&sock, &how, &out, ctx, &stop).await;
     drop(out);
     drop(sock);
     let limit = if stop.is_stopping() {
@@ -138,12 +173,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 /// drains the socket until it would block, so a burst of datagrams becomes one stdout write.
 async fn receive(
     sock: &Dgram,
-    format: Action,
-    count: Option<u64>,
+    how: &How<'_>,
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
 ) -> anyhow::Result<u64> {
+    let (format, count) = (how.format, how.count);
     let mut buf = vec![0u8; dgram::RECV_BUFFER];
     let mut space = fds::control_space();
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH * 2);
@@ -198,6 +233,9 @@ async fn receive(
                 ));
             }
             let data = &buf[..r.stored];
+            if let Some(c) = how.capture {
+                c.received(n, &r, data, &passed_info);
+            }
             match format {
                 Action::Raw { newline } => {
                     pending.extend_from_slice(data);
@@ -214,9 +252,14 @@ async fn receive(
                     ctx.color_stdout,
                 ),
                 Action::Hex => hex_view(&mut pending, n, &r, &from, data),
+                Action::Captured => {}
                 Action::Echo => match &r.from {
                     Some(to) => {
-                        if let Err(e) = sock.send_to(data, to, ECHO_PATIENCE).await {
+                        let sent = sock.send_to(data, to, ECHO_PATIENCE).await;
+                        if let (Some(c), Ok(_)) = (how.capture, &sent) {
+                            c.echoed(n, &r, data);
+                        }
+                        if let Err(e) = sent {
                             ctx.warn(format!(
                                 "answering {}: {}",
                                 sender_name(&from),
@@ -245,6 +288,13 @@ async fn receive(
     }
     flush(&mut pending, out).await;
     Ok(n)
+}
+
+/// What [`receive`] does with each datagram.
+struct How<'a> {
+    format: Action,
+    count: Option<u64>,
+    capture: Option<&'a capture::Receiving<'a>>,
 }
 
 /// Hands what is pending to the stdout thread; false once stdout is closed.

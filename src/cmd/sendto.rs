@@ -9,6 +9,7 @@ use bytes::{Bytes, BytesMut};
 
 use crate::duration;
 use crate::error::Fail;
+use crate::io::capture;
 use crate::io::stdio::{self, Writer};
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
@@ -79,6 +80,10 @@ pub struct Args {
     /// Open PATH read-only and pass it with the datagram (repeatable)
     #[arg(long, value_name = "PATH", conflicts_with = "lines")]
     pub send_file: Vec<std::path::PathBuf>,
+    /// Capture every datagram sent (and answer received) into FILE as UDP packets (pcapng;
+    /// - for stdout, unless --reply prints answers there)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind_opts: BindOpts,
 }
@@ -92,6 +97,17 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     let passing = Outgoing::new(&args.fds, &args.send_file, "--fd")?;
+    let pcap = match &args.pcap {
+        Some(p) if args.reply && p.as_os_str() == "-" => {
+            return Err(Fail::usage(
+                "--pcap - writes the capture to stdout, where --reply prints the answers",
+            )
+            .hint("give --pcap a file")
+            .into());
+        }
+        Some(p) => Some(capture::open(p, ctx)?),
+        None => None,
+    };
     let stop = Shutdown::install()?;
     let mut sock = match (&args.bind, args.reply) {
         (Some(b), _) => Dgram::bind(b, &args.bind_opts, ctx)?,
@@ -113,8 +129,11 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         ));
     }
 
+    let capture = pcap
+        .as_ref()
+        .map(|p| capture::Sent::new(p, &sock, &args.addr, passing.borrowed().len()));
     let sent = tokio::select! {
-        r = send(&args, &sock, limit, &passing) => r?,
+        r = send(&args, &sock, limit, &passing, capture.as_ref()) => r?,
         _ = stop.stopped() => return Ok(()),
     };
     ctx.debug(format!(
@@ -127,7 +146,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let newline = args.newline || args.lines;
     let (out, done) = Writer::spawn();
     let got = tokio::select! {
-        r = replies(&sock, sent, args.timeout, newline, &out, ctx) => r,
+        r = replies(&sock, sent, args.timeout, newline, &out, ctx, capture.as_ref()) => r,
         _ = stop.stopped() => Ok(0),
     };
     drop(out);
@@ -157,14 +176,21 @@ async fn send(
     sock: &Dgram,
     limit: usize,
     passing: &Outgoing,
+    capture: Option<&capture::Sent<'_>>,
 ) -> anyhow::Result<usize> {
     let fail = |e: &std::io::Error, size| dgram::send_error(&args.addr, e, size, limit);
+    let captured = |data: &[u8]| {
+        if let Some(c) = capture {
+            c.sent(data);
+        }
+    };
     if !args.message.is_empty() {
         let msg = args.message.join(" ");
         check_size(&args.addr, msg.len(), limit)?;
         send_one(sock, msg.as_bytes(), passing)
             .await
             .map_err(|e| fail(&e, msg.len()))?;
+        captured(msg.as_bytes());
         return Ok(1);
     }
     let mut stdin = stdio::stdin();
@@ -183,6 +209,7 @@ async fn send(
         send_one(sock, &all, passing)
             .await
             .map_err(|e| fail(&e, all.len()))?;
+        captured(&all);
         return Ok(1);
     }
     // --lines: the lines of each stdin chunk go out together in sendmmsg batches; a line
@@ -218,7 +245,10 @@ async fn send(
             return Err(dgram::too_large(&args.addr, big.len(), limit).into());
         }
         match sock.send_many(&lines).await {
-            Ok(()) => sent += lines.len(),
+            Ok(()) => {
+                sent += lines.len();
+                lines.iter().for_each(|l| captured(l));
+            }
             Err((n, e)) => return Err(fail(&e, lines[n].len()).into()),
         }
         partial.extend_from_slice(&tail);
@@ -228,6 +258,7 @@ async fn send(
         sock.send(&partial)
             .await
             .map_err(|e| fail(&e, partial.len()))?;
+        captured(&partial);
         sent += 1;
     }
     Ok(sent)
@@ -274,6 +305,7 @@ async fn replies(
     newline: bool,
     out: &Writer,
     ctx: &Ctx,
+    capture: Option<&capture::Sent<'_>>,
 ) -> anyhow::Result<usize> {
     let deadline = tokio::time::Instant::now() + timeout;
     let mut buf = vec![0u8; dgram::RECV_BUFFER];
@@ -291,6 +323,9 @@ async fn replies(
                 break;
             };
             got += 1;
+            if let Some(c) = capture {
+                c.answer(&r, &buf[..r.stored]);
+            }
             if r.truncated {
                 ctx.warn(format!(
                     "an answer of {} bytes was cut to {} by the receive buffer",

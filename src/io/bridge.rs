@@ -194,23 +194,40 @@ pub async fn bridge_stdio(
     }
 }
 
+/// [`bridge_stdio`] through a stream that is not a plain socket (`connect --pcap`'s
+/// [`crate::io::tapped::Tapped`]): stdin's chunks go up through it, never spliced.
+pub async fn bridge_stdio_through<S>(
+    stream: S,
+    out: &Writer,
+    ends: Ends,
+    stop: &Shutdown,
+) -> io::Result<Transfer>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+{
+    bridge_stdin_chunks(stream, &mut stdin(), out, ends, stop).await
+}
+
 /// [`bridge_stdio`] fed by a stdin reader already started (`connect --send-fd` takes the
-/// first chunk itself, to send descriptors with it), stdout as the way down, `ends` kept.
-pub async fn bridge_stdin_chunks(
-    stream: crate::net::stream::Stream,
+/// first chunk itself, to send descriptors with it), stdout as the way down, `ends` kept;
+/// the stream a socket or one wrapping it ([`bridge_stdio_through`]).
+pub async fn bridge_stdin_chunks<S>(
+    stream: S,
     stdin: &mut mpsc::Receiver<io::Result<Bytes>>,
     out: &Writer,
     ends: Ends,
     stop: &Shutdown,
-) -> io::Result<Transfer> {
-    use crate::net::stream::Stream;
+) -> io::Result<Transfer>
+where
+    S: AsyncRead + AsyncWrite + AsFd + Unpin,
+{
     let meter = Arc::new(Meter::default());
     let limits = Limits {
         ends,
         meter: meter.clone(),
         metered_down: true,
     };
-    let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
+    let down = async |rd: &mut ReadHalf<S>| to_stdout_metered(rd, out, &meter).await;
     bridge_from(
         stream,
         Up::Chunks(stdin),

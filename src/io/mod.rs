@@ -2,10 +2,13 @@
 //! socket, with half-close.
 
 pub mod bridge;
+pub mod capture;
 pub mod ending;
 pub mod outfile;
+pub mod pcap;
 pub mod pool;
 pub mod stdio;
+pub mod tapped;
 
 /// Size of one read (of a socket, or of a stdin that is not a pipe). 256 KiB: larger than a
 /// socket's default send buffer (208 KiB), so one read takes all that is queued and `-k`

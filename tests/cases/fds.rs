@@ -192,7 +192,7 @@ fn recvfrom_reports_descriptors_lost_at_the_open_file_limit() {
 /// A Python stream server that takes one client, prints the first message's bytes (hex),
 /// the count of descriptors with it and each one's content (hex), then the hex of all the
 /// bytes that followed until EOF.
-fn py_stream_server(sock: &std::path::Path) -> Command {
+pub(super) fn py_stream_server(sock: &std::path::Path) -> Command {
     python(&format!(
         "import socket,sys,os\nl=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\nl.bind({:?})\nl.listen()\n\
          print('ready',file=sys.stderr,flush=True)\nc,_=l.accept()\n\
@@ -203,7 +203,7 @@ fn py_stream_server(sock: &std::path::Path) -> Command {
     ))
 }
 
-fn hex(d: &[u8]) -> String {
+pub(super) fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -15,6 +15,7 @@ mod logs;
 mod ls;
 mod ls_graph;
 mod ls_habits;
+mod pcap;
 mod peers;
 mod relay;
 mod relay_dgram;

@@ -13,7 +13,11 @@ pub use quit::{misplaced_hint, read_args};
 use crate::duration;
 use crate::error::{FAILURE, Fail};
 use crate::io::bridge;
+use crate::io::capture;
 use crate::io::ending::{AfterStdin, Ending, Ends};
+use crate::io::pcap::{self, Sender};
+use crate::io::tapped::Tapped;
+use crate::net::addr::Addr;
 use crate::net::connect;
 use crate::net::fds::{self, Outgoing};
 use crate::net::kind::Kind;
@@ -87,6 +91,10 @@ pub struct Args {
     /// Open PATH read-only and pass it with the first bytes of stdin (repeatable)
     #[arg(long, value_name = "PATH")]
     pub send_file: Vec<std::path::PathBuf>,
+    /// Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark
+    /// decode; bytes then move through user space (descriptors passed are not captured)
+    #[arg(long, value_name = "FILE", value_parser = pcap_file)]
+    pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub connect: connect::ConnectOpts,
     #[command(flatten)]
@@ -105,6 +113,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     if (args.tls.cacert.is_some() || args.tls.insecure) && !args.addr.is_tls() {
         return Err(Fail::usage("--cacert and --insecure are for a tls: address").into());
+    }
+    if args.addr.is_tls() && args.pcap.is_some() {
+        return Err(Fail::usage("--pcap does not capture a tls: connection yet").into());
     }
     if args.addr.is_tls() && (args.quit_after.is_some() || args.idle_timeout.is_some()) {
         return Err(Fail::usage(
@@ -157,43 +168,63 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             .unwrap_or(AfterStdin::Answered(QUIET_AFTER_ANSWER)),
         idle: args.idle_timeout,
     };
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| capture::open(p, ctx))
+        .transpose()?;
     let (out, done) = crate::io::stdio::Writer::spawn();
-    let t = if passing.is_empty() {
-        bridge::bridge_stdio(conn, &out, ends, &stop).await
+    let flow = pcap.as_ref().map(|pcap| {
+        let comment = format!(
+            "udskit connect (pid {}) to {addr}{}",
+            std::process::id(),
+            conn.peer_cred()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        );
+        let port = match args.addr.addr() {
+            Addr::Tcp { port, .. } => *port,
+            _ => 80,
+        };
+        pcap.flow(
+            1,
+            pcap::Endpoint::client(1),
+            pcap::Endpoint::server(port),
+            &comment,
+        )
+    });
+    // --send-fd: stdin's first chunk goes with the descriptors, before the bridge.
+    let mut first_len = 0u64;
+    let started = if passing.is_empty() {
+        None
     } else {
         let mut stdin = crate::io::stdio::stdin();
-        let first = tokio::select! {
-            c = stdin.recv() => c,
-            _ = stop.stopped() => return Ok(()),
+        let Some(first) = pass_first(&conn, &mut stdin, passing, &stop, ctx, &addr).await? else {
+            return Ok(());
         };
-        let first = match first {
-            Some(Ok(b)) => b,
-            Some(Err(e)) => return Err(anyhow::Error::from(e).context("reading stdin")),
-            None => bytes::Bytes::from_static(b"\0"),
-        };
-        let fds = passing.borrowed();
-        fds::send_on_stream(&conn, &first, &fds)
-            .await
-            .map_err(|e| {
-                anyhow::Error::from(e).context(format!("passing descriptors to {addr}"))
-            })?;
-        ctx.debug(format!(
-            "{} descriptor{} passed with the first {} byte{}",
-            fds.len(),
-            if fds.len() == 1 { "" } else { "s" },
-            first.len(),
-            if first.len() == 1 { "" } else { "s" }
-        ));
-        drop(fds);
-        // Ours are closed now that the kernel holds them for the server.
-        drop(passing);
-        bridge::bridge_stdin_chunks(conn, &mut stdin, &out, ends, &stop)
-            .await
-            .map(|mut t| {
-                t.up += first.len() as u64;
-                t
-            })
+        if let Some(flow) = &flow {
+            flow.data(Sender::Client, &first);
+        }
+        first_len = first.len() as u64;
+        Some(stdin)
     };
+    let t = match (&flow, started) {
+        (None, None) => bridge::bridge_stdio(conn, &out, ends, &stop).await,
+        (None, Some(mut stdin)) => {
+            bridge::bridge_stdin_chunks(conn, &mut stdin, &out, ends, &stop).await
+        }
+        (Some(flow), started) => {
+            let mut stdin = started.unwrap_or_else(crate::io::stdio::stdin);
+            let conn = Tapped::new(conn, flow, Sender::Client);
+            let t = bridge::bridge_stdin_chunks(conn, &mut stdin, &out, ends, &stop).await;
+            flow.close(Sender::Client);
+            t
+        }
+    }
+    .map(|mut t| {
+        t.up += first_len;
+        t
+    });
     drop(out);
     done.finish(&stop)
         .await
@@ -215,4 +246,49 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     ctx.debug(format!("closed: {} bytes sent, {} received", t.up, t.down));
     Ok(())
+}
+
+/// `--send-fd`: reads stdin's first chunk (one NUL byte if stdin is empty) and sends it
+/// with the descriptors, which are closed here once the kernel holds them for the server;
+/// returns that chunk, or None on a stop signal.
+async fn pass_first(
+    conn: &crate::net::stream::Stream,
+    stdin: &mut tokio::sync::mpsc::Receiver<std::io::Result<bytes::Bytes>>,
+    passing: Outgoing,
+    stop: &Shutdown,
+    ctx: &Ctx,
+    addr: &str,
+) -> anyhow::Result<Option<bytes::Bytes>> {
+    let first = tokio::select! {
+        c = stdin.recv() => c,
+        _ = stop.stopped() => return Ok(None),
+    };
+    let first = match first {
+        Some(Ok(b)) => b,
+        Some(Err(e)) => return Err(anyhow::Error::from(e).context("reading stdin")),
+        None => bytes::Bytes::from_static(b"\0"),
+    };
+    let fds = passing.borrowed();
+    fds::send_on_stream(conn, &first, &fds)
+        .await
+        .map_err(|e| anyhow::Error::from(e).context(format!("passing descriptors to {addr}")))?;
+    ctx.debug(format!(
+        "{} descriptor{} passed with the first {} byte{}",
+        fds.len(),
+        if fds.len() == 1 { "" } else { "s" },
+        first.len(),
+        if first.len() == 1 { "" } else { "s" }
+    ));
+    drop(fds);
+    // Ours are closed now that the kernel holds them for the server.
+    drop(passing);
+    Ok(Some(first))
+}
+
+/// `--pcap FILE`: not `-`, stdout being the connection's bytes.
+fn pcap_file(s: &str) -> Result<std::path::PathBuf, String> {
+    if s == "-" {
+        return Err("stdout carries the connection's bytes: give a file".into());
+    }
+    Ok(s.into())
 }

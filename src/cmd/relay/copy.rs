@@ -121,8 +121,22 @@ impl Meter {
 /// `relay --pass-fds`: told of control data the kernel cut (MSG_CTRUNC), by direction.
 pub type CutLog<'a> = &'a (dyn Fn(Direction, String) + Sync);
 
-/// Sees every chunk of a buffered copy, in order, before it is sent on (`relay --dump`).
-pub type Tap<'a> = &'a (dyn Fn(Direction, &[u8]) + Sync);
+/// What a tap sees of a direction.
+#[derive(Debug, Clone, Copy)]
+pub enum Seen<'a> {
+    /// A chunk, before it is sent on.
+    Data(&'a [u8]),
+    /// The direction's source ended cleanly (passed on as a write shutdown).
+    End,
+    /// The direction's source failed (reset, gone): the peer that sends this way.
+    SourceFailed,
+    /// The direction's destination failed: the peer this way goes to.
+    DestinationFailed,
+}
+
+/// Sees every chunk of a buffered copy, in order, before it is sent on, and how each
+/// direction ends (`relay --dump`, `relay --pcap`).
+pub type Tap<'a> = &'a (dyn Fn(Direction, Seen<'_>) + Sync);
 
 /// `relay --busy-poll`: after a chunk moves, the relay's thread polls its sockets for a
 /// while instead of sleeping, so that the answer to a request it just passed on is picked
@@ -274,7 +288,7 @@ async fn one_way(
     aborted: &AtomicBool,
 ) -> io::Result<()> {
     let r = if let Some(cut) = how.pass_fds {
-        let tap = how.tap.map(|t| move |data: &[u8]| t(dir, data));
+        let tap = how.tap.map(|t| move |data: &[u8]| t(dir, Seen::Data(data)));
         let around = super::fdpass::Around {
             buf: (RELAY_BUF_START, RELAY_BUF),
             moved: &|n| meter.add(dir, n),
@@ -296,11 +310,23 @@ async fn one_way(
         // The end of a peer that failed (its error taken by a write to it) is no clean
         // end: the abort passes it on, not a shutdown.
         Ok(()) if from.failed() => Ok(()),
-        Ok(()) => Ok(to.shutdown(rustix::net::Shutdown::Write)?),
+        Ok(()) => {
+            if let Some(tap) = how.tap {
+                tap(dir, Seen::End);
+            }
+            Ok(to.shutdown(rustix::net::Shutdown::Write)?)
+        }
         // Stopped by the other direction's failure, which is the one to report.
         Err(f) if f.at == At::Read && from.stopping() => Ok(()),
         Err(f) => {
             aborted.store(true, Ordering::Relaxed);
+            if let Some(tap) = how.tap {
+                match f.at {
+                    At::Read => tap(dir, Seen::SourceFailed),
+                    At::Write => tap(dir, Seen::DestinationFailed),
+                    At::Relay => {}
+                }
+            }
             match f.at {
                 At::Read => from.fail(),
                 At::Write => to.fail(),
@@ -457,7 +483,7 @@ async fn buffer_one_way(
             return Ok(());
         }
         if let Some(tap) = tap {
-            tap(dir, &buf[..n]);
+            tap(dir, Seen::Data(&buf[..n]));
         }
         let mut sent = 0;
         while sent < n {

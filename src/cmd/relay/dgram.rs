@@ -196,6 +196,7 @@ fn stream_only(args: &Args) -> Option<&'static str> {
     [
         (args.http, "--http"),
         (args.dump.is_some(), "--dump"),
+        (args.pcap.is_some(), "--pcap"),
         (args.busy_poll.is_some(), "--busy-poll"),
         (args.idle_timeout.is_some(), "--idle-timeout"),
         (args.max_connections.is_some(), "--max-connections"),

@@ -7,6 +7,7 @@
 mod accept;
 mod answer;
 mod body;
+mod capture;
 mod copy;
 mod dgram;
 mod dump;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::duration;
 use crate::error::Fail;
+use crate::io::pcap::Pcap;
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::connect;
@@ -40,7 +42,7 @@ use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
-use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome};
+use copy::{BusyPoll, Copier, Direction, How, Meter, Outcome, Seen};
 use dump::Dump;
 use guard::Guard;
 use rules::{Preset, Rule};
@@ -53,7 +55,8 @@ use side::Spare;
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
 /// run at once in one process, on one thread. Bytes move with splice(2) and never enter
-/// user space (--dump, which shows every chunk, reads them through a buffer).
+/// user space (--dump, which shows every chunk, and --pcap, which captures every
+/// connection for Wireshark, read them through a buffer).
 ///
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
@@ -65,7 +68,8 @@ use side::Spare;
 ///
 /// --pass-fds forwards the descriptors (SCM_RIGHTS) that arrive with the bytes between
 /// two unix stream sockets, closing each once it is sent on; the bytes then go through a
-/// buffer instead of splice.
+/// buffer instead of splice. With --pcap as well, the bytes are captured as usual; the
+/// descriptors, which TCP cannot carry, are not in the capture.
 ///
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
@@ -122,6 +126,11 @@ pub struct Args {
     /// Write the --dump output to PATH instead of stderr
     #[arg(long, value_name = "PATH", requires = "dump")]
     pub dump_file: Option<PathBuf>,
+    /// Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that
+    /// Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space
+    /// (stream relays only; descriptors passed by --pass-fds are not captured)
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
     /// After bytes move, poll the sockets for DURATION (such as 50us) before sleeping:
     /// lower latency for request/response traffic, for a core kept busy while it flows
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
@@ -141,7 +150,7 @@ pub struct Args {
     pub copier: Copier,
     /// Speak HTTP/1.1 with each client and forward only the requests the rules allow (a
     /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
-    #[arg(long, conflicts_with_all = ["dump", "busy_poll"])]
+    #[arg(long, conflicts_with_all = ["dump", "busy_poll", "pcap"])]
     pub http: bool,
     /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
     /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
@@ -226,6 +235,9 @@ struct RelayPlan {
     idle_timeout: Option<Duration>,
     copier: Copier,
     dump: Option<Dump>,
+    /// --pcap: the capture every connection is written to.
+    pcap: Option<Pcap>,
+    listen: Addr,
     busy: Option<BusyPoll>,
     log: Log,
     totals: Totals,
@@ -532,6 +544,9 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let tls = tls_plan(&args, ctx)?;
+    if args.pcap.is_some() && (args.listen.is_tls() || args.target.is_tls()) {
+        return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
+    }
     itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
     if args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp() {
         return dgram::run(args, ctx).await;
@@ -553,15 +568,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
+    let pcap = args
+        .pcap
+        .as_deref()
+        .map(|p| crate::io::capture::open(p, ctx))
+        .transpose()?;
     let guard = guard::Guard::of(&args)?;
     let server = bind::listen(args.listen.addr(), Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
         idle_timeout: args.idle_timeout,
-        // With --dump, copy::relay reads through a buffer whatever this says.
+        // With --dump or --pcap, copy::relay reads through a buffer whatever this says.
         copier: args.copier,
         dump,
+        pcap,
+        listen: args.listen.addr().clone(),
         busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
         log: Log {
             ctx: ctx.clone(),
@@ -700,7 +722,7 @@ async fn serve(
             });
             guard::serve(client, who, plan.clone(), meter.clone()).await
         } else {
-            connect_and_relay(id, client, spare, &plan, &meter, &hello).await
+            connect_and_relay(id, client, spare, &peer_text, &plan, &meter, &hello).await
         }
     };
     let end = tokio::select! {
@@ -726,6 +748,7 @@ async fn connect_and_relay(
     id: u64,
     client: Stream,
     mut spare: Spare,
+    peer: &str,
     plan: &RelayPlan,
     meter: &Meter,
     hello: &[u8],
@@ -744,10 +767,18 @@ async fn connect_and_relay(
             return end;
         }
     };
-    let tap = plan
-        .dump
+    let flow = plan
+        .pcap
         .as_ref()
-        .map(|d| move |dir: Direction, data: &[u8]| d.chunk(id, dir, data));
+        .map(|p| capture::open(p, id, peer, &plan.listen, &plan.target));
+    let tap = |dir: Direction, seen: Seen<'_>| {
+        if let (Some(d), Seen::Data(data)) = (&plan.dump, seen) {
+            d.chunk(id, dir, data);
+        }
+        if let Some(flow) = &flow {
+            capture::seen(flow, dir, seen);
+        }
+    };
     let cut = |dir: Direction, words: String| {
         let way = match dir {
             Direction::Up => "from the client",
@@ -759,15 +790,18 @@ async fn connect_and_relay(
     };
     let how = How {
         copier: plan.copier,
-        tap: tap.as_ref().map(|t| t as copy::Tap),
+        tap: (plan.dump.is_some() || flow.is_some()).then_some(&tap as copy::Tap),
         busy: plan.busy.as_ref(),
         idle: plan.idle_timeout,
         pass_fds: plan.pass_fds.then_some(&cut as copy::CutLog),
     };
-    End::from_outcome(
-        copy::relay(client, target, spare, how, meter).await,
-        plan.idle_timeout,
-    )
+    let outcome = copy::relay(client, target, spare, how, meter).await;
+    if let (Some(flow), Ok(Outcome::Idle)) = (&flow, &outcome) {
+        // The idle timeout closes both sockets cleanly.
+        flow.fin(crate::io::pcap::Sender::Server);
+        flow.fin(crate::io::pcap::Sender::Client);
+    }
+    End::from_outcome(outcome, plan.idle_timeout)
 }
 
 /// Connects to TARGET within --connect-timeout and sends it `hello` (a PROXY protocol

@@ -1,0 +1,542 @@
+//! `--pcap FILE`: the traffic of unix (or TCP) sockets written as a pcapng capture that
+//! Wireshark and tshark open without plugins. Each stream connection becomes a synthetic
+//! TCP/IPv4 flow (a SYN handshake when it opens, real sequence and acknowledgement numbers,
+//! a FIN for each direction that ends cleanly, an RST for a reset, the real time of every
+//! chunk); each datagram becomes a UDP/IPv4 packet. Fake addresses are stable per
+//! connection ([`Endpoint::client`], [`Endpoint::server`]); what they stand for (the
+//! connection id, the peer's pid and command, the real socket address) is in the pcapng
+//! comment of the flow's first packet (`frame.comment` in tshark).
+//!
+//! Nothing is kept: each chunk is written as one or more packets (a segment carries at
+//! most [`MAX_SEGMENT`] bytes, what an IPv4 packet can hold) as it passes, with one
+//! write(2) per packet, so a reader at the other end of a pipe (`--pcap -`) sees it at once.
+//!
+//! The format is small enough to write by hand: pcapng as in the IETF draft
+//! "PCAP Next Generation (pcapng) Capture File Format"
+//! (<https://datatracker.ietf.org/doc/draft-ietf-opsawg-pcapng/>: Section Header Block
+//! 4.1, Interface Description Block 4.2, Enhanced Packet Block 4.3, `opt_comment` 3.5),
+//! link type LINKTYPE_RAW (101, a bare IPv4 packet; <https://www.tcpdump.org/linktypes.html>),
+//! and the IPv4 (RFC 791), TCP (RFC 9293) and UDP (RFC 768) headers with their checksums
+//! (RFC 1071).
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Most payload bytes in one packet: an IPv4 packet is at most 65,535 bytes, and its
+/// IPv4 and TCP headers take 40.
+pub const MAX_SEGMENT: usize = 65_535 - 40;
+
+/// Most payload bytes of a UDP packet (IPv4 and UDP headers take 28); a longer datagram (a
+/// unix datagram can be 212 KiB) is captured cut to this, its real length in the comment.
+pub const MAX_DATAGRAM: usize = 65_535 - 28;
+
+const LINKTYPE_RAW: u16 = 101;
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_PSH: u8 = 0x08;
+const TCP_ACK: u8 = 0x10;
+
+/// A fake IPv4 address and port standing for one end of a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ip: [u8; 4],
+    pub port: u16,
+}
+
+impl Endpoint {
+    /// The client end of connection `id`: 10.1.0.0/16 and ports 10000 to 59999, a
+    /// different address and port for each of the first 3 billion connections.
+    pub fn client(id: u64) -> Endpoint {
+        let host = (id / 50_000) as u16;
+        Endpoint {
+            ip: [10, 1, (host >> 8) as u8, host as u8],
+            port: 10_000 + (id % 50_000) as u16,
+        }
+    }
+
+    /// The server end of every connection: 10.0.0.1 on `port` (80 lets Wireshark take
+    /// the flows for HTTP without a "Decode As").
+    pub fn server(port: u16) -> Endpoint {
+        Endpoint {
+            ip: [10, 0, 0, 1],
+            port,
+        }
+    }
+}
+
+/// The port of the receiving end of datagrams (9, discard: no dissector claims it, so
+/// Wireshark shows the bytes as data; "Decode As" picks a protocol).
+pub const DATAGRAM_PORT: u16 = 9;
+
+impl Endpoint {
+    /// A datagram sender named `addr` (its socket address's bytes; empty when it has
+    /// none): the same fake client for the same address, 64-bit FNV-1a spread over the
+    /// client range.
+    pub fn sender(addr: &[u8]) -> Endpoint {
+        if addr.is_empty() {
+            return Endpoint::client(0);
+        }
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &b in addr {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        Endpoint::client(1 + h % (65_536 * 50_000 - 1))
+    }
+
+    /// The receiving end of datagrams: 10.0.0.1 on [`DATAGRAM_PORT`].
+    pub fn receiver() -> Endpoint {
+        Endpoint::server(DATAGRAM_PORT)
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d] = self.ip;
+        write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
+    }
+}
+
+/// Who hears of a failed write.
+type Told = Box<dyn Fn(&io::Error) + Send + Sync>;
+
+/// The capture file (or stdout); packets from every connection go through one lock, one
+/// write each, so they never interleave.
+pub struct Pcap {
+    out: Mutex<Out>,
+    /// Told once, of the write that failed (the capture stops there).
+    on_failure: Option<Told>,
+}
+
+struct Out {
+    file: File,
+    /// One packet's block, reused: at most [`MAX_SEGMENT`] bytes and headers.
+    block: Vec<u8>,
+    ip_id: u16,
+    /// Set by the first failed write: a capture that cannot be written is dropped, never
+    /// the traffic it watches.
+    broken: bool,
+}
+
+impl Pcap {
+    /// A capture to `path` (created or truncated), or to stdout when `path` is `-`; its
+    /// section and interface headers are written at once.
+    pub fn open(path: &Path, tool: &str) -> io::Result<Pcap> {
+        let file = if path == Path::new("-") {
+            File::from(rustix::io::dup(std::io::stdout())?)
+        } else {
+            File::create(path)?
+        };
+        Pcap::to(file, tool)
+    }
+
+    fn to(mut file: File, tool: &str) -> io::Result<Pcap> {
+        let mut head = Vec::new();
+        section_header(&mut head, tool);
+        interface(&mut head);
+        file.write_all(&head)?;
+        Ok(Pcap {
+            out: Mutex::new(Out {
+                file,
+                block: Vec::with_capacity(MAX_SEGMENT + 256),
+                ip_id: 0,
+                broken: false,
+            }),
+            on_failure: None,
+        })
+    }
+
+    /// `told` hears of the first write that fails, after which nothing more is written.
+    pub fn on_failure(mut self, told: impl Fn(&io::Error) + Send + Sync + 'static) -> Pcap {
+        self.on_failure = Some(Box::new(told));
+        self
+    }
+
+    /// Opens the flow of connection `id` from `client` to `server`: SYN, SYN-ACK, ACK, the
+    /// SYN carrying `comment`.
+    pub fn flow(&self, id: u64, client: Endpoint, server: Endpoint, comment: &str) -> Flow<'_> {
+        // Initial sequence numbers: any, but different per connection, as real ones are.
+        let isn = [
+            (id as u32).wrapping_mul(0x9E37_79B9) ^ 0x1000_0000,
+            (id as u32).wrapping_mul(0x85EB_CA6B) ^ 0x2000_0000,
+        ];
+        let flow = Flow {
+            pcap: self,
+            ends: [client, server],
+            state: Mutex::new(FlowState {
+                seq: isn,
+                fin: [false; 2],
+                rst: false,
+                closed: false,
+            }),
+        };
+        flow.segment(Sender::Client, TCP_SYN, &[], Some(comment), false);
+        flow.segment(Sender::Server, TCP_SYN | TCP_ACK, &[], None, false);
+        flow.segment(Sender::Client, TCP_ACK, &[], None, false);
+        flow
+    }
+
+    /// One datagram from `from` to `to`, with an optional comment; cut to
+    /// [`MAX_DATAGRAM`] bytes (the comment then says so).
+    pub fn datagram(&self, from: Endpoint, to: Endpoint, data: &[u8], comment: Option<&str>) {
+        let cut = data.len() > MAX_DATAGRAM;
+        let shown = &data[..data.len().min(MAX_DATAGRAM)];
+        let note;
+        let comment = if cut {
+            note = format!(
+                "{}datagram of {} bytes, the first {MAX_DATAGRAM} captured",
+                comment.map(|c| format!("{c}; ")).unwrap_or_default(),
+                data.len()
+            );
+            Some(note.as_str())
+        } else {
+            comment
+        };
+        let mut udp = [0u8; 8];
+        udp[0..2].copy_from_slice(&from.port.to_be_bytes());
+        udp[2..4].copy_from_slice(&to.port.to_be_bytes());
+        udp[4..6].copy_from_slice(&((8 + shown.len()) as u16).to_be_bytes());
+        let sum = transport_checksum(from.ip, to.ip, 17, &udp, shown);
+        udp[6..8].copy_from_slice(&(if sum == 0 { 0xffff } else { sum }).to_be_bytes());
+        self.packet(from.ip, to.ip, 17, &udp, shown, comment);
+    }
+
+    /// Writes one IPv4 packet (`proto`'s header `l4`, then `payload`) as an Enhanced Packet
+    /// Block stamped now.
+    fn packet(
+        &self,
+        src: [u8; 4],
+        dst: [u8; 4],
+        proto: u8,
+        l4: &[u8],
+        payload: &[u8],
+        comment: Option<&str>,
+    ) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.broken {
+            return;
+        }
+        out.ip_id = out.ip_id.wrapping_add(1);
+        let ip = ipv4_header(src, dst, proto, out.ip_id, l4.len() + payload.len());
+        let mut block = std::mem::take(&mut out.block);
+        block.clear();
+        enhanced_packet(&mut block, now_micros(), &[&ip, l4, payload], comment);
+        if let Err(e) = out.file.write_all(&block) {
+            out.broken = true;
+            if let Some(told) = &self.on_failure {
+                told(&e);
+            }
+        }
+        out.block = block;
+    }
+}
+
+/// Which end of a flow sends a segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sender {
+    Client,
+    Server,
+}
+
+impl Sender {
+    fn index(self) -> usize {
+        match self {
+            Sender::Client => 0,
+            Sender::Server => 1,
+        }
+    }
+}
+
+/// One connection's TCP flow in a capture. Dropped before both ends sent a FIN (or one
+/// an RST), it ends with an RST from the client: a connection cut short must not look
+/// complete in the capture either.
+pub struct Flow<'a> {
+    pcap: &'a Pcap,
+    ends: [Endpoint; 2],
+    state: Mutex<FlowState>,
+}
+
+struct FlowState {
+    /// Next sequence number of each end.
+    seq: [u32; 2],
+    fin: [bool; 2],
+    rst: bool,
+    /// Closed on purpose ([`Flow::close`]): no RST when dropped.
+    closed: bool,
+}
+
+impl Flow<'_> {
+    /// Bytes `from` sent, as segments of at most [`MAX_SEGMENT`] bytes.
+    pub fn data(&self, from: Sender, data: &[u8]) {
+        for part in data.chunks(MAX_SEGMENT) {
+            self.segment(from, TCP_PSH | TCP_ACK, part, None, false);
+        }
+    }
+
+    /// `from` ended its direction (a write shutdown, or its close): a FIN.
+    pub fn fin(&self, from: Sender) {
+        self.segment(from, TCP_FIN | TCP_ACK, &[], None, false);
+    }
+
+    /// `from` reset the connection (or went away with bytes unread): an RST, with
+    /// `comment` (what happened) if any. Nothing follows it.
+    pub fn reset(&self, from: Sender, comment: Option<&str>) {
+        self.segment(from, TCP_RST | TCP_ACK, &[], comment, true);
+    }
+
+    /// `from` closed its socket: its FIN if it sent none yet; the other end may not have
+    /// closed (a client that quits before the server's end), which is no reset.
+    pub fn close(&self, from: Sender) {
+        self.fin(from);
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+    }
+
+    fn segment(&self, from: Sender, flags: u8, data: &[u8], comment: Option<&str>, rst: bool) {
+        let (seq, ack) = {
+            let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+            let i = from.index();
+            if st.rst || (st.fin[i] && flags & TCP_RST == 0) {
+                return;
+            }
+            let seq = st.seq[i];
+            let ack = st.seq[1 - i];
+            let used = data.len() as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
+            st.seq[i] = seq.wrapping_add(used);
+            if flags & TCP_FIN != 0 {
+                st.fin[i] = true;
+            }
+            st.rst |= rst;
+            (seq, ack)
+        };
+        let (src, dst) = (self.ends[from.index()], self.ends[1 - from.index()]);
+        let mut tcp = [0u8; 20];
+        tcp[0..2].copy_from_slice(&src.port.to_be_bytes());
+        tcp[2..4].copy_from_slice(&dst.port.to_be_bytes());
+        tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+        let ack = if flags & TCP_ACK != 0 { ack } else { 0 };
+        tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = flags;
+        tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
+        let sum = transport_checksum(src.ip, dst.ip, 6, &tcp, data);
+        tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+        self.pcap.packet(src.ip, dst.ip, 6, &tcp, data, comment);
+    }
+}
+
+impl Drop for Flow<'_> {
+    fn drop(&mut self) {
+        let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !(st.rst || st.closed || st.fin[0] && st.fin[1]) {
+            self.reset(
+                Sender::Client,
+                Some("connection cut before both ends closed"),
+            );
+        }
+    }
+}
+
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Appends `opt`'s option (code, length, value padded to 32 bits).
+fn option(b: &mut Vec<u8>, code: u16, value: &[u8]) {
+    b.extend_from_slice(&code.to_le_bytes());
+    b.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    b.extend_from_slice(value);
+    pad(b);
+}
+
+fn pad(b: &mut Vec<u8>) {
+    while !b.len().is_multiple_of(4) {
+        b.push(0);
+    }
+}
+
+/// Wraps the body appended by `body` into a block of `kind`: type, total length, body,
+/// total length again.
+fn block(b: &mut Vec<u8>, kind: u32, body: impl FnOnce(&mut Vec<u8>)) {
+    let start = b.len();
+    b.extend_from_slice(&kind.to_le_bytes());
+    b.extend_from_slice(&[0; 4]);
+    body(b);
+    pad(b);
+    let len = (b.len() - start + 4) as u32;
+    b.extend_from_slice(&len.to_le_bytes());
+    b[start + 4..start + 8].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Section Header Block (draft 4.1), with `shb_userappl`.
+fn section_header(b: &mut Vec<u8>, tool: &str) {
+    block(b, 0x0A0D_0D0A, |b| {
+        b.extend_from_slice(&0x1A2B_3C4Du32.to_le_bytes());
+        b.extend_from_slice(&1u16.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&(-1i64).to_le_bytes());
+        option(b, 4, tool.as_bytes());
+        option(b, 0, &[]);
+    });
+}
+
+/// Interface Description Block (draft 4.2): raw IPv4, no snap length, microseconds.
+fn interface(b: &mut Vec<u8>) {
+    block(b, 1, |b| {
+        b.extend_from_slice(&LINKTYPE_RAW.to_le_bytes());
+        b.extend_from_slice(&0u16.to_le_bytes());
+        b.extend_from_slice(&0u32.to_le_bytes());
+        option(b, 2, b"udskit");
+        option(b, 0, &[]);
+    });
+}
+
+/// Enhanced Packet Block (draft 4.3) of the packet made of `parts`, with `opt_comment`.
+fn enhanced_packet(b: &mut Vec<u8>, micros: u64, parts: &[&[u8]], comment: Option<&str>) {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    block(b, 6, |b| {
+        b.extend_from_slice(&0u32.to_le_bytes());
+        b.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
+        b.extend_from_slice(&(micros as u32).to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        b.extend_from_slice(&(len as u32).to_le_bytes());
+        for p in parts {
+            b.extend_from_slice(p);
+        }
+        pad(b);
+        if let Some(c) = comment {
+            option(b, 1, c.as_bytes());
+            option(b, 0, &[]);
+        }
+    });
+}
+
+fn ipv4_header(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, l4_len: usize) -> [u8; 20] {
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&((20 + l4_len) as u16).to_be_bytes());
+    h[4..6].copy_from_slice(&id.to_be_bytes());
+    h[6] = 0x40; // don't fragment
+    h[8] = 64;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src);
+    h[16..20].copy_from_slice(&dst);
+    let sum = fold(sum_be(&h, 0));
+    h[10..12].copy_from_slice(&sum.to_be_bytes());
+    h
+}
+
+/// The TCP or UDP checksum: over the IPv4 pseudo-header, the header (its checksum field
+/// zero) and the payload.
+fn transport_checksum(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8], payload: &[u8]) -> u16 {
+    let len = (l4.len() + payload.len()) as u64;
+    let mut s = sum_be(&src, 0);
+    s = sum_be(&dst, s);
+    s += u64::from(proto) + len;
+    s = sum_be(l4, s);
+    // l4 headers have an even length, so the payload's words line up.
+    fold(sum_be(payload, s))
+}
+
+/// Adds `data` as big-endian 16-bit words (the last byte padded with a zero) to `s`.
+fn sum_be(data: &[u8], mut s: u64) -> u64 {
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_be_bytes(w.try_into().unwrap_or_default());
+        s += (v >> 48) + ((v >> 32) & 0xffff) + ((v >> 16) & 0xffff) + (v & 0xffff);
+    }
+    let mut rest = words.remainder().chunks(2);
+    for w in &mut rest {
+        let hi = u64::from(w[0]) << 8;
+        s += hi + w.get(1).map_or(0, |&lo| u64::from(lo));
+    }
+    s
+}
+
+fn fold(mut s: u64) -> u16 {
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv4_checksum_of_a_known_header() {
+        // The worked example of RFC 1071's successors (Wikipedia's IPv4 header checksum):
+        // 4500 0073 0000 4000 4011 [b861] c0a8 0001 c0a8 00c7.
+        let h = [
+            0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 192, 168, 0, 1, 192, 168, 0, 199,
+        ];
+        assert_eq!(fold(sum_be(&h, 0)), 0xb861);
+    }
+
+    #[test]
+    fn odd_lengths_pad_with_zero() {
+        assert_eq!(sum_be(&[1, 2, 3], 0), 0x0102 + 0x0300);
+        assert_eq!(
+            sum_be(&[1, 2, 3, 4, 5, 6, 7, 8, 9], 0),
+            0x0102 + 0x0304 + 0x0506 + 0x0708 + 0x0900
+        );
+    }
+
+    #[test]
+    fn blocks_are_padded_and_framed() {
+        let mut b = Vec::new();
+        enhanced_packet(&mut b, 1 << 32 | 7, &[b"abc"], Some("hi"));
+        let len = u32::from_le_bytes(b[4..8].try_into().unwrap()) as usize;
+        assert_eq!(len, b.len());
+        assert_eq!(len % 4, 0);
+        assert_eq!(&b[len - 4..], &b[4..8]);
+        assert_eq!(&b[28..31], b"abc");
+        // ts high, ts low
+        assert_eq!(&b[12..20], &[1, 0, 0, 0, 7, 0, 0, 0]);
+    }
+
+    #[test]
+    fn sequence_numbers_count_bytes_syn_and_fin() {
+        let file = tempfile::tempfile().unwrap();
+        let pcap = Pcap::to(file, "test").unwrap();
+        let flow = pcap.flow(1, Endpoint::client(1), Endpoint::server(80), "c");
+        let isn = flow.state.lock().unwrap().seq;
+        flow.data(Sender::Client, &[0; 100_000]);
+        flow.fin(Sender::Client);
+        flow.data(Sender::Client, b"after fin: dropped");
+        let st = flow.state.lock().unwrap().seq;
+        assert_eq!(st[0], isn[0].wrapping_add(100_001));
+        drop(flow);
+    }
+
+    #[test]
+    fn a_failed_write_is_told_once_and_stops_the_capture() {
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let pcap = Pcap::to(File::from(w), "test").unwrap();
+        drop(r);
+        let told = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let t = told.clone();
+        let pcap = pcap.on_failure(move |_| {
+            t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        });
+        for _ in 0..3 {
+            pcap.datagram(Endpoint::sender(b""), Endpoint::receiver(), b"x", None);
+        }
+        assert_eq!(told.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn client_endpoints_differ() {
+        assert_ne!(Endpoint::client(1), Endpoint::client(2));
+        assert_ne!(Endpoint::client(1), Endpoint::client(50_001));
+        assert_eq!(Endpoint::client(1).to_string(), "10.1.0.0:10001");
+        assert_eq!(Endpoint::sender(b"/a"), Endpoint::sender(b"/a"));
+        assert_ne!(Endpoint::sender(b"/a"), Endpoint::sender(b"/b"));
+        assert_ne!(Endpoint::sender(b"/a"), Endpoint::sender(b""));
+    }
+}
