@@ -159,7 +159,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
             cand --dump-file 'Write the --dump output to PATH instead of stderr'
             cand --pcap 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured)'
-            cand --busy-poll 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows'
+            cand --busy-poll 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]'
             cand --copier 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)'
             cand --allow 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides'
             cand --deny 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB'

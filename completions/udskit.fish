@@ -132,7 +132,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show ev
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured)' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After bytes move, poll the sockets for DURATION (such as 50us) before sleeping: lower latency for request/response traffic, for a core kept busy while it flows' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow -d 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides' -r

@@ -220,7 +220,10 @@ fn busy_poll_answers_without_sleeping() {
     let echo_sock = dir.path().join("echo.sock");
     let _echo = python_echo(dir.path(), &echo_sock);
     let echo = echo_sock.to_str().unwrap();
-    for (name, args) in [("poll", &["--busy-poll", "1s"][..]), ("plain", &[][..])] {
+    for (name, args) in [
+        ("poll", &["--busy-poll", "1s"][..]),
+        ("plain", &["--busy-poll", "0"][..]),
+    ] {
         let d = dir.path().join(name);
         let trace = dir.path().join(format!("{name}.trace"));
         // Only the main thread, so no other thread's calls interleave with its lines.
@@ -258,7 +261,7 @@ fn busy_poll_answers_without_sleeping() {
         send_signal(relay_pid, 15);
         r.wait_exit(Duration::from_secs(20));
         let waits = blocking_waits(&trace);
-        if args.is_empty() {
+        if name == "plain" {
             assert!(
                 waits >= 500,
                 "only {waits} blocking waits in 500 round trips"
@@ -270,6 +273,174 @@ fn busy_poll_answers_without_sleeping() {
             );
         }
     }
+}
+
+/// A direction's small chunks go by recv/send through the thread's buffer, with no pipe
+/// and no splice; one that reads 16 KiB at once turns to splice. Both byte-exact, both
+/// seen in strace's log of the relay.
+#[test]
+fn small_chunks_by_recv_and_send_bulk_by_splice() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let echo = echo_sock.to_str().unwrap();
+    let count = |trace: &Path, call: &str| {
+        std::fs::read_to_string(trace)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with(&format!("{call}(")))
+            .count()
+    };
+    for bulk in [false, true] {
+        let d = dir.path().join(if bulk { "bulk" } else { "small" });
+        let trace = d.join("relay.trace");
+        std::fs::create_dir_all(&d).unwrap();
+        let u = udskit();
+        let mut c = Command::new("strace");
+        c.env_clear()
+            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .args(["-qq", "-e", "trace=splice,recvfrom,sendto,pipe2", "-o"])
+            .arg(&trace)
+            .arg(u.get_program())
+            .args(u.get_args())
+            .args(["relay", "tcp:0", echo]);
+        let (mut r, port) = spawn_relay(c, &d);
+        let mut s = tcp(port);
+        for i in 0..200 {
+            round_trip(&mut s, &noise(i + 1, 1 + i as usize * 37 % 4000));
+        }
+        if bulk {
+            // 2 MiB, in pieces that the buffers on the way hold while the client writes.
+            for i in 0..32 {
+                round_trip(&mut s, &noise(1000 + i, 64 << 10));
+            }
+        }
+        drop(s);
+        let children = format!("/proc/{0}/task/{0}/children", r.pid());
+        let relay_pid: i32 = std::fs::read_to_string(children)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        send_signal(relay_pid, 15);
+        r.wait_exit(Duration::from_secs(20));
+        let (recvs, sends) = (count(&trace, "recvfrom"), count(&trace, "sendto"));
+        let (splices, pipes) = (count(&trace, "splice"), count(&trace, "pipe2"));
+        assert!(recvs >= 400 && sends >= 400, "{recvs} recv, {sends} send");
+        if bulk {
+            assert!(splices > 0 && pipes > 0, "2 MiB each way never spliced");
+        } else {
+            assert_eq!((splices, pipes), (0, 0), "small chunks went by splice");
+        }
+    }
+}
+
+/// A counter of the relay process from /proc/PID/FILE: the number after `key`.
+fn proc_count(pid: i32, file: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/{file}"))
+}
+
+/// CPU time the process has used, in clock ticks (utime + stime of /proc/PID/stat).
+fn cpu_ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    // Fields 14 and 15 of stat(5), counted from the state (field 3).
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// The adaptive busy poll, on by default: a connection that ping-pongs arms it (the relay
+/// then asks /proc/loadavg whether a CPU is free, a read(2)-family call that
+/// /proc/PID/io's syscr counts; the relay makes no other), a bulk transfer one way never
+/// does, and a relay holding an idle connection afterwards sleeps: its CPU time and its
+/// voluntary context switches barely grow over a second (a poll that spun would use the
+/// whole second of CPU). Every byte comes back.
+#[test]
+fn adaptive_poll_only_for_ping_pong_and_asleep_when_idle() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let (r, port) = relay(
+        &dir.path().join("r"),
+        &["tcp:0", echo_sock.to_str().unwrap()],
+    );
+    let pid = r.pid();
+    let reads = || proc_count(pid, "io", "syscr:");
+    let mut s = tcp(port);
+    round_trip(&mut s, b"warm up");
+    let before = reads();
+    for i in 0..2000 {
+        round_trip(&mut s, &noise(i + 1, 1 + i as usize % 100));
+    }
+    let armed = reads() - before;
+    assert!(armed > 0, "2000 round trips never armed the busy poll");
+
+    // Idle: the connection stays open, nothing moves.
+    std::thread::sleep(Duration::from_millis(200));
+    let (cpu, sleeps, idle_reads) = (
+        cpu_ticks(pid),
+        proc_count(pid, "status", "voluntary_ctxt_switches:"),
+        reads(),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = cpu_ticks(pid) - cpu;
+    let sleeps = proc_count(pid, "status", "voluntary_ctxt_switches:") - sleeps;
+    let idle_reads = reads() - idle_reads;
+    assert!(
+        cpu <= 10,
+        "{cpu} ticks of CPU in a second with an idle connection"
+    );
+    assert!(
+        sleeps <= 10,
+        "{sleeps} wakeups in a second with an idle connection"
+    );
+    assert_eq!(idle_reads, 0, "the busy poll was armed with nothing moving");
+    round_trip(&mut s, b"still there");
+    drop(s);
+
+    // Bulk one way: 32 MiB up to a sink that answers nothing until the end.
+    let sink_sock = dir.path().join("sink.sock");
+    let mut c = python(&format!(
+        "import socket\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\n\
+         while True:\n  c,_=s.accept()\n  n=0\n  while True:\n\
+         \x20   b=c.recv(1<<20)\n    if not b: break\n    n+=len(b)\n\
+         \x20 c.sendall(str(n).encode())\n  c.close()",
+        sink_sock.to_str().unwrap()
+    ));
+    c.stdout(std::process::Stdio::null());
+    let _sink = Bg::spawn(c, dir.path(), "sink");
+    wait_for_socket(&sink_sock);
+    let (bulk, bulk_port) = relay(
+        &dir.path().join("bulk"),
+        &["tcp:0", sink_sock.to_str().unwrap()],
+    );
+    let bulk_pid = bulk.pid();
+    let before = proc_count(bulk_pid, "io", "syscr:");
+    let mut s = tcp(bulk_port);
+    let block = noise(7, 1 << 20);
+    for _ in 0..32 {
+        s.write_all(&block).unwrap();
+    }
+    s.shutdown(Shutdown::Write).unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert_eq!(answer, (32u64 << 20).to_string());
+    let bulk_reads = proc_count(bulk_pid, "io", "syscr:") - before;
+    // One exchange at its end (the count after the bytes) may arm it once.
+    assert!(
+        bulk_reads <= 1,
+        "a bulk upload armed the busy poll {bulk_reads} times"
+    );
 }
 
 /// 64 MiB from a unix socket arrive byte-exact on TCP; a client that stops reading stalls

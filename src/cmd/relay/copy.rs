@@ -1,7 +1,9 @@
-//! Moving bytes between two sockets for `relay`: splice(2) through a pipe, or a user-space
+//! Moving bytes between two sockets for `relay`: small chunks through the thread's scratch
+//! buffer, then splice(2) through a pipe once a direction is bulk, or a user-space
 //! buffer where `--dump` must see the bytes; half-close (EOF one way becomes a write
 //! shutdown on the other side while the other way keeps flowing); live byte meters for logs
-//! and the idle timeout; a tap that shows every chunk to `--dump`; `--busy-poll`; a
+//! and the idle timeout; a tap that shows every chunk to `--dump`; the busy poll (adaptive
+//! by default, `--busy-poll`); a
 //! failure either way passed on to both peers as an abort (the sockets in `side.rs`).
 
 use std::io;
@@ -138,36 +140,82 @@ pub enum Seen<'a> {
 /// direction ends (`relay --dump`, `relay --pcap`).
 pub type Tap<'a> = &'a (dyn Fn(Direction, Seen<'_>) + Sync);
 
-/// `relay --busy-poll`: after a chunk moves, the relay's thread polls its sockets for a
-/// while instead of sleeping, so that the answer to a request it just passed on is picked
-/// up without the relay being woken for it.
+/// How long the relay polls by default once a connection has shown it ping-pongs: 50 µs
+/// measured best among 20, 50 and 200 (docs/performance.md).
+pub const ADAPTIVE_WINDOW: Duration = Duration::from_micros(50);
+
+/// The longest turn (an answer after a request, or the next request after an answer) that
+/// counts as ping-pong. It is measured without polling too, the relay's own wakeup
+/// included, hence well above the window.
+const QUICK_TURN: Duration = Duration::from_millis(1);
+
+/// A chunk this large is bulk, never one side of a ping-pong.
+const BULK_CHUNK: usize = 64 * 1024;
+
+/// How often a poll looks again whether it takes a CPU from anyone.
+const CPU_RECHECK: Duration = Duration::from_millis(1);
+
+/// Busy polling: after a chunk moves, the relay's thread polls its sockets for a while
+/// instead of sleeping, so that the answer to a request it just passed on is picked up
+/// without the relay being woken for it.
 ///
 /// A round trip through any relay costs four wakeups where the direct one costs two (the
-/// relay is woken by the request and by the answer); its system calls are already as few as
-/// socat's and nginx's, and on a virtual machine waking an idle CPU is the dearest part. The
-/// price is a core kept busy while traffic flows, which is why it is asked for, never the
-/// default (latency figures in docs/performance.md).
+/// relay is woken by the request and by the answer); its system calls are already as few
+/// as socat's and nginx's, and on a virtual machine waking an idle CPU is the dearest part.
+///
+/// By default it is adaptive ([`BusyPoll::adaptive`]): it polls only after a chunk of a
+/// connection that ping-pongs (its last turn, from one direction to the other, took at most
+/// [`QUICK_TURN`], and the chunk is not bulk), and only while no runnable task waits for
+/// a CPU (/proc/loadavg's count of running tasks at most the online CPUs, looked at once a
+/// millisecond while polling; never when the relay may run on one CPU only). An idle
+/// connection, a bulk transfer one way, or a busy machine never keeps it polling.
+/// `--busy-poll DURATION` polls after every chunk, whatever the load (`--busy-poll 0`: never).
 pub struct BusyPoll {
     window: Duration,
+    adaptive: bool,
     /// Chunks moved so far, by every connection: a poll that sees it change goes on.
     moved: AtomicU64,
     moving: tokio::sync::Notify,
+    /// The adaptive poll's view of the CPUs.
+    cpus: std::sync::Mutex<CpuView>,
 }
 
 impl BusyPoll {
+    /// Polls after every chunk (`--busy-poll DURATION`).
     pub fn new(window: Duration) -> BusyPoll {
+        BusyPoll::with(window, false)
+    }
+
+    /// Polls after the chunks of connections that ping-pong, while a CPU is free (the
+    /// default).
+    pub fn adaptive() -> BusyPoll {
+        BusyPoll::with(ADAPTIVE_WINDOW, true)
+    }
+
+    fn with(window: Duration, adaptive: bool) -> BusyPoll {
         BusyPoll {
             window,
+            adaptive,
             moved: AtomicU64::new(0),
             moving: tokio::sync::Notify::new(),
+            cpus: std::sync::Mutex::new(CpuView::new()),
         }
     }
 
-    /// A direction sent a chunk on (called on the runtime's thread, so no wakeup costs a
-    /// system call).
-    fn moved(&self) {
+    /// A direction sent a chunk of `n` bytes on (called on the runtime's thread, so no
+    /// wakeup costs a system call).
+    fn moved(&self, turns: &Turns, dir: Direction, n: usize) {
+        let pingpong = turns.chunk(dir, n, QUICK_TURN);
+        if self.adaptive && !pingpong {
+            return;
+        }
         self.moved.fetch_add(1, Ordering::Relaxed);
         self.moving.notify_one();
+    }
+
+    /// Whether polling now takes a CPU from nobody (always, unless adaptive).
+    fn affordable(&self) -> bool {
+        !self.adaptive || self.cpus.lock().is_ok_and(|mut c| c.free())
     }
 
     /// Runs beside the connections for the life of the relay: once a chunk has moved, it
@@ -177,17 +225,127 @@ impl BusyPoll {
     pub async fn run(&self) {
         loop {
             self.moving.notified().await;
+            if !self.affordable() {
+                continue;
+            }
             let mut seen = self.moved.load(Ordering::Relaxed);
             let mut until = Instant::now() + self.window;
-            while Instant::now() < until {
+            let mut checked = Instant::now();
+            loop {
+                let now = Instant::now();
+                if now >= until {
+                    break;
+                }
+                if now.duration_since(checked) >= CPU_RECHECK {
+                    checked = now;
+                    if !self.affordable() {
+                        break;
+                    }
+                }
                 tokio::task::yield_now().await;
-                let now = self.moved.load(Ordering::Relaxed);
-                if now != seen {
-                    seen = now;
+                let moved = self.moved.load(Ordering::Relaxed);
+                if moved != seen {
+                    seen = moved;
                     until = Instant::now() + self.window;
                 }
             }
         }
+    }
+}
+
+/// Whether a CPU is free for the adaptive poll: the running tasks that /proc/loadavg counts
+/// (this one among them) against the online CPUs, read again at most once per
+/// [`CPU_RECHECK`] through a descriptor kept open (pread at 0 makes the kernel write the
+/// line anew).
+struct CpuView {
+    loadavg: Option<std::fs::File>,
+    online: usize,
+    /// The relay may run on one CPU only (taskset): polling there takes it from its peers.
+    alone: bool,
+    at: Option<Instant>,
+    free: bool,
+}
+
+impl CpuView {
+    fn new() -> CpuView {
+        let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .ok()
+            .and_then(|s| count_cpus(s.trim()))
+            .unwrap_or(1);
+        let alone = std::thread::available_parallelism().map_or(true, |n| n.get() < 2);
+        CpuView {
+            loadavg: std::fs::File::open("/proc/loadavg").ok(),
+            online,
+            alone,
+            at: None,
+            free: false,
+        }
+    }
+
+    fn free(&mut self) -> bool {
+        if self.alone {
+            return false;
+        }
+        if let Some(at) = self.at
+            && at.elapsed() < CPU_RECHECK
+        {
+            return self.free;
+        }
+        self.at = Some(Instant::now());
+        self.free = match &self.loadavg {
+            Some(f) => running(f).is_some_and(|r| r <= self.online),
+            None => false,
+        };
+        self.free
+    }
+}
+
+/// The tasks running now, from /proc/loadavg ("0.52 0.58 0.59 2/301 12345": 2).
+fn running(f: &std::fs::File) -> Option<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = [0u8; 128];
+    let n = f.read_at(&mut buf, 0).ok()?;
+    let line = std::str::from_utf8(&buf[..n]).ok()?;
+    let field = line.split_ascii_whitespace().nth(3)?;
+    field.split('/').next()?.parse().ok()
+}
+
+/// The CPUs in a list such as "0-3,8,10-11" (/sys/devices/system/cpu/online).
+fn count_cpus(list: &str) -> Option<usize> {
+    let mut n = 0;
+    for part in list.split(',') {
+        n += match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().ok()?.checked_sub(a.parse().ok()?)? + 1,
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        };
+    }
+    (n > 0).then_some(n)
+}
+
+/// The turns of one connection, for the adaptive poll: which way its last chunk went and
+/// when. A chunk the other way within the limit after it is a quick turn (ping-pong).
+#[derive(Default)]
+pub struct Turns {
+    /// Nanoseconds since `base` of the last chunk, shifted left once, the low bit its
+    /// direction (1 = down); 0 before the first chunk.
+    last: AtomicU64,
+    base: std::sync::OnceLock<Instant>,
+}
+
+impl Turns {
+    /// Records a chunk; whether it was a quick turn of a ping-pong.
+    fn chunk(&self, dir: Direction, n: usize, limit: Duration) -> bool {
+        let base = *self.base.get_or_init(Instant::now);
+        let now = base.elapsed().as_nanos() as u64 + 1;
+        let bit = u64::from(dir == Direction::Down);
+        let prev = self.last.swap(now << 1 | bit, Ordering::Relaxed);
+        prev != 0
+            && prev & 1 != bit
+            && n < BULK_CHUNK
+            && now.saturating_sub(prev >> 1) <= limit.as_nanos() as u64
     }
 }
 
@@ -253,10 +411,20 @@ pub async fn relay(
     let target = Side::new(target, spare.0[1].take())?;
     let mut cut = ResetOnDrop([&client, &target], true);
     let aborted = AtomicBool::new(false);
+    let turns = Turns::default();
+    let busy = how.busy.map(|b| (b, &turns));
     let both = async {
         tokio::join!(
-            one_way(&client, &target, Direction::Up, &how, meter, &aborted),
-            one_way(&target, &client, Direction::Down, &how, meter, &aborted)
+            one_way(&client, &target, Direction::Up, &how, busy, meter, &aborted),
+            one_way(
+                &target,
+                &client,
+                Direction::Down,
+                &how,
+                busy,
+                meter,
+                &aborted
+            )
         )
     };
     let (up, down) = match how.idle {
@@ -284,6 +452,7 @@ async fn one_way(
     to: &Side,
     dir: Direction,
     how: &How<'_>,
+    busy: Busy<'_>,
     meter: &Meter,
     aborted: &AtomicBool,
 ) -> io::Result<()> {
@@ -302,9 +471,9 @@ async fn one_way(
                 super::fdpass::Failed::Write(e) => Fault::write(e),
             })
     } else if how.copier == Copier::Splice && how.tap.is_none() {
-        splice_one_way(from, to, dir, meter, how.busy).await
+        splice_one_way(from, to, dir, meter, busy).await
     } else {
-        buffer_one_way(from, to, dir, meter, how.tap, how.busy).await
+        buffer_one_way(from, to, dir, meter, how.tap, busy).await
     };
     match r {
         // The end of a peer that failed (its error taken by a write to it) is no clean
@@ -362,6 +531,9 @@ fn told(f: Fault, dir: Direction) -> io::Error {
     }
 }
 
+/// The busy poll, if any, and the connection's turns it judges by.
+type Busy<'a> = Option<(&'a BusyPoll, &'a Turns)>;
+
 /// How a connection's bytes move: the copier, `--dump`'s tap, `--busy-poll`, and the
 /// idle timeout.
 pub struct How<'a> {
@@ -388,6 +560,83 @@ impl Drop for ResetOnDrop<'_> {
     }
 }
 
+/// The most a direction reads at once before it turns to splice, through the thread's
+/// scratch buffer: a read that fills it is bulk.
+pub const SMALL_CHUNK: usize = 16 * 1024;
+
+thread_local! {
+    /// Where the small chunks of every connection of this thread pass: read and sent on
+    /// in one go, with no await between (what a send leaves goes into a buffer of the
+    /// direction's own).
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; SMALL_CHUNK]);
+}
+
+/// The start of a spliced direction: chunks smaller than [`SMALL_CHUNK`] go by recv(2)
+/// and send(2) through the thread's scratch buffer, which costs a request and its answer
+/// two system calls each way where splice costs the same two plus a pipe per direction
+/// (made, sized and closed), and moves one byte slower (docs/performance.md). The first
+/// read that fills the buffer hands the direction to splice: true, or false once the
+/// source ended.
+async fn small_chunks(
+    from: &Side,
+    to: &Side,
+    dir: Direction,
+    meter: &Meter,
+    busy: Busy<'_>,
+) -> Result<bool, Fault> {
+    use rustix::net::{recv, send};
+    let mut rest: Vec<u8> = Vec::new();
+    loop {
+        let mut refused: Option<io::Error> = None;
+        let mut sent = 0;
+        let n = from
+            .read(
+                |n| n < SMALL_CHUNK,
+                |fd| {
+                    SCRATCH.with_borrow_mut(|buf| {
+                        let n = recv(fd, &mut buf[..], RecvFlags::empty())?.0;
+                        if n > 0 {
+                            match send(to.raw(), &buf[..n], SendFlags::NOSIGNAL) {
+                                Ok(m) => sent = m,
+                                Err(rustix::io::Errno::AGAIN) => {}
+                                Err(e) => refused = Some(e.into()),
+                            }
+                            rest.extend_from_slice(&buf[sent..n]);
+                        }
+                        Ok(n)
+                    })
+                },
+            )
+            .await
+            .map_err(Fault::read)?;
+        if n == 0 {
+            return Ok(false);
+        }
+        if let Some(e) = refused {
+            return Err(Fault::write(e));
+        }
+        meter.add(dir, sent);
+        let mut done = 0;
+        while done < rest.len() {
+            let m = to
+                .write(rest.len() - done, |fd| {
+                    Ok(send(fd, &rest[done..], SendFlags::NOSIGNAL)?)
+                })
+                .await
+                .map_err(Fault::write)?;
+            done += m;
+            meter.add(dir, m);
+        }
+        rest.clear();
+        if let Some((busy, turns)) = busy {
+            busy.moved(turns, dir, n);
+        }
+        if n == SMALL_CHUNK {
+            return Ok(true);
+        }
+    }
+}
+
 /// One direction with splice(2): socket -> pipe -> socket, draining the pipe completely
 /// before reading again, so a splice into it never fails for lack of room. The pipe is
 /// created at the first byte: an idle connection holds none.
@@ -399,12 +648,14 @@ async fn splice_one_way(
     to: &Side,
     dir: Direction,
     meter: &Meter,
-    busy: Option<&BusyPoll>,
+    busy: Busy<'_>,
 ) -> Result<(), Fault> {
     use rustix::io::Errno;
     use rustix::pipe::{SpliceFlags, splice};
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-    from.readable().await.map_err(Fault::read)?;
+    if !small_chunks(from, to, dir, meter, busy).await? {
+        return Ok(());
+    }
     let (pr, pw) = match rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
         Ok(pipe) => pipe,
         Err(Errno::MFILE | Errno::NFILE | Errno::NOMEM) => {
@@ -444,8 +695,8 @@ async fn splice_one_way(
             left -= m;
             meter.add(dir, m);
         }
-        if let Some(busy) = busy {
-            busy.moved();
+        if let Some((busy, turns)) = busy {
+            busy.moved(turns, dir, n);
         }
         if n >= want / 2 && !grown {
             // Half the pipe at once: a busy direction. Best effort (fs.pipe-max-size, the
@@ -465,7 +716,7 @@ async fn buffer_one_way(
     dir: Direction,
     meter: &Meter,
     tap: Option<Tap<'_>>,
-    busy: Option<&BusyPoll>,
+    busy: Busy<'_>,
 ) -> Result<(), Fault> {
     use rustix::net::{recv, send};
     from.readable().await.map_err(Fault::read)?;
@@ -496,8 +747,8 @@ async fn buffer_one_way(
             sent += m;
             meter.add(dir, m);
         }
-        if let Some(busy) = busy {
-            busy.moved();
+        if let Some((busy, turns)) = busy {
+            busy.moved(turns, dir, n);
         }
         if n == buf.len() && buf.len() < RELAY_BUF {
             buf = vec![0u8; (buf.len() * 4).min(RELAY_BUF)];

@@ -131,8 +131,9 @@ pub struct Args {
     /// (stream relays only; descriptors passed by --pass-fds are not captured)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
-    /// After bytes move, poll the sockets for DURATION (such as 50us) before sleeping:
-    /// lower latency for request/response traffic, for a core kept busy while it flows
+    /// After every chunk, poll the sockets for DURATION (such as 50us) before sleeping,
+    /// whatever the load; 0: never [default: 50us after the chunks of a connection that
+    /// ping-pongs, while a CPU is free]
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub busy_poll: Option<Duration>,
     /// Forward the descriptors (SCM_RIGHTS) that arrive with the bytes, both ways, between a
@@ -584,7 +585,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         dump,
         pcap,
         listen: args.listen.addr().clone(),
-        busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
+        // Adaptive by default; --busy-poll 0 never polls.
+        busy: match args.busy_poll {
+            None => Some(BusyPoll::adaptive()),
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(BusyPoll::new(d)),
+        },
         log: Log {
             ctx: ctx.clone(),
             json: args.json,

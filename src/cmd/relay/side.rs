@@ -99,6 +99,11 @@ impl Side {
         })
     }
 
+    /// The socket, for a write outside [`Side::write`] (one that must not wait).
+    pub fn raw(&self) -> BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
+    }
+
     pub fn fail(&self) {
         self.failed.store(true, Ordering::Relaxed);
     }
