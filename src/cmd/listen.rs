@@ -18,6 +18,7 @@ use crate::io::ending::{Ending, Ends};
 use crate::io::pcap::{Endpoint, Flow, Pcap, Sender};
 use crate::io::stdio::Writer;
 use crate::io::tapped::Tapped;
+use crate::net::activate::{self, InheritOpts, Need};
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
@@ -56,9 +57,10 @@ use crate::term::{Ctx, escape};
 #[command(verbatim_doc_comment)]
 #[group(id = "concurrent", multiple = true, args = ["keep_open", "echo", "exec"])]
 pub struct Args {
-    /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT
+    /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT (left out, the socket
+    /// systemd or --listen-fd hands over)
     #[arg(value_name = "ADDR")]
-    pub addr: Addr,
+    pub addr: Option<Addr>,
     /// Use a SOCK_SEQPACKET socket
     #[arg(long)]
     pub seqpacket: bool,
@@ -90,6 +92,8 @@ pub struct Args {
     pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// What each accepted client gets.
@@ -103,10 +107,17 @@ enum Mode {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let concurrent = args.keep_open || args.echo || args.exec.is_some();
-    if args.take_fds && !args.addr.is_unix() {
+    let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    let source = activate::source(
+        args.addr.as_ref(),
+        &args.inherit,
+        &args.bind,
+        Need::Stream(kind),
+    )?;
+    if args.take_fds && !source.addr().is_unix() {
         return Err(Fail::usage(format!(
             "{}: --take-fds needs a unix address (descriptors pass only over unix sockets)",
-            escape(&args.addr.to_string())
+            escape(&source.addr().to_string())
         ))
         .into());
     }
@@ -124,15 +135,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .transpose()?
         .map(Arc::new);
     let stop = Shutdown::install()?;
-    let kind = Kind::stream_or_seqpacket(args.seqpacket);
-    let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
+    let origin = source.origin();
+    let server = activate::listen(source, kind, &args.bind, ctx).await?;
     let reach = bind::reach(&server.local).map(|r| format!("; {r}"));
-    ctx.info(format!(
-        "listening on {} ({}{})",
+    let listening = format!(
+        "listening on {} ({}{}{})",
         escape(&server.local.to_string()),
         kind.name(),
-        reach.unwrap_or_default()
-    ));
+        reach.unwrap_or_default(),
+        origin.unwrap_or_default()
+    );
+    ctx.info(&listening);
+    activate::ready(&listening, ctx);
 
     // Only the modes that write clients' bytes to stdout (bridge, -k alone) open it.
     let (stdout, stdout_done) = if args.exec.is_none() && !args.echo {
