@@ -418,7 +418,8 @@ impl fmt::Display for Described {
             SocketType::RAW => "raw",
             _ => "other",
         };
-        write!(f, "a {family} {ty} socket")
+        let article = if family.starts_with('I') { "an" } else { "a" };
+        write!(f, "{article} {family} {ty} socket")
     }
 }
 
@@ -463,6 +464,9 @@ fn check(fd: OwnedFd, from: String, need: Need) -> anyhow::Result<Inherited> {
         let hint = match (need, kind) {
             (Need::Stream(Kind::Stream), Some(Kind::SeqPacket)) => {
                 "add --seqpacket to serve a seqpacket socket"
+            }
+            (Need::Stream(Kind::SeqPacket), Some(Kind::Stream)) => {
+                "leave out --seqpacket to serve a stream socket"
             }
             (Need::Stream(_), Some(Kind::Datagram)) => {
                 "recvfrom (or relay) serves a datagram socket"
