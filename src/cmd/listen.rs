@@ -44,6 +44,11 @@ use crate::term::{Ctx, escape};
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
 /// never touched. The file is removed on exit, SIGINT and SIGTERM.
 ///
+/// Socket activation: a socket systemd passes (LISTEN_FDS) or --listen-fd N hands over is
+/// served instead of binding ADDR, which may then be left out (if given, it must be that
+/// socket's address); its file is never removed. READY=1 goes to NOTIFY_SOCKET once
+/// listening, for a socket bound here too.
+///
 /// --take-fds waits for each client's first bytes before serving it (before stdin is sent
 /// to it, before CMD starts) and takes copies of the descriptors passed with them, leaving
 /// the bytes to be read as usual: each is logged (`client #1: fd: 7 regular file

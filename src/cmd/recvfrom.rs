@@ -42,6 +42,10 @@ use crate::term::{Ctx, escape, escape_bytes};
 /// never cut; should a larger one come, it is reported. An existing socket file at the path
 /// is replaced only if nothing receives on it; it is removed on exit, SIGINT and SIGTERM.
 ///
+/// A datagram socket systemd passes (ListenDatagram=) or --listen-fd N hands over is
+/// served instead of binding ADDR, which may then be left out; its file is never removed.
+/// READY=1 goes to NOTIFY_SOCKET once receiving.
+///
 /// Example:
 ///   udskit recvfrom --json --count 1 /tmp/log.sock
 #[derive(clap::Args, Debug)]

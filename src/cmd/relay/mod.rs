@@ -75,6 +75,10 @@ use side::Spare;
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
 ///
+/// LISTEN can be a socket systemd passes (LISTEN_FDS) or --listen-fd N hands over; left
+/// out, it is that socket as bound (a datagram one makes a datagram relay), and its file
+/// is never removed. READY=1 goes to NOTIFY_SOCKET once listening.
+///
 /// With a udp: side, or --dgram, the relay moves datagrams: unix sides are datagram
 /// sockets, each datagram goes on whole as one, and every sender gets its own socket
 /// toward TARGET so that answers come back to it (kept for --reply-timeout).
