@@ -112,6 +112,16 @@ pub unsafe fn take_environment(opts: &InheritOpts) {
     });
 }
 
+/// Whether a socket is handed over at all: `--listen-fd`, or sockets systemd passed.
+pub fn offered(opts: &InheritOpts) -> bool {
+    opts.listen_fd.is_some()
+        || ACTIVATION
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|a| a.passed.as_ref().is_ok_and(|p| !p.is_empty()))
+}
+
 /// What the subcommand can serve on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {

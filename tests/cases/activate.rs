@@ -476,6 +476,17 @@ fn an_inherited_socket_of_the_wrong_kind_is_a_usage_error() {
         "{}",
         stderr_of(&o)
     );
+    // relay with one address and nothing handed over: TARGET alone is not enough.
+    let o = run_with_input(ud(&["relay", "tcp:0"]), b"", T);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains(
+            "relay takes LISTEN TARGET; only one address was given (tcp:127.0.0.1:0, read as \
+             TARGET)\nhint: LISTEN may be left out only"
+        ),
+        "{}",
+        stderr_of(&o)
+    );
 }
 
 #[test]

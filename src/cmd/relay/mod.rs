@@ -547,6 +547,14 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
 /// datagram relay.
 fn listen_source(args: &mut Args) -> anyhow::Result<Source> {
     let given = args.listen_given.as_ref();
+    if given.is_none() && !activate::offered(&args.inherit) {
+        return Err(Fail::usage(format!(
+            "relay takes LISTEN TARGET; only one address was given ({}, read as TARGET)",
+            escape(&args.target.to_string())
+        ))
+        .hint("LISTEN may be left out only for a socket systemd or --listen-fd hands over")
+        .into());
+    }
     let source = activate::source(
         given.map(Endpoint::addr),
         &args.inherit,
