@@ -537,3 +537,48 @@ fn exec_commands_inherit_neither_the_variables_nor_the_socket() {
     sa.signal(15);
     sa.wait_exit(T);
 }
+
+/// A UDP socket handed to relay (LISTEN left out) makes a UDP -> unix datagram relay, each
+/// datagram whole.
+#[test]
+fn relay_takes_an_inherited_udp_socket() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sink = dir.path().join("sink.sock");
+    let mut c = python(
+        r#"
+import os, socket, subprocess, sys, time
+sink = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+sink.bind(sys.argv[1])
+sink.settimeout(20)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind(("127.0.0.1", 0))
+os.dup2(u.fileno(), 5)
+p = subprocess.Popen(sys.argv[2:] + [sys.argv[1], "--listen-fd", "5"], pass_fds=[5],
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+os.close(5)
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sent = [bytes([i]) * (100 + i * 997) for i in range(10)]
+for d in sent:
+    c.sendto(d, u.getsockname())
+got = [sink.recv(65536) for _ in sent]
+print("same", got == sent)
+p.terminate()
+err = p.communicate(timeout=20)[1].decode()
+print("exit", p.returncode)
+sys.stdout.write(err)
+"#,
+    );
+    c.arg(&sink)
+        .arg(env!("CARGO_BIN_EXE_udskit"))
+        .arg("--color=never")
+        .arg("relay");
+    let o = run_with_input(c, b"", Duration::from_secs(60));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", stderr_of(&o));
+    assert!(out.contains("same True\nexit 143\n"), "{out}");
+    assert!(out.contains("listening on udp:127.0.0.1:"), "{out}");
+    assert!(out.contains("relaying datagrams to unix:"), "{out}");
+}
