@@ -46,6 +46,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l count -d 'Exit after N clients have been served (with -k, --echo or --exec)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l pcap -d 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space (descriptors taken by --take-fds are logged, not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -95,6 +96,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l pcap -d 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -161,6 +163,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed-out 
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l client-ca -d 'For a tls: LISTEN, require a client certificate signed by a CA of FILE (PEM): mutual TLS; the certificate\'s subject is in the connection log' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use crate::error::Fail;
 use crate::io::capture;
 use crate::io::stdio::Writer;
+use crate::net::activate::{self, InheritOpts, Need};
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram, Received};
@@ -41,14 +42,19 @@ use crate::term::{Ctx, escape, escape_bytes};
 /// never cut; should a larger one come, it is reported. An existing socket file at the path
 /// is replaced only if nothing receives on it; it is removed on exit, SIGINT and SIGTERM.
 ///
+/// A datagram socket systemd passes (ListenDatagram=) or --listen-fd N hands over is
+/// served instead of binding ADDR, which may then be left out; its file is never removed.
+/// READY=1 goes to NOTIFY_SOCKET once receiving.
+///
 /// Example:
 ///   udskit recvfrom --json --count 1 /tmp/log.sock
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Where to receive: PATH, @NAME or unix:PATH
+    /// Where to receive: PATH, @NAME or unix:PATH (left out, the socket systemd or
+    /// --listen-fd hands over)
     #[arg(value_name = "ADDR")]
-    pub addr: Addr,
+    pub addr: Option<Addr>,
     /// Exit after N datagrams
     #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -71,6 +77,8 @@ pub struct Args {
     pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// Output is handed to the stdout thread in pieces of at least this much when datagrams
@@ -97,10 +105,17 @@ enum Action {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    if !args.addr.is_unix() {
+    let source = activate::source(
+        args.addr.as_ref(),
+        &args.inherit,
+        &args.bind,
+        Need::UnixDatagram,
+    )?;
+    let local = source.addr().clone();
+    if !local.is_unix() {
         return Err(Fail::usage(format!(
             "{}: datagrams need a unix address (PATH, @NAME or unix:PATH)",
-            escape(&args.addr.to_string())
+            escape(&local.to_string())
         ))
         .into());
     }
@@ -131,20 +146,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|p| capture::open(p, ctx))
         .transpose()?;
     let stop = Shutdown::install()?;
-    let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
+    let origin = source.origin();
+    let sock = activate::dgram(source, &args.bind, ctx)?;
     let want_cred = format == Action::Json || ctx.verbose > 0 || pcap.is_some();
     if want_cred {
         sock.pass_credentials()
             .context("asking for the senders' credentials (SO_PASSCRED)")?;
     }
-    ctx.info(format!(
-        "receiving on {} (datagram)",
-        escape(&args.addr.to_string())
-    ));
+    let receiving = format!(
+        "receiving on {} (datagram{})",
+        escape(&local.to_string()),
+        origin.unwrap_or_default()
+    );
+    ctx.info(&receiving);
+    activate::ready(&receiving, ctx);
     let (out, done) = Writer::spawn();
-    let capture = pcap
-        .as_ref()
-        .map(|p| capture::Receiving::new(p, &args.addr));
+    let capture = pcap.as_ref().map(|p| capture::Receiving::new(p, &local));
     let how = How {
         format,
         count: args.count,

@@ -100,6 +100,12 @@ impl Dgram {
         Ok(Dgram::wrap(b.fd, b.guard, Some(b.local))?)
     }
 
+    /// A bound datagram socket handed to us (socket activation, `--listen-fd`): no guard,
+    /// its file is not ours to remove.
+    pub fn inherited(fd: OwnedFd, local: Addr) -> io::Result<Dgram> {
+        Dgram::wrap(fd, None, Some(local))
+    }
+
     /// A socket bound to a unique abstract name the kernel chooses (Linux autobind: bind
     /// with an empty address). It leaves nothing on disk and disappears with the socket.
     pub fn autobind() -> anyhow::Result<Dgram> {

@@ -1,3 +1,4 @@
+mod activate;
 mod backpressure;
 mod connect;
 mod datagrams;

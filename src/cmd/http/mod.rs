@@ -323,6 +323,17 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
             docker_host: std::env::var("DOCKER_HOST").ok(),
         },
     )?;
+    if place.socket.is_udp() {
+        return Err(Fail::usage(format!(
+            "{}: a UDP address carries datagrams; http speaks HTTP/1.1 or h2c over a stream \
+             socket",
+            escape(&place.socket.to_string())
+        ))
+        .hint(
+            "for a server on that port over TCP write tcp:HOST:PORT; for a unix socket, its \
+             PATH or @NAME",
+        ));
+    }
     let (positional_method, target) = (place.method.as_ref(), &place.target);
     if positional_method.is_none() && place::KNOWN.contains(&target.as_str()) {
         return Err(Fail::usage(format!("the TARGET is missing after {target}"))

@@ -24,9 +24,11 @@ use tokio_util::sync::CancellationToken;
 use super::{Args, Log};
 use crate::duration;
 use crate::error::Fail;
+use crate::net::activate::{self, Source};
 use crate::net::addr::Addr;
 use crate::net::bind;
 use crate::net::dgram::{self as udgram, Dgram, RECV_BUFFER};
+use crate::net::kind::Kind;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -213,7 +215,23 @@ async fn resolve_udp(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow::anyhow!("resolving {host}: no address"))
 }
 
-async fn bind_listen(args: &Args, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
+async fn bind_listen(args: &Args, source: Source, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
+    if let Source::Inherited(i) = source {
+        if i.kind != Kind::Datagram {
+            return Err(Fail::usage(format!(
+                "{} is a listening stream socket; a datagram relay takes a unix datagram or \
+                 UDP socket",
+                i.from
+            ))
+            .into());
+        }
+        let local = i.local.clone();
+        let sock = match local {
+            Addr::Udp { .. } => Sock::Udp(UdpSocket::from_std(std::net::UdpSocket::from(i.fd))?),
+            _ => Sock::Unix(activate::dgram(Source::Inherited(i), &args.bind, ctx)?),
+        };
+        return Ok((sock, local));
+    }
     match args.listen.addr() {
         Addr::Udp { host, port } => {
             let what = format!("binding {}", shown(args.listen.addr()));
@@ -253,7 +271,7 @@ fn tcp_side(a: &Addr) -> anyhow::Error {
     .into()
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(flag) = stream_only(&args) {
         return Err(Fail::usage(format!(
             "{flag} is for stream relays; this one relays datagrams (a udp: side, or --dgram)"
@@ -268,7 +286,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => None,
     };
     let stop = Shutdown::install()?;
-    let (listen, local) = bind_listen(&args, ctx).await?;
+    let (listen, local) = bind_listen(&args, source, ctx).await?;
     let plan = Arc::new(Plan {
         listen: Arc::new(listen),
         target: args.target.addr().clone(),
@@ -285,6 +303,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         stop: stop.token.clone(),
     });
     plan.listening(&local);
+    activate::ready(
+        &format!(
+            "listening on {local}, relaying datagrams to {}",
+            plan.target
+        ),
+        ctx,
+    );
     let mut buf = vec![0u8; plan.listen.buffer()];
     let mut anonymous: Option<Arc<Upstream>> = None;
     let mut next_id = 0u64;
@@ -480,9 +505,17 @@ impl Plan {
         .collect();
         self.log.line(
             format!(
-                "relay done: {} senders, {} datagrams up ({} bytes), {} down ({} bytes), \
+                "relay done: {} sender{}, {} datagrams up ({} bytes), {} down ({} bytes), \
                  {} dropped (receiver full), {} too large, {} errors",
-                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+                v[0],
+                if v[0] == 1 { "" } else { "s" },
+                v[1],
+                v[2],
+                v[3],
+                v[4],
+                v[5],
+                v[6],
+                v[7]
             ),
             vec![
                 ("event", "summary".into()),

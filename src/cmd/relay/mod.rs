@@ -32,6 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::duration;
 use crate::error::Fail;
 use crate::io::pcap::Pcap;
+use crate::net::activate::{self, InheritOpts, Need, Source};
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::connect;
@@ -74,6 +75,10 @@ use side::Spare;
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
 ///
+/// LISTEN can be a socket systemd passes (LISTEN_FDS) or --listen-fd N hands over; left
+/// out, it is that socket as bound (a datagram one makes a datagram relay), and its file
+/// is never removed. READY=1 goes to NOTIFY_SOCKET once listening.
+///
 /// With a udp: side, or --dgram, the relay moves datagrams: unix sides are datagram
 /// sockets, each datagram goes on whole as one, and every sender gets its own socket
 /// toward TARGET so that answers come back to it (kept for --reply-timeout).
@@ -93,11 +98,15 @@ use side::Spare;
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 ///   udskit relay udp:8125 /var/run/datadog/dsd.socket
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, allow_missing_positional = true)]
 pub struct Args {
     /// Where clients connect: tcp:[HOST:]PORT, tls:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT
-    /// for datagrams
-    #[arg(value_name = "LISTEN")]
+    /// for datagrams (left out, the socket systemd or --listen-fd hands over)
+    #[arg(value_name = "LISTEN", id = "listen")]
+    pub listen_given: Option<Endpoint>,
+    /// LISTEN as served, set first thing in `run`: as written, or the inherited socket's
+    /// own address (TLS over it when LISTEN says tls:).
+    #[arg(skip = Endpoint::Plain(Addr::Path(PathBuf::new())))]
     pub listen: Endpoint,
     /// Where each client is relayed to: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or
     /// tls:HOST:PORT; udp:HOST:PORT for datagrams
@@ -226,6 +235,8 @@ pub struct Args {
     pub tls_client: crate::net::tls::ClientOpts,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// What every connection task needs, shared.
@@ -531,7 +542,45 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
     Ok(tls::TlsPlan::new(down, up))
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+/// Where LISTEN's socket comes from (bound, or inherited: README, "Socket activation"),
+/// with `args.listen` set to the address served; an inherited datagram socket makes a
+/// datagram relay.
+fn listen_source(args: &mut Args) -> anyhow::Result<Source> {
+    let given = args.listen_given.as_ref();
+    if given.is_none() && !activate::offered(&args.inherit) {
+        return Err(Fail::usage(format!(
+            "relay takes LISTEN TARGET; only one address was given ({}, read as TARGET)",
+            escape(&args.target.to_string())
+        ))
+        .hint("LISTEN may be left out only for a socket systemd or --listen-fd hands over")
+        .into());
+    }
+    let source = activate::source(
+        given.map(Endpoint::addr),
+        &args.inherit,
+        &args.bind,
+        Need::Relay,
+    )?;
+    args.listen = match given {
+        Some(Endpoint::Tls(_)) => Endpoint::Tls(source.addr().clone()),
+        _ => Endpoint::Plain(source.addr().clone()),
+    };
+    match source.inherited_kind() {
+        Some(Kind::Datagram) => args.dgram = true,
+        Some(_) if args.dgram => {
+            return Err(Fail::usage(format!(
+                "--dgram: the inherited socket at {} is a listening stream socket",
+                escape(&args.listen.to_string())
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    Ok(source)
+}
+
+pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let source = listen_source(&mut args)?;
     if args.pass_fds {
         for a in [args.listen.addr(), args.target.addr()] {
             if !a.is_unix() {
@@ -549,7 +598,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
     if args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp() {
-        return dgram::run(args, ctx).await;
+        return dgram::run(args, source, ctx).await;
     }
     for (given, flag) in [
         (args.reply_timeout.is_some(), "--reply-timeout"),
@@ -574,7 +623,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|p| crate::io::capture::open(p, ctx))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
-    let server = bind::listen(args.listen.addr(), Kind::Stream, &args.bind, ctx).await?;
+    let server = activate::listen(source, Kind::Stream, &args.bind, ctx).await?;
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
@@ -608,6 +657,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     plan.log
         .listening(&local, &args.target, plan.guard.as_ref());
+    activate::ready(
+        &format!("listening on {local}, relaying to {}", args.target),
+        ctx,
+    );
     if plan.busy.is_some() {
         let plan = plan.clone();
         tokio::spawn(async move {
