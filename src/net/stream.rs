@@ -242,10 +242,10 @@ impl AsyncWrite for Stream {
 /// At most this long is spent reading what a peer still sends after our side is done (see
 /// [`close_gently`]): a peer that has sent everything closes within a round trip of our
 /// EOF; one that keeps sending is cut after it, by the reset we wanted to spare it.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// And at most this much: five times a default socket buffer (208 KiB), so that what was
 /// in flight when we finished is taken, without reading an endless upload to its end.
-const DRAIN_BYTES: usize = 1 << 20;
+pub const DRAIN_BYTES: usize = 1 << 20;
 
 /// Closes a connection without resetting it: our write side is shut down (the peer reads
 /// EOF after everything we sent), what the peer still sends is read and dropped until its

@@ -29,6 +29,8 @@ pub struct Acceptor<'a> {
     listener: &'a Listener,
     client_unix: bool,
     target_unix: bool,
+    /// Whether connections are spliced and need descriptors set aside (not with --http).
+    spares: bool,
     log: &'a Log,
     /// Notified whenever a connection ends.
     pub ended: Arc<Notify>,
@@ -39,11 +41,17 @@ pub struct Acceptor<'a> {
 }
 
 impl<'a> Acceptor<'a> {
-    pub fn new(listener: &'a Listener, target_unix: bool, log: &'a Log) -> Acceptor<'a> {
+    pub fn new(
+        listener: &'a Listener,
+        target_unix: bool,
+        spares: bool,
+        log: &'a Log,
+    ) -> Acceptor<'a> {
         Acceptor {
             listener,
             client_unix: !matches!(listener, Listener::Tcp(_)),
             target_unix,
+            spares,
             log,
             ended: Arc::new(Notify::new()),
             short: None,
@@ -57,7 +65,11 @@ impl<'a> Acceptor<'a> {
         let mut pause = Duration::from_millis(10);
         loop {
             let fd = self.listener.as_fd();
-            let spare = match Spare::reserve(fd, self.client_unix, self.target_unix) {
+            let reserved = match self.spares {
+                true => Spare::reserve(fd, self.client_unix, self.target_unix),
+                false => Ok(Spare::none()),
+            };
+            let spare = match reserved {
                 Ok(spare) => spare,
                 Err(e) => {
                     // At the limit with nobody waiting is no shortage to tell of yet.

@@ -20,6 +20,7 @@ mod rules;
 mod rulesfile;
 mod side;
 mod tls;
+mod upstream;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -161,6 +162,11 @@ pub struct Args {
     /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
     #[arg(long, conflicts_with_all = ["dump", "busy_poll", "pcap"])]
     pub http: bool,
+    /// With --http, close a client that takes longer than DURATION to send a request head
+    /// (from connecting, or from the first byte of a later head), answering 408 if it had
+    /// begun one; 0 turns it off
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "30s", requires = "http")]
+    pub header_timeout: Duration,
     /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
     /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
     /// and the first --allow or --deny that matches decides
@@ -418,6 +424,11 @@ impl Log {
     }
 
     fn closed(&self, id: u64, peer: &str, cred: &[(&str, Value)], meter: &Meter, end: &End) {
+        let warn = matches!(end, End::Upstream(_));
+        if self.ctx.quiet && !warn {
+            // Nothing would be shown: nothing is put together.
+            return;
+        }
         let (up, down) = meter.bytes();
         let secs = meter.started().elapsed().as_secs_f64();
         let reason = end.reason();
@@ -442,7 +453,7 @@ impl Log {
             ("end", end.word().into()),
             ("reason", reason.into()),
         ]);
-        self.line(text, fields, matches!(end, End::Upstream(_)));
+        self.line(text, fields, warn);
     }
 
     fn summary(&self, t: &Totals) {
@@ -676,8 +687,12 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         args.max_connections
             .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
     ));
-    let mut acceptor =
-        accept::Acceptor::new(&server.listener, args.target.addr().is_unix(), &plan.log);
+    let mut acceptor = accept::Acceptor::new(
+        &server.listener,
+        args.target.addr().is_unix(),
+        plan.guard.is_none(),
+        &plan.log,
+    );
     let mut next_id = 0u64;
     loop {
         // With --max-connections, a slot is taken before accepting: extra clients wait in
