@@ -171,6 +171,11 @@ fn cause(e: &hyper::Error) -> String {
     s
 }
 
+/// A body with less than this left when it could leave hyper stays with hyper: the thread
+/// and the pipe of a splice cost more than copying so little (a small GET must stay as
+/// cheap as it was).
+const SPLICE_AFTER: u64 = 1 << 20;
+
 /// The way around hyper for the rest of a body: the exchange's socket and heads, the output
 /// (stdout, or -o's file) as splice takes it, and the body's length (None: until the
 /// connection closes).
@@ -211,6 +216,10 @@ pub async fn stream_body(
             && let Some(f) = &fast
             && render.raw()
         {
+            if f.length.is_some_and(|n| n < body.wire() + SPLICE_AFTER) {
+                fast = None;
+                continue;
+            }
             let hold = f.heads.lock().unwrap_or_else(|e| e.into_inner()).hold();
             match hold {
                 Some(n) => held = Some(n),
