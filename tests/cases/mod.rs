@@ -23,4 +23,5 @@ mod relay_dgram;
 mod relay_http;
 mod relay_tls;
 mod safe_bind;
+mod splice;
 mod tcp;
