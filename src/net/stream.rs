@@ -140,6 +140,15 @@ impl Stream {
         }
     }
 
+    /// [`readable`](Self::readable) as a poll: ready once a read would find bytes (or EOF).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Unix(s) => s.poll_read_ready(cx),
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::SeqPacket(s) => s.0.poll_read_ready(cx).map_ok(|mut g| g.retain_ready()),
+        }
+    }
+
     /// Reads what is there without waiting: WouldBlock (and readiness cleared) when nothing is.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
@@ -227,6 +236,24 @@ impl AsyncWrite for Stream {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         delegate!(self, s => Pin::new(s).poll_write(cx, data))
+    }
+
+    /// One writev(2) for all of `bufs` (rustls hands over its queued records this way):
+    /// without it, each buffer would be a system call of its own.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Unix(s) => s.is_write_vectored(),
+            Stream::SeqPacket(s) => s.is_write_vectored(),
+            Stream::Tcp(s) => s.is_write_vectored(),
+        }
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
