@@ -278,6 +278,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
+            workers: false,
         },
         counts: Counts::default(),
         table: Mutex::new(HashMap::new()),
