@@ -70,6 +70,8 @@ struct Pool {
     open: Vec<AtomicUsize>,
     /// Where the search for the least busy starts, so that ties take turns.
     turn: AtomicUsize,
+    /// Descriptors are the process's: one shortage for every worker's acceptor.
+    shortage: Arc<std::sync::Mutex<accept::Shortage>>,
 }
 
 /// A client accepted by one worker for another.
@@ -110,6 +112,7 @@ pub async fn run(
         next_id: AtomicU64::new(0),
         open: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
         turn: AtomicUsize::new(0),
+        shortage: Default::default(),
     });
     let handoff = threads > 1 && listeners.len() == 1;
     let mut listeners = listeners.into_iter();
@@ -212,7 +215,13 @@ impl Pool {
         hands: &[UnboundedSender<Job>],
     ) {
         let plan = &self.plan;
-        let mut acceptor = accept::Acceptor::new(listener, plan.target.is_unix(), &plan.log);
+        let mut acceptor = accept::Acceptor::new(
+            listener,
+            plan.target.is_unix(),
+            &plan.log,
+            w,
+            self.shortage.clone(),
+        );
         // With one acceptor, a slot (--max-connections) is taken before accepting: extra
         // clients wait in the kernel's accept queue instead of being reset. With a socket
         // per worker, a slot held while waiting on one socket would keep a client waiting
