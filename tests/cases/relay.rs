@@ -15,7 +15,7 @@ use crate::support::*;
 
 /// Starts `udskit relay ARGS...` and waits for its "listening" line; returns the
 /// relay and, for a TCP listener, its port.
-fn relay(dir: &Path, args: &[&str]) -> (Bg, u16) {
+pub(super) fn relay(dir: &Path, args: &[&str]) -> (Bg, u16) {
     let mut c = udskit();
     c.arg("relay").args(args);
     spawn_relay(c, dir)
@@ -53,7 +53,7 @@ fn spawn_relay(c: Command, dir: &Path) -> (Bg, u16) {
 }
 
 /// A threaded python echo server on a unix socket (the real peer at the far end).
-fn python_echo(dir: &Path, sock: &Path) -> Bg {
+pub(super) fn python_echo(dir: &Path, sock: &Path) -> Bg {
     let mut c = python(&format!(
         "import socketserver\n\
          class H(socketserver.BaseRequestHandler):\n\
@@ -77,13 +77,13 @@ fn python_echo(dir: &Path, sock: &Path) -> Bg {
     bg
 }
 
-fn tcp(port: u16) -> TcpStream {
+pub(super) fn tcp(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     s
 }
 
-fn round_trip(s: &mut (impl Read + Write), msg: &[u8]) {
+pub(super) fn round_trip(s: &mut (impl Read + Write), msg: &[u8]) {
     s.write_all(msg).unwrap();
     let mut back = vec![0; msg.len()];
     s.read_exact(&mut back).unwrap();
