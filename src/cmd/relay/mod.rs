@@ -119,6 +119,17 @@ pub struct Args {
     /// [default: the CPUs udskit may run on, at most 16; 1 for datagrams]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub threads: Option<u16>,
+    /// With --threads on a unix LISTEN, how the workers share it: one accepts and hands
+    /// each client to the least busy, or each accepts from the one socket, all woken by
+    /// every client (for measurements: bench/relay --only scale)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "handoff",
+        hide = true
+    )]
+    pub unix_accept: workers::UnixAccept,
     /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
     pub grace: Duration,
@@ -609,7 +620,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
         a => {
             let server = bind::listen(a, Kind::Stream, &args.bind, ctx).await?;
-            (vec![server.listener], server.local, server._guard)
+            let mut all = vec![server.listener];
+            if threads > 1 && args.unix_accept == workers::UnixAccept::Shared {
+                for _ in 1..threads {
+                    all.push(workers::same_socket(&all[0])?);
+                }
+            }
+            (all, server.local, server._guard)
         }
     };
     let plan = Arc::new(RelayPlan {

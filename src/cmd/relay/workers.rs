@@ -58,6 +58,26 @@ pub fn count(args: &Args, datagrams: bool) -> anyhow::Result<usize> {
     }
 }
 
+/// How the workers share a unix LISTEN (a hidden option, for measurements).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnixAccept {
+    /// Worker 0 accepts and hands each client to the least busy worker.
+    Handoff,
+    /// Every worker accepts from the one socket (in its own epoll: all are woken).
+    Shared,
+}
+
+/// Another listener on the same unix socket (a duplicate descriptor), for a worker.
+pub fn same_socket(l: &Listener) -> anyhow::Result<Listener> {
+    use std::os::fd::AsFd;
+    let fd = rustix::io::fcntl_dupfd_cloexec(l.as_fd(), 0)?;
+    let kind = match l {
+        Listener::SeqPacket(_) => crate::net::kind::Kind::SeqPacket,
+        _ => crate::net::kind::Kind::Stream,
+    };
+    Ok(Listener::from_unix_fd(fd, kind)?)
+}
+
 /// What every worker shares.
 struct Pool {
     plan: Arc<RelayPlan>,
