@@ -1,5 +1,6 @@
 //! `udskit relay LISTEN TARGET`: a concurrent proxy between any two stream addresses (TCP
-//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, one thread. Each client gets
+//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, on `--threads` workers
+//! (`workers.rs`), each a thread with its own current-thread runtime. Each client gets
 //! its own connection to TARGET; bytes move with splice(2) (or through a buffer when
 //! `--dump` shows them), half-close is passed on, and every connection is logged with its
 //! peer, bytes each way, duration and how it ended.
@@ -55,7 +56,7 @@ use side::Spare;
 /// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
-/// run at once in one process, on one thread. Bytes move with splice(2) and never enter
+/// run at once in one process, on a worker thread per CPU (--threads). Bytes move with splice(2) and never enter
 /// user space (--dump, which shows every chunk, and --pcap, which captures every
 /// connection for Wireshark, read them through a buffer).
 ///
