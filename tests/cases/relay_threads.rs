@@ -366,3 +366,35 @@ fn threads_refused_for_datagram_relays() {
     );
     assert!(!a.exists());
 }
+
+/// A port in use is refused with a socket per worker too, another relay's SO_REUSEPORT
+/// group included (which a plain bind with SO_REUSEPORT would have joined): exit 1, the
+/// hint, no panic.
+#[test]
+fn threads_port_in_use_is_refused() {
+    let dir = tempdir();
+    let (first, port) = relay(
+        dir.path(),
+        &["--threads", "2", "tcp:0", "/nonexistent.sock"],
+    );
+    let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = plain.local_addr().unwrap().port();
+    for p in [port, other] {
+        let out = ud(&[
+            "relay",
+            "--threads",
+            "2",
+            &format!("tcp:{p}"),
+            "/nonexistent.sock",
+        ])
+        .output()
+        .unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains("in use") && err.contains("hint:") && !err.contains("panicked"),
+            "{err}"
+        );
+    }
+    drop(first);
+}

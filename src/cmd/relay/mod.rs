@@ -602,6 +602,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let stop = Shutdown::install()?;
     raise_fd_limit();
+    let rts = workers::runtimes(threads)?;
     let dump = args
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
@@ -672,7 +673,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         plan.clone(),
         stop,
         listeners,
-        threads,
+        rts,
         args.max_connections,
         grace,
         file,

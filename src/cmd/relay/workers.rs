@@ -110,18 +110,46 @@ enum Source {
     Jobs(UnboundedReceiver<Job>),
 }
 
-/// Serves `listeners` (one per worker, or one for all) on `threads` workers until a stop
+/// The runtimes of workers 1.. (worker 0 runs on the thread the relay started on), made
+/// before anything is bound: a relay that listens has all its descriptors.
+pub fn runtimes(threads: usize) -> anyhow::Result<Vec<Rt>> {
+    (1..threads)
+        .map(|_| {
+            Ok(Rt(Some(
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?,
+            )))
+        })
+        .collect()
+}
+
+/// A worker's runtime not started yet. Dropped unused (the relay failed to bind, say) on
+/// the relay's own runtime, where a runtime must not be dropped blocking: shut down in the
+/// background then.
+pub struct Rt(Option<tokio::runtime::Runtime>);
+
+impl Drop for Rt {
+    fn drop(&mut self) {
+        if let Some(rt) = self.0.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// Serves `listeners` (one per worker, or one for all) on workers 0 and `rts` until a stop
 /// signal, then drains: accepting stops everywhere, `guard` removes the socket file, open
 /// connections get `grace` to end.
 pub async fn run(
     plan: Arc<RelayPlan>,
     stop: Shutdown,
     listeners: Vec<Listener>,
-    threads: usize,
+    rts: Vec<Rt>,
     max_connections: Option<u32>,
     grace: Duration,
     guard: Option<FileGuard>,
 ) -> anyhow::Result<()> {
+    let threads = rts.len() + 1;
     let pool = Arc::new(Pool {
         plan,
         stop,
@@ -141,12 +169,12 @@ pub async fn run(
     };
     let mut hands = Vec::new();
     let mut threads_started = Vec::new();
-    for w in 1..threads {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+    for (rt, w) in rts.into_iter().zip(1..) {
+        let Some(runtime) = rt.0.as_ref() else {
+            unreachable!("a runtime started twice")
+        };
         let source = match listeners.next() {
-            Some(l) => Source::Listen(move_to(l, &rt)?),
+            Some(l) => Source::Listen(move_to(l, runtime)?),
             None => {
                 let (tx, rx) = unbounded_channel();
                 hands.push(tx);
@@ -158,6 +186,10 @@ pub async fn run(
         let thread = std::thread::Builder::new()
             .name(format!("relay-{w}"))
             .spawn(move || {
+                let mut rt = rt;
+                let Some(rt) = rt.0.take() else {
+                    unreachable!("a runtime started twice")
+                };
                 rt.block_on(async move {
                     pool.busy_poll(w);
                     match source {
