@@ -223,7 +223,8 @@ fn busy_poll_answers_without_sleeping() {
     for (name, args) in [("poll", &["--busy-poll", "1s"][..]), ("plain", &[][..])] {
         let d = dir.path().join(name);
         let trace = dir.path().join(format!("{name}.trace"));
-        // Only the main thread, so no other thread's calls interleave with its lines.
+        // Only the main thread, so no other thread's calls interleave with its lines; one
+        // worker (--threads 1), so that the connection is served on that thread.
         let u = udskit();
         let mut c = Command::new("strace");
         c.env_clear()
@@ -237,7 +238,7 @@ fn busy_poll_answers_without_sleeping() {
             .arg(&trace)
             .arg(u.get_program())
             .args(u.get_args())
-            .arg("relay")
+            .args(["relay", "--threads", "1"])
             .args(args)
             .args(["tcp:0", echo]);
         let (mut r, port) = spawn_relay(c, &d);
