@@ -7,7 +7,8 @@
 //! SO_REUSEPORT, and the same socket in every worker's epoll wakes all of them for each
 //! client (tokio's epoll cannot take EPOLLEXCLUSIVE); so one worker accepts and hands
 //! each client to the worker with the fewest open connections, by a channel
-//! (docs/performance.md, "More than one core", measures both ways).
+//! (docs/performance.md, "relay on more than one core"; the hidden `--unix-accept
+//! shared` keeps the other way for bench/relay to compare).
 //!
 //! Shared by all: the plan (totals are atomics, summed as they go), the connection ids,
 //! the --max-connections slots and the stop and grace tokens. Worker 0 is the thread the
