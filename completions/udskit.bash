@@ -707,7 +707,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --pcap --busy-poll --pass-fds --copier --http --header-timeout --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --listen-fd --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --threads --unix-accept --grace --log-json --json --dump --dump-file --pcap --busy-poll --pass-fds --copier --http --header-timeout --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --listen-fd --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -723,6 +723,14 @@ _udskit() {
                     ;;
                 --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix-accept)
+                    COMPREPLY=($(compgen -W "handoff shared" -- "${cur}"))
                     return 0
                     ;;
                 --grace)

@@ -157,6 +157,8 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --connect-timeout 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then'
             cand --idle-timeout 'Close a connection after DURATION without a byte either way (nginx''s proxy_timeout)'
             cand --max-connections 'Relay at most N connections at a time; more wait in the accept queue (never reset)'
+            cand --threads 'Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a socket per worker (SO_REUSEPORT), a unix one''s clients are handed to the least busy [default: the CPUs udskit may run on, at most 16; 1 for datagrams]'
+            cand --unix-accept 'With --threads on a unix LISTEN, how the workers share it: one accepts and hands each client to the least busy, or each accepts from the one socket, all woken by every client (for measurements: bench/relay --only scale)'
             cand --grace 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them'
             cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
             cand --dump-file 'Write the --dump output to PATH instead of stderr'

@@ -129,6 +129,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s V -l version -d '
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l threads -d 'Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a socket per worker (SO_REUSEPORT), a unix one\'s clients are handed to the least busy [default: the CPUs udskit may run on, at most 16; 1 for datagrams]' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l unix-accept -d 'With --threads on a unix LISTEN, how the workers share it: one accepts and hands each client to the least busy, or each accepts from the one socket, all woken by every client (for measurements: bench/relay --only scale)' -r -f -a "handoff\t'Worker 0 accepts and hands each client to the least busy worker'
+shared\t'Every worker accepts from the one socket (in its own epoll: all are woken)'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"

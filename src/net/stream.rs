@@ -118,6 +118,26 @@ pub enum Stream {
     Tcp(TcpStream),
 }
 
+/// A stream taken off its runtime's reactor, to be moved to another thread's runtime (a
+/// relay worker) and registered there with [`Detached::attach`].
+#[derive(Debug)]
+pub enum Detached {
+    Unix(std::os::unix::net::UnixStream),
+    SeqPacket(OwnedFd),
+    Tcp(std::net::TcpStream),
+}
+
+impl Detached {
+    /// The stream again, registered with the reactor of the runtime this runs on.
+    pub fn attach(self) -> io::Result<Stream> {
+        Ok(match self {
+            Detached::Unix(s) => Stream::Unix(UnixStream::from_std(s)?),
+            Detached::SeqPacket(fd) => Stream::SeqPacket(SeqPacket::new(fd)?),
+            Detached::Tcp(s) => Stream::Tcp(TcpStream::from_std(s)?),
+        })
+    }
+}
+
 impl Stream {
     /// Wraps a connected, non-blocking unix socket of `kind`.
     pub fn from_unix_fd(fd: OwnedFd, kind: Kind) -> io::Result<Stream> {
@@ -127,6 +147,15 @@ impl Stream {
                 std::os::unix::net::UnixStream::from(fd),
             )?)),
         }
+    }
+
+    /// Takes the stream off this runtime's reactor (it stays non-blocking).
+    pub fn detach(self) -> io::Result<Detached> {
+        Ok(match self {
+            Stream::Unix(s) => Detached::Unix(s.into_std()?),
+            Stream::SeqPacket(s) => Detached::SeqPacket(s.into_fd()),
+            Stream::Tcp(s) => Detached::Tcp(s.into_std()?),
+        })
     }
 
     /// Waits until a read would find bytes (or EOF), holding no buffer meanwhile: with

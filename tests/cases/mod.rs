@@ -21,6 +21,7 @@ mod peers;
 mod relay;
 mod relay_dgram;
 mod relay_http;
+mod relay_threads;
 mod relay_tls;
 mod safe_bind;
 mod splice;

@@ -296,6 +296,7 @@ pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
+            workers: false,
         },
         counts: Counts::default(),
         table: Mutex::new(HashMap::new()),

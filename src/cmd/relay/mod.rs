@@ -1,5 +1,6 @@
 //! `udskit relay LISTEN TARGET`: a concurrent proxy between any two stream addresses (TCP
-//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, one thread. Each client gets
+//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, on `--threads` workers
+//! (`workers.rs`), each a thread with its own current-thread runtime. Each client gets
 //! its own connection to TARGET; bytes move with splice(2) (or through a buffer when
 //! `--dump` shows them), half-close is passed on, and every connection is logged with its
 //! peer, bytes each way, duration and how it ended.
@@ -21,13 +22,13 @@ mod rulesfile;
 mod side;
 mod tls;
 mod upstream;
+mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::duration;
@@ -39,6 +40,7 @@ use crate::net::bind::{self, BindOpts};
 use crate::net::connect;
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
+use crate::net::listener::Listener;
 use crate::net::stream::Stream;
 use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
@@ -56,7 +58,7 @@ use side::Spare;
 /// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
-/// run at once in one process, on one thread. Bytes move with splice(2) and never enter
+/// run at once in one process, on a worker thread per CPU (--threads). Bytes move with splice(2) and never enter
 /// user space (--dump, which shows every chunk, and --pcap, which captures every
 /// connection for Wireshark, read them through a buffer).
 ///
@@ -123,6 +125,22 @@ pub struct Args {
     /// Relay at most N connections at a time; more wait in the accept queue (never reset)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a
+    /// socket per worker (SO_REUSEPORT), a unix one's clients are handed to the least busy
+    /// [default: the CPUs udskit may run on, at most 16; 1 for datagrams]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// With --threads on a unix LISTEN, how the workers share it: one accepts and hands
+    /// each client to the least busy, or each accepts from the one socket, all woken by
+    /// every client (for measurements: bench/relay --only scale)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "handoff",
+        hide = true
+    )]
+    pub unix_accept: workers::UnixAccept,
     /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
     pub grace: Duration,
@@ -255,7 +273,8 @@ struct RelayPlan {
     /// --pcap: the capture every connection is written to.
     pcap: Option<Pcap>,
     listen: Addr,
-    busy: Option<BusyPoll>,
+    /// --busy-poll: one per worker (each polls its own connections); empty without it.
+    busy: Vec<BusyPoll>,
     log: Log,
     totals: Totals,
     /// --http: the rules requests are judged by.
@@ -341,6 +360,8 @@ struct Totals {
 struct Log {
     ctx: Ctx,
     json: bool,
+    /// More than one worker: each connection's lines name the worker serving it.
+    workers: bool,
 }
 
 impl Log {
@@ -409,21 +430,33 @@ impl Log {
         );
     }
 
-    fn opened(&self, id: u64, peer: &str) {
+    fn opened(&self, id: u64, worker: usize, peer: &str) {
         if self.ctx.verbose > 0 {
-            self.line(
-                format!("#{id} {peer}: connected"),
-                vec![
-                    ("event", "open".into()),
-                    ("id", id.into()),
-                    ("peer", peer.into()),
-                ],
-                false,
-            );
+            let mut fields = vec![
+                ("event", "open".into()),
+                ("id", id.into()),
+                ("peer", peer.into()),
+            ];
+            let on = match self.workers {
+                true => {
+                    fields.push(("worker", worker.into()));
+                    format!(" (worker {worker})")
+                }
+                false => String::new(),
+            };
+            self.line(format!("#{id} {peer}: connected{on}"), fields, false);
         }
     }
 
-    fn closed(&self, id: u64, peer: &str, cred: &[(&str, Value)], meter: &Meter, end: &End) {
+    fn closed(
+        &self,
+        id: u64,
+        worker: usize,
+        peer: &str,
+        cred: &[(&str, Value)],
+        meter: &Meter,
+        end: &End,
+    ) {
         let warn = matches!(end, End::Upstream(_));
         if self.ctx.quiet && !warn {
             // Nothing would be shown: nothing is put together.
@@ -453,6 +486,9 @@ impl Log {
             ("end", end.word().into()),
             ("reason", reason.into()),
         ]);
+        if self.workers {
+            fields.push(("worker", worker.into()));
+        }
         self.line(text, fields, warn);
     }
 
@@ -608,7 +644,9 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
     }
     itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
-    if args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp() {
+    let datagrams = args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp();
+    let threads = workers::count(&args, datagrams)?;
+    if datagrams {
         return dgram::run(args, source, ctx).await;
     }
     for (given, flag) in [
@@ -624,6 +662,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let stop = Shutdown::install()?;
     raise_fd_limit();
+    let rts = workers::runtimes(threads)?;
     let dump = args
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
@@ -634,7 +673,25 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|p| crate::io::capture::open(p, ctx))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
-    let server = activate::listen(source, Kind::Stream, &args.bind, ctx).await?;
+    // A TCP LISTEN we bind: a socket per worker (SO_REUSEPORT). A unix one, or any socket
+    // handed over by systemd or --listen-fd: one socket, accepted by worker 0.
+    let (listeners, local, file) = match &source {
+        activate::Source::Bind(a @ Addr::Tcp { .. }) if threads > 1 => {
+            let (group, local) = bind::bind_tcp_group(a, threads).await?;
+            let group = group.into_iter().map(Listener::Tcp).collect::<Vec<_>>();
+            (group, local, None)
+        }
+        _ => {
+            let server = activate::listen(source, Kind::Stream, &args.bind, ctx).await?;
+            let mut all = vec![server.listener];
+            if threads > 1 && args.unix_accept == workers::UnixAccept::Shared {
+                for _ in 1..threads {
+                    all.push(workers::same_socket(&all[0])?);
+                }
+            }
+            (all, server.local, server._guard)
+        }
+    };
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
@@ -644,10 +701,14 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         dump,
         pcap,
         listen: args.listen.addr().clone(),
-        busy: args.busy_poll.filter(|d| !d.is_zero()).map(BusyPoll::new),
+        busy: match args.busy_poll.filter(|d| !d.is_zero()) {
+            Some(d) => (0..threads).map(|_| BusyPoll::new(d)).collect(),
+            None => Vec::new(),
+        },
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
+            workers: threads > 1,
         },
         totals: Totals::default(),
         guard,
@@ -656,15 +717,15 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         tls,
         proxy_send: args.proxy_protocol,
         proxy_accept: args.accept_proxy_protocol,
-        listen_unix: match &server.local {
+        listen_unix: match &local {
             Addr::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
             Addr::Abstract(n) => [&[0u8][..], n].concat(),
             Addr::Tcp { .. } | Addr::Udp { .. } => Vec::new(),
         },
     });
     let local = match &args.listen {
-        Endpoint::Tls(_) => Endpoint::Tls(server.local.clone()),
-        Endpoint::Plain(_) => Endpoint::Plain(server.local.clone()),
+        Endpoint::Tls(_) => Endpoint::Tls(local),
+        Endpoint::Plain(_) => Endpoint::Plain(local),
     };
     plan.log
         .listening(&local, &args.target, plan.guard.as_ref());
@@ -672,59 +733,17 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         &format!("listening on {local}, relaying to {}", args.target),
         ctx,
     );
-    if plan.busy.is_some() {
-        let plan = plan.clone();
-        tokio::spawn(async move {
-            if let Some(busy) = &plan.busy {
-                busy.run().await;
-            }
-        });
-    }
-
-    // Closes the connections still open when the grace period ends.
-    let force = CancellationToken::new();
-    let slots = Arc::new(Semaphore::new(
-        args.max_connections
-            .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
-    ));
-    let mut acceptor = accept::Acceptor::new(
-        &server.listener,
-        args.target.addr().is_unix(),
-        plan.guard.is_none(),
-        &plan.log,
-    );
-    let mut next_id = 0u64;
-    loop {
-        // With --max-connections, a slot is taken before accepting: extra clients wait in
-        // the kernel's accept queue instead of being reset.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p?,
-            _ = stop.stopped() => break,
-        };
-        let Some((client, peer, spare)) = acceptor.next(&stop).await else {
-            break;
-        };
-        next_id += 1;
-        let (id, plan, force) = (next_id, plan.clone(), force.clone());
-        let ended = acceptor.ended.clone();
-        stop.tracker.spawn(async move {
-            serve(id, client, spare, &peer, plan, &force).await;
-            drop(permit);
-            ended.notify_one();
-        });
-    }
-    drop(acceptor);
-    // Stop accepting at once: clients now get "refused" and the socket file goes.
-    drop(server);
-    plan.draining.cancel();
-    stop.tracker.close();
-    if tokio::time::timeout(args.grace, stop.tracker.wait())
-        .await
-        .is_err()
-    {
-        force.cancel();
-        stop.tracker.wait().await;
-    }
+    let grace = args.grace;
+    workers::run(
+        plan.clone(),
+        stop,
+        listeners,
+        rts,
+        args.max_connections,
+        grace,
+        file,
+    )
+    .await?;
     plan.log.summary(&plan.totals);
     Ok(())
 }
@@ -733,6 +752,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 /// or the end of the grace period), log how it went.
 async fn serve(
     id: u64,
+    worker: usize,
     client: Stream,
     spare: Spare,
     peer: &Peer,
@@ -771,7 +791,7 @@ async fn serve(
             proxy::header(v, &source)
         }
     };
-    plan.log.opened(id, &peer_text);
+    plan.log.opened(id, worker, &peer_text);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
     let work = async {
@@ -790,7 +810,7 @@ async fn serve(
             });
             guard::serve(client, who, plan.clone(), meter.clone()).await
         } else {
-            connect_and_relay(id, client, spare, &peer_text, &plan, &meter, &hello).await
+            connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
         }
     };
     let end = tokio::select! {
@@ -809,11 +829,14 @@ async fn serve(
     if matches!(end, End::Upstream(_) | End::Error(_)) {
         t.errors.fetch_add(1, Ordering::Relaxed);
     }
-    plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
+    plan.log
+        .closed(id, worker, &peer_text, &cred_json, &meter, &end);
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connect_and_relay(
     id: u64,
+    worker: usize,
     client: Stream,
     mut spare: Spare,
     peer: &str,
@@ -859,7 +882,7 @@ async fn connect_and_relay(
     let how = How {
         copier: plan.copier,
         tap: (plan.dump.is_some() || flow.is_some()).then_some(&tap as copy::Tap),
-        busy: plan.busy.as_ref(),
+        busy: plan.busy.get(worker),
         idle: plan.idle_timeout,
         pass_fds: plan.pass_fds.then_some(&cut as copy::CutLog),
     };
