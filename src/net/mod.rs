@@ -3,6 +3,7 @@
 //! the stream, listener and datagram types the subcommands move bytes through.
 
 pub mod addr;
+pub mod batch;
 pub mod bind;
 pub mod connect;
 pub mod cred;

@@ -1,6 +1,7 @@
 mod backpressure;
 mod connect;
 mod datagrams;
+mod dgram_batch;
 mod fds;
 mod generate;
 mod grpc;
