@@ -4,6 +4,7 @@
 
 pub mod activate;
 pub mod addr;
+pub mod batch;
 pub mod bind;
 pub mod connect;
 pub mod cred;

@@ -2,6 +2,7 @@ mod activate;
 mod backpressure;
 mod connect;
 mod datagrams;
+mod dgram_batch;
 mod fds;
 mod generate;
 mod grpc;
