@@ -559,7 +559,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__listen)
-            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --take-fds --pcap --force --mode --color --quiet --verbose --help --version"
+            opts="-k -q -v -h -V --seqpacket --keep-open --echo --exec --max-clients --count --take-fds --pcap --force --mode --listen-fd --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -582,6 +582,10 @@ _udskit() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen-fd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -665,7 +669,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__recvfrom)
-            opts="-n -q -v -h -V --count --newline --json --hexdump --echo --pcap --force --mode --color --quiet --verbose --help --version"
+            opts="-n -q -v -h -V --count --newline --json --hexdump --echo --pcap --force --mode --listen-fd --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -687,6 +691,10 @@ _udskit() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --listen-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0
@@ -699,7 +707,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__relay)
-            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --grace --log-json --json --dump --dump-file --pcap --busy-poll --pass-fds --copier --http --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --color --quiet --verbose --help --version"
+            opts="-q -v -h -V --connect-timeout --idle-timeout --max-connections --threads --unix-accept --grace --log-json --json --dump --dump-file --pcap --busy-poll --pass-fds --copier --http --header-timeout --allow --deny --read-only --preset --dry-run --rules --allow-uid --allow-gid --allow-privileged --allow-bind --allow-cap-add --allow-host-namespace --allow-devices --dgram --reply-timeout --on-full --proxy-protocol --accept-proxy-protocol --cert --key --self-signed --self-signed-out --client-ca --cacert --insecure --force --mode --listen-fd --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -715,6 +723,14 @@ _udskit() {
                     ;;
                 --max-connections)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --threads)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --unix-accept)
+                    COMPREPLY=($(compgen -W "handoff shared" -- "${cur}"))
                     return 0
                     ;;
                 --grace)
@@ -739,6 +755,10 @@ _udskit() {
                     ;;
                 --copier)
                     COMPREPLY=($(compgen -W "splice buffer" -- "${cur}"))
+                    return 0
+                    ;;
+                --header-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --allow)
@@ -806,6 +826,10 @@ _udskit() {
                     return 0
                     ;;
                 --mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --listen-fd)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

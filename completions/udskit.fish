@@ -46,6 +46,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -l max-clients -d 
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l count -d 'Exit after N clients have been served (with -k, --echo or --exec)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l pcap -d 'Capture every client into FILE (pcapng; - for stdout with --echo) as a TCP flow that Wireshark and tshark decode; bytes then move through user space (descriptors taken by --take-fds are logged, not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand listen" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -95,6 +96,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand sendto" -s V -l version -d
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -s n -l count -d 'Exit after N datagrams' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l pcap -d 'Capture every datagram (and --echo answer) into FILE as UDP packets (pcapng); with - the capture goes to stdout instead of the datagrams' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand recvfrom" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -127,6 +129,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s V -l version -d '
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l threads -d 'Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a socket per worker (SO_REUSEPORT), a unix one\'s clients are handed to the least busy [default: the CPUs udskit may run on, at most 16; 1 for datagrams]' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l unix-accept -d 'With --threads on a unix LISTEN, how the workers share it: one accepts and hands each client to the least busy, or each accepts from the one socket, all woken by every client (for measurements: bench/relay --only scale)' -r -f -a "handoff\t'Worker 0 accepts and hands each client to the least busy worker'
+shared\t'Every worker accepts from the one socket (in its own epoll: all are woken)'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
@@ -135,6 +140,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l header-timeout -d 'With --http, close a client that takes longer than DURATION to send a request head (from connecting, or from the first byte of a later head), answering 408 if it had begun one; 0 turns it off' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow -d 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l deny -d 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l preset -d 'With --http, allow what a known client needs (README lists each preset\'s rules)' -r -f -a "docker-readonly\t'Everything --read-only allows: GET and HEAD, except what reads files or secrets'
@@ -161,6 +167,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed-out 
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l client-ca -d 'For a tls: LISTEN, require a client certificate signed by a CA of FILE (PEM): mutual TLS; the certificate\'s subject is in the connection log' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l mode -d 'Permission bits of the socket file (0 to 777), given to it as bind creates it' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l listen-fd -d 'Serve on an inherited socket instead of binding: descriptor N (socat\'s ACCEPT-FD), or the one systemd passed under NAME (FileDescriptorName=); the address argument may then be left out, and if given must be the socket\'s own' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"

@@ -66,6 +66,17 @@ impl Command {
     /// Runs the subcommand. Async ones get a current-thread runtime here; the rest run
     /// without one.
     pub fn run(self, ctx: &Ctx) -> anyhow::Result<()> {
+        let inherit = match &self {
+            Command::Listen(a) => Some(&a.inherit),
+            Command::Recvfrom(a) => Some(&a.inherit),
+            Command::Relay(a) => Some(&a.inherit),
+            _ => None,
+        };
+        if let Some(opts) = inherit {
+            // SAFETY: no thread has started yet: the runtime, stdin and stdout threads
+            // all come after this.
+            unsafe { crate::net::activate::take_environment(opts) };
+        }
         match self {
             Command::Listen(args) => block_on(listen::run(args, ctx)),
             Command::Connect(args) => block_on(connect::run(args, ctx)),

@@ -18,6 +18,7 @@ use crate::io::ending::{Ending, Ends};
 use crate::io::pcap::{Endpoint, Flow, Pcap, Sender};
 use crate::io::stdio::Writer;
 use crate::io::tapped::Tapped;
+use crate::net::activate::{self, InheritOpts, Need};
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Peer;
@@ -43,6 +44,11 @@ use crate::term::{Ctx, escape};
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
 /// never touched. The file is removed on exit, SIGINT and SIGTERM.
 ///
+/// Socket activation: a socket systemd passes (LISTEN_FDS) or --listen-fd N hands over is
+/// served instead of binding ADDR, which may then be left out (if given, it must be that
+/// socket's address); its file is never removed. READY=1 goes to NOTIFY_SOCKET once
+/// listening, for a socket bound here too.
+///
 /// --take-fds waits for each client's first bytes before serving it (before stdin is sent
 /// to it, before CMD starts) and takes copies of the descriptors passed with them, leaving
 /// the bytes to be read as usual: each is logged (`client #1: fd: 7 regular file
@@ -56,9 +62,10 @@ use crate::term::{Ctx, escape};
 #[command(verbatim_doc_comment)]
 #[group(id = "concurrent", multiple = true, args = ["keep_open", "echo", "exec"])]
 pub struct Args {
-    /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT
+    /// Where to listen: PATH, @NAME, unix:PATH or tcp:[HOST:]PORT (left out, the socket
+    /// systemd or --listen-fd hands over)
     #[arg(value_name = "ADDR")]
-    pub addr: Addr,
+    pub addr: Option<Addr>,
     /// Use a SOCK_SEQPACKET socket
     #[arg(long)]
     pub seqpacket: bool,
@@ -90,6 +97,8 @@ pub struct Args {
     pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// What each accepted client gets.
@@ -103,10 +112,17 @@ enum Mode {
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let concurrent = args.keep_open || args.echo || args.exec.is_some();
-    if args.take_fds && !args.addr.is_unix() {
+    let kind = Kind::stream_or_seqpacket(args.seqpacket);
+    let source = activate::source(
+        args.addr.as_ref(),
+        &args.inherit,
+        &args.bind,
+        Need::Stream(kind),
+    )?;
+    if args.take_fds && !source.addr().is_unix() {
         return Err(Fail::usage(format!(
             "{}: --take-fds needs a unix address (descriptors pass only over unix sockets)",
-            escape(&args.addr.to_string())
+            escape(&source.addr().to_string())
         ))
         .into());
     }
@@ -124,15 +140,18 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .transpose()?
         .map(Arc::new);
     let stop = Shutdown::install()?;
-    let kind = Kind::stream_or_seqpacket(args.seqpacket);
-    let server = bind::listen(&args.addr, kind, &args.bind, ctx).await?;
+    let origin = source.origin();
+    let server = activate::listen(source, kind, &args.bind, ctx).await?;
     let reach = bind::reach(&server.local).map(|r| format!("; {r}"));
-    ctx.info(format!(
-        "listening on {} ({}{})",
+    let listening = format!(
+        "listening on {} ({}{}{})",
         escape(&server.local.to_string()),
         kind.name(),
-        reach.unwrap_or_default()
-    ));
+        reach.unwrap_or_default(),
+        origin.unwrap_or_default()
+    );
+    ctx.info(&listening);
+    activate::ready(&listening, ctx);
 
     // Only the modes that write clients' bytes to stdout (bridge, -k alone) open it.
     let (stdout, stdout_done) = if args.exec.is_none() && !args.echo {

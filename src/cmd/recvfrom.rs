@@ -12,7 +12,9 @@ use bytes::Bytes;
 use crate::error::Fail;
 use crate::io::capture;
 use crate::io::stdio::Writer;
+use crate::net::activate::{self, InheritOpts, Need};
 use crate::net::addr::Addr;
+use crate::net::batch::RecvBatch;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram, Received};
 use crate::net::fds::{self, FdInfo};
@@ -41,14 +43,19 @@ use crate::term::{Ctx, escape, escape_bytes};
 /// never cut; should a larger one come, it is reported. An existing socket file at the path
 /// is replaced only if nothing receives on it; it is removed on exit, SIGINT and SIGTERM.
 ///
+/// A datagram socket systemd passes (ListenDatagram=) or --listen-fd N hands over is
+/// served instead of binding ADDR, which may then be left out; its file is never removed.
+/// READY=1 goes to NOTIFY_SOCKET once receiving.
+///
 /// Example:
 ///   udskit recvfrom --json --count 1 /tmp/log.sock
 #[derive(clap::Args, Debug)]
 #[command(verbatim_doc_comment)]
 pub struct Args {
-    /// Where to receive: PATH, @NAME or unix:PATH
+    /// Where to receive: PATH, @NAME or unix:PATH (left out, the socket systemd or
+    /// --listen-fd hands over)
     #[arg(value_name = "ADDR")]
-    pub addr: Addr,
+    pub addr: Option<Addr>,
     /// Exit after N datagrams
     #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
@@ -71,6 +78,8 @@ pub struct Args {
     pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// Output is handed to the stdout thread in pieces of at least this much when datagrams
@@ -97,10 +106,17 @@ enum Action {
 }
 
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
-    if !args.addr.is_unix() {
+    let source = activate::source(
+        args.addr.as_ref(),
+        &args.inherit,
+        &args.bind,
+        Need::UnixDatagram,
+    )?;
+    let local = source.addr().clone();
+    if !local.is_unix() {
         return Err(Fail::usage(format!(
             "{}: datagrams need a unix address (PATH, @NAME or unix:PATH)",
-            escape(&args.addr.to_string())
+            escape(&local.to_string())
         ))
         .into());
     }
@@ -131,20 +147,22 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|p| capture::open(p, ctx))
         .transpose()?;
     let stop = Shutdown::install()?;
-    let sock = Dgram::bind(&args.addr, &args.bind, ctx)?;
+    let origin = source.origin();
+    let sock = activate::dgram(source, &args.bind, ctx)?;
     let want_cred = format == Action::Json || ctx.verbose > 0 || pcap.is_some();
     if want_cred {
         sock.pass_credentials()
             .context("asking for the senders' credentials (SO_PASSCRED)")?;
     }
-    ctx.info(format!(
-        "receiving on {} (datagram)",
-        escape(&args.addr.to_string())
-    ));
+    let receiving = format!(
+        "receiving on {} (datagram{})",
+        escape(&local.to_string()),
+        origin.unwrap_or_default()
+    );
+    ctx.info(&receiving);
+    activate::ready(&receiving, ctx);
     let (out, done) = Writer::spawn();
-    let capture = pcap
-        .as_ref()
-        .map(|p| capture::Receiving::new(p, &args.addr));
+    let capture = pcap.as_ref().map(|p| capture::Receiving::new(p, &local));
     let how = How {
         format,
         count: args.count,
@@ -170,7 +188,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 }
 
 /// Receives until `count` datagrams came, a stop signal, or stdout closes. Each wake-up
-/// drains the socket until it would block, so a burst of datagrams becomes one stdout write.
+/// drains the socket in `recvmmsg` batches until one comes back short (the queue is empty),
+/// so a burst of datagrams costs a system call per batch and becomes one stdout write.
+/// A batch never takes more than `count` still allows: what is left queued is not lost to
+/// a datagram nobody prints.
 async fn receive(
     sock: &Dgram,
     how: &How<'_>,
@@ -179,8 +200,7 @@ async fn receive(
     stop: &Shutdown,
 ) -> anyhow::Result<u64> {
     let (format, count) = (how.format, how.count);
-    let mut buf = vec![0u8; dgram::RECV_BUFFER];
-    let mut space = fds::control_space();
+    let mut batch = RecvBatch::new(dgram::RECV_BATCH, dgram::RECV_BUFFER, true);
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH * 2);
     let mut n = 0u64;
     let mut unanswerable_said = false;
@@ -189,96 +209,111 @@ async fn receive(
             g = sock.readable() => g.context("waiting for datagrams")?,
             _ = stop.stopped() => break,
         };
-        while count.is_none_or(|c| n < c) {
-            let Some((r, passed)) = sock
-                .try_recv_fds(&mut guard, &mut buf, &mut space)
-                .context("receiving a datagram")?
-            else {
+        loop {
+            let want = count.map_or(dgram::RECV_BATCH, |c| {
+                (c - n).min(dgram::RECV_BATCH as u64) as usize
+            });
+            if want == 0 {
                 break;
-            };
-            n += 1;
-            let from = r.from.as_ref().and_then(dgram::addr_of);
-            // Described, logged, then closed when `passed` drops at the end of this turn.
-            let passed_info: Vec<FdInfo> = passed
-                .fds
-                .iter()
-                .map(|f| fds::describe(f.as_fd()))
-                .collect();
-            for info in &passed_info {
-                ctx.info(format!("datagram #{n} from {}: {info}", sender_name(&from)));
             }
-            if passed.cut {
-                ctx.warn(passed.cut_message(&format!("datagram #{n} from {}", sender_name(&from))));
-            }
-            if r.truncated {
-                ctx.warn(format!(
-                    "datagram #{n} from {} was {} bytes, more than the {}-byte receive buffer: only {} bytes arrived",
-                    sender_name(&from),
-                    r.size,
-                    buf.len(),
-                    r.stored
-                ));
-                // The next one this large fits.
-                buf.resize(r.size, 0);
-            }
-            if ctx.verbose > 0 {
-                let cred = r.cred.map(|c| format!(" ({c})")).unwrap_or_default();
-                let shown = &buf[..r.stored.min(LOG_PREVIEW)];
-                let more = if r.stored > LOG_PREVIEW { "..." } else { "" };
-                ctx.debug(format!(
-                    "datagram #{n}: {} bytes from {}{cred}: {}{more}",
-                    r.size,
-                    sender_name(&from),
-                    escape_bytes(shown)
-                ));
-            }
-            let data = &buf[..r.stored];
-            if let Some(c) = how.capture {
-                c.received(n, &r, data, &passed_info);
-            }
-            match format {
-                Action::Raw { newline } => {
-                    pending.extend_from_slice(data);
-                    if newline {
-                        pending.push(b'\n');
-                    }
+            let got = sock
+                .try_recv_batch(&mut guard, &mut batch, want)
+                .context("receiving a datagram")?;
+            let mut grow_to = 0;
+            for i in 0..got {
+                n += 1;
+                // Described, logged, then closed when `passed` drops at the end of this turn.
+                let passed = batch.take_passed(i);
+                let r = Received::of_batch(&batch, i, passed.cred);
+                let from = r.from.as_ref().and_then(dgram::addr_of);
+                let passed_info: Vec<FdInfo> = passed
+                    .fds
+                    .iter()
+                    .map(|f| fds::describe(f.as_fd()))
+                    .collect();
+                for info in &passed_info {
+                    ctx.info(format!("datagram #{n} from {}: {info}", sender_name(&from)));
                 }
-                Action::Json => json_line(
-                    &mut pending,
-                    &r,
-                    &from,
-                    data,
-                    (&passed_info, passed.cut),
-                    ctx.color_stdout,
-                ),
-                Action::Hex => hex_view(&mut pending, n, &r, &from, data),
-                Action::Captured => {}
-                Action::Echo => match &r.from {
-                    Some(to) => {
-                        let sent = sock.send_to(data, to, ECHO_PATIENCE).await;
-                        if let (Some(c), Ok(_)) = (how.capture, &sent) {
-                            c.echoed(n, &r, data);
+                if passed.cut {
+                    ctx.warn(
+                        passed.cut_message(&format!("datagram #{n} from {}", sender_name(&from))),
+                    );
+                }
+                if r.truncated {
+                    ctx.warn(format!(
+                        "datagram #{n} from {} was {} bytes, more than the {}-byte receive buffer: only {} bytes arrived",
+                        sender_name(&from),
+                        r.size,
+                        batch.slot_size(),
+                        r.stored
+                    ));
+                    // The next one this large fits.
+                    grow_to = grow_to.max(r.size);
+                }
+                let data = batch.data(i);
+                if ctx.verbose > 0 {
+                    let cred = r.cred.map(|c| format!(" ({c})")).unwrap_or_default();
+                    let shown = &data[..r.stored.min(LOG_PREVIEW)];
+                    let more = if r.stored > LOG_PREVIEW { "..." } else { "" };
+                    ctx.debug(format!(
+                        "datagram #{n}: {} bytes from {}{cred}: {}{more}",
+                        r.size,
+                        sender_name(&from),
+                        escape_bytes(shown)
+                    ));
+                }
+                if let Some(c) = how.capture {
+                    c.received(n, &r, data, &passed_info);
+                }
+                match format {
+                    Action::Raw { newline } => {
+                        pending.extend_from_slice(data);
+                        if newline {
+                            pending.push(b'\n');
                         }
-                        if let Err(e) = sent {
-                            ctx.warn(format!(
-                                "answering {}: {}",
-                                sender_name(&from),
-                                answer_error(&e)
+                    }
+                    Action::Json => json_line(
+                        &mut pending,
+                        &r,
+                        &from,
+                        data,
+                        (&passed_info, passed.cut),
+                        ctx.color_stdout,
+                    ),
+                    Action::Hex => hex_view(&mut pending, n, &r, &from, data),
+                    Action::Captured => {}
+                    Action::Echo => match &r.from {
+                        Some(to) => {
+                            let sent = sock.send_to(data, to, ECHO_PATIENCE).await;
+                            if let (Some(c), Ok(_)) = (how.capture, &sent) {
+                                c.echoed(n, &r, data);
+                            }
+                            if let Err(e) = sent {
+                                ctx.warn(format!(
+                                    "answering {}: {}",
+                                    sender_name(&from),
+                                    answer_error(&e)
+                                ));
+                            }
+                        }
+                        None if !unanswerable_said => {
+                            unanswerable_said = true;
+                            ctx.info(format!(
+                                "datagram #{n} not answered: its sender has no address (it must \
+                                 bind one to get answers)"
                             ));
                         }
-                    }
-                    None if !unanswerable_said => {
-                        unanswerable_said = true;
-                        ctx.info(format!(
-                            "datagram #{n} not answered: its sender has no address (it must \
-                             bind one to get answers)"
-                        ));
-                    }
-                    None => {}
-                },
+                        None => {}
+                    },
+                }
+                if pending.len() >= FLUSH && !flush(&mut pending, out).await {
+                    return Ok(n);
+                }
             }
-            if pending.len() >= FLUSH && !flush(&mut pending, out).await {
-                return Ok(n);
+            batch.grow(grow_to);
+            // Short: the queue is empty and the readiness cleared; wait for more.
+            if got < want {
+                break;
             }
         }
         drop(guard);

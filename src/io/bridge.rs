@@ -5,6 +5,7 @@
 use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -15,7 +16,8 @@ use crate::io::CHUNK;
 pub use crate::io::ending::Ending;
 use crate::io::ending::{Ends, Meter, Wake};
 use crate::io::pool;
-use crate::io::stdio::{PIPE_SIZE, Writer, grow_pipe, stdin, wait_for};
+use crate::io::splice;
+use crate::io::stdio::{Writer, grow_pipe, stdin};
 use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 
@@ -119,7 +121,7 @@ pub struct Transfer {
 }
 
 /// Where the bytes for the socket come from: the stdin thread's chunks, or a thread that
-/// splices them from a stdin pipe straight into the socket (see [`bridge_stdio`]).
+/// moves them from a stdin pipe or file straight into the socket (see [`bridge_stdio`]).
 enum Up<'a> {
     Chunks(&'a mut mpsc::Receiver<io::Result<Bytes>>),
     Spliced(oneshot::Receiver<io::Result<u64>>),
@@ -148,10 +150,12 @@ where
 }
 
 /// [`bridge_with`] with this process's stdin, read from here on, stdout as the way down,
-/// and `ends` for the limits on how long it lasts: when stdin is a pipe and the stream a
-/// unix stream or TCP socket, its bytes are spliced from the pipe into the socket without
-/// passing through our memory or a thread (about 40% less CPU per GiB, figures in
-/// docs/performance.md); otherwise the stdin thread of [`stdin`] feeds it.
+/// and `ends` for the limits on how long it lasts. When the stream is a unix stream or TCP
+/// socket, the bytes move in the kernel (io/splice.rs) where they can, each way on a thread
+/// of its own, never through our memory (figures in docs/performance.md): a stdin pipe by
+/// splice and a regular file by sendfile, into the socket; the socket's bytes by splice to
+/// a stdout pipe, a regular file or /dev/null. Otherwise the stdin thread of [`stdin`]
+/// feeds the socket and its bytes go through the `Writer` `out`.
 pub async fn bridge_stdio(
     stream: crate::net::stream::Stream,
     out: &Writer,
@@ -159,38 +163,41 @@ pub async fn bridge_stdio(
     stop: &Shutdown,
 ) -> io::Result<Transfer> {
     use crate::net::stream::Stream;
-    let stdin_is_pipe = rustix::fs::fstat(rustix::stdio::stdin()).is_ok_and(|st| {
-        rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo
-    });
+    let plain = matches!(stream, Stream::Unix(_) | Stream::Tcp(_));
     let meter = Arc::new(Meter::default());
     let limits = Limits {
         ends,
         meter: meter.clone(),
         metered_down: true,
     };
-    let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
-    if stdin_is_pipe && matches!(stream, Stream::Unix(_) | Stream::Tcp(_)) {
-        let spliced = splice_stdin_into(stream.as_fd().try_clone_to_owned()?, meter.clone());
-        bridge_from(
-            stream,
-            Up::Spliced(spliced),
-            down,
-            || out.is_closed(),
-            limits,
-            stop,
-        )
-        .await
-    } else {
-        let mut stdin = stdin();
-        bridge_from(
-            stream,
-            Up::Chunks(&mut stdin),
-            down,
-            || out.is_closed(),
-            limits,
-            stop,
-        )
-        .await
+    let source = splice::source_of(rustix::stdio::stdin()).filter(|_| plain);
+    let sink = splice::sink_of(rustix::stdio::stdout()).filter(|_| plain);
+    let mut stdin_rx = None;
+    let up = match source {
+        Some(from) => Up::Spliced(stdin_into(
+            stream.as_fd().try_clone_to_owned()?,
+            from,
+            meter.clone(),
+        )),
+        None => Up::Chunks(stdin_rx.insert(stdin())),
+    };
+    match sink {
+        Some(sink) => {
+            let gone = Arc::new(AtomicBool::new(false));
+            let moved = socket_to_stdout(
+                stream.as_fd().try_clone_to_owned()?,
+                sink,
+                meter.clone(),
+                gone.clone(),
+            );
+            let down = async |_: &mut ReadHalf<Stream>| moved.await.unwrap_or(Ok(0));
+            let gone = || gone.load(Ordering::Relaxed) || out.is_closed();
+            bridge_from(stream, up, down, gone, limits, stop).await
+        }
+        None => {
+            let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
+            bridge_from(stream, up, down, || out.is_closed(), limits, stop).await
+        }
     }
 }
 
@@ -239,107 +246,51 @@ where
     .await
 }
 
-/// Largest splice(2) call: the 1 MiB we ask of the stdin pipe.
-const SPLICE_MAX: usize = PIPE_SIZE;
-
-/// A thread that splices stdin (a pipe) into `sock` until EOF, then shuts down the socket's
-/// write side; reports the byte count (and counts into `meter` as it goes). Never joined,
-/// like the stdin thread.
-fn splice_stdin_into(
+/// A thread that moves stdin (`from`) into `sock` in the kernel until EOF, then shuts down
+/// the socket's write side; reports the byte count (and counts into `meter` as it goes).
+/// Never joined, like the stdin thread.
+fn stdin_into(
     sock: std::os::fd::OwnedFd,
+    from: splice::Source,
     meter: Arc<Meter>,
 ) -> oneshot::Receiver<io::Result<u64>> {
-    use rustix::event::PollFlags;
-    use rustix::io::Errno;
     let (tx, rx) = oneshot::channel();
     std::thread::spawn(move || {
-        let stdin = rustix::stdio::stdin();
-        grow_pipe(stdin);
-        let mut total = 0u64;
-        let result = loop {
-            match rustix::pipe::splice(
-                stdin,
-                None,
-                &sock,
-                None,
-                SPLICE_MAX,
-                rustix::pipe::SpliceFlags::MOVE,
-            ) {
-                Ok(0) => {
-                    break rustix::net::shutdown(&sock, rustix::net::Shutdown::Write)
-                        .map(|()| total)
-                        .map_err(io::Error::from);
-                }
-                Ok(n) => {
-                    total += n as u64;
-                    meter.sent(n);
-                }
-                Err(Errno::INTR) => {}
-                // The socket is non-blocking (it is the runtime's), which makes splice
-                // non-blocking on the pipe side too: EAGAIN means "pipe empty" or "socket
-                // full". Wait for stdin first; if it has data, the socket was full.
-                Err(Errno::AGAIN) => {
-                    let mut fds = [rustix::event::PollFd::new(&stdin, PollFlags::IN)];
-                    let zero = rustix::event::Timespec {
-                        tv_sec: 0,
-                        tv_nsec: 0,
-                    };
-                    match rustix::event::poll(&mut fds, Some(&zero)) {
-                        Ok(0) => wait_for(stdin, PollFlags::IN),
-                        _ => wait_for(&sock, PollFlags::OUT),
-                    }
-                }
-                // A kernel or socket that cannot splice (nothing moved yet): copy instead.
-                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if total == 0 => {
-                    break copy_stdin_into(&sock, &meter);
-                }
-                Err(e) => break Err(io::Error::from(e)),
+        if from == splice::Source::Pipe {
+            grow_pipe(rustix::stdio::stdin());
+        }
+        let _ = tx.send(splice::stdin_into(&sock, from, &|n| meter.sent(n)));
+    });
+    rx
+}
+
+/// A thread that moves the socket's bytes to stdout (a `sink`) in the kernel until EOF or
+/// until stdout's reader is gone (then `gone` is set); reports the byte count, counting
+/// into `meter` as they come. Never joined: a bridge that ends first leaves it behind.
+fn socket_to_stdout(
+    sock: std::os::fd::OwnedFd,
+    sink: splice::Sink,
+    meter: Arc<Meter>,
+    gone: Arc<AtomicBool>,
+) -> oneshot::Receiver<io::Result<u64>> {
+    let (tx, rx) = oneshot::channel();
+    std::thread::spawn(move || {
+        let stdout = rustix::stdio::stdout();
+        let moved = splice::socket_into(sock.as_fd(), stdout, sink, None, &|n| meter.received(n));
+        let result = match moved {
+            Ok((n, splice::Stop::OutGone)) => {
+                gone.store(true, Ordering::Relaxed);
+                Ok(n)
+            }
+            Ok((n, _)) => Ok(n),
+            Err(splice::Failed::Reading(e)) => Err(e),
+            Err(splice::Failed::Writing(e)) => {
+                Err(io::Error::new(e.kind(), format!("writing stdout: {e}")))
             }
         };
         let _ = tx.send(result);
     });
     rx
-}
-
-/// The fallback of [`splice_stdin_into`]: read and write through a buffer, on its thread.
-fn copy_stdin_into(sock: &std::os::fd::OwnedFd, meter: &Meter) -> io::Result<u64> {
-    use rustix::event::PollFlags;
-    use rustix::io::Errno;
-    let stdin = rustix::stdio::stdin();
-    let mut buf = vec![0u8; CHUNK];
-    let mut total = 0u64;
-    loop {
-        let n = match rustix::io::read(stdin, &mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(Errno::INTR) => continue,
-            Err(Errno::AGAIN) => {
-                wait_for(stdin, PollFlags::IN);
-                continue;
-            }
-            Err(e) => {
-                return Err(io::Error::new(
-                    io::Error::from(e).kind(),
-                    format!("reading stdin: {e}"),
-                ));
-            }
-        };
-        let mut data = &buf[..n];
-        while !data.is_empty() {
-            match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
-                Ok(k) => {
-                    data = &data[k..];
-                    meter.sent(k);
-                }
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        total += n as u64;
-    }
-    rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
-    Ok(total)
 }
 
 /// The limits a bridge runs under and the meter they are measured against; with

@@ -7,6 +7,7 @@ pub mod ending;
 pub mod outfile;
 pub mod pcap;
 pub mod pool;
+pub mod splice;
 pub mod stdio;
 pub mod tapped;
 

@@ -204,6 +204,49 @@ impl Pcap {
         self.packet(from.ip, to.ip, 17, &udp, shown, comment);
     }
 
+    /// Writes TCP segments as Enhanced Packet Blocks stamped now, in one writev(2) (the
+    /// first one with `comment`): each block's head (with the IPv4 and TCP headers) and
+    /// tail are built here, the payloads written from where they are.
+    fn packets(&self, segs: &[Segment<'_>], comment: Option<&str>) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        if out.broken {
+            return;
+        }
+        let micros = now_micros();
+        let mut block = std::mem::take(&mut out.block);
+        block.clear();
+        // Where each segment's head and tail are in `block`.
+        let mut spans = [(0, 0, 0); SEGMENTS_AT_ONCE];
+        for (i, seg) in segs.iter().enumerate() {
+            out.ip_id = out.ip_id.wrapping_add(1);
+            let ip = ipv4_header(seg.src, seg.dst, 6, out.ip_id, 20 + seg.data.len());
+            let len = 40 + seg.data.len();
+            let comment = if i == 0 { comment } else { None };
+            let start = block.len();
+            epb_head(&mut block, micros, len, comment);
+            block.extend_from_slice(&ip);
+            block.extend_from_slice(&seg.tcp);
+            let mid = block.len();
+            epb_tail(&mut block, start, len, comment);
+            spans[i] = (start, mid, block.len());
+        }
+        let mut slices: [io::IoSlice<'_>; 3 * SEGMENTS_AT_ONCE] =
+            std::array::from_fn(|_| io::IoSlice::new(&[]));
+        for (i, (seg, &(start, mid, end))) in segs.iter().zip(&spans).enumerate() {
+            slices[3 * i] = io::IoSlice::new(&block[start..mid]);
+            slices[3 * i + 1] = io::IoSlice::new(seg.data);
+            slices[3 * i + 2] = io::IoSlice::new(&block[mid..end]);
+        }
+        let r = write_all_vectored(&mut out.file, &mut slices[..3 * segs.len()]);
+        if let Err(e) = r {
+            out.broken = true;
+            if let Some(told) = &self.on_failure {
+                told(&e);
+            }
+        }
+        out.block = block;
+    }
+
     /// Writes one IPv4 packet (`proto`'s header `l4`, then `payload`) as an Enhanced Packet
     /// Block stamped now.
     fn packet(
@@ -269,10 +312,20 @@ struct FlowState {
 }
 
 impl Flow<'_> {
-    /// Bytes `from` sent, as segments of at most [`MAX_SEGMENT`] bytes.
+    /// Bytes `from` sent, as segments of at most [`MAX_SEGMENT`] bytes, written together
+    /// (one writev(2) for a whole chunk of the relay, its bytes never copied).
     pub fn data(&self, from: Sender, data: &[u8]) {
-        for part in data.chunks(MAX_SEGMENT) {
-            self.segment(from, TCP_PSH | TCP_ACK, part, None, false);
+        let mut segs: [Segment<'_>; SEGMENTS_AT_ONCE] = Default::default();
+        for parts in data.chunks(MAX_SEGMENT * SEGMENTS_AT_ONCE) {
+            let mut n = 0;
+            for part in parts.chunks(MAX_SEGMENT) {
+                match self.header(from, TCP_PSH | TCP_ACK, part, false) {
+                    Some(tcp) => segs[n] = Segment::new(self.ends, from, tcp, part),
+                    None => return,
+                }
+                n += 1;
+            }
+            self.pcap.packets(&segs[..n], None);
         }
     }
 
@@ -295,11 +348,20 @@ impl Flow<'_> {
     }
 
     fn segment(&self, from: Sender, flags: u8, data: &[u8], comment: Option<&str>, rst: bool) {
+        if let Some(tcp) = self.header(from, flags, data, rst) {
+            self.pcap
+                .packets(&[Segment::new(self.ends, from, tcp, data)], comment);
+        }
+    }
+
+    /// The TCP header of `from`'s next segment (`data`, `flags`), its sequence numbers
+    /// taken; None once nothing more may be sent (after an RST, or `from`'s FIN).
+    fn header(&self, from: Sender, flags: u8, data: &[u8], rst: bool) -> Option<[u8; 20]> {
         let (seq, ack) = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let i = from.index();
             if st.rst || (st.fin[i] && flags & TCP_RST == 0) {
-                return;
+                return None;
             }
             let seq = st.seq[i];
             let ack = st.seq[1 - i];
@@ -323,7 +385,31 @@ impl Flow<'_> {
         tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
         let sum = transport_checksum(src.ip, dst.ip, 6, &tcp, data);
         tcp[16..18].copy_from_slice(&sum.to_be_bytes());
-        self.pcap.packet(src.ip, dst.ip, 6, &tcp, data, comment);
+        Some(tcp)
+    }
+}
+
+/// Most segments written by one writev(2): 4 of [`MAX_SEGMENT`] bytes are the relay's
+/// largest chunk (256 KiB), 12 slices.
+const SEGMENTS_AT_ONCE: usize = 4;
+
+/// A TCP segment on its way into the capture: its ends, TCP header and payload.
+#[derive(Default, Clone, Copy)]
+struct Segment<'d> {
+    src: [u8; 4],
+    dst: [u8; 4],
+    tcp: [u8; 20],
+    data: &'d [u8],
+}
+
+impl<'d> Segment<'d> {
+    fn new(ends: [Endpoint; 2], from: Sender, tcp: [u8; 20], data: &'d [u8]) -> Segment<'d> {
+        Segment {
+            src: ends[from.index()].ip,
+            dst: ends[1 - from.index()].ip,
+            tcp,
+            data,
+        }
     }
 }
 
@@ -398,21 +484,59 @@ fn interface(b: &mut Vec<u8>) {
 /// Enhanced Packet Block (draft 4.3) of the packet made of `parts`, with `opt_comment`.
 fn enhanced_packet(b: &mut Vec<u8>, micros: u64, parts: &[&[u8]], comment: Option<&str>) {
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    block(b, 6, |b| {
-        b.extend_from_slice(&0u32.to_le_bytes());
-        b.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
-        b.extend_from_slice(&(micros as u32).to_le_bytes());
-        b.extend_from_slice(&(len as u32).to_le_bytes());
-        b.extend_from_slice(&(len as u32).to_le_bytes());
-        for p in parts {
-            b.extend_from_slice(p);
+    let start = b.len();
+    epb_head(b, micros, len, comment);
+    for p in parts {
+        b.extend_from_slice(p);
+    }
+    epb_tail(b, start, len, comment);
+}
+
+/// The options of an Enhanced Packet Block: `opt_comment` and the end of options, if any.
+fn epb_options(b: &mut Vec<u8>, comment: Option<&str>) {
+    if let Some(c) = comment {
+        option(b, 1, c.as_bytes());
+        option(b, 0, &[]);
+    }
+}
+
+/// The bytes of an Enhanced Packet Block before its packet of `len` bytes: block type and
+/// total length, interface, timestamp, captured and original lengths.
+fn epb_head(b: &mut Vec<u8>, micros: u64, len: usize, comment: Option<&str>) {
+    let mut opts = Vec::new();
+    epb_options(&mut opts, comment);
+    let total = 28 + len.next_multiple_of(4) + opts.len() + 4;
+    b.extend_from_slice(&6u32.to_le_bytes());
+    b.extend_from_slice(&(total as u32).to_le_bytes());
+    b.extend_from_slice(&0u32.to_le_bytes());
+    b.extend_from_slice(&((micros >> 32) as u32).to_le_bytes());
+    b.extend_from_slice(&(micros as u32).to_le_bytes());
+    b.extend_from_slice(&(len as u32).to_le_bytes());
+    b.extend_from_slice(&(len as u32).to_le_bytes());
+}
+
+/// The bytes of the block begun at `start` after its packet of `len` bytes: padding to
+/// 32 bits, the options, the total length again.
+fn epb_tail(b: &mut Vec<u8>, start: usize, len: usize, comment: Option<&str>) {
+    b.extend_from_slice(&[0; 3][..len.next_multiple_of(4) - len]);
+    epb_options(b, comment);
+    let total = &b[start + 4..start + 8];
+    let total: [u8; 4] = total.try_into().unwrap_or_default();
+    b.extend_from_slice(&total);
+}
+
+/// write_all for slices: writev(2) until every byte is written.
+fn write_all_vectored(file: &mut File, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+    io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
-        pad(b);
-        if let Some(c) = comment {
-            option(b, 1, c.as_bytes());
-            option(b, 0, &[]);
-        }
-    });
+    }
+    Ok(())
 }
 
 fn ipv4_header(src: [u8; 4], dst: [u8; 4], proto: u8, id: u16, l4_len: usize) -> [u8; 20] {
@@ -443,7 +567,38 @@ fn transport_checksum(src: [u8; 4], dst: [u8; 4], proto: u8, l4: &[u8], payload:
 }
 
 /// Adds `data` as big-endian 16-bit words (the last byte padded with a zero) to `s`.
+///
+/// The bulk is summed as native 64-bit words with the carries added back (four sums at
+/// once, so that no add waits for the one before): a ones' complement sum is the same in
+/// either byte order once folded and swapped (RFC 1071, 2(B)), and folding a sum of wider
+/// words gives that of their 16-bit parts. This is the capture's one pass over the bytes.
 fn sum_be(data: &[u8], mut s: u64) -> u64 {
+    let (blocks, _) = data.as_chunks::<32>();
+    let mut acc = [0u64; 4];
+    for b in blocks {
+        let (words, _) = b.as_chunks::<8>();
+        for (a, w) in acc.iter_mut().zip(words) {
+            let (sum, carry) = a.overflowing_add(u64::from_ne_bytes(*w));
+            *a = sum + u64::from(carry);
+        }
+    }
+    let mut native: u64 = 0;
+    for a in acc {
+        let (sum, carry) = native.overflowing_add(a);
+        native = sum + u64::from(carry);
+    }
+    // Folded to 16 bits in native order, then taken as big-endian.
+    let mut n =
+        (native & 0xffff) + ((native >> 16) & 0xffff) + ((native >> 32) & 0xffff) + (native >> 48);
+    while n > 0xffff {
+        n = (n & 0xffff) + (n >> 16);
+    }
+    s += u64::from(if cfg!(target_endian = "little") {
+        (n as u16).swap_bytes()
+    } else {
+        n as u16
+    });
+    let data = &data[blocks.len() * 32..];
     let mut words = data.chunks_exact(8);
     for w in &mut words {
         let v = u64::from_be_bytes(w.try_into().unwrap_or_default());
@@ -476,6 +631,30 @@ mod tests {
             0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0, 0, 192, 168, 0, 1, 192, 168, 0, 199,
         ];
         assert_eq!(fold(sum_be(&h, 0)), 0xb861);
+    }
+
+    #[test]
+    fn the_fast_sum_is_the_sum_of_16_bit_words() {
+        // The definition: big-endian 16-bit words, the last byte padded with a zero.
+        fn slow(data: &[u8]) -> u16 {
+            let mut s: u64 = 0;
+            for w in data.chunks(2) {
+                s += (u64::from(w[0]) << 8) + w.get(1).map_or(0, |&b| u64::from(b));
+            }
+            fold(s)
+        }
+        let mut x: u32 = 12345;
+        let data: Vec<u8> = (0..70_000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 16) as u8
+            })
+            .collect();
+        for len in [0, 1, 63, 64, 65, 127, 1000, 65_495, 70_000] {
+            assert_eq!(fold(sum_be(&data[..len], 0)), slow(&data[..len]), "{len}");
+        }
+        let ones = vec![0xffu8; 65_495];
+        assert_eq!(fold(sum_be(&ones, 0)), slow(&ones));
     }
 
     #[test]

@@ -128,8 +128,14 @@ impl Tail {
 
 #[derive(Clone)]
 enum To {
-    Thread(mpsc::Sender<Bytes>),
+    Thread(mpsc::Sender<Item>),
     Direct(Arc<Direct>),
+}
+
+/// What the writer thread is given: a chunk, or a flush to answer once all before it is written.
+enum Item {
+    Chunk(Bytes),
+    Flushed(oneshot::Sender<()>),
 }
 
 /// A destination written in place; the last handle dropped reports how it ended.
@@ -177,13 +183,20 @@ impl Writer {
             let to = To::Direct(Arc::new(direct));
             return (Writer::with(to), WriterDone(done_rx));
         }
-        let (tx, mut rx) = mpsc::channel::<Bytes>(DEPTH);
+        let (tx, mut rx) = mpsc::channel::<Item>(DEPTH);
         std::thread::spawn(move || {
             let mut result = Ok(());
-            while let Some(chunk) = rx.blocking_recv() {
-                if let Err(e) = write_all(&dest, &chunk) {
-                    result = Err(e);
-                    break;
+            while let Some(item) = rx.blocking_recv() {
+                match item {
+                    Item::Chunk(chunk) => {
+                        if let Err(e) = write_all(&dest, &chunk) {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                    Item::Flushed(tx) => {
+                        let _ = tx.send(());
+                    }
                 }
             }
             let _ = done_tx.send(result);
@@ -207,7 +220,7 @@ impl Writer {
         let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
         self.tail.set(&chunk);
         match &self.to {
-            To::Thread(tx) => tx.send(chunk).await.map_err(|_| gone()),
+            To::Thread(tx) => tx.send(Item::Chunk(chunk)).await.map_err(|_| gone()),
             To::Direct(d) => {
                 let mut failed = d.failed.lock().map_err(|_| gone())?;
                 if failed.is_some() {
@@ -218,6 +231,24 @@ impl Writer {
                     gone()
                 })
             }
+        }
+    }
+
+    /// Waits until everything queued before is written, so that the destination can be
+    /// written by other means after it (`http` splices a body there); fails with
+    /// BrokenPipe once the destination is gone.
+    pub async fn flush(&self) -> io::Result<()> {
+        let gone = || io::Error::from(io::ErrorKind::BrokenPipe);
+        match &self.to {
+            To::Thread(tx) => {
+                let (done, written) = oneshot::channel();
+                tx.send(Item::Flushed(done)).await.map_err(|_| gone())?;
+                written.await.map_err(|_| gone())
+            }
+            To::Direct(d) => match d.failed.lock() {
+                Ok(f) if f.is_none() => Ok(()),
+                _ => Err(gone()),
+            },
         }
     }
 

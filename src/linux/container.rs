@@ -2,7 +2,8 @@
 //! names that Docker, podman and CRI runtimes give (`docker-<id>.scope`, `/docker/<id>`,
 //! `libpod-<id>`, ...), else the containerd shim above it (`-namespace moby -id <id>`);
 //! and Docker's name for it, from the container's `config.v2.json` under the data root of
-//! a running dockerd. No container API is called: a listing must not wait on a daemon.
+//! a running dockerd, or podman's from the `containers.json` of its storage (root's and
+//! rootless). No container API is called: a listing must not wait on a daemon.
 
 use serde::Serialize;
 
@@ -35,7 +36,11 @@ pub fn of_process(pid: u32) -> Option<Container> {
         .ok()
         .and_then(|c| from_cgroup(&c))
         .or_else(|| from_shim(pid))?;
-    let name = (runtime == "docker").then(|| docker_name(&id)).flatten();
+    let name = match runtime {
+        "docker" => docker_name(&id),
+        "podman" => podman_name(&id, pid),
+        _ => None,
+    };
     Some(Container { runtime, id, name })
 }
 
@@ -89,12 +94,11 @@ const SHIM_DEPTH: usize = 4;
 fn from_shim(pid: u32) -> Option<(&'static str, String)> {
     let mut at = pid;
     for _ in 0..SHIM_DEPTH {
-        at = parent(at)?;
+        at = stat_of(at)?.parent;
         if at <= 1 {
             return None;
         }
-        let comm = super::process::comm(at)?;
-        if !comm.starts_with("containerd-shim") {
+        if !stat_of(at)?.shim {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{at}/cmdline")).ok()?;
@@ -114,12 +118,42 @@ fn from_shim(pid: u32) -> Option<(&'static str, String)> {
     None
 }
 
-/// The parent of `pid` (the field after the command in /proc/PID/stat).
-fn parent(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command may hold spaces and parentheses: the state follows the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+/// What the shim search needs of a process, from one read of /proc/PID/stat.
+#[derive(Clone, Copy)]
+struct Stat {
+    parent: u32,
+    /// Its command is a containerd shim's (`containerd-shim-runc-v2`, cut to 15 bytes).
+    shim: bool,
+}
+
+/// `Stat` of `pid`, read once per run: the namespaces of one listing mostly share their
+/// ancestors (every container's shim hangs off one containerd, `unshare`-d servers off
+/// one shell), so each is read for the first namespace only.
+fn stat_of(pid: u32) -> Option<Stat> {
+    static SEEN: std::sync::Mutex<Option<rustc_hash::FxHashMap<u32, Option<Stat>>>> =
+        std::sync::Mutex::new(None);
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    *seen
+        .get_or_insert_with(Default::default)
+        .entry(pid)
+        .or_insert_with(|| {
+            let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+            parse_stat(&stat)
+        })
+}
+
+/// The command (between the first '(' and the last ')', it may hold either) and the
+/// parent (the field after the state) of a /proc/PID/stat.
+fn parse_stat(stat: &[u8]) -> Option<Stat> {
+    let open = stat.iter().position(|&b| b == b'(')?;
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    let comm = stat.get(open + 1..close)?;
+    let rest = std::str::from_utf8(&stat[close + 1..]).ok()?;
+    let parent = rest.split_whitespace().nth(1)?.parse().ok()?;
+    Some(Stat {
+        parent,
+        shim: comm.starts_with(b"containerd-shim"),
+    })
 }
 
 /// Docker's name of container `id`: `Name` in `containers/<id>/config.v2.json` under the
@@ -137,6 +171,69 @@ fn docker_name(id: &str) -> Option<String> {
         let c: Config = serde_json::from_slice(&text).ok()?;
         Some(c.name.trim_start_matches('/').to_string())
     })
+}
+
+/// The environment variable that, when set, names the one podman storage directory read
+/// (in place of root's and the users' ones): the tests point it at a fixture tree laid out
+/// as podman's (`overlay-containers/containers.json`).
+const PODMAN_STORAGE_VAR: &str = "UDSKIT_PODMAN_STORAGE";
+
+/// podman's name of container `id` (the first of its `names`), from the containers.json of
+/// the storage it may be in: root's (/var/lib/containers/storage), ours when rootless
+/// ($XDG_DATA_HOME/containers/storage), and that of the user the process runs as (a
+/// rootless container's processes run as its user here). A `graphroot` moved in
+/// storage.conf is not followed.
+fn podman_name(id: &str, pid: u32) -> Option<String> {
+    let roots: Vec<std::path::PathBuf> = match std::env::var_os(PODMAN_STORAGE_VAR) {
+        Some(root) => vec![root.into()],
+        None => {
+            let mut roots = vec![std::path::PathBuf::from("/var/lib/containers/storage")];
+            let data_home = std::env::var_os("XDG_DATA_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".local/share"))
+                });
+            roots.extend(data_home.map(|d| d.join("containers/storage")));
+            let owner = std::fs::metadata(format!("/proc/{pid}"))
+                .ok()
+                .map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+            if let Some(user) = owner
+                .filter(|&u| u != 0)
+                .and_then(|u| nix::unistd::User::from_uid(u.into()).ok().flatten())
+            {
+                roots.push(user.dir.join(".local/share/containers/storage"));
+            }
+            roots
+        }
+    };
+    roots.iter().find_map(|root| {
+        ["overlay", "vfs"].iter().find_map(|driver| {
+            ["containers.json", "volatile-containers.json"]
+                .iter()
+                .find_map(|file| {
+                    podman_listed(&root.join(format!("{driver}-containers/{file}")), id)
+                })
+        })
+    })
+}
+
+/// The first name of container `id` in one of podman's containers.json files (an array
+/// of `{"id": ..., "names": [...], ...}`).
+fn podman_listed(file: &std::path::Path, id: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        id: String,
+        #[serde(default)]
+        names: Vec<String>,
+    }
+    let text = std::fs::read(file).ok()?;
+    let entries: Vec<Entry> = serde_json::from_slice(&text).ok()?;
+    entries
+        .into_iter()
+        .find(|e| e.id == id)?
+        .names
+        .into_iter()
+        .next()
 }
 
 /// The data roots of the dockerd processes running here.
@@ -200,6 +297,27 @@ mod tests {
     }
 
     #[test]
+    fn podman_names_from_containers_json() {
+        let dir = std::env::temp_dir().join(format!("udskit-podman-unit-{}", std::process::id()));
+        let file = dir.join("containers.json");
+        std::fs::create_dir_all(&dir).unwrap();
+        let other = "b".repeat(64);
+        std::fs::write(
+            &file,
+            format!(
+                r#"[{{"id":"{other}","names":["other"],"image":"x"}},{{"id":"{ID}","names":["web-1","alias"],"layer":"y","metadata":"{{}}"}}]"#
+            ),
+        )
+        .unwrap();
+        assert_eq!(podman_listed(&file, ID).as_deref(), Some("web-1"));
+        assert_eq!(podman_listed(&file, &other).as_deref(), Some("other"));
+        assert_eq!(podman_listed(&file, &"c".repeat(64)), None);
+        std::fs::write(&file, "not json").unwrap();
+        assert_eq!(podman_listed(&file, ID), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn data_root_flag_in_both_spellings() {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(data_root(&args(&["dockerd", "--data-root", "/d"])), "/d");
@@ -208,9 +326,18 @@ mod tests {
     }
 
     #[test]
+    fn stat_tells_parent_and_shim() {
+        let s = parse_stat(b"42 (containerd-shim) S 7 42 7 0 -1").unwrap();
+        assert_eq!((s.parent, s.shim), (7, true));
+        let s = parse_stat(b"43 (a) b (c)) R 9 43 9 0 -1").unwrap();
+        assert_eq!((s.parent, s.shim), (9, false));
+        assert!(parse_stat(b"garbage").is_none());
+    }
+
+    #[test]
     fn our_parent_is_read_from_stat() {
         assert_eq!(
-            parent(std::process::id()),
+            stat_of(std::process::id()).map(|s| s.parent),
             Some(rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get() as u32))
         );
     }

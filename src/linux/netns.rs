@@ -229,17 +229,26 @@ fn gone() -> Table {
 /// there; failing that, the process's /proc/PID/net/unix. The thread stays in the last
 /// namespace it entered: it is not used for anything else and ends with the listing.
 fn entered_or_read(ns: &NetNs) -> Table {
+    // A namespace without unix sockets shows no row: its container is not looked for.
+    let read = |socks: Vec<Sock>, source| {
+        let container = if socks.is_empty() {
+            None
+        } else {
+            ns.container()
+        };
+        Table::Read(socks, source, container)
+    };
     let mut last = io::Error::from(Errno::SRCH);
     for &pid in ns.pids.iter().take(TRIES) {
         match enter(pid, ns.inode) {
             Ok(()) => match super::diag::dump() {
-                Ok(socks) => return Table::Read(socks, Source::Netlink, ns.container()),
+                Ok(socks) => return read(socks, Source::Netlink),
                 Err(e) => last = e,
             },
             Err(e) => last = e,
         }
         match super::diag::proc_net_unix_of(pid) {
-            Ok(socks) => return Table::Read(socks, Source::ProcNetUnix, ns.container()),
+            Ok(socks) => return read(socks, Source::ProcNetUnix),
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => last = e,
         }

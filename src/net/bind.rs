@@ -333,17 +333,44 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
 
 /// Binds a TCP listener; `tcp:HOST:0` reports the chosen port in [`Bound::local`].
 pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, Addr)> {
+    let (mut group, local) = bind_tcp_group(addr, 1).await?;
+    Ok((group.remove(0), local))
+}
+
+/// Binds `n` TCP listeners on one address, one per relay worker: with `n` > 1 they share
+/// the port through SO_REUSEPORT, and the kernel spreads new connections over them (by a
+/// hash of the client's address and port). A port some other socket listens on is still
+/// refused, as with one listener: before the group binds, a plain socket (SO_REUSEADDR
+/// only) is bound there and dropped, which fails while anything listens on it, another
+/// SO_REUSEPORT group included. `tcp:HOST:0` gets one port chosen by the kernel, which
+/// the rest of the group joins.
+pub async fn bind_tcp_group(
+    addr: &Addr,
+    n: usize,
+) -> anyhow::Result<(Vec<tokio::net::TcpListener>, Addr)> {
     let Addr::Tcp { host, port } = addr else {
         unreachable!()
     };
     let what = format!("binding {}", escape(&addr.to_string()));
+    let shared = n > 1;
     // As TcpListener::bind (SO_REUSEADDR, std's backlog of 128), with the congestion
     // control a loopback listener's connections start with chosen first.
-    let l = first_address(host, *port, async |at| {
+    let one = |at: std::net::SocketAddr| -> io::Result<tokio::net::TcpListener> {
         let socket = tcp_socket(at.ip())?;
         socket.set_reuseaddr(true)?;
+        if shared {
+            socket.set_reuseport(true)?;
+        }
         socket.bind(at)?;
         socket.listen(128)
+    };
+    let l = first_address(host, *port, async |at| {
+        if shared && at.port() != 0 {
+            let probe = tcp_socket(at.ip())?;
+            probe.set_reuseaddr(true)?;
+            probe.bind(at)?;
+        }
+        one(at)
     })
     .await
     .map_err(|e| {
@@ -355,12 +382,18 @@ pub async fn bind_tcp(addr: &Addr) -> anyhow::Result<(tokio::net::TcpListener, A
         }
     })?;
     // The address really bound, not the name: `tcp:localhost:0` is told as 127.0.0.1.
-    let local = l.local_addr()?;
+    let at = l.local_addr()?;
+    let mut group = vec![l];
+    for _ in 1..n {
+        group.push(
+            one(at).map_err(|e| Fail::new(1, format!("{what}: another worker's socket: {e}")))?,
+        );
+    }
     Ok((
-        l,
+        group,
         Addr::Tcp {
-            host: local.ip().to_string(),
-            port: local.port(),
+            host: at.ip().to_string(),
+            port: at.port(),
         },
     ))
 }

@@ -18,6 +18,7 @@ use tokio::io::unix::{AsyncFd, AsyncFdReadyGuard};
 
 use crate::error::Fail;
 use crate::net::addr::Addr;
+use crate::net::batch::RecvBatch;
 use crate::net::bind::{self, BindOpts};
 use crate::net::cred::Cred;
 use crate::net::fds;
@@ -35,6 +36,13 @@ pub const KERNEL_MAX: usize = 4 * 1024 * 1024 + 17 * 4096 - 320;
 
 /// Receive buffer: one maximal datagram, whatever kernel (see [`KERNEL_MAX`]).
 pub const RECV_BUFFER: usize = 4 * 1024 * 1024 + 64 * 4096;
+
+/// Datagrams one `recvmmsg` takes. The kernel queues at most net.unix.max_dgram_qlen (10 by
+/// default, 512 where systemd sets it) per receiver before its senders wait, and every
+/// slot holds a maximal datagram in address space it only touches as needed
+/// ([`RecvBatch`]): 32 take a default queue whole for 136 MiB of mostly untouched
+/// addresses (figures in docs/performance.md).
+pub const RECV_BATCH: usize = 32;
 
 /// Datagrams per `sendmmsg`: the kernel's UIO_MAXIOV caps a call at 1024 messages.
 pub const SEND_BATCH: usize = 1024;
@@ -98,6 +106,12 @@ impl Dgram {
         }
         let b = bind::bind_unix(addr, Kind::Datagram, opts, ctx)?;
         Ok(Dgram::wrap(b.fd, b.guard, Some(b.local))?)
+    }
+
+    /// A bound datagram socket handed to us (socket activation, `--listen-fd`): no guard,
+    /// its file is not ours to remove.
+    pub fn inherited(fd: OwnedFd, local: Addr) -> io::Result<Dgram> {
+        Dgram::wrap(fd, None, Some(local))
     }
 
     /// A socket bound to a unique abstract name the kernel chooses (Linux autobind: bind
@@ -202,18 +216,6 @@ impl Dgram {
         .map(|_| ())
     }
 
-    /// Sends one datagram if the receiver's queue has room now; a full one is an error of
-    /// kind WouldBlock (for callers that drop rather than wait).
-    pub fn try_send(&self, data: &[u8]) -> io::Result<()> {
-        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
-        match &self.target {
-            Some(t) => rustix::net::sendto(self.fd.get_ref(), data, flags, &t.addr),
-            None => rustix::net::send(self.fd.get_ref(), data, flags),
-        }
-        .map(|_| ())
-        .map_err(Into::into)
-    }
-
     /// Receives one datagram, waiting for it.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
         loop {
@@ -227,36 +229,44 @@ impl Dgram {
     /// Sends all `msgs`, as many per `sendmmsg` as the receiver's queue takes, waiting when
     /// it is full. On error, returns how many were sent.
     pub async fn send_many(&self, msgs: &[&[u8]]) -> Result<(), (usize, io::Error)> {
-        let to = self
-            .target
-            .as_ref()
-            .map(|t| SocketAddrAny::from(t.addr.clone()));
         let mut sent = 0;
         while sent < msgs.len() {
-            let end = msgs.len().min(sent + SEND_BATCH);
-            let iovs: Vec<[IoSlice<'_>; 1]> =
-                msgs[sent..end].iter().map(|m| [IoSlice::new(m)]).collect();
-            let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
-                .map(|_| SendAncillaryBuffer::default())
-                .collect();
-            let mut hdrs: Vec<MMsgHdr<'_>> = iovs
-                .iter()
-                .zip(ctl.iter_mut())
-                .map(|(iov, c)| match &to {
-                    Some(to) => MMsgHdr::new_with_addr(to, iov, c),
-                    None => MMsgHdr::new(iov, c),
-                })
-                .collect();
-            let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
-            match self
-                .until_room(|fd| rustix::net::sendmmsg(fd, &mut hdrs, flags))
-                .await
-            {
+            match self.send_batch(&msgs[sent..], true).await {
                 Ok(n) => sent += n,
                 Err(e) => return Err((sent, e)),
             }
         }
         Ok(())
+    }
+
+    /// One `sendmmsg` of the first [`SEND_BATCH`] of `msgs`: how many went (at least one),
+    /// or the error of the first. With `wait`, a full receiver queue is waited for; without,
+    /// it is an error of kind WouldBlock.
+    pub async fn send_batch(&self, msgs: &[&[u8]], wait: bool) -> io::Result<usize> {
+        let to = self
+            .target
+            .as_ref()
+            .map(|t| SocketAddrAny::from(t.addr.clone()));
+        let end = msgs.len().min(SEND_BATCH);
+        let iovs: Vec<[IoSlice<'_>; 1]> = msgs[..end].iter().map(|m| [IoSlice::new(m)]).collect();
+        let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
+            .map(|_| SendAncillaryBuffer::default())
+            .collect();
+        let mut hdrs: Vec<MMsgHdr<'_>> = iovs
+            .iter()
+            .zip(ctl.iter_mut())
+            .map(|(iov, c)| match &to {
+                Some(to) => MMsgHdr::new_with_addr(to, iov, c),
+                None => MMsgHdr::new(iov, c),
+            })
+            .collect();
+        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+        if wait {
+            self.until_room(|fd| rustix::net::sendmmsg(fd, &mut hdrs, flags))
+                .await
+        } else {
+            Ok(rustix::net::sendmmsg(self.fd.get_ref(), &mut hdrs, flags)?)
+        }
     }
 
     /// Sends one datagram to `to` (a bound sender) without connecting. The queue of an
@@ -294,33 +304,28 @@ impl Dgram {
             .map(|_| ())
     }
 
-    /// [`Dgram::try_recv`] that also takes the descriptors a datagram carries (and always
-    /// asks for room for them, so none is dropped for want of space; see [`fds::Passed`]).
-    pub fn try_recv_fds(
+    /// Receives up to `max` datagrams into `batch` with one `recvmmsg`, without waiting.
+    /// Returns how many came; fewer than asked for means the queue is empty now, and then
+    /// `guard`'s readiness is cleared already (a datagram queued after that call wakes the
+    /// reactor again: the socket is edge-triggered), so the caller waits instead of asking
+    /// once more only to hear EAGAIN.
+    pub fn try_recv_batch(
         &self,
         guard: &mut AsyncFdReadyGuard<'_, OwnedFd>,
-        buf: &mut [u8],
-        space: &mut [MaybeUninit<u8>],
-    ) -> io::Result<Option<(Received, fds::Passed)>> {
-        let stored_max = buf.len();
-        match fds::recv(self.fd.get_ref().as_fd(), buf, space, RecvFlags::TRUNC) {
-            Ok((msg, passed)) => {
-                let from = msg
-                    .address
-                    .and_then(|a| SocketAddrUnix::try_from(a).ok())
-                    .filter(|a| !a.is_unnamed());
-                let r = Received {
-                    size: msg.bytes,
-                    stored: msg.bytes.min(stored_max),
-                    truncated: msg.flags.contains(ReturnFlags::TRUNC),
-                    from,
-                    cred: passed.cred,
-                };
-                Ok(Some((r, passed)))
+        batch: &mut RecvBatch,
+        max: usize,
+    ) -> io::Result<usize> {
+        let want = max.clamp(1, batch.capacity());
+        match batch.recv(self.fd.get_ref().as_fd(), want, 0) {
+            Ok(n) => {
+                if n < want {
+                    guard.clear_ready();
+                }
+                Ok(n)
             }
             Err(Errno::AGAIN) => {
                 guard.clear_ready();
-                Ok(None)
+                Ok(0)
             }
             Err(e) => Err(e.into()),
         }
@@ -382,6 +387,22 @@ impl Dgram {
                 Ok(None)
             }
             Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl Received {
+    /// Datagram `i` of a batch, with the credentials that came with it.
+    pub fn of_batch(batch: &RecvBatch, i: usize, cred: Option<Cred>) -> Received {
+        Received {
+            size: batch.size(i),
+            stored: batch.data(i).len(),
+            truncated: batch.truncated(i),
+            from: batch
+                .from(i)
+                .and_then(|a| SocketAddrUnix::try_from(a).ok())
+                .filter(|a| !a.is_unnamed()),
+            cred,
         }
     }
 }

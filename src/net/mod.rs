@@ -1,8 +1,10 @@
 //! Sockets by address: the one address grammar, socket kinds and peer credentials, safe
-//! bind and what is at a socket path, connecting (and `--wait`), the words for why a socket could not be reached, and
+//! bind (or a socket inherited from systemd or a parent) and what is at a socket path, connecting (and `--wait`), the words for why a socket could not be reached, and
 //! the stream, listener and datagram types the subcommands move bytes through.
 
+pub mod activate;
 pub mod addr;
+pub mod batch;
 pub mod bind;
 pub mod connect;
 pub mod cred;

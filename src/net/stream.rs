@@ -118,6 +118,26 @@ pub enum Stream {
     Tcp(TcpStream),
 }
 
+/// A stream taken off its runtime's reactor, to be moved to another thread's runtime (a
+/// relay worker) and registered there with [`Detached::attach`].
+#[derive(Debug)]
+pub enum Detached {
+    Unix(std::os::unix::net::UnixStream),
+    SeqPacket(OwnedFd),
+    Tcp(std::net::TcpStream),
+}
+
+impl Detached {
+    /// The stream again, registered with the reactor of the runtime this runs on.
+    pub fn attach(self) -> io::Result<Stream> {
+        Ok(match self {
+            Detached::Unix(s) => Stream::Unix(UnixStream::from_std(s)?),
+            Detached::SeqPacket(fd) => Stream::SeqPacket(SeqPacket::new(fd)?),
+            Detached::Tcp(s) => Stream::Tcp(TcpStream::from_std(s)?),
+        })
+    }
+}
+
 impl Stream {
     /// Wraps a connected, non-blocking unix socket of `kind`.
     pub fn from_unix_fd(fd: OwnedFd, kind: Kind) -> io::Result<Stream> {
@@ -129,6 +149,15 @@ impl Stream {
         }
     }
 
+    /// Takes the stream off this runtime's reactor (it stays non-blocking).
+    pub fn detach(self) -> io::Result<Detached> {
+        Ok(match self {
+            Stream::Unix(s) => Detached::Unix(s.into_std()?),
+            Stream::SeqPacket(s) => Detached::SeqPacket(s.into_fd()),
+            Stream::Tcp(s) => Detached::Tcp(s.into_std()?),
+        })
+    }
+
     /// Waits until a read would find bytes (or EOF), holding no buffer meanwhile: with
     /// [`try_read`](Self::try_read) a server lends a connection a buffer only once it has
     /// something to read.
@@ -137,6 +166,15 @@ impl Stream {
             Stream::Unix(s) => s.readable().await,
             Stream::Tcp(s) => s.readable().await,
             Stream::SeqPacket(s) => s.0.readable().await.map(|mut g| g.retain_ready()),
+        }
+    }
+
+    /// [`readable`](Self::readable) as a poll: ready once a read would find bytes (or EOF).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self {
+            Stream::Unix(s) => s.poll_read_ready(cx),
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::SeqPacket(s) => s.0.poll_read_ready(cx).map_ok(|mut g| g.retain_ready()),
         }
     }
 
@@ -229,6 +267,24 @@ impl AsyncWrite for Stream {
         delegate!(self, s => Pin::new(s).poll_write(cx, data))
     }
 
+    /// One writev(2) for all of `bufs` (rustls hands over its queued records this way):
+    /// without it, each buffer would be a system call of its own.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => Pin::new(s).poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Unix(s) => s.is_write_vectored(),
+            Stream::SeqPacket(s) => s.is_write_vectored(),
+            Stream::Tcp(s) => s.is_write_vectored(),
+        }
+    }
+
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         delegate!(self, s => Pin::new(s).poll_flush(cx))
     }
@@ -242,10 +298,10 @@ impl AsyncWrite for Stream {
 /// At most this long is spent reading what a peer still sends after our side is done (see
 /// [`close_gently`]): a peer that has sent everything closes within a round trip of our
 /// EOF; one that keeps sending is cut after it, by the reset we wanted to spare it.
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(1);
 /// And at most this much: five times a default socket buffer (208 KiB), so that what was
 /// in flight when we finished is taken, without reading an endless upload to its end.
-const DRAIN_BYTES: usize = 1 << 20;
+pub const DRAIN_BYTES: usize = 1 << 20;
 
 /// Closes a connection without resetting it: our write side is shut down (the peer reads
 /// EOF after everything we sent), what the peer still sends is read and dropped until its

@@ -597,7 +597,7 @@ fn sigterm_with_a_stdout_nobody_reads_exits_143() {
     }
 }
 
-/// True when a thread of `pid` sleeps in a write to a full pipe (its wchan, as ps shows),
+/// True when a thread of `pid` sleeps in a write or splice to a full pipe (its wchan, as ps shows),
 /// so the signal finds udskit stuck behind the pipe and not between two writes that still
 /// fit. A kernel that hides wchan (all "0") cannot tell: then true at once, and the test
 /// is only as sharp as the pipe is full by then.
@@ -608,5 +608,10 @@ fn blocked_on_pipe(pid: i32) -> bool {
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("wchan")).ok())
         .collect();
-    wchans.iter().all(|w| w.trim() == "0") || wchans.iter().any(|w| w.ends_with("pipe_write"))
+    // A write waits in pipe_write; a splice into the pipe (connect and http move the bytes
+    // in the kernel) in pipe_wait_writable.
+    wchans.iter().all(|w| w.trim() == "0")
+        || wchans
+            .iter()
+            .any(|w| w.ends_with("pipe_write") || w.ends_with("pipe_wait_writable"))
 }

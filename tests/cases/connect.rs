@@ -955,7 +955,7 @@ fn misplaced_quit_after_is_pointed_to_connect() {
     assert_eq!(
         stderr_of(&out),
         "udskit: error: unexpected argument '--quit-after' found\n\nUsage: udskit listen \
-         [OPTIONS] <ADDR>\n\nFor more information, try '--help'.\n\
+         [OPTIONS] [ADDR]\n\nFor more information, try '--help'.\n\
          hint: --quit-after is an option of `udskit connect`, not of `udskit listen`\n"
     );
     // Within connect, a near miss of --quit-after is pointed at it (or its alias --quit).

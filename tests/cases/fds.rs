@@ -354,7 +354,18 @@ fn relay_pass_fds_forwards_both_ways_and_leaks_none_after_10000() {
     r.args(["relay", "--pass-fds", s(&listen), s(&target)]);
     let mut relay = Bg::spawn(r, dir.path(), "relay");
     wait_for_socket(&listen);
-    let before = open_fds(relay.pid());
+    relay.wait_stderr("listening");
+    // The workers start and their acceptor sets its descriptors aside right after the
+    // listening line: counted once the count has stopped moving.
+    let mut before = open_fds(relay.pid());
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = open_fds(relay.pid());
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     let py = python(&format!(
         "import socket,os,threading,sys\nN=10000\n\
          l=socket.socket(socket.AF_UNIX,socket.SOCK_STREAM)\nl.bind({target:?})\nl.listen()\n\

@@ -816,3 +816,23 @@ fn grpc_wait_and_connect_timeout() {
         "{err}"
     );
 }
+
+/// A udp: SOCKET is a usage error with a hint, not a failed connect (exit 1).
+#[test]
+fn a_udp_socket_is_a_usage_error() {
+    let out = run_with_input(
+        ud(&["grpc", "udp:127.0.0.1:9", "list"]),
+        b"",
+        Duration::from_secs(30),
+    );
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("udp:127.0.0.1:9: a UDP address carries datagrams; gRPC runs over HTTP/2"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: for a server on that port over TCP write tcp:HOST:PORT"),
+        "{err}"
+    );
+}

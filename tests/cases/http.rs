@@ -1273,3 +1273,25 @@ fn output_file_that_is_read_only_is_refused() {
     assert_eq!(std::fs::read(&kept).unwrap(), b"old contents");
     assert_eq!(names_in(&mine), ["kept"]);
 }
+
+/// A udp: SOCKET is a usage error with a hint, not a failed connect (exit 7).
+#[test]
+fn a_udp_socket_is_a_usage_error() {
+    for socket in ["udp:127.0.0.1:9", "udp:9"] {
+        let out = run_with_input(ud(&["http", socket, "/"]), b"", LIMIT);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains("udp:127.0.0.1:9: a UDP address carries datagrams; http speaks"),
+            "{err}"
+        );
+        assert!(
+            err.contains("hint: for a server on that port over TCP write tcp:HOST:PORT"),
+            "{err}"
+        );
+    }
+    let mut c = ud(&["http", "/version"]);
+    c.env("DOCKER_HOST", "udp:127.0.0.1:9");
+    let out = run_with_input(c, b"", LIMIT);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+}

@@ -3,7 +3,7 @@
 //! agreement with `ss -xl`; and safe bind's sock_diag lookup (it must not connect).
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
@@ -984,4 +984,185 @@ fn a_container_listening_on_a_bind_mounted_directory_is_live_and_named() {
     let st = json(&["--stale", shared.to_str().unwrap()]);
     assert_eq!(names(&st), [stale.to_str().unwrap()], "{st:#?}");
     let _ = api(&["POST", &format!("/containers/{id}/kill")], b"");
+}
+
+/// A listener of ours in a network namespace of its own (`unshare -n`), its command name
+/// set to `comm`.
+fn netns_listener(dir: &Path, path: &str, comm: &str) -> Bg {
+    let code = format!(
+        "open('/proc/self/comm','w').write({comm:?})\n{}",
+        py_listener(path)
+    );
+    let mut c = Command::new("unshare");
+    c.args(["-n", system_python(), "-c", &code]);
+    let mut bg = Bg::spawn_piped(c, dir, comm);
+    bg.wait_stderr("ready");
+    bg
+}
+
+/// The setns(2) calls of one `udskit ARGS`, counted in strace's log, and its output.
+fn setns_of(dir: &Path, args: &[&str]) -> (usize, Output) {
+    let log = dir.join("strace.log");
+    let mut c = Command::new("strace");
+    c.args(["-f", "-e", "trace=setns", "-o"])
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_udskit"))
+        .arg("--color=never")
+        .args(args);
+    let out = c.output().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    (text.lines().filter(|l| l.contains("setns(")).count(), out)
+}
+
+#[test]
+fn with_c_or_p_only_the_namespaces_of_matching_processes_are_entered() {
+    if !can_unshare() || !peers::have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let tag = std::process::id() % 100_000;
+    let (name_a, name_b) = (format!("udsns{tag}a"), format!("udsns{tag}b"));
+    let a = netns_listener(dir.path(), &format!("{d}/a.sock"), &name_a);
+    let b = netns_listener(dir.path(), &format!("{d}/b.sock"), &name_b);
+    assert_ne!(netns_of(a.pid()), netns_of(b.pid()));
+
+    // Without a process filter every namespace is entered: both of these at least.
+    let (all, out) = setns_of(dir.path(), &["ls", d]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(all >= 2, "{all} setns for two namespaces of our own");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains("a.sock") && listed.contains("b.sock"),
+        "{listed}"
+    );
+
+    // -c: only a's namespace; -p: only b's. Each still lists its socket, with its namespace.
+    let (entered, out) = setns_of(dir.path(), &["ls", "-c", &name_a, "--json"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(entered, 1, "-c {name_a}: {}", stderr_of(&out));
+    let found: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(names(&found), [format!("{d}/a.sock")]);
+    assert_eq!(found[0]["netns_inode"], netns_of(a.pid()));
+    let pid = b.pid().to_string();
+    let (entered, out) = setns_of(dir.path(), &["ls", "-p", &pid]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(entered, 1, "-p {pid}");
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        listed.contains("b.sock") && !listed.contains("a.sock"),
+        "{listed}"
+    );
+}
+
+/// A cgroup directory of ours that the process moved into it leaves with: removed once
+/// the process is gone.
+struct Cgroup(Vec<PathBuf>);
+
+impl Cgroup {
+    /// `parent/scope` under the first cgroup hierarchy that lets us make it, or None.
+    fn make(parent: &str, scope: &str) -> Option<Cgroup> {
+        for root in [
+            "/sys/fs/cgroup/pids",
+            "/sys/fs/cgroup/systemd",
+            "/sys/fs/cgroup/unified",
+            "/sys/fs/cgroup",
+        ] {
+            let outer = Path::new(root).join(parent);
+            let inner = outer.join(scope);
+            if std::fs::create_dir_all(&inner).is_ok() && inner.join("cgroup.procs").exists() {
+                return Some(Cgroup(vec![inner, outer]));
+            }
+            let _ = std::fs::remove_dir(&inner);
+            let _ = std::fs::remove_dir(&outer);
+        }
+        None
+    }
+
+    fn enter(&self, pid: i32) {
+        std::fs::write(self.0[0].join("cgroup.procs"), pid.to_string()).unwrap();
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            // Busy until the kernel has let go of the process that was in it.
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::fs::remove_dir(d).is_err() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_podman_container_is_named_from_podman_storage() {
+    if !can_unshare() {
+        return;
+    }
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let d = dir.path().to_str().unwrap();
+    let token = dir.path().file_name().unwrap().to_str().unwrap();
+    let id: String = sha256(format!("{d}-{}", std::process::id()).as_bytes());
+    assert_eq!(id.len(), 64);
+    let Some(cgroup) = Cgroup::make(
+        &format!("udskit-test-{token}.slice"),
+        &format!("libpod-{id}.scope"),
+    ) else {
+        eprintln!("\n!!! no cgroup hierarchy writable here: the podman test did NOT run !!!\n");
+        return;
+    };
+    // What podman keeps of its containers, as root's storage lays it out.
+    let storage = dir.path().join("storage");
+    std::fs::create_dir_all(storage.join("overlay-containers")).unwrap();
+    let other = "0".repeat(64);
+    std::fs::write(
+        storage.join("overlay-containers/containers.json"),
+        serde_json::json!([
+            {"id": other, "names": ["someone-else"], "image": "i", "layer": "l"},
+            {"id": id, "names": ["udskit-web"], "image": "i", "layer": "l",
+             "metadata": "{\"image-name\":\"docker.io/library/python:3\"}"},
+        ])
+        .to_string(),
+    )
+    .unwrap();
+    let server = netns_listener(dir.path(), &format!("{d}/web.sock"), "udspodweb");
+    cgroup.enter(server.pid());
+
+    let found = || -> Vec<Value> {
+        let mut c = udskit();
+        c.env("UDSKIT_PODMAN_STORAGE", &storage)
+            .args(["ls", "--json", token]);
+        let out = c.output().unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let all = found();
+    assert_eq!(names(&all), [format!("{d}/web.sock")], "{all:#?}");
+    let c = &all[0]["container"];
+    assert_eq!(c["runtime"], "podman", "{all:#?}");
+    assert_eq!(c["id"], id.as_str());
+    assert_eq!(c["name"], "udskit-web");
+    // The table shows the name, and --netns takes it.
+    let mut t = udskit();
+    t.env("UDSKIT_PODMAN_STORAGE", &storage)
+        .args(["ls", "--netns", "udskit-web", token]);
+    let out = t.output().unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = text
+        .lines()
+        .find(|l| l.ends_with("web.sock"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.split_whitespace().any(|w| w == "udskit-web"), "{text}");
+
+    // Without its storage entry, the short id.
+    std::fs::write(storage.join("overlay-containers/containers.json"), "[]").unwrap();
+    let all = found();
+    assert_eq!(all[0]["container"]["name"], Value::Null, "{all:#?}");
+    assert_eq!(all[0]["container"]["runtime"], "podman");
+    drop(server);
 }

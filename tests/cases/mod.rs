@@ -1,6 +1,8 @@
+mod activate;
 mod backpressure;
 mod connect;
 mod datagrams;
+mod dgram_batch;
 mod fds;
 mod generate;
 mod grpc;
@@ -20,6 +22,8 @@ mod peers;
 mod relay;
 mod relay_dgram;
 mod relay_http;
+mod relay_threads;
 mod relay_tls;
 mod safe_bind;
+mod splice;
 mod tcp;

@@ -201,6 +201,26 @@ fn ten_mib_each_way_reassemble_byte_exact() {
     let lens = tshark_read(&pcap, &["-T", "fields", "-e", "tcp.len"]);
     let max = lens.lines().filter_map(|l| l.parse::<usize>().ok()).max();
     assert_eq!(max, Some(65_495));
+    // Every IPv4 and TCP checksum right, as tshark checks them when asked (status 1:
+    // good); the payload's is summed by words, not byte by byte.
+    let status = tshark_read(
+        &pcap,
+        &[
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-T",
+            "fields",
+            "-e",
+            "ip.checksum.status",
+            "-e",
+            "tcp.checksum.status",
+        ],
+    );
+    assert!(status.lines().count() > 300, "{status}");
+    let bad: Vec<&str> = status.lines().filter(|l| *l != "1\t1").collect();
+    assert!(bad.is_empty(), "checksums not good: {bad:?}");
 }
 
 /// The first TCP stream of `pcap` reassembled by tshark: (client's bytes, server's).

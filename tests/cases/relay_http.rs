@@ -130,12 +130,30 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
     let answer = raw_exchange(&sock, b"garbage\r\n\r\n".to_vec());
     assert_eq!(status_of(&answer), "400", "{answer}");
 
-    // hyper answers a head past its buffer with 431, a 4xx of its own.
+    // A 1 MiB head: refused by the guard before hyper parses it, with the JSON message
+    // (hyper's own 431 has no body), and never forwarded (checked below).
     let mut big = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 1 << 20));
     big.extend_from_slice(b"\r\n\r\n");
     let answer = raw_exchange(&sock, big);
     assert_eq!(status_of(&answer), "431", "{answer}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: request refused: its head is larger than the 64 KiB the guard reads"
+    );
+    // So is a head of more fields than hyper takes.
+    let mut many = b"GET /_ping HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..120 {
+        many.extend_from_slice(format!("X-F{i}: v\r\n").as_bytes());
+    }
+    many.extend_from_slice(b"\r\n");
+    let answer = raw_exchange(&sock, many);
+    assert_eq!(status_of(&answer), "431", "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: request refused: its head has more than 100 header fields"
+    );
 
     for path in [
         "/containers/json/../x/archive",
@@ -166,6 +184,107 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
     assert!(
         err.contains("the client sent malformed HTTP: invalid HTTP method parsed"),
         "{err}"
+    );
+    assert!(
+        err.contains(": the client sent a request head larger than 64 KiB (answered 431)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn header_timeout_ends_a_slow_head_with_408() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--header-timeout", "1s"]);
+
+    // A slowloris client: a head sent a byte at a time, never finished.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stopped = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = w.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+        while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            if w.write_all(b"a").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    let answer = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(status_of(&answer), "408", "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: request refused: its head did not arrive within 1s (--header-timeout)"
+    );
+
+    // A client that never sends a request is closed without an answer.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut out = Vec::new();
+    assert_eq!(s.read_to_end(&mut out).unwrap(), 0, "{out:?}");
+
+    // An idle keep-alive client is not waiting on a head: it stays (--idle-timeout's job).
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut one = || {
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut b = [0u8; 256];
+        while !got.ends_with(b"ok") {
+            let n = s.read(&mut b).unwrap();
+            assert!(n > 0, "the guard closed a keep-alive client");
+            got.extend_from_slice(&b[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert_eq!(status_of(&one()), "200");
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(status_of(&one()), "200");
+
+    let saw = upstream_saw(&log);
+    assert!(!saw.contains("X-Slow"), "{saw}");
+    let err = g.wait_stderr("within 1s of connecting");
+    assert!(
+        err.contains(
+            "the client took longer than 1s to send a request head (--header-timeout; answered 408)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn connection_close_clients_share_one_connection_to_target() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(dir.path(), "g", &up, &[]);
+    for _ in 0..5 {
+        let answer = raw_exchange(
+            &sock,
+            b"GET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
+        );
+        assert_eq!(status_of(&answer), "200", "{answer}");
+        assert!(answer.ends_with("\r\n\r\nok"), "{answer}");
+    }
+    // One connection to the upstream carried all five, without the client's close.
+    let saw = upstream_saw(&log);
+    assert_eq!(saw.matches("[conn]").count(), 1, "{saw}");
+    assert_eq!(saw.matches("GET /_ping HTTP/1.1\r\n").count(), 5, "{saw}");
+    assert!(
+        !saw.to_ascii_lowercase().contains("connection: close"),
+        "{saw}"
     );
 }
 

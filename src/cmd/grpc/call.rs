@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{BufMut, Bytes, BytesMut};
 use colored_json::ColoredFormatter;
 use http::uri::PathAndQuery;
 use prost_reflect::{DeserializeOptions, DynamicMessage, MessageDescriptor, SerializeOptions};
@@ -32,6 +32,10 @@ const QUEUED: usize = 16;
 /// one write(2) (and one wakeup of the stdout thread) instead of one each, for a delay a
 /// person never sees (a batch ends as soon as no answer is waiting).
 const BATCH: usize = 64 * 1024;
+
+/// Room kept in the reused buffer beyond a batch: the message that ends a batch goes in
+/// whole, so most batches never grow it.
+const SLACK: usize = 4 * 1024;
 
 /// A `-d` argument: JSON itself, `@FILE` or `@-` (stdin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,17 +166,23 @@ impl Call {
             })?;
             verbose(ctx, "< ", &[], resp.metadata());
             let mut stream = resp.into_inner();
-            let mut pending = Vec::new();
+            // One buffer for the whole stream: a batch is split off it for the stdout
+            // thread, and once that thread has written and dropped it, `reserve` takes the
+            // same memory back instead of allocating (the buffer stays at one batch and a
+            // little, however long the stream).
+            let mut pending = BytesMut::with_capacity(BATCH + SLACK);
             // Answers that have already arrived are written together: one write for many
             // small messages, and each at once when the next has not come yet.
-            let flush = async |pending: &mut Vec<u8>| -> anyhow::Result<bool> {
+            let flush = async |pending: &mut BytesMut| -> anyhow::Result<bool> {
                 if pending.is_empty() {
                     return Ok(true);
                 }
+                let batch = pending.split().freeze();
                 let shown = tokio::select! {
-                    r = out.write(std::mem::take(pending).into()) => r,
+                    r = out.write(batch) => r,
                     _ = stop.stopped() => return Ok(false),
                 };
+                pending.reserve(BATCH + SLACK);
                 match shown {
                     Ok(()) => Ok(true),
                     // The reader went away: nothing more will be shown.
@@ -267,23 +277,24 @@ struct View {
 
 impl View {
     /// `msg` as JSON and a newline, onto `text`.
-    fn render(&self, msg: &DynamicMessage, text: &mut Vec<u8>) {
+    fn render(&self, msg: &DynamicMessage, text: &mut BytesMut) {
         let start = text.len();
+        let mut sink = (&mut *text).writer();
         let indent = || PrettyFormatter::with_indent(b"  ");
         let r = match (self.pretty, self.color) {
             (true, true) => msg.serialize_with_options(
                 &mut serde_json::Serializer::with_formatter(
-                    &mut *text,
+                    &mut sink,
                     ColoredFormatter::new(indent()),
                 ),
                 &self.options,
             ),
             (true, false) => msg.serialize_with_options(
-                &mut serde_json::Serializer::with_formatter(&mut *text, indent()),
+                &mut serde_json::Serializer::with_formatter(&mut sink, indent()),
                 &self.options,
             ),
             (false, _) => msg.serialize_with_options(
-                &mut serde_json::Serializer::with_formatter(&mut *text, CompactFormatter),
+                &mut serde_json::Serializer::with_formatter(&mut sink, CompactFormatter),
                 &self.options,
             ),
         };
@@ -292,7 +303,7 @@ impl View {
             let e = serde_json::Value::from(e.to_string());
             text.extend_from_slice(format!("{{\"error\": {e}}}").as_bytes());
         }
-        text.push(b'\n');
+        text.put_u8(b'\n');
     }
 }
 

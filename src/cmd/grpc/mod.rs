@@ -112,6 +112,16 @@ struct Plan {
 }
 
 fn plan(args: &Args) -> Result<Plan, Fail> {
+    if args.socket.is_udp() {
+        return Err(Fail::usage(format!(
+            "{}: a UDP address carries datagrams; gRPC runs over HTTP/2 on a stream socket",
+            escape(&args.socket.to_string())
+        ))
+        .hint(
+            "for a server on that port over TCP write tcp:HOST:PORT; for a unix socket, its \
+             PATH or @NAME",
+        ));
+    }
     if args.verb == Verb::Call && args.symbol.is_none() {
         return Err(Fail::usage("call needs the method: call SERVICE/METHOD"));
     }

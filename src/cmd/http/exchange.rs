@@ -1,9 +1,13 @@
 //! One HTTP exchange over a socket for `udskit http`: connecting with curl's exit codes
 //! (7 could not connect, 28 timeout), the hyper handshake and request, the --max-time clock,
 //! and the response body streamed to the renderer, with errors that say what went wrong
-//! (not HTTP, closed without an answer, cut off in the middle of the body).
+//! (not HTTP, closed without an answer, cut off in the middle of the body). A body shown
+//! unchanged whose length is known or ends with the connection leaves hyper once hyper's
+//! buffer is given out: the rest is spliced from the socket to the output (io/splice.rs).
 
 use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,6 +24,7 @@ use super::render::Render;
 use super::tap::{Heads, Tapped};
 use crate::duration;
 use crate::error::{BAD_CONTENT_ENCODING, COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
+use crate::io::splice::{self, Failed, Sink, Stop};
 use crate::net::addr::Addr;
 use crate::net::connect;
 use crate::net::kind::Kind;
@@ -68,22 +73,30 @@ pub enum Sender {
 /// binary frames).
 pub type HeadsSeen = Option<Arc<Mutex<Heads>>>;
 
+/// A copy of the socket of an HTTP/1.1 exchange, for splicing the rest of a body from it.
+pub type Socket = Option<OwnedFd>;
+
 /// The handshake (HTTP/1.1, or h2c with prior knowledge) and the request; the connection is
 /// driven by a task of its own, with upgrades allowed. An HTTP/1.1 connection is read
-/// through [`Tapped`], which keeps the heads as they came.
+/// through [`Tapped`], which keeps the heads as they came; over a unix stream or TCP a copy
+/// of its socket comes back too.
 pub async fn send(
     stream: Stream,
     req: Request<ReqBody>,
     http2: bool,
-) -> Result<(Sender, Response<Incoming>, HeadsSeen), hyper::Error> {
+) -> Result<(Sender, Response<Incoming>, HeadsSeen, Socket), hyper::Error> {
     if http2 {
         let io = TokioIo::new(stream);
         let (mut tx, conn) =
             hyper::client::conn::http2::handshake(TokioExecutor::new(), io).await?;
         tokio::spawn(conn);
         let resp = tx.send_request(req).await?;
-        Ok((Sender::H2(tx), resp, None))
+        Ok((Sender::H2(tx), resp, None, None))
     } else {
+        let socket = match &stream {
+            Stream::Unix(_) | Stream::Tcp(_) => stream.as_fd().try_clone_to_owned().ok(),
+            Stream::SeqPacket(_) => None,
+        };
         let (tapped, heads) = Tapped::new(stream);
         let io = TokioIo::new(tapped);
         let (mut tx, conn) = hyper::client::conn::http1::Builder::new()
@@ -96,7 +109,7 @@ pub async fn send(
             .await?;
         tokio::spawn(conn.with_upgrades());
         let resp = tx.send_request(req).await?;
-        Ok((Sender::H1(tx), resp, Some(heads)))
+        Ok((Sender::H1(tx), resp, Some(heads), socket))
     }
 }
 
@@ -158,9 +171,27 @@ fn cause(e: &hyper::Error) -> String {
     s
 }
 
+/// A body with less than this left when it could leave hyper stays with hyper: the thread
+/// and the pipe of a splice cost more than copying so little (a small GET must stay as
+/// cheap as it was).
+const SPLICE_AFTER: u64 = 1 << 20;
+
+/// The way around hyper for the rest of a body: the exchange's socket and heads, the output
+/// (stdout, or -o's file) as splice takes it, and the body's length (None: until the
+/// connection closes).
+pub struct Fast {
+    pub socket: OwnedFd,
+    pub heads: Arc<Mutex<super::tap::Heads>>,
+    pub out: OwnedFd,
+    pub sink: Sink,
+    pub length: Option<u64>,
+}
+
 /// Streams the response body into `render` as pieces arrive (decoded, with --compressed),
 /// until the end, --max-time, a stop signal or a closed stdout, moving the download bar if
-/// there is one. A cut-off body keeps what arrived and is an error.
+/// there is one. A cut-off body keeps what arrived and is an error. With `fast`, once
+/// `render` shows the body unchanged, hyper's reads are held, what it has buffered is taken
+/// from it, and the rest is spliced from the socket to the output.
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site, each piece its own concern"
@@ -175,8 +206,31 @@ pub async fn stream_body(
     what: &str,
     ctx: &Ctx,
     wire: &mut u64,
+    mut fast: Option<Fast>,
 ) -> anyhow::Result<()> {
+    // Body bytes hyper had read when its reads were held.
+    let mut held: Option<u64> = None;
+    let mut spliced = 0u64;
     let outcome: anyhow::Result<()> = loop {
+        if held.is_none()
+            && let Some(f) = &fast
+            && render.raw()
+        {
+            if f.length.is_some_and(|n| n < body.wire() + SPLICE_AFTER) {
+                fast = None;
+                continue;
+            }
+            let hold = f.heads.lock().unwrap_or_else(|e| e.into_inner()).hold();
+            match hold {
+                Some(n) => held = Some(n),
+                None => fast = None,
+            }
+        }
+        if let (Some(n), Some(f)) = (held, &fast)
+            && body.wire() >= n
+        {
+            break splice_rest(f, n, &render, bar, clock, stop, what, &mut spliced).await;
+        }
         let piece = tokio::select! {
             f = body.next() => f,
             _ = clock.expired() => {
@@ -236,9 +290,95 @@ pub async fn stream_body(
             }
         }
     };
-    *wire = body.wire();
+    *wire = body.wire() + spliced;
     // What arrived is shown even when the body was cut off.
     let finished = render.finish_or_stop(ctx, stop).await;
     outcome?;
     finished.with_context(|| what.to_string())
+}
+
+/// The rest of a body after the `given` bytes hyper read: everything queued for the output
+/// is written first, then a thread splices from the socket (up to the length, or to the
+/// connection's end), counting into `spliced`, the bar moved every 100 ms.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site, the pieces of stream_body's state"
+)]
+async fn splice_rest(
+    fast: &Fast,
+    given: u64,
+    render: &Render,
+    bar: Option<&Download>,
+    clock: &Clock,
+    stop: &Shutdown,
+    what: &str,
+    spliced: &mut u64,
+) -> anyhow::Result<()> {
+    if render.flush().await.is_err() {
+        // The output is gone: nothing more is shown.
+        return Ok(());
+    }
+    let limit = fast.length.map(|n| n.saturating_sub(given));
+    let count = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (socket, out) = (fast.socket.try_clone()?, fast.out.try_clone()?);
+    let (sink, counted) = (fast.sink, count.clone());
+    std::thread::spawn(move || {
+        let moved = splice::socket_into(socket.as_fd(), out.as_fd(), sink, limit, &|n| {
+            counted.fetch_add(n as u64, Ordering::Relaxed);
+        });
+        let _ = tx.send(moved);
+    });
+    tokio::pin!(rx);
+    let got = |count: &AtomicU64| given + count.load(Ordering::Relaxed);
+    let moved = loop {
+        tokio::select! {
+            r = &mut rx => break r,
+            _ = tokio::time::sleep(Duration::from_millis(100)), if bar.is_some() => {
+                if let Some(bar) = bar {
+                    bar.set(got(&count));
+                }
+            }
+            _ = clock.expired() => {
+                *spliced = count.load(Ordering::Relaxed);
+                let got = format!("the body did not end ({} bytes received)", got(&count));
+                return Err(clock.fail(what, &got).into());
+            }
+            _ = stop.stopped() => {
+                *spliced = count.load(Ordering::Relaxed);
+                return Ok(());
+            }
+        }
+    };
+    *spliced = count.load(Ordering::Relaxed);
+    let got = got(&count);
+    let of = fast.length.map(|n| format!(" of {n}")).unwrap_or_default();
+    match moved {
+        // A thread that could not report: as good as a failed read.
+        Err(_) => Err(Fail::new(FAILURE, format!("{what}: reading the body ({got}{of} bytes received)")).into()),
+        Ok(Ok((_, Stop::Eof))) if limit.is_some() => Err(Fail::new(
+            FAILURE,
+            format!("{what}: the server closed the connection in the middle of the body ({got}{of} bytes received)"),
+        )
+        .into()),
+        Ok(Ok(_)) => {
+            if let Some(bar) = bar {
+                bar.set(got);
+                bar.done();
+            }
+            Ok(())
+        }
+        Ok(Err(Failed::Reading(e))) => {
+            let cause = match crate::error::peer_words(&e) {
+                Some(w) => format!("the server {w}"),
+                None => e.to_string(),
+            };
+            Err(Fail::new(FAILURE, format!("{what}: reading the body ({got}{of} bytes received): {cause}")).into())
+        }
+        Ok(Err(Failed::Writing(e))) => Err(Fail::new(
+            FAILURE,
+            format!("{what}: writing the body ({got}{of} bytes received): {e}"),
+        )
+        .into()),
+    }
 }

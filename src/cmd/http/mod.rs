@@ -323,6 +323,17 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
             docker_host: std::env::var("DOCKER_HOST").ok(),
         },
     )?;
+    if place.socket.is_udp() {
+        return Err(Fail::usage(format!(
+            "{}: a UDP address carries datagrams; http speaks HTTP/1.1 or h2c over a stream \
+             socket",
+            escape(&place.socket.to_string())
+        ))
+        .hint(
+            "for a server on that port over TCP write tcp:HOST:PORT; for a unix socket, its \
+             PATH or @NAME",
+        ));
+    }
     let (positional_method, target) = (place.method.as_ref(), &place.target);
     if positional_method.is_none() && place::KNOWN.contains(&target.as_str()) {
         return Err(Fail::usage(format!("the TARGET is missing after {target}"))
@@ -698,6 +709,35 @@ fn seen_heads(
 }
 
 /// With -v, what curl's options that change nothing here mean, said once.
+/// Whether the rest of a body may be spliced from the socket to the output (the output a
+/// pipe, a regular file or /dev/null): not decoded, HTTP/1.1 read through the tap, and
+/// framed by Content-Length or by the connection's end; a chunked body stays with hyper,
+/// which takes its framing apart.
+fn fast_path(
+    plain: bool,
+    headers: &hyper::HeaderMap,
+    announced: Option<u64>,
+    socket: exchange::Socket,
+    heads: exchange::HeadsSeen,
+    out: Option<std::os::fd::OwnedFd>,
+) -> Option<exchange::Fast> {
+    if !plain || headers.contains_key(header::TRANSFER_ENCODING) {
+        return None;
+    }
+    let length = match headers.get(header::CONTENT_LENGTH) {
+        Some(_) => Some(announced?),
+        None => None,
+    };
+    let out = out?;
+    Some(exchange::Fast {
+        sink: crate::io::splice::sink_of(&out)?,
+        socket: socket?,
+        heads: heads?,
+        out,
+        length,
+    })
+}
+
 fn curl_notes(args: &Args, ctx: &Ctx) {
     if args.insecure {
         ctx.debug("-k/--insecure has no effect: the request is plain HTTP on the socket, there is no certificate to check");
@@ -817,15 +857,21 @@ async fn transfer(
         None => ReqBody::Empty,
     });
     // -o FILE: written beside FILE and renamed over it at the very end, on success only.
+    // A copy of the output's descriptor, for splicing a body there past the Writer.
+    let mut out_fd = None;
     let (out, out_done, replacing) = match output {
         Some(p) => {
             let (f, pending) = crate::io::outfile::create(p)?;
+            out_fd = std::os::fd::AsFd::as_fd(&f).try_clone_to_owned().ok();
             let (out, done) = Writer::spawn_to(f);
             (out, done, pending)
         }
         None => {
             let (out, done) = Writer::spawn();
             record.tail = Some(out.tail());
+            if !ctx.stdout_is_tty {
+                out_fd = rustix::stdio::stdout().try_clone_to_owned().ok();
+            }
             (out, done, None)
         }
     };
@@ -896,7 +942,7 @@ async fn transfer(
             .map_err(|e| Fail::usage(format!("{what}: {e}")))?;
         *req.headers_mut() = headers;
 
-        let (sender, resp, heads_seen) = tokio::select! {
+        let (sender, resp, heads_seen, socket) = tokio::select! {
             r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
             _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
             _ = stop.stopped() => return Ok(()),
@@ -907,7 +953,7 @@ async fn transfer(
             .filter(|_| args.location && redirect::is_redirect(resp.status()))
             .map(|l| String::from_utf8_lossy(l.as_bytes()).into_owned());
         let Some(location) = location else {
-            break (what, (sender, resp, heads_seen));
+            break (what, (sender, resp, heads_seen, socket));
         };
         // A redirect followed: its head is shown as curl -iL and -v show it, its body is
         // not read, and the next request goes to the same socket on a new connection.
@@ -941,7 +987,7 @@ async fn transfer(
             hop.target.path
         ));
     };
-    let (_sender, mut resp, heads_seen) = resp;
+    let (_sender, mut resp, heads_seen, socket) = resp;
     let status = resp.status();
     let switching = status == StatusCode::SWITCHING_PROTOCOLS && args.upgrade.is_some();
     let on_upgrade = switching.then(|| hyper::upgrade::on(&mut resp));
@@ -1009,6 +1055,14 @@ async fn transfer(
                 Vec::new()
             };
             let announced = hyper::body::Body::size_hint(&body).exact();
+            let fast = fast_path(
+                codings.is_empty() && !hyper::body::Body::is_end_stream(&body),
+                &parts.headers,
+                announced,
+                socket,
+                heads_seen.clone(),
+                out_fd,
+            );
             let source = decode::BodySource::new(body, &codings);
             // The bar of a download to a file, on a terminal's stderr, unless -s or -q.
             let bar = (output.is_some()
@@ -1028,6 +1082,7 @@ async fn transfer(
                 &what,
                 ctx,
                 &mut record.size_download,
+                fast,
             )
             .await
         }

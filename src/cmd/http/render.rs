@@ -199,6 +199,17 @@ impl Render {
         self.show(chunk).await
     }
 
+    /// Whether the rest of the body is shown exactly as it comes (decided, not formatted,
+    /// split or read for a docker error): it may then be spliced past us.
+    pub fn raw(&self) -> bool {
+        matches!(self.state, BodyShape::Raw) && self.sniffer.is_none() && self.err.is_none()
+    }
+
+    /// Waits until everything shown so far is written to the output.
+    pub async fn flush(&self) -> std::io::Result<()> {
+        self.out.flush().await
+    }
+
     /// [`finish`](Self::finish), but once a stop signal has come only for a second more, as
     /// stdout's writer gets ([`WriterDone::finish`]): what is left to show can be as stuck
     /// behind a pipe nobody reads as the body was, and must not hold up the exit.

@@ -1,7 +1,9 @@
 //! The response heads as they came off the wire, for `-D` (written as received, CRLF and
 //! header case kept) and `-w %{size_header}`: hyper hands out parsed names only, lower-cased,
 //! so the connection is read through a tap that copies the bytes up to the end of the final
-//! head (1xx heads included, as curl counts and dumps them), then steps aside.
+//! head (1xx heads included, as curl counts and dumps them), then only counts the body bytes
+//! hyper reads after it; it can hold hyper's reads where they are, so that the rest of a
+//! body is spliced from the socket (see exchange.rs) after the part hyper already buffered.
 
 use std::io;
 use std::pin::Pin;
@@ -22,6 +24,10 @@ pub struct Heads {
     start: usize,
     done: bool,
     overflow: bool,
+    /// Bytes read after the final head (the body, as far as hyper has read it).
+    body_read: u64,
+    /// Reads are held: hyper's are answered Pending from here on.
+    held: bool,
 }
 
 impl Heads {
@@ -30,13 +36,34 @@ impl Heads {
         (self.done && !self.overflow).then_some(&self.bytes[..])
     }
 
-    /// Takes in bytes read from the connection; body bytes after the final head are left.
-    fn feed(&mut self, mut data: &[u8]) {
+    /// Holds the connection's reads where they are, and says how many bytes after the final
+    /// head have been read (hyper has them, delivered or buffered); None (and nothing held)
+    /// when the heads were not seen whole.
+    pub fn hold(&mut self) -> Option<u64> {
+        if !self.done || self.overflow {
+            return None;
+        }
+        self.held = true;
+        Some(self.body_read)
+    }
+
+    /// Takes in bytes read from the connection and counts those after the final head.
+    fn read(&mut self, data: &[u8]) {
+        if self.done {
+            self.body_read += data.len() as u64;
+        } else if !self.overflow {
+            self.body_read += self.feed(data) as u64;
+        }
+    }
+
+    /// Takes in bytes read from the connection; returns how many of them came after the
+    /// final head (0 until it is complete).
+    fn feed(&mut self, mut data: &[u8]) -> usize {
         while !self.done && !self.overflow && !data.is_empty() {
             let from = self.bytes.len().saturating_sub(3).max(self.start);
             let Some(n) = HEADS_MAX.checked_sub(self.bytes.len()).filter(|&n| n > 0) else {
                 self.overflow = true;
-                return;
+                return 0;
             };
             let take = data.len().min(n);
             self.bytes.extend_from_slice(&data[..take]);
@@ -54,6 +81,7 @@ impl Heads {
                 self.done = true;
             }
         }
+        if self.done { data.len() } else { 0 }
     }
 }
 
@@ -84,8 +112,6 @@ fn informational(head: &[u8]) -> bool {
 pub struct Tapped<S> {
     inner: S,
     heads: Arc<Mutex<Heads>>,
-    /// The final head is in: reads pass through untouched.
-    open: bool,
 }
 
 impl<S> Tapped<S> {
@@ -94,7 +120,6 @@ impl<S> Tapped<S> {
         let t = Tapped {
             inner,
             heads: heads.clone(),
-            open: true,
         };
         (t, heads)
     }
@@ -111,12 +136,16 @@ impl<S: AsyncRead + Unpin> AsyncRead for Tapped<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
+        // Held across the read, so that a hold counts exactly what hyper was given.
+        let mut heads = me.heads.lock().unwrap_or_else(|e| e.into_inner());
+        if heads.held {
+            // Never woken: the rest of the body is read by the splice.
+            return Poll::Pending;
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if me.open && matches!(r, Poll::Ready(Ok(()))) {
-            let mut heads = me.heads.lock().unwrap_or_else(|e| e.into_inner());
-            heads.feed(&buf.filled()[before..]);
-            me.open = !heads.done && !heads.overflow;
+        if matches!(r, Poll::Ready(Ok(()))) {
+            heads.read(&buf.filled()[before..]);
         }
         r
     }
@@ -172,6 +201,12 @@ mod tests {
         let h = fed(&[b"HTTP/1.1 101 UPGRADED\r\n\r\n\x01\x00"]);
         assert_eq!(h.complete(), Some(&b"HTTP/1.1 101 UPGRADED\r\n\r\n"[..]));
         assert_eq!(fed(&[b"HTTP/1.1 200 OK\r\n"]).complete(), None);
+        let mut h = Heads::default();
+        h.read(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n");
+        assert_eq!(h.hold(), None, "not held before the final head is whole");
+        h.read(b"\r\n0123");
+        h.read(b"456");
+        assert_eq!(h.hold(), Some(7));
         assert_eq!(
             fed(&[b"HTTP/1.0 200 OK\nA: b\n\nbody"])
                 .complete()

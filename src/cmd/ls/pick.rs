@@ -102,6 +102,18 @@ pub fn tables(chosen: Option<&[NetNs]>) -> std::io::Result<Tables> {
     })
 }
 
+/// With -c/-p (and no --netns): our namespace and those that a matching process is in,
+/// so that no other namespace is entered (each costs a setns and a dump). A socket is
+/// read in the namespace it was made in; one that a matching process got from a process
+/// in yet another namespace (passed over a socket) is not seen this way.
+fn of_processes(sel: &Select) -> Vec<NetNs> {
+    let mut comms = rustc_hash::FxHashMap::default();
+    crate::linux::netns::namespaces()
+        .into_iter()
+        .filter(|ns| ns.ours || ns.pids.iter().any(|&p| sel.process_matches(p, &mut comms)))
+        .collect()
+}
+
 /// Servers: stream and seqpacket sockets that listen, and bound datagram sockets; also a
 /// stream socket bound but not listening yet (it holds the address, as `ss -l` shows too).
 fn is_server(s: &Sock) -> bool {
@@ -161,11 +173,20 @@ fn shown_bytes<'a>(pick: &'a Pick, socks: &'a [Sock]) -> &'a [u8] {
 /// The sockets that pass the filters not involving processes, in the listing's order (by
 /// address, then inode), with their accepted connections counted.
 pub fn picked(sel: &Select) -> std::io::Result<Picked> {
+    let by_process;
+    let chosen = match &sel.spaces {
+        Some(s) => Some(s.as_slice()),
+        None if sel.by_process() && !sel.peers => {
+            by_process = of_processes(sel);
+            Some(by_process.as_slice())
+        }
+        None => None,
+    };
     let Tables {
         socks,
         spaces,
         unreadable,
-    } = tables(sel.spaces.as_deref())?;
+    } = tables(chosen)?;
     let source = spaces
         .iter()
         .find(|s| s.ns.ours)

@@ -3,11 +3,13 @@
 //! for want of one. Short of descriptors, the relay says so once (naming its limit and how
 //! to raise it), keeps serving the connections it has, and waits without using the CPU
 //! until one of them ends (or a second passes, for descriptors freed elsewhere) while new
-//! clients wait in the kernel's accept queue; once it catches up, it says so.
+//! clients wait in the kernel's accept queue; once it catches up, it says so. With a
+//! listening socket per worker (`--threads`), descriptors are still the process's: one
+//! episode of shortage is told once, and its end once every worker has caught up.
 
 use std::io;
 use std::os::fd::AsFd;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -25,28 +27,51 @@ use crate::shutdown::Shutdown;
 /// free without one ending (another part of the process, a raised limit).
 const SHORT_RECHECK: Duration = Duration::from_secs(1);
 
+/// The process's shortage of descriptors, shared by the workers' acceptors.
+#[derive(Default)]
+pub struct Shortage {
+    /// Since when, if the process is short.
+    since: Option<Instant>,
+    /// Acceptors still short in this episode (a bit each).
+    short: u64,
+}
+
 pub struct Acceptor<'a> {
     listener: &'a Listener,
+    /// This acceptor's bit in [`Shortage::short`].
+    bit: u64,
+    shortage: Arc<Mutex<Shortage>>,
     client_unix: bool,
     target_unix: bool,
+    /// Whether connections are spliced and need descriptors set aside (not with --http).
+    spares: bool,
     log: &'a Log,
     /// Notified whenever a connection ends.
     pub ended: Arc<Notify>,
-    /// Since when the relay has been short of descriptors, if it is.
-    short: Option<Instant>,
     /// Accept has been failing (for another reason), warned once.
     failing: bool,
 }
 
 impl<'a> Acceptor<'a> {
-    pub fn new(listener: &'a Listener, target_unix: bool, log: &'a Log) -> Acceptor<'a> {
+    /// An acceptor on `listener` for worker `worker`, telling of a shortage in `shortage`
+    /// (one for every worker); `spares` sets descriptors aside for telling clients why.
+    pub fn new(
+        listener: &'a Listener,
+        target_unix: bool,
+        spares: bool,
+        log: &'a Log,
+        worker: usize,
+        shortage: Arc<Mutex<Shortage>>,
+    ) -> Acceptor<'a> {
         Acceptor {
             listener,
+            bit: 1 << (worker % 64),
+            shortage,
             client_unix: !matches!(listener, Listener::Tcp(_)),
             target_unix,
+            spares,
             log,
             ended: Arc::new(Notify::new()),
-            short: None,
             failing: false,
         }
     }
@@ -57,7 +82,11 @@ impl<'a> Acceptor<'a> {
         let mut pause = Duration::from_millis(10);
         loop {
             let fd = self.listener.as_fd();
-            let spare = match Spare::reserve(fd, self.client_unix, self.target_unix) {
+            let reserved = match self.spares {
+                true => Spare::reserve(fd, self.client_unix, self.target_unix),
+                false => Ok(Spare::none()),
+            };
+            let spare = match reserved {
                 Ok(spare) => spare,
                 Err(e) => {
                     // At the limit with nobody waiting is no shortage to tell of yet.
@@ -68,14 +97,19 @@ impl<'a> Acceptor<'a> {
                     continue;
                 }
             };
-            if let Some(since) = self.short
-                && !self.listener.has_pending()
-            {
-                // Every client that waited has been taken.
-                self.short = None;
-                let waited = since.elapsed();
-                self.log
-                    .recovered(Duration::from_millis(waited.as_millis() as u64));
+            if self.is_short() && !self.listener.has_pending() {
+                // Every client that waited here has been taken; the episode ends when the
+                // other workers' have been too.
+                let mut sh = self.lock();
+                sh.short &= !self.bit;
+                if sh.short == 0
+                    && let Some(since) = sh.since.take()
+                {
+                    drop(sh);
+                    let waited = since.elapsed();
+                    self.log
+                        .recovered(Duration::from_millis(waited.as_millis() as u64));
+                }
             }
             let accepted = tokio::select! {
                 r = self.listener.accept() => r,
@@ -113,14 +147,25 @@ impl<'a> Acceptor<'a> {
 
     /// Starts an episode of shortage (told once), or goes on with the current one.
     fn shortage(&mut self, e: &io::Error) {
-        if self.short.is_none() {
-            self.short = Some(Instant::now());
+        let mut sh = self.lock();
+        sh.short |= self.bit;
+        if sh.since.is_none() {
+            sh.since = Some(Instant::now());
+            drop(sh);
             let words = descriptor_shortage(e).unwrap_or_else(|| e.to_string());
             self.log.shortage(&format!(
                 "{words}: new clients wait in the accept queue until a connection ends; \
                  or relay fewer connections at once (--max-connections)"
             ));
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shortage> {
+        self.shortage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn is_short(&self) -> bool {
+        self.lock().short & self.bit != 0
     }
 
     /// Until a connection ends, [`SHORT_RECHECK`] passes (descriptors freed otherwise, or a

@@ -5,6 +5,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -15,6 +16,7 @@ use hyper::{Response, StatusCode};
 use serde_json::Value;
 
 use super::Log;
+use super::upstream::Lease;
 use crate::term::escape;
 
 /// Who is on a connection, as every log line of it names them.
@@ -64,10 +66,14 @@ pub struct Record {
     /// After a 101: bytes up and down through the tunnel.
     pub tunnel: Option<(u64, u64)>,
     pub reason: Option<String>,
+    /// The connection's count of requests being answered, this one among them until the
+    /// record goes.
+    pub in_flight: Arc<AtomicUsize>,
 }
 
 impl Drop for Record {
     fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         // Request lines are info: -q silences them, and then nothing is put together.
         if self.log.ctx.quiet {
             return;
@@ -131,14 +137,22 @@ pub struct Logged {
     body: Option<Incoming>,
     own: Option<Bytes>,
     record: Option<Record>,
+    /// The connection to TARGET the body comes on, given back once it has all been read.
+    lease: Option<Lease>,
 }
 
 impl Logged {
-    pub fn upstream(body: Incoming, record: Record) -> Logged {
+    pub fn upstream(body: Incoming, record: Record, mut lease: Lease) -> Logged {
+        // hyper does not read a body that is empty from the start (HEAD, 204, 304,
+        // Content-Length: 0): the exchange is already over.
+        if body.is_end_stream() {
+            lease.give_back();
+        }
         Logged {
             body: Some(body),
             own: None,
             record: Some(record),
+            lease: Some(lease),
         }
     }
 
@@ -147,6 +161,7 @@ impl Logged {
             body: None,
             own: Some(bytes),
             record,
+            lease: None,
         };
         if let (Some(r), Some(b)) = (l.record.as_mut(), l.own.as_ref()) {
             r.bytes = b.len() as u64;
@@ -157,6 +172,13 @@ impl Logged {
 
 impl Drop for Logged {
     fn drop(&mut self) {
+        // hyper stops reading a body once it says it has ended, without asking for the
+        // end: the exchange is over all the same.
+        if let (Some(lease), Some(body)) = (self.lease.as_mut(), self.body.as_ref())
+            && body.is_end_stream()
+        {
+            lease.give_back();
+        }
         if let Some(rec) = self.record.as_mut()
             && self.body.as_ref().is_some_and(|b| !b.is_end_stream())
             && rec.reason.is_none()
@@ -182,11 +204,16 @@ impl Body for Logged {
             }
             return Poll::Ready(own);
         };
-        let r = Pin::new(body).poll_frame(cx);
+        let r = Pin::new(&mut *body).poll_frame(cx);
         match &r {
             Poll::Ready(Some(Ok(f))) => {
                 if let (Some(d), Some(rec)) = (f.data_ref(), me.record.as_mut()) {
                     rec.bytes += d.len() as u64;
+                }
+                if body.is_end_stream()
+                    && let Some(lease) = me.lease.as_mut()
+                {
+                    lease.give_back();
                 }
             }
             Poll::Ready(Some(Err(e))) => {
@@ -194,7 +221,12 @@ impl Body for Logged {
                     rec.reason = Some(format!("answer cut: {e}"));
                 }
             }
-            Poll::Ready(None) => me.record = None,
+            Poll::Ready(None) => {
+                me.record = None;
+                if let Some(lease) = me.lease.as_mut() {
+                    lease.give_back();
+                }
+            }
             Poll::Pending => {}
         }
         r
@@ -233,4 +265,17 @@ pub fn own_answer(
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
     resp
+}
+
+/// An answer of udskit's own as raw HTTP/1.1 bytes, for a client refused before hyper
+/// parsed its head: the same JSON message, and the connection closed after it.
+pub fn raw_answer(status: StatusCode, message: &str) -> Vec<u8> {
+    let body = format!("{}\n", serde_json::json!({ "message": message }));
+    format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        status.as_str(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes()
 }

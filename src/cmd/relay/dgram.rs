@@ -8,14 +8,17 @@
 //! for or its datagrams dropped and counted (--on-full); the counts close the run.
 
 use std::collections::HashMap;
-use std::io::{self, IoSliceMut};
+use std::io::{self, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustix::io::Errno;
-use rustix::net::{RecvAncillaryBuffer, RecvFlags, ReturnFlags, SocketAddrUnix};
+use rustix::net::{
+    MMsgHdr, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendFlags,
+    SocketAddrUnix,
+};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -24,9 +27,12 @@ use tokio_util::sync::CancellationToken;
 use super::{Args, Log};
 use crate::duration;
 use crate::error::Fail;
+use crate::net::activate::{self, Source};
 use crate::net::addr::Addr;
+use crate::net::batch::RecvBatch;
 use crate::net::bind;
-use crate::net::dgram::{self as udgram, Dgram, RECV_BUFFER};
+use crate::net::dgram::{self as udgram, Dgram, RECV_BATCH, RECV_BUFFER, SEND_BATCH};
+use crate::net::kind::Kind;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -42,6 +48,11 @@ pub enum OnFull {
 /// A UDP payload is at most 65,527 bytes (IPv6; 65,507 on IPv4), so a 64 KiB buffer holds
 /// any; MSG_TRUNC would still report a bigger one.
 const UDP_BUFFER: usize = 64 * 1024;
+
+/// UDP datagrams one `recvmmsg` on LISTEN takes: a UDP socket queues up to its receive
+/// buffer (hundreds of small datagrams), and 64 slots of [`UDP_BUFFER`] are 4 MiB of
+/// address space, touched a page per small datagram.
+const UDP_BATCH: usize = 64;
 
 /// The --reply-timeout when none is given: long enough for a slow answer, short enough
 /// that a relay with many short-lived senders does not hoard descriptors.
@@ -71,11 +82,10 @@ impl Sender {
     }
 }
 
-/// One received datagram: its real size, and who sent it (None: no address to answer).
+/// One answer received from TARGET: its real size, and whether it was cut.
 struct Got {
     size: usize,
     truncated: bool,
-    from: Option<Sender>,
 }
 
 fn recv_udp(s: &UdpSocket, buf: &mut [u8]) -> io::Result<Got> {
@@ -88,10 +98,6 @@ fn recv_udp(s: &UdpSocket, buf: &mut [u8]) -> io::Result<Got> {
     Ok(Got {
         size: msg.bytes,
         truncated: msg.flags.contains(ReturnFlags::TRUNC),
-        from: msg
-            .address
-            .and_then(|a| SocketAddr::try_from(a).ok())
-            .map(Sender::Udp),
     })
 }
 
@@ -111,19 +117,82 @@ impl Sock {
                 Ok(Got {
                     size: r.size,
                     truncated: r.truncated,
-                    from: r.from.map(Sender::Unix),
                 })
             }
         }
     }
 
-    /// Sends on a connected socket: at once (a full receiver is WouldBlock), or waiting.
-    async fn send(&self, data: &[u8], wait: bool) -> io::Result<()> {
-        match (self, wait) {
-            (Sock::Udp(s), true) => s.send(data).await.map(|_| ()),
-            (Sock::Udp(s), false) => s.try_send(data).map(|_| ()),
-            (Sock::Unix(d), true) => d.send(data).await,
-            (Sock::Unix(d), false) => d.try_send(data),
+    /// Room for a batch of datagrams received on this socket (no control data: descriptors
+    /// sent to a relay are closed by the kernel, as they always were).
+    fn batch(&self) -> RecvBatch {
+        match self {
+            Sock::Udp(_) => RecvBatch::new(UDP_BATCH, UDP_BUFFER, false),
+            Sock::Unix(_) => RecvBatch::new(RECV_BATCH, RECV_BUFFER, false),
+        }
+    }
+
+    /// Waits for datagrams and receives as many as are queued (up to the batch's
+    /// capacity) with one `recvmmsg`.
+    async fn recv_batch(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        let max = batch.capacity();
+        match self {
+            Sock::Udp(s) => {
+                use std::os::fd::AsFd;
+                s.async_io(Interest::READABLE, || {
+                    batch.recv(s.as_fd(), max, 0).map_err(Into::into)
+                })
+                .await
+            }
+            Sock::Unix(d) => loop {
+                let mut guard = d.readable().await?;
+                let n = d.try_recv_batch(&mut guard, batch, max)?;
+                if n > 0 {
+                    return Ok(n);
+                }
+            },
+        }
+    }
+
+    /// Who sent datagram `i` of a batch received on this socket (None: no address).
+    fn sender(&self, batch: &RecvBatch, i: usize) -> Option<Sender> {
+        let a = batch.from(i)?;
+        match self {
+            Sock::Udp(_) => SocketAddr::try_from(a).ok().map(Sender::Udp),
+            Sock::Unix(_) => SocketAddrUnix::try_from(a)
+                .ok()
+                .filter(|a| !a.is_unnamed())
+                .map(Sender::Unix),
+        }
+    }
+
+    /// Sends the first of `msgs` (up to [`SEND_BATCH`]) with one `sendmmsg` on a connected
+    /// socket: how many went (at least one), or the error of the first. With `wait`, a full
+    /// receiver is waited for; without, it is WouldBlock.
+    async fn send_batch(&self, msgs: &[&[u8]], wait: bool) -> io::Result<usize> {
+        match self {
+            Sock::Unix(d) => d.send_batch(msgs, wait).await,
+            Sock::Udp(s) => {
+                use std::os::fd::AsFd;
+                let end = msgs.len().min(SEND_BATCH);
+                let iovs: Vec<[IoSlice<'_>; 1]> =
+                    msgs[..end].iter().map(|m| [IoSlice::new(m)]).collect();
+                let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
+                    .map(|_| SendAncillaryBuffer::default())
+                    .collect();
+                let mut hdrs: Vec<MMsgHdr<'_>> = iovs
+                    .iter()
+                    .zip(ctl.iter_mut())
+                    .map(|(iov, c)| MMsgHdr::new(iov, c))
+                    .collect();
+                let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
+                let mut op =
+                    || rustix::net::sendmmsg(s.as_fd(), &mut hdrs, flags).map_err(Into::into);
+                if wait {
+                    s.async_io(Interest::WRITABLE, op).await
+                } else {
+                    s.try_io(Interest::WRITABLE, &mut op)
+                }
+            }
         }
     }
 
@@ -213,7 +282,23 @@ async fn resolve_udp(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
         .ok_or_else(|| anyhow::anyhow!("resolving {host}: no address"))
 }
 
-async fn bind_listen(args: &Args, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
+async fn bind_listen(args: &Args, source: Source, ctx: &Ctx) -> anyhow::Result<(Sock, Addr)> {
+    if let Source::Inherited(i) = source {
+        if i.kind != Kind::Datagram {
+            return Err(Fail::usage(format!(
+                "{} is a listening stream socket; a datagram relay takes a unix datagram or \
+                 UDP socket",
+                i.from
+            ))
+            .into());
+        }
+        let local = i.local.clone();
+        let sock = match local {
+            Addr::Udp { .. } => Sock::Udp(UdpSocket::from_std(std::net::UdpSocket::from(i.fd))?),
+            _ => Sock::Unix(activate::dgram(Source::Inherited(i), &args.bind, ctx)?),
+        };
+        return Ok((sock, local));
+    }
     match args.listen.addr() {
         Addr::Udp { host, port } => {
             let what = format!("binding {}", shown(args.listen.addr()));
@@ -253,7 +338,7 @@ fn tcp_side(a: &Addr) -> anyhow::Error {
     .into()
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
     if let Some(flag) = stream_only(&args) {
         return Err(Fail::usage(format!(
             "{flag} is for stream relays; this one relays datagrams (a udp: side, or --dgram)"
@@ -268,7 +353,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ => None,
     };
     let stop = Shutdown::install()?;
-    let (listen, local) = bind_listen(&args, ctx).await?;
+    let (listen, local) = bind_listen(&args, source, ctx).await?;
     let plan = Arc::new(Plan {
         listen: Arc::new(listen),
         target: args.target.addr().clone(),
@@ -278,6 +363,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
+            workers: false,
         },
         counts: Counts::default(),
         table: Mutex::new(HashMap::new()),
@@ -285,12 +371,19 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         stop: stop.token.clone(),
     });
     plan.listening(&local);
-    let mut buf = vec![0u8; plan.listen.buffer()];
+    activate::ready(
+        &format!(
+            "listening on {local}, relaying datagrams to {}",
+            plan.target
+        ),
+        ctx,
+    );
+    let mut batch = plan.listen.batch();
     let mut anonymous: Option<Arc<Upstream>> = None;
     let mut next_id = 0u64;
     loop {
         let got = tokio::select! {
-            g = plan.listen.recv(&mut buf) => g,
+            g = plan.listen.recv_batch(&mut batch) => g,
             _ = stop.stopped() => break,
         };
         let got = match got {
@@ -303,58 +396,68 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let who = got
-            .from
-            .as_ref()
-            .map_or_else(|| "an unnamed sender".to_string(), Sender::show);
-        if got.truncated {
-            plan.counts.oversize.fetch_add(1, Relaxed);
-            plan.warn(
-                format!(
-                    "{who}: a datagram of {} bytes is larger than the {} bytes udskit receives \
-                     on {}; dropped, never truncated",
-                    got.size,
-                    buf.len(),
-                    shown(&local)
-                ),
-                "oversize",
-            );
-            continue;
-        }
-        let up = match &got.from {
-            Some(from) => plan.upstream_for(from, &who, &mut next_id, &stop).await,
-            None => match &anonymous {
-                Some(u) => Ok(u.clone()),
-                None => {
-                    next_id += 1;
-                    let u = plan.open(next_id, who.clone(), false).await;
-                    if let Ok(u) = &u {
-                        anonymous = Some(u.clone());
-                        plan.counts.senders.fetch_add(1, Relaxed);
-                        plan.opened(u, "one way: no address to answer");
-                    }
-                    u
-                }
-            },
-        };
-        let up = match up {
-            Ok(u) => u,
-            Err(e) => {
-                plan.counts.errors.fetch_add(1, Relaxed);
+        // The batch in runs of datagrams from one sender: each run goes out on that
+        // sender's socket in one sendmmsg, in the order it came.
+        let mut i = 0;
+        while i < got {
+            let from = plan.listen.sender(&batch, i);
+            let who = from
+                .as_ref()
+                .map_or_else(|| "an unnamed sender".to_string(), Sender::show);
+            if batch.truncated(i) {
+                plan.counts.oversize.fetch_add(1, Relaxed);
                 plan.warn(
-                    format!("{who}: {e}; datagram dropped"),
-                    "upstream_unreachable",
+                    format!(
+                        "{who}: a datagram of {} bytes is larger than the {} bytes udskit \
+                         receives on {}; dropped, never truncated",
+                        batch.size(i),
+                        batch.slot_size(),
+                        shown(&local)
+                    ),
+                    "oversize",
                 );
+                i += 1;
                 continue;
             }
-        };
-        let data = &buf[..got.size];
-        match plan.forward(&up, data).await {
-            Ok(()) => {}
-            Err(()) => {
+            let mut end = i + 1;
+            while end < got && !batch.truncated(end) && plan.listen.sender(&batch, end) == from {
+                end += 1;
+            }
+            let run: Vec<&[u8]> = (i..end).map(|k| batch.data(k)).collect();
+            i = end;
+            let up = match &from {
+                Some(from) => plan.upstream_for(from, &who, &mut next_id, &stop).await,
+                None => match &anonymous {
+                    Some(u) => Ok(u.clone()),
+                    None => {
+                        next_id += 1;
+                        let u = plan.open(next_id, who.clone(), false).await;
+                        if let Ok(u) = &u {
+                            anonymous = Some(u.clone());
+                            plan.counts.senders.fetch_add(1, Relaxed);
+                            plan.opened(u, "one way: no address to answer");
+                        }
+                        u
+                    }
+                },
+            };
+            let up = match up {
+                Ok(u) => u,
+                Err(e) => {
+                    plan.counts.errors.fetch_add(run.len() as u64, Relaxed);
+                    let what = if run.len() == 1 {
+                        "datagram dropped".to_string()
+                    } else {
+                        format!("{} datagrams dropped", run.len())
+                    };
+                    plan.warn(format!("{who}: {e}; {what}"), "upstream_unreachable");
+                    continue;
+                }
+            };
+            if plan.forward(&up, &run).await.is_err() {
                 // The socket is broken (TARGET gone or replaced): a new datagram from
                 // this sender opens a new one.
-                if let Some(from) = &got.from {
+                if let Some(from) = &from {
                     let mut t = plan.table.lock().unwrap_or_else(|p| p.into_inner());
                     if t.get(from).is_some_and(|e| e.up.id == up.id) {
                         t.remove(from);
@@ -480,9 +583,17 @@ impl Plan {
         .collect();
         self.log.line(
             format!(
-                "relay done: {} senders, {} datagrams up ({} bytes), {} down ({} bytes), \
+                "relay done: {} sender{}, {} datagrams up ({} bytes), {} down ({} bytes), \
                  {} dropped (receiver full), {} too large, {} errors",
-                v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+                v[0],
+                if v[0] == 1 { "" } else { "s" },
+                v[1],
+                v[2],
+                v[3],
+                v[4],
+                v[5],
+                v[6],
+                v[7]
             ),
             vec![
                 ("event", "summary".into()),
@@ -570,30 +681,38 @@ impl Plan {
         Ok(up)
     }
 
-    /// Sends one datagram on; Err when the socket should be given up.
-    async fn forward(&self, up: &Upstream, data: &[u8]) -> Result<(), ()> {
+    /// Sends a run of datagrams on, in order, as many per `sendmmsg` as TARGET takes; Err
+    /// when the socket should be given up (the datagrams not sent yet are dropped with it;
+    /// the next one from this sender opens a new socket).
+    async fn forward(&self, up: &Upstream, msgs: &[&[u8]]) -> Result<(), ()> {
         let wait = self.on_full == OnFull::Wait;
-        let sent = tokio::select! {
-            r = up.sock.send(data, wait) => r,
-            // A wait for room ends with the relay.
-            _ = self.stop.cancelled() => return Ok(()),
-        };
-        match sent {
-            Ok(()) => {
-                up.up.fetch_add(1, Relaxed);
-                up.up_bytes.fetch_add(data.len() as u64, Relaxed);
-                self.counts.up.fetch_add(1, Relaxed);
-                self.counts.up_bytes.fetch_add(data.len() as u64, Relaxed);
-                Ok(())
-            }
-            Err(e) => {
-                self.failed_send(&up.peer, &shown(&self.target), data.len(), &e);
-                match e.raw_os_error().map(Errno::from_raw_os_error) {
-                    Some(Errno::AGAIN | Errno::MSGSIZE | Errno::NOBUFS) => Ok(()),
-                    _ => Err(()),
+        let mut rest = msgs;
+        while !rest.is_empty() {
+            let sent = tokio::select! {
+                r = up.sock.send_batch(rest, wait) => r,
+                // A wait for room ends with the relay.
+                _ = self.stop.cancelled() => return Ok(()),
+            };
+            match sent {
+                Ok(n) => {
+                    let bytes: u64 = rest[..n].iter().map(|m| m.len() as u64).sum();
+                    up.up.fetch_add(n as u64, Relaxed);
+                    up.up_bytes.fetch_add(bytes, Relaxed);
+                    self.counts.up.fetch_add(n as u64, Relaxed);
+                    self.counts.up_bytes.fetch_add(bytes, Relaxed);
+                    rest = &rest[n..];
+                }
+                Err(e) => {
+                    // The first of `rest` was refused: counted, and the next ones tried.
+                    self.failed_send(&up.peer, &shown(&self.target), rest[0].len(), &e);
+                    match e.raw_os_error().map(Errno::from_raw_os_error) {
+                        Some(Errno::AGAIN | Errno::MSGSIZE | Errno::NOBUFS) => rest = &rest[1..],
+                        _ => return Err(()),
+                    }
                 }
             }
         }
+        Ok(())
     }
 
     /// Counts and logs a datagram that could not be sent to `to`.

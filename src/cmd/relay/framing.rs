@@ -3,25 +3,104 @@
 //! Transfer-Encoding (the classic smuggling attempt). hyper follows RFC 9112 and drops the
 //! Content-Length, which is safe for hyper but leaves the guard unable to refuse the
 //! request; dockerd accepts such a request, so the guard refuses it with a 400 instead.
-//! Also the client's bytes each way, for the connection's log line and --idle-timeout.
+//! Also the client's bytes each way, for the connection's log line and --idle-timeout, and
+//! the two refusals that must come before hyper parses a head: a head past `HEAD_LIMIT`
+//! (hyper's own 431 has no body; this one carries the Docker-style JSON message) and a
+//! head that takes longer than --header-timeout to arrive (a slowloris client sending it
+//! byte by byte), answered 408. Either way the answer is written, the write side shut,
+//! what the client still sends read and dropped for a moment (as `close_gently` does),
+//! and hyper then reads the end of the connection: it never sees the head.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use hyper::StatusCode;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
+use super::answer::raw_answer;
 use super::copy::{Direction, Meter};
+use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
 
 /// The longest request head the guard accepts (hyper's read buffer, hence also its 431
 /// "Request Header Fields Too Large"): Docker's largest header, X-Registry-Config, carries
 /// a few credentials in base64 and stays far below; a larger cap costs memory per client.
 pub const HEAD_LIMIT: usize = 64 * 1024;
 
+/// The most header fields in a head: hyper's own limit (it answers more with a 431).
+const MAX_FIELDS: usize = 100;
+
 /// The longest chunk-size or trailer line tracked (hyper refuses far shorter ones).
 const LINE_LIMIT: usize = 4096;
+
+/// How the guard ended a client's connection itself, before hyper read a head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A head larger than `HEAD_LIMIT`: 431.
+    TooLarge,
+    /// A head of more than `MAX_FIELDS` fields: 431.
+    TooManyFields,
+    /// A head begun but not complete within --header-timeout: 408.
+    SlowHead(Duration),
+    /// No request at all within --header-timeout of connecting: closed without an answer.
+    NoRequest(Duration),
+}
+
+impl Refusal {
+    /// The answer the client gets, if any.
+    fn answer(self) -> Option<Vec<u8>> {
+        let (status, why) = match self {
+            Refusal::TooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!(
+                    "its head is larger than the {} KiB the guard reads",
+                    HEAD_LIMIT / 1024
+                ),
+            ),
+            Refusal::TooManyFields => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                format!("its head has more than {MAX_FIELDS} header fields"),
+            ),
+            Refusal::SlowHead(d) => (
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "its head did not arrive within {} (--header-timeout)",
+                    crate::duration::show(d)
+                ),
+            ),
+            Refusal::NoRequest(_) => return None,
+        };
+        Some(raw_answer(
+            status,
+            &format!("udskit: request refused: {why}"),
+        ))
+    }
+
+    /// The words of the connection's log line.
+    pub fn words(self) -> String {
+        match self {
+            Refusal::TooLarge => format!(
+                "the client sent a request head larger than {} KiB (answered 431)",
+                HEAD_LIMIT / 1024
+            ),
+            Refusal::TooManyFields => format!(
+                "the client sent a request head of more than {MAX_FIELDS} header fields (answered 431)"
+            ),
+            Refusal::SlowHead(d) => format!(
+                "the client took longer than {} to send a request head (--header-timeout; answered 408)",
+                crate::duration::show(d)
+            ),
+            Refusal::NoRequest(d) => format!(
+                "the client sent no request within {} of connecting (--header-timeout)",
+                crate::duration::show(d)
+            ),
+        }
+    }
+}
 
 /// What the framing found, shared with the request handler.
 #[derive(Debug, Default)]
@@ -30,6 +109,11 @@ pub struct Flags {
     pub conflict: AtomicBool,
     /// The connection became a tunnel (101): its bytes are no longer HTTP.
     pub off: AtomicBool,
+    /// Requests being answered (counted by the handler): no head is being waited for, so
+    /// --header-timeout does not run, and the guard writes no answer of its own.
+    pub in_flight: Arc<AtomicUsize>,
+    /// Set when the guard ended the connection itself.
+    pub refused: OnceLock<Refusal>,
 }
 
 #[derive(Debug)]
@@ -56,6 +140,10 @@ struct Framing {
     state: State,
     buf: Vec<u8>,
     flags: Arc<Flags>,
+    /// A whole head has been read on this connection.
+    seen_head: bool,
+    /// What a head just read is refused for, before hyper sees it.
+    refusal: Option<Refusal>,
 }
 
 impl Framing {
@@ -123,14 +211,22 @@ impl Framing {
 
     /// Whether a request head is complete in `buf`: if so, the bytes that followed it.
     fn head(&mut self) -> Option<Vec<u8>> {
-        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut req = httparse::Request::new(&mut headers);
         let n = match req.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
-                if self.buf.len() > HEAD_LIMIT {
+                // hyper answers 431 once its buffer holds this much of a head: the guard
+                // sees the bytes first, in the read that brings them.
+                if self.buf.len() >= HEAD_LIMIT {
+                    self.refusal = Some(Refusal::TooLarge);
                     self.stop();
                 }
+                return None;
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                self.refusal = Some(Refusal::TooManyFields);
+                self.stop();
                 return None;
             }
             // hyper refuses it too (400): nothing follows that it would read.
@@ -139,6 +235,7 @@ impl Framing {
                 return None;
             }
         };
+        self.seen_head = true;
         let has = |name: &str| {
             req.headers
                 .iter()
@@ -204,6 +301,38 @@ impl Framing {
         self.state = State::Off;
         self.buf = Vec::new();
     }
+
+    /// Whether a head is awaited: the first one (from the start of the connection), or
+    /// one whose first bytes have come.
+    fn awaiting_head(&self) -> bool {
+        matches!(self.state, State::Head) && (!self.seen_head || !self.buf.is_empty())
+    }
+
+    fn new(flags: Arc<Flags>) -> Framing {
+        Framing {
+            state: State::Head,
+            buf: Vec::new(),
+            flags,
+            seen_head: false,
+            refusal: None,
+        }
+    }
+}
+
+/// The end of a connection the guard refused itself.
+enum Ending {
+    /// Writing the answer (`sent` bytes of it so far).
+    Answering {
+        bytes: Vec<u8>,
+        sent: usize,
+    },
+    ShuttingDown,
+    /// Reading what the client still sends, bounded by the timer and `DRAIN_BYTES`.
+    Draining {
+        taken: usize,
+    },
+    /// hyper reads the end of the connection.
+    Done,
 }
 
 /// A client's stream, its bytes metered and framed on the way in.
@@ -211,39 +340,159 @@ pub struct Watched<S> {
     inner: S,
     framing: Framing,
     meter: Arc<Meter>,
+    /// --header-timeout (None: off).
+    head_timeout: Option<Duration>,
+    /// Running while a head is awaited (or, once refused, while draining).
+    timer: Option<Pin<Box<Sleep>>>,
+    ending: Option<Ending>,
 }
 
 impl<S> Watched<S> {
-    pub fn new(inner: S, meter: Arc<Meter>, flags: Arc<Flags>) -> Watched<S> {
+    pub fn new(
+        inner: S,
+        meter: Arc<Meter>,
+        flags: Arc<Flags>,
+        head_timeout: Option<Duration>,
+    ) -> Watched<S> {
         Watched {
             inner,
-            framing: Framing {
-                state: State::Head,
-                buf: Vec::new(),
-                flags,
-            },
+            framing: Framing::new(flags),
             meter,
+            head_timeout,
+            timer: None,
+            ending: None,
+        }
+    }
+
+    /// Starts the head timer when a head is awaited, stops it otherwise.
+    fn time_head(&mut self) {
+        let awaited = self.framing.awaiting_head()
+            && self.framing.flags.in_flight.load(Ordering::Relaxed) == 0;
+        match (awaited, self.head_timeout) {
+            (true, Some(limit)) => {
+                if self.timer.is_none() {
+                    self.timer = Some(Box::pin(tokio::time::sleep(limit)));
+                }
+            }
+            _ => self.timer = None,
         }
     }
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
+    fn refuse(&mut self, why: Refusal, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.framing.stop();
+        let _ = self.framing.flags.refused.set(why);
+        // An answer of hyper's in flight is not interrupted by one of ours.
+        let quiet = self.framing.flags.in_flight.load(Ordering::Relaxed) > 0;
+        self.ending = Some(match why.answer() {
+            Some(bytes) if !quiet => Ending::Answering { bytes, sent: 0 },
+            _ => Ending::ShuttingDown,
+        });
+        self.poll_end(cx)
+    }
+
+    /// Moves a refused connection on to its end; Ready once hyper may read EOF.
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let Some(ending) = self.ending.as_mut() else {
+                return Poll::Ready(Ok(()));
+            };
+            match ending {
+                Ending::Answering { bytes, sent } => {
+                    match Pin::new(&mut self.inner).poll_write(cx, &bytes[*sent..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => {
+                            self.meter.add(Direction::Down, n);
+                            *sent += n;
+                            if *sent == bytes.len() {
+                                self.ending = Some(Ending::ShuttingDown);
+                            }
+                        }
+                        Poll::Ready(_) => self.ending = Some(Ending::Done),
+                        Poll::Pending => return Poll::Pending,
+                    }
+                }
+                Ending::ShuttingDown => {
+                    if Pin::new(&mut self.inner).poll_shutdown(cx).is_pending() {
+                        return Poll::Pending;
+                    }
+                    self.timer = Some(Box::pin(tokio::time::sleep(DRAIN_TIME)));
+                    self.ending = Some(Ending::Draining { taken: 0 });
+                }
+                Ending::Draining { taken } => {
+                    let mut scratch = [0u8; 16 * 1024];
+                    let mut rb = ReadBuf::new(&mut scratch);
+                    match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+                        Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                            *taken += rb.filled().len();
+                            if *taken >= DRAIN_BYTES {
+                                self.ending = Some(Ending::Done);
+                            }
+                        }
+                        Poll::Ready(_) => self.ending = Some(Ending::Done),
+                        Poll::Pending => {
+                            let spent = self
+                                .timer
+                                .as_mut()
+                                .is_none_or(|t| t.as_mut().poll(cx).is_ready());
+                            if !spent {
+                                return Poll::Pending;
+                            }
+                            self.ending = Some(Ending::Done);
+                        }
+                    }
+                }
+                Ending::Done => {
+                    self.timer = None;
+                    return Poll::Ready(Ok(()));
+                }
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<S> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let me = self.get_mut();
+        if me.ending.is_some() {
+            return me.poll_end(cx);
+        }
         let before = buf.filled().len();
         let r = Pin::new(&mut me.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = r {
-            let new = &buf.filled()[before..];
-            if !new.is_empty() {
-                me.meter.add(Direction::Up, new.len());
-                me.framing.feed(new);
+        match r {
+            Poll::Ready(Ok(())) => {
+                let new = &buf.filled()[before..];
+                if !new.is_empty() {
+                    me.meter.add(Direction::Up, new.len());
+                    me.framing.feed(new);
+                    if let Some(why) = me.framing.refusal.take() {
+                        // hyper never sees these bytes.
+                        buf.set_filled(before);
+                        return me.refuse(why, cx);
+                    }
+                }
+                me.time_head();
+                Poll::Ready(Ok(()))
             }
+            Poll::Pending => {
+                me.time_head();
+                if let (Some(t), Some(limit)) = (me.timer.as_mut(), me.head_timeout)
+                    && t.as_mut().poll(cx).is_ready()
+                {
+                    let why = match me.framing.buf.is_empty() {
+                        true => Refusal::NoRequest(limit),
+                        false => Refusal::SlowHead(limit),
+                    };
+                    return me.refuse(why, cx);
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         }
-        r
     }
 }
 
@@ -293,14 +542,7 @@ mod tests {
 
     fn framing() -> (Framing, Arc<Flags>) {
         let flags = Arc::new(Flags::default());
-        (
-            Framing {
-                state: State::Head,
-                buf: Vec::new(),
-                flags: flags.clone(),
-            },
-            flags,
-        )
+        (Framing::new(flags.clone()), flags)
     }
 
     fn conflict_after(pieces: &[&[u8]]) -> bool {

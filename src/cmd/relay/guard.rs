@@ -24,11 +24,9 @@ use super::body::{Allowances, BODY_LIMIT, Checked};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
+use super::upstream::{self, Lease, Pool};
 use super::{Args, End, RelayPlan};
-use crate::net::connect;
-use crate::net::kind::Kind;
 use crate::net::stream::Stream;
-use crate::term::escape;
 
 /// What `--http` and its rules make of the relay.
 #[derive(Debug)]
@@ -40,6 +38,12 @@ pub struct Guard {
     pub allow: Allowances,
     /// --allow-uid/--allow-gid: the only clients let in.
     pub admit: Option<Scope>,
+    /// --header-timeout: how long a client may take to send a request head.
+    pub header_timeout: Option<Duration>,
+    /// The idle connections to TARGET, shared by every client.
+    pool: Arc<Pool>,
+    /// hyper's server settings, made once for every client connection.
+    server: hyper::server::conn::http1::Builder,
 }
 
 pub fn parse_uid(s: &str) -> Result<u32, String> {
@@ -75,9 +79,14 @@ impl Guard {
             uids: args.allow_uid.clone(),
             gids: args.allow_gid.clone(),
         });
+        let mut server = hyper::server::conn::http1::Builder::new();
+        server.max_buf_size(HEAD_LIMIT);
         Ok(Some(Guard {
             rules,
             admit,
+            pool: Arc::default(),
+            server,
+            header_timeout: Some(args.header_timeout).filter(|d| !d.is_zero()),
             dry_run: args.dry_run,
             allow: Allowances {
                 privileged: args.allow_privileged,
@@ -90,14 +99,10 @@ impl Guard {
     }
 }
 
-type ReqBody = Either<Incoming, http_body_util::Full<Bytes>>;
-type Upstream = hyper::client::conn::http1::SendRequest<ReqBody>;
-
 /// One client connection.
 struct Conn {
     who: Arc<Who>,
     plan: Arc<RelayPlan>,
-    upstream: tokio::sync::Mutex<Option<Upstream>>,
     flags: Arc<Flags>,
     /// Set by the request answered 101: both sides' upgrades and its log record.
     tunnel: std::sync::Mutex<Option<Tunnel>>,
@@ -107,6 +112,8 @@ struct Tunnel {
     client: OnUpgrade,
     upstream: OnUpgrade,
     record: Record,
+    /// The connection to TARGET the tunnel runs on, never given back to the pool.
+    _lease: Lease,
 }
 
 impl Conn {
@@ -123,6 +130,10 @@ impl Conn {
             bytes: 0,
             tunnel: None,
             reason: None,
+            in_flight: {
+                self.flags.in_flight.fetch_add(1, Ordering::Relaxed);
+                self.flags.in_flight.clone()
+            },
         }
     }
 
@@ -243,7 +254,7 @@ impl Conn {
                 Request::from_parts(parts, Either::Right(http_body_util::Full::new(bytes)))
             }
         };
-        match self.forward(req).await {
+        match upstream::forward(&self.plan, &guard.pool, req).await {
             Err(why) => {
                 rec.status = 502;
                 rec.reason = Some(why.clone());
@@ -254,7 +265,7 @@ impl Conn {
                     false,
                 ))
             }
-            Ok(mut resp) => {
+            Ok((mut resp, lease)) => {
                 rec.status = resp.status().as_u16();
                 if resp.status() == StatusCode::SWITCHING_PROTOCOLS
                     && let Some(client) = client_up
@@ -267,83 +278,31 @@ impl Conn {
                             client,
                             upstream,
                             record: rec,
+                            _lease: lease,
                         });
                     }
                     return Ok(resp.map(|_| Logged::own(Bytes::new(), None)));
                 }
-                Ok(resp.map(|b| Logged::upstream(b, rec)))
+                Ok(resp.map(|b| Logged::upstream(b, rec, lease)))
             }
         }
-    }
-
-    /// Sends a request on this connection's connection to TARGET (made now if there is
-    /// none yet, or the last one was closed).
-    async fn forward(&self, req: Request<ReqBody>) -> Result<Response<Incoming>, String> {
-        let mut slot = self.upstream.lock().await;
-        let usable = match slot.as_mut() {
-            Some(s) if !s.is_closed() => s.ready().await.is_ok(),
-            _ => false,
-        };
-        if !usable {
-            *slot = Some(self.connect().await?);
-        }
-        let sender = slot.as_mut().expect("connected just now");
-        let target = &self.plan.target;
-        sender
-            .ready()
-            .await
-            .map_err(|e| format!("{}: {e}", escape(&target.to_string())))?;
-        sender
-            .send_request(req)
-            .await
-            .map_err(|e| format!("forwarding to {}: {e}", escape(&target.to_string())))
-    }
-
-    async fn connect(&self) -> Result<Upstream, String> {
-        let plan = &self.plan;
-        let target = &plan.target;
-        let attempt = || connect::connect_once(target, Kind::Stream);
-        let connecting = tokio::time::timeout(
-            plan.connect_timeout,
-            connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
-        );
-        let stream = match connecting.await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                let fail = crate::net::explain::connect_error(target, Kind::Stream, &e, None);
-                plan.log.ctx.warn(&fail.message);
-                return Err(fail.message);
-            }
-            Err(_) => {
-                let msg = format!(
-                    "connecting to {}: timed out after {} (--connect-timeout)",
-                    escape(&target.to_string()),
-                    crate::duration::show(plan.connect_timeout)
-                );
-                plan.log.ctx.warn(&msg);
-                return Err(msg);
-            }
-        };
-        let (sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("talking to {}: {e}", escape(&target.to_string())))?;
-        tokio::spawn(async move {
-            let _ = conn.with_upgrades().await;
-        });
-        Ok(sender)
     }
 }
 
 /// Serves one client connection until it ends; a 101 answer makes it the two-way copy.
 pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End {
     let flags = Arc::new(Flags::default());
-    let io = TokioIo::new(Watched::new(client, meter.clone(), flags.clone()));
+    let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
+    let io = TokioIo::new(Watched::new(
+        client,
+        meter.clone(),
+        flags.clone(),
+        guard.header_timeout,
+    ));
     let idle = plan.idle_timeout;
     let conn = Arc::new(Conn {
         who,
         plan,
-        upstream: tokio::sync::Mutex::new(None),
         flags,
         tunnel: std::sync::Mutex::new(None),
     });
@@ -355,13 +314,10 @@ pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: A
     // a client gone from a quiet stream (/events) does not hold it open until the next
     // event; a client that shuts down its sending side right after a request gets no answer.
     let draining = conn.plan.draining.clone();
+    let guard = conn.plan.guard.as_ref().expect("serving HTTP with a guard");
+    let connection = guard.server.serve_connection(io, svc).with_upgrades();
     let served = async move {
-        let mut served = std::pin::pin!(
-            hyper::server::conn::http1::Builder::new()
-                .max_buf_size(HEAD_LIMIT)
-                .serve_connection(io, svc)
-                .with_upgrades()
-        );
+        let mut served = std::pin::pin!(connection);
         tokio::select! {
             r = served.as_mut() => r,
             _ = draining.cancelled() => {
@@ -375,6 +331,10 @@ pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: A
     let served = until_idle(served, &meter, idle).await;
     let end = match served {
         None => return End::Idle(idle.unwrap_or_default()),
+        Some(_) if conn.flags.refused.get().is_some() => {
+            let why = conn.flags.refused.get().copied();
+            return End::Error(why.map(|w| w.words()).unwrap_or_default());
+        }
         Some(Ok(())) => End::Closed,
         Some(Err(e)) if e.is_parse() || e.is_parse_too_large() => {
             End::Error(format!("the client sent malformed HTTP: {e}"))
@@ -389,6 +349,7 @@ pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: A
         client,
         upstream,
         mut record,
+        _lease,
     }) = tunnel
     else {
         return end;

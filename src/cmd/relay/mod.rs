@@ -1,5 +1,6 @@
 //! `udskit relay LISTEN TARGET`: a concurrent proxy between any two stream addresses (TCP
-//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, one thread. Each client gets
+//! to UDS, UDS to TCP, UDS to UDS, TCP to TCP) in one process, on `--threads` workers
+//! (`workers.rs`), each a thread with its own current-thread runtime. Each client gets
 //! its own connection to TARGET; bytes move with splice(2) (or through a buffer when
 //! `--dump` shows them), half-close is passed on, and every connection is logged with its
 //! peer, bytes each way, duration and how it ended.
@@ -20,23 +21,26 @@ mod rules;
 mod rulesfile;
 mod side;
 mod tls;
+mod upstream;
+mod workers;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::duration;
 use crate::error::Fail;
 use crate::io::pcap::Pcap;
+use crate::net::activate::{self, InheritOpts, Need, Source};
 use crate::net::addr::Addr;
 use crate::net::bind::{self, BindOpts};
 use crate::net::connect;
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
+use crate::net::listener::Listener;
 use crate::net::stream::Stream;
 use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
@@ -54,7 +58,7 @@ use side::Spare;
 /// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
-/// run at once in one process, on one thread. Bytes move with splice(2) and never enter
+/// run at once in one process, on a worker thread per CPU (--threads). Bytes move with splice(2) and never enter
 /// user space (--dump, which shows every chunk, and --pcap, which captures every
 /// connection for Wireshark, read them through a buffer).
 ///
@@ -73,6 +77,10 @@ use side::Spare;
 ///
 /// A LISTEN of tcp:PORT binds 127.0.0.1 only; write tcp:0.0.0.0:PORT to serve all
 /// interfaces.
+///
+/// LISTEN can be a socket systemd passes (LISTEN_FDS) or --listen-fd N hands over; left
+/// out, it is that socket as bound (a datagram one makes a datagram relay), and its file
+/// is never removed. READY=1 goes to NOTIFY_SOCKET once listening.
 ///
 /// With a udp: side, or --dgram, the relay moves datagrams: unix sides are datagram
 /// sockets, each datagram goes on whole as one, and every sender gets its own socket
@@ -93,11 +101,15 @@ use side::Spare;
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 ///   udskit relay udp:8125 /var/run/datadog/dsd.socket
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, allow_missing_positional = true)]
 pub struct Args {
     /// Where clients connect: tcp:[HOST:]PORT, tls:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT
-    /// for datagrams
-    #[arg(value_name = "LISTEN")]
+    /// for datagrams (left out, the socket systemd or --listen-fd hands over)
+    #[arg(value_name = "LISTEN", id = "listen")]
+    pub listen_given: Option<Endpoint>,
+    /// LISTEN as served, set first thing in `run`: as written, or the inherited socket's
+    /// own address (TLS over it when LISTEN says tls:).
+    #[arg(skip = Endpoint::Plain(Addr::Path(PathBuf::new())))]
     pub listen: Endpoint,
     /// Where each client is relayed to: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or
     /// tls:HOST:PORT; udp:HOST:PORT for datagrams
@@ -113,6 +125,22 @@ pub struct Args {
     /// Relay at most N connections at a time; more wait in the accept queue (never reset)
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: Option<u32>,
+    /// Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a
+    /// socket per worker (SO_REUSEPORT), a unix one's clients are handed to the least busy
+    /// [default: the CPUs udskit may run on, at most 16; 1 for datagrams]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// With --threads on a unix LISTEN, how the workers share it: one accepts and hands
+    /// each client to the least busy, or each accepts from the one socket, all woken by
+    /// every client (for measurements: bench/relay --only scale)
+    #[arg(
+        long,
+        value_enum,
+        value_name = "HOW",
+        default_value = "handoff",
+        hide = true
+    )]
+    pub unix_accept: workers::UnixAccept,
     /// On SIGINT/SIGTERM, give open connections DURATION to finish before closing them
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s")]
     pub grace: Duration,
@@ -153,6 +181,11 @@ pub struct Args {
     /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
     #[arg(long, conflicts_with_all = ["dump", "busy_poll", "pcap"])]
     pub http: bool,
+    /// With --http, close a client that takes longer than DURATION to send a request head
+    /// (from connecting, or from the first byte of a later head), answering 408 if it had
+    /// begun one; 0 turns it off
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "30s", requires = "http")]
+    pub header_timeout: Duration,
     /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
     /// path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable,
     /// and the first --allow or --deny that matches decides
@@ -227,6 +260,8 @@ pub struct Args {
     pub tls_client: crate::net::tls::ClientOpts,
     #[command(flatten)]
     pub bind: BindOpts,
+    #[command(flatten)]
+    pub inherit: InheritOpts,
 }
 
 /// What every connection task needs, shared.
@@ -239,7 +274,8 @@ struct RelayPlan {
     /// --pcap: the capture every connection is written to.
     pcap: Option<Pcap>,
     listen: Addr,
-    busy: Option<BusyPoll>,
+    /// --busy-poll: one per worker (each polls its own connections); empty without it.
+    busy: Vec<BusyPoll>,
     log: Log,
     totals: Totals,
     /// --http: the rules requests are judged by.
@@ -325,6 +361,8 @@ struct Totals {
 struct Log {
     ctx: Ctx,
     json: bool,
+    /// More than one worker: each connection's lines name the worker serving it.
+    workers: bool,
 }
 
 impl Log {
@@ -393,21 +431,38 @@ impl Log {
         );
     }
 
-    fn opened(&self, id: u64, peer: &str) {
+    fn opened(&self, id: u64, worker: usize, peer: &str) {
         if self.ctx.verbose > 0 {
-            self.line(
-                format!("#{id} {peer}: connected"),
-                vec![
-                    ("event", "open".into()),
-                    ("id", id.into()),
-                    ("peer", peer.into()),
-                ],
-                false,
-            );
+            let mut fields = vec![
+                ("event", "open".into()),
+                ("id", id.into()),
+                ("peer", peer.into()),
+            ];
+            let on = match self.workers {
+                true => {
+                    fields.push(("worker", worker.into()));
+                    format!(" (worker {worker})")
+                }
+                false => String::new(),
+            };
+            self.line(format!("#{id} {peer}: connected{on}"), fields, false);
         }
     }
 
-    fn closed(&self, id: u64, peer: &str, cred: &[(&str, Value)], meter: &Meter, end: &End) {
+    fn closed(
+        &self,
+        id: u64,
+        worker: usize,
+        peer: &str,
+        cred: &[(&str, Value)],
+        meter: &Meter,
+        end: &End,
+    ) {
+        let warn = matches!(end, End::Upstream(_));
+        if self.ctx.quiet && !warn {
+            // Nothing would be shown: nothing is put together.
+            return;
+        }
         let (up, down) = meter.bytes();
         let secs = meter.started().elapsed().as_secs_f64();
         let reason = end.reason();
@@ -432,7 +487,10 @@ impl Log {
             ("end", end.word().into()),
             ("reason", reason.into()),
         ]);
-        self.line(text, fields, matches!(end, End::Upstream(_)));
+        if self.workers {
+            fields.push(("worker", worker.into()));
+        }
+        self.line(text, fields, warn);
     }
 
     fn summary(&self, t: &Totals) {
@@ -532,7 +590,45 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
     Ok(tls::TlsPlan::new(down, up))
 }
 
-pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+/// Where LISTEN's socket comes from (bound, or inherited: README, "Socket activation"),
+/// with `args.listen` set to the address served; an inherited datagram socket makes a
+/// datagram relay.
+fn listen_source(args: &mut Args) -> anyhow::Result<Source> {
+    let given = args.listen_given.as_ref();
+    if given.is_none() && !activate::offered(&args.inherit) {
+        return Err(Fail::usage(format!(
+            "relay takes LISTEN TARGET; only one address was given ({}, read as TARGET)",
+            escape(&args.target.to_string())
+        ))
+        .hint("LISTEN may be left out only for a socket systemd or --listen-fd hands over")
+        .into());
+    }
+    let source = activate::source(
+        given.map(Endpoint::addr),
+        &args.inherit,
+        &args.bind,
+        Need::Relay,
+    )?;
+    args.listen = match given {
+        Some(Endpoint::Tls(_)) => Endpoint::Tls(source.addr().clone()),
+        _ => Endpoint::Plain(source.addr().clone()),
+    };
+    match source.inherited_kind() {
+        Some(Kind::Datagram) => args.dgram = true,
+        Some(_) if args.dgram => {
+            return Err(Fail::usage(format!(
+                "--dgram: the inherited socket at {} is a listening stream socket",
+                escape(&args.listen.to_string())
+            ))
+            .into());
+        }
+        _ => {}
+    }
+    Ok(source)
+}
+
+pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
+    let source = listen_source(&mut args)?;
     if args.pass_fds {
         for a in [args.listen.addr(), args.target.addr()] {
             if !a.is_unix() {
@@ -549,8 +645,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
     }
     itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
-    if args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp() {
-        return dgram::run(args, ctx).await;
+    let datagrams = args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp();
+    let threads = workers::count(&args, datagrams)?;
+    if datagrams {
+        return dgram::run(args, source, ctx).await;
     }
     for (given, flag) in [
         (args.reply_timeout.is_some(), "--reply-timeout"),
@@ -565,6 +663,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     let stop = Shutdown::install()?;
     raise_fd_limit();
+    let rts = workers::runtimes(threads)?;
     let dump = args
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
@@ -575,7 +674,25 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .map(|p| crate::io::capture::open(p, ctx))
         .transpose()?;
     let guard = guard::Guard::of(&args)?;
-    let server = bind::listen(args.listen.addr(), Kind::Stream, &args.bind, ctx).await?;
+    // A TCP LISTEN we bind: a socket per worker (SO_REUSEPORT). A unix one, or any socket
+    // handed over by systemd or --listen-fd: one socket, accepted by worker 0.
+    let (listeners, local, file) = match &source {
+        activate::Source::Bind(a @ Addr::Tcp { .. }) if threads > 1 => {
+            let (group, local) = bind::bind_tcp_group(a, threads).await?;
+            let group = group.into_iter().map(Listener::Tcp).collect::<Vec<_>>();
+            (group, local, None)
+        }
+        _ => {
+            let server = activate::listen(source, Kind::Stream, &args.bind, ctx).await?;
+            let mut all = vec![server.listener];
+            if threads > 1 && args.unix_accept == workers::UnixAccept::Shared {
+                for _ in 1..threads {
+                    all.push(workers::same_socket(&all[0])?);
+                }
+            }
+            (all, server.local, server._guard)
+        }
+    };
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
@@ -585,15 +702,16 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         dump,
         pcap,
         listen: args.listen.addr().clone(),
-        // Adaptive by default; --busy-poll 0 never polls.
+        // Adaptive by default (a poller per worker); --busy-poll 0 never polls.
         busy: match args.busy_poll {
-            None => Some(BusyPoll::adaptive()),
-            Some(d) if d.is_zero() => None,
-            Some(d) => Some(BusyPoll::new(d)),
+            None => (0..threads).map(|_| BusyPoll::adaptive()).collect(),
+            Some(d) if d.is_zero() => Vec::new(),
+            Some(d) => (0..threads).map(|_| BusyPoll::new(d)).collect(),
         },
         log: Log {
             ctx: ctx.clone(),
             json: args.json,
+            workers: threads > 1,
         },
         totals: Totals::default(),
         guard,
@@ -602,67 +720,33 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         tls,
         proxy_send: args.proxy_protocol,
         proxy_accept: args.accept_proxy_protocol,
-        listen_unix: match &server.local {
+        listen_unix: match &local {
             Addr::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
             Addr::Abstract(n) => [&[0u8][..], n].concat(),
             Addr::Tcp { .. } | Addr::Udp { .. } => Vec::new(),
         },
     });
     let local = match &args.listen {
-        Endpoint::Tls(_) => Endpoint::Tls(server.local.clone()),
-        Endpoint::Plain(_) => Endpoint::Plain(server.local.clone()),
+        Endpoint::Tls(_) => Endpoint::Tls(local),
+        Endpoint::Plain(_) => Endpoint::Plain(local),
     };
     plan.log
         .listening(&local, &args.target, plan.guard.as_ref());
-    if plan.busy.is_some() {
-        let plan = plan.clone();
-        tokio::spawn(async move {
-            if let Some(busy) = &plan.busy {
-                busy.run().await;
-            }
-        });
-    }
-
-    // Closes the connections still open when the grace period ends.
-    let force = CancellationToken::new();
-    let slots = Arc::new(Semaphore::new(
-        args.max_connections
-            .map_or(Semaphore::MAX_PERMITS, |n| n as usize),
-    ));
-    let mut acceptor =
-        accept::Acceptor::new(&server.listener, args.target.addr().is_unix(), &plan.log);
-    let mut next_id = 0u64;
-    loop {
-        // With --max-connections, a slot is taken before accepting: extra clients wait in
-        // the kernel's accept queue instead of being reset.
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p?,
-            _ = stop.stopped() => break,
-        };
-        let Some((client, peer, spare)) = acceptor.next(&stop).await else {
-            break;
-        };
-        next_id += 1;
-        let (id, plan, force) = (next_id, plan.clone(), force.clone());
-        let ended = acceptor.ended.clone();
-        stop.tracker.spawn(async move {
-            serve(id, client, spare, &peer, plan, &force).await;
-            drop(permit);
-            ended.notify_one();
-        });
-    }
-    drop(acceptor);
-    // Stop accepting at once: clients now get "refused" and the socket file goes.
-    drop(server);
-    plan.draining.cancel();
-    stop.tracker.close();
-    if tokio::time::timeout(args.grace, stop.tracker.wait())
-        .await
-        .is_err()
-    {
-        force.cancel();
-        stop.tracker.wait().await;
-    }
+    activate::ready(
+        &format!("listening on {local}, relaying to {}", args.target),
+        ctx,
+    );
+    let grace = args.grace;
+    workers::run(
+        plan.clone(),
+        stop,
+        listeners,
+        rts,
+        args.max_connections,
+        grace,
+        file,
+    )
+    .await?;
     plan.log.summary(&plan.totals);
     Ok(())
 }
@@ -671,6 +755,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 /// or the end of the grace period), log how it went.
 async fn serve(
     id: u64,
+    worker: usize,
     client: Stream,
     spare: Spare,
     peer: &Peer,
@@ -709,7 +794,7 @@ async fn serve(
             proxy::header(v, &source)
         }
     };
-    plan.log.opened(id, &peer_text);
+    plan.log.opened(id, worker, &peer_text);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
     let work = async {
@@ -728,7 +813,7 @@ async fn serve(
             });
             guard::serve(client, who, plan.clone(), meter.clone()).await
         } else {
-            connect_and_relay(id, client, spare, &peer_text, &plan, &meter, &hello).await
+            connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
         }
     };
     let end = tokio::select! {
@@ -747,11 +832,14 @@ async fn serve(
     if matches!(end, End::Upstream(_) | End::Error(_)) {
         t.errors.fetch_add(1, Ordering::Relaxed);
     }
-    plan.log.closed(id, &peer_text, &cred_json, &meter, &end);
+    plan.log
+        .closed(id, worker, &peer_text, &cred_json, &meter, &end);
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connect_and_relay(
     id: u64,
+    worker: usize,
     client: Stream,
     mut spare: Spare,
     peer: &str,
@@ -797,7 +885,7 @@ async fn connect_and_relay(
     let how = How {
         copier: plan.copier,
         tap: (plan.dump.is_some() || flow.is_some()).then_some(&tap as copy::Tap),
-        busy: plan.busy.as_ref(),
+        busy: plan.busy.get(worker),
         idle: plan.idle_timeout,
         pass_fds: plan.pass_fds.then_some(&cut as copy::CutLog),
     };

@@ -267,6 +267,12 @@ impl Spare {
         Ok(Spare([one(client_unix)?, one(target_unix)?], Some(dup()?)))
     }
 
+    /// No descriptors set aside: for a connection that is not spliced (`--http`, which
+    /// needs none beyond its sockets).
+    pub fn none() -> Spare {
+        Spare([None, None], None)
+    }
+
     /// Frees the descriptor kept for the target's socket, right before it is made.
     pub fn target_fd(&mut self) {
         self.1 = None;

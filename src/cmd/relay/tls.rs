@@ -3,19 +3,27 @@
 //! copied through rustls both ways with half-close (a close_notify, then a write shutdown),
 //! metered for the log and the idle timeout, and shown to --dump as plaintext. splice
 //! cannot help here: every byte is decrypted or encrypted in user space.
+//!
+//! The copy is ours rather than tokio's `copy_bidirectional` for the sizes of its system
+//! calls (figures in docs/performance.md): rustls reads a socket 4 KiB at a time, so a TLS
+//! socket is read through [`BigReads`] (CHUNK-sized reads into a lent buffer, rustls served
+//! from it); a direction gathers the plaintext of every record that is ready before it
+//! writes, so a unix socket gets CHUNK-sized writes instead of one record (16 KiB) each;
+//! and rustls's queued records go out in one writev(2). A direction holds a buffer only
+//! while it has bytes in flight: an idle connection holds none.
 
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use rustls::{ClientConfig, ServerConfig};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
 use super::copy::{Direction, Meter};
-use super::dump::Dump;
 use super::{End, RelayPlan};
 use crate::duration;
+use crate::io::pool::{self, Lent};
 use crate::net::stream::Stream;
 use crate::net::tls;
 
@@ -44,8 +52,9 @@ impl TlsPlan {
     }
 }
 
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+/// The TLS records rustls may hold queued for the socket: 256 KiB, four times rustls's
+/// default, so that one writev(2) carries up to 16 records of a busy direction.
+const TLS_QUEUE: usize = 256 * 1024;
 
 /// One TLS-relayed client: its handshake (the certificate subject of a mutual-TLS client
 /// goes in `subject`), the target's connection and handshake, then the copy.
@@ -65,49 +74,59 @@ pub async fn relay(
             duration::show(bound)
         ))
     };
-    let client: Box<dyn Io> = match &tlsp.down {
-        Some(acceptor) => match tokio::time::timeout(bound, acceptor.accept(client)).await {
-            Err(_) => return timed_out("the client"),
-            Ok(Err(e)) => return End::Error(format!("client {}", tls::handshake_error(&e))),
-            Ok(Ok(s)) => {
-                if let Some(who) = tls::client_subject(s.get_ref().1) {
-                    let _ = subject.set(who);
+    let client = match &tlsp.down {
+        Some(acceptor) => {
+            match tokio::time::timeout(bound, acceptor.accept(BigReads::new(client))).await {
+                Err(_) => return timed_out("the client"),
+                Ok(Err(e)) => return End::Error(format!("client {}", tls::handshake_error(&e))),
+                Ok(Ok(mut s)) => {
+                    if let Some(who) = tls::client_subject(s.get_ref().1) {
+                        let _ = subject.set(who);
+                    }
+                    s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
+                    Side::Server(Box::new(s))
                 }
-                Box::new(s)
             }
-        },
-        None => Box::new(client),
+        }
+        None => Side::Plain(client),
     };
     let target = match super::connect_target(plan, hello).await {
         Ok(t) => t,
         Err(end) => return end,
     };
-    let target: Box<dyn Io> = match &tlsp.up {
+    let target = match &tlsp.up {
         Some((config, host, shown)) => {
-            match tokio::time::timeout(bound, tls::connect(config.clone(), host, target)).await {
+            let handshake = tls::connect(config.clone(), host, BigReads::new(target));
+            match tokio::time::timeout(bound, handshake).await {
                 Err(_) => return timed_out(shown),
                 Ok(Err(e)) => return End::Upstream(format!("connecting to {shown}: {e}")),
-                Ok(Ok(s)) => Box::new(s),
+                Ok(Ok(mut s)) => {
+                    s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
+                    Side::Client(Box::new(s))
+                }
             }
         }
-        None => Box::new(target),
+        None => Side::Plain(target),
     };
     let dump = plan.dump.as_ref();
-    let mut client = Metered {
-        inner: client,
-        dir: Direction::Up,
-        meter,
-        dump,
-        id,
-    };
-    let mut target = Metered {
-        inner: target,
-        dir: Direction::Down,
-        meter,
-        dump,
-        id,
-    };
-    let copy = tokio::io::copy_bidirectional(&mut client, &mut target);
+    let mut sides = [client, target];
+    let mut ways = [Way::new(Direction::Up), Way::new(Direction::Down)];
+    let copy = std::future::poll_fn(|cx| {
+        let [client, target] = &mut sides;
+        let [up, down] = &mut ways;
+        let seen = |dir: Direction, data: &[u8]| {
+            meter.add(dir, data.len());
+            if let Some(d) = dump {
+                d.chunk(id, dir, data);
+            }
+        };
+        let a = up.poll(cx, client, target, &seen)?;
+        let b = down.poll(cx, target, client, &seen)?;
+        match (a, b) {
+            (Poll::Ready(()), Poll::Ready(())) => Poll::Ready(Ok::<(), io::Error>(())),
+            _ => Poll::Pending,
+        }
+    });
     let result = match plan.idle_timeout {
         Some(limit) => tokio::select! {
             r = copy => r,
@@ -116,61 +135,263 @@ pub async fn relay(
         None => copy.await,
     };
     match result {
-        Ok(_) => End::Closed,
+        Ok(()) => End::Closed,
         Err(e) => End::Error(e.to_string()),
     }
 }
 
-/// A side of the connection whose reads are counted (and dumped) as bytes of `dir`.
-struct Metered<'a> {
-    inner: Box<dyn Io>,
-    dir: Direction,
-    meter: &'a Meter,
-    dump: Option<&'a Dump>,
-    id: u64,
+/// A side of the connection: the socket itself, or TLS over it (this end the server, or
+/// the client).
+enum Side {
+    Plain(Stream),
+    Server(Box<tokio_rustls::server::TlsStream<BigReads>>),
+    Client(Box<tokio_rustls::client::TlsStream<BigReads>>),
 }
 
-impl AsyncRead for Metered<'_> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            // A peer that closes its TCP connection without a close_notify ends its
-            // direction like a FIN (as curl and socat take it), not as a failure.
+macro_rules! each {
+    ($side:expr, $s:ident => $e:expr) => {
+        match $side {
+            Side::Plain($s) => $e,
+            Side::Server($s) => $e,
+            Side::Client($s) => $e,
+        }
+    };
+}
+
+impl Side {
+    /// Ready once a read would find bytes or an end, without a buffer to read into: TLS
+    /// keeps a ready record's plaintext inside rustls meanwhile. A failure is told here,
+    /// where it happens (a socket's error is reported once).
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let r = match self {
+            Side::Plain(s) => s.poll_read_ready(cx),
+            Side::Server(s) => Pin::new(&mut **s).poll_fill_buf(cx).map_ok(|_| ()),
+            Side::Client(s) => Pin::new(&mut **s).poll_fill_buf(cx).map_ok(|_| ()),
+        };
+        match r {
+            // Told as an end by the read that follows.
             Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
-            Poll::Ready(Ok(())) => {
-                let got = &buf.filled()[before..];
-                if !got.is_empty() {
-                    this.meter.add(this.dir, got.len());
-                    if let Some(d) = this.dump {
-                        d.chunk(this.id, this.dir, got);
-                    }
-                }
-                Poll::Ready(Ok(()))
-            }
             other => other,
+        }
+    }
+
+    fn is_tls(&self) -> bool {
+        !matches!(self, Side::Plain(_))
+    }
+
+    /// A read; a TLS peer that closes its TCP connection without a close_notify ends its
+    /// direction like a FIN (as curl and socat take it), not as a failure.
+    fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let r = each!(self, s => Pin::new(s).poll_read(cx, buf));
+        match r {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, data))
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    /// Ends our writing: TLS sends its close_notify, then the socket's write side is shut
+    /// down.
+    fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// One direction's copy: the bytes read and not yet written, in a buffer lent while they
+/// are in flight.
+struct Way {
+    dir: Direction,
+    buf: Option<Lent>,
+    pos: usize,
+    len: usize,
+    /// Written, not yet flushed (TLS records still queued in rustls).
+    flushing: bool,
+    /// The source ended.
+    ended: bool,
+    /// Shut down, the direction done.
+    done: bool,
+    /// A read failed after bytes already read: reported once they are written.
+    failed: Option<io::Error>,
+}
+
+impl Way {
+    fn new(dir: Direction) -> Way {
+        Way {
+            dir,
+            buf: None,
+            pos: 0,
+            len: 0,
+            flushing: false,
+            ended: false,
+            done: false,
+            failed: None,
+        }
+    }
+
+    /// Moves bytes from `from` to `to` until both would wait; ready when the direction has
+    /// ended (and `to` is shut down). `seen` is shown every chunk read.
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+        from: &mut Side,
+        to: &mut Side,
+        seen: &dyn Fn(Direction, &[u8]),
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.done {
+                return Poll::Ready(Ok(()));
+            }
+            if self.pos < self.len {
+                let buf = self.buf.as_deref().unwrap_or_default();
+                let n = ready!(to.poll_write(cx, &buf[self.pos..self.len]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+                }
+                self.pos += n;
+                self.flushing = true;
+                continue;
+            }
+            if self.flushing {
+                ready!(to.poll_flush(cx))?;
+                self.flushing = false;
+                // Written: the buffer goes back until there is more to read.
+                self.buf = None;
+            }
+            if let Some(e) = self.failed.take() {
+                return Poll::Ready(Err(e));
+            }
+            if self.ended {
+                ready!(to.poll_shutdown(cx))?;
+                self.done = true;
+                continue;
+            }
+            ready!(from.poll_ready(cx))?;
+            let buf = self.buf.get_or_insert_with(pool::lend);
+            let mut filled = 0;
+            // A plain socket gives all it has in one read; TLS gives a record at a time,
+            // so it is read until nothing more is ready or the buffer is full.
+            while filled < buf.len() {
+                let mut rb = ReadBuf::new(&mut buf[filled..]);
+                match from.poll_read(cx, &mut rb) {
+                    Poll::Ready(Ok(())) if rb.filled().is_empty() => {
+                        self.ended = true;
+                        break;
+                    }
+                    Poll::Ready(Ok(())) => {
+                        filled += rb.filled().len();
+                        if !from.is_tls() {
+                            break;
+                        }
+                    }
+                    Poll::Ready(Err(e)) if filled == 0 => return Poll::Ready(Err(e)),
+                    Poll::Ready(Err(e)) => {
+                        self.failed = Some(e);
+                        break;
+                    }
+                    Poll::Pending => break,
+                }
+            }
+            if filled == 0 && !self.ended {
+                // Ready, yet nothing to read (a TLS record not complete yet): waiting
+                // again, the buffer given back.
+                self.buf = None;
+                return Poll::Pending;
+            }
+            seen(self.dir, &buf[..filled]);
+            self.pos = 0;
+            self.len = filled;
         }
     }
 }
 
-impl AsyncWrite for Metered<'_> {
+/// A socket as rustls reads it: through a buffer of CHUNK bytes filled by one read(2),
+/// where rustls alone would make a system call per 4 KiB. The buffer is lent only while
+/// it holds bytes rustls has not taken yet.
+struct BigReads {
+    io: Stream,
+    buf: Option<Lent>,
+    pos: usize,
+    len: usize,
+}
+
+impl BigReads {
+    fn new(io: Stream) -> BigReads {
+        BigReads {
+            io,
+            buf: None,
+            pos: 0,
+            len: 0,
+        }
+    }
+}
+
+impl AsyncRead for BigReads {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if this.pos == this.len {
+            let buf = this.buf.get_or_insert_with(pool::lend);
+            let mut rb = ReadBuf::new(&mut buf[..]);
+            let r = Pin::new(&mut this.io).poll_read(cx, &mut rb);
+            let n = rb.filled().len();
+            match r {
+                Poll::Ready(Ok(())) if n > 0 => {
+                    this.pos = 0;
+                    this.len = n;
+                }
+                other => {
+                    this.buf = None;
+                    return other;
+                }
+            }
+        }
+        let buf = this.buf.as_deref().unwrap_or_default();
+        let n = out.remaining().min(this.len - this.pos);
+        out.put_slice(&buf[this.pos..this.pos + n]);
+        this.pos += n;
+        if this.pos == this.len {
+            this.buf = None;
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for BigReads {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        buf: &[u8],
+        data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
