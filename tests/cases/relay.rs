@@ -307,7 +307,8 @@ fn small_chunks_by_recv_and_send_bulk_by_splice() {
             .arg(&trace)
             .arg(u.get_program())
             .args(u.get_args())
-            .args(["relay", "tcp:0", echo]);
+            // One worker: strace without -f follows the thread the connection is on.
+            .args(["relay", "--threads", "1", "tcp:0", echo]);
         let (mut r, port) = spawn_relay(c, &d);
         let mut s = tcp(port);
         for i in 0..200 {
