@@ -276,6 +276,32 @@ fn busy_poll_answers_without_sleeping() {
     }
 }
 
+/// Options may stand anywhere, between LISTEN and TARGET too (`relay tcp:8080 --http
+/// SOCK`), as with every other subcommand: LISTEN being optional must not change that.
+#[test]
+fn options_between_listen_and_target() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let (mut r, port) = relay(
+        dir.path(),
+        &[
+            "tcp:0",
+            "--idle-timeout",
+            "1m",
+            "--threads",
+            "1",
+            echo_sock.to_str().unwrap(),
+        ],
+    );
+    round_trip(&mut tcp(port), b"between");
+    send_signal(r.pid(), 15);
+    r.wait_exit(Duration::from_secs(20));
+}
+
 /// A direction's small chunks go by recv/send through the thread's buffer, with no pipe
 /// and no splice; one that reads 16 KiB at once turns to splice. Both byte-exact, both
 /// seen in strace's log of the relay.

@@ -58,9 +58,10 @@ use side::Spare;
 /// Every client that connects to LISTEN gets its own connection to TARGET, and bytes are
 /// copied both ways until both directions have ended: the end of one direction is passed
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
-/// run at once in one process, on a worker thread per CPU (--threads). Bytes move with splice(2) and never enter
-/// user space (--dump, which shows every chunk, and --pcap, which captures every
-/// connection for Wireshark, read them through a buffer).
+/// run at once in one process, on a worker thread per CPU (--threads). Bytes move with
+/// splice(2) and never enter user space once a direction is bulk (small chunks go by
+/// recv and send through one buffer; --dump, which shows every chunk, and --pcap, which
+/// captures every connection for Wireshark, read everything through a buffer).
 ///
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
@@ -101,19 +102,28 @@ use side::Spare;
 ///   udskit relay /run/guard.sock /var/run/docker.sock --http --preset docker-readonly
 ///   udskit relay udp:8125 /var/run/datadog/dsd.socket
 #[derive(clap::Args, Debug)]
-#[command(verbatim_doc_comment, allow_missing_positional = true)]
+// Two plain positionals, the second optional, rather than clap's allow_missing_positional,
+// which refuses an option between LISTEN and TARGET (`relay tcp:8080 --http SOCK`).
+#[command(
+    verbatim_doc_comment,
+    override_usage = "udskit relay [OPTIONS] [LISTEN] <TARGET>"
+)]
 pub struct Args {
     /// Where clients connect: tcp:[HOST:]PORT, tls:[HOST:]PORT, PATH, @NAME; udp:[HOST:]PORT
-    /// for datagrams (left out, the socket systemd or --listen-fd hands over)
+    /// for datagrams (left out, the socket systemd or --listen-fd hands over: the one
+    /// address given is then TARGET)
     #[arg(value_name = "LISTEN", id = "listen")]
-    pub listen_given: Option<Endpoint>,
+    pub first: Endpoint,
     /// LISTEN as served, set first thing in `run`: as written, or the inherited socket's
     /// own address (TLS over it when LISTEN says tls:).
     #[arg(skip = Endpoint::Plain(Addr::Path(PathBuf::new())))]
     pub listen: Endpoint,
     /// Where each client is relayed to: PATH, @NAME, unix:///PATH, tcp:HOST:PORT or
     /// tls:HOST:PORT; udp:HOST:PORT for datagrams
-    #[arg(value_name = "TARGET")]
+    #[arg(value_name = "TARGET", id = "target")]
+    pub second: Option<Endpoint>,
+    /// TARGET, set first thing in `run` (the second address, or the only one).
+    #[arg(skip = Endpoint::Plain(Addr::Path(PathBuf::new())))]
     pub target: Endpoint,
     /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
     /// whose accept queue is full is waited for until then
@@ -594,7 +604,12 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
 /// with `args.listen` set to the address served; an inherited datagram socket makes a
 /// datagram relay.
 fn listen_source(args: &mut Args) -> anyhow::Result<Source> {
-    let given = args.listen_given.as_ref();
+    let (given, target) = match args.second.take() {
+        Some(target) => (Some(args.first.clone()), target),
+        None => (None, args.first.clone()),
+    };
+    args.target = target;
+    let given = given.as_ref();
     if given.is_none() && !activate::offered(&args.inherit) {
         return Err(Fail::usage(format!(
             "relay takes LISTEN TARGET; only one address was given ({}, read as TARGET)",
