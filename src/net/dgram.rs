@@ -47,6 +47,29 @@ pub const RECV_BATCH: usize = 32;
 /// Datagrams per `sendmmsg`: the kernel's UIO_MAXIOV caps a call at 1024 messages.
 pub const SEND_BATCH: usize = 1024;
 
+/// One non-blocking `sendmmsg` of the first [`SEND_BATCH`] of `msgs`, each to `to` (or to
+/// the socket's peer): how many went (at least one), or the error of the first.
+pub fn send_mmsg(
+    fd: BorrowedFd<'_>,
+    msgs: &[&[u8]],
+    to: Option<&SocketAddrAny>,
+) -> rustix::io::Result<usize> {
+    let end = msgs.len().min(SEND_BATCH);
+    let iovs: Vec<[IoSlice<'_>; 1]> = msgs[..end].iter().map(|m| [IoSlice::new(m)]).collect();
+    let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
+        .map(|_| SendAncillaryBuffer::default())
+        .collect();
+    let mut hdrs: Vec<MMsgHdr<'_>> = iovs
+        .iter()
+        .zip(ctl.iter_mut())
+        .map(|(iov, c)| match to {
+            Some(to) => MMsgHdr::new_with_addr(to, iov, c),
+            None => MMsgHdr::new(iov, c),
+        })
+        .collect();
+    rustix::net::sendmmsg(fd, &mut hdrs, SendFlags::NOSIGNAL | SendFlags::DONTWAIT)
+}
+
 /// How often a send to a full queue that poll cannot watch is retried: short against the
 /// microseconds a receiver needs per datagram, long enough not to spin.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(1);
@@ -247,25 +270,11 @@ impl Dgram {
             .target
             .as_ref()
             .map(|t| SocketAddrAny::from(t.addr.clone()));
-        let end = msgs.len().min(SEND_BATCH);
-        let iovs: Vec<[IoSlice<'_>; 1]> = msgs[..end].iter().map(|m| [IoSlice::new(m)]).collect();
-        let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
-            .map(|_| SendAncillaryBuffer::default())
-            .collect();
-        let mut hdrs: Vec<MMsgHdr<'_>> = iovs
-            .iter()
-            .zip(ctl.iter_mut())
-            .map(|(iov, c)| match &to {
-                Some(to) => MMsgHdr::new_with_addr(to, iov, c),
-                None => MMsgHdr::new(iov, c),
-            })
-            .collect();
-        let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
         if wait {
-            self.until_room(|fd| rustix::net::sendmmsg(fd, &mut hdrs, flags))
+            self.until_room(|fd| send_mmsg(fd.as_fd(), msgs, to.as_ref()))
                 .await
         } else {
-            Ok(rustix::net::sendmmsg(self.fd.get_ref(), &mut hdrs, flags)?)
+            Ok(send_mmsg(self.fd.get_ref().as_fd(), msgs, to.as_ref())?)
         }
     }
 

@@ -8,17 +8,14 @@
 //! for or its datagrams dropped and counted (--on-full); the counts close the run.
 
 use std::collections::HashMap;
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustix::io::Errno;
-use rustix::net::{
-    MMsgHdr, RecvAncillaryBuffer, RecvFlags, ReturnFlags, SendAncillaryBuffer, SendFlags,
-    SocketAddrUnix,
-};
+use rustix::net::{RecvAncillaryBuffer, RecvFlags, ReturnFlags, SocketAddrUnix};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
@@ -31,7 +28,7 @@ use crate::net::activate::{self, Source};
 use crate::net::addr::Addr;
 use crate::net::batch::RecvBatch;
 use crate::net::bind;
-use crate::net::dgram::{self as udgram, Dgram, RECV_BATCH, RECV_BUFFER, SEND_BATCH};
+use crate::net::dgram::{self as udgram, Dgram, RECV_BATCH, RECV_BUFFER};
 use crate::net::kind::Kind;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
@@ -173,24 +170,12 @@ impl Sock {
             Sock::Unix(d) => d.send_batch(msgs, wait).await,
             Sock::Udp(s) => {
                 use std::os::fd::AsFd;
-                let end = msgs.len().min(SEND_BATCH);
-                let iovs: Vec<[IoSlice<'_>; 1]> =
-                    msgs[..end].iter().map(|m| [IoSlice::new(m)]).collect();
-                let mut ctl: Vec<SendAncillaryBuffer<'_, '_, '_>> = (0..iovs.len())
-                    .map(|_| SendAncillaryBuffer::default())
-                    .collect();
-                let mut hdrs: Vec<MMsgHdr<'_>> = iovs
-                    .iter()
-                    .zip(ctl.iter_mut())
-                    .map(|(iov, c)| MMsgHdr::new(iov, c))
-                    .collect();
-                let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
-                let mut op =
-                    || rustix::net::sendmmsg(s.as_fd(), &mut hdrs, flags).map_err(Into::into);
+                let op =
+                    || crate::net::dgram::send_mmsg(s.as_fd(), msgs, None).map_err(Into::into);
                 if wait {
                     s.async_io(Interest::WRITABLE, op).await
                 } else {
-                    s.try_io(Interest::WRITABLE, &mut op)
+                    s.try_io(Interest::WRITABLE, op)
                 }
             }
         }
