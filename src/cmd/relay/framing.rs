@@ -5,7 +5,8 @@
 //! request; dockerd accepts such a request, so the guard refuses it with a 400 instead.
 //! Also the client's bytes each way, for the connection's log line and --idle-timeout, and
 //! the two refusals that must come before hyper parses a head: a head past `HEAD_LIMIT`
-//! (hyper's own 431 has no body; this one carries the Docker-style JSON message) and a
+//! (answered 400, as any request the guard cannot take, with the Docker-style JSON
+//! message saying the limit; hyper's own answer would have no body) and a
 //! head that takes longer than --header-timeout to arrive (a slowloris client sending it
 //! byte by byte), answered 408. Either way the answer is written, the write side shut,
 //! what the client still sends read and dropped for a moment (as `close_gently` does),
@@ -26,12 +27,12 @@ use super::answer::raw_answer;
 use super::copy::{Direction, Meter};
 use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
 
-/// The longest request head the guard accepts (hyper's read buffer, hence also its 431
-/// "Request Header Fields Too Large"): Docker's largest header, X-Registry-Config, carries
+/// The longest request head the guard accepts (hyper's read buffer, which the guard never
+/// lets a head fill): Docker's largest header, X-Registry-Config, carries
 /// a few credentials in base64 and stays far below; a larger cap costs memory per client.
 pub const HEAD_LIMIT: usize = 64 * 1024;
 
-/// The most header fields in a head: hyper's own limit (it answers more with a 431).
+/// The most header fields in a head: hyper's own limit (the guard answers more with a 400).
 const MAX_FIELDS: usize = 100;
 
 /// The longest chunk-size or trailer line tracked (hyper refuses far shorter ones).
@@ -40,9 +41,9 @@ const LINE_LIMIT: usize = 4096;
 /// How the guard ended a client's connection itself, before hyper read a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A head larger than `HEAD_LIMIT`: 431.
+    /// A head larger than `HEAD_LIMIT`: 400.
     TooLarge,
-    /// A head of more than `MAX_FIELDS` fields: 431.
+    /// A head of more than `MAX_FIELDS` fields: 400.
     TooManyFields,
     /// A head begun but not complete within --header-timeout: 408.
     SlowHead(Duration),
@@ -55,14 +56,14 @@ impl Refusal {
     fn answer(self) -> Option<Vec<u8>> {
         let (status, why) = match self {
             Refusal::TooLarge => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::BAD_REQUEST,
                 format!(
                     "its head is larger than the {} KiB the guard reads",
                     HEAD_LIMIT / 1024
                 ),
             ),
             Refusal::TooManyFields => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::BAD_REQUEST,
                 format!("its head has more than {MAX_FIELDS} header fields"),
             ),
             Refusal::SlowHead(d) => (
@@ -84,11 +85,11 @@ impl Refusal {
     pub fn words(self) -> String {
         match self {
             Refusal::TooLarge => format!(
-                "the client sent a request head larger than {} KiB (answered 431)",
+                "the client sent a request head larger than {} KiB (answered 400)",
                 HEAD_LIMIT / 1024
             ),
             Refusal::TooManyFields => format!(
-                "the client sent a request head of more than {MAX_FIELDS} header fields (answered 431)"
+                "the client sent a request head of more than {MAX_FIELDS} header fields (answered 400)"
             ),
             Refusal::SlowHead(d) => format!(
                 "the client took longer than {} to send a request head (--header-timeout; answered 408)",
@@ -216,7 +217,7 @@ impl Framing {
         let n = match req.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
-                // hyper answers 431 once its buffer holds this much of a head: the guard
+                // hyper gives up once its buffer holds this much of a head: the guard
                 // sees the bytes first, in the read that brings them.
                 if self.buf.len() >= HEAD_LIMIT {
                     self.refusal = Some(Refusal::TooLarge);
