@@ -26,7 +26,6 @@ use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
 use super::upstream::{self, Lease, Pool};
 use super::{Args, End, RelayPlan};
-use crate::net::stream::Stream;
 
 /// What `--http` and its rules make of the relay.
 #[derive(Debug)]
@@ -290,7 +289,10 @@ impl Conn {
 }
 
 /// Serves one client connection until it ends; a 101 answer makes it the two-way copy.
-pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End {
+pub async fn serve<S>(client: S, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let flags = Arc::new(Flags::default());
     let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
     let io = TokioIo::new(Watched::new(
@@ -387,7 +389,10 @@ fn client_left(e: &hyper::Error) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    // A TLS client that closed its connection without a close_notify.
+                    | std::io::ErrorKind::UnexpectedEof
             );
         }
         source = s.source();

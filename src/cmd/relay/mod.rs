@@ -256,13 +256,13 @@ pub struct Args {
     pub on_full: Option<dgram::OnFull>,
     /// Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy's
     /// send-proxy; nginx's `listen ... proxy_protocol` reads it); v2 carries unix
-    /// addresses too
-    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "http")]
+    /// addresses too (not with --http: README, relay --http, says why)
+    #[arg(long, value_enum, value_name = "VERSION")]
     pub proxy_protocol: Option<proxy::Version>,
     /// Read a PROXY protocol header (v1 or v2) from each client before relaying it: the
     /// client logged, and sent on with --proxy-protocol, is the one it names; a client
-    /// without a valid one is closed
-    #[arg(long, conflicts_with = "http")]
+    /// without a valid one is closed (with --http too: each request's log line names it)
+    #[arg(long)]
     pub accept_proxy_protocol: bool,
     #[command(flatten)]
     pub tls_server: crate::net::tls::ServerOpts,
@@ -565,9 +565,6 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
     if (client.cacert.is_some() || client.insecure) && !args.target.is_tls() {
         return Err(Fail::usage("--cacert and --insecure are for a tls: TARGET").into());
     }
-    if args.http && (args.listen.is_tls() || args.target.is_tls()) {
-        return Err(Fail::usage("--http does not take a tls: LISTEN or TARGET yet").into());
-    }
     let down = match args.listen.host() {
         Some(host) => {
             if !args.tls_server.self_signed && args.tls_server.cert.is_none() {
@@ -656,6 +653,16 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let tls = tls_plan(&args, ctx)?;
+    if args.http && args.proxy_protocol.is_some() {
+        return Err(Fail::usage(
+            "--proxy-protocol cannot go with --http: the guard shares its connections to \
+             TARGET among its clients (an idle one serves the next client's request), and a \
+             PROXY header, sent once at the start of a connection, would name whichever \
+             client opened it",
+        )
+        .hint("--accept-proxy-protocol does go with --http: the guard logs the client the header names")
+        .into());
+    }
     if args.pcap.is_some() && (args.listen.is_tls() || args.target.is_tls()) {
         return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
     }
@@ -815,9 +822,6 @@ async fn serve(
     let work = async {
         if let Some(Err(why)) = accepted {
             End::Error(why)
-        } else if plan.tls.any() {
-            drop(spare);
-            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
         } else if plan.guard.is_some() {
             drop(spare);
             let who = Arc::new(answer::Who {
@@ -826,7 +830,19 @@ async fn serve(
                 cred: cred_json.clone(),
                 cred_raw: peer.cred,
             });
-            guard::serve(client, who, plan.clone(), meter.clone()).await
+            // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
+            match &plan.tls.down {
+                None => guard::serve(client, who, plan.clone(), meter.clone()).await,
+                Some(acceptor) => {
+                    match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
+                        Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
+                        Err(end) => end,
+                    }
+                }
+            }
+        } else if plan.tls.any() {
+            drop(spare);
+            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
         } else {
             connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
         }
