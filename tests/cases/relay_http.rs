@@ -866,6 +866,62 @@ fn http_as(nobody: bool, args: &[&str]) -> Output {
 }
 
 #[test]
+fn rules_from_a_yaml_file() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "# everyone may ping\nrules:\n  - allow GET /_ping\npeer:\n  - uid: [0]   # root\n    rules: ['allow POST /containers/create']\n  - user: nobody\n    preset: [traefik]\n",
+    )
+    .unwrap();
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--rules", rules.to_str().unwrap()]);
+    let s = sock.to_str().unwrap();
+    let http = |args: &[&str]| {
+        let mut c = udskit();
+        c.arg("http").arg(s).args(args);
+        run_with_input(c, b"", LIMIT)
+    };
+    assert_eq!(http(&["/_ping"]).stdout, b"ok");
+    let out = http(&[
+        "POST",
+        "/v1.41/containers/create",
+        "--json",
+        r#"{"Image":"x"}"#,
+    ]);
+    assert_eq!(out.stdout, b"ok", "{}", stderr_of(&out));
+    let out = http(&["DELETE", "/v1.41/containers/abc"]);
+    let msg: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    assert_eq!(
+        msg["message"],
+        "udskit: DELETE /v1.41/containers/abc denied (rule: none matched, denied by default)"
+    );
+    let saw = upstream_saw(&log);
+    assert!(saw.contains("POST /v1.41/containers/create"), "{saw}");
+    assert!(!saw.contains("DELETE"), "{saw}");
+    let err = g.wait_stderr("POST /v1.41/containers/create 200");
+    assert!(
+        err.contains("rules.yaml [peer uid 0]: allow POST /containers/create"),
+        "{err}"
+    );
+
+    // A YAML file with a mistake: a usage error naming the line and the format assumed.
+    std::fs::write(&rules, "rules:\n  - allow GET /_ping\n peer: [\n").unwrap();
+    let out = ud(&["relay", "/tmp/udskit-never.sock", s, "--http", "--rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("(read as YAML, for its name)"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
+}
+
+#[test]
 fn rules_by_peer_uid_from_so_peercred() {
     if !have("python3") || !have("setpriv") || !is_root() {
         return;

@@ -292,6 +292,38 @@ peer:
         assert!(scoped.is_empty() && everyone.is_empty());
     }
 
+    /// The fenced block of README.md whose first line is `first`, unindented.
+    fn readme_block(first: &str) -> String {
+        let readme = include_str!("../../../README.md");
+        let lines: Vec<&str> = readme.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| l.trim() == first)
+            .unwrap_or_else(|| panic!("README.md has no block starting {first:?}"));
+        let indent = lines[start].len() - lines[start].trim_start().len();
+        lines[start..]
+            .iter()
+            .take_while(|l| l.trim() != "```")
+            .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_examples_load_alike() {
+        let toml = load_named(
+            "docker-guard.toml",
+            &readme_block("# /etc/udskit/docker-guard.toml"),
+        )
+        .unwrap();
+        let yaml = load_named(
+            "docker-guard.yaml",
+            &readme_block("# /etc/udskit/docker-guard.yaml: the same rules"),
+        )
+        .unwrap();
+        assert_eq!(shape(&yaml), shape(&toml));
+        assert_eq!(toml.0.len(), 2);
+    }
+
     #[test]
     fn a_bad_yaml_file_says_where_and_how_it_was_read() {
         for (text, needle) in [
