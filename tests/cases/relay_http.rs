@@ -846,6 +846,95 @@ fn docker_cli_through_the_guard() {
             && log.contains("tunnel 24 bytes up, 32 down"),
         "{log}"
     );
+
+    // --preset portainer: what Portainer does with containers, images, volumes, networks
+    // and its exec console works; a container's files and the rest of the API do not.
+    let (mut pt, pt_sock) = guard(d, "pt", &direct, &["--preset", "portainer"]);
+    let ps = ok(&docker(d, &pt_sock, &["ps", "--format", "{{.Names}}"], b""));
+    assert_eq!(ps, "sl\n");
+    ok(&docker(
+        d,
+        &pt_sock,
+        &["volume", "create", "udskit-pt"],
+        b"",
+    ));
+    let vols = ok(&docker(d, &pt_sock, &["volume", "ls", "-q"], b""));
+    assert!(vols.lines().any(|v| v == "udskit-pt"), "{vols}");
+    ok(&docker(d, &pt_sock, &["volume", "rm", "udskit-pt"], b""));
+    let nets = ok(&docker(
+        d,
+        &pt_sock,
+        &["network", "ls", "--format", "{{.Name}}"],
+        b"",
+    ));
+    assert!(nets.lines().any(|n| n == "none"), "{nets}");
+    let out = ok(&docker(
+        d,
+        &pt_sock,
+        &["exec", "-i", "sl", "cat"],
+        b"a portainer console\n",
+    ));
+    assert_eq!(out, "a portainer console\n");
+    let out = ok(&docker(
+        d,
+        &pt_sock,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "echo",
+            "deployed",
+        ],
+        b"",
+    ));
+    assert_eq!(out, "deployed\n");
+    let info = ok(&docker(
+        d,
+        &pt_sock,
+        &["info", "--format", "{{.Containers}}"],
+        b"",
+    ));
+    assert_eq!(info.trim(), "1", "{info}");
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &["cp", "sl:/bin/busybox", d.join("pt-copy").to_str().unwrap()],
+        b"",
+    ));
+    assert!(
+        err.contains("udskit: GET /v1.41/containers/sl/archive denied (rule: --preset portainer: deny * /containers/**/archive)"),
+        "{err}"
+    );
+    let err = denied(&docker(d, &pt_sock, &["system", "df"], b""));
+    assert!(
+        err.contains("udskit: GET /v1.41/system/df denied (rule: none matched, denied by default)"),
+        "{err}"
+    );
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &[
+            "run",
+            "--rm",
+            "--privileged",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "true",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains("privileged containers are not allowed"),
+        "{err}"
+    );
+    let log = pt.wait_stderr("GET /v1.41/system/df 403");
+    assert!(
+        log.contains("allowed (rule: --preset portainer: allow * /exec/**)"),
+        "{log}"
+    );
     drop(engine);
 }
 
