@@ -25,6 +25,7 @@ use tokio::time::Sleep;
 
 use super::answer::raw_answer;
 use super::copy::{Direction, Meter};
+use crate::io::pcap::{Flow, Sender};
 use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
 
 /// The longest request head the guard accepts (hyper's read buffer, which the guard never
@@ -346,6 +347,9 @@ pub struct Watched<S> {
     /// Running while a head is awaited (or, once refused, while draining).
     timer: Option<Pin<Box<Sleep>>>,
     ending: Option<Ending>,
+    /// --pcap: the client's side of the connection, as it sent and received it (a tunnel
+    /// after a 101 included: hyper's upgrade goes on through this stream).
+    capture: Option<Flow<'static>>,
 }
 
 impl<S> Watched<S> {
@@ -362,6 +366,25 @@ impl<S> Watched<S> {
             head_timeout,
             timer: None,
             ending: None,
+            capture: None,
+        }
+    }
+
+    /// Captures the client's bytes both ways into `flow` (--pcap).
+    pub fn capture(mut self, flow: Option<Flow<'static>>) -> Watched<S> {
+        self.capture = flow;
+        self
+    }
+
+    fn captured(&self, from: Sender, data: &[u8]) {
+        if let Some(f) = &self.capture {
+            f.data(from, data);
+        }
+    }
+
+    fn captured_end(&self, from: Sender) {
+        if let Some(f) = &self.capture {
+            f.fin(from);
         }
     }
 
@@ -404,6 +427,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     match Pin::new(&mut self.inner).poll_write(cx, &bytes[*sent..]) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             self.meter.add(Direction::Down, n);
+                            if let Some(f) = &self.capture {
+                                f.data(Sender::Server, &bytes[*sent..*sent + n]);
+                            }
                             *sent += n;
                             if *sent == bytes.len() {
                                 self.ending = Some(Ending::ShuttingDown);
@@ -417,6 +443,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     if Pin::new(&mut self.inner).poll_shutdown(cx).is_pending() {
                         return Poll::Pending;
                     }
+                    self.captured_end(Sender::Server);
                     self.timer = Some(Box::pin(tokio::time::sleep(DRAIN_TIME)));
                     self.ending = Some(Ending::Draining { taken: 0 });
                 }
@@ -425,6 +452,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     let mut rb = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
                         Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                            if let Some(f) = &self.capture {
+                                f.data(Sender::Client, rb.filled());
+                            }
                             *taken += rb.filled().len();
                             if *taken >= DRAIN_BYTES {
                                 self.ending = Some(Ending::Done);
@@ -467,7 +497,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<S> {
         match r {
             Poll::Ready(Ok(())) => {
                 let new = &buf.filled()[before..];
+                if new.is_empty() && buf.remaining() > 0 {
+                    me.captured_end(Sender::Client);
+                }
                 if !new.is_empty() {
+                    me.captured(Sender::Client, new);
                     me.meter.add(Direction::Up, new.len());
                     me.framing.feed(new);
                     if let Some(why) = me.framing.refusal.take() {
@@ -507,6 +541,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         let r = Pin::new(&mut me.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = r {
             me.meter.add(Direction::Down, n);
+            me.captured(Sender::Server, &data[..n]);
         }
         r
     }
@@ -520,6 +555,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         let r = Pin::new(&mut me.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r {
             me.meter.add(Direction::Down, n);
+            if me.capture.is_some() {
+                let mut left = n;
+                for b in bufs {
+                    let take = left.min(b.len());
+                    me.captured(Sender::Server, &b[..take]);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
         }
         r
     }
@@ -533,7 +579,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_shutdown(cx);
+        if r.is_ready() {
+            me.captured_end(Sender::Server);
+        }
+        r
     }
 }
 

@@ -295,12 +295,12 @@ where
 {
     let flags = Arc::new(Flags::default());
     let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
-    let io = TokioIo::new(Watched::new(
-        client,
-        meter.clone(),
-        flags.clone(),
-        guard.header_timeout,
-    ));
+    let flow = plan
+        .pcap
+        .map(|p| super::capture::open(p, who.id, &who.peer, &plan.listen, &plan.target));
+    let io = TokioIo::new(
+        Watched::new(client, meter.clone(), flags.clone(), guard.header_timeout).capture(flow),
+    );
     let idle = plan.idle_timeout;
     let conn = Arc::new(Conn {
         who,

@@ -166,7 +166,8 @@ pub struct Args {
     pub dump_file: Option<PathBuf>,
     /// Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that
     /// Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space
-    /// (stream relays only; descriptors passed by --pass-fds are not captured)
+    /// (stream relays only; descriptors passed by --pass-fds are not captured; with --http,
+    /// the client's side of each connection, the guard's own answers included)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// After every chunk, poll the sockets for DURATION (such as 50us) before sleeping,
@@ -189,7 +190,7 @@ pub struct Args {
     pub copier: Copier,
     /// Speak HTTP/1.1 with each client and forward only the requests the rules allow (a
     /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
-    #[arg(long, conflicts_with_all = ["dump", "busy_poll", "pcap"])]
+    #[arg(long, conflicts_with_all = ["dump", "busy_poll"])]
     pub http: bool,
     /// With --http, close a client that takes longer than DURATION to send a request head
     /// (from connecting, or from the first byte of a later head), answering 408 if it had
@@ -282,7 +283,7 @@ struct RelayPlan {
     copier: Copier,
     dump: Option<Dump>,
     /// --pcap: the capture every connection is written to.
-    pcap: Option<Pcap>,
+    pcap: Option<&'static Pcap>,
     listen: Addr,
     /// --busy-poll: one per worker (each polls its own connections); empty without it.
     busy: Vec<BusyPoll>,
@@ -690,11 +691,14 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
+    // The capture lives as long as the relay (the guard's flows, owned by each client's
+    // stream that hyper holds, must not borrow from anything shorter).
     let pcap = args
         .pcap
         .as_deref()
         .map(|p| crate::io::capture::open(p, ctx))
-        .transpose()?;
+        .transpose()?
+        .map(|p| &*Box::leak(Box::new(p)));
     let guard = guard::Guard::of(&args)?;
     // A TCP LISTEN we bind: a socket per worker (SO_REUSEPORT). A unix one, or any socket
     // handed over by systemd or --listen-fd: one socket, accepted by worker 0.
