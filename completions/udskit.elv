@@ -169,7 +169,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --allow 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides'
             cand --deny 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB'
             cand --preset 'With --http, allow what a known client needs (README lists each preset''s rules)'
-            cand --rules 'With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)'
+            cand --rules 'With --http, also the rules of FILE (TOML, or YAML when named .yaml or .yml): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)'
             cand --allow-uid 'With --http on a unix LISTEN, let in only clients of user UID (a number or a name; repeatable; as SO_PEERCRED tells): the others get a 403'
             cand --allow-gid 'With --http on a unix LISTEN, let in only clients whose primary group is GID (a number or a name; repeatable); with --allow-uid, either lets a client in'
             cand --allow-bind 'With --http, let a create bind-mount host paths under PREFIX (repeatable); without it, no host path at all'

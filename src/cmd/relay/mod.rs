@@ -89,7 +89,8 @@ use side::Spare;
 ///
 /// With --http the relay is a guard in front of an HTTP API such as docker.sock: it
 /// parses each request and forwards only what --allow/--deny, --read-only, --preset and
-/// --rules allow, checks what a container create asks for, and logs one line per request.
+/// --rules allow, checks what a container create asks for, and logs one line per request;
+/// either side may be tls: (HTTPS clients, an HTTPS TARGET).
 ///
 /// A tls:HOST:PORT LISTEN terminates TLS (--cert/--key, or --self-signed; --client-ca
 /// for mutual TLS); a tls:HOST:PORT TARGET is reached over TLS, its certificate checked
@@ -215,8 +216,9 @@ pub struct Args {
     /// With --http, forward every request, and log those the rules would have denied
     #[arg(long, requires = "http")]
     pub dry_run: bool,
-    /// With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections
-    /// for clients by uid, user, gid or group (README, relay --http, shows one)
+    /// With --http, also the rules of FILE (TOML, or YAML when named .yaml or .yml): rules
+    /// for everyone and [[peer]] sections for clients by uid, user, gid or group (README,
+    /// relay --http, shows one)
     #[arg(long, value_name = "FILE", requires = "http")]
     pub rules: Option<PathBuf>,
     /// With --http on a unix LISTEN, let in only clients of user UID (a number or a name;
