@@ -192,6 +192,41 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
 }
 
 #[test]
+fn a_denied_request_whose_body_comes_late_still_gets_its_403() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(dir.path(), "g", &up, &["--read-only"]);
+    // The head first, its body a moment later (as the docker CLI may write a create):
+    // the guard reads the body it refuses, so the connection stays and the client,
+    // still writing, gets the answer rather than a broken pipe.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"{\"Image\":\"x\"}").unwrap();
+    let answer = raw_exchange_on(
+        s,
+        b"DELETE /containers/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_vec(),
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1 403 Forbidden").count(),
+        2,
+        "{answer}"
+    );
+    assert!(
+        answer.contains(
+            "udskit: POST /containers/create denied (rule: none matched, denied by default)"
+        ) && answer.contains("udskit: DELETE /containers/x denied"),
+        "{answer}"
+    );
+    assert_eq!(upstream_saw(&log), "", "the upstream saw a denied request");
+}
+
+#[test]
 fn header_timeout_ends_a_slow_head_with_408() {
     if !have("python3") {
         return;

@@ -169,6 +169,7 @@ impl Conn {
                 "udskit: {method} {} denied: {who} is not let in (rule: --allow-uid/--allow-gid)",
                 req.uri().path()
             );
+            drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
         if self.flags.conflict.load(Ordering::Relaxed) {
@@ -180,7 +181,10 @@ impl Conn {
         }
         let path = match RoutePath::new(req.uri().path()) {
             Ok(p) => p,
-            Err(why) => return refuse(rec, &why, false),
+            Err(why) => {
+                drain(req).await;
+                return refuse(rec, &why, false);
+            }
         };
         let Verdict { allow, rule } =
             guard
@@ -199,6 +203,7 @@ impl Conn {
                 req.uri().path(),
                 rec.rule
             );
+            drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
         let client_up = req
@@ -377,6 +382,16 @@ where
             End::Error(e)
         }
     }
+}
+
+/// Reads and drops the body of a request answered without it (up to DRAIN_BYTES, for up
+/// to DRAIN_TIME): hyper ends a connection whose request body was left unread, and a
+/// client still sending it (the docker CLI writes a create's body after its head) would
+/// get a broken pipe instead of the answer.
+async fn drain(req: Request<Incoming>) {
+    use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
+    let body = http_body_util::Limited::new(req.into_body(), DRAIN_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIME, http_body_util::BodyExt::collect(body)).await;
 }
 
 /// Whether hyper's error is only the client hanging up.
