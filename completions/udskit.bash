@@ -770,7 +770,7 @@ _udskit() {
                     return 0
                     ;;
                 --preset)
-                    COMPREPLY=($(compgen -W "docker-readonly traefik watchtower" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "docker-readonly traefik watchtower portainer" -- "${cur}"))
                     return 0
                     ;;
                 --rules)

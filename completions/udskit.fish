@@ -136,7 +136,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l grace -d 'On SIG
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump -d 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time' -r -f -a "text\t'Printable text as is; control bytes, `\\` and invalid UTF-8 escaped; one line per line'
 hex\t'Offsets, 16 bytes in hex and their ASCII per line'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dump-file -d 'Write the --dump output to PATH instead of stderr' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured)' -r -F
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pcap -d 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured; with --http, the client\'s side of each connection, the guard\'s own answers included)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l busy-poll -d 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l copier -d 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)' -r -f -a "splice\t'splice(2) through a pipe: the bytes never enter user space'
 buffer\t'recv into our own buffer, then send: what `--dump` needs to see the bytes'"
@@ -145,8 +145,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow -d 'With -
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l deny -d 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l preset -d 'With --http, allow what a known client needs (README lists each preset\'s rules)' -r -f -a "docker-readonly\t'Everything --read-only allows: GET and HEAD, except what reads files or secrets'
 traefik\t'Traefik\'s docker provider: ping, version, info, events, containers, networks and, for swarm mode, services and tasks; GET only'
-watchtower\t'Watchtower: list and inspect containers and images, pull, stop, remove, create, start and rename containers, remove images, connect networks'"
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l rules -d 'With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)' -r -F
+watchtower\t'Watchtower: list and inspect containers and images, pull, stop, remove, create, start and rename containers, remove images, connect networks'
+portainer\t'Portainer (docker-socket-proxy\'s CONTAINERS, IMAGES, NETWORKS, VOLUMES, INFO, EXEC, SERVICES, TASKS with POST): any method there, but never a container\'s files (archive, export), secrets, configs, swarm tokens, plugins, builds or auth'"
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l rules -d 'With --http, also the rules of FILE (TOML, or YAML when named .yaml or .yml): rules for everyone and [[peer]] sections for clients by uid, user, gid or group (README, relay --http, shows one)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-uid -d 'With --http on a unix LISTEN, let in only clients of user UID (a number or a name; repeatable; as SO_PEERCRED tells): the others get a 403' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-gid -d 'With --http on a unix LISTEN, let in only clients whose primary group is GID (a number or a name; repeatable); with --allow-uid, either lets a client in' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-bind -d 'With --http, let a create bind-mount host paths under PREFIX (repeatable); without it, no host path at all' -r
@@ -159,7 +160,7 @@ cgroup\t''"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l reply-timeout -d 'For datagrams: keep a sender\'s own socket toward TARGET, and pass its answers back, until DURATION without a datagram either way [default: 30s]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l on-full -d 'For datagrams: when a unix receiver\'s queue is full, wait for room, or drop the datagram and count it [default: wait]' -r -f -a "wait\t'Wait until the receiver has room (the relay\'s other traffic waits too)'
 drop\t'Drop the datagram and count it (as a UDP network would)'"
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l proxy-protocol -d 'Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy\'s send-proxy; nginx\'s `listen ... proxy_protocol` reads it); v2 carries unix addresses too' -r -f -a "v1\t'The text header: `PROXY TCP4 SRC DST SPORT DPORT\\r\\n` (unix clients: `PROXY UNKNOWN`)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l proxy-protocol -d 'Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy\'s send-proxy; nginx\'s `listen ... proxy_protocol` reads it); v2 carries unix addresses too (not with --http: README, relay --http, says why)' -r -f -a "v1\t'The text header: `PROXY TCP4 SRC DST SPORT DPORT\\r\\n` (unix clients: `PROXY UNKNOWN`)'
 v2\t'The binary header, which carries unix addresses too'"
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l cert -d 'For a tls: LISTEN, the certificate chain to present (PEM); with --key' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l key -d 'For a tls: LISTEN, the private key of --cert (PEM)' -r -F
@@ -180,7 +181,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dgram -d 'Relay datagrams: unix LISTEN and TARGET are datagram sockets (implied by a udp: side)'
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l accept-proxy-protocol -d 'Read a PROXY protocol header (v1 or v2) from each client before relaying it: the client logged, and sent on with --proxy-protocol, is the one it names; a client without a valid one is closed'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l accept-proxy-protocol -d 'Read a PROXY protocol header (v1 or v2) from each client before relaying it: the client logged, and sent on with --proxy-protocol, is the one it names; a client without a valid one is closed (with --http too: each request\'s log line names it)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l self-signed -d 'For a tls: LISTEN, make a certificate for the listening host now (its SHA-256 fingerprint is logged)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l insecure -d 'For a tls: address, accept any server certificate, unchecked (curl -k): anyone on the path can read and change the traffic'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l force -d 'Replace a live socket at the path (a dead one is always replaced)'

@@ -105,6 +105,113 @@ fn http_through_relay_decodes_as_http() {
 }
 
 #[test]
+fn guard_capture_decodes_as_http_with_its_own_answers() {
+    if !tshark() || !have("curl") {
+        return;
+    }
+    let dir = tempdir();
+    let app = servers::Uvicorn::start(dir.path());
+    let (sock, pcap) = (
+        dir.path().join("guard.sock"),
+        dir.path().join("guard.pcapng"),
+    );
+    let mut c = udskit();
+    c.arg("relay")
+        .arg(&sock)
+        .arg(&app.sock)
+        .args(["--http", "--read-only", "--pcap"])
+        .arg(&pcap);
+    let mut guard = Bg::spawn(c, dir.path(), "guard");
+    guard.wait_stderr("listening");
+    // Two requests on one connection (an allowed GET, then one the guard denies), then
+    // a GET on another.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/status/201")
+        .args([
+            "--next",
+            "-sS",
+            "--max-time",
+            "20",
+            "-X",
+            "POST",
+            "--unix-socket",
+        ])
+        .arg(&sock)
+        .arg("http://localhost/data")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--unix-socket"])
+        .arg(&sock)
+        .arg("http://localhost/headers")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    guard.wait_stderr("#2 ");
+    let fields = tshark_read(
+        &pcap,
+        &[
+            "-Y",
+            "http",
+            "-T",
+            "fields",
+            "-e",
+            "tcp.stream",
+            "-e",
+            "http.request.method",
+            "-e",
+            "http.request.uri",
+            "-e",
+            "http.response.code",
+        ],
+    );
+    let lines: Vec<&str> = fields.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "0\tGET\t/status/201\t",
+            "0\t\t\t201",
+            "0\tPOST\t/data\t",
+            "0\t\t\t403",
+            "1\tGET\t/headers\t",
+            "1\t\t\t200"
+        ],
+        "{fields}"
+    );
+    // The guard's own answer is in the capture as the client got it, and each flow ends
+    // with both FINs, no reset.
+    let bodies = tshark_read(
+        &pcap,
+        &[
+            "-Y",
+            "http.response.code == 403",
+            "-T",
+            "fields",
+            "-e",
+            "http.file_data",
+        ],
+    );
+    assert!(
+        bodies.contains("denied (rule: none matched, denied by default)"),
+        "{bodies}"
+    );
+    let resets = tshark_read(&pcap, &["-Y", "tcp.flags.reset == 1"]);
+    assert_eq!(resets, "", "{resets}");
+    let comments = tshark_read(
+        &pcap,
+        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
+    );
+    let first = comments.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("connection #1: client pid ") && first.contains("(curl)"),
+        "{comments}"
+    );
+}
+
+#[test]
 fn h2c_through_relay_decodes_as_http2() {
     if !tshark() || !have("curl") || !have("nginx") {
         return;

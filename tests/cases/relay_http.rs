@@ -130,13 +130,13 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
     let answer = raw_exchange(&sock, b"garbage\r\n\r\n".to_vec());
     assert_eq!(status_of(&answer), "400", "{answer}");
 
-    // A 1 MiB head: refused by the guard before hyper parses it, with the JSON message
-    // (hyper's own 431 has no body), and never forwarded (checked below).
+    // A 1 MiB head: refused by the guard with a 400 before hyper parses it, with the JSON
+    // message saying the limit, and never forwarded (checked below).
     let mut big = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-Big: ".to_vec();
     big.extend(std::iter::repeat_n(b'a', 1 << 20));
     big.extend_from_slice(b"\r\n\r\n");
     let answer = raw_exchange(&sock, big);
-    assert_eq!(status_of(&answer), "431", "{answer}");
+    assert_eq!(status_of(&answer), "400", "{answer}");
     assert!(answer.contains("connection: close"), "{answer}");
     assert_eq!(
         message_of(&answer),
@@ -149,7 +149,7 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
     }
     many.extend_from_slice(b"\r\n");
     let answer = raw_exchange(&sock, many);
-    assert_eq!(status_of(&answer), "431", "{answer}");
+    assert_eq!(status_of(&answer), "400", "{answer}");
     assert_eq!(
         message_of(&answer),
         "udskit: request refused: its head has more than 100 header fields"
@@ -186,9 +186,44 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
         "{err}"
     );
     assert!(
-        err.contains(": the client sent a request head larger than 64 KiB (answered 431)"),
+        err.contains(": the client sent a request head larger than 64 KiB (answered 400)"),
         "{err}"
     );
+}
+
+#[test]
+fn a_denied_request_whose_body_comes_late_still_gets_its_403() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let (_g, sock) = guard(dir.path(), "g", &up, &["--read-only"]);
+    // The head first, its body a moment later (as the docker CLI may write a create):
+    // the guard reads the body it refuses, so the connection stays and the client,
+    // still writing, gets the answer rather than a broken pipe.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n")
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"{\"Image\":\"x\"}").unwrap();
+    let answer = raw_exchange_on(
+        s,
+        b"DELETE /containers/x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            .to_vec(),
+    );
+    assert_eq!(
+        answer.matches("HTTP/1.1 403 Forbidden").count(),
+        2,
+        "{answer}"
+    );
+    assert!(
+        answer.contains(
+            "udskit: POST /containers/create denied (rule: none matched, denied by default)"
+        ) && answer.contains("udskit: DELETE /containers/x denied"),
+        "{answer}"
+    );
+    assert_eq!(upstream_saw(&log), "", "the upstream saw a denied request");
 }
 
 #[test]
@@ -846,6 +881,95 @@ fn docker_cli_through_the_guard() {
             && log.contains("tunnel 24 bytes up, 32 down"),
         "{log}"
     );
+
+    // --preset portainer: what Portainer does with containers, images, volumes, networks
+    // and its exec console works; a container's files and the rest of the API do not.
+    let (mut pt, pt_sock) = guard(d, "pt", &direct, &["--preset", "portainer"]);
+    let ps = ok(&docker(d, &pt_sock, &["ps", "--format", "{{.Names}}"], b""));
+    assert_eq!(ps, "sl\n");
+    ok(&docker(
+        d,
+        &pt_sock,
+        &["volume", "create", "udskit-pt"],
+        b"",
+    ));
+    let vols = ok(&docker(d, &pt_sock, &["volume", "ls", "-q"], b""));
+    assert!(vols.lines().any(|v| v == "udskit-pt"), "{vols}");
+    ok(&docker(d, &pt_sock, &["volume", "rm", "udskit-pt"], b""));
+    let nets = ok(&docker(
+        d,
+        &pt_sock,
+        &["network", "ls", "--format", "{{.Name}}"],
+        b"",
+    ));
+    assert!(nets.lines().any(|n| n == "none"), "{nets}");
+    let out = ok(&docker(
+        d,
+        &pt_sock,
+        &["exec", "-i", "sl", "cat"],
+        b"a portainer console\n",
+    ));
+    assert_eq!(out, "a portainer console\n");
+    let out = ok(&docker(
+        d,
+        &pt_sock,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "echo",
+            "deployed",
+        ],
+        b"",
+    ));
+    assert_eq!(out, "deployed\n");
+    let info = ok(&docker(
+        d,
+        &pt_sock,
+        &["info", "--format", "{{.Containers}}"],
+        b"",
+    ));
+    assert_eq!(info.trim(), "1", "{info}");
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &["cp", "sl:/bin/busybox", d.join("pt-copy").to_str().unwrap()],
+        b"",
+    ));
+    assert!(
+        err.contains("udskit: GET /v1.41/containers/sl/archive denied (rule: --preset portainer: deny * /containers/**/archive)"),
+        "{err}"
+    );
+    let err = denied(&docker(d, &pt_sock, &["system", "df"], b""));
+    assert!(
+        err.contains("udskit: GET /v1.41/system/df denied (rule: none matched, denied by default)"),
+        "{err}"
+    );
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &[
+            "run",
+            "--rm",
+            "--privileged",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "true",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains("privileged containers are not allowed"),
+        "{err}"
+    );
+    let log = pt.wait_stderr("GET /v1.41/system/df 403");
+    assert!(
+        log.contains("allowed (rule: --preset portainer: allow * /exec/**)"),
+        "{log}"
+    );
     drop(engine);
 }
 
@@ -863,6 +987,62 @@ fn http_as(nobody: bool, args: &[&str]) -> Output {
     };
     c.arg("--color=never").arg("http").args(args);
     run_with_input(c, b"", LIMIT)
+}
+
+#[test]
+fn rules_from_a_yaml_file() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, log) = recording_upstream(dir.path());
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "# everyone may ping\nrules:\n  - allow GET /_ping\npeer:\n  - uid: [0]   # root\n    rules: ['allow POST /containers/create']\n  - user: nobody\n    preset: [traefik]\n",
+    )
+    .unwrap();
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--rules", rules.to_str().unwrap()]);
+    let s = sock.to_str().unwrap();
+    let http = |args: &[&str]| {
+        let mut c = udskit();
+        c.arg("http").arg(s).args(args);
+        run_with_input(c, b"", LIMIT)
+    };
+    assert_eq!(http(&["/_ping"]).stdout, b"ok");
+    let out = http(&[
+        "POST",
+        "/v1.41/containers/create",
+        "--json",
+        r#"{"Image":"x"}"#,
+    ]);
+    assert_eq!(out.stdout, b"ok", "{}", stderr_of(&out));
+    let out = http(&["DELETE", "/v1.41/containers/abc"]);
+    let msg: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", stderr_of(&out)));
+    assert_eq!(
+        msg["message"],
+        "udskit: DELETE /v1.41/containers/abc denied (rule: none matched, denied by default)"
+    );
+    let saw = upstream_saw(&log);
+    assert!(saw.contains("POST /v1.41/containers/create"), "{saw}");
+    assert!(!saw.contains("DELETE"), "{saw}");
+    let err = g.wait_stderr("POST /v1.41/containers/create 200");
+    assert!(
+        err.contains("rules.yaml [peer uid 0]: allow POST /containers/create"),
+        "{err}"
+    );
+
+    // A YAML file with a mistake: a usage error naming the line and the format assumed.
+    std::fs::write(&rules, "rules:\n  - allow GET /_ping\n peer: [\n").unwrap();
+    let out = ud(&["relay", "/tmp/udskit-never.sock", s, "--http", "--rules"])
+        .arg(&rules)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(err.contains("(read as YAML, for its name)"), "{err}");
+    assert!(err.contains("line 3"), "{err}");
 }
 
 #[test]

@@ -447,3 +447,285 @@ fn accept_proxy_protocol_from_haproxy() {
     assert_eq!(back, b"after\n");
     r.wait_stderr("1.2.3.4:1 (via");
 }
+
+/// Starts `udskit relay ARGS...` expecting it to refuse them: its exit code and stderr.
+fn refused(args: &[&str]) -> (Option<i32>, String) {
+    let out = ud(&["relay"]).args(args).output().unwrap();
+    (out.status.code(), stderr_of(&out))
+}
+
+#[test]
+fn guard_on_a_tls_listener_serves_https_clients() {
+    if !have("curl") || !have_python_modules(&["uvicorn", "starlette"]) {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let app = servers::Uvicorn::start(d);
+    let cert = d.join("cert.pem");
+    let (mut r, port) = relay(
+        d,
+        "guard",
+        &[
+            "tls:localhost:0",
+            s(&app.sock),
+            "--self-signed",
+            "--self-signed-out",
+            s(&cert),
+            "--http",
+            "--read-only",
+        ],
+    );
+    let curl = |extra: &[&str]| {
+        Command::new("curl")
+            .args(["-sS", "--cacert", s(&cert), "-w", "\n%{http_code}"])
+            .args(extra)
+            .arg(format!("https://localhost:{port}/data"))
+            .output()
+            .unwrap()
+    };
+    // An allowed GET is forwarded over the client's TLS to the unix upstream.
+    let out = curl(&[]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"message\":\"Hello from Service B!\"}\n200"
+    );
+    // A denied POST gets the guard's 403 and its JSON message, over TLS too.
+    let out = curl(&["-X", "POST", "-d", "x=1"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "{\"message\":\"udskit: POST /data denied (rule: none matched, denied by default)\"}\n\n403"
+    );
+    r.wait_stderr("POST /data 403");
+    assert!(r.stderr().contains("GET /data 200"), "{}", r.stderr());
+    // A plain-HTTP client on the TLS port fails its handshake; the guard goes on.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .arg(format!("http://localhost:{port}/data"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(curl(&[]).status.success());
+}
+
+/// A python HTTPS server on 127.0.0.1 with `cert` (for localhost): answers each GET with
+/// the path it saw, and notes every request line in DIR/https.log. Its port.
+fn https_upstream(dir: &Path, cert: &str) -> (Bg, u16) {
+    let port_file = dir.join("https.port");
+    let code = format!(
+        "import http.server, ssl\n\
+         class H(http.server.BaseHTTPRequestHandler):\n\
+         \x20   protocol_version = 'HTTP/1.1'\n\
+         \x20   def note(self):\n\
+         \x20       open({log:?}, 'a').write(self.requestline + '\\n')\n\
+         \x20   def do_GET(self):\n\
+         \x20       self.note()\n\
+         \x20       body = ('tls upstream saw ' + self.path).encode()\n\
+         \x20       self.send_response(200)\n\
+         \x20       self.send_header('Content-Length', str(len(body)))\n\
+         \x20       self.end_headers()\n\
+         \x20       self.wfile.write(body)\n\
+         \x20   def do_POST(self):\n\
+         \x20       self.note()\n\
+         \x20       self.send_response(500)\n\
+         \x20       self.send_header('Content-Length', '0')\n\
+         \x20       self.end_headers()\n\
+         \x20   def log_message(self, *a):\n\
+         \x20       pass\n\
+         srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n\
+         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+         ctx.load_cert_chain({pem:?}, {key:?})\n\
+         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)\n\
+         open({port:?} + '.tmp', 'w').write(str(srv.server_address[1]))\n\
+         import os; os.rename({port:?} + '.tmp', {port:?})\n\
+         srv.serve_forever()\n",
+        log = s(&dir.join("https.log")),
+        pem = s(&dir.join(format!("{cert}.pem"))),
+        key = s(&dir.join(format!("{cert}.key"))),
+        port = s(&port_file),
+    );
+    let mut c = Command::new("python3");
+    c.args(["-c", &code]);
+    let bg = Bg::spawn(c, dir, "https");
+    wait_until(Duration::from_secs(20), "the https upstream's port", || {
+        port_file.exists()
+    });
+    let port = std::fs::read_to_string(&port_file)
+        .unwrap()
+        .parse()
+        .unwrap();
+    (bg, port)
+}
+
+#[test]
+fn guard_talks_https_to_a_tls_target() {
+    if !have("curl") || !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    make_certs(d);
+    let (_up, up) = https_upstream(d, "server");
+    let sock = d.join("guard.sock");
+    let (_g, _) = relay(
+        d,
+        "guard",
+        &[
+            s(&sock),
+            &format!("tls:localhost:{up}"),
+            "--cacert",
+            s(&d.join("ca.pem")),
+            "--http",
+            "--read-only",
+        ],
+    );
+    let curl = |sock: &Path, extra: &[&str]| {
+        let out = Command::new("curl")
+            .args(["-sS", "-w", "\n%{http_code}", "--unix-socket", s(sock)])
+            .args(extra)
+            .arg("http://x/v1.41/containers/json?all=1")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        curl(&sock, &[]),
+        "tls upstream saw /v1.41/containers/json?all=1\n200"
+    );
+    // A denied POST never reaches the TLS target.
+    assert_eq!(
+        curl(&sock, &["-X", "POST"]),
+        "{\"message\":\"udskit: POST /v1.41/containers/json denied (rule: none matched, denied by default)\"}\n\n403"
+    );
+    let log = std::fs::read_to_string(d.join("https.log")).unwrap();
+    assert_eq!(log, "GET /v1.41/containers/json?all=1 HTTP/1.1\n", "{log}");
+
+    // A target whose certificate the CA given does not sign: a 502 saying why.
+    let sock = d.join("wrong.sock");
+    let (mut g, _) = relay(
+        d,
+        "wrong",
+        &[
+            s(&sock),
+            &format!("tls:localhost:{up}"),
+            "--cacert",
+            s(&d.join("other-ca.pem")),
+            "--http",
+        ],
+    );
+    let answer = curl(&sock, &[]);
+    assert!(answer.ends_with("\n502"), "{answer}");
+    assert!(answer.contains("unknown CA"), "{answer}");
+    g.wait_stderr("unknown CA");
+}
+
+#[test]
+fn guard_on_tcp_or_tls_refuses_rules_by_uid() {
+    for listen in [
+        &["tls:127.0.0.1:0", "--self-signed"][..],
+        &["tcp:127.0.0.1:0"][..],
+    ] {
+        for rule in [&["--allow-uid", "0"][..], &["--allow-gid", "0"][..]] {
+            let mut args = listen.to_vec();
+            args.extend(["/tmp/udskit-up-never.sock", "--http"]);
+            args.extend(rule);
+            let (code, err) = refused(&args);
+            assert_eq!(code, Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains("rules for clients by uid or gid need a unix LISTEN"),
+                "{args:?}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn guard_reads_proxy_headers_and_will_not_send_them() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    let up = d.join("up.sock");
+    let code = format!(
+        "import socket\n\
+         s = socket.socket(socket.AF_UNIX); s.bind({up:?}); s.listen(8)\n\
+         while True:\n\
+         \x20   c, _ = s.accept(); buf = b''\n\
+         \x20   while b'\\r\\n\\r\\n' not in buf:\n\
+         \x20       d = c.recv(4096)\n\
+         \x20       if not d: break\n\
+         \x20       buf += d\n\
+         \x20   line = buf.split(b'\\r\\n')[0]\n\
+         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: %d\\r\\nConnection: close\\r\\n\\r\\n%s' % (len(line), line))\n\
+         \x20   c.close()\n",
+        up = s(&up)
+    );
+    let mut c = Command::new("python3");
+    c.args(["-c", &code]);
+    let _up = Bg::spawn(c, d, "upstream");
+    wait_for_socket(&up);
+    let (mut g, port) = relay(
+        d,
+        "guard",
+        &[
+            "tcp:0",
+            s(&up),
+            "--http",
+            "--accept-proxy-protocol",
+            "--read-only",
+        ],
+    );
+    use std::io::{Read, Write};
+    let ask = |head: &[u8]| {
+        let mut t = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        t.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        t.write_all(head).unwrap();
+        let mut back = Vec::new();
+        let _ = t.read_to_end(&mut back);
+        String::from_utf8_lossy(&back).into_owned()
+    };
+    // The header is read, and what follows is HTTP: the upstream sees the request alone.
+    let answer = ask(
+        b"PROXY TCP4 192.0.2.7 127.0.0.1 4711 80\r\nGET /_ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with("\r\n\r\nGET /_ping HTTP/1.1"), "{answer}");
+    // The client the header names is in the request's log line.
+    let err = g.wait_stderr("GET /_ping 200");
+    let line = err.lines().find(|l| l.contains("GET /_ping 200")).unwrap();
+    assert!(line.contains("192.0.2.7:4711 (via 127.0.0.1:"), "{line}");
+    // A v2 header too, and a denial names that client.
+    let mut v2 = b"\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c".to_vec();
+    v2.extend([198, 51, 100, 9, 127, 0, 0, 1, 0x1f, 0x90, 0, 80]);
+    v2.extend(b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let answer = ask(&v2);
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    let err = g.wait_stderr("POST /containers/create 403");
+    let line = err
+        .lines()
+        .find(|l| l.contains("POST /containers/create 403"))
+        .unwrap();
+    assert!(line.contains("198.51.100.9:8080 (via"), "{line}");
+    // Without a header, the client is closed before any HTTP.
+    let answer = ask(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(answer, "");
+    g.wait_stderr("no PROXY protocol header");
+
+    // Sending one is refused, and the error says why.
+    let (code, err) = refused(&["tcp:0", s(&up), "--http", "--proxy-protocol", "v1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains(
+            "--proxy-protocol cannot go with --http: the guard shares its connections to TARGET"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: --accept-proxy-protocol does go with --http"),
+        "{err}"
+    );
+}

@@ -5,7 +5,8 @@
 //! request; dockerd accepts such a request, so the guard refuses it with a 400 instead.
 //! Also the client's bytes each way, for the connection's log line and --idle-timeout, and
 //! the two refusals that must come before hyper parses a head: a head past `HEAD_LIMIT`
-//! (hyper's own 431 has no body; this one carries the Docker-style JSON message) and a
+//! (answered 400, as any request the guard cannot take, with the Docker-style JSON
+//! message saying the limit; hyper's own answer would have no body) and a
 //! head that takes longer than --header-timeout to arrive (a slowloris client sending it
 //! byte by byte), answered 408. Either way the answer is written, the write side shut,
 //! what the client still sends read and dropped for a moment (as `close_gently` does),
@@ -24,14 +25,15 @@ use tokio::time::Sleep;
 
 use super::answer::raw_answer;
 use super::copy::{Direction, Meter};
+use crate::io::pcap::{Flow, Sender};
 use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
 
-/// The longest request head the guard accepts (hyper's read buffer, hence also its 431
-/// "Request Header Fields Too Large"): Docker's largest header, X-Registry-Config, carries
+/// The longest request head the guard accepts (hyper's read buffer, which the guard never
+/// lets a head fill): Docker's largest header, X-Registry-Config, carries
 /// a few credentials in base64 and stays far below; a larger cap costs memory per client.
 pub const HEAD_LIMIT: usize = 64 * 1024;
 
-/// The most header fields in a head: hyper's own limit (it answers more with a 431).
+/// The most header fields in a head: hyper's own limit (the guard answers more with a 400).
 const MAX_FIELDS: usize = 100;
 
 /// The longest chunk-size or trailer line tracked (hyper refuses far shorter ones).
@@ -40,9 +42,9 @@ const LINE_LIMIT: usize = 4096;
 /// How the guard ended a client's connection itself, before hyper read a head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// A head larger than `HEAD_LIMIT`: 431.
+    /// A head larger than `HEAD_LIMIT`: 400.
     TooLarge,
-    /// A head of more than `MAX_FIELDS` fields: 431.
+    /// A head of more than `MAX_FIELDS` fields: 400.
     TooManyFields,
     /// A head begun but not complete within --header-timeout: 408.
     SlowHead(Duration),
@@ -55,14 +57,14 @@ impl Refusal {
     fn answer(self) -> Option<Vec<u8>> {
         let (status, why) = match self {
             Refusal::TooLarge => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::BAD_REQUEST,
                 format!(
                     "its head is larger than the {} KiB the guard reads",
                     HEAD_LIMIT / 1024
                 ),
             ),
             Refusal::TooManyFields => (
-                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                StatusCode::BAD_REQUEST,
                 format!("its head has more than {MAX_FIELDS} header fields"),
             ),
             Refusal::SlowHead(d) => (
@@ -84,11 +86,11 @@ impl Refusal {
     pub fn words(self) -> String {
         match self {
             Refusal::TooLarge => format!(
-                "the client sent a request head larger than {} KiB (answered 431)",
+                "the client sent a request head larger than {} KiB (answered 400)",
                 HEAD_LIMIT / 1024
             ),
             Refusal::TooManyFields => format!(
-                "the client sent a request head of more than {MAX_FIELDS} header fields (answered 431)"
+                "the client sent a request head of more than {MAX_FIELDS} header fields (answered 400)"
             ),
             Refusal::SlowHead(d) => format!(
                 "the client took longer than {} to send a request head (--header-timeout; answered 408)",
@@ -216,7 +218,7 @@ impl Framing {
         let n = match req.parse(&self.buf) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
-                // hyper answers 431 once its buffer holds this much of a head: the guard
+                // hyper gives up once its buffer holds this much of a head: the guard
                 // sees the bytes first, in the read that brings them.
                 if self.buf.len() >= HEAD_LIMIT {
                     self.refusal = Some(Refusal::TooLarge);
@@ -345,6 +347,9 @@ pub struct Watched<S> {
     /// Running while a head is awaited (or, once refused, while draining).
     timer: Option<Pin<Box<Sleep>>>,
     ending: Option<Ending>,
+    /// --pcap: the client's side of the connection, as it sent and received it (a tunnel
+    /// after a 101 included: hyper's upgrade goes on through this stream).
+    capture: Option<Flow<'static>>,
 }
 
 impl<S> Watched<S> {
@@ -361,6 +366,25 @@ impl<S> Watched<S> {
             head_timeout,
             timer: None,
             ending: None,
+            capture: None,
+        }
+    }
+
+    /// Captures the client's bytes both ways into `flow` (--pcap).
+    pub fn capture(mut self, flow: Option<Flow<'static>>) -> Watched<S> {
+        self.capture = flow;
+        self
+    }
+
+    fn captured(&self, from: Sender, data: &[u8]) {
+        if let Some(f) = &self.capture {
+            f.data(from, data);
+        }
+    }
+
+    fn captured_end(&self, from: Sender) {
+        if let Some(f) = &self.capture {
+            f.fin(from);
         }
     }
 
@@ -403,6 +427,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     match Pin::new(&mut self.inner).poll_write(cx, &bytes[*sent..]) {
                         Poll::Ready(Ok(n)) if n > 0 => {
                             self.meter.add(Direction::Down, n);
+                            if let Some(f) = &self.capture {
+                                f.data(Sender::Server, &bytes[*sent..*sent + n]);
+                            }
                             *sent += n;
                             if *sent == bytes.len() {
                                 self.ending = Some(Ending::ShuttingDown);
@@ -416,6 +443,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     if Pin::new(&mut self.inner).poll_shutdown(cx).is_pending() {
                         return Poll::Pending;
                     }
+                    self.captured_end(Sender::Server);
                     self.timer = Some(Box::pin(tokio::time::sleep(DRAIN_TIME)));
                     self.ending = Some(Ending::Draining { taken: 0 });
                 }
@@ -424,6 +452,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Watched<S> {
                     let mut rb = ReadBuf::new(&mut scratch);
                     match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
                         Poll::Ready(Ok(())) if !rb.filled().is_empty() => {
+                            if let Some(f) = &self.capture {
+                                f.data(Sender::Client, rb.filled());
+                            }
                             *taken += rb.filled().len();
                             if *taken >= DRAIN_BYTES {
                                 self.ending = Some(Ending::Done);
@@ -466,7 +497,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Watched<S> {
         match r {
             Poll::Ready(Ok(())) => {
                 let new = &buf.filled()[before..];
+                if new.is_empty() && buf.remaining() > 0 {
+                    me.captured_end(Sender::Client);
+                }
                 if !new.is_empty() {
+                    me.captured(Sender::Client, new);
                     me.meter.add(Direction::Up, new.len());
                     me.framing.feed(new);
                     if let Some(why) = me.framing.refusal.take() {
@@ -506,6 +541,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         let r = Pin::new(&mut me.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = r {
             me.meter.add(Direction::Down, n);
+            me.captured(Sender::Server, &data[..n]);
         }
         r
     }
@@ -519,6 +555,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         let r = Pin::new(&mut me.inner).poll_write_vectored(cx, bufs);
         if let Poll::Ready(Ok(n)) = r {
             me.meter.add(Direction::Down, n);
+            if me.capture.is_some() {
+                let mut left = n;
+                for b in bufs {
+                    let take = left.min(b.len());
+                    me.captured(Sender::Server, &b[..take]);
+                    left -= take;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
         }
         r
     }
@@ -532,7 +579,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_shutdown(cx);
+        if r.is_ready() {
+            me.captured_end(Sender::Server);
+        }
+        r
     }
 }
 

@@ -26,7 +26,6 @@ use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
 use super::upstream::{self, Lease, Pool};
 use super::{Args, End, RelayPlan};
-use crate::net::stream::Stream;
 
 /// What `--http` and its rules make of the relay.
 #[derive(Debug)]
@@ -170,6 +169,7 @@ impl Conn {
                 "udskit: {method} {} denied: {who} is not let in (rule: --allow-uid/--allow-gid)",
                 req.uri().path()
             );
+            drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
         if self.flags.conflict.load(Ordering::Relaxed) {
@@ -181,7 +181,10 @@ impl Conn {
         }
         let path = match RoutePath::new(req.uri().path()) {
             Ok(p) => p,
-            Err(why) => return refuse(rec, &why, false),
+            Err(why) => {
+                drain(req).await;
+                return refuse(rec, &why, false);
+            }
         };
         let Verdict { allow, rule } =
             guard
@@ -200,6 +203,7 @@ impl Conn {
                 req.uri().path(),
                 rec.rule
             );
+            drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
         let client_up = req
@@ -290,15 +294,18 @@ impl Conn {
 }
 
 /// Serves one client connection until it ends; a 101 answer makes it the two-way copy.
-pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End {
+pub async fn serve<S>(client: S, who: Arc<Who>, plan: Arc<RelayPlan>, meter: Arc<Meter>) -> End
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let flags = Arc::new(Flags::default());
     let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
-    let io = TokioIo::new(Watched::new(
-        client,
-        meter.clone(),
-        flags.clone(),
-        guard.header_timeout,
-    ));
+    let flow = plan
+        .pcap
+        .map(|p| super::capture::open(p, who.id, &who.peer, &plan.listen, &plan.target));
+    let io = TokioIo::new(
+        Watched::new(client, meter.clone(), flags.clone(), guard.header_timeout).capture(flow),
+    );
     let idle = plan.idle_timeout;
     let conn = Arc::new(Conn {
         who,
@@ -377,6 +384,16 @@ pub async fn serve(client: Stream, who: Arc<Who>, plan: Arc<RelayPlan>, meter: A
     }
 }
 
+/// Reads and drops the body of a request answered without it (up to DRAIN_BYTES, for up
+/// to DRAIN_TIME): hyper ends a connection whose request body was left unread, and a
+/// client still sending it (the docker CLI writes a create's body after its head) would
+/// get a broken pipe instead of the answer.
+async fn drain(req: Request<Incoming>) {
+    use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
+    let body = http_body_util::Limited::new(req.into_body(), DRAIN_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIME, http_body_util::BodyExt::collect(body)).await;
+}
+
 /// Whether hyper's error is only the client hanging up.
 fn client_left(e: &hyper::Error) -> bool {
     if e.is_incomplete_message() || e.is_canceled() {
@@ -387,7 +404,10 @@ fn client_left(e: &hyper::Error) -> bool {
         if let Some(io) = s.downcast_ref::<std::io::Error>() {
             return matches!(
                 io.kind(),
-                std::io::ErrorKind::BrokenPipe | std::io::ErrorKind::ConnectionReset
+                std::io::ErrorKind::BrokenPipe
+                    | std::io::ErrorKind::ConnectionReset
+                    // A TLS client that closed its connection without a close_notify.
+                    | std::io::ErrorKind::UnexpectedEof
             );
         }
         source = s.source();

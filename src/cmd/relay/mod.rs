@@ -89,7 +89,8 @@ use side::Spare;
 ///
 /// With --http the relay is a guard in front of an HTTP API such as docker.sock: it
 /// parses each request and forwards only what --allow/--deny, --read-only, --preset and
-/// --rules allow, checks what a container create asks for, and logs one line per request.
+/// --rules allow, checks what a container create asks for, and logs one line per request;
+/// either side may be tls: (HTTPS clients, an HTTPS TARGET).
 ///
 /// A tls:HOST:PORT LISTEN terminates TLS (--cert/--key, or --self-signed; --client-ca
 /// for mutual TLS); a tls:HOST:PORT TARGET is reached over TLS, its certificate checked
@@ -166,7 +167,8 @@ pub struct Args {
     pub dump_file: Option<PathBuf>,
     /// Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that
     /// Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space
-    /// (stream relays only; descriptors passed by --pass-fds are not captured)
+    /// (stream relays only; descriptors passed by --pass-fds are not captured; with --http,
+    /// the client's side of each connection, the guard's own answers included)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// After every chunk, poll the sockets for DURATION (such as 50us) before sleeping,
@@ -189,7 +191,7 @@ pub struct Args {
     pub copier: Copier,
     /// Speak HTTP/1.1 with each client and forward only the requests the rules allow (a
     /// guard in front of docker.sock); the others get a 403 with a Docker-style JSON message
-    #[arg(long, conflicts_with_all = ["dump", "busy_poll", "pcap"])]
+    #[arg(long, conflicts_with_all = ["dump", "busy_poll"])]
     pub http: bool,
     /// With --http, close a client that takes longer than DURATION to send a request head
     /// (from connecting, or from the first byte of a later head), answering 408 if it had
@@ -214,8 +216,9 @@ pub struct Args {
     /// With --http, forward every request, and log those the rules would have denied
     #[arg(long, requires = "http")]
     pub dry_run: bool,
-    /// With --http, also the rules of FILE (TOML): rules for everyone and [[peer]] sections
-    /// for clients by uid, user, gid or group (README, relay --http, shows one)
+    /// With --http, also the rules of FILE (TOML, or YAML when named .yaml or .yml): rules
+    /// for everyone and [[peer]] sections for clients by uid, user, gid or group (README,
+    /// relay --http, shows one)
     #[arg(long, value_name = "FILE", requires = "http")]
     pub rules: Option<PathBuf>,
     /// With --http on a unix LISTEN, let in only clients of user UID (a number or a name;
@@ -256,13 +259,13 @@ pub struct Args {
     pub on_full: Option<dgram::OnFull>,
     /// Send TARGET a PROXY protocol header naming the client before its bytes (HAProxy's
     /// send-proxy; nginx's `listen ... proxy_protocol` reads it); v2 carries unix
-    /// addresses too
-    #[arg(long, value_enum, value_name = "VERSION", conflicts_with = "http")]
+    /// addresses too (not with --http: README, relay --http, says why)
+    #[arg(long, value_enum, value_name = "VERSION")]
     pub proxy_protocol: Option<proxy::Version>,
     /// Read a PROXY protocol header (v1 or v2) from each client before relaying it: the
     /// client logged, and sent on with --proxy-protocol, is the one it names; a client
-    /// without a valid one is closed
-    #[arg(long, conflicts_with = "http")]
+    /// without a valid one is closed (with --http too: each request's log line names it)
+    #[arg(long)]
     pub accept_proxy_protocol: bool,
     #[command(flatten)]
     pub tls_server: crate::net::tls::ServerOpts,
@@ -282,7 +285,7 @@ struct RelayPlan {
     copier: Copier,
     dump: Option<Dump>,
     /// --pcap: the capture every connection is written to.
-    pcap: Option<Pcap>,
+    pcap: Option<&'static Pcap>,
     listen: Addr,
     /// --busy-poll: one per worker (each polls its own connections); empty without it.
     busy: Vec<BusyPoll>,
@@ -565,9 +568,6 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
     if (client.cacert.is_some() || client.insecure) && !args.target.is_tls() {
         return Err(Fail::usage("--cacert and --insecure are for a tls: TARGET").into());
     }
-    if args.http && (args.listen.is_tls() || args.target.is_tls()) {
-        return Err(Fail::usage("--http does not take a tls: LISTEN or TARGET yet").into());
-    }
     let down = match args.listen.host() {
         Some(host) => {
             if !args.tls_server.self_signed && args.tls_server.cert.is_none() {
@@ -656,6 +656,16 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         }
     }
     let tls = tls_plan(&args, ctx)?;
+    if args.http && args.proxy_protocol.is_some() {
+        return Err(Fail::usage(
+            "--proxy-protocol cannot go with --http: the guard shares its connections to \
+             TARGET among its clients (an idle one serves the next client's request), and a \
+             PROXY header, sent once at the start of a connection, would name whichever \
+             client opened it",
+        )
+        .hint("--accept-proxy-protocol does go with --http: the guard logs the client the header names")
+        .into());
+    }
     if args.pcap.is_some() && (args.listen.is_tls() || args.target.is_tls()) {
         return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
     }
@@ -683,11 +693,14 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .dump
         .map(|f| Dump::open(f, args.dump_file.as_deref()))
         .transpose()?;
+    // The capture lives as long as the relay (the guard's flows, owned by each client's
+    // stream that hyper holds, must not borrow from anything shorter).
     let pcap = args
         .pcap
         .as_deref()
         .map(|p| crate::io::capture::open(p, ctx))
-        .transpose()?;
+        .transpose()?
+        .map(|p| &*Box::leak(Box::new(p)));
     let guard = guard::Guard::of(&args)?;
     // A TCP LISTEN we bind: a socket per worker (SO_REUSEPORT). A unix one, or any socket
     // handed over by systemd or --listen-fd: one socket, accepted by worker 0.
@@ -815,9 +828,6 @@ async fn serve(
     let work = async {
         if let Some(Err(why)) = accepted {
             End::Error(why)
-        } else if plan.tls.any() {
-            drop(spare);
-            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
         } else if plan.guard.is_some() {
             drop(spare);
             let who = Arc::new(answer::Who {
@@ -826,7 +836,19 @@ async fn serve(
                 cred: cred_json.clone(),
                 cred_raw: peer.cred,
             });
-            guard::serve(client, who, plan.clone(), meter.clone()).await
+            // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
+            match &plan.tls.down {
+                None => guard::serve(client, who, plan.clone(), meter.clone()).await,
+                Some(acceptor) => {
+                    match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
+                        Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
+                        Err(end) => end,
+                    }
+                }
+            }
+        } else if plan.tls.any() {
+            drop(spare);
+            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
         } else {
             connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
         }

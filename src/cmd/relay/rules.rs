@@ -110,6 +110,10 @@ pub enum Preset {
     /// Watchtower: list and inspect containers and images, pull, stop, remove, create,
     /// start and rename containers, remove images, connect networks
     Watchtower,
+    /// Portainer (docker-socket-proxy's CONTAINERS, IMAGES, NETWORKS, VOLUMES, INFO,
+    /// EXEC, SERVICES, TASKS with POST): any method there, but never a container's files
+    /// (archive, export), secrets, configs, swarm tokens, plugins, builds or auth
+    Portainer,
 }
 
 /// The endpoints --read-only keeps out although they are GETs: each reads files or
@@ -163,6 +167,30 @@ const WATCHTOWER: &[&str] = &[
     "POST /networks/*/disconnect",
 ];
 
+/// Portainer as its users run it behind docker-socket-proxy (README, "relay --http", cites
+/// the env-var sets): every method on the API sections they turn on, except what reads or
+/// writes a container's files; the rest of the API (secrets, configs, swarm, nodes,
+/// plugins, build, commit, auth, session, system, distribution) stays denied by default.
+const PORTAINER: &[(bool, &str)] = &[
+    (false, "* /containers/**/archive"),
+    (false, "* /containers/**/export"),
+    (true, "GET /_ping"),
+    (true, "GET /version"),
+    (true, "GET /info"),
+    (true, "GET /events"),
+    (true, "* /containers/**"),
+    (true, "* /images/**"),
+    (true, "* /networks"),
+    (true, "* /networks/**"),
+    (true, "* /volumes"),
+    (true, "* /volumes/**"),
+    (true, "* /exec/**"),
+    (true, "* /services"),
+    (true, "* /services/**"),
+    (true, "* /tasks"),
+    (true, "* /tasks/**"),
+];
+
 /// The rules of `--read-only` (the same as `--preset docker-readonly`).
 pub fn read_only(origin: &str) -> Vec<Rule> {
     let mut rules: Vec<Rule> = SECRETS
@@ -179,6 +207,7 @@ impl Preset {
             Preset::DockerReadonly => "docker-readonly",
             Preset::Traefik => "traefik",
             Preset::Watchtower => "watchtower",
+            Preset::Portainer => "portainer",
         }
     }
 
@@ -193,6 +222,12 @@ impl Preset {
             Preset::DockerReadonly => return read_only(&origin),
             Preset::Traefik => TRAEFIK,
             Preset::Watchtower => WATCHTOWER,
+            Preset::Portainer => {
+                return PORTAINER
+                    .iter()
+                    .map(|(allow, r)| Rule::builtin(*allow, r, &origin))
+                    .collect();
+            }
         };
         table
             .iter()
@@ -439,6 +474,63 @@ mod tests {
         assert!(decide(&set, "POST", "/v1.41/containers/create").allow);
         assert!(decide(&set, "DELETE", "/images/sha256:abc").allow);
         assert!(!decide(&set, "POST", "/containers/abc/exec").allow);
+    }
+
+    #[test]
+    fn the_portainer_preset() {
+        let set = RuleSet::new(&[], &[], false, &[Preset::Portainer]);
+        for (m, p, allow) in [
+            ("HEAD", "/_ping", true),
+            ("GET", "/v1.41/version", true),
+            ("GET", "/info", true),
+            ("GET", "/events", true),
+            ("GET", "/v1.41/containers/json", true),
+            ("POST", "/containers/create", true),
+            ("POST", "/containers/abc/start", true),
+            ("POST", "/containers/abc/exec", true),
+            ("DELETE", "/v1.41/containers/abc", true),
+            ("GET", "/containers/abc/logs", true),
+            ("POST", "/exec/123/start", true),
+            ("GET", "/exec/123/json", true),
+            ("GET", "/images/json", true),
+            ("POST", "/images/create", true),
+            ("DELETE", "/images/sha256:abc", true),
+            ("GET", "/networks", true),
+            ("POST", "/networks/create", true),
+            ("GET", "/volumes", true),
+            ("POST", "/volumes/create", true),
+            ("DELETE", "/volumes/data", true),
+            ("GET", "/services", true),
+            ("POST", "/services/create", true),
+            ("GET", "/tasks", true),
+            ("GET", "/tasks/t1", true),
+            // A container's files, and what the sections it mirrors leave out.
+            ("GET", "/containers/abc/archive", false),
+            ("PUT", "/v1.41/containers/abc/archive", false),
+            ("HEAD", "/containers/abc/archive", false),
+            ("GET", "/containers/abc/export", false),
+            ("GET", "/secrets", false),
+            ("POST", "/secrets/create", false),
+            ("GET", "/configs", false),
+            ("GET", "/swarm", false),
+            ("POST", "/swarm/init", false),
+            ("GET", "/nodes", false),
+            ("POST", "/plugins/pull", false),
+            ("POST", "/build", false),
+            ("POST", "/commit", false),
+            ("POST", "/auth", false),
+            ("POST", "/session", false),
+            ("GET", "/system/df", false),
+            ("GET", "/distribution/alpine/json", false),
+            ("POST", "/events", false),
+            ("POST", "/info", false),
+        ] {
+            assert_eq!(decide(&set, m, p).allow, allow, "{m} {p}");
+        }
+        assert_eq!(
+            decide(&set, "GET", "/containers/abc/archive").rule,
+            "--preset portainer: deny * /containers/**/archive"
+        );
     }
 
     #[test]

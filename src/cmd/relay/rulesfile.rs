@@ -1,7 +1,15 @@
-//! `relay --http --rules FILE`: the guard's rules in a TOML file, with comments, and
-//! sections scoped to clients by uid or gid (a unix client's SO_PEERCRED, never anything
-//! it sends). Tried after the command line's rules: the sections that cover the client in
-//! the file's order, then the file's rules for everyone.
+//! `relay --http --rules FILE`: the guard's rules in a TOML or YAML file (YAML when its
+//! name ends in `.yaml` or `.yml`), with comments, and sections scoped to clients by uid or
+//! gid (a unix client's SO_PEERCRED, never anything it sends). Tried after the command
+//! line's rules: the sections that cover the client in the file's order, then the file's
+//! rules for everyone. Both formats have the one schema below.
+//!
+//! YAML is read by `yaml_serde`, the YAML organization's fork of `serde_yaml`: `serde_yaml`
+//! itself is archived (March 2024), `serde_yml` has a RUSTSEC advisory (RUSTSEC-2025-0068),
+//! `serde_yaml_ng` and `serde_norway` have had no release since 2024, and `serde-saphyr`
+//! has an API of its own; `yaml_serde` keeps serde_yaml's API and its errors, which name
+//! the line and column, is released in 2026, and reads through `libyaml-rs` (a safe port
+//! of libyaml) rather than `unsafe-libyaml`.
 
 use std::path::Path;
 
@@ -54,7 +62,7 @@ struct PeerSection {
     preset: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct FileSpec {
     #[serde(default)]
@@ -89,12 +97,51 @@ impl Section {
         for name in &self.preset {
             let p = <Preset as clap::ValueEnum>::from_str(name, false).map_err(|_| {
                 format!(
-                    "no preset is called {name:?} (there are docker-readonly, traefik, watchtower)"
+                    "no preset is called {name:?} (there are docker-readonly, traefik, watchtower, portainer)"
                 )
             })?;
             out.extend(p.rules_from(&format!("{origin}: preset {name}")));
         }
         Ok(out)
+    }
+}
+
+/// The formats a rules file is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Toml,
+    Yaml,
+}
+
+impl Format {
+    /// YAML for a name ending in .yaml or .yml (any case), TOML for any other.
+    fn of(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml") => {
+                Format::Yaml
+            }
+            _ => Format::Toml,
+        }
+    }
+
+    fn parse(self, text: &str) -> Result<FileSpec, String> {
+        match self {
+            Format::Toml => toml::from_str(text).map_err(|e| e.to_string()),
+            // An empty document (or one of comments only) is a file without rules, as
+            // an empty TOML file is.
+            Format::Yaml => match yaml_serde::from_str::<Option<FileSpec>>(text) {
+                Ok(spec) => Ok(spec.unwrap_or_default()),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
+    /// How the format was chosen, for an error.
+    fn why(self) -> &'static str {
+        match self {
+            Format::Toml => "read as TOML: its name does not end in .yaml or .yml",
+            Format::Yaml => "read as YAML, for its name",
+        }
     }
 }
 
@@ -108,7 +155,14 @@ pub fn load(path: &Path) -> anyhow::Result<(Scoped, Vec<Rule>)> {
         )
     })?;
     let bad = |e: String| Fail::usage(format!("the rules file {shown}: {e}"));
-    let spec: FileSpec = toml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let format = Format::of(path);
+    let spec = format.parse(&text).map_err(|e| {
+        Fail::usage(format!(
+            "the rules file {shown} ({}): {}",
+            format.why(),
+            e.trim_end()
+        ))
+    })?;
     let mut scoped = Vec::new();
     for (i, p) in spec.peer.into_iter().enumerate() {
         let mut scope = Scope {
@@ -156,11 +210,149 @@ pub fn load(path: &Path) -> anyhow::Result<(Scoped, Vec<Rule>)> {
 mod tests {
     use super::*;
 
-    fn load_text(text: &str) -> anyhow::Result<(Scoped, Vec<Rule>)> {
+    fn load_named(name: &str, text: &str) -> anyhow::Result<(Scoped, Vec<Rule>)> {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("rules.toml");
+        let p = dir.path().join(name);
         std::fs::write(&p, text).unwrap();
         load(&p)
+    }
+
+    fn load_text(text: &str) -> anyhow::Result<(Scoped, Vec<Rule>)> {
+        load_named("rules.toml", text)
+    }
+
+    /// What a file's rules are, without the file's name: each section's scope, then its
+    /// rules (allow or deny, and the rule as written).
+    fn shape((scoped, everyone): &(Scoped, Vec<Rule>)) -> Vec<String> {
+        let rule = |r: &Rule| {
+            let (_, text) = r
+                .origin
+                .split_once("]: ")
+                .or(r.origin.split_once(": "))
+                .unwrap();
+            format!("{} {text}", r.allow)
+        };
+        let mut out = Vec::new();
+        for (scope, rules) in scoped {
+            out.push(format!("scope {:?} {:?}", scope.uids, scope.gids));
+            out.extend(rules.iter().map(rule));
+        }
+        out.push("everyone".into());
+        out.extend(everyone.iter().map(rule));
+        out
+    }
+
+    const TOML_TWIN: &str = "\
+# for all
+rules = ['allow GET /_ping', 'deny * /secrets/**']
+preset = ['traefik']
+
+[[peer]]
+user = 'root'
+gid = [10, 11]
+preset = ['watchtower']
+read-only = true
+
+[[peer]]
+uid = 65534
+rules = ['allow GET,HEAD /containers/json']
+";
+
+    const YAML_TWIN: &str = "\
+# for all
+rules:
+  - allow GET /_ping
+  - deny * /secrets/**   # a comment after a value
+preset: [traefik]
+peer:
+  - user: root
+    gid: [10, 11]
+    preset: [watchtower]
+    read-only: true
+  - uid: 65534
+    rules: ['allow GET,HEAD /containers/json']
+";
+
+    #[test]
+    fn a_yaml_file_reads_as_its_toml_twin() {
+        let toml = load_named("rules.toml", TOML_TWIN).unwrap();
+        for name in ["rules.yaml", "rules.YML"] {
+            let yaml = load_named(name, YAML_TWIN).unwrap();
+            assert_eq!(shape(&yaml), shape(&toml), "{name}");
+        }
+        let shape = shape(&toml);
+        assert!(
+            shape.contains(&"scope [0] [10, 11]".to_string()),
+            "{shape:?}"
+        );
+        assert!(shape.contains(&"scope [65534] []".to_string()), "{shape:?}");
+        assert!(shape.contains(&"true allow GET,HEAD /containers/json".to_string()));
+        // A YAML file of comments only has no rules, as an empty TOML file.
+        let (scoped, everyone) = load_named("r.yml", "# nothing yet\n").unwrap();
+        assert!(scoped.is_empty() && everyone.is_empty());
+    }
+
+    /// The fenced block of README.md whose first line is `first`, unindented.
+    fn readme_block(first: &str) -> String {
+        let readme = include_str!("../../../README.md");
+        let lines: Vec<&str> = readme.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| l.trim() == first)
+            .unwrap_or_else(|| panic!("README.md has no block starting {first:?}"));
+        let indent = lines[start].len() - lines[start].trim_start().len();
+        lines[start..]
+            .iter()
+            .take_while(|l| l.trim() != "```")
+            .map(|l| l.get(indent..).unwrap_or("").to_string() + "\n")
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_examples_load_alike() {
+        let toml = load_named(
+            "docker-guard.toml",
+            &readme_block("# /etc/udskit/docker-guard.toml"),
+        )
+        .unwrap();
+        let yaml = load_named(
+            "docker-guard.yaml",
+            &readme_block("# /etc/udskit/docker-guard.yaml: the same rules"),
+        )
+        .unwrap();
+        assert_eq!(shape(&yaml), shape(&toml));
+        assert_eq!(toml.0.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_yaml_file_says_where_and_how_it_was_read() {
+        for (text, needle) in [
+            ("rules:\n  - allow GET /x\n bad: [\n", "line 3"),
+            (
+                "rules: ['allow GET /x']\nallow: ['GET /x']\n",
+                "unknown field `allow`",
+            ),
+            ("peer:\n  - uid: root\n", "peer[0]"),
+            ("read-only: maybe\n", "read-only"),
+            (
+                "rules: ['permit GET /x']\n",
+                "is not 'allow METHOD PATH-GLOB'",
+            ),
+        ] {
+            let e = load_named("g.yaml", text).unwrap_err().to_string();
+            assert!(e.contains(needle), "{text}: {e}");
+            if !needle.contains("allow METHOD") {
+                assert!(e.contains("(read as YAML, for its name)"), "{text}: {e}");
+            }
+        }
+        // YAML in a file not named so is read as TOML, and the error says so.
+        let e = load_named("rules.conf", "rules:\n  - allow GET /x\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("(read as TOML: its name does not end in .yaml or .yml)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -193,8 +385,8 @@ mod tests {
             ),
             ("[[peer]]\nuser = 'no-such-user-here'", "no user is called"),
             (
-                "preset = ['portainer']",
-                "no preset is called \"portainer\"",
+                "preset = ['portainer-agent']",
+                "no preset is called \"portainer-agent\"",
             ),
             ("allow = ['GET /x']", "unknown field"),
             ("rules = ['allow GET x']", "must start with /"),

@@ -75,19 +75,13 @@ pub async fn relay(
         ))
     };
     let client = match &tlsp.down {
-        Some(acceptor) => {
-            match tokio::time::timeout(bound, acceptor.accept(BigReads::new(client))).await {
-                Err(_) => return timed_out("the client"),
-                Ok(Err(e)) => return End::Error(format!("client {}", tls::handshake_error(&e))),
-                Ok(Ok(mut s)) => {
-                    if let Some(who) = tls::client_subject(s.get_ref().1) {
-                        let _ = subject.set(who);
-                    }
-                    s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
-                    Side::Server(Box::new(s))
-                }
+        Some(acceptor) => match accept(acceptor, BigReads::new(client), bound, subject).await {
+            Err(end) => return end,
+            Ok(mut s) => {
+                s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
+                Side::Server(Box::new(s))
             }
-        }
+        },
         None => Side::Plain(client),
     };
     let target = match super::connect_target(plan, hello).await {
@@ -137,6 +131,33 @@ pub async fn relay(
     match result {
         Ok(()) => End::Closed,
         Err(e) => End::Error(e.to_string()),
+    }
+}
+
+/// A client's TLS handshake on a tls: LISTEN, within `bound` (--connect-timeout), told in
+/// words when it fails; the certificate subject of a mutual-TLS client goes in `subject`.
+/// Also the guard's (`relay --http`), which then speaks HTTP over the stream.
+pub async fn accept<IO>(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    io: IO,
+    bound: std::time::Duration,
+    subject: &OnceLock<String>,
+) -> Result<tokio_rustls::server::TlsStream<IO>, End>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(bound, acceptor.accept(io)).await {
+        Err(_) => Err(End::Error(format!(
+            "TLS handshake with the client: no answer within {} (--connect-timeout)",
+            duration::show(bound)
+        ))),
+        Ok(Err(e)) => Err(End::Error(format!("client {}", tls::handshake_error(&e)))),
+        Ok(Ok(s)) => {
+            if let Some(who) = tls::client_subject(s.get_ref().1) {
+                let _ = subject.set(who);
+            }
+            Ok(s)
+        }
     }
 }
 

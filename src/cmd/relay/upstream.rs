@@ -152,8 +152,39 @@ async fn connect(plan: &RelayPlan) -> Result<Sender, String> {
             return Err(msg);
         }
     };
+    match &plan.tls.up {
+        None => client_over(stream, target).await,
+        // A tls: TARGET: HTTP over TLS, its handshake within --connect-timeout too.
+        Some((config, host, shown)) => {
+            let handshake = crate::net::tls::connect(config.clone(), host, stream);
+            match tokio::time::timeout(plan.connect_timeout, handshake).await {
+                Ok(Ok(tls)) => client_over(tls, target).await,
+                Ok(Err(e)) => {
+                    let msg = format!("connecting to {}: {e}", escape(shown));
+                    plan.log.ctx.warn(&msg);
+                    Err(msg)
+                }
+                Err(_) => {
+                    let msg = format!(
+                        "TLS handshake with {}: no answer within {} (--connect-timeout)",
+                        escape(shown),
+                        crate::duration::show(plan.connect_timeout)
+                    );
+                    plan.log.ctx.warn(&msg);
+                    Err(msg)
+                }
+            }
+        }
+    }
+}
+
+/// hyper's client on a new connection to TARGET, its task spawned.
+async fn client_over<IO>(io: IO, target: &crate::net::addr::Addr) -> Result<Sender, String>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let (sender, conn) = hyper::client::conn::http1::Builder::new()
-        .handshake(TokioIo::new(stream))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|e| format!("talking to {}: {e}", escape(&target.to_string())))?;
     tokio::spawn(async move {
