@@ -162,8 +162,14 @@ impl Source {
 
     /// `; inherited: descriptor 3` for a "listening on" line; None for one to bind.
     pub fn origin(&self) -> Option<String> {
+        self.inherited_from().map(|f| format!("; inherited: {f}"))
+    }
+
+    /// Where an inherited socket came from (`descriptor 3`, or systemd's name for it);
+    /// None for one to bind.
+    pub fn inherited_from(&self) -> Option<String> {
         match self {
-            Source::Inherited(i) => Some(format!("; inherited: {}", i.from)),
+            Source::Inherited(i) => Some(i.from.clone()),
             Source::Bind(_) => None,
         }
     }

@@ -241,10 +241,9 @@ fn relay_takes_a_passed_socket_and_an_inherited_datagram_socket_makes_a_datagram
     let said = String::from_utf8(said).unwrap();
     assert!(
         said.contains(&format!(
-            "READY=1\nSTATUS=listening on unix:{}, relaying to unix:{}",
-            s(&front),
-            s(&echo)
-        )),
+            "READY=1\nSTATUS=listening on unix:{} (inherited: systemd socket",
+            s(&front)
+        )) && said.contains(&format!("), relaying to unix:{}", s(&echo))),
         "{said}"
     );
     relay.signal(15);
@@ -275,7 +274,10 @@ fn relay_takes_a_passed_socket_and_an_inherited_datagram_socket_makes_a_datagram
     drelay.signal(15);
     drelay.wait_exit(T);
     assert!(
-        drelay.stderr().contains("relaying datagrams to"),
+        drelay.stderr().contains(&format!(
+            "listening on unix:{} (inherited: systemd socket",
+            s(&dfront)
+        )) && drelay.stderr().contains("relaying datagrams to"),
         "{}",
         drelay.stderr()
     );
@@ -580,5 +582,9 @@ sys.stdout.write(err)
     assert!(o.status.success(), "{out}{}", stderr_of(&o));
     assert!(out.contains("same True\nexit 143\n"), "{out}");
     assert!(out.contains("listening on udp:127.0.0.1:"), "{out}");
+    assert!(
+        out.contains("for every interface; inherited: descriptor 5)"),
+        "{out}"
+    );
     assert!(out.contains("relaying datagrams to unix:"), "{out}");
 }

@@ -302,6 +302,29 @@ fn options_between_listen_and_target() {
     r.wait_exit(Duration::from_secs(20));
 }
 
+/// Without addresses relay names both; with one alone, it says it was read as TARGET.
+#[test]
+fn missing_addresses_are_named() {
+    let none = run_with_input(ud(&["relay"]), b"", Duration::from_secs(10));
+    assert_eq!(none.status.code(), Some(2), "{}", stderr_of(&none));
+    assert!(
+        stderr_of(&none).contains("relay takes LISTEN TARGET; neither was given"),
+        "{}",
+        stderr_of(&none)
+    );
+    let one = run_with_input(
+        ud(&["relay", "/nowhere.sock"]),
+        b"",
+        Duration::from_secs(10),
+    );
+    assert_eq!(one.status.code(), Some(2), "{}", stderr_of(&one));
+    assert!(
+        stderr_of(&one).contains("only one address was given (unix:/nowhere.sock, read as TARGET)"),
+        "{}",
+        stderr_of(&one)
+    );
+}
+
 /// A direction's small chunks go by recv/send through the thread's buffer, with no pipe
 /// and no splice; one that reads 16 KiB at once turns to splice. Both byte-exact, both
 /// seen in strace's log of the relay.

@@ -170,8 +170,7 @@ impl Sock {
             Sock::Unix(d) => d.send_batch(msgs, wait).await,
             Sock::Udp(s) => {
                 use std::os::fd::AsFd;
-                let op =
-                    || crate::net::dgram::send_mmsg(s.as_fd(), msgs, None).map_err(Into::into);
+                let op = || crate::net::dgram::send_mmsg(s.as_fd(), msgs, None).map_err(Into::into);
                 if wait {
                     s.async_io(Interest::WRITABLE, op).await
                 } else {
@@ -338,6 +337,7 @@ pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
         _ => None,
     };
     let stop = Shutdown::install()?;
+    let origin = source.inherited_from();
     let (listen, local) = bind_listen(&args, source, ctx).await?;
     let plan = Arc::new(Plan {
         listen: Arc::new(listen),
@@ -355,10 +355,11 @@ pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
         told_full: Default::default(),
         stop: stop.token.clone(),
     });
-    plan.listening(&local);
+    plan.listening(&local, origin.as_deref());
     activate::ready(
         &format!(
-            "listening on {local}, relaying datagrams to {}",
+            "listening on {local}{}, relaying datagrams to {}",
+            super::listen_note(None, origin.as_deref()),
             plan.target
         ),
         ctx,
@@ -470,7 +471,7 @@ impl Plan {
         );
     }
 
-    fn listening(&self, local: &Addr) {
+    fn listening(&self, local: &Addr, origin: Option<&str>) {
         let (l, t) = (local.to_string(), self.target.to_string());
         let reach = bind::reach(&match local {
             Addr::Udp { host, port } => Addr::Tcp {
@@ -488,10 +489,7 @@ impl Plan {
             "listening on {}{}, relaying datagrams to {} (a full receiver: {on_full}; answers \
              for {} after each datagram)",
             escape(&l),
-            reach
-                .as_ref()
-                .map(|r| format!(" ({r})"))
-                .unwrap_or_default(),
+            super::listen_note(reach.as_deref(), origin),
             escape(&t),
             duration::show(self.reply_timeout)
         );
@@ -505,6 +503,9 @@ impl Plan {
         ];
         if let Some(r) = reach {
             fields.push(("reach", r.into()));
+        }
+        if let Some(o) = origin {
+            fields.push(("inherited", o.into()));
         }
         self.log.line(text, fields, false);
     }

@@ -114,7 +114,7 @@ pub struct Args {
     /// for datagrams (left out, the socket systemd or --listen-fd hands over: the one
     /// address given is then TARGET)
     #[arg(value_name = "LISTEN", id = "listen")]
-    pub first: Endpoint,
+    pub first: Option<Endpoint>,
     /// LISTEN as served, set first thing in `run`: as written, or the inherited socket's
     /// own address (TLS over it when LISTEN says tls:).
     #[arg(skip = Endpoint::Plain(Addr::Path(PathBuf::new())))]
@@ -399,17 +399,20 @@ impl Log {
         }
     }
 
-    fn listening(&self, local: &Endpoint, target: &Endpoint, guard: Option<&Guard>) {
+    fn listening(
+        &self,
+        local: &Endpoint,
+        target: &Endpoint,
+        guard: Option<&Guard>,
+        origin: Option<&str>,
+    ) -> String {
         let (l, t) = (local.to_string(), target.to_string());
         // A TLS listener's hint names its own scheme.
         let reach = bind::reach(local.addr()).map(|r| match local {
             Endpoint::Tls(_) => r.replace("tcp:", "tls:"),
             Endpoint::Plain(_) => r,
         });
-        let shown = reach
-            .as_ref()
-            .map(|r| format!(" ({r})"))
-            .unwrap_or_default();
+        let shown = listen_note(reach.as_deref(), origin);
         let mode = match guard {
             None => String::new(),
             Some(g) => format!(
@@ -426,6 +429,9 @@ impl Log {
         if let Some(r) = reach {
             fields.push(("reach", r.into()));
         }
+        if let Some(o) = origin {
+            fields.push(("inherited", o.into()));
+        }
         if let Some(g) = guard {
             fields.extend([
                 ("http", true.into()),
@@ -433,15 +439,13 @@ impl Log {
                 ("dry_run", g.dry_run.into()),
             ]);
         }
-        self.line(
-            format!(
-                "listening on {}{shown}, relaying to {}{mode}",
-                escape(&l),
-                escape(&t)
-            ),
-            fields,
-            false,
+        let text = format!(
+            "listening on {}{shown}, relaying to {}{mode}",
+            escape(&l),
+            escape(&t)
         );
+        self.line(text.clone(), fields, false);
+        text
     }
 
     fn opened(&self, id: u64, worker: usize, peer: &str) {
@@ -604,9 +608,15 @@ fn tls_plan(args: &Args, ctx: &Ctx) -> anyhow::Result<tls::TlsPlan> {
 /// with `args.listen` set to the address served; an inherited datagram socket makes a
 /// datagram relay.
 fn listen_source(args: &mut Args) -> anyhow::Result<Source> {
-    let (given, target) = match args.second.take() {
-        Some(target) => (Some(args.first.clone()), target),
-        None => (None, args.first.clone()),
+    // One address alone is TARGET; clap fills `first` before `second`.
+    let (given, target) = match (args.first.take(), args.second.take()) {
+        (Some(listen), Some(target)) => (Some(listen), target),
+        (Some(target), None) | (None, Some(target)) => (None, target),
+        (None, None) => {
+            return Err(Fail::usage("relay takes LISTEN TARGET; neither was given")
+                .hint("udskit relay tcp:8080 /run/app.sock puts a unix socket on a TCP port")
+                .into());
+        }
     };
     args.target = target;
     let given = given.as_ref();
@@ -704,6 +714,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let guard = guard::Guard::of(&args)?;
     // A TCP LISTEN we bind: a socket per worker (SO_REUSEPORT). A unix one, or any socket
     // handed over by systemd or --listen-fd: one socket, accepted by worker 0.
+    let origin = source.inherited_from();
     let (listeners, local, file) = match &source {
         activate::Source::Bind(a @ Addr::Tcp { .. }) if threads > 1 => {
             let (group, local) = bind::bind_tcp_group(a, threads).await?;
@@ -758,12 +769,10 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         Endpoint::Tls(_) => Endpoint::Tls(local),
         Endpoint::Plain(_) => Endpoint::Plain(local),
     };
-    plan.log
-        .listening(&local, &args.target, plan.guard.as_ref());
-    activate::ready(
-        &format!("listening on {local}, relaying to {}", args.target),
-        ctx,
-    );
+    let listening =
+        plan.log
+            .listening(&local, &args.target, plan.guard.as_ref(), origin.as_deref());
+    activate::ready(&listening, ctx);
     let grace = args.grace;
     workers::run(
         plan.clone(),
@@ -993,5 +1002,17 @@ async fn connect_only(plan: &RelayPlan) -> Result<Stream, End> {
             ))
         }
         Err(_) => Err(timed_out()),
+    }
+}
+
+/// ` (loopback only; inherited: descriptor 3)` for a "listening on" line: who can reach
+/// the socket and where it came from, either or both; empty when neither is to be said.
+fn listen_note(reach: Option<&str>, origin: Option<&str>) -> String {
+    let origin = origin.map(|o| format!("inherited: {o}"));
+    match (reach, origin) {
+        (Some(r), Some(o)) => format!(" ({r}; {o})"),
+        (Some(one), None) => format!(" ({one})"),
+        (None, Some(one)) => format!(" ({one})"),
+        (None, None) => String::new(),
     }
 }
