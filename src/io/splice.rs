@@ -137,22 +137,28 @@ fn copy_stdin_into(sock: &OwnedFd, sent: &dyn Fn(usize)) -> io::Result<u64> {
                 ));
             }
         };
-        let mut data = &buf[..n];
-        while !data.is_empty() {
-            match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
-                Ok(k) => {
-                    data = &data[k..];
-                    sent(k);
-                }
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        send_all(sock, &buf[..n], sent)?;
         total += n as u64;
     }
     rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
     Ok(total)
+}
+
+/// Sends all of `data` into `sock` (blocking or not: EAGAIN is waited out), counting each
+/// piece into `sent`; a peer gone is EPIPE, never SIGPIPE.
+pub fn send_all(sock: impl AsFd, mut data: &[u8], sent: &dyn Fn(usize)) -> io::Result<()> {
+    while !data.is_empty() {
+        match rustix::net::send(&sock, data, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(k) => {
+                data = &data[k..];
+                sent(k);
+            }
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => wait_for(&sock, PollFlags::OUT),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Why [`socket_into`] stopped.
