@@ -4,6 +4,11 @@
 //! or /dev/null through a pipe of ours (splice needs a pipe on one side). Every mover
 //! blocks (the socket's O_NONBLOCK is waited out with poll), so it runs on a thread of its
 //! own, and falls back to a read/write copy where the kernel refuses before anything moved.
+//! Where the socket's bytes are spliced out, `bridge_stdio` hands these movers a blocking
+//! socket off the runtime's epoll: for 1 GiB into a stdout pipe that took the listener from
+//! 13,451 splices (6,507 EAGAIN), 13,014 ppoll and 6,957 runtime wakeups to 6,915 splices
+//! and 5 wakeups, and its CPU from 0.18 to 0.07 s/GiB, 2.79x `socat -b262144`'s throughput
+//! (bench/stream, docs/performance.md).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
