@@ -767,6 +767,7 @@ fn fold(mut s: u64) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn ipv4_checksum_of_a_known_header() {
@@ -852,6 +853,70 @@ mod tests {
             pcap.datagram(Endpoint::sender(b""), Endpoint::receiver(), b"x", None);
         }
         assert_eq!(told.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    /// The Enhanced Packet Blocks after the section and interface headers of a capture:
+    /// (TCP checksum, payload) of each.
+    fn tcp_payloads(cap: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let word = |at: usize| u32::from_le_bytes(cap[at..at + 4].try_into().unwrap()) as usize;
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at < cap.len() {
+            let (kind, total) = (word(at), word(at + 4));
+            assert_eq!(word(at + total - 4), total, "block at {at} framed");
+            if kind == 6 {
+                let len = word(at + 20);
+                let packet = &cap[at + 28..at + 28 + len];
+                let sum = u16::from_be_bytes([packet[36], packet[37]]);
+                out.push((sum, packet[40..].to_vec()));
+            }
+            at += total;
+        }
+        out
+    }
+
+    /// Bytes handed over in a pipe come out whole, cut at MAX_SEGMENT, their checksum 0,
+    /// whether the file takes splice or (opened for appending) refuses it.
+    #[test]
+    fn bytes_in_a_pipe_are_captured_whole() {
+        for append in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.pcapng");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .read(true)
+                .open(&path)
+                .unwrap();
+            let pcap = Pcap::to(file, "test").unwrap();
+            let flow = pcap.flow(1, Endpoint::client(1), Endpoint::server(80), "c");
+            let data: Vec<u8> = (0..150_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+            let (r, w) = rustix::pipe::pipe().unwrap();
+            let _ = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20);
+            // A writer thread: the pipe may hold less than the whole.
+            let sent = data.clone();
+            let writer = std::thread::spawn(move || {
+                let mut w = File::from(w);
+                w.write_all(&sent).unwrap();
+            });
+            flow.data_in_pipe(Sender::Client, r.as_fd(), data.len());
+            writer.join().unwrap();
+            flow.data(Sender::Server, b"in hand");
+            drop(flow);
+            drop(pcap);
+            let cap = std::fs::read(&path).unwrap();
+            let segs = tcp_payloads(&cap);
+            let spliced: Vec<&(u16, Vec<u8>)> = segs
+                .iter()
+                .filter(|(s, p)| *s == 0 && !p.is_empty())
+                .collect();
+            assert_eq!(spliced.len(), 3, "append {append}");
+            assert_eq!(spliced[0].1.len(), MAX_SEGMENT);
+            let whole: Vec<u8> = spliced.iter().flat_map(|(_, p)| p.clone()).collect();
+            assert!(whole == data, "append {append}: bytes differ");
+            assert!(segs.iter().any(|(s, p)| *s != 0 && p == b"in hand"));
+        }
     }
 
     #[test]
