@@ -363,7 +363,11 @@ impl Out {
                 Err(e) => return Err(e.into()),
             }
         }
-        let mut buf = [0u8; 16 * 1024];
+        if left == 0 {
+            return Ok(());
+        }
+        // Only where splice is refused: a buffer (zeroed, so not on the way of every call).
+        let mut buf = vec![0u8; 16 * 1024];
         while left > 0 {
             let want = left.min(buf.len());
             match rustix::io::read(pipe, &mut buf[..want]) {
