@@ -162,7 +162,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --grace 'On SIGINT/SIGTERM, give open connections DURATION to finish before closing them'
             cand --dump 'Show every chunk each way, tagged `#ID >` (to TARGET) or `#ID <` (back), with its time'
             cand --dump-file 'Write the --dump output to PATH instead of stderr'
-            cand --pcap 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space (stream relays only; descriptors passed by --pass-fds are not captured; with --http, the client''s side of each connection, the guard''s own answers included)'
+            cand --pcap 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); spliced bytes reach it by tee(2) and splice, their TCP checksum left 0 (stream relays only; descriptors passed by --pass-fds are not captured; with --http, the client''s side of each connection, the guard''s own answers included)'
             cand --busy-poll 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]'
             cand --copier 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)'
             cand --header-timeout 'With --http, close a client that takes longer than DURATION to send a request head (from connecting, or from the first byte of a later head), answering 408 if it had begun one; 0 turns it off'

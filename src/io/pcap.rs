@@ -8,8 +8,21 @@
 //! comment of the flow's first packet (`frame.comment` in tshark).
 //!
 //! Nothing is kept: each chunk is written as one or more packets (a segment carries at
-//! most [`MAX_SEGMENT`] bytes, what an IPv4 packet can hold) as it passes, with one
-//! write(2) per packet, so a reader at the other end of a pipe (`--pcap -`) sees it at once.
+//! most [`MAX_SEGMENT`] bytes, what an IPv4 packet can hold) as it passes, so a reader at
+//! the other end of a pipe (`--pcap -`) sees it at once. Bytes in hand (a buffered copy,
+//! `listen`/`connect`, a relay's small chunks) go in one writev(2) per chunk, the
+//! payloads written from where they are. The relay's spliced bytes never come into our
+//! memory ([`Flow::data_in_pipe`]): tee(2) duplicates them into a pipe of the capture's,
+//! and each segment is a write(2) of its headers then a splice(2) of its payload from
+//! that pipe into the file (free for /dev/null, one copy in the kernel for a file), the
+//! capture's lock held across both so that the packets of several connections never
+//! interleave.
+//!
+//! TCP checksums: a segment whose bytes were in hand has its real checksum; a spliced one
+//! has 0, "not computed" (summing would mean reading every byte, the cost the splice
+//! avoids), as a capture of checksum-offloaded traffic shows. Wireshark and tshark do not
+//! check TCP checksums unless asked (`tcp.check_checksum`, off by default). IPv4 header
+//! checksums are always right, UDP checksums too (datagrams are always in hand).
 //!
 //! The format is small enough to write by hand: pcapng as in the IETF draft
 //! "PCAP Next Generation (pcapng) Capture File Format"
@@ -21,6 +34,7 @@
 
 use std::fs::File;
 use std::io::{self, Write};
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -113,6 +127,10 @@ pub struct Pcap {
 
 struct Out {
     file: File,
+    /// splice(2) from a pipe into `file` works (not a file opened for appending, nor a
+    /// device without splice): cleared at the first refusal, the bytes then read and
+    /// written instead.
+    splice: bool,
     /// One packet's block, reused: at most [`MAX_SEGMENT`] bytes and headers.
     block: Vec<u8>,
     ip_id: u16,
@@ -141,6 +159,7 @@ impl Pcap {
         Ok(Pcap {
             out: Mutex::new(Out {
                 file,
+                splice: true,
                 block: Vec::with_capacity(MAX_SEGMENT + 256),
                 ip_id: 0,
                 broken: false,
@@ -247,6 +266,56 @@ impl Pcap {
         out.block = block;
     }
 
+    /// [`Flow::data_in_pipe`]: the blocks of `n` bytes waiting in `pipe`, one segment
+    /// after another, one write(2) for the tail of a block and the head of the next.
+    fn spliced(&self, flow: &Flow<'_>, from: Sender, pipe: BorrowedFd<'_>, n: usize) {
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        let mut left = n;
+        if !out.broken {
+            let micros = now_micros();
+            let mut block = std::mem::take(&mut out.block);
+            block.clear();
+            let r = (|| {
+                while left > 0 {
+                    let part = left.min(MAX_SEGMENT);
+                    let Some(tcp) = flow.header_of(from, TCP_PSH | TCP_ACK, part, None, false)
+                    else {
+                        break;
+                    };
+                    let seg = Segment::new(flow.ends, from, tcp, &[]);
+                    out.ip_id = out.ip_id.wrapping_add(1);
+                    let ip = ipv4_header(seg.src, seg.dst, 6, out.ip_id, 20 + part);
+                    epb_head(&mut block, micros, 40 + part, None);
+                    block.extend_from_slice(&ip);
+                    block.extend_from_slice(&tcp);
+                    out.file.write_all(&block)?;
+                    block.clear();
+                    out.payload_from(pipe, part)?;
+                    left -= part;
+                    // The tail, written with the next block's head (or alone, last).
+                    block.extend_from_slice(&[0; 3][..part.next_multiple_of(4) - part]);
+                    let total = 28 + (40 + part).next_multiple_of(4) + 4;
+                    block.extend_from_slice(&(total as u32).to_le_bytes());
+                }
+                if !block.is_empty() {
+                    out.file.write_all(&block)?;
+                }
+                Ok::<(), io::Error>(())
+            })();
+            if let Err(e) = r {
+                out.broken = true;
+                if let Some(told) = &self.on_failure {
+                    told(&e);
+                }
+            }
+            block.clear();
+            out.block = block;
+        }
+        if left > 0 {
+            drain(pipe, left, &mut out.block);
+        }
+    }
+
     /// Writes one IPv4 packet (`proto`'s header `l4`, then `payload`) as an Enhanced Packet
     /// Block stamped now.
     fn packet(
@@ -275,6 +344,59 @@ impl Pcap {
         }
         out.block = block;
     }
+}
+
+impl Out {
+    /// Moves `len` bytes from `pipe` into the capture: spliced, or (where the file refuses
+    /// splice) read into `block` and written.
+    fn payload_from(&mut self, pipe: BorrowedFd<'_>, len: usize) -> io::Result<()> {
+        use rustix::io::Errno;
+        use rustix::pipe::{SpliceFlags, splice};
+        let mut left = len;
+        while left > 0 && self.splice {
+            match splice(pipe, None, &self.file, None, left, SpliceFlags::MOVE) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(m) => left -= m,
+                Err(Errno::INTR) => {}
+                // Refused before anything moved: O_APPEND, or a file without splice.
+                Err(Errno::INVAL) if left == len => self.splice = false,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if left == 0 {
+            return Ok(());
+        }
+        // Only where splice is refused: a buffer (zeroed, so not on the way of every call).
+        let mut buf = vec![0u8; 16 * 1024];
+        while left > 0 {
+            let want = left.min(buf.len());
+            match rustix::io::read(pipe, &mut buf[..want]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(m) => {
+                    self.file.write_all(&buf[..m])?;
+                    left -= m;
+                }
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Takes `n` bytes out of `pipe` and drops them (bytes not captured).
+fn drain(pipe: BorrowedFd<'_>, mut n: usize, buf: &mut Vec<u8>) {
+    buf.resize(16 * 1024, 0);
+    while n > 0 {
+        let want = n.min(buf.len());
+        match rustix::io::read(pipe, &mut buf[..want]) {
+            Ok(0) => break,
+            Ok(m) => n -= m,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => break,
+        }
+    }
+    buf.clear();
 }
 
 /// Which end of a flow sends a segment.
@@ -329,6 +451,17 @@ impl Flow<'_> {
         }
     }
 
+    /// `n` bytes `from` sent that wait in `pipe` (the caller's; it holds no others), as
+    /// segments of at most [`MAX_SEGMENT`] bytes: each one's block head written, its
+    /// payload spliced from the pipe into the capture (never through our memory), its
+    /// tail written, all under the capture's lock. The bytes are always taken from the
+    /// pipe, captured or not (after `from`'s FIN, or once the capture is broken).
+    ///
+    /// Their TCP checksum is 0: summing them would mean reading them (see the module).
+    pub fn data_in_pipe(&self, from: Sender, pipe: BorrowedFd<'_>, n: usize) {
+        self.pcap.spliced(self, from, pipe, n);
+    }
+
     /// `from` ended its direction (a write shutdown, or its close): a FIN.
     pub fn fin(&self, from: Sender) {
         self.segment(from, TCP_FIN | TCP_ACK, &[], None, false);
@@ -357,6 +490,20 @@ impl Flow<'_> {
     /// The TCP header of `from`'s next segment (`data`, `flags`), its sequence numbers
     /// taken; None once nothing more may be sent (after an RST, or `from`'s FIN).
     fn header(&self, from: Sender, flags: u8, data: &[u8], rst: bool) -> Option<[u8; 20]> {
+        self.header_of(from, flags, data.len(), Some(data), rst)
+    }
+
+    /// The TCP header of `from`'s next segment of `len` bytes; its checksum over `data`
+    /// when the bytes are in hand, else 0 ("not computed", as a capture of checksum-offloaded
+    /// traffic shows it).
+    fn header_of(
+        &self,
+        from: Sender,
+        flags: u8,
+        len: usize,
+        data: Option<&[u8]>,
+        rst: bool,
+    ) -> Option<[u8; 20]> {
         let (seq, ack) = {
             let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
             let i = from.index();
@@ -365,7 +512,7 @@ impl Flow<'_> {
             }
             let seq = st.seq[i];
             let ack = st.seq[1 - i];
-            let used = data.len() as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
+            let used = len as u32 + u32::from(flags & (TCP_SYN | TCP_FIN) != 0);
             st.seq[i] = seq.wrapping_add(used);
             if flags & TCP_FIN != 0 {
                 st.fin[i] = true;
@@ -383,8 +530,10 @@ impl Flow<'_> {
         tcp[12] = 5 << 4;
         tcp[13] = flags;
         tcp[14..16].copy_from_slice(&u16::MAX.to_be_bytes());
-        let sum = transport_checksum(src.ip, dst.ip, 6, &tcp, data);
-        tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+        if let Some(data) = data {
+            let sum = transport_checksum(src.ip, dst.ip, 6, &tcp, data);
+            tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+        }
         Some(tcp)
     }
 }
@@ -622,6 +771,7 @@ fn fold(mut s: u64) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::AsFd;
 
     #[test]
     fn ipv4_checksum_of_a_known_header() {
@@ -707,6 +857,70 @@ mod tests {
             pcap.datagram(Endpoint::sender(b""), Endpoint::receiver(), b"x", None);
         }
         assert_eq!(told.load(std::sync::atomic::Ordering::Relaxed), 1);
+    }
+
+    /// The Enhanced Packet Blocks after the section and interface headers of a capture:
+    /// (TCP checksum, payload) of each.
+    fn tcp_payloads(cap: &[u8]) -> Vec<(u16, Vec<u8>)> {
+        let word = |at: usize| u32::from_le_bytes(cap[at..at + 4].try_into().unwrap()) as usize;
+        let mut at = 0;
+        let mut out = Vec::new();
+        while at < cap.len() {
+            let (kind, total) = (word(at), word(at + 4));
+            assert_eq!(word(at + total - 4), total, "block at {at} framed");
+            if kind == 6 {
+                let len = word(at + 20);
+                let packet = &cap[at + 28..at + 28 + len];
+                let sum = u16::from_be_bytes([packet[36], packet[37]]);
+                out.push((sum, packet[40..].to_vec()));
+            }
+            at += total;
+        }
+        out
+    }
+
+    /// Bytes handed over in a pipe come out whole, cut at MAX_SEGMENT, their checksum 0,
+    /// whether the file takes splice or (opened for appending) refuses it.
+    #[test]
+    fn bytes_in_a_pipe_are_captured_whole() {
+        for append in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("c.pcapng");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(append)
+                .write(true)
+                .read(true)
+                .open(&path)
+                .unwrap();
+            let pcap = Pcap::to(file, "test").unwrap();
+            let flow = pcap.flow(1, Endpoint::client(1), Endpoint::server(80), "c");
+            let data: Vec<u8> = (0..150_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
+            let (r, w) = rustix::pipe::pipe().unwrap();
+            let _ = rustix::pipe::fcntl_setpipe_size(&w, 1 << 20);
+            // A writer thread: the pipe may hold less than the whole.
+            let sent = data.clone();
+            let writer = std::thread::spawn(move || {
+                let mut w = File::from(w);
+                w.write_all(&sent).unwrap();
+            });
+            flow.data_in_pipe(Sender::Client, r.as_fd(), data.len());
+            writer.join().unwrap();
+            flow.data(Sender::Server, b"in hand");
+            drop(flow);
+            drop(pcap);
+            let cap = std::fs::read(&path).unwrap();
+            let segs = tcp_payloads(&cap);
+            let spliced: Vec<&(u16, Vec<u8>)> = segs
+                .iter()
+                .filter(|(s, p)| *s == 0 && !p.is_empty())
+                .collect();
+            assert_eq!(spliced.len(), 3, "append {append}");
+            assert_eq!(spliced[0].1.len(), MAX_SEGMENT);
+            let whole: Vec<u8> = spliced.iter().flat_map(|(_, p)| p.clone()).collect();
+            assert!(whole == data, "append {append}: bytes differ");
+            assert!(segs.iter().any(|(s, p)| *s != 0 && p == b"in hand"));
+        }
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! the client (address, or pid, command and uid), LISTEN and TARGET in the comment of its
 //! SYN.
 
+use std::os::fd::BorrowedFd;
+
 use super::copy::{Direction, Seen};
 use crate::io::pcap::{Endpoint, Flow, Pcap, Sender};
 use crate::net::addr::Addr;
@@ -28,12 +30,23 @@ pub fn open<'a>(pcap: &'a Pcap, id: u64, peer: &str, listen: &Addr, target: &Add
     )
 }
 
-/// What the relay's tap saw, into the flow: up is the client's side of the flow.
-pub fn seen(flow: &Flow<'_>, dir: Direction, seen: Seen<'_>) {
-    let (source, destination) = match dir {
+/// The sender of a direction's bytes, and the other end.
+fn ends(dir: Direction) -> (Sender, Sender) {
+    match dir {
         Direction::Up => (Sender::Client, Sender::Server),
         Direction::Down => (Sender::Server, Sender::Client),
-    };
+    }
+}
+
+/// `n` bytes of a spliced direction, waiting in `pipe`, into the flow (see
+/// [`Flow::data_in_pipe`]).
+pub fn spliced(flow: &Flow<'_>, dir: Direction, pipe: BorrowedFd<'_>, n: usize) {
+    flow.data_in_pipe(ends(dir).0, pipe, n);
+}
+
+/// What the relay's tap saw, into the flow: up is the client's side of the flow.
+pub fn seen(flow: &Flow<'_>, dir: Direction, seen: Seen<'_>) {
+    let (source, destination) = ends(dir);
     match seen {
         Seen::Data(b) => flow.data(source, b),
         Seen::End => flow.fin(source),

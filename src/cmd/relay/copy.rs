@@ -7,7 +7,7 @@
 //! failure either way passed on to both peers as an abort (the sockets in `side.rs`).
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -139,6 +139,11 @@ pub enum Seen<'a> {
 /// Sees every chunk of a buffered copy, in order, before it is sent on, and how each
 /// direction ends (`relay --dump`, `relay --pcap`).
 pub type Tap<'a> = &'a (dyn Fn(Direction, Seen<'_>) + Sync);
+
+/// `relay --pcap` on the splice path: takes exactly `n` bytes of a direction, duplicated
+/// by tee(2) into `pipe`, into the capture (see [`crate::io::pcap::Flow::data_in_pipe`]).
+/// Ends, failures and the chunks read into a buffer still go to the [`Tap`].
+pub type PipeTap<'a> = &'a (dyn Fn(Direction, BorrowedFd<'_>, usize) + Sync);
 
 /// How long the relay polls by default once a connection has shown it ping-pongs: 50 µs
 /// measured best among 20, 50 and 200 (docs/performance.md).
@@ -470,8 +475,8 @@ async fn one_way(
                 super::fdpass::Failed::Read(e) => Fault::read(e),
                 super::fdpass::Failed::Write(e) => Fault::write(e),
             })
-    } else if how.copier == Copier::Splice && how.tap.is_none() {
-        splice_one_way(from, to, dir, meter, busy).await
+    } else if how.copier == Copier::Splice && (how.tap.is_none() || how.pipe_tap.is_some()) {
+        splice_one_way(from, to, dir, meter, how.tap, how.pipe_tap, busy).await
     } else {
         buffer_one_way(from, to, dir, meter, how.tap, busy).await
     };
@@ -539,6 +544,9 @@ type Busy<'a> = Option<(&'a BusyPoll, &'a Turns)>;
 pub struct How<'a> {
     pub copier: Copier,
     pub tap: Option<Tap<'a>>,
+    /// The tap takes spliced bytes from a pipe too (`--pcap` without `--dump`): the
+    /// direction stays on splice, its bytes duplicated by tee(2) for it.
+    pub pipe_tap: Option<PipeTap<'a>>,
     pub busy: Option<&'a BusyPoll>,
     pub idle: Option<Duration>,
     /// `--pass-fds`: descriptors go on with the bytes (see `fdpass.rs`); told of cut
@@ -582,6 +590,7 @@ async fn small_chunks(
     to: &Side,
     dir: Direction,
     meter: &Meter,
+    tap: Option<Tap<'_>>,
     busy: Busy<'_>,
 ) -> Result<bool, Fault> {
     use rustix::net::{recv, send};
@@ -596,6 +605,9 @@ async fn small_chunks(
                     SCRATCH.with_borrow_mut(|buf| {
                         let n = recv(fd, &mut buf[..], RecvFlags::empty())?.0;
                         if n > 0 {
+                            if let Some(tap) = tap {
+                                tap(dir, Seen::Data(&buf[..n]));
+                            }
                             match send(to.raw(), &buf[..n], SendFlags::NOSIGNAL) {
                                 Ok(m) => sent = m,
                                 Err(rustix::io::Errno::AGAIN) => {}
@@ -643,30 +655,44 @@ async fn small_chunks(
 ///
 /// Short of descriptors or pipe pages for the pipe, the direction copies through a buffer
 /// instead, which needs neither: a connection accepted is carried to its end.
+///
+/// With a [`PipeTap`] (`--pcap`), each read is duplicated by tee(2) into a second pipe
+/// (page references, no copy) and handed to it before it is spliced on; small chunks and
+/// the buffer fallback show theirs to `tap`.
 async fn splice_one_way(
     from: &Side,
     to: &Side,
     dir: Direction,
     meter: &Meter,
+    tap: Option<Tap<'_>>,
+    pipe_tap: Option<PipeTap<'_>>,
     busy: Busy<'_>,
 ) -> Result<(), Fault> {
     use rustix::io::Errno;
-    use rustix::pipe::{SpliceFlags, splice};
+    use rustix::pipe::{SpliceFlags, splice, tee};
     let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-    if !small_chunks(from, to, dir, meter, busy).await? {
+    if !small_chunks(from, to, dir, meter, tap, busy).await? {
         return Ok(());
     }
-    let (pr, pw) = match rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK) {
-        Ok(pipe) => pipe,
-        Err(Errno::MFILE | Errno::NFILE | Errno::NOMEM) => {
-            return buffer_one_way(from, to, dir, meter, None, busy).await;
-        }
-        Err(e) => {
-            return Err(Fault {
-                at: At::Relay,
-                err: e.into(),
-            });
-        }
+    let pipe = |flags| match rustix::pipe::pipe_with(flags) {
+        Ok(pipe) => Ok(Some(pipe)),
+        Err(Errno::MFILE | Errno::NFILE | Errno::NOMEM) => Ok(None),
+        Err(e) => Err(Fault {
+            at: At::Relay,
+            err: e.into(),
+        }),
+    };
+    let Some((pr, pw)) = pipe(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)? else {
+        return buffer_one_way(from, to, dir, meter, tap, busy).await;
+    };
+    // The capture's pipe: blocking, as the capture file is (it always holds what the
+    // capture is about to take).
+    let copy = match pipe_tap {
+        Some(t) => match pipe(PipeFlags::CLOEXEC)? {
+            Some(p) => Some((t, p)),
+            None => return buffer_one_way(from, to, dir, meter, tap, busy).await,
+        },
+        None => None,
     };
     let size = |pw: &OwnedFd| rustix::pipe::fcntl_getpipe_size(pw).unwrap_or(64 * 1024);
     let mut want = size(&pw);
@@ -687,12 +713,32 @@ async fn splice_one_way(
             return Ok(());
         }
         let mut left = n;
+        // Of the bytes in the pipe, how many at its front the capture has (tee(2)
+        // duplicates from the front, as much as the capture's pipe has room for).
+        let mut captured = 0;
         while left > 0 {
+            if let Some((t, (cr, cw))) = &copy
+                && captured == 0
+            {
+                captured = tee(&pr, cw, left, SpliceFlags::NONBLOCK).map_err(|e| Fault {
+                    at: At::Relay,
+                    err: e.into(),
+                })?;
+                if captured == 0 {
+                    return Err(Fault {
+                        at: At::Relay,
+                        err: io::Error::other("tee(2) duplicated nothing of a full pipe"),
+                    });
+                }
+                t(dir, cr.as_fd(), captured);
+            }
+            let once = if copy.is_some() { captured } else { left };
             let m = to
-                .write(left, |fd| Ok(splice(&pr, None, fd, None, left, flags)?))
+                .write(once, |fd| Ok(splice(&pr, None, fd, None, once, flags)?))
                 .await
                 .map_err(Fault::write)?;
             left -= m;
+            captured = captured.saturating_sub(m);
             meter.add(dir, m);
         }
         if let Some((busy, turns)) = busy {
@@ -703,6 +749,9 @@ async fn splice_one_way(
             // user's pipe pages).
             grown = true;
             let _ = rustix::pipe::fcntl_setpipe_size(&pw, SPLICE_PIPE);
+            if let Some((_, (_, cw))) = &copy {
+                let _ = rustix::pipe::fcntl_setpipe_size(cw, SPLICE_PIPE);
+            }
             want = size(&pw);
         }
     }

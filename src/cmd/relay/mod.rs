@@ -60,8 +60,9 @@ use side::Spare;
 /// on as a write shutdown while the other keeps flowing (half-close). Many connections
 /// run at once in one process, on a worker thread per CPU (--threads). Bytes move with
 /// splice(2) and never enter user space once a direction is bulk (small chunks go by
-/// recv and send through one buffer; --dump, which shows every chunk, and --pcap, which
-/// captures every connection for Wireshark, read everything through a buffer).
+/// recv and send through one buffer; --dump, which shows every chunk, reads everything
+/// through a buffer; --pcap, which captures every connection for Wireshark, keeps
+/// splice and gives the capture a copy made by tee(2)).
 ///
 /// Each connection is logged on stderr when it ends: its id, the peer (address, or pid,
 /// uid and command for unix peers), bytes up (client to TARGET) and down, duration and
@@ -166,9 +167,10 @@ pub struct Args {
     #[arg(long, value_name = "PATH", requires = "dump")]
     pub dump_file: Option<PathBuf>,
     /// Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that
-    /// Wireshark and tshark decode (HTTP, HTTP/2, ...); bytes then move through user space
-    /// (stream relays only; descriptors passed by --pass-fds are not captured; with --http,
-    /// the client's side of each connection, the guard's own answers included)
+    /// Wireshark and tshark decode (HTTP, HTTP/2, ...); spliced bytes reach it by tee(2)
+    /// and splice, their TCP checksum left 0 (stream relays only; descriptors passed by
+    /// --pass-fds are not captured; with --http, the client's side of each connection, the
+    /// guard's own answers included)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// After every chunk, poll the sockets for DURATION (such as 50us) before sleeping,
@@ -919,6 +921,11 @@ async fn connect_and_relay(
             capture::seen(flow, dir, seen);
         }
     };
+    let spliced = |dir: Direction, pipe: std::os::fd::BorrowedFd<'_>, n: usize| {
+        if let Some(flow) = &flow {
+            capture::spliced(flow, dir, pipe, n);
+        }
+    };
     let cut = |dir: Direction, words: String| {
         let way = match dir {
             Direction::Up => "from the client",
@@ -931,6 +938,8 @@ async fn connect_and_relay(
     let how = How {
         copier: plan.copier,
         tap: (plan.dump.is_some() || flow.is_some()).then_some(&tap as copy::Tap),
+        // --pcap alone keeps splice: the capture takes the bytes from a pipe (tee(2)).
+        pipe_tap: (plan.dump.is_none() && flow.is_some()).then_some(&spliced as copy::PipeTap),
         busy: plan.busy.get(worker),
         idle: plan.idle_timeout,
         pass_fds: plan.pass_fds.then_some(&cut as copy::CutLog),
