@@ -1013,34 +1013,69 @@ fn a_datagram_relay_refuses_pcap() {
     assert!(stderr_of(&out).contains("--pcap"), "{}", stderr_of(&out));
 }
 
-/// A tls: side is not captured (its bytes pass through rustls, beside the tap): a usage
-/// error in relay and connect, never a capture that silently misses the connection.
+/// A tls: side is captured as its plaintext: `relay tls:... --self-signed --pcap` in
+/// front of an echo server, `connect tls:... --insecure --pcap` through it; both captures
+/// reassemble to the bytes sent, byte-exact, each direction ended by a FIN.
 #[test]
-fn a_tls_side_refuses_pcap() {
+fn a_tls_side_is_captured_as_plaintext() {
+    if !tshark() {
+        return;
+    }
     let dir = tempdir();
-    let cap = dir.path().join("c.pcapng");
-    let relay = udskit()
-        .args(["relay", "--pcap"])
-        .arg(&cap)
-        .arg(dir.path().join("a.sock"))
-        .args(["tls:localhost:1", "--insecure"])
-        .output()
-        .unwrap();
-    let connect = udskit()
-        .args(["connect", "--pcap"])
-        .arg(&cap)
-        .args(["--insecure", "tls:localhost:1"])
-        .output()
-        .unwrap();
-    for out in [relay, connect] {
-        assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
-        assert!(
-            stderr_of(&out).contains("--pcap does not capture a tls:"),
-            "{}",
-            stderr_of(&out)
+    let target = dir.path().join("echo.sock");
+    let _echo = echo_server(dir.path(), &target);
+    let (relay_cap, connect_cap) = (dir.path().join("r.pcapng"), dir.path().join("c.pcapng"));
+    let mut c = udskit();
+    c.args(["relay", "tls:127.0.0.1:0", "--self-signed", "--pcap"])
+        .arg(&relay_cap)
+        .arg(&target);
+    let mut relay = Bg::spawn(c, dir.path(), "relay");
+    let err = relay.wait_stderr("listening on");
+    let port: u16 = err
+        .split("tls:127.0.0.1:")
+        .nth(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+        })
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no port in {err}"));
+    let data = noise(23, 1 << 20);
+    let mut c = udskit();
+    c.args(["connect", "--insecure", "--pcap"])
+        .arg(&connect_cap)
+        .arg(format!("tls:127.0.0.1:{port}"));
+    let out = run_with_input(c, &data, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(sha256(&out.stdout), sha256(&data));
+    relay.wait_stderr("#1 ");
+    for cap in [&relay_cap, &connect_cap] {
+        let (up, down) = follow(cap);
+        assert_eq!(sha256(&up), sha256(&data), "sent, in {}", cap.display());
+        assert_eq!(
+            sha256(&down),
+            sha256(&data),
+            "received, in {}",
+            cap.display()
+        );
+        let fins = tshark_read(
+            cap,
+            &[
+                "-Y",
+                "tcp.flags.fin==1 || tcp.flags.reset==1",
+                "-T",
+                "fields",
+                "-e",
+                "tcp.flags.str",
+            ],
+        );
+        assert_eq!(
+            fins.lines().collect::<Vec<_>>(),
+            ["·······A···F", "·······A···F"],
+            "{fins}"
         );
     }
-    assert!(!cap.exists(), "no capture file is made");
 }
 
 /// `relay --pcap -` piped into tshark while two connections move 4 MiB each way at once:

@@ -92,7 +92,8 @@ pub struct Args {
     #[arg(long, value_name = "PATH")]
     pub send_file: Vec<std::path::PathBuf>,
     /// Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark
-    /// decode; bytes then move through user space (descriptors passed are not captured)
+    /// decode (a tls: connection's plaintext); bytes then move through user space
+    /// (descriptors passed are not captured)
     #[arg(long, value_name = "FILE", value_parser = pcap_file)]
     pub pcap: Option<std::path::PathBuf>,
     #[command(flatten)]
@@ -113,9 +114,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     }
     if (args.tls.cacert.is_some() || args.tls.insecure) && !args.addr.is_tls() {
         return Err(Fail::usage("--cacert and --insecure are for a tls: address").into());
-    }
-    if args.addr.is_tls() && args.pcap.is_some() {
-        return Err(Fail::usage("--pcap does not capture a tls: connection yet").into());
     }
     if args.addr.is_tls() && (args.quit_after.is_some() || args.idle_timeout.is_some()) {
         return Err(Fail::usage(
@@ -146,18 +144,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         _ = stop.stopped() => return Ok(()),
     };
     let addr = escape(&args.addr.to_string()).into_owned();
-    if let Some(host) = args.addr.host() {
-        let bound = opts.connect_timeout.unwrap_or(tls::HANDSHAKE);
-        let (out, done) = crate::io::stdio::Writer::spawn();
-        let t = tls::bridge(conn, host, &args.tls, bound, &out, &stop).await;
-        drop(out);
-        done.finish(&stop)
-            .await
-            .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
-        let (up, down) = t.map_err(|e| e.context(format!("talking to {addr}")))?;
-        ctx.debug(format!("closed: {up} bytes sent, {down} received"));
-        return Ok(());
-    }
     match conn.peer_cred() {
         Some(c) => ctx.debug(format!("connected to {addr} ({c})")),
         None => ctx.debug(format!("connected to {addr}")),
@@ -193,6 +179,17 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             &comment,
         )
     });
+    if let Some(host) = args.addr.host() {
+        let bound = opts.connect_timeout.unwrap_or(tls::HANDSHAKE);
+        let t = tls::bridge(conn, host, &args.tls, bound, &out, &stop, flow.as_ref()).await;
+        drop(out);
+        done.finish(&stop)
+            .await
+            .map_err(|e| anyhow::Error::from(e).context("writing stdout"))?;
+        let (up, down) = t.map_err(|e| e.context(format!("talking to {addr}")))?;
+        ctx.debug(format!("closed: {up} bytes sent, {down} received"));
+        return Ok(());
+    }
     // --send-fd: stdin's first chunk goes with the descriptors, before the bridge.
     let mut first_len = 0u64;
     let started = if passing.is_empty() {

@@ -1,6 +1,6 @@
 //! `connect tls:HOST:PORT`: stdin to a TLS server and its answer to stdout, like
 //! `openssl s_client -quiet`: at stdin's end a close_notify and a write shutdown, then the
-//! answer is read until the server closes.
+//! answer is read until the server closes. `--pcap` captures the plaintext.
 
 use std::io;
 use std::time::Duration;
@@ -8,6 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::io::pcap::{Flow, Sender};
 use crate::io::stdio::Writer;
 use crate::net::stream::Stream;
 use crate::net::tls;
@@ -17,8 +18,8 @@ use crate::shutdown::Shutdown;
 /// answers must not hang connect.
 pub const HANDSHAKE: Duration = Duration::from_secs(10);
 
-/// The handshake over `conn`, then stdin and stdout bridged through it; returns the bytes
-/// sent and received.
+/// The handshake over `conn`, then stdin and stdout bridged through it, the plaintext into
+/// `flow` if given; returns the bytes sent and received.
 pub async fn bridge(
     conn: Stream,
     host: &str,
@@ -26,6 +27,7 @@ pub async fn bridge(
     bound: Duration,
     out: &Writer,
     stop: &Shutdown,
+    flow: Option<&Flow<'_>>,
 ) -> anyhow::Result<(u64, u64)> {
     let config = opts.config()?;
     let s = match tokio::time::timeout(bound, tls::connect(config, host, conn)).await {
@@ -42,9 +44,15 @@ pub async fn bridge(
         while let Some(chunk) = input.recv().await {
             let chunk = chunk?;
             wr.write_all(&chunk).await?;
+            if let Some(flow) = flow {
+                flow.data(Sender::Client, &chunk);
+            }
             n += chunk.len() as u64;
         }
         wr.shutdown().await?;
+        if let Some(flow) = flow {
+            flow.fin(Sender::Client);
+        }
         Ok::<_, io::Error>(n)
     };
     let down = async {
@@ -52,12 +60,26 @@ pub async fn bridge(
         let mut buf = vec![0u8; 64 * 1024];
         loop {
             let got = match rd.read(&mut buf).await {
-                Ok(0) => return Ok::<_, io::Error>(n),
                 // A server that closes without a close_notify has still ended its answer.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(n),
-                Err(e) => return Err(e),
-                Ok(got) => got,
+                Ok(0) => None,
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => None,
+                Err(e) => {
+                    if let Some(flow) = flow {
+                        flow.reset(Sender::Server, Some(&format!("reading: {e}")));
+                    }
+                    return Err(e);
+                }
+                Ok(got) => Some(got),
             };
+            let Some(got) = got else {
+                if let Some(flow) = flow {
+                    flow.fin(Sender::Server);
+                }
+                return Ok::<_, io::Error>(n);
+            };
+            if let Some(flow) = flow {
+                flow.data(Sender::Server, &buf[..got]);
+            }
             n += got as u64;
             out.write(Bytes::copy_from_slice(&buf[..got])).await?;
         }

@@ -168,9 +168,9 @@ pub struct Args {
     pub dump_file: Option<PathBuf>,
     /// Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that
     /// Wireshark and tshark decode (HTTP, HTTP/2, ...); spliced bytes reach it by tee(2)
-    /// and splice, their TCP checksum left 0 (stream relays only; descriptors passed by
-    /// --pass-fds are not captured; with --http, the client's side of each connection, the
-    /// guard's own answers included)
+    /// and splice, their TCP checksum left 0; a tls: side's plaintext (stream relays only;
+    /// descriptors passed by --pass-fds are not captured; with --http, the client's side of
+    /// each connection, the guard's own answers included)
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
     /// After every chunk, poll the sockets for DURATION (such as 50us) before sleeping,
@@ -678,9 +678,6 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .hint("--accept-proxy-protocol does go with --http: the guard logs the client the header names")
         .into());
     }
-    if args.pcap.is_some() && (args.listen.is_tls() || args.target.is_tls()) {
-        return Err(Fail::usage("--pcap does not capture a tls: side yet").into());
-    }
     itself::refuse_loop(args.listen.addr(), args.target.addr()).await?;
     let datagrams = args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp();
     let threads = workers::count(&args, datagrams)?;
@@ -859,7 +856,10 @@ async fn serve(
             }
         } else if plan.tls.any() {
             drop(spare);
-            tls::relay(id, client, &plan, &plan.tls, &meter, &subject, &hello).await
+            tls::relay(
+                id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
+            )
+            .await
         } else {
             connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
         }

@@ -1,7 +1,7 @@
 //! A relayed connection with TLS on either side (`tls:` LISTEN, TARGET or both): the
 //! handshakes, bounded by --connect-timeout and told in words when they fail, then bytes
 //! copied through rustls both ways with half-close (a close_notify, then a write shutdown),
-//! metered for the log and the idle timeout, and shown to --dump as plaintext. splice
+//! metered for the log and the idle timeout, and shown to --dump and --pcap as plaintext. splice
 //! cannot help here: every byte is decrypted or encrypted in user space.
 //!
 //! The copy is ours rather than tokio's `copy_bidirectional` for the sizes of its system
@@ -20,7 +20,8 @@ use std::task::{Context, Poll, ready};
 use rustls::{ClientConfig, ServerConfig};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
 
-use super::copy::{Direction, Meter};
+use super::capture;
+use super::copy::{Direction, Meter, Seen};
 use super::{End, RelayPlan};
 use crate::duration;
 use crate::io::pool::{self, Lent};
@@ -58,6 +59,7 @@ const TLS_QUEUE: usize = 256 * 1024;
 
 /// One TLS-relayed client: its handshake (the certificate subject of a mutual-TLS client
 /// goes in `subject`), the target's connection and handshake, then the copy.
+#[allow(clippy::too_many_arguments)]
 pub async fn relay(
     id: u64,
     client: Stream,
@@ -66,6 +68,7 @@ pub async fn relay(
     meter: &Meter,
     subject: &OnceLock<String>,
     hello: &[u8],
+    peer: &str,
 ) -> End {
     let bound = plan.connect_timeout;
     let timed_out = |what: &str| {
@@ -103,15 +106,24 @@ pub async fn relay(
         None => Side::Plain(target),
     };
     let dump = plan.dump.as_ref();
+    // --pcap: the plaintext, as it passed between the two handshakes.
+    let flow = plan
+        .pcap
+        .map(|p| capture::open(p, id, peer, &plan.listen, &plan.target));
     let mut sides = [client, target];
     let mut ways = [Way::new(Direction::Up), Way::new(Direction::Down)];
     let copy = std::future::poll_fn(|cx| {
         let [client, target] = &mut sides;
         let [up, down] = &mut ways;
-        let seen = |dir: Direction, data: &[u8]| {
-            meter.add(dir, data.len());
-            if let Some(d) = dump {
-                d.chunk(id, dir, data);
+        let seen = |dir: Direction, seen: Seen<'_>| {
+            if let Seen::Data(data) = seen {
+                meter.add(dir, data.len());
+                if let Some(d) = dump {
+                    d.chunk(id, dir, data);
+                }
+            }
+            if let Some(flow) = &flow {
+                capture::seen(flow, dir, seen);
             }
         };
         let a = up.poll(cx, client, target, &seen)?;
@@ -124,7 +136,14 @@ pub async fn relay(
     let result = match plan.idle_timeout {
         Some(limit) => tokio::select! {
             r = copy => r,
-            _ = meter.idle(limit) => return End::Idle(limit),
+            _ = meter.idle(limit) => {
+                // The idle timeout closes both sockets cleanly.
+                if let Some(flow) = &flow {
+                    flow.fin(crate::io::pcap::Sender::Server);
+                    flow.fin(crate::io::pcap::Sender::Client);
+                }
+                return End::Idle(limit);
+            }
         },
         None => copy.await,
     };
@@ -263,37 +282,54 @@ impl Way {
         cx: &mut Context<'_>,
         from: &mut Side,
         to: &mut Side,
-        seen: &dyn Fn(Direction, &[u8]),
+        seen: &dyn Fn(Direction, Seen<'_>),
     ) -> Poll<io::Result<()>> {
+        let dir = self.dir;
+        let source_failed = |e: io::Error| {
+            seen(dir, Seen::SourceFailed);
+            Poll::Ready(Err(e))
+        };
+        let destination_failed = |e: io::Error| {
+            seen(dir, Seen::DestinationFailed);
+            Poll::Ready(Err(e))
+        };
         loop {
             if self.done {
                 return Poll::Ready(Ok(()));
             }
             if self.pos < self.len {
                 let buf = self.buf.as_deref().unwrap_or_default();
-                let n = ready!(to.poll_write(cx, &buf[self.pos..self.len]))?;
-                if n == 0 {
-                    return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
-                }
+                let n = match ready!(to.poll_write(cx, &buf[self.pos..self.len])) {
+                    Ok(0) => return destination_failed(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => n,
+                    Err(e) => return destination_failed(e),
+                };
                 self.pos += n;
                 self.flushing = true;
                 continue;
             }
             if self.flushing {
-                ready!(to.poll_flush(cx))?;
+                if let Err(e) = ready!(to.poll_flush(cx)) {
+                    return destination_failed(e);
+                }
                 self.flushing = false;
                 // Written: the buffer goes back until there is more to read.
                 self.buf = None;
             }
             if let Some(e) = self.failed.take() {
-                return Poll::Ready(Err(e));
+                return source_failed(e);
             }
             if self.ended {
-                ready!(to.poll_shutdown(cx))?;
+                if let Err(e) = ready!(to.poll_shutdown(cx)) {
+                    return destination_failed(e);
+                }
+                seen(dir, Seen::End);
                 self.done = true;
                 continue;
             }
-            ready!(from.poll_ready(cx))?;
+            if let Err(e) = ready!(from.poll_ready(cx)) {
+                return source_failed(e);
+            }
             let buf = self.buf.get_or_insert_with(pool::lend);
             let mut filled = 0;
             // A plain socket gives all it has in one read; TLS gives a record at a time,
@@ -311,7 +347,7 @@ impl Way {
                             break;
                         }
                     }
-                    Poll::Ready(Err(e)) if filled == 0 => return Poll::Ready(Err(e)),
+                    Poll::Ready(Err(e)) if filled == 0 => return source_failed(e),
                     Poll::Ready(Err(e)) => {
                         self.failed = Some(e);
                         break;
@@ -325,7 +361,9 @@ impl Way {
                 self.buf = None;
                 return Poll::Pending;
             }
-            seen(self.dir, &buf[..filled]);
+            if filled > 0 {
+                seen(dir, Seen::Data(&buf[..filled]));
+            }
             self.pos = 0;
             self.len = filled;
         }
