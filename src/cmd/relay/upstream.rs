@@ -1,7 +1,8 @@
 //! `--http`: the guard's connections to TARGET, shared by the clients of each worker. A
 //! request takes an idle connection from the pool (or opens one) and gives it back once
-//! its answer has been read to the end, so that a client that closes its connection after each request
-//! (`Connection: close`) costs no connect and no hyper client handshake toward TARGET:
+//! its answer has been read to the end, so that a client that closes its connection
+//! after each request (`Connection: close`) costs no connect and no hyper client
+//! handshake toward TARGET:
 //! dockerd and nginx keep a connection open whatever the client asked for, the client's
 //! `Connection: close` being for the guard, not for TARGET (a hop-by-hop header). hyper's
 //! client writes each request anew with its own framing, so one client's bytes cannot
