@@ -304,7 +304,8 @@ fn connection_close_clients_share_one_connection_to_target() {
     }
     let dir = tempdir();
     let (_up, up, log) = recording_upstream(dir.path());
-    let (_g, sock) = guard(dir.path(), "g", &up, &[]);
+    // One worker: each worker keeps its own connections to TARGET.
+    let (_g, sock) = guard(dir.path(), "g", &up, &["--threads", "1"]);
     for _ in 0..5 {
         let answer = raw_exchange(
             &sock,
@@ -320,6 +321,76 @@ fn connection_close_clients_share_one_connection_to_target() {
     assert!(
         !saw.to_ascii_lowercase().contains("connection: close"),
         "{saw}"
+    );
+}
+
+/// A short answer of known length reaches the client in one write, head and body together
+/// (the guard reads it whole first), byte for byte; strace shows the guard's writes.
+#[test]
+fn a_short_answer_leaves_in_one_write() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    let dir = tempdir();
+    let (_up, up, _log) = recording_upstream(dir.path());
+    let sock = dir.path().join("g.sock");
+    let trace = dir.path().join("g.strace");
+    let mut c = Command::new("strace");
+    c.args(["-f", "-qq", "-s", "4096", "-e", "signal=none"])
+        .args(["-e", "trace=write,writev,sendto,sendmsg"])
+        .arg("-o")
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_udskit"))
+        .args(["--color=never", "relay", "--threads", "1"])
+        .arg(&sock)
+        .arg(&up)
+        .arg("--http")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANG", "C.UTF-8")
+        .stdout(Stdio::null());
+    let mut g = Bg::spawn(c, dir.path(), "g");
+    g.wait_stderr("listening");
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let start = got.len();
+        let mut buf = [0u8; 4096];
+        while !got[start..].ends_with(b"\r\n\r\nok") {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "{}", String::from_utf8_lossy(&got));
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    let got = String::from_utf8_lossy(&got).into_owned();
+    assert_eq!(got.matches("HTTP/1.1 200 OK\r\n").count(), 3, "{got}");
+    assert!(got.contains("content-length: 2\r\n"), "{got}");
+    drop(s);
+    // strace logs a call as it returns, a moment after the bytes could be read.
+    let mut log = String::new();
+    wait_until(LIMIT, "strace's log of the three answers", || {
+        log = std::fs::read_to_string(&trace).unwrap_or_default();
+        log.matches("HTTP/1.1 200 OK").count() >= 3
+    });
+    let heads: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("HTTP/1.1 200 OK"))
+        .collect();
+    assert_eq!(heads.len(), 3, "{log}");
+    for l in &heads {
+        assert!(
+            l.contains("\\r\\n\\r\\nok\"") || l.contains("=\"ok\""),
+            "{l}"
+        );
+    }
+    // No write of the body alone.
+    assert!(
+        !log.lines().any(|l| l.contains("[{iov_base=\"ok\", iov_len=2}], 1)")
+            || l.contains(", \"ok\", 2)")),
+        "{log}"
     );
 }
 

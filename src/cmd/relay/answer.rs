@@ -80,6 +80,11 @@ impl Drop for Record {
         }
         let secs = self.started.elapsed().as_secs_f64();
         let who = &self.who;
+        // One of the two forms is written: the other is not put together.
+        if self.log.json {
+            self.log.line(String::new(), self.fields(secs), false);
+            return;
+        }
         let amount = match self.tunnel {
             Some((up, down)) => format!("tunnel {up} bytes up, {down} down"),
             None => format!("{} bytes", self.bytes),
@@ -98,6 +103,14 @@ impl Drop for Record {
                 .map(|r| format!(": {}", escape(r)))
                 .unwrap_or_default()
         );
+        self.log.line(text, Vec::new(), false);
+    }
+}
+
+impl Record {
+    /// The request's `--log-json` object, after `secs` seconds.
+    fn fields(&self, secs: f64) -> Vec<(&'static str, Value)> {
+        let who = &self.who;
         let mut fields: Vec<(&str, Value)> = vec![
             ("event", "request".into()),
             ("id", who.id.into()),
@@ -128,7 +141,7 @@ impl Drop for Record {
             ("rule", self.rule.clone().into()),
             ("reason", self.reason.clone().into()),
         ]);
-        self.log.line(text, fields, false);
+        fields
     }
 }
 

@@ -3,7 +3,8 @@
 //! (403 with a Docker-style JSON message, 400 for what must not reach the upstream) or
 //! forwarded on the connection's own connection to TARGET (hyper's client, kept alive,
 //! opened at the first request forwarded). Bodies stream both ways frame by frame, so
-//! `/events` and `logs?follow=1` arrive live and uploads are never held; a 101 answer
+//! `/events` and `logs?follow=1` arrive live and uploads are never held (only an answer
+//! of known length up to 16 KiB is read whole first, to leave in one write); a 101 answer
 //! turns both connections into the two-way copy. One log line per request (`answer.rs`).
 
 use std::convert::Infallible;
@@ -13,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Either;
+use hyper::body::Body;
 use hyper::body::Incoming;
 use hyper::header::UPGRADE;
 use hyper::upgrade::OnUpgrade;
@@ -287,8 +289,46 @@ impl Conn {
                     }
                     return Ok(resp.map(|_| Logged::own(Bytes::new(), None)));
                 }
+                if resp
+                    .body()
+                    .size_hint()
+                    .exact()
+                    .is_some_and(|n| n > 0 && n <= WHOLE_LIMIT)
+                {
+                    return Ok(whole(resp, rec, lease).await);
+                }
                 Ok(resp.map(|b| Logged::upstream(b, rec, lease)))
             }
+        }
+    }
+}
+
+/// The longest answer of known length read whole before its head goes to the client.
+/// hyper's server sends the head as soon as it has it and the body when TARGET's
+/// connection task hands it over, two writes (and two segments to the client) for a
+/// `/_ping`; read first, head and body leave in one. A body this short cannot be a stream
+/// that must arrive live: streams (`/events`, `logs?follow=1`) are chunked or end at EOF.
+const WHOLE_LIMIT: u64 = 16 * 1024;
+
+/// A short answer of known length, read to its end and sent as one: its connection to
+/// TARGET back in the pool first. TARGET cutting it short is a 502 with the reason.
+async fn whole(resp: Response<Incoming>, mut rec: Record, mut lease: Lease) -> Response<Logged> {
+    let (parts, body) = resp.into_parts();
+    match http_body_util::BodyExt::collect(body).await {
+        Ok(c) => {
+            lease.give_back();
+            Response::from_parts(parts, Logged::own(c.to_bytes(), Some(rec)))
+        }
+        Err(e) => {
+            let why = format!("reading the answer: {e}");
+            rec.status = 502;
+            rec.reason = Some(why.clone());
+            own_answer(
+                StatusCode::BAD_GATEWAY,
+                &format!("udskit: {why}"),
+                rec,
+                false,
+            )
         }
     }
 }

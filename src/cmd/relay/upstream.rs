@@ -1,13 +1,22 @@
-//! `--http`: the guard's connections to TARGET, shared by every client. A request takes an
-//! idle connection from the pool (or opens one) and gives it back once its answer has been
-//! read to the end, so that a client that closes its connection after each request
-//! (`Connection: close`) costs no connect and no hyper client handshake toward TARGET:
+//! `--http`: the guard's connections to TARGET, shared by the clients of each worker. A
+//! request takes an idle connection from the pool (or opens one) and gives it back once
+//! its answer has been read to the end, so that a client that closes its connection
+//! after each request (`Connection: close`) costs no connect and no hyper client
+//! handshake toward TARGET:
 //! dockerd and nginx keep a connection open whatever the client asked for, the client's
 //! `Connection: close` being for the guard, not for TARGET (a hop-by-hop header). hyper's
 //! client writes each request anew with its own framing, so one client's bytes cannot
 //! run into another's request on a shared connection.
+//!
+//! Idle connections are kept by worker (`--threads`): a connection's hyper task runs on
+//! the runtime of the worker that opened it, so a request sent on it from another worker
+//! costs a cross-thread wakeup each way (an eventfd write, and the other core's cache);
+//! taking only the calling worker's own connections took the guard's eventfd writes from
+//! 0.67-1.2 per request to under 0.02 under wrk -c64 to nginx's /hello (docs/performance.md).
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};
@@ -26,35 +35,43 @@ pub type Sender = hyper::client::conn::http1::SendRequest<ReqBody>;
 
 /// The most idle connections to TARGET kept between requests: more than the requests a
 /// docker client, Traefik or a CI job has in flight at once (and than bench/relay's 64),
-/// each costing one descriptor and a few KiB; past it the oldest is closed.
+/// each costing one descriptor and a few KiB; past it the oldest is closed. Per worker.
 const POOL_IDLE: usize = 64;
 
-/// Idle connections to TARGET, newest last.
+/// Idle connections to TARGET, newest last, by the worker thread whose runtime drives them.
 #[derive(Debug, Default)]
 pub struct Pool {
-    idle: Mutex<Vec<Sender>>,
+    idle: Mutex<HashMap<ThreadId, Vec<Sender>>>,
 }
 
 impl Pool {
     fn take(&self) -> Option<Sender> {
-        self.idle.lock().ok()?.pop()
+        let me = std::thread::current().id();
+        self.idle.lock().ok()?.get_mut(&me)?.pop()
     }
 
+    /// Keeps `sender` for the next request of this worker: a lease is given back on the
+    /// thread its request was forwarded from, the one that opened the connection.
     fn put(&self, sender: Sender) {
         if sender.is_closed() {
             return;
         }
+        let me = std::thread::current().id();
         if let Ok(mut idle) = self.idle.lock() {
-            if idle.len() >= POOL_IDLE {
-                idle.remove(0);
+            let mine = idle.entry(me).or_default();
+            if mine.len() >= POOL_IDLE {
+                mine.remove(0);
             }
-            idle.push(sender);
+            mine.push(sender);
         }
     }
 
     #[cfg(test)]
     fn idle(&self) -> usize {
-        self.idle.lock().map(|i| i.len()).unwrap_or(0)
+        self.idle
+            .lock()
+            .map(|i| i.values().map(Vec::len).sum())
+            .unwrap_or(0)
     }
 }
 
@@ -223,6 +240,33 @@ mod tests {
         assert_eq!(sent(&["Upgrade"]), ["Upgrade"]);
         assert_eq!(sent(&["close, X-Secret"]), ["close, X-Secret"]);
         assert!(sent(&[]).is_empty());
+    }
+
+    /// A connection to a live peer, with its hyper task on this thread's runtime.
+    async fn live() -> (Sender, tokio::net::UnixStream) {
+        let (a, b) = tokio::net::UnixStream::pair().unwrap();
+        let (sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake::<_, ReqBody>(TokioIo::new(a))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        (sender, b)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_worker_takes_only_the_connections_it_opened() {
+        let pool = Arc::new(Pool::default());
+        let (sender, _peer) = live().await;
+        pool.put(sender);
+        assert_eq!(pool.idle(), 1);
+        // Another worker's thread finds none of this one's, and opens its own.
+        let other = pool.clone();
+        let taken = std::thread::spawn(move || other.take().is_some())
+            .join()
+            .unwrap();
+        assert!(!taken);
+        assert!(pool.take().is_some());
+        assert_eq!(pool.idle(), 0);
     }
 
     #[tokio::test(flavor = "current_thread")]
