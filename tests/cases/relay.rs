@@ -445,7 +445,7 @@ fn each_socket_registered_with_epoll_once() {
             .count();
         // 4 a connection, and a few for the relay itself (listener, signals, timers).
         assert!(
-            calls >= 4 * CONNECTIONS && calls <= 4 * CONNECTIONS + 16,
+            (4 * CONNECTIONS..=4 * CONNECTIONS + 16).contains(&calls),
             "{calls} epoll_ctl for {CONNECTIONS} connections (listening on {})",
             if listen_tcp { "TCP" } else { "a unix socket" }
         );
