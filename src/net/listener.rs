@@ -102,17 +102,6 @@ impl Listener {
             }
         }
     }
-
-    /// Whether a client waits in the accept queue (poll(2), no waiting).
-    pub fn has_pending(&self) -> bool {
-        use rustix::event::{PollFd, PollFlags, Timespec, poll};
-        let mut fds = [PollFd::new(self, PollFlags::IN)];
-        let zero = Timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
-    }
 }
 
 /// The warning for a failed accept, as the kernel says it, and for a shortage of

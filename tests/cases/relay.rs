@@ -326,8 +326,9 @@ fn missing_addresses_are_named() {
 }
 
 /// A direction's small chunks go by recv/send through the thread's buffer, with no pipe
-/// and no splice; one that reads 16 KiB at once turns to splice. Both byte-exact, both
-/// seen in strace's log of the relay.
+/// and no splice; one that reads 16 KiB at once turns to splice, and the unix socket it
+/// goes into gets a larger send buffer (SO_SNDBUF; the TCP one back keeps autotuning).
+/// Both byte-exact, both seen in strace's log of the relay.
 #[test]
 fn small_chunks_by_recv_and_send_bulk_by_splice() {
     if !have("python3") || !have("strace") {
@@ -352,7 +353,12 @@ fn small_chunks_by_recv_and_send_bulk_by_splice() {
         let mut c = Command::new("strace");
         c.env_clear()
             .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .args(["-qq", "-e", "trace=splice,recvfrom,sendto,pipe2", "-o"])
+            .args([
+                "-qq",
+                "-e",
+                "trace=splice,recvfrom,sendto,pipe2,setsockopt",
+                "-o",
+            ])
             .arg(&trace)
             .arg(u.get_program())
             .args(u.get_args())
@@ -380,12 +386,92 @@ fn small_chunks_by_recv_and_send_bulk_by_splice() {
         r.wait_exit(Duration::from_secs(20));
         let (recvs, sends) = (count(&trace, "recvfrom"), count(&trace, "sendto"));
         let (splices, pipes) = (count(&trace, "splice"), count(&trace, "pipe2"));
+        let sndbufs = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("setsockopt(") && l.contains("SO_SNDBUF"))
+            .count();
         assert!(recvs >= 400 && sends >= 400, "{recvs} recv, {sends} send");
         if bulk {
             assert!(splices > 0 && pipes > 0, "2 MiB each way never spliced");
+            assert_eq!(
+                sndbufs, 1,
+                "the unix socket's send buffer, once, the TCP one's never"
+            );
         } else {
             assert_eq!((splices, pipes), (0, 0), "small chunks went by splice");
+            assert_eq!(sndbufs, 0, "a send buffer grown for small chunks");
         }
+    }
+}
+
+/// Each socket of a relayed connection is registered with epoll once and removed once: a
+/// client accepted bare and a unix target connected bare, never put on the reactor by
+/// tokio first (which took 8 epoll_ctl calls a connection, now 4). strace counts them over
+/// 40 connections, from a TCP and from a unix LISTEN, each byte-exact.
+#[test]
+fn each_socket_registered_with_epoll_once() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    const CONNECTIONS: usize = 40;
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let echo = echo_sock.to_str().unwrap();
+    for listen_tcp in [true, false] {
+        let d = dir.path().join(if listen_tcp { "tcp" } else { "unix" });
+        std::fs::create_dir_all(&d).unwrap();
+        let trace = d.join("relay.trace");
+        let listen = d.join("relay.sock");
+        let u = udskit();
+        let mut c = Command::new("strace");
+        c.env_clear()
+            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .args(["-qq", "-e", "trace=epoll_ctl", "-o"])
+            .arg(&trace)
+            .arg(u.get_program())
+            .args(u.get_args())
+            // One worker: strace without -f follows the thread the connections are on.
+            .args(["relay", "--threads", "1"])
+            .arg(if listen_tcp {
+                "tcp:0".into()
+            } else {
+                listen.clone()
+            })
+            .arg(echo);
+        let (mut r, port) = spawn_relay(c, &d);
+        for i in 0..CONNECTIONS {
+            let msg = noise(i as u64 + 1, 1 + i * 331 % 3000);
+            if listen_tcp {
+                round_trip(&mut tcp(port), &msg);
+            } else {
+                let mut s = UnixStream::connect(&listen).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                round_trip(&mut s, &msg);
+            }
+        }
+        let children = format!("/proc/{0}/task/{0}/children", r.pid());
+        let relay_pid: i32 = std::fs::read_to_string(children)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Every connection has ended (its sockets removed from epoll) before the relay
+        // exits: SIGTERM waits for the open ones.
+        send_signal(relay_pid, 15);
+        r.wait_exit(Duration::from_secs(20));
+        let calls = std::fs::read_to_string(&trace)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("epoll_ctl("))
+            .count();
+        // 4 a connection, and a few for the relay itself (listener, signals, timers).
+        assert!(
+            (4 * CONNECTIONS..=4 * CONNECTIONS + 16).contains(&calls),
+            "{calls} epoll_ctl for {CONNECTIONS} connections (listening on {})",
+            if listen_tcp { "TCP" } else { "a unix socket" }
+        );
     }
 }
 

@@ -6,21 +6,27 @@
 //! clients wait in the kernel's accept queue; once it catches up, it says so. With a
 //! listening socket per worker (`--threads`), descriptors are still the process's: one
 //! episode of shortage is told once, and its end once every worker has caught up.
+//!
+//! A client is accepted bare ([`Incoming`]): not registered with the reactor, so that its
+//! connection registers it once, for what the relay needs of it (`side.rs`), and a client
+//! handed to another worker moves without a registration to undo.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 use tokio::sync::Notify;
 
 use super::Log;
 use super::side::Spare;
 use crate::duration;
-use crate::net::cred::Peer;
+use crate::net::cred::{Cred, Peer};
 use crate::net::explain::descriptor_shortage;
 use crate::net::listener::{Listener, accept_error};
-use crate::net::stream::Stream;
+use crate::net::stream::{Detached, register_with};
 use crate::shutdown::Shutdown;
 
 /// The longest wait for a connection to end before trying again: descriptors can come
@@ -36,8 +42,106 @@ pub struct Shortage {
     short: u64,
 }
 
+/// What a listening socket accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Accepts {
+    Tcp,
+    Unix,
+    SeqPacket,
+}
+
+/// A listening socket as the relay accepts from it: registered with the reactor once (for
+/// reading), each client taken by accept4(2) as a bare non-blocking socket. tokio's own
+/// accept registers the client both ways at once, and the relay then took it off again to
+/// register it for just what it needs (`side.rs`): 4 epoll_ctl(2) calls per socket where
+/// one registration and its removal are 2.
+pub struct Incoming {
+    fd: AsyncFd<OwnedFd>,
+    accepts: Accepts,
+}
+
+impl Incoming {
+    /// `l` on the reactor of the runtime this runs on (the worker's that accepts from it).
+    pub fn new(l: Listener) -> io::Result<Incoming> {
+        let (fd, accepts): (OwnedFd, _) = match l {
+            Listener::Tcp(t) => (t.into_std()?.into(), Accepts::Tcp),
+            Listener::Unix(u) => (u.into_std()?.into(), Accepts::Unix),
+            Listener::SeqPacket(s) => (s.into_inner(), Accepts::SeqPacket),
+        };
+        Ok(Incoming {
+            fd: register_with(fd, Interest::READABLE)?,
+            accepts,
+        })
+    }
+
+    pub fn is_tcp(&self) -> bool {
+        self.accepts == Accepts::Tcp
+    }
+
+    /// Whether a client waits in the accept queue (poll(2), no waiting).
+    pub fn has_pending(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(self.fd.get_ref(), PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
+    }
+
+    /// The next client, bare (non-blocking, close-on-exec; a TCP one with TCP_NODELAY).
+    pub async fn accept(&self) -> io::Result<(Detached, Peer)> {
+        use rustix::net::SocketFlags;
+        let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
+        loop {
+            let mut ready = self.fd.readable().await?;
+            let listening = self.fd.get_ref();
+            let accepted = match self.accepts {
+                Accepts::Tcp => rustix::net::acceptfrom_with(listening, flags)
+                    .map(|(fd, a)| (fd, a.and_then(|a| std::net::SocketAddr::try_from(a).ok()))),
+                _ => rustix::net::accept_with(listening, flags).map(|fd| (fd, None)),
+            };
+            let (fd, addr) = match accepted {
+                Ok(c) => c,
+                Err(rustix::io::Errno::AGAIN) => {
+                    ready.clear_ready();
+                    continue;
+                }
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            return Ok(match self.accepts {
+                Accepts::Tcp => {
+                    let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                    (
+                        Detached::Tcp(std::net::TcpStream::from(fd)),
+                        Peer { addr, cred: None },
+                    )
+                }
+                Accepts::Unix => {
+                    let cred = Cred::of(fd.as_fd());
+                    (
+                        Detached::Unix(std::os::unix::net::UnixStream::from(fd)),
+                        Peer { addr: None, cred },
+                    )
+                }
+                Accepts::SeqPacket => {
+                    let cred = Cred::of(fd.as_fd());
+                    (Detached::SeqPacket(fd), Peer { addr: None, cred })
+                }
+            });
+        }
+    }
+}
+
+impl AsFd for Incoming {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.get_ref().as_fd()
+    }
+}
+
 pub struct Acceptor<'a> {
-    listener: &'a Listener,
+    listener: &'a Incoming,
     /// This acceptor's bit in [`Shortage::short`].
     bit: u64,
     shortage: Arc<Mutex<Shortage>>,
@@ -56,7 +160,7 @@ impl<'a> Acceptor<'a> {
     /// An acceptor on `listener` for worker `worker`, telling of a shortage in `shortage`
     /// (one for every worker); `spares` sets descriptors aside for telling clients why.
     pub fn new(
-        listener: &'a Listener,
+        listener: &'a Incoming,
         target_unix: bool,
         spares: bool,
         log: &'a Log,
@@ -67,7 +171,7 @@ impl<'a> Acceptor<'a> {
             listener,
             bit: 1 << (worker % 64),
             shortage,
-            client_unix: !matches!(listener, Listener::Tcp(_)),
+            client_unix: !listener.is_tcp(),
             target_unix,
             spares,
             log,
@@ -78,7 +182,7 @@ impl<'a> Acceptor<'a> {
 
     /// The next client with the descriptors set aside for its connection, or None once
     /// `stop` fires.
-    pub async fn next(&mut self, stop: &Shutdown) -> Option<(Stream, Peer, Spare)> {
+    pub async fn next(&mut self, stop: &Shutdown) -> Option<(Detached, Peer, Spare)> {
         let mut pause = Duration::from_millis(10);
         loop {
             let fd = self.listener.as_fd();

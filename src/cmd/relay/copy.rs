@@ -5,6 +5,22 @@
 //! and the idle timeout; a tap that shows every chunk to `--dump`; the busy poll (adaptive
 //! by default, `--busy-poll`); a
 //! failure either way passed on to both peers as an abort (the sockets in `side.rs`).
+//!
+//! Chosen per direction by measurement (docs/performance.md), every process on one CPU
+//! (`bench/relay --only pinned`, where what a byte costs is what counts):
+//! - every bulk direction splices, whichever kinds of socket it joins: splice from TCP and
+//!   from a unix socket, into either, cost the relay 0.13-0.16 s of CPU per GiB where
+//!   recv/send through a 256 KiB buffer cost 0.27-0.36 (TCP -> unix, both directions of
+//!   bench/relay that take it), as the kernel moves page references where a buffer copies
+//!   each byte in and out;
+//! - what bounds TCP -> unix is not the splice but the unix socket's send buffer: at its
+//!   default 208 KiB the relay fills it, waits for the reader and is woken again every
+//!   208 KiB, two context switches each time on one CPU; a bulk direction into a unix
+//!   socket therefore raises its SO_SNDBUF ([`super::side::UNIX_BULK_SNDBUF`]), which
+//!   made that direction 1.4-1.7x faster pinned. Into TCP the send buffer autotunes and is
+//!   left alone; SO_RCVLOWAT on the TCP source measured no gain (and would hold back the
+//!   tail of a transfer the sender does not end);
+//! - small chunks go by recv/send through one buffer per thread (see [`small_chunks`]).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -15,7 +31,7 @@ use rustix::net::{RecvFlags, SendFlags};
 use rustix::pipe::PipeFlags;
 
 use super::side::{Side, Spare};
-use crate::net::stream::Stream;
+use crate::net::stream::Detached;
 
 /// How a relay moves bytes between its two sockets: splice, every direction, unless
 /// `--dump` needs the bytes in hand.
@@ -406,8 +422,8 @@ impl Fault {
 /// (cleanly). Both sockets close when the returned future ends; dropped before that (the
 /// end of the grace period), it resets them.
 pub async fn relay(
-    client: Stream,
-    target: Stream,
+    client: Detached,
+    target: Detached,
     mut spare: Spare,
     how: How<'_>,
     meter: &Meter,
@@ -753,6 +769,7 @@ async fn splice_one_way(
                 let _ = rustix::pipe::fcntl_setpipe_size(cw, SPLICE_PIPE);
             }
             want = size(&pw);
+            to.sending_bulk();
         }
     }
 }

@@ -41,7 +41,7 @@ use crate::net::connect;
 use crate::net::cred::Peer;
 use crate::net::kind::Kind;
 use crate::net::listener::Listener;
-use crate::net::stream::Stream;
+use crate::net::stream::{Detached, Stream};
 use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
@@ -792,17 +792,30 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 async fn serve(
     id: u64,
     worker: usize,
-    client: Stream,
+    client: Detached,
     spare: Spare,
     peer: &Peer,
     plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
     let (mut peer_text, mut cred_json) = describe(peer);
-    let mut client = client;
+    let mut client = Client::Bare(client);
     // --accept-proxy-protocol: the client is the one the header names.
     let accepted = match plan.proxy_accept {
-        true => Some(proxy::read_header(&mut client, plan.connect_timeout).await),
+        true => {
+            let mut s = match client.into_stream() {
+                Ok(s) => s,
+                Err(e) => {
+                    plan.log
+                        .ctx
+                        .warn(format!("connection #{id}: taking the client on: {e}"));
+                    return;
+                }
+            };
+            let header = proxy::read_header(&mut s, plan.connect_timeout).await;
+            client = Client::Stream(s);
+            Some(header)
+        }
         false => None,
     };
     if let Some(Ok(who)) = &accepted
@@ -816,8 +829,8 @@ async fn serve(
         Some(v) => {
             let source = match &accepted {
                 Some(Ok(s)) => s.clone(),
-                _ => match (&client, peer.addr) {
-                    (Stream::Tcp(t), Some(src)) => match t.local_addr() {
+                _ => match (client.tcp_local_addr(), peer.addr) {
+                    (Some(local), Some(src)) => match local {
                         Ok(dst) => proxy::Source::Inet { src, dst },
                         Err(_) => proxy::Source::Unknown,
                     },
@@ -844,24 +857,38 @@ async fn serve(
                 cred: cred_json.clone(),
                 cred_raw: peer.cred,
             });
-            // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
-            match &plan.tls.down {
-                None => guard::serve(client, who, plan.clone(), meter.clone()).await,
-                Some(acceptor) => {
-                    match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
-                        Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
-                        Err(end) => end,
+            match client.into_stream() {
+                Err(e) => End::Error(format!("taking the client on: {e}")),
+                // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
+                Ok(client) => match &plan.tls.down {
+                    None => guard::serve(client, who, plan.clone(), meter.clone()).await,
+                    Some(acceptor) => {
+                        match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
+                            Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
+                            Err(end) => end,
+                        }
                     }
-                }
+                },
             }
         } else if plan.tls.any() {
             drop(spare);
-            tls::relay(
-                id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
-            )
-            .await
+            match client.into_stream() {
+                Ok(client) => {
+                    tls::relay(
+                        id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
+                    )
+                    .await
+                }
+                Err(e) => End::Error(format!("taking the client on: {e}")),
+            }
         } else {
-            connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello).await
+            match client.into_bare() {
+                Ok(client) => {
+                    connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello)
+                        .await
+                }
+                Err(e) => End::Error(format!("taking the client on: {e}")),
+            }
         }
     };
     let end = tokio::select! {
@@ -884,11 +911,44 @@ async fn serve(
         .closed(id, worker, &peer_text, &cred_json, &meter, &end);
 }
 
+/// A client as [`serve`] holds it: bare as accepted (the plain relay registers it with the
+/// reactor once, for what it needs: see accept.rs), or a [`Stream`] on the reactor, which
+/// a PROXY header's reader, TLS and the guard read from.
+enum Client {
+    Bare(Detached),
+    Stream(Stream),
+}
+
+impl Client {
+    fn into_stream(self) -> std::io::Result<Stream> {
+        match self {
+            Client::Bare(d) => d.attach(),
+            Client::Stream(s) => Ok(s),
+        }
+    }
+
+    fn into_bare(self) -> std::io::Result<Detached> {
+        match self {
+            Client::Bare(d) => Ok(d),
+            Client::Stream(s) => s.detach(),
+        }
+    }
+
+    /// A TCP client's local address (the relay's end).
+    fn tcp_local_addr(&self) -> Option<std::io::Result<std::net::SocketAddr>> {
+        match self {
+            Client::Bare(Detached::Tcp(t)) => Some(t.local_addr()),
+            Client::Stream(Stream::Tcp(t)) => Some(t.local_addr()),
+            _ => None,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn connect_and_relay(
     id: u64,
     worker: usize,
-    client: Stream,
+    client: Detached,
     mut spare: Spare,
     peer: &str,
     plan: &RelayPlan,
@@ -896,14 +956,14 @@ async fn connect_and_relay(
     hello: &[u8],
 ) -> End {
     spare.target_fd();
-    let target = match connect_target(plan, hello).await {
+    let target = match connect_bare(plan, hello).await {
         Ok(t) => t,
         Err(end) => {
             // The client's bytes go nowhere: a TCP client is told so by a reset, always. A
             // plain close sent a FIN first, which the client took for the end of an answer;
             // the reset its bytes drew from the closed socket then came after it had ended,
             // or not (a race it lost about one time in ten, exiting 0).
-            if let Stream::Tcp(c) = &client {
+            if let Detached::Tcp(c) = &client {
                 let _ = rustix::net::sockopt::set_socket_linger(c, Some(Duration::ZERO));
             }
             return end;
@@ -969,13 +1029,42 @@ async fn connect_target(plan: &RelayPlan, hello: &[u8]) -> Result<Stream, End> {
     Ok(s)
 }
 
+/// [`connect_target`] for the plain relay, whose sockets `copy::relay` registers itself: a
+/// unix TARGET (with no PROXY header to send) connected bare, never registered with the
+/// reactor until then (a TCP one is connected by tokio and taken off its reactor).
+async fn connect_bare(plan: &RelayPlan, hello: &[u8]) -> Result<Detached, End> {
+    if hello.is_empty() && plan.target.is_unix() {
+        let target = &plan.target;
+        return connect_with(plan, move || {
+            std::future::ready(
+                crate::net::unix::try_connect_unix(target, Kind::Stream)
+                    .map(|fd| Detached::Unix(std::os::unix::net::UnixStream::from(fd))),
+            )
+        })
+        .await;
+    }
+    let s = connect_target(plan, hello).await?;
+    s.detach()
+        .map_err(|e| End::Error(format!("connecting to {}: {e}", plan.target)))
+}
+
 async fn connect_only(plan: &RelayPlan) -> Result<Stream, End> {
+    let target = &plan.target;
+    connect_with(plan, move || connect::connect_once(target, Kind::Stream)).await
+}
+
+/// Connects to TARGET by `once` within --connect-timeout, or says how it failed.
+async fn connect_with<T, F, Fut>(plan: &RelayPlan, once: F) -> Result<T, End>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::io::Result<T>>,
+{
     // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
     // connect would have waited for room, until --connect-timeout.
     let busy = std::sync::atomic::AtomicBool::new(false);
-    let (target, busy_ref) = (&plan.target, &busy);
+    let (busy_ref, once) = (&busy, &once);
     let attempt = move || async move {
-        let r = connect::connect_once(target, Kind::Stream).await;
+        let r = once().await;
         busy_ref.store(r.as_ref().is_err_and(connect::is_busy), Ordering::Relaxed);
         r
     };

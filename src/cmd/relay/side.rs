@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 
-use crate::net::stream::{Stream, register_with};
+use crate::net::stream::{Detached, register_with};
 
 /// The error a reader returns once the connection is aborted and its peer must no longer
 /// be read (see [`Side::stop_reading`]).
@@ -24,6 +24,16 @@ pub fn stopped() -> io::Error {
 /// resetting, counted from the last time the queue shrank: a peer still reading gets them
 /// all, one that stopped does not hold the connection for more than this.
 const DRAIN_STALL: Duration = Duration::from_secs(1);
+
+/// The send buffer asked for a unix socket that a bulk direction goes into (the kernel
+/// doubles it, and caps the request at net.core.wmem_max first: 2 MiB where that allows,
+/// 416 KiB under the default 208 KiB cap, against 208 KiB without). A unix stream socket
+/// holds what its writer's buffer allows, so with the default a relay sending into one
+/// fills it every 208 KiB and waits for the reader to be woken and read it; where every
+/// process shares one CPU, each of those turns is two context switches and a reader that
+/// took little. 1 MiB measured best (docs/performance.md, "Send buffer of a unix
+/// destination").
+pub const UNIX_BULK_SNDBUF: usize = 1024 * 1024;
 
 /// What a relayed socket is, for what its readiness tells.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,13 +72,14 @@ pub struct Side {
 }
 
 impl Side {
-    pub fn new(s: Stream, spare: Option<OwnedFd>) -> io::Result<Side> {
+    /// A bare socket (accepted or connected, on no reactor yet), registered once.
+    pub fn new(s: Detached, spare: Option<OwnedFd>) -> io::Result<Side> {
         let (fd, family): (OwnedFd, _) = match s {
-            Stream::Tcp(s) => (s.into_std()?.into(), Family::Tcp),
-            Stream::Unix(s) => (s.into_std()?.into(), Family::Unix),
+            Detached::Tcp(s) => (s.into(), Family::Tcp),
+            Detached::Unix(s) => (s.into(), Family::Unix),
             // A short read of a record socket says nothing of what is left; relay's
             // addresses are stream addresses, so none gets here.
-            Stream::SeqPacket(_) => {
+            Detached::SeqPacket(_) => {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidInput,
                     "relay moves stream sockets only",
@@ -154,6 +165,18 @@ impl Side {
             left = now;
         }
         self.reset();
+    }
+
+    /// A direction into this socket turned bulk: a unix socket gets a send buffer of
+    /// [`UNIX_BULK_SNDBUF`] (never a smaller one than it has). A TCP socket's grows by
+    /// itself (autotuning, which setting SO_SNDBUF would turn off).
+    pub fn sending_bulk(&self) {
+        use rustix::net::sockopt::{set_socket_send_buffer_size, socket_send_buffer_size};
+        if self.family == Family::Unix
+            && socket_send_buffer_size(self.raw()).is_ok_and(|n| n < 2 * UNIX_BULK_SNDBUF)
+        {
+            let _ = set_socket_send_buffer_size(self.raw(), UNIX_BULK_SNDBUF);
+        }
     }
 
     /// Makes the close of a TCP socket a reset (SO_LINGER 0), which discards what it has

@@ -28,7 +28,7 @@ use super::{Args, RelayPlan, accept, serve};
 use crate::error::Fail;
 use crate::net::cred::Peer;
 use crate::net::listener::Listener;
-use crate::net::stream::{Detached, Stream};
+use crate::net::stream::Detached;
 use crate::shutdown::{FileGuard, Shutdown};
 
 /// The most workers the relay starts by itself: past 16 a relay's clients rarely keep
@@ -107,7 +107,7 @@ struct Job {
 
 /// What a worker thread serves: its own listening socket, or the clients handed to it.
 enum Source {
-    Listen(Listener),
+    Listen(accept::Incoming),
     Jobs(UnboundedReceiver<Job>),
 }
 
@@ -168,6 +168,7 @@ pub async fn run(
     let Some(mine) = listeners.next() else {
         unreachable!("no listener")
     };
+    let mine = accept::Incoming::new(mine)?;
     let mut hands = Vec::new();
     let mut threads_started = Vec::new();
     for (rt, w) in rts.into_iter().zip(1..) {
@@ -235,15 +236,9 @@ pub async fn run(
 }
 
 /// A listener bound on this thread, registered with `rt`'s reactor instead.
-fn move_to(l: Listener, rt: &tokio::runtime::Runtime) -> anyhow::Result<Listener> {
+fn move_to(l: Listener, rt: &tokio::runtime::Runtime) -> anyhow::Result<accept::Incoming> {
     let _in = rt.enter();
-    Ok(match l {
-        Listener::Tcp(t) => Listener::Tcp(tokio::net::TcpListener::from_std(t.into_std()?)?),
-        Listener::Unix(u) => Listener::Unix(tokio::net::UnixListener::from_std(u.into_std()?)?),
-        Listener::SeqPacket(s) => {
-            Listener::SeqPacket(crate::net::stream::register(s.into_inner())?)
-        }
-    })
+    Ok(accept::Incoming::new(l)?)
 }
 
 impl Pool {
@@ -264,7 +259,7 @@ impl Pool {
     async fn accept_loop(
         self: &Arc<Self>,
         w: usize,
-        listener: &Listener,
+        listener: &accept::Incoming,
         hands: &[UnboundedSender<Job>],
     ) {
         let plan = &self.plan;
@@ -312,37 +307,28 @@ impl Pool {
                 self.start(w, id, client, peer, spare, permit, ended);
                 continue;
             }
-            let handed = client.detach().map(|client| Job {
+            // The client is bare (not on this worker's reactor): it moves as it is.
+            let job = Job {
                 id,
                 client,
                 peer,
                 spare,
                 permit,
                 ended,
-            });
-            match handed {
-                Ok(job) => {
-                    if let Err(e) = hands[to - 1].send(job) {
-                        // That worker is gone (it panicked): serve the client here.
-                        self.open[to].fetch_sub(1, Ordering::Relaxed);
-                        self.open[w].fetch_add(1, Ordering::Relaxed);
-                        let Job {
-                            id,
-                            client,
-                            peer,
-                            spare,
-                            permit,
-                            ended,
-                        } = e.0;
-                        self.attach_and_start(w, id, client, peer, spare, permit, ended);
-                    }
-                }
-                Err(e) => {
-                    self.open[to].fetch_sub(1, Ordering::Relaxed);
-                    plan.log
-                        .ctx
-                        .warn(format!("connection #{id}: handing the client on: {e}"));
-                }
+            };
+            if let Err(e) = hands[to - 1].send(job) {
+                // That worker is gone (it panicked): serve the client here.
+                self.open[to].fetch_sub(1, Ordering::Relaxed);
+                self.open[w].fetch_add(1, Ordering::Relaxed);
+                let Job {
+                    id,
+                    client,
+                    peer,
+                    spare,
+                    permit,
+                    ended,
+                } = e.0;
+                self.start(w, id, client, peer, spare, permit, ended);
             }
         }
     }
@@ -376,31 +362,7 @@ impl Pool {
                 permit,
                 ended,
             } = job;
-            self.attach_and_start(w, id, client, peer, spare, permit, ended);
-        }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn attach_and_start(
-        self: &Arc<Self>,
-        w: usize,
-        id: u64,
-        client: Detached,
-        peer: Peer,
-        spare: Spare,
-        permit: OwnedSemaphorePermit,
-        ended: Arc<Notify>,
-    ) {
-        match client.attach() {
-            Ok(client) => self.start(w, id, client, peer, spare, permit, ended),
-            Err(e) => {
-                self.open[w].fetch_sub(1, Ordering::Relaxed);
-                self.plan
-                    .log
-                    .ctx
-                    .warn(format!("connection #{id}: taking the client on: {e}"));
-                ended.notify_one();
-            }
+            self.start(w, id, client, peer, spare, permit, ended);
         }
     }
 
@@ -410,7 +372,7 @@ impl Pool {
         self: &Arc<Self>,
         w: usize,
         id: u64,
-        client: Stream,
+        client: Detached,
         peer: Peer,
         spare: Spare,
         permit: OwnedSemaphorePermit,
