@@ -32,13 +32,14 @@ use crate::term::{Ctx, escape};
 ///
 /// Without a mode option, one client is bridged to stdin/stdout (like nc -lU) and listen
 /// exits when it is done; it stops listening once that client is accepted (the file goes
-/// then), so a second client is refused instead of queued and reset. -k serves clients concurrently and writes each one's bytes to
-/// stdout (never interleaved mid-chunk); --echo sends every client its bytes back; --exec
-/// runs a command per client with the connection as its stdin/stdout. --echo and --exec
-/// keep listening anyway, so -k beside them (nc's habit) changes nothing. Every accepted
-/// client is logged on stderr with its pid, uid, gid and command. A connection is closed
-/// without a reset: our side is shut down and what the client still sends is drained
-/// (1s, 1 MiB at most), also after a --exec command that never read it.
+/// then), so a second client is refused instead of queued and reset. -k serves clients
+/// concurrently and writes each one's bytes to stdout (never interleaved mid-chunk);
+/// --echo sends every client its bytes back; --exec runs a command per client with the
+/// connection as its stdin/stdout. --echo and --exec keep listening anyway, so -k beside
+/// them (nc's habit) changes nothing. Every accepted client is logged on stderr with its
+/// pid, uid, gid and command. A connection is closed without a reset: our side is shut
+/// down and what the client still sends is drained (1s, 1 MiB at most), also after a
+/// --exec command that never read it.
 ///
 /// An existing socket file at the path is replaced only if nothing listens on it; a live
 /// one is refused (naming its owner) unless --force, and anything that is not a socket is
