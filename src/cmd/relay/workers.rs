@@ -303,11 +303,6 @@ impl Pool {
                 self.least_busy()
             };
             self.open[to].fetch_add(1, Ordering::Relaxed);
-            if to == w {
-                self.start(w, id, client, peer, spare, permit, ended);
-                continue;
-            }
-            // The client is bare (not on this worker's reactor): it moves as it is.
             let job = Job {
                 id,
                 client,
@@ -316,19 +311,16 @@ impl Pool {
                 permit,
                 ended,
             };
+            if to == w {
+                self.start(w, job);
+                continue;
+            }
+            // The client is bare (not on this worker's reactor): it moves as it is.
             if let Err(e) = hands[to - 1].send(job) {
                 // That worker is gone (it panicked): serve the client here.
                 self.open[to].fetch_sub(1, Ordering::Relaxed);
                 self.open[w].fetch_add(1, Ordering::Relaxed);
-                let Job {
-                    id,
-                    client,
-                    peer,
-                    spare,
-                    permit,
-                    ended,
-                } = e.0;
-                self.start(w, id, client, peer, spare, permit, ended);
+                self.start(w, e.0);
             }
         }
     }
@@ -354,30 +346,20 @@ impl Pool {
     /// Serves the clients handed to worker `w` until the acceptor stops.
     async fn receive(self: &Arc<Self>, w: usize, mut rx: UnboundedReceiver<Job>) {
         while let Some(job) = rx.recv().await {
-            let Job {
-                id,
-                client,
-                peer,
-                spare,
-                permit,
-                ended,
-            } = job;
-            self.start(w, id, client, peer, spare, permit, ended);
+            self.start(w, job);
         }
     }
 
     /// Connection `id` served on this worker (`w`), tracked for the drain.
-    #[allow(clippy::too_many_arguments)]
-    fn start(
-        self: &Arc<Self>,
-        w: usize,
-        id: u64,
-        client: Detached,
-        peer: Peer,
-        spare: Spare,
-        permit: OwnedSemaphorePermit,
-        ended: Arc<Notify>,
-    ) {
+    fn start(self: &Arc<Self>, w: usize, job: Job) {
+        let Job {
+            id,
+            client,
+            peer,
+            spare,
+            permit,
+            ended,
+        } = job;
         let pool = self.clone();
         self.stop.tracker.spawn(async move {
             serve(id, w, client, spare, &peer, pool.plan.clone(), &pool.force).await;
