@@ -4,11 +4,6 @@
 //! or /dev/null through a pipe of ours (splice needs a pipe on one side). Every mover
 //! blocks (the socket's O_NONBLOCK is waited out with poll), so it runs on a thread of its
 //! own, and falls back to a read/write copy where the kernel refuses before anything moved.
-//! Where the socket's bytes are spliced out, `bridge_stdio` hands these movers a blocking
-//! socket off the runtime's epoll: for 1 GiB into a stdout pipe that took the listener from
-//! 13,451 splices (6,507 EAGAIN), 13,014 ppoll and 6,957 runtime wakeups to 6,915 splices
-//! and 5 wakeups, and its CPU from 0.18 to 0.07 s/GiB, 2.79x `socat -b262144`'s throughput
-//! (bench/stream, docs/performance.md).
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -142,28 +137,22 @@ fn copy_stdin_into(sock: &OwnedFd, sent: &dyn Fn(usize)) -> io::Result<u64> {
                 ));
             }
         };
-        send_all(sock, &buf[..n], sent)?;
+        let mut data = &buf[..n];
+        while !data.is_empty() {
+            match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
+                Ok(k) => {
+                    data = &data[k..];
+                    sent(k);
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
+                Err(e) => return Err(e.into()),
+            }
+        }
         total += n as u64;
     }
     rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
     Ok(total)
-}
-
-/// Sends all of `data` into `sock` (blocking or not: EAGAIN is waited out), counting each
-/// piece into `sent`; a peer gone is EPIPE, never SIGPIPE.
-pub fn send_all(sock: impl AsFd, mut data: &[u8], sent: &dyn Fn(usize)) -> io::Result<()> {
-    while !data.is_empty() {
-        match rustix::net::send(&sock, data, rustix::net::SendFlags::NOSIGNAL) {
-            Ok(k) => {
-                data = &data[k..];
-                sent(k);
-            }
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => wait_for(&sock, PollFlags::OUT),
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
 }
 
 /// Why [`socket_into`] stopped.
