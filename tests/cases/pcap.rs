@@ -298,18 +298,6 @@ fn traced_relay_pcap(dir: &Path, listen: &Path, target: &str, pcap: &Path, trace
     bg
 }
 
-/// Stops the relay that `strace` (a [`Bg`]) runs: strace passes no signal on.
-fn stop_traced(mut strace: Bg) {
-    let children = format!("/proc/{0}/task/{0}/children", strace.pid());
-    let relay: i32 = std::fs::read_to_string(children)
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    send_signal(relay, 15);
-    strace.wait_exit(Duration::from_secs(20));
-}
-
 /// The completed calls of `call` in strace's `trace`.
 fn calls(trace: &Path, call: &str) -> Vec<String> {
     std::fs::read_to_string(trace)

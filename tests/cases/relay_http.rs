@@ -375,6 +375,8 @@ fn a_short_answer_leaves_in_one_write() {
         log = std::fs::read_to_string(&trace).unwrap_or_default();
         log.matches("HTTP/1.1 200 OK").count() >= 3
     });
+    stop_traced(g);
+    let log = std::fs::read_to_string(&trace).unwrap();
     let heads: Vec<&str> = log
         .lines()
         .filter(|l| l.contains("HTTP/1.1 200 OK"))

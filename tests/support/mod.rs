@@ -354,3 +354,16 @@ pub fn noise(seed: u64, n: usize) -> Vec<u8> {
     v.truncate(n);
     v
 }
+
+/// Stops the program that `strace` (a [`Bg`]) runs, with SIGTERM, and waits for strace:
+/// strace passes no signal on, and killing it alone leaves its tracee running.
+pub fn stop_traced(mut strace: Bg) {
+    let children = format!("/proc/{0}/task/{0}/children", strace.pid());
+    let traced: i32 = std::fs::read_to_string(children)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    send_signal(traced, 15);
+    strace.wait_exit(Duration::from_secs(20));
+}
