@@ -29,6 +29,12 @@ pub fn is_busy(err: &io::Error) -> bool {
     err.kind() == io::ErrorKind::WouldBlock
 }
 
+/// Whether an error means that udskit (EMFILE) or the system (ENFILE) is out of file
+/// descriptors: ours to wait out, not the peer's doing.
+pub fn is_short_of_descriptors(err: &io::Error) -> bool {
+    matches!(explain::errno(err), Some(Errno::MFILE | Errno::NFILE))
+}
+
 /// Retries `attempt` while its error is one `again` accepts, until `wait` has passed
 /// (backing off from 10 ms to 100 ms); `None` tries once. (`attempt` returns a future
 /// rather than being an async closure, whose future a spawned task could not hold: rustc

@@ -1060,24 +1060,49 @@ where
     Fut: std::future::Future<Output = std::io::Result<T>>,
 {
     // A unix TARGET whose accept queue is full answers EAGAIN: retried, as a blocking
-    // connect would have waited for room, until --connect-timeout.
-    let busy = std::sync::atomic::AtomicBool::new(false);
-    let (busy_ref, once) = (&busy, &once);
+    // connect would have waited for room, until --connect-timeout. So is the relay's own
+    // shortage of descriptors: the one set aside for this socket can be taken by another
+    // worker in the moment between its close and socket(2), and the client waits for one
+    // to come free as the clients in the accept queue do, never told "unreachable".
+    let again = |e: &std::io::Error| connect::is_busy(e) || connect::is_short_of_descriptors(e);
+    // Why the last attempt was retried, for the words if time runs out: BUSY, or the errno
+    // of a shortage (0 before any retry).
+    const BUSY: i32 = -1;
+    let last = std::sync::atomic::AtomicI32::new(0);
+    let (last_ref, once) = (&last, &once);
     let attempt = move || async move {
         let r = once().await;
-        busy_ref.store(r.as_ref().is_err_and(connect::is_busy), Ordering::Relaxed);
+        if let Err(e) = &r
+            && again(e)
+        {
+            let why = match connect::is_busy(e) {
+                true => BUSY,
+                false => e.raw_os_error().unwrap_or(0),
+            };
+            last_ref.store(why, Ordering::Relaxed);
+        }
         r
     };
     let connecting = tokio::time::timeout(
         plan.connect_timeout,
-        connect::retry_while(Some(plan.connect_timeout), connect::is_busy, attempt),
+        connect::retry_while(Some(plan.connect_timeout), again, attempt),
     );
+    let shortage = |e: &std::io::Error| {
+        crate::net::explain::descriptor_shortage(e)
+            .map(|words| End::Error(format!("connecting to {}: {words}", plan.target)))
+    };
     let timed_out = || {
+        let why = last.load(Ordering::Relaxed);
+        if why > 0
+            && let Some(end) = shortage(&std::io::Error::from_raw_os_error(why))
+        {
+            return end;
+        }
         End::Upstream(format!(
             "connecting to {}: timed out after {} (--connect-timeout){}",
             plan.target,
             duration::show(plan.connect_timeout),
-            if busy.load(Ordering::Relaxed) {
+            if why == BUSY {
                 ": the listener's accept queue is full"
             } else {
                 ""
@@ -1086,14 +1111,11 @@ where
     };
     match connecting.await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err(e)) if connect::is_busy(&e) => Err(timed_out()),
+        Ok(Err(e)) if again(&e) => Err(timed_out()),
         Ok(Err(e)) => {
-            if let Some(words) = crate::net::explain::descriptor_shortage(&e) {
+            if let Some(end) = shortage(&e) {
                 // Our shortage, not the upstream's.
-                return Err(End::Error(format!(
-                    "connecting to {}: {words}",
-                    plan.target
-                )));
+                return Err(end);
             }
             Err(End::Upstream(
                 crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
