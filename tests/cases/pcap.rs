@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use super::relay::python_echo;
 use crate::support::peers::{have, python, skipped};
 use crate::support::servers;
 use crate::support::*;
@@ -33,6 +34,28 @@ fn tshark_read(file: &Path, args: &[&str]) -> String {
         .unwrap();
     assert!(out.status.success(), "tshark: {}", stderr_of(&out));
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// `tshark -r FILE OPTIONS... -T fields -e FIELD...`: the fields of each packet, tab
+/// separated (unless OPTIONS say otherwise), one line per packet.
+fn tshark_fields(file: &Path, options: &[&str], fields: &[&str]) -> String {
+    let mut args = options.to_vec();
+    args.extend(["-T", "fields"]);
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    tshark_read(file, &args)
+}
+
+/// `curl -sS --max-time 20 --unix-socket SOCK ARGS...`, which must succeed.
+fn curl(sock: &Path, args: &[&str]) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--unix-socket"])
+        .arg(sock)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
 }
 
 /// `udskit relay LISTEN TARGET --pcap FILE`, once listening.
@@ -61,29 +84,13 @@ fn http_through_relay_decodes_as_http() {
     );
     let mut relay = relay_pcap(dir.path(), &sock, app.sock.to_str().unwrap(), &pcap);
     for path in ["/status/201", "/headers"] {
-        let out = Command::new("curl")
-            .args(["-sS", "--max-time", "20", "--unix-socket"])
-            .arg(&sock)
-            .arg(format!("http://localhost{path}"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", stderr_of(&out));
+        curl(&sock, &[&format!("http://localhost{path}")]);
     }
     relay.wait_stderr("#2 ");
-    let fields = tshark_read(
+    let fields = tshark_fields(
         &pcap,
-        &[
-            "-Y",
-            "http",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.stream",
-            "-e",
-            "http.request.uri",
-            "-e",
-            "http.response.code",
-        ],
+        &["-Y", "http"],
+        &["tcp.stream", "http.request.uri", "http.response.code"],
     );
     let lines: Vec<&str> = fields.lines().collect();
     assert_eq!(
@@ -92,10 +99,7 @@ fn http_through_relay_decodes_as_http() {
         "{fields}"
     );
     // The first packet of each flow says who the client was.
-    let comments = tshark_read(
-        &pcap,
-        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
-    );
+    let comments = tshark_fields(&pcap, &["-Y", "frame.comment"], &["frame.comment"]);
     let first = comments.lines().next().unwrap_or_default();
     assert!(
         first.contains("connection #1: client pid ") && first.contains("(curl)"),
@@ -125,11 +129,11 @@ fn guard_capture_decodes_as_http_with_its_own_answers() {
     guard.wait_stderr("listening");
     // Two requests on one connection (an allowed GET, then one the guard denies), then
     // a GET on another.
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--unix-socket"])
-        .arg(&sock)
-        .arg("http://localhost/status/201")
-        .args([
+    let s = sock.to_str().unwrap();
+    curl(
+        &sock,
+        &[
+            "http://localhost/status/201",
             "--next",
             "-sS",
             "--max-time",
@@ -137,34 +141,19 @@ fn guard_capture_decodes_as_http_with_its_own_answers() {
             "-X",
             "POST",
             "--unix-socket",
-        ])
-        .arg(&sock)
-        .arg("http://localhost/data")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "20", "--unix-socket"])
-        .arg(&sock)
-        .arg("http://localhost/headers")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+            s,
+            "http://localhost/data",
+        ],
+    );
+    curl(&sock, &["http://localhost/headers"]);
     guard.wait_stderr("#2 ");
-    let fields = tshark_read(
+    let fields = tshark_fields(
         &pcap,
+        &["-Y", "http"],
         &[
-            "-Y",
-            "http",
-            "-T",
-            "fields",
-            "-e",
             "tcp.stream",
-            "-e",
             "http.request.method",
-            "-e",
             "http.request.uri",
-            "-e",
             "http.response.code",
         ],
     );
@@ -183,16 +172,10 @@ fn guard_capture_decodes_as_http_with_its_own_answers() {
     );
     // The guard's own answer is in the capture as the client got it, and each flow ends
     // with both FINs, no reset.
-    let bodies = tshark_read(
+    let bodies = tshark_fields(
         &pcap,
-        &[
-            "-Y",
-            "http.response.code == 403",
-            "-T",
-            "fields",
-            "-e",
-            "http.file_data",
-        ],
+        &["-Y", "http.response.code == 403"],
+        &["http.file_data"],
     );
     assert!(
         bodies.contains("denied (rule: none matched, denied by default)"),
@@ -200,10 +183,7 @@ fn guard_capture_decodes_as_http_with_its_own_answers() {
     );
     let resets = tshark_read(&pcap, &["-Y", "tcp.flags.reset == 1"]);
     assert_eq!(resets, "", "{resets}");
-    let comments = tshark_read(
-        &pcap,
-        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
-    );
+    let comments = tshark_fields(&pcap, &["-Y", "frame.comment"], &["frame.comment"]);
     let first = comments.lines().next().unwrap_or_default();
     assert!(
         first.contains("connection #1: client pid ") && first.contains("(curl)"),
@@ -220,60 +200,18 @@ fn h2c_through_relay_decodes_as_http2() {
     let nginx = servers::Nginx::start(dir.path());
     let (sock, pcap) = (dir.path().join("front.sock"), dir.path().join("h2.pcapng"));
     let mut relay = relay_pcap(dir.path(), &sock, nginx.h2_sock.to_str().unwrap(), &pcap);
-    let out = Command::new("curl")
-        .args([
-            "-sS",
-            "--max-time",
-            "20",
-            "--http2-prior-knowledge",
-            "--unix-socket",
-        ])
-        .arg(&sock)
-        .arg("http://localhost/hello")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr_of(&out));
+    curl(
+        &sock,
+        &["--http2-prior-knowledge", "http://localhost/hello"],
+    );
     relay.wait_stderr("#1 ");
-    let fields = tshark_read(
+    let fields = tshark_fields(
         &pcap,
-        &[
-            "-Y",
-            "http2.headers.path || http2.headers.status",
-            "-T",
-            "fields",
-            "-e",
-            "http2.headers.path",
-            "-e",
-            "http2.headers.status",
-        ],
+        &["-Y", "http2.headers.path || http2.headers.status"],
+        &["http2.headers.path", "http2.headers.status"],
     );
     let lines: Vec<&str> = fields.lines().collect();
     assert_eq!(lines, ["/hello\t", "\t200"], "{fields}");
-}
-
-/// A threaded python echo server on a unix socket.
-fn echo_server(dir: &Path, sock: &Path) -> Bg {
-    let mut c = python(&format!(
-        "import socket, threading\n\
-         s = socket.socket(socket.AF_UNIX)\n\
-         s.bind({:?}); s.listen(8)\n\
-         def h(c):\n\
-         \x20 while True:\n\
-         \x20   b = c.recv(65536)\n\
-         \x20   if not b: break\n\
-         \x20   c.sendall(b)\n\
-         \x20 c.close()\n\
-         while True:\n\
-         \x20 c, _ = s.accept()\n\
-         \x20 threading.Thread(target=h, args=(c,), daemon=True).start()\n",
-        sock.to_str().unwrap()
-    ));
-    c.stdout(std::process::Stdio::null());
-    let bg = Bg::spawn(c, dir, "echo");
-    wait_until(Duration::from_secs(10), "the echo server", || {
-        UnixStream::connect(sock).is_ok()
-    });
-    bg
 }
 
 /// `udskit relay --threads 1 LISTEN TARGET --pcap FILE` under strace (its tee and
@@ -321,7 +259,7 @@ fn ten_mib_each_way_reassemble_byte_exact() {
     }
     let dir = tempdir();
     let target = dir.path().join("echo.sock");
-    let _echo = echo_server(dir.path(), &target);
+    let _echo = python_echo(dir.path(), &target);
     let (sock, pcap) = (dir.path().join("front.sock"), dir.path().join("big.pcapng"));
     let trace = dir.path().join("relay.trace");
     let target_s = target.to_str().unwrap();
@@ -364,28 +302,24 @@ fn ten_mib_each_way_reassemble_byte_exact() {
     assert_eq!(sha256(&up), want, "client to target");
     assert_eq!(sha256(&down), want, "target to client");
     // Cut into segments an IPv4 packet can hold.
-    let lens = tshark_read(&pcap, &["-T", "fields", "-e", "tcp.len"]);
+    let lens = tshark_fields(&pcap, &[], &["tcp.len"]);
     let max = lens.lines().filter_map(|l| l.parse::<usize>().ok()).max();
     assert_eq!(max, Some(65_495));
     // Every IPv4 checksum right, as tshark checks them when asked (status 1: good); the
     // TCP checksum right where the relay had the bytes in hand (the handshake, the first
     // small chunks), 0 ("not computed") on the spliced bulk, whose bytes it never reads.
-    let status = tshark_read(
+    let status = tshark_fields(
         &pcap,
         &[
             "-o",
             "ip.check_checksum:TRUE",
             "-o",
             "tcp.check_checksum:TRUE",
-            "-T",
-            "fields",
-            "-e",
+        ],
+        &[
             "ip.checksum.status",
-            "-e",
             "tcp.checksum.status",
-            "-e",
             "tcp.checksum",
-            "-e",
             "tcp.len",
         ],
     );
@@ -441,7 +375,7 @@ fn connect_captures_its_connection() {
     }
     let dir = tempdir();
     let target = dir.path().join("echo.sock");
-    let _echo = echo_server(dir.path(), &target);
+    let _echo = python_echo(dir.path(), &target);
     let pcap = dir.path().join("connect.pcapng");
     let data = noise(5, 3 << 20);
     let mut c = udskit();
@@ -455,25 +389,14 @@ fn connect_captures_its_connection() {
     let (up, down) = follow(&pcap);
     assert_eq!(sha256(&up), sha256(&data), "sent");
     assert_eq!(sha256(&down), sha256(&data), "received");
-    let flags = tshark_read(
+    let flags = tshark_fields(
         &pcap,
-        &[
-            "-Y",
-            "tcp.flags.fin==1 || tcp.flags.reset==1",
-            "-T",
-            "fields",
-            "-e",
-            "tcp.dstport",
-            "-e",
-            "tcp.flags.str",
-        ],
+        &["-Y", "tcp.flags.fin==1 || tcp.flags.reset==1"],
+        &["tcp.dstport", "tcp.flags.str"],
     );
     let ends: Vec<&str> = flags.lines().collect();
     assert_eq!(ends, ["80\t·······A···F", "10001\t·······A···F"], "{flags}");
-    let comment = tshark_read(
-        &pcap,
-        &["-Y", "frame.comment", "-T", "fields", "-e", "frame.comment"],
-    );
+    let comment = tshark_fields(&pcap, &["-Y", "frame.comment"], &["frame.comment"]);
     assert!(
         comment.contains("udskit connect (pid ") && comment.contains("(python3)"),
         "{comment}"
@@ -547,22 +470,10 @@ fn half_close_and_reset_are_fin_and_rst() {
     s.write_all(b"reset").unwrap();
     let _ = s.read_to_end(&mut Vec::new());
     relay.wait_stderr("#2 ");
-    let rows = tshark_read(
+    let rows = tshark_fields(
         &pcap,
-        &[
-            "-T",
-            "fields",
-            "-E",
-            "separator=,",
-            "-e",
-            "tcp.stream",
-            "-e",
-            "tcp.srcport",
-            "-e",
-            "tcp.flags.str",
-            "-e",
-            "tcp.len",
-        ],
+        &["-E", "separator=,"],
+        &["tcp.stream", "tcp.srcport", "tcp.flags.str", "tcp.len"],
     );
     let server = port.to_string();
     let flow = |n: &str| -> Vec<(bool, String, usize)> {
@@ -632,22 +543,10 @@ fn datagrams_of_sendto_and_recvfrom_are_udp() {
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(recv.wait_exit(Duration::from_secs(20)).success());
     let fields = |f: &Path| {
-        tshark_read(
+        tshark_fields(
             f,
-            &[
-                "-T",
-                "fields",
-                "-E",
-                "separator=|",
-                "-e",
-                "ip.src",
-                "-e",
-                "udp.dstport",
-                "-e",
-                "udp.payload",
-                "-e",
-                "frame.comment",
-            ],
+            &["-E", "separator=|"],
+            &["ip.src", "udp.dstport", "udp.payload", "frame.comment"],
         )
     };
     let got = fields(&rpcap);
@@ -733,18 +632,13 @@ fn listen_captures_each_client() {
         (up.as_slice(), down.as_slice()),
         (&b"first\n"[..], &b"first\n"[..])
     );
-    let rows = tshark_read(
+    let rows = tshark_fields(
         &pcap,
+        &[],
         &[
-            "-T",
-            "fields",
-            "-e",
             "tcp.stream",
-            "-e",
             "tcp.srcport",
-            "-e",
             "tcp.flags.str",
-            "-e",
             "frame.comment",
         ],
     );
@@ -975,15 +869,12 @@ fn descriptors_pass_while_the_bytes_are_captured() {
     let out = run_with_input(c, b"", Duration::from_secs(20));
     assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(rx.wait_exit(Duration::from_secs(20)).success());
-    let comment = tshark_read(&pcap, &["-T", "fields", "-e", "frame.comment"]);
+    let comment = tshark_fields(&pcap, &[], &["frame.comment"]);
     assert!(
         comment.contains("; passed fd: ") && comment.contains("regular file"),
         "{comment}"
     );
-    let sent = tshark_read(
-        &dir.path().join("sent.pcapng"),
-        &["-T", "fields", "-e", "frame.comment"],
-    );
+    let sent = tshark_fields(&dir.path().join("sent.pcapng"), &[], &["frame.comment"]);
     assert!(sent.contains("; 1 descriptor passed with it"), "{sent}");
 }
 
@@ -1011,7 +902,7 @@ fn a_tls_side_is_captured_as_plaintext() {
     }
     let dir = tempdir();
     let target = dir.path().join("echo.sock");
-    let _echo = echo_server(dir.path(), &target);
+    let _echo = python_echo(dir.path(), &target);
     let (relay_cap, connect_cap) = (dir.path().join("r.pcapng"), dir.path().join("c.pcapng"));
     let mut c = udskit();
     c.args(["relay", "tls:127.0.0.1:0", "--self-signed", "--pcap"])
@@ -1047,16 +938,10 @@ fn a_tls_side_is_captured_as_plaintext() {
             "received, in {}",
             cap.display()
         );
-        let fins = tshark_read(
+        let fins = tshark_fields(
             cap,
-            &[
-                "-Y",
-                "tcp.flags.fin==1 || tcp.flags.reset==1",
-                "-T",
-                "fields",
-                "-e",
-                "tcp.flags.str",
-            ],
+            &["-Y", "tcp.flags.fin==1 || tcp.flags.reset==1"],
+            &["tcp.flags.str"],
         );
         assert_eq!(
             fins.lines().collect::<Vec<_>>(),
@@ -1076,7 +961,7 @@ fn pcap_to_a_pipe_keeps_two_connections_whole() {
     }
     let dir = tempdir();
     let target = dir.path().join("echo.sock");
-    let _echo = echo_server(dir.path(), &target);
+    let _echo = python_echo(dir.path(), &target);
     let (sock, copy) = (
         dir.path().join("front.sock"),
         dir.path().join("copy.pcapng"),
