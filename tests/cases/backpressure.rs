@@ -254,14 +254,7 @@ fn relay(dir: &Path, name: &str, args: &[&str]) -> (Bg, u16) {
     c.arg("relay").args(args).stdout(Stdio::null());
     let mut bg = Bg::spawn(c, dir, name);
     let err = bg.wait_stderr("listening");
-    let port = err
-        .split("tcp:127.0.0.1:")
-        .nth(1)
-        .map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().unwrap()
-        })
-        .unwrap_or(0);
+    let port = port_after(&err, "tcp:127.0.0.1:").unwrap_or(0);
     (bg, port)
 }
 

@@ -910,16 +910,7 @@ fn a_tls_side_is_captured_as_plaintext() {
         .arg(&target);
     let mut relay = Bg::spawn(c, dir.path(), "relay");
     let err = relay.wait_stderr("listening on");
-    let port: u16 = err
-        .split("tls:127.0.0.1:")
-        .nth(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-        })
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("no port in {err}"));
+    let port = port_after(&err, "tls:127.0.0.1:").unwrap_or_else(|| panic!("no port in {err}"));
     let data = noise(23, 1 << 20);
     let mut c = udskit();
     c.args(["connect", "--insecure", "--pcap"])

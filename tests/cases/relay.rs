@@ -38,17 +38,7 @@ fn spawn_relay(c: Command, dir: &Path) -> (Bg, u16) {
     std::fs::create_dir_all(dir).unwrap();
     let mut bg = Bg::spawn(c, dir, "relay");
     let err = bg.wait_stderr("listening");
-    let port = err
-        .split("tcp:127.0.0.1:")
-        .nth(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap()
-        })
-        .unwrap_or(0);
+    let port = port_after(&err, "tcp:127.0.0.1:").unwrap_or(0);
     (bg, port)
 }
 

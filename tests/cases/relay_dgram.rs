@@ -23,17 +23,7 @@ fn relay(dir: &Path, args: &[&str]) -> (Bg, u16) {
     c.arg("relay").args(args);
     let mut bg = Bg::spawn(c, dir, "relay");
     let err = bg.wait_stderr("listening");
-    let port = err
-        .split("listening on udp:127.0.0.1:")
-        .nth(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap()
-        })
-        .unwrap_or(0);
+    let port = port_after(&err, "listening on udp:127.0.0.1:").unwrap_or(0);
     (bg, port)
 }
 

@@ -19,17 +19,7 @@ fn relay(dir: &Path, name: &str, args: &[&str]) -> (Bg, u16) {
     let mut bg = Bg::spawn(c, dir, name);
     let err = bg.wait_stderr("listening on");
     let line = err.lines().find(|l| l.contains("listening on")).unwrap();
-    let port = line
-        .split("127.0.0.1:")
-        .nth(1)
-        .map(|rest| {
-            rest.chars()
-                .take_while(char::is_ascii_digit)
-                .collect::<String>()
-                .parse()
-                .unwrap()
-        })
-        .unwrap_or(0);
+    let port = port_after(line, "127.0.0.1:").unwrap_or(0);
     (bg, port)
 }
 

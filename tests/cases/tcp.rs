@@ -112,15 +112,7 @@ fn a_failed_tcp_connect_names_every_address_tried() {
 
 /// The port in a "listening on tcp:127.0.0.1:PORT" line.
 fn port_in(log: &str) -> u16 {
-    let rest = log
-        .split("listening on tcp:127.0.0.1:")
-        .nth(1)
-        .unwrap_or_else(|| panic!("{log}"));
-    rest.chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .unwrap()
+    port_after(log, "listening on tcp:127.0.0.1:").unwrap_or_else(|| panic!("{log}"))
 }
 
 #[test]

@@ -355,6 +355,14 @@ pub fn noise(seed: u64, n: usize) -> Vec<u8> {
     v
 }
 
+/// The port written right after the first `prefix` in `text` (such as `tcp:127.0.0.1:`
+/// in a "listening on" line), or None.
+pub fn port_after(text: &str, prefix: &str) -> Option<u16> {
+    let rest = text.split(prefix).nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
 /// Stops the program that `strace` (a [`Bg`]) runs, with SIGTERM, and waits for strace:
 /// strace passes no signal on, and killing it alone leaves its tracee running.
 pub fn stop_traced(mut strace: Bg) {
