@@ -28,8 +28,8 @@ pub struct Rule {
     pub allow: bool,
     methods: Option<Vec<String>>,
     glob: Pattern,
-    /// The glob itself when it has no wildcard: compared as a string, a tenth of what
-    /// the glob's matcher takes (most rules name one endpoint).
+    /// The glob itself when it has no wildcard: compared as a string, without the glob's
+    /// matcher (most rules name one endpoint).
     literal: Option<String>,
     /// Where it came from, for the log and the 403 message (`--allow 'GET /x'`).
     pub origin: String,
