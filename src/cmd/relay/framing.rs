@@ -136,6 +136,17 @@ enum State {
     Off,
 }
 
+/// What [`Framing::head`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Head {
+    /// A whole head, this many bytes long.
+    Complete(usize),
+    /// Not all of it yet.
+    Partial,
+    /// None to follow: refused, or not HTTP that hyper would take.
+    Stopped,
+}
+
 /// Follows request framing on the bytes read from a client.
 #[derive(Debug)]
 struct Framing {
@@ -150,8 +161,6 @@ struct Framing {
 
 impl Framing {
     fn feed(&mut self, data: &[u8]) {
-        // What followed a complete head in the same read, fed again in the new state.
-        let mut tail: Vec<u8>;
         let mut data = data;
         while !data.is_empty() {
             if self.flags.off.load(Ordering::Relaxed) {
@@ -160,13 +169,28 @@ impl Framing {
             match self.state {
                 State::Off => return,
                 State::Head => {
-                    self.buf.extend_from_slice(data);
-                    match self.head() {
-                        Some(rest) => {
-                            tail = rest;
-                            data = &tail;
+                    // A head that came whole in one read (the usual case) is parsed where
+                    // it lies; only one cut across reads is put together in `buf`.
+                    let before = self.buf.len();
+                    let parsed = if before == 0 {
+                        self.head(data)
+                    } else {
+                        let mut whole = std::mem::take(&mut self.buf);
+                        whole.extend_from_slice(data);
+                        let parsed = self.head(&whole);
+                        if parsed == Head::Partial {
+                            self.buf = whole;
                         }
-                        None => return,
+                        parsed
+                    };
+                    match parsed {
+                        // The head ends in this read: it had not ended in `buf`.
+                        Head::Complete(n) => data = &data[n - before..],
+                        Head::Partial if before == 0 => {
+                            self.buf.extend_from_slice(data);
+                            return;
+                        }
+                        Head::Partial | Head::Stopped => return,
                     }
                 }
                 State::Fixed(n) => {
@@ -211,30 +235,32 @@ impl Framing {
         }
     }
 
-    /// Whether a request head is complete in `buf`: if so, the bytes that followed it.
-    fn head(&mut self) -> Option<Vec<u8>> {
+    /// Whether `head` (the bytes of a head so far, what follows it perhaps) holds a whole
+    /// request head, and how long it is.
+    fn head(&mut self, head: &[u8]) -> Head {
         let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut req = httparse::Request::new(&mut headers);
-        let n = match req.parse(&self.buf) {
+        let n = match req.parse(head) {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 // hyper gives up once its buffer holds this much of a head: the guard
                 // sees the bytes first, in the read that brings them.
-                if self.buf.len() >= HEAD_LIMIT {
+                if head.len() >= HEAD_LIMIT {
                     self.refusal = Some(Refusal::TooLarge);
                     self.stop();
+                    return Head::Stopped;
                 }
-                return None;
+                return Head::Partial;
             }
             Err(httparse::Error::TooManyHeaders) => {
                 self.refusal = Some(Refusal::TooManyFields);
                 self.stop();
-                return None;
+                return Head::Stopped;
             }
             // hyper refuses it too (400): nothing follows that it would read.
             Err(_) => {
                 self.stop();
-                return None;
+                return Head::Stopped;
             }
         };
         self.seen_head = true;
@@ -247,7 +273,7 @@ impl Framing {
         if cl && te {
             self.flags.conflict.store(true, Ordering::Relaxed);
             self.stop();
-            return None;
+            return Head::Stopped;
         }
         let length = req
             .headers
@@ -268,9 +294,7 @@ impl Framing {
                 _ => State::Head,
             }
         };
-        let tail = self.buf.split_off(n);
-        self.buf = Vec::new();
-        Some(tail)
+        Head::Complete(n)
     }
 
     fn line(&mut self, line: &[u8]) {

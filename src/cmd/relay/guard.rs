@@ -20,6 +20,7 @@ use hyper::header::UPGRADE;
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio_util::sync::CancellationToken;
 
 use super::answer::{Decision, Logged, Record, Who, own_answer};
 use super::body::{Allowances, BODY_LIMIT, Checked};
@@ -118,12 +119,22 @@ struct Tunnel {
 }
 
 impl Conn {
-    fn record(&self, method: &str, target: &str) -> Record {
+    /// A request's record. Under -q its line is never written, and the words it would
+    /// hold are not copied.
+    fn record(&self, req: &Request<Incoming>) -> Record {
+        let words = !self.plan.log.ctx.quiet;
         Record {
             log: self.plan.log.clone(),
             who: self.who.clone(),
-            method: method.to_string(),
-            target: target.to_string(),
+            method: match words {
+                true => req.method().as_str().to_string(),
+                false => String::new(),
+            },
+            target: match (words, req.uri().path_and_query()) {
+                (false, _) => String::new(),
+                (true, Some(p)) => p.as_str().to_string(),
+                (true, None) => req.uri().to_string(),
+            },
             started: Instant::now(),
             status: 0,
             decision: Decision::Allow,
@@ -143,12 +154,10 @@ impl Conn {
         mut req: Request<Incoming>,
     ) -> Result<Response<Logged>, Infallible> {
         let guard = self.plan.guard.as_ref().expect("serving HTTP with a guard");
-        let method = req.method().as_str().to_string();
-        let target = req
-            .uri()
-            .path_and_query()
-            .map_or_else(|| req.uri().to_string(), |p| p.as_str().to_string());
-        let mut rec = self.record(&method, &target);
+        // A standard method's clone is no allocation.
+        let method = req.method().clone();
+        let method = method.as_str();
+        let mut rec = self.record(&req);
         let refuse = |mut rec: Record, why: &str, close: bool| {
             rec.status = 400;
             rec.decision = Decision::Refuse;
@@ -188,11 +197,12 @@ impl Conn {
                 return refuse(rec, &why, false);
             }
         };
-        let Verdict { allow, rule } =
-            guard
-                .rules
-                .decide(&method, &path, self.who.cred_raw.as_ref());
-        rec.rule = rule;
+        let Verdict { allow, rule } = guard
+            .rules
+            .decide(method, &path, self.who.cred_raw.as_ref());
+        if !self.plan.log.ctx.quiet {
+            rec.rule = rule.to_string();
+        }
         rec.decision = match (allow, guard.dry_run) {
             (true, _) => Decision::Allow,
             (false, true) => Decision::WouldDeny,
@@ -201,9 +211,8 @@ impl Conn {
         if rec.decision == Decision::Deny {
             rec.status = 403;
             let msg = format!(
-                "udskit: {method} {} denied (rule: {})",
-                req.uri().path(),
-                rec.rule
+                "udskit: {method} {} denied (rule: {rule})",
+                req.uri().path()
             );
             drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
@@ -212,7 +221,7 @@ impl Conn {
             .headers()
             .contains_key(UPGRADE)
             .then(|| hyper::upgrade::on(&mut req));
-        let req = match Checked::of(&method, path.route()) {
+        let req = match Checked::of(method, path.route()) {
             None => req.map(Either::Left),
             Some(what) => {
                 let (parts, body) = req.into_parts();
@@ -360,7 +369,7 @@ where
     // No half_close: a client's EOF ends its connection (and its upstream one) at once, so
     // a client gone from a quiet stream (/events) does not hold it open until the next
     // event; a client that shuts down its sending side right after a request gets no answer.
-    let draining = conn.plan.draining.clone();
+    let draining = worker_draining(&conn.plan);
     let guard = conn.plan.guard.as_ref().expect("serving HTTP with a guard");
     let connection = guard.server.serve_connection(io, svc).with_upgrades();
     let served = async move {
@@ -420,6 +429,31 @@ where
         Some(Err(e)) => {
             record.reason = Some(e.clone());
             End::Error(e)
+        }
+    }
+}
+
+thread_local! {
+    /// This worker's child of the plan's drain token, and the plan it is of.
+    static DRAINING: std::cell::Cell<Option<(usize, &'static CancellationToken)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The drain token as this worker's connections wait on it: a child of the plan's, made
+/// once per worker thread (and kept for the life of the process). A token's waiters are a
+/// list under a lock that each client connection joined and left, taking that lock again
+/// to clone and drop its handle and at every wakeup to read the state: with one token for
+/// every worker both threads took the same lock several times per request; a child per
+/// worker keeps the lock on its own core, and a reference takes no handle.
+fn worker_draining(plan: &Arc<RelayPlan>) -> &'static CancellationToken {
+    let of = Arc::as_ptr(plan) as usize;
+    match DRAINING.get() {
+        Some((p, token)) if p == of => token,
+        _ => {
+            let token: &'static CancellationToken =
+                Box::leak(Box::new(plan.draining.child_token()));
+            DRAINING.set(Some((of, token)));
+            token
         }
     }
 }

@@ -846,6 +846,9 @@ async fn serve(
     plan.log.opened(id, worker, &peer_text);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
+    // Each path is boxed: unboxed, the task a connection is spawned as is as large as its
+    // largest path, and it is copied whole several times on its way to the runtime and
+    // again when it ends; a box is allocated once, at its own path's size.
     let work = async {
         if let Some(Err(why)) = accepted {
             End::Error(why)
@@ -861,12 +864,17 @@ async fn serve(
                 Err(e) => End::Error(format!("taking the client on: {e}")),
                 // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
                 Ok(client) => match &plan.tls.down {
-                    None => guard::serve(client, who, plan.clone(), meter.clone()).await,
+                    None => Box::pin(guard::serve(client, who, plan.clone(), meter.clone())).await,
                     Some(acceptor) => {
-                        match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
-                            Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
-                            Err(end) => end,
-                        }
+                        Box::pin(async {
+                            match tls::accept(acceptor, client, plan.connect_timeout, &subject)
+                                .await
+                            {
+                                Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
+                                Err(end) => end,
+                            }
+                        })
+                        .await
                     }
                 },
             }
@@ -874,9 +882,9 @@ async fn serve(
             drop(spare);
             match client.into_stream() {
                 Ok(client) => {
-                    tls::relay(
+                    Box::pin(tls::relay(
                         id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
-                    )
+                    ))
                     .await
                 }
                 Err(e) => End::Error(format!("taking the client on: {e}")),
@@ -884,8 +892,10 @@ async fn serve(
         } else {
             match client.into_bare() {
                 Ok(client) => {
-                    connect_and_relay(id, worker, client, spare, &peer_text, &plan, &meter, &hello)
-                        .await
+                    Box::pin(connect_and_relay(
+                        id, worker, client, spare, &peer_text, &plan, &meter, &hello,
+                    ))
+                    .await
                 }
                 Err(e) => End::Error(format!("taking the client on: {e}")),
             }

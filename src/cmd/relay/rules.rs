@@ -28,6 +28,9 @@ pub struct Rule {
     pub allow: bool,
     methods: Option<Vec<String>>,
     glob: Pattern,
+    /// The glob itself when it has no wildcard: compared as a string, without the glob's
+    /// matcher (most rules name one endpoint).
+    literal: Option<String>,
     /// Where it came from, for the log and the 403 message (`--allow 'GET /x'`).
     pub origin: String,
     order: u64,
@@ -57,10 +60,12 @@ impl Rule {
             Some(list)
         };
         let glob = Pattern::new(path).map_err(|e| format!("the path glob {path:?}: {e}"))?;
+        let literal = (!path.contains(['*', '?', '['])).then(|| path.to_string());
         Ok(Rule {
             allow,
             methods,
             glob,
+            literal,
             origin,
             order: ORDER.fetch_add(1, Ordering::Relaxed),
         })
@@ -80,12 +85,11 @@ impl Rule {
             ms.iter()
                 .any(|m| m == method || (m == "GET" && method == "HEAD"))
         });
-        method_ok
-            && (self.glob.matches_with(&path.decoded, MATCH)
-                || path
-                    .unversioned
-                    .as_deref()
-                    .is_some_and(|p| self.glob.matches_with(p, MATCH)))
+        let matches = |p: &str| match &self.literal {
+            Some(l) => l == p,
+            None => self.glob.matches_with(p, MATCH),
+        };
+        method_ok && (matches(&path.decoded) || path.unversioned.as_deref().is_some_and(matches))
     }
 }
 
@@ -290,10 +294,11 @@ impl RoutePath {
 
 /// What the rules say of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
+pub struct Verdict<'a> {
     pub allow: bool,
-    /// The rule that decided, as the user wrote it (or "no rule matched").
-    pub rule: String,
+    /// The rule that decided, as the user wrote it (or "no rule matched"): borrowed, as
+    /// only a log line that is written copies it.
+    pub rule: &'a str,
 }
 
 /// Which clients a section of rules is for: a unix client whose uid is one of `uids` or
@@ -352,11 +357,11 @@ impl RuleSet {
             + self.after.len()
     }
 
-    pub fn decide(&self, method: &str, path: &RoutePath, cred: Option<&Cred>) -> Verdict {
+    pub fn decide(&self, method: &str, path: &RoutePath, cred: Option<&Cred>) -> Verdict<'_> {
         if self.len() == 0 {
             return Verdict {
                 allow: true,
-                rule: "no rules given".into(),
+                rule: "no rules given",
             };
         }
         let scoped = self
@@ -373,11 +378,11 @@ impl RuleSet {
         {
             Some(r) => Verdict {
                 allow: r.allow,
-                rule: r.origin.clone(),
+                rule: &r.origin,
             },
             None => Verdict {
                 allow: false,
-                rule: "none matched, denied by default".into(),
+                rule: "none matched, denied by default",
             },
         }
     }
@@ -387,7 +392,7 @@ impl RuleSet {
 mod tests {
     use super::*;
 
-    fn decide(set: &RuleSet, method: &str, path: &str) -> Verdict {
+    fn decide<'a>(set: &'a RuleSet, method: &str, path: &str) -> Verdict<'a> {
         set.decide(method, &RoutePath::new(path).unwrap(), None)
     }
 
@@ -405,9 +410,40 @@ mod tests {
             v,
             Verdict {
                 allow: false,
-                rule: "none matched, denied by default".into()
+                rule: "none matched, denied by default"
             }
         );
+    }
+
+    #[test]
+    fn a_rule_without_wildcards_matches_as_its_glob_would() {
+        let literal = parse_allow("GET /containers/json").unwrap();
+        assert!(literal.literal.is_some());
+        let set = RuleSet::new(&[literal], &[], false, &[]);
+        for (path, allow) in [
+            ("/containers/json", true),
+            ("/v1.41/containers/json", true),
+            ("/containers/json/x", false),
+            ("/containers/jso", false),
+            ("/containers/JSON", false),
+            ("/v1.41/v1.41/containers/json", false),
+            ("/containers%2Fjson", true),
+        ] {
+            assert_eq!(decide(&set, "GET", path).allow, allow, "{path}");
+            let glob = Pattern::new("/containers/json").unwrap();
+            let p = RoutePath::new(path).unwrap();
+            let by_glob = glob.matches_with(&p.decoded, MATCH)
+                || p.unversioned.is_some_and(|u| glob.matches_with(&u, MATCH));
+            assert_eq!(by_glob, allow, "{path}");
+        }
+        assert!(
+            parse_allow("GET /containers/*/json")
+                .unwrap()
+                .literal
+                .is_none()
+        );
+        assert!(parse_allow("GET /ima?es").unwrap().literal.is_none());
+        assert!(parse_allow("GET /[a]").unwrap().literal.is_none());
     }
 
     #[test]
