@@ -846,6 +846,10 @@ async fn serve(
     plan.log.opened(id, worker, &peer_text);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
+    // The guard's and TLS's futures are boxed: a connection's task is as large as its
+    // largest branch, and tokio copies it whole three times a connection (11.8 KB with
+    // them inline, 3.3 KB boxed; docs/performance.md, "Descriptors set aside only near the
+    // limit").
     let work = async {
         if let Some(Err(why)) = accepted {
             End::Error(why)
@@ -861,12 +865,17 @@ async fn serve(
                 Err(e) => End::Error(format!("taking the client on: {e}")),
                 // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
                 Ok(client) => match &plan.tls.down {
-                    None => guard::serve(client, who, plan.clone(), meter.clone()).await,
+                    None => Box::pin(guard::serve(client, who, plan.clone(), meter.clone())).await,
                     Some(acceptor) => {
-                        match tls::accept(acceptor, client, plan.connect_timeout, &subject).await {
-                            Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
-                            Err(end) => end,
-                        }
+                        Box::pin(async {
+                            match tls::accept(acceptor, client, plan.connect_timeout, &subject)
+                                .await
+                            {
+                                Ok(s) => guard::serve(s, who, plan.clone(), meter.clone()).await,
+                                Err(end) => end,
+                            }
+                        })
+                        .await
                     }
                 },
             }
@@ -874,9 +883,9 @@ async fn serve(
             drop(spare);
             match client.into_stream() {
                 Ok(client) => {
-                    tls::relay(
+                    Box::pin(tls::relay(
                         id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
-                    )
+                    ))
                     .await
                 }
                 Err(e) => End::Error(format!("taking the client on: {e}")),
