@@ -465,6 +465,57 @@ fn each_socket_registered_with_epoll_once() {
     }
 }
 
+/// Far from its descriptor limit the relay sets no descriptor aside for a connection (2
+/// fcntl, a dup3 and 2 close a connection before; about a fifth of a short connection's
+/// system calls), and a unix side's write registration is duplicated only once a send
+/// finds its buffer full. strace counts the duplicates over 40 short connections, each
+/// byte-exact.
+#[test]
+fn far_from_the_limit_no_descriptor_is_set_aside() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    const CONNECTIONS: usize = 40;
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let trace = dir.path().join("relay.trace");
+    let u = udskit();
+    let mut c = Command::new("strace");
+    c.env_clear()
+        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .args(["-f", "-qq", "-e", "trace=fcntl,dup,dup2,dup3", "-o"])
+        .arg(&trace)
+        .arg(u.get_program())
+        .args(u.get_args())
+        .args(["relay", "tcp:0"])
+        .arg(&echo_sock);
+    let (mut r, port) = spawn_relay(c, dir.path());
+    for i in 0..CONNECTIONS {
+        round_trip(&mut tcp(port), &noise(i as u64 + 1, 1 + i * 331 % 3000));
+    }
+    let children = format!("/proc/{0}/task/{0}/children", r.pid());
+    let relay_pid: i32 = std::fs::read_to_string(children)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    send_signal(relay_pid, 15);
+    r.wait_exit(Duration::from_secs(20));
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let dups: Vec<_> = text
+        .lines()
+        .filter(|l| l.contains("F_DUPFD") || l.contains(" dup"))
+        .collect();
+    // The runtime and the standard library may make a few of their own at the start.
+    assert!(
+        dups.len() < CONNECTIONS / 4,
+        "{} duplicates for {CONNECTIONS} connections:\n{}",
+        dups.len(),
+        dups.join("\n")
+    );
+}
+
 /// A counter of the relay process from /proc/PID/FILE: the number after `key`.
 fn proc_count(pid: i32, file: &str, key: &str) -> u64 {
     let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).unwrap();
@@ -1428,6 +1479,70 @@ fn short_of_descriptors_every_byte_still_arrives() {
         ),
         20,
     );
+}
+
+/// A connection accepted far from the limit (nothing set aside), then the limit lowered
+/// below every descriptor the relay has open: its direction into the unix target, which fills
+/// that socket while the target does not read, has no pipe and no descriptor for a write
+/// registration, so it copies through a buffer and waits for room by polling; every byte
+/// arrives once the target reads.
+#[test]
+fn a_limit_reached_mid_connection_still_carries_every_byte() {
+    if !have("python3") || !have("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("sink.sock");
+    // Reads nothing until told to, then everything, and answers its length and sha256.
+    let c = python(&format!(
+        "import socket,sys,hashlib\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen(1)\n\
+         print('up',flush=True)\nc,_=s.accept()\nprint('accepted',flush=True)\n\
+         sys.stdin.readline()\nh=hashlib.sha256()\nn=0\n\
+         while True:\n  b=c.recv(65536)\n  if not b: break\n  h.update(b)\n  n+=len(b)\n\
+         c.sendall(('%d %s' % (n,h.hexdigest())).encode())\nc.close()",
+        sock.to_str().unwrap()
+    ));
+    let mut sink = Bg::spawn_piped(c, dir.path(), "sink");
+    let mut lines = std::io::BufReader::new(sink.child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    let (r, port) = relay_limited(
+        &dir.path().join("r"),
+        1024,
+        &["--threads", "1", "tcp:0", sock.to_str().unwrap()],
+    );
+    let mut client = tcp(port);
+    client.write_all(b"x").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut lines, &mut line).unwrap();
+    assert_eq!(line.trim(), "accepted");
+    // prlimit's child: the relay itself.
+    let relay_pid: i32 = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", r.pid()))
+        .map(|s| s.trim().parse().unwrap_or(r.pid()))
+        .unwrap_or(r.pid());
+    // No new descriptor at all: every one below 3 is open (stdin, stdout, stderr).
+    let st = Command::new("prlimit")
+        .arg(format!("--pid={relay_pid}"))
+        .arg("--nofile=3:3")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let msg = noise(7, 8 << 20);
+    let mut all = b"x".to_vec();
+    all.extend_from_slice(&msg);
+    let want = format!("{} {}", all.len(), sha256(&all));
+    let mut w = client.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&msg).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    // Let the relay fill the target's socket before it is read (no harm if it has not).
+    std::thread::sleep(Duration::from_millis(300));
+    writeln!(sink.child.stdin.as_mut().unwrap(), "go").unwrap();
+    writer.join().unwrap();
+    let mut back = String::new();
+    client.read_to_string(&mut back).unwrap();
+    assert_eq!(back, want, "relay log:\n{}", r.stderr());
 }
 
 /// stderr a pipe that nobody reads: neither the log nor --dump stops the relay. Lines that

@@ -7,12 +7,20 @@
 //! listening socket per worker (`--threads`), descriptors are still the process's: one
 //! episode of shortage is told once, and its end once every worker has caught up.
 //!
+//! Far from the limit nothing is set aside: each set-aside cost a connection 2 fcntl(2),
+//! a dup3(2) and 2 close(2) calls, about a fifth of its system calls under `Connection:
+//! close` HTTP (docs/performance.md, "Descriptors set aside only near the limit").
+//! Connections are counted against the limit ([`room`]), and once as many are open as
+//! fit with room to spare, each new one sets its descriptors aside as before; a write
+//! registration that still finds none waits for room by polling (`side.rs`).
+//!
 //! A client is accepted bare ([`Incoming`]): not registered with the reactor, so that its
 //! connection registers it once, for what the relay needs of it (`side.rs`), and a client
 //! handed to another worker moves without a registration to undo.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -32,6 +40,26 @@ use crate::shutdown::Shutdown;
 /// The longest wait for a connection to end before trying again: descriptors can come
 /// free without one ending (another part of the process, a raised limit).
 const SHORT_RECHECK: Duration = Duration::from_secs(1);
+
+/// The most descriptors one connection holds: its 2 sockets, a write registration's
+/// duplicate of each, and a pipe each way (2 more with `--pcap`'s tee).
+const PER_CONNECTION: usize = 12;
+
+/// Descriptors left out of the count for the rest of the process (logs, `--pcap` files,
+/// /proc/loadavg, what a worker starts with).
+const SLACK: usize = 64;
+
+/// How many connections may be open before a new one sets descriptors aside: those that
+/// fit, at [`PER_CONNECTION`] each, in the limit (RLIMIT_NOFILE, read once, after the
+/// relay raised it) less the descriptors open now and [`SLACK`].
+pub fn room() -> usize {
+    use rustix::process::{Resource, getrlimit};
+    let limit = getrlimit(Resource::Nofile)
+        .current
+        .map_or(usize::MAX, |n| n.min(usize::MAX as u64) as usize);
+    let open = std::fs::read_dir("/proc/self/fd").map_or(limit, |d| d.count());
+    limit.saturating_sub(open).saturating_sub(SLACK) / PER_CONNECTION
+}
 
 /// The process's shortage of descriptors, shared by the workers' acceptors.
 #[derive(Default)]
@@ -149,6 +177,12 @@ pub struct Acceptor<'a> {
     target_unix: bool,
     /// Whether connections are spliced and need descriptors set aside (not with --http).
     spares: bool,
+    /// Open connections, by worker (every worker's, for the process's count).
+    open: &'a [AtomicUsize],
+    /// Open connections below which nothing is set aside ([`room`]).
+    room: usize,
+    /// This acceptor's bit is set in [`Shortage::short`] (only it sets or clears it).
+    short: bool,
     log: &'a Log,
     /// Notified whenever a connection ends.
     pub ended: Arc<Notify>,
@@ -158,11 +192,15 @@ pub struct Acceptor<'a> {
 
 impl<'a> Acceptor<'a> {
     /// An acceptor on `listener` for worker `worker`, telling of a shortage in `shortage`
-    /// (one for every worker); `spares` sets descriptors aside for telling clients why.
+    /// (one for every worker); `spares` sets descriptors aside once `open` (every worker's
+    /// open connections) reaches `room`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         listener: &'a Incoming,
         target_unix: bool,
         spares: bool,
+        open: &'a [AtomicUsize],
+        room: usize,
         log: &'a Log,
         worker: usize,
         shortage: Arc<Mutex<Shortage>>,
@@ -174,6 +212,9 @@ impl<'a> Acceptor<'a> {
             client_unix: !listener.is_tcp(),
             target_unix,
             spares,
+            open,
+            room,
+            short: false,
             log,
             ended: Arc::new(Notify::new()),
             failing: false,
@@ -186,7 +227,7 @@ impl<'a> Acceptor<'a> {
         let mut pause = Duration::from_millis(10);
         loop {
             let fd = self.listener.as_fd();
-            let reserved = match self.spares {
+            let reserved = match self.spares && self.near_the_limit() {
                 true => Spare::reserve(fd, self.client_unix, self.target_unix),
                 false => Ok(Spare::none()),
             };
@@ -201,9 +242,10 @@ impl<'a> Acceptor<'a> {
                     continue;
                 }
             };
-            if self.is_short() && !self.listener.has_pending() {
+            if self.short && !self.listener.has_pending() {
                 // Every client that waited here has been taken; the episode ends when the
                 // other workers' have been too.
+                self.short = false;
                 let mut sh = self.lock();
                 sh.short &= !self.bit;
                 if sh.short == 0
@@ -249,8 +291,15 @@ impl<'a> Acceptor<'a> {
         }
     }
 
+    /// Whether so many connections are open that a new one sets its descriptors aside.
+    fn near_the_limit(&self) -> bool {
+        let open: usize = self.open.iter().map(|n| n.load(Ordering::Relaxed)).sum();
+        open >= self.room
+    }
+
     /// Starts an episode of shortage (told once), or goes on with the current one.
     fn shortage(&mut self, e: &io::Error) {
+        self.short = true;
         let mut sh = self.lock();
         sh.short |= self.bit;
         if sh.since.is_none() {
@@ -266,10 +315,6 @@ impl<'a> Acceptor<'a> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shortage> {
         self.shortage.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn is_short(&self) -> bool {
-        self.lock().short & self.bit != 0
     }
 
     /// Until a connection ends, [`SHORT_RECHECK`] passes (descriptors freed otherwise, or a

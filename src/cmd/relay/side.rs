@@ -59,7 +59,9 @@ enum Family {
 ///   socket is registered both ways from the start.
 ///
 /// The descriptor of that second registration is set aside when the connection starts
-/// (`spare`), so a connection never fails for want of one mid-stream.
+/// near the descriptor limit (`spare`, see accept.rs), and otherwise duplicated when
+/// first needed; a write that finds no descriptor for it waits for room by polling, so a
+/// connection never fails for want of one mid-stream.
 pub struct Side {
     fd: AsyncFd<OwnedFd>,
     write: OnceLock<AsyncFd<OwnedFd>>,
@@ -91,14 +93,13 @@ impl Side {
             Family::Unix => Interest::READABLE,
         };
         // The second registration's descriptor, a duplicate made now into the one set
-        // aside (dup3 onto it needs no free descriptor).
+        // aside (dup3 onto it needs no free descriptor); none set aside, made when needed.
         let spare = match (family, spare) {
-            (Family::Tcp, _) => None,
             (Family::Unix, Some(mut keep)) => {
                 rustix::io::dup3(&fd, &mut keep, rustix::io::DupFlags::CLOEXEC)?;
                 Some(keep)
             }
-            (Family::Unix, None) => Some(fd.try_clone()?),
+            _ => None,
         };
         Ok(Side {
             fd: register_with(fd, interest)?,
@@ -245,17 +246,17 @@ impl Side {
                     Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
                     // Full (or filled now): from here on, wait for room through a registration.
                     r => {
-                        let spare = self.spare.lock().ok().and_then(|mut s| s.take());
-                        let dup = match spare {
-                            Some(fd) => fd,
-                            None => self.fd.get_ref().try_clone()?,
-                        };
-                        let w = register_with(dup, Interest::WRITABLE)?;
-                        let w = self.write.get_or_init(|| w);
+                        let w = self.register_for_room()?;
                         if let Ok(m) = r {
                             return Ok(m);
                         }
-                        w
+                        match w {
+                            Some(w) => w,
+                            None => match self.write_polled(&mut f).await? {
+                                Polled::Wrote(m) => return Ok(m),
+                                Polled::Registered(w) => w,
+                            },
+                        }
                     }
                 }
             }
@@ -272,6 +273,57 @@ impl Side {
             }
         }
     }
+
+    /// The write registration of a unix socket, made now on the descriptor set aside or a
+    /// new duplicate; None while the process has no descriptor for it.
+    fn register_for_room(&self) -> io::Result<Option<&AsyncFd<OwnedFd>>> {
+        let spare = self.spare.lock().ok().and_then(|mut s| s.take());
+        let dup = match spare {
+            Some(fd) => fd,
+            None => match self.fd.get_ref().try_clone() {
+                Ok(fd) => fd,
+                // EINVAL: a limit below 3, the lowest number try_clone asks for.
+                Err(e) if is_short_of_descriptors(&e) || e.raw_os_error() == Some(libc::EINVAL) => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let w = register_with(dup, Interest::WRITABLE)?;
+        Ok(Some(self.write.get_or_init(|| w)))
+    }
+
+    /// A write into a full unix socket with no descriptor to register for room (the
+    /// process at its limit): tried again after a pause (1 ms, doubling to 50 ms), and a
+    /// registration with it, until one of the two succeeds.
+    async fn write_polled(
+        &self,
+        f: &mut impl FnMut(BorrowedFd<'_>) -> io::Result<usize>,
+    ) -> io::Result<Polled<'_>> {
+        let mut pause = Duration::from_millis(1);
+        loop {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(50));
+            match f(self.fd.get_ref().as_fd()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                r => return r.map(Polled::Wrote),
+            }
+            if let Some(w) = self.register_for_room()? {
+                return Ok(Polled::Registered(w));
+            }
+        }
+    }
+}
+
+/// How a polled write ended: bytes written, or a registration to wait on after all.
+enum Polled<'a> {
+    Wrote(usize),
+    Registered(&'a AsyncFd<OwnedFd>),
+}
+
+/// Whether an error is the process's (EMFILE) or the system's (ENFILE) want of descriptors.
+fn is_short_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
 }
 
 /// Descriptors set aside for a connection before it is accepted, so that it never runs
@@ -291,7 +343,7 @@ impl Spare {
     }
 
     /// No descriptors set aside: for a connection that is not spliced (`--http`, which
-    /// needs none beyond its sockets).
+    /// needs none beyond its sockets), or one accepted far from the limit (accept.rs).
     pub fn none() -> Spare {
         Spare([None, None], None)
     }

@@ -93,6 +93,8 @@ struct Pool {
     turn: AtomicUsize,
     /// Descriptors are the process's: one shortage for every worker's acceptor.
     shortage: Arc<std::sync::Mutex<accept::Shortage>>,
+    /// Open connections below which none sets descriptors aside ([`accept::room`]).
+    room: usize,
 }
 
 /// A client accepted by one worker for another.
@@ -162,6 +164,8 @@ pub async fn run(
         open: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
         turn: AtomicUsize::new(0),
         shortage: Default::default(),
+        // The runtimes and the listeners are open by now: the count leaves them out.
+        room: accept::room(),
     });
     let handoff = threads > 1 && listeners.len() == 1;
     let mut listeners = listeners.into_iter();
@@ -267,6 +271,8 @@ impl Pool {
             listener,
             plan.target.is_unix(),
             plan.guard.is_none(),
+            &self.open,
+            self.room,
             &plan.log,
             w,
             self.shortage.clone(),
