@@ -172,29 +172,35 @@ pub async fn bridge_stdio(
     };
     let source = splice::source_of(rustix::stdio::stdin()).filter(|_| plain);
     let sink = splice::sink_of(rustix::stdio::stdout()).filter(|_| plain);
-    let mut stdin_rx = None;
-    let up = match source {
-        Some(from) => Up::Spliced(stdin_into(
-            stream.as_fd().try_clone_to_owned()?,
-            from,
-            meter.clone(),
-        )),
-        None => Up::Chunks(stdin_rx.insert(stdin())),
-    };
     match sink {
         Some(sink) => {
+            // Both directions on threads, the socket off the reactor: while it stayed
+            // registered, every piece the peer sent woke the runtime too (one epoll_wait
+            // per splice, for nothing). It stays non-blocking, the threads waiting in
+            // poll(2): a blocking splice would wait holding stdout's pipe (io/splice.rs).
+            let fd = stream.into_fd()?;
+            rustix::io::ioctl_fionbio(&fd, true)?;
+            let up = match source {
+                Some(from) => stdin_into(fd.try_clone()?, from, meter.clone()),
+                None => chunks_into(fd.try_clone()?, stdin(), meter.clone()),
+            };
             let gone = Arc::new(AtomicBool::new(false));
-            let moved = socket_to_stdout(
-                stream.as_fd().try_clone_to_owned()?,
-                sink,
-                meter.clone(),
-                gone.clone(),
-            );
-            let down = async |_: &mut ReadHalf<Stream>| moved.await.unwrap_or(Ok(0));
+            let moved = socket_to_stdout(fd.try_clone()?, sink, meter.clone(), gone.clone());
+            let up = async { up.await.unwrap_or(Ok(0)) };
+            let down = async { moved.await.unwrap_or(Ok(0)) };
             let gone = || gone.load(Ordering::Relaxed) || out.is_closed();
-            bridge_from(stream, up, down, gone, limits, stop).await
+            bridge_two(fd, up, down, gone, limits, stop).await
         }
         None => {
+            let mut stdin_rx = None;
+            let up = match source {
+                Some(from) => Up::Spliced(stdin_into(
+                    stream.as_fd().try_clone_to_owned()?,
+                    from,
+                    meter.clone(),
+                )),
+                None => Up::Chunks(stdin_rx.insert(stdin())),
+            };
             let down = async |rd: &mut ReadHalf<Stream>| to_stdout_metered(rd, out, &meter).await;
             bridge_from(stream, up, down, || out.is_closed(), limits, stop).await
         }
@@ -262,6 +268,32 @@ fn stdin_into(
         let _ = tx.send(splice::stdin_into(&sock, from, &|n| meter.sent(n)));
     });
     rx
+}
+
+/// A thread that writes stdin's chunks (`rx`) into `sock` (off the reactor) until
+/// stdin's EOF, then shuts down the socket's write side, as [`from_stdin`] does on the
+/// runtime; reports the byte count (and counts into `meter` as it goes). Never joined.
+fn chunks_into(
+    sock: std::os::fd::OwnedFd,
+    mut rx: mpsc::Receiver<io::Result<Bytes>>,
+    meter: Arc<Meter>,
+) -> oneshot::Receiver<io::Result<u64>> {
+    let (tx, done) = oneshot::channel();
+    std::thread::spawn(move || {
+        let result = (|| {
+            let mut total = 0;
+            while let Some(chunk) = rx.blocking_recv() {
+                let chunk =
+                    chunk.map_err(|e| io::Error::new(e.kind(), format!("reading stdin: {e}")))?;
+                splice::send_all(&sock, &chunk, &|k| meter.sent(k))?;
+                total += chunk.len() as u64;
+            }
+            rustix::net::shutdown(&sock, rustix::net::Shutdown::Write)?;
+            Ok(total)
+        })();
+        let _ = tx.send(result);
+    });
+    done
 }
 
 /// A thread that moves the socket's bytes to stdout (a `sink`) in the kernel until EOF or
@@ -344,15 +376,30 @@ where
 {
     let fd = stream.as_fd().try_clone_to_owned()?;
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let meter = &*limits.meter;
-    let mut t = Transfer::default();
+    let meter = limits.meter.clone();
     let up = async {
         match up {
-            Up::Chunks(stdin) => from_stdin(stdin, &mut wr, meter).await,
+            Up::Chunks(stdin) => from_stdin(stdin, &mut wr, &meter).await,
             Up::Spliced(done) => done.await.unwrap_or(Ok(0)),
         }
     };
     let down = down(&mut rd);
+    bridge_two(fd, up, down, gone, limits, stop).await
+}
+
+/// The bridge itself, its two directions given as futures (`up` stdin to the socket,
+/// `down` the socket to stdout, each resolving to its byte count) and `fd` the socket, for
+/// the hang-up and the TCP peer's answer to our shutdown.
+async fn bridge_two(
+    fd: std::os::fd::OwnedFd,
+    up: impl Future<Output = io::Result<u64>>,
+    down: impl Future<Output = io::Result<u64>>,
+    gone: impl Fn() -> bool,
+    limits: Limits,
+    stop: &Shutdown,
+) -> io::Result<Transfer> {
+    let meter = &*limits.meter;
+    let mut t = Transfer::default();
     tokio::pin!(up, down);
     let (mut up_done, mut down_done) = (false, false);
     let mut stdin_ended: Option<Instant> = None;

@@ -4,6 +4,10 @@
 //! or /dev/null through a pipe of ours (splice needs a pipe on one side). Every mover
 //! blocks (the socket's O_NONBLOCK is waited out with poll), so it runs on a thread of its
 //! own, and falls back to a read/write copy where the kernel refuses before anything moved.
+//! The socket must stay non-blocking: a splice from a blocking socket into a pipe waits for
+//! the socket's next bytes holding the pipe's lock, so the pipe's reader cannot take the
+//! bytes an earlier splice put there, and a peer waiting for them to be read never sends
+//! more (the hang of issue 18); poll(2) holds no lock while it waits.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -137,22 +141,28 @@ fn copy_stdin_into(sock: &OwnedFd, sent: &dyn Fn(usize)) -> io::Result<u64> {
                 ));
             }
         };
-        let mut data = &buf[..n];
-        while !data.is_empty() {
-            match rustix::net::send(sock, data, rustix::net::SendFlags::NOSIGNAL) {
-                Ok(k) => {
-                    data = &data[k..];
-                    sent(k);
-                }
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => wait_for(sock, PollFlags::OUT),
-                Err(e) => return Err(e.into()),
-            }
-        }
+        send_all(sock, &buf[..n], sent)?;
         total += n as u64;
     }
     rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
     Ok(total)
+}
+
+/// Sends all of `data` into `sock` (non-blocking: EAGAIN is waited out with poll), counting
+/// each piece into `sent`; a peer gone is EPIPE, never SIGPIPE.
+pub fn send_all(sock: impl AsFd, mut data: &[u8], sent: &dyn Fn(usize)) -> io::Result<()> {
+    while !data.is_empty() {
+        match rustix::net::send(&sock, data, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(k) => {
+                data = &data[k..];
+                sent(k);
+            }
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => wait_for(&sock, PollFlags::OUT),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Why [`socket_into`] stopped.
@@ -226,21 +236,33 @@ impl Mover<'_> {
 
     /// Socket to an output pipe, one splice per piece.
     fn direct(&mut self) -> Result<(u64, Stop), Failed> {
+        // Whether the last wait was for the socket and it answered readable.
+        let mut sock_was_ready = false;
         loop {
             let Some(want) = self.want() else {
                 return Ok((self.total, Stop::Limit));
             };
             match rustix::pipe::splice(self.sock, None, self.out, None, want, SpliceFlags::MOVE) {
                 Ok(0) => return Ok((self.total, Stop::Eof)),
-                Ok(n) => self.got(n),
+                Ok(n) => {
+                    self.got(n);
+                    sock_was_ready = false;
+                }
                 Err(Errno::INTR) => {}
                 Err(Errno::PIPE) => return Ok((self.total, Stop::OutGone)),
-                // "Socket empty" or "pipe full" (an output pipe someone left O_NONBLOCK).
+                // "Socket empty", or "pipe full" (an output pipe someone left O_NONBLOCK; a
+                // blocking one is waited for inside splice, the pipe's lock let go). The
+                // socket is waited for first, one poll; the pipe only once the socket had
+                // bytes and still nothing moved. Neither wait can outlast its cause: the
+                // socket's poll also ends on EOF, a reset or an error (POLLRDHUP, POLLHUP,
+                // POLLERR), the pipe's when its reader goes (POLLERR).
                 Err(Errno::AGAIN) => {
-                    if ready(self.out, PollFlags::OUT) {
-                        wait_for(self.sock, PollFlags::IN);
-                    } else {
+                    if sock_was_ready {
                         wait_for(self.out, PollFlags::OUT);
+                        sock_was_ready = false;
+                    } else {
+                        wait_for(self.sock, PollFlags::IN | PollFlags::RDHUP);
+                        sock_was_ready = true;
                     }
                 }
                 Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if self.total == 0 => {
