@@ -451,6 +451,11 @@ async fn bridge_two(
                 // moment to report before leaving (a reset, if that is what it was).
                 if let Ok(r) = tokio::time::timeout(Duration::from_millis(100), &mut up).await {
                     up_result(r, &mut ending)?;
+                } else if let Ok(Err(e)) = rustix::net::sockopt::socket_error(&fd) {
+                    // `up` is still reading stdin (which has not ended): the reset our
+                    // bytes drew is the socket's pending error, which no write has taken
+                    // (EPIPE when it came after the peer's FIN: it stopped reading).
+                    ending = worse(ending, Ending::of_peer(&e.into()).unwrap_or_default());
                 }
                 break;
             }

@@ -878,6 +878,54 @@ fn server_closing_without_reading_is_a_reset_every_time() {
     }
 }
 
+/// A server that has closed (its FIN here) before our first bytes, our stdin still open
+/// after them: the reset those bytes draw comes while stdin is still being read, and is
+/// the ending, exit 1 (connect left with exit 0, its bytes unaccounted for, when the reset
+/// came after the FIN and stdin had not ended; the kernel reports that order as EPIPE).
+#[test]
+fn bytes_after_the_servers_close_are_an_error_with_stdin_still_open() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let mut server = Bg::spawn(
+        python(
+            "import socket,sys,time\n\
+             s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(8)\n\
+             print('port %d'%s.getsockname()[1],file=sys.stderr,flush=True)\n\
+             c,_=s.accept(); c.close()\n\
+             print('closed',file=sys.stderr,flush=True)\n\
+             time.sleep(60)\n",
+        ),
+        dir.path(),
+        "server",
+    );
+    let port = server
+        .wait_stderr("\n")
+        .trim()
+        .strip_prefix("port ")
+        .unwrap()
+        .to_string();
+    let mut c = ud(&["connect"]);
+    c.arg(format!("tcp:127.0.0.1:{port}"));
+    let mut client = Bg::spawn_piped(c, dir.path(), "client");
+    server.wait_stderr("closed");
+    let mut stdin = client.child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"x\n").unwrap();
+    let (st, out) = client.finish(T);
+    drop(stdin);
+    let err = std::fs::read_to_string(dir.path().join("client.stderr")).unwrap();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert_eq!(out, b"");
+    assert!(
+        err.starts_with(&format!(
+            "udskit: error: talking to tcp:127.0.0.1:{port}: the server closed the connection \
+             before taking all of our input (the server had sent nothing; we had sent 2 bytes)"
+        )),
+        "{err}"
+    );
+}
+
 /// A reset after an answer: what was sent is on stdout, and the error names the counts.
 #[test]
 fn reset_after_an_answer_keeps_the_answer_and_names_the_counts() {
