@@ -16,6 +16,7 @@ use crate::net::activate::{self, InheritOpts, Need};
 use crate::net::addr::Addr;
 use crate::net::batch::RecvBatch;
 use crate::net::bind::BindOpts;
+use crate::net::busypoll::BusyPoll;
 use crate::net::dgram::{self, Dgram, Received};
 use crate::net::fds::{self, FdInfo};
 use crate::shutdown::Shutdown;
@@ -168,7 +169,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         count: args.count,
         capture: capture.as_ref(),
     };
-    let result = receive(&sock, &how, &out, ctx, &stop).await;
+    // After each batch the thread polls for the next one instead of sleeping, while a CPU
+    // is free: waking an idle CPU is dearer than receiving (docs/performance.md).
+    let busy = BusyPoll::adaptive();
+    let result = tokio::select! {
+        r = receive(&sock, &how, &out, ctx, &stop, &busy) => r,
+        () = busy.run() => unreachable!("the busy poll runs as long as the process"),
+    };
     drop(out);
     drop(sock);
     let limit = if stop.is_stopping() {
@@ -189,7 +196,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
 
 /// Receives until `count` datagrams came, a stop signal, or stdout closes. Each wake-up
 /// drains the socket in `recvmmsg` batches until one comes back short (the queue is empty),
-/// so a burst of datagrams costs a system call per batch and becomes one stdout write.
+/// so a burst of datagrams costs a system call per batch and becomes one stdout write;
+/// each batch keeps `busy` polling for the next.
 /// A batch never takes more than `count` still allows: what is left queued is not lost to
 /// a datagram nobody prints.
 async fn receive(
@@ -198,6 +206,7 @@ async fn receive(
     out: &Writer,
     ctx: &Ctx,
     stop: &Shutdown,
+    busy: &BusyPoll,
 ) -> anyhow::Result<u64> {
     let (format, count) = (how.format, how.count);
     let mut batch = RecvBatch::new(dgram::RECV_BATCH, dgram::RECV_BUFFER, true);
@@ -311,6 +320,9 @@ async fn receive(
                 }
             }
             batch.grow(grow_to);
+            if got > 0 {
+                busy.moved();
+            }
             // Short: the queue is empty and the readiness cleared; wait for more.
             if got < want {
                 break;

@@ -6,6 +6,7 @@ pub mod activate;
 pub mod addr;
 pub mod batch;
 pub mod bind;
+pub mod busypoll;
 pub mod connect;
 pub mod cred;
 pub mod dgram;

@@ -2,9 +2,9 @@
 //! buffer, then splice(2) through a pipe once a direction is bulk, or a user-space
 //! buffer where `--dump` must see the bytes; half-close (EOF one way becomes a write
 //! shutdown on the other side while the other way keeps flowing); live byte meters for logs
-//! and the idle timeout; a tap that shows every chunk to `--dump`; the busy poll (adaptive
-//! by default, `--busy-poll`); a
-//! failure either way passed on to both peers as an abort (the sockets in `side.rs`).
+//! and the idle timeout; a tap that shows every chunk to `--dump`; which chunks keep the
+//! busy poll going (`crate::net::busypoll`: a ping-pong's, by default); a failure either
+//! way passed on to both peers as an abort (the sockets in `side.rs`).
 //!
 //! Chosen per direction by measurement (docs/performance.md), every process on one CPU
 //! (`bench/relay --only pinned`, where what a byte costs is what counts):
@@ -31,6 +31,7 @@ use rustix::net::{RecvFlags, SendFlags};
 use rustix::pipe::PipeFlags;
 
 use super::side::{Side, Spare};
+use crate::net::busypoll::BusyPoll;
 use crate::net::stream::Detached;
 
 /// How a relay moves bytes between its two sockets: splice, every direction, unless
@@ -161,189 +162,26 @@ pub type Tap<'a> = &'a (dyn Fn(Direction, Seen<'_>) + Sync);
 /// Ends, failures and the chunks read into a buffer still go to the [`Tap`].
 pub type PipeTap<'a> = &'a (dyn Fn(Direction, BorrowedFd<'_>, usize) + Sync);
 
-/// How long the relay polls by default once a connection has shown it ping-pongs: 50 µs
-/// measured best among 20, 50 and 200 (docs/performance.md).
-pub const ADAPTIVE_WINDOW: Duration = Duration::from_micros(50);
-
 /// The longest turn (an answer after a request, or the next request after an answer) that
 /// counts as ping-pong. It is measured without polling too, the relay's own wakeup
-/// included, hence well above the window.
+/// included, hence well above the poll's window.
 const QUICK_TURN: Duration = Duration::from_millis(1);
 
 /// A chunk this large is bulk, never one side of a ping-pong.
 const BULK_CHUNK: usize = 64 * 1024;
 
-/// How often a poll looks again whether it takes a CPU from anyone.
-const CPU_RECHECK: Duration = Duration::from_millis(1);
-
-/// Busy polling: after a chunk moves, the relay's thread polls its sockets for a while
-/// instead of sleeping, so that the answer to a request it just passed on is picked up
-/// without the relay being woken for it.
-///
-/// A round trip through any relay costs four wakeups where the direct one costs two (the
-/// relay is woken by the request and by the answer); its system calls are already as few
-/// as socat's and nginx's, and on a virtual machine waking an idle CPU is the dearest part.
-///
-/// By default it is adaptive ([`BusyPoll::adaptive`]): it polls only after a chunk of a
-/// connection that ping-pongs (its last turn, from one direction to the other, took at most
-/// [`QUICK_TURN`], and the chunk is not bulk), and only while no runnable task waits for
-/// a CPU (/proc/loadavg's count of running tasks at most the online CPUs, looked at once a
-/// millisecond while polling; never when the relay may run on one CPU only). An idle
-/// connection, a bulk transfer one way, or a busy machine never keeps it polling.
-/// `--busy-poll DURATION` polls after every chunk, whatever the load (`--busy-poll 0`: never).
-pub struct BusyPoll {
-    window: Duration,
-    adaptive: bool,
-    /// Chunks moved so far, by every connection: a poll that sees it change goes on.
-    moved: AtomicU64,
-    moving: tokio::sync::Notify,
-    /// The adaptive poll's view of the CPUs.
-    cpus: std::sync::Mutex<CpuView>,
-}
-
-impl BusyPoll {
-    /// Polls after every chunk (`--busy-poll DURATION`).
-    pub fn new(window: Duration) -> BusyPoll {
-        BusyPoll::with(window, false)
-    }
-
-    /// Polls after the chunks of connections that ping-pong, while a CPU is free (the
-    /// default).
-    pub fn adaptive() -> BusyPoll {
-        BusyPoll::with(ADAPTIVE_WINDOW, true)
-    }
-
-    fn with(window: Duration, adaptive: bool) -> BusyPoll {
-        BusyPoll {
-            window,
-            adaptive,
-            moved: AtomicU64::new(0),
-            moving: tokio::sync::Notify::new(),
-            cpus: std::sync::Mutex::new(CpuView::new()),
-        }
-    }
-
-    /// A direction sent a chunk of `n` bytes on (called on the runtime's thread, so no
-    /// wakeup costs a system call).
-    fn moved(&self, turns: &Turns, dir: Direction, n: usize) {
+/// A direction sent a chunk of `n` bytes on: the busy poll (see [`BusyPoll`]) goes on
+/// after it, if it polls after every chunk, or, adaptive, if the chunk is one side of a
+/// ping-pong (the connection's last turn, from one direction to the other, took at most
+/// [`QUICK_TURN`], and the chunk is not bulk): a bulk transfer one way never keeps the
+/// relay polling.
+fn moved(busy: Busy<'_>, dir: Direction, n: usize) {
+    if let Some((busy, turns)) = busy {
         let pingpong = turns.chunk(dir, n, QUICK_TURN);
-        if self.adaptive && !pingpong {
-            return;
-        }
-        self.moved.fetch_add(1, Ordering::Relaxed);
-        self.moving.notify_one();
-    }
-
-    /// Whether polling now takes a CPU from nobody (always, unless adaptive).
-    fn affordable(&self) -> bool {
-        !self.adaptive || self.cpus.lock().is_ok_and(|mut c| c.free())
-    }
-
-    /// Runs beside the connections for the life of the relay: once a chunk has moved, it
-    /// yields again and again until `window` has passed without another. While a task
-    /// yields, the runtime does not sleep: between turns it asks the kernel for ready
-    /// sockets with a zero timeout (epoll_wait(2) with timeout 0).
-    pub async fn run(&self) {
-        loop {
-            self.moving.notified().await;
-            if !self.affordable() {
-                continue;
-            }
-            let mut seen = self.moved.load(Ordering::Relaxed);
-            let mut until = Instant::now() + self.window;
-            let mut checked = Instant::now();
-            loop {
-                let now = Instant::now();
-                if now >= until {
-                    break;
-                }
-                if now.duration_since(checked) >= CPU_RECHECK {
-                    checked = now;
-                    if !self.affordable() {
-                        break;
-                    }
-                }
-                tokio::task::yield_now().await;
-                let moved = self.moved.load(Ordering::Relaxed);
-                if moved != seen {
-                    seen = moved;
-                    until = Instant::now() + self.window;
-                }
-            }
+        if pingpong || !busy.is_adaptive() {
+            busy.moved();
         }
     }
-}
-
-/// Whether a CPU is free for the adaptive poll: the running tasks that /proc/loadavg counts
-/// (this one among them) against the online CPUs, read again at most once per
-/// [`CPU_RECHECK`] through a descriptor kept open (pread at 0 makes the kernel write the
-/// line anew).
-struct CpuView {
-    loadavg: Option<std::fs::File>,
-    online: usize,
-    /// The relay may run on one CPU only (taskset): polling there takes it from its peers.
-    alone: bool,
-    at: Option<Instant>,
-    free: bool,
-}
-
-impl CpuView {
-    fn new() -> CpuView {
-        let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
-            .ok()
-            .and_then(|s| count_cpus(s.trim()))
-            .unwrap_or(1);
-        let alone = std::thread::available_parallelism().map_or(true, |n| n.get() < 2);
-        CpuView {
-            loadavg: std::fs::File::open("/proc/loadavg").ok(),
-            online,
-            alone,
-            at: None,
-            free: false,
-        }
-    }
-
-    fn free(&mut self) -> bool {
-        if self.alone {
-            return false;
-        }
-        if let Some(at) = self.at
-            && at.elapsed() < CPU_RECHECK
-        {
-            return self.free;
-        }
-        self.at = Some(Instant::now());
-        self.free = match &self.loadavg {
-            Some(f) => running(f).is_some_and(|r| r <= self.online),
-            None => false,
-        };
-        self.free
-    }
-}
-
-/// The tasks running now, from /proc/loadavg ("0.52 0.58 0.59 2/301 12345": 2).
-fn running(f: &std::fs::File) -> Option<usize> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = [0u8; 128];
-    let n = f.read_at(&mut buf, 0).ok()?;
-    let line = std::str::from_utf8(&buf[..n]).ok()?;
-    let field = line.split_ascii_whitespace().nth(3)?;
-    field.split('/').next()?.parse().ok()
-}
-
-/// The CPUs in a list such as "0-3,8,10-11" (/sys/devices/system/cpu/online).
-fn count_cpus(list: &str) -> Option<usize> {
-    let mut n = 0;
-    for part in list.split(',') {
-        n += match part.split_once('-') {
-            Some((a, b)) => b.parse::<usize>().ok()?.checked_sub(a.parse().ok()?)? + 1,
-            None => {
-                part.parse::<usize>().ok()?;
-                1
-            }
-        };
-    }
-    (n > 0).then_some(n)
 }
 
 /// The turns of one connection, for the adaptive poll: which way its last chunk went and
@@ -656,9 +494,7 @@ async fn small_chunks(
             meter.add(dir, m);
         }
         rest.clear();
-        if let Some((busy, turns)) = busy {
-            busy.moved(turns, dir, n);
-        }
+        moved(busy, dir, n);
         if n == SMALL_CHUNK {
             return Ok(true);
         }
@@ -757,9 +593,7 @@ async fn splice_one_way(
             captured = captured.saturating_sub(m);
             meter.add(dir, m);
         }
-        if let Some((busy, turns)) = busy {
-            busy.moved(turns, dir, n);
-        }
+        moved(busy, dir, n);
         if n >= want / 2 && !grown {
             // Half the pipe at once: a busy direction. Best effort (fs.pipe-max-size, the
             // user's pipe pages).
@@ -813,9 +647,7 @@ async fn buffer_one_way(
             sent += m;
             meter.add(dir, m);
         }
-        if let Some((busy, turns)) = busy {
-            busy.moved(turns, dir, n);
-        }
+        moved(busy, dir, n);
         if n == buf.len() && buf.len() < RELAY_BUF {
             buf = vec![0u8; (buf.len() * 4).min(RELAY_BUF)];
         }
