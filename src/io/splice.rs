@@ -97,7 +97,7 @@ pub fn stdin_into(sock: &OwnedFd, from: Source, sent: &dyn Fn(usize)) -> io::Res
             // file is always readable.
             Err(Errno::AGAIN) => match from {
                 Source::Pipe if !ready(stdin, PollFlags::IN) => wait_for(stdin, PollFlags::IN),
-                _ => wait_for(sock, PollFlags::OUT),
+                _ => wait_for_room(sock),
             },
             // A kernel, file system or socket that cannot (nothing moved yet): copy instead.
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) if total == 0 => {
@@ -108,6 +108,17 @@ pub fn stdin_into(sock: &OwnedFd, from: Source, sent: &dyn Fn(usize)) -> io::Res
     }
     rustix::net::shutdown(sock, rustix::net::Shutdown::Write)?;
     Ok(total)
+}
+
+/// Waits until the socket, full, takes more: polled for a moment first, while a CPU is
+/// free ([`crate::net::busypoll::poll_briefly`]), as the reader usually frees room within
+/// microseconds and a sleep costs the wakeup of an idle CPU (a regular file into the C
+/// sink of bench/stream: 1.9x the throughput, docs/performance.md).
+fn wait_for_room(sock: &OwnedFd) {
+    let mut fds = [rustix::event::PollFd::new(sock, PollFlags::OUT)];
+    if !crate::net::busypoll::poll_briefly(&mut fds) {
+        wait_for(sock, PollFlags::OUT);
+    }
 }
 
 /// Whether `fd` is ready for `flags` right now.

@@ -116,6 +116,35 @@ impl BusyPoll {
     }
 }
 
+/// Polls `fds` without sleeping, for up to [`ADAPTIVE_WINDOW`] and only while a CPU is
+/// free (as the adaptive poll judges it), on a thread of its own that would otherwise
+/// sleep in poll(2) (the stdio movers: a socket full or empty for a moment mid-transfer);
+/// whether one of them became ready. A sleep there costs the wakeup of an idle CPU when
+/// the peer catches up, which is most of the time a transfer waits on a virtual machine.
+pub fn poll_briefly(fds: &mut [rustix::event::PollFd<'_>]) -> bool {
+    thread_local! {
+        static CPUS: std::cell::RefCell<Option<CpuView>> = const { std::cell::RefCell::new(None) };
+    }
+    let free = || CPUS.with_borrow_mut(|c| c.get_or_insert_with(CpuView::new).free());
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    let until = Instant::now() + ADAPTIVE_WINDOW;
+    if !free() {
+        return false;
+    }
+    loop {
+        if matches!(rustix::event::poll(fds, Some(&zero)), Ok(n) if n > 0) {
+            return true;
+        }
+        if Instant::now() >= until || !free() {
+            return false;
+        }
+        std::hint::spin_loop();
+    }
+}
+
 /// Whether a CPU is free for the adaptive poll: the running tasks that /proc/loadavg counts
 /// (this one among them) against the online CPUs, read again at most once per
 /// [`CPU_RECHECK`] through a descriptor kept open (pread at 0 makes the kernel write the
