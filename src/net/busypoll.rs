@@ -1,6 +1,7 @@
 //! The busy poll of a current-thread runtime: after activity, the thread keeps polling
 //! its sockets for a short window instead of sleeping (`relay`'s connections, `recvfrom`'s
-//! datagrams), while a CPU is free.
+//! datagrams), while a CPU is free; and its one-shot form for a thread that waits in
+//! poll(2) (connect's mover, its socket full).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
