@@ -639,7 +639,8 @@ fn sigterm_during_wait_exits_143() {
 /// - `keepalive` reads a request to its blank line, answers in two pieces 0.3 s apart and
 ///   keeps the connection open (HTTP/1.1 keep-alive);
 /// - `slow` the same, but first computes for 1.5 s, longer than connect's default quiet;
-/// - `pause` answers `part1`, pauses 1.5 s, sends `part2` and closes;
+/// - `pause` answers `part1`, pauses 3 s (three times the default quiet: under load, 1.5 s
+///   was once too little), sends `part2` and closes;
 /// - `silent` reads and never answers, the connection open;
 /// - `fin` closes at once, before reading anything;
 /// - `reset12` sends 12 bytes and resets the connection (SO_LINGER 0) once they are taken;
@@ -666,7 +667,7 @@ def serve(c):
         if scene=='slow': time.sleep(1.5)
         c.sendall(ANSWER); time.sleep(0.3); c.sendall(b'hello'); time.sleep(60)
     elif scene=='pause':
-        request(c); c.sendall(b'part1\n'); time.sleep(1.5); c.sendall(b'part2\n'); c.close()
+        request(c); c.sendall(b'part1\n'); time.sleep(3); c.sendall(b'part2\n'); c.close()
     elif scene=='silent':
         request(c); time.sleep(60)
     elif scene=='fin':
