@@ -117,33 +117,48 @@ impl BusyPoll {
     }
 }
 
-/// Polls `fds` without sleeping, for up to [`ADAPTIVE_WINDOW`] and only while a CPU is
-/// free (as the adaptive poll judges it), on a thread of its own that would otherwise
-/// sleep in poll(2) (the stdio movers: a socket full or empty for a moment mid-transfer);
-/// whether one of them became ready. A sleep there costs the wakeup of an idle CPU when
-/// the peer catches up, which is most of the time a transfer waits on a virtual machine.
-pub fn poll_briefly(fds: &mut [rustix::event::PollFd<'_>]) -> bool {
+/// Retries `op` while it says EAGAIN, without sleeping, for up to [`ADAPTIVE_WINDOW`] and
+/// only while a CPU is free (as the adaptive poll judges it); what it said at last, or None
+/// if it would still block. For a thread that would otherwise sleep until its peer catches
+/// up (a socket full or empty for a moment mid-transfer, a receiver's datagram queue
+/// full): the peer usually does within microseconds, and a sleep costs the wakeup of an
+/// idle CPU, which is most of the time a transfer waits on a virtual machine.
+pub fn retry_briefly<T>(
+    mut op: impl FnMut() -> rustix::io::Result<T>,
+) -> Option<rustix::io::Result<T>> {
     thread_local! {
         static CPUS: std::cell::RefCell<Option<CpuView>> = const { std::cell::RefCell::new(None) };
     }
     let free = || CPUS.with_borrow_mut(|c| c.get_or_insert_with(CpuView::new).free());
+    let until = Instant::now() + ADAPTIVE_WINDOW;
+    if !free() {
+        return None;
+    }
+    loop {
+        match op() {
+            Err(rustix::io::Errno::AGAIN) => {}
+            r => return Some(r),
+        }
+        if Instant::now() >= until || !free() {
+            return None;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// [`retry_briefly`] with poll(2) and a zero timeout: whether one of `fds` became ready
+/// (the stdio movers' waits).
+pub fn poll_briefly(fds: &mut [rustix::event::PollFd<'_>]) -> bool {
     let zero = rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    let until = Instant::now() + ADAPTIVE_WINDOW;
-    if !free() {
-        return false;
-    }
-    loop {
-        if matches!(rustix::event::poll(fds, Some(&zero)), Ok(n) if n > 0) {
-            return true;
-        }
-        if Instant::now() >= until || !free() {
-            return false;
-        }
-        std::hint::spin_loop();
-    }
+    let ready = || match rustix::event::poll(fds, Some(&zero)) {
+        Ok(n) if n > 0 => Ok(()),
+        Ok(_) => Err(rustix::io::Errno::AGAIN),
+        Err(e) => Err(e),
+    };
+    matches!(retry_briefly(ready), Some(Ok(())))
 }
 
 /// Whether a CPU is free for the adaptive poll: the running tasks that /proc/loadavg counts

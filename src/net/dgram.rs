@@ -20,6 +20,7 @@ use crate::error::Fail;
 use crate::net::addr::Addr;
 use crate::net::batch::RecvBatch;
 use crate::net::bind::{self, BindOpts};
+use crate::net::busypoll::retry_briefly;
 use crate::net::cred::Cred;
 use crate::net::fds;
 use crate::net::kind::Kind;
@@ -213,15 +214,26 @@ impl Dgram {
         &self,
         mut op: impl FnMut(&OwnedFd) -> rustix::io::Result<T>,
     ) -> io::Result<T> {
+        // Full: the receiver usually takes a datagram within microseconds, so the send is
+        // retried for a moment before the thread sleeps, while a CPU is free.
+        let briefly = |op: &mut dyn FnMut(&OwnedFd) -> rustix::io::Result<T>| {
+            retry_briefly(|| op(self.fd.get_ref())).map(|r| r.map_err(Into::into))
+        };
         loop {
             if self.target.is_some() {
                 match op(self.fd.get_ref()) {
-                    Err(Errno::AGAIN) => tokio::time::sleep(RETRY).await,
+                    Err(Errno::AGAIN) => match briefly(&mut op) {
+                        Some(r) => return r,
+                        None => tokio::time::sleep(RETRY).await,
+                    },
                     r => return r.map_err(Into::into),
                 }
             } else {
                 let mut guard = self.fd.writable().await?;
                 if let Ok(r) = guard.try_io(|fd| op(fd.get_ref()).map_err(Into::into)) {
+                    return r;
+                }
+                if let Some(r) = briefly(&mut op) {
                     return r;
                 }
             }
