@@ -173,7 +173,8 @@ impl Dgram {
     /// Aims the socket at `addr` without connecting it: sends then carry the address, and
     /// answers from any sender arrive (a connected datagram socket only accepts its peer's,
     /// and dissolving the connection later would purge what already came). The price: a
-    /// full receiver queue cannot be waited for with poll, so it is retried every 1 ms.
+    /// full receiver queue cannot be waited for with poll, so it is retried (for a moment
+    /// at once, then every 1 ms).
     pub fn aim(&mut self, addr: &Addr) -> anyhow::Result<()> {
         self.target = Some(unix::unix_target(addr)?);
         Ok(())
@@ -208,8 +209,9 @@ impl Dgram {
         )?)
     }
 
-    /// Runs a send operation until it gets past a full receiver queue: on a connected socket
-    /// by waiting for writability, on an aimed one by retrying every millisecond.
+    /// Runs a send operation until it gets past a full receiver queue: retried for a moment
+    /// first (while a CPU is free), then on a connected socket by waiting for writability,
+    /// on an aimed one by retrying every millisecond.
     async fn until_room<T>(
         &self,
         mut op: impl FnMut(&OwnedFd) -> rustix::io::Result<T>,
