@@ -1,14 +1,15 @@
 //! The busy poll of a current-thread runtime: after activity, the thread keeps polling
 //! its sockets for a short window instead of sleeping (`relay`'s connections, `recvfrom`'s
-//! datagrams), while a CPU is free; and its one-shot form for a thread that waits in
-//! poll(2) (connect's mover, its socket full).
+//! datagrams), while a CPU is free; and its one-shot form for a thread about to sleep
+//! until its peer catches up (connect's mover, its socket full; a datagram sender, its
+//! receiver's queue full).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long the adaptive poll goes on after the last activity: 50 µs measured best among
 /// 20, 50 and 200 for the relay (docs/performance.md).
-pub const ADAPTIVE_WINDOW: Duration = Duration::from_micros(50);
+const ADAPTIVE_WINDOW: Duration = Duration::from_micros(50);
 
 /// How often a poll looks again whether it takes a CPU from anyone.
 const CPU_RECHECK: Duration = Duration::from_millis(1);
