@@ -42,6 +42,12 @@ pub struct BusyPoll {
     moving: tokio::sync::Notify,
     /// The adaptive poll's view of the CPUs.
     cpus: std::sync::Mutex<CpuView>,
+    /// Adaptive, on one CPU: it never polls, and activity wakes nothing.
+    never: bool,
+    /// The last look at the CPUs: its [`coarse_ms`] shifted left once, the low bit set if
+    /// a CPU was free. Activity within the same millisecond of a look that found none wakes
+    /// nothing (on a busy machine, the poll would only look again and go back to sleep).
+    looked: AtomicU64,
 }
 
 impl BusyPoll {
@@ -56,12 +62,15 @@ impl BusyPoll {
     }
 
     fn with(window: Duration, adaptive: bool) -> BusyPoll {
+        let cpus = CpuView::new();
         BusyPoll {
             window,
             adaptive,
+            never: adaptive && cpus.alone,
+            looked: AtomicU64::new(0),
             moved: AtomicU64::new(0),
             moving: tokio::sync::Notify::new(),
-            cpus: std::sync::Mutex::new(CpuView::new()),
+            cpus: std::sync::Mutex::new(cpus),
         }
     }
 
@@ -71,16 +80,38 @@ impl BusyPoll {
         self.adaptive
     }
 
+    /// Whether activity now can start a poll: not when adaptive on one CPU, nor within the
+    /// millisecond of a look that found no CPU free. Cheap (no clock source read, no
+    /// lock), for the callers to ask before they judge what they moved.
+    pub fn may_poll(&self) -> bool {
+        if !self.adaptive {
+            return true;
+        }
+        if self.never {
+            return false;
+        }
+        let looked = self.looked.load(Ordering::Relaxed);
+        looked & 1 == 1 || coarse_ms() != looked >> 1
+    }
+
     /// Activity: the poll goes on for its window from now (called on the runtime's
     /// thread, so no wakeup costs a system call).
     pub fn moved(&self) {
         self.moved.fetch_add(1, Ordering::Relaxed);
-        self.moving.notify_one();
+        if self.may_poll() {
+            self.moving.notify_one();
+        }
     }
 
     /// Whether polling now takes a CPU from nobody (always, unless adaptive).
     fn affordable(&self) -> bool {
-        !self.adaptive || self.cpus.lock().is_ok_and(|mut c| c.free())
+        if !self.adaptive {
+            return true;
+        }
+        let free = self.cpus.lock().is_ok_and(|mut c| c.free());
+        self.looked
+            .store(coarse_ms() << 1 | u64::from(free), Ordering::Relaxed);
+        free
     }
 
     /// Runs beside the connections for the life of the relay: once a chunk has moved, it
@@ -145,6 +176,19 @@ pub fn retry_briefly<T>(
         }
         std::hint::spin_loop();
     }
+}
+
+/// CLOCK_MONOTONIC_COARSE in milliseconds: the time of the last tick, read from the vDSO
+/// without the clock source (a few nanoseconds where a virtual machine's kvm-clock read
+/// costs tens), for what is judged per chunk (the relay's idle timeout, [`BusyPoll::may_poll`]).
+pub fn coarse_ms() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec; CLOCK_MONOTONIC_COARSE exists since 2.6.32.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut t) };
+    t.tv_sec as u64 * 1000 + t.tv_nsec as u64 / 1_000_000
 }
 
 /// [`retry_briefly`] with poll(2) and a zero timeout: whether one of `fds` became ready

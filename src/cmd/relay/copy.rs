@@ -31,7 +31,7 @@ use rustix::net::{RecvFlags, SendFlags};
 use rustix::pipe::PipeFlags;
 
 use super::side::{Side, Spare};
-use crate::net::busypoll::BusyPoll;
+use crate::net::busypoll::{BusyPoll, coarse_ms};
 use crate::net::stream::Detached;
 
 /// How a relay moves bytes between its two sockets: splice, every direction, unless
@@ -81,7 +81,8 @@ pub struct Meter {
     started: Instant,
     up: AtomicU64,
     down: AtomicU64,
-    /// Milliseconds after `started` when bytes last moved either way.
+    /// When bytes last moved either way, in milliseconds of [`coarse_ms`] (cheap enough
+    /// to read on every chunk, exact enough for an idle timeout).
     last: AtomicU64,
 }
 
@@ -91,7 +92,7 @@ impl Default for Meter {
             started: Instant::now(),
             up: AtomicU64::new(0),
             down: AtomicU64::new(0),
-            last: AtomicU64::new(0),
+            last: AtomicU64::new(coarse_ms()),
         }
     }
 }
@@ -115,14 +116,13 @@ impl Meter {
             Direction::Down => &self.down,
         };
         c.fetch_add(n as u64, Ordering::Relaxed);
-        self.last
-            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.last.store(coarse_ms(), Ordering::Relaxed);
     }
 
     /// How long no byte has moved either way.
     pub fn idle_for(&self) -> Duration {
-        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
-        self.started.elapsed().saturating_sub(last)
+        let last = self.last.load(Ordering::Relaxed);
+        Duration::from_millis(coarse_ms().saturating_sub(last))
     }
 
     /// Resolves once no byte has moved for `limit`.
@@ -176,7 +176,9 @@ const BULK_CHUNK: usize = 64 * 1024;
 /// [`QUICK_TURN`], and the chunk is not bulk): a bulk transfer one way never keeps the
 /// relay polling.
 fn moved(busy: Busy<'_>, dir: Direction, n: usize) {
-    if let Some((busy, turns)) = busy {
+    if let Some((busy, turns)) = busy
+        && busy.may_poll()
+    {
         let pingpong = turns.chunk(dir, n, QUICK_TURN);
         if pingpong || !busy.is_adaptive() {
             busy.moved();
