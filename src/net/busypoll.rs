@@ -45,8 +45,9 @@ pub struct BusyPoll {
     /// Adaptive, on one CPU: it never polls, and activity wakes nothing.
     never: bool,
     /// The last look at the CPUs: its [`coarse_ms`] shifted left once, the low bit set if
-    /// a CPU was free. Activity within the same millisecond of a look that found none wakes
-    /// nothing (on a busy machine, the poll would only look again and go back to sleep).
+    /// a CPU was free. Activity before the coarse clock's next tick (1 to 4 ms, by the
+    /// kernel's HZ) after a look that found none wakes nothing: on a busy machine the poll
+    /// would only look again and go back to sleep.
     looked: AtomicU64,
 }
 
@@ -81,8 +82,8 @@ impl BusyPoll {
     }
 
     /// Whether activity now can start a poll: not when adaptive on one CPU, nor within the
-    /// millisecond of a look that found no CPU free. Cheap (no clock source read, no
-    /// lock), for the callers to ask before they judge what they moved.
+    /// tick of a look that found no CPU free. Cheap (no clock source read, no lock), for
+    /// the callers to ask before they judge what they moved.
     pub fn may_poll(&self) -> bool {
         if !self.adaptive {
             return true;
