@@ -278,3 +278,54 @@ fn count_cpus(list: &str) -> Option<usize> {
     }
     (n > 0).then_some(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_are_counted() {
+        assert_eq!(count_cpus("0"), Some(1));
+        assert_eq!(count_cpus("0-1"), Some(2));
+        assert_eq!(count_cpus("0-3,8,10-11"), Some(7));
+        assert_eq!(count_cpus("3-1"), None);
+        assert_eq!(count_cpus("x"), None);
+        assert_eq!(count_cpus(""), None);
+    }
+
+    /// A look that found no CPU free keeps activity from waking the poll until the coarse
+    /// clock ticks; one that found a CPU free, or an old one, does not.
+    #[test]
+    fn activity_after_a_look_at_busy_cpus_wakes_nothing_until_the_next_tick() {
+        let mut poll = BusyPoll::adaptive();
+        poll.never = false;
+        let look = |at: u64, free: bool| {
+            poll.looked
+                .store(at << 1 | u64::from(free), Ordering::Relaxed)
+        };
+        // The look and the check most likely share a tick; where the clock ticked between
+        // them, the poll may be woken, which the assertion allows.
+        let now = loop {
+            let a = coarse_ms();
+            let b = coarse_ms();
+            if a == b {
+                break a;
+            }
+        };
+        look(now, false);
+        let busy = poll.may_poll();
+        let again = coarse_ms() == now;
+        assert!(
+            !busy || !again,
+            "a busy look in this tick lets activity poll"
+        );
+        look(now, true);
+        assert!(poll.may_poll());
+        look(now.saturating_sub(10), false);
+        assert!(poll.may_poll(), "an old look does not hold the poll back");
+        poll.never = true;
+        look(now.saturating_sub(10), true);
+        assert!(!poll.may_poll(), "adaptive on one CPU never polls");
+        assert!(BusyPoll::new(Duration::from_micros(50)).may_poll());
+    }
+}

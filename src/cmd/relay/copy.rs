@@ -655,3 +655,30 @@ async fn buffer_one_way(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only a chunk the other way soon after the last one is a turn of a ping-pong: not one
+    /// the same way, nor one after a long pause, nor a bulk one.
+    #[test]
+    fn quick_turns_are_ping_pong() {
+        let turns = Turns::default();
+        let limit = Duration::from_secs(60);
+        assert!(!turns.chunk(Direction::Up, 10, limit), "the first chunk");
+        assert!(turns.chunk(Direction::Down, 10, limit), "an answer");
+        assert!(
+            !turns.chunk(Direction::Down, 10, limit),
+            "the same way again"
+        );
+        assert!(turns.chunk(Direction::Up, 10, limit), "the next request");
+        assert!(!turns.chunk(Direction::Down, BULK_CHUNK, limit), "bulk");
+        // A pause longer than the limit (a loaded machine only makes it longer).
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            !turns.chunk(Direction::Up, 10, Duration::from_millis(1)),
+            "too slow a turn"
+        );
+    }
+}
