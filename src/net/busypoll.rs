@@ -180,8 +180,9 @@ pub fn retry_briefly<T>(
 }
 
 /// CLOCK_MONOTONIC_COARSE in milliseconds: the time of the last tick, read from the vDSO
-/// without the clock source (a few nanoseconds where a virtual machine's kvm-clock read
-/// costs tens), for what is judged per chunk (the relay's idle timeout, [`BusyPoll::may_poll`]).
+/// without the clock source (4 ns a read on the machines of docs/performance.md, where
+/// CLOCK_MONOTONIC costs 17), for what is judged per chunk (the relay's idle timeout,
+/// [`BusyPoll::may_poll`]).
 pub fn coarse_ms() -> u64 {
     let mut t = libc::timespec {
         tv_sec: 0,
