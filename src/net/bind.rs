@@ -354,10 +354,12 @@ pub async fn bind_tcp_group(
     let what = format!("binding {}", escape(&addr.to_string()));
     let shared = n > 1;
     // As TcpListener::bind (SO_REUSEADDR, std's backlog of 128), with the congestion
-    // control a loopback listener's connections start with chosen first.
+    // control a loopback listener's connections start with chosen first, and TCP_NODELAY,
+    // which Linux copies to every socket the listener accepts (no setsockopt(2) each).
     let one = |at: std::net::SocketAddr| -> io::Result<tokio::net::TcpListener> {
         let socket = tcp_socket(at.ip())?;
         socket.set_reuseaddr(true)?;
+        socket.set_nodelay(true)?;
         if shared {
             socket.set_reuseport(true)?;
         }

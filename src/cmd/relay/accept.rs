@@ -86,6 +86,10 @@ enum Accepts {
 pub struct Incoming {
     fd: AsyncFd<OwnedFd>,
     accepts: Accepts,
+    /// A TCP client needs TCP_NODELAY set: the listener has none for it to inherit (Linux
+    /// copies the listener's to each socket it accepts; ours have it, see
+    /// [`crate::net::bind::bind_tcp_group`], a socket-activated one may not).
+    set_nodelay: bool,
 }
 
 impl Incoming {
@@ -96,9 +100,12 @@ impl Incoming {
             Listener::Unix(u) => (u.into_std()?.into(), Accepts::Unix),
             Listener::SeqPacket(s) => (s.into_inner(), Accepts::SeqPacket),
         };
+        let set_nodelay =
+            accepts == Accepts::Tcp && !rustix::net::sockopt::tcp_nodelay(&fd).unwrap_or(false);
         Ok(Incoming {
             fd: register_with(fd, Interest::READABLE)?,
             accepts,
+            set_nodelay,
         })
     }
 
@@ -117,7 +124,8 @@ impl Incoming {
         poll(&mut fds, Some(&zero)).is_ok_and(|n| n > 0)
     }
 
-    /// The next client, bare (non-blocking, close-on-exec; a TCP one with TCP_NODELAY).
+    /// The next client, bare (non-blocking, close-on-exec; a TCP one with TCP_NODELAY,
+    /// inherited from the listener where it has it: one setsockopt(2) less a connection).
     pub async fn accept(&self) -> io::Result<(Detached, Peer)> {
         use rustix::net::SocketFlags;
         let flags = SocketFlags::CLOEXEC | SocketFlags::NONBLOCK;
@@ -140,7 +148,9 @@ impl Incoming {
             };
             return Ok(match self.accepts {
                 Accepts::Tcp => {
-                    let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                    if self.set_nodelay {
+                        let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+                    }
                     (
                         Detached::Tcp(std::net::TcpStream::from(fd)),
                         Peer { addr, cred: None },
@@ -351,5 +361,33 @@ impl Log {
             ],
             false,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A TCP client is accepted with TCP_NODELAY whether the listener gives it (ours do:
+    /// set once there, no setsockopt per client) or not (one bound elsewhere, such as a
+    /// socket-activated one, where each client gets it set).
+    #[tokio::test]
+    async fn tcp_clients_are_accepted_with_nodelay() {
+        let addr = "tcp:127.0.0.1:0".parse().unwrap();
+        let (ours, _) = crate::net::bind::bind_tcp(&addr).await.unwrap();
+        let plain = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        plain.set_nonblocking(true).unwrap();
+        let plain = tokio::net::TcpListener::from_std(plain).unwrap();
+        for (l, inherits) in [(ours, true), (plain, false)] {
+            let at = l.local_addr().unwrap();
+            let incoming = Incoming::new(Listener::Tcp(l)).unwrap();
+            assert_eq!(incoming.set_nodelay, !inherits);
+            let _client = std::net::TcpStream::connect(at).unwrap();
+            let (accepted, _) = incoming.accept().await.unwrap();
+            let Detached::Tcp(s) = accepted else {
+                panic!("a TCP listener accepted a non-TCP client")
+            };
+            assert!(s.nodelay().unwrap(), "inherits: {inherits}");
+        }
     }
 }
