@@ -41,11 +41,34 @@ impl Cred {
 impl fmt::Display for Cred {
     /// `pid 1234 (python3) uid 1000 gid 1000`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "pid {}", self.pid)?;
-        if let Some(cmd) = self.command() {
-            write!(f, " ({})", escape(&cmd))?;
+        self.with_command(self.command().as_deref()).fmt(f)
+    }
+}
+
+impl Cred {
+    /// Shown as [`Display`](fmt::Display) shows it, with the command already read (None:
+    /// not seen).
+    pub fn with_command<'a>(&'a self, command: Option<&'a str>) -> WithCommand<'a> {
+        WithCommand {
+            cred: self,
+            command,
         }
-        write!(f, " uid {} gid {}", self.uid, self.gid)
+    }
+}
+
+/// See [`Cred::with_command`].
+pub struct WithCommand<'a> {
+    cred: &'a Cred,
+    command: Option<&'a str>,
+}
+
+impl fmt::Display for WithCommand<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pid {}", self.cred.pid)?;
+        if let Some(cmd) = self.command {
+            write!(f, " ({})", escape(cmd))?;
+        }
+        write!(f, " uid {} gid {}", self.cred.uid, self.cred.gid)
     }
 }
 

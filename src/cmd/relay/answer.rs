@@ -4,8 +4,8 @@
 //! (`Record`), and udskit's own answers with the Docker-style JSON message.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -17,15 +17,73 @@ use serde_json::Value;
 
 use super::Log;
 use super::upstream::Lease;
+use crate::net::cred::{Cred, Peer};
 use crate::term::escape;
 
-/// Who is on a connection, as every log line of it names them.
+/// Who is on a connection, as every log line of it names them: `127.0.0.1:5555`, `pid
+/// 1234 (curl) uid 0 gid 0`, `10.0.0.7:4711 (via ...)` behind a PROXY header; and a unix
+/// client's credentials as `--log-json` fields. Put together when first asked for: the
+/// relay asks at accept when its log shows connections (the client's command can still be
+/// read from /proc then), and under `-q` nothing may ask at all.
 pub struct Who {
     pub id: u64,
-    pub peer: String,
-    pub cred: Vec<(&'static str, Value)>,
+    peer: Peer,
+    /// The client a PROXY header named.
+    proxied: Option<String>,
+    named: OnceLock<(String, Vec<(&'static str, Value)>)>,
+}
+
+impl Who {
+    pub fn new(id: u64, peer: &Peer, proxied: Option<String>) -> Who {
+        Who {
+            id,
+            peer: peer.clone(),
+            proxied,
+            named: OnceLock::new(),
+        }
+    }
+
     /// SO_PEERCRED of a unix client: the only identity the rules trust.
-    pub cred_raw: Option<crate::net::cred::Cred>,
+    pub fn cred(&self) -> Option<&Cred> {
+        self.peer.cred.as_ref()
+    }
+
+    /// The client as the log names it.
+    pub fn text(&self) -> &str {
+        &self.named().0
+    }
+
+    /// The client's credentials (and the client a PROXY header named) as JSON fields.
+    pub fn fields(&self) -> &[(&'static str, Value)] {
+        &self.named().1
+    }
+
+    fn named(&self) -> &(String, Vec<(&'static str, Value)>) {
+        self.named.get_or_init(|| {
+            // The command is read once, for the text and the fields.
+            let command = self.peer.cred.and_then(|c| c.command());
+            let shown = match (&self.peer.addr, &self.peer.cred) {
+                (Some(a), _) => a.to_string(),
+                (None, Some(c)) => c.with_command(command.as_deref()).to_string(),
+                (None, None) => "unknown peer".to_owned(),
+            };
+            let mut text = escape(&shown).into_owned();
+            let mut fields: Vec<(&'static str, Value)> = match self.peer.cred {
+                Some(c) => vec![
+                    ("peer_pid", c.pid.into()),
+                    ("peer_uid", c.uid.into()),
+                    ("peer_gid", c.gid.into()),
+                    ("peer_command", command.into()),
+                ],
+                None => Vec::new(),
+            };
+            if let Some(c) = &self.proxied {
+                text = format!("{} (via {text})", escape(c));
+                fields.push(("proxied_client", c.as_str().into()));
+            }
+            (text, fields)
+        })
+    }
 }
 
 /// How the guard decided.
@@ -92,7 +150,7 @@ impl Drop for Record {
         let text = format!(
             "#{} {}: {} {} {}, {amount}, {secs:.3}s, {} (rule: {}){}",
             who.id,
-            who.peer,
+            who.text(),
             escape(&self.method),
             escape(&self.target),
             self.status,
@@ -114,9 +172,9 @@ impl Record {
         let mut fields: Vec<(&str, Value)> = vec![
             ("event", "request".into()),
             ("id", who.id.into()),
-            ("peer", who.peer.clone().into()),
+            ("peer", who.text().into()),
         ];
-        fields.extend_from_slice(&who.cred);
+        fields.extend_from_slice(who.fields());
         fields.extend([
             ("method", self.method.clone().into()),
             ("target", self.target.clone().into()),

@@ -167,12 +167,12 @@ impl Conn {
             Ok(own_answer(StatusCode::BAD_REQUEST, &msg, rec, close))
         };
         if let Some(admit) = &guard.admit
-            && !admit.covers(self.who.cred_raw.as_ref())
+            && !admit.covers(self.who.cred())
         {
             rec.status = 403;
             rec.decision = Decision::Deny;
             rec.rule = "--allow-uid/--allow-gid".into();
-            let who = match &self.who.cred_raw {
+            let who = match self.who.cred() {
                 Some(c) => format!("uid {} gid {}", c.uid, c.gid),
                 None => "a client without credentials".into(),
             };
@@ -197,9 +197,7 @@ impl Conn {
                 return refuse(rec, &why, false);
             }
         };
-        let Verdict { allow, rule } = guard
-            .rules
-            .decide(method, &path, self.who.cred_raw.as_ref());
+        let Verdict { allow, rule } = guard.rules.decide(method, &path, self.who.cred());
         if !self.plan.log.ctx.quiet {
             rec.rule = rule.to_string();
         }
@@ -351,7 +349,7 @@ where
     let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
     let flow = plan
         .pcap
-        .map(|p| super::capture::open(p, who.id, &who.peer, &plan.listen, &plan.target));
+        .map(|p| super::capture::open(p, who.id, who.text(), &plan.listen, &plan.target));
     let io = TokioIo::new(
         Watched::new(client, meter.clone(), flags.clone(), guard.header_timeout).capture(flow),
     );

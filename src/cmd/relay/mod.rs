@@ -24,6 +24,7 @@ mod tls;
 mod upstream;
 mod workers;
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,6 +48,7 @@ use crate::net::tls::Endpoint;
 use crate::shutdown::Shutdown;
 use crate::term::json::{json_object, utc_timestamp};
 use crate::term::{Ctx, escape};
+use answer::Who;
 use copy::{Copier, Direction, How, Meter, Outcome, Seen};
 use dump::Dump;
 use guard::Guard;
@@ -451,8 +453,15 @@ impl Log {
         text
     }
 
-    fn opened(&self, id: u64, worker: usize, peer: &str) {
+    /// Whether connections' lines are shown (opened with `-v`, closed without `-q`):
+    /// their client is then named at accept.
+    fn names_clients(&self) -> bool {
+        !self.ctx.quiet
+    }
+
+    fn opened(&self, id: u64, worker: usize, who: &Who) {
         if self.ctx.verbose > 0 {
+            let peer = who.text();
             let mut fields = vec![
                 ("event", "open".into()),
                 ("id", id.into()),
@@ -469,12 +478,13 @@ impl Log {
         }
     }
 
+    /// A connection's last line; `subject`, a TLS client certificate's.
     fn closed(
         &self,
         id: u64,
         worker: usize,
-        peer: &str,
-        cred: &[(&str, Value)],
+        who: &Who,
+        subject: Option<&String>,
         meter: &Meter,
         end: &End,
     ) {
@@ -483,6 +493,10 @@ impl Log {
             // Nothing would be shown: nothing is put together.
             return;
         }
+        let peer = match subject {
+            Some(s) => Cow::Owned(format!("{} [{}]", who.text(), escape(s))),
+            None => Cow::Borrowed(who.text()),
+        };
         let (up, down) = meter.bytes();
         let secs = meter.started().elapsed().as_secs_f64();
         let reason = end.reason();
@@ -497,9 +511,12 @@ impl Log {
         let mut fields = vec![
             ("event", "close".into()),
             ("id", id.into()),
-            ("peer", peer.into()),
+            ("peer", peer.as_ref().into()),
         ];
-        fields.extend_from_slice(cred);
+        fields.extend_from_slice(who.fields());
+        if let Some(s) = subject {
+            fields.push(("peer_cert_subject", s.as_str().into()));
+        }
         fields.extend([
             ("bytes_up", up.into()),
             ("bytes_down", down.into()),
@@ -532,22 +549,6 @@ impl Log {
             false,
         );
     }
-}
-
-/// The peer as the log shows it, taken at accept (a unix peer's command may be gone by
-/// the time its connection ends), and its credentials as JSON fields.
-fn describe(peer: &Peer) -> (String, Vec<(&'static str, Value)>) {
-    let text = escape(&peer.to_string()).into_owned();
-    let json = match peer.cred {
-        Some(c) => vec![
-            ("peer_pid", c.pid.into()),
-            ("peer_uid", c.uid.into()),
-            ("peer_gid", c.gid.into()),
-            ("peer_command", c.command().into()),
-        ],
-        None => Vec::new(),
-    };
-    (text, json)
 }
 
 /// 1,000 relayed connections need 2,000 descriptors (4,000 more for their pipes while
@@ -799,7 +800,6 @@ async fn serve(
     plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
-    let (mut peer_text, mut cred_json) = describe(peer);
     let mut client = Client::Bare(client);
     // --accept-proxy-protocol: the client is the one the header names.
     let accepted = match plan.proxy_accept {
@@ -819,11 +819,14 @@ async fn serve(
         }
         false => None,
     };
-    if let Some(Ok(who)) = &accepted
-        && let Some(c) = who.client()
-    {
-        peer_text = format!("{} (via {peer_text})", escape(&c));
-        cred_json.push(("proxied_client", c.into()));
+    let proxied = match &accepted {
+        Some(Ok(who)) => who.client(),
+        _ => None,
+    };
+    let who = Arc::new(answer::Who::new(id, peer, proxied));
+    if plan.log.names_clients() || plan.pcap.is_some() {
+        // Named now, while a unix client's command can still be read.
+        who.text();
     }
     let hello = match plan.proxy_send {
         None => Vec::new(),
@@ -844,7 +847,7 @@ async fn serve(
             proxy::header(v, &source)
         }
     };
-    plan.log.opened(id, worker, &peer_text);
+    plan.log.opened(id, worker, &who);
     let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
     // Each path is boxed: unboxed, the task a connection is spawned as is as large as its
@@ -855,12 +858,7 @@ async fn serve(
             End::Error(why)
         } else if plan.guard.is_some() {
             drop(spare);
-            let who = Arc::new(answer::Who {
-                id,
-                peer: peer_text.clone(),
-                cred: cred_json.clone(),
-                cred_raw: peer.cred,
-            });
+            let who = who.clone();
             match client.into_stream() {
                 Err(e) => End::Error(format!("taking the client on: {e}")),
                 // A tls: LISTEN: HTTP over the client's TLS (a tls: TARGET is upstream's).
@@ -884,7 +882,7 @@ async fn serve(
             match client.into_stream() {
                 Ok(client) => {
                     Box::pin(tls::relay(
-                        id, client, &plan, &plan.tls, &meter, &subject, &hello, &peer_text,
+                        id, client, &plan, &plan.tls, &meter, &subject, &hello, &who,
                     ))
                     .await
                 }
@@ -894,7 +892,7 @@ async fn serve(
             match client.into_bare() {
                 Ok(client) => {
                     Box::pin(connect_and_relay(
-                        id, worker, client, spare, &peer_text, &plan, &meter, &hello,
+                        id, worker, client, spare, &who, &plan, &meter, &hello,
                     ))
                     .await
                 }
@@ -906,10 +904,6 @@ async fn serve(
         end = work => end,
         _ = force.cancelled() => End::Grace,
     };
-    if let Some(who) = subject.get() {
-        peer_text = format!("{peer_text} [{}]", escape(who));
-        cred_json.push(("peer_cert_subject", who.as_str().into()));
-    }
     let t = &plan.totals;
     let (up, down) = meter.bytes();
     t.connections.fetch_add(1, Ordering::Relaxed);
@@ -919,7 +913,7 @@ async fn serve(
         t.errors.fetch_add(1, Ordering::Relaxed);
     }
     plan.log
-        .closed(id, worker, &peer_text, &cred_json, &meter, &end);
+        .closed(id, worker, &who, subject.get(), &meter, &end);
 }
 
 /// A client as [`serve`] holds it: bare as accepted (the plain relay registers it with the
@@ -961,7 +955,7 @@ async fn connect_and_relay(
     worker: usize,
     client: Detached,
     mut spare: Spare,
-    peer: &str,
+    who: &Who,
     plan: &RelayPlan,
     meter: &Meter,
     hello: &[u8],
@@ -983,7 +977,7 @@ async fn connect_and_relay(
     let flow = plan
         .pcap
         .as_ref()
-        .map(|p| capture::open(p, id, peer, &plan.listen, &plan.target));
+        .map(|p| capture::open(p, id, who.text(), &plan.listen, &plan.target));
     let tap = |dir: Direction, seen: Seen<'_>| {
         if let (Some(d), Seen::Data(data)) = (&plan.dump, seen) {
             d.chunk(id, dir, data);

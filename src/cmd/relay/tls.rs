@@ -68,7 +68,7 @@ pub async fn relay(
     meter: &Meter,
     subject: &OnceLock<String>,
     hello: &[u8],
-    peer: &str,
+    who: &super::answer::Who,
 ) -> End {
     let bound = plan.connect_timeout;
     let timed_out = |what: &str| {
@@ -109,7 +109,7 @@ pub async fn relay(
     // --pcap: the plaintext, as it passed between the two handshakes.
     let flow = plan
         .pcap
-        .map(|p| capture::open(p, id, peer, &plan.listen, &plan.target));
+        .map(|p| capture::open(p, id, who.text(), &plan.listen, &plan.target));
     let mut sides = [client, target];
     let mut ways = [Way::new(Direction::Up), Way::new(Direction::Down)];
     let copy = std::future::poll_fn(|cx| {
