@@ -465,6 +465,66 @@ fn each_socket_registered_with_epoll_once() {
     }
 }
 
+/// A unix client is named (its command read from /proc/PID/comm) once, at accept, when the
+/// log shows its connection, and not at all under `-q`, which shows none: strace counts the
+/// reads over 20 connections each way, and the close lines name the client's command.
+#[test]
+fn a_unix_client_is_named_once_and_only_when_shown() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    const CONNECTIONS: usize = 20;
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let me = me.trim_end();
+    for quiet in [true, false] {
+        let d = dir.path().join(if quiet { "quiet" } else { "shown" });
+        std::fs::create_dir_all(&d).unwrap();
+        let trace = d.join("relay.trace");
+        let listen = d.join("relay.sock");
+        let u = udskit();
+        let mut c = Command::new("strace");
+        c.env_clear()
+            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .args(["-qq", "-f", "-e", "trace=openat", "-o"])
+            .arg(&trace)
+            .arg(u.get_program())
+            .args(u.get_args())
+            .args(if quiet { &["-q"][..] } else { &[] })
+            .arg("relay")
+            .arg(&listen)
+            .arg(&echo_sock);
+        let r = Bg::spawn(c, &d, "relay");
+        wait_until(Duration::from_secs(20), "the relay", || {
+            UnixStream::connect(&listen).is_ok()
+        });
+        for i in 0..CONNECTIONS {
+            let msg = noise(i as u64 + 7, 1 + i * 97 % 2000);
+            let mut s = UnixStream::connect(&listen).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            round_trip(&mut s, &msg);
+        }
+        // The probe's connection and the 20: every close line is written before the relay
+        // exits (SIGTERM waits for open connections).
+        stop_traced(r);
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let reads = trace.lines().filter(|l| l.contains("/comm\"")).count();
+        let log = std::fs::read_to_string(d.join("relay.stderr")).unwrap();
+        if quiet {
+            assert_eq!(reads, 0, "-q read client commands:\n{trace}");
+        } else {
+            assert_eq!(reads, CONNECTIONS + 1, "one read a connection:\n{trace}");
+            let named = log
+                .lines()
+                .filter(|l| l.contains(&format!("({me}) uid")) && l.contains(": closed"))
+                .count();
+            assert!(named >= CONNECTIONS, "close lines naming {me}:\n{log}");
+        }
+    }
+}
+
 /// Far from its descriptor limit the relay sets no descriptor aside for a connection (2
 /// fcntl, a dup3 and 2 close a connection before; about a fifth of a short connection's
 /// system calls), and a unix side's write registration is duplicated only once a send
