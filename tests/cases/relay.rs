@@ -218,20 +218,8 @@ fn busy_poll_answers_without_sleeping() {
         let trace = dir.path().join(format!("{name}.trace"));
         // Only the main thread, so no other thread's calls interleave with its lines; one
         // worker (--threads 1), so that the connection is served on that thread.
-        let u = udskit();
-        let mut c = Command::new("strace");
-        c.env_clear()
-            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .args([
-                "-qq",
-                "-e",
-                "trace=epoll_wait,epoll_pwait,epoll_pwait2",
-                "-o",
-            ])
-            .arg(&trace)
-            .arg(u.get_program())
-            .args(u.get_args())
-            .args(["relay", "--threads", "1"])
+        let mut c = udskit_traced(&["-e", "trace=epoll_wait,epoll_pwait,epoll_pwait2"], &trace);
+        c.args(["relay", "--threads", "1"])
             .args(args)
             .args(["tcp:0", echo]);
         let (mut r, port) = spawn_relay(c, &d);
@@ -339,19 +327,11 @@ fn small_chunks_by_recv_and_send_bulk_by_splice() {
         let d = dir.path().join(if bulk { "bulk" } else { "small" });
         let trace = d.join("relay.trace");
         std::fs::create_dir_all(&d).unwrap();
-        let u = udskit();
-        let mut c = Command::new("strace");
-        c.env_clear()
-            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .args([
-                "-qq",
-                "-e",
-                "trace=splice,recvfrom,sendto,pipe2,setsockopt",
-                "-o",
-            ])
-            .arg(&trace)
-            .arg(u.get_program())
-            .args(u.get_args())
+        let mut c = udskit_traced(
+            &["-e", "trace=splice,recvfrom,sendto,pipe2,setsockopt"],
+            &trace,
+        );
+        c
             // One worker: strace without -f follows the thread the connection is on.
             .args(["relay", "--threads", "1", "tcp:0", echo]);
         let (mut r, port) = spawn_relay(c, &d);
@@ -414,14 +394,8 @@ fn each_socket_registered_with_epoll_once() {
         std::fs::create_dir_all(&d).unwrap();
         let trace = d.join("relay.trace");
         let listen = d.join("relay.sock");
-        let u = udskit();
-        let mut c = Command::new("strace");
-        c.env_clear()
-            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .args(["-qq", "-e", "trace=epoll_ctl", "-o"])
-            .arg(&trace)
-            .arg(u.get_program())
-            .args(u.get_args())
+        let mut c = udskit_traced(&["-e", "trace=epoll_ctl"], &trace);
+        c
             // One worker: strace without -f follows the thread the connections are on.
             .args(["relay", "--threads", "1"])
             .arg(if listen_tcp {
@@ -484,15 +458,8 @@ fn a_unix_client_is_named_once_and_only_when_shown() {
         std::fs::create_dir_all(&d).unwrap();
         let trace = d.join("relay.trace");
         let listen = d.join("relay.sock");
-        let u = udskit();
-        let mut c = Command::new("strace");
-        c.env_clear()
-            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-            .args(["-qq", "-f", "-e", "trace=openat", "-o"])
-            .arg(&trace)
-            .arg(u.get_program())
-            .args(u.get_args())
-            .args(if quiet { &["-q"][..] } else { &[] })
+        let mut c = udskit_traced(&["-f", "-e", "trace=openat"], &trace);
+        c.args(if quiet { &["-q"][..] } else { &[] })
             .arg("relay")
             .arg(&listen)
             .arg(&echo_sock);
@@ -540,16 +507,8 @@ fn far_from_the_limit_no_descriptor_is_set_aside() {
     let echo_sock = dir.path().join("echo.sock");
     let _echo = python_echo(dir.path(), &echo_sock);
     let trace = dir.path().join("relay.trace");
-    let u = udskit();
-    let mut c = Command::new("strace");
-    c.env_clear()
-        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .args(["-f", "-qq", "-e", "trace=fcntl,dup,dup2,dup3", "-o"])
-        .arg(&trace)
-        .arg(u.get_program())
-        .args(u.get_args())
-        .args(["relay", "tcp:0"])
-        .arg(&echo_sock);
+    let mut c = udskit_traced(&["-f", "-e", "trace=fcntl,dup,dup2,dup3"], &trace);
+    c.args(["relay", "tcp:0"]).arg(&echo_sock);
     let (mut r, port) = spawn_relay(c, dir.path());
     for i in 0..CONNECTIONS {
         round_trip(&mut tcp(port), &noise(i as u64 + 1, 1 + i * 331 % 3000));

@@ -24,6 +24,22 @@ pub fn udskit() -> Command {
     c
 }
 
+/// udskit under strace: `filter` is strace's own options (`-e trace=...`, `-f`), its log
+/// goes to `trace`, quiet about attaching (`-qq`); udskit's arguments follow with `.args`.
+pub fn udskit_traced(filter: &[&str], trace: &Path) -> Command {
+    let u = udskit();
+    let mut c = Command::new("strace");
+    c.env_clear()
+        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .arg("-qq")
+        .args(filter)
+        .arg("-o")
+        .arg(trace)
+        .arg(u.get_program())
+        .args(u.get_args());
+    c
+}
+
 /// A short temp dir under /tmp (socket paths must stay under 107 bytes).
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()
