@@ -80,12 +80,39 @@ pub struct Peer {
     pub cred: Option<Cred>,
 }
 
-impl fmt::Display for Peer {
+impl Peer {
+    /// Shown as [`Display`](fmt::Display) shows it, with a unix peer's command already
+    /// read (None: not seen).
+    pub fn with_command<'a>(&'a self, command: Option<&'a str>) -> PeerShown<'a> {
+        PeerShown {
+            peer: self,
+            command,
+        }
+    }
+}
+
+/// See [`Peer::with_command`].
+pub struct PeerShown<'a> {
+    peer: &'a Peer,
+    command: Option<&'a str>,
+}
+
+impl fmt::Display for PeerShown<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.addr, &self.cred) {
+        match (&self.peer.addr, &self.peer.cred) {
             (Some(a), _) => write!(f, "{a}"),
-            (None, Some(c)) => write!(f, "{c}"),
+            (None, Some(c)) => c.with_command(self.command).fmt(f),
             (None, None) => f.write_str("unknown peer"),
         }
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let command = match (&self.addr, &self.cred) {
+            (None, Some(c)) => c.command(),
+            _ => None,
+        };
+        self.with_command(command.as_deref()).fmt(f)
     }
 }

@@ -62,11 +62,7 @@ impl Who {
         self.named.get_or_init(|| {
             // The command is read once, for the text and the fields.
             let command = self.peer.cred.and_then(|c| c.command());
-            let shown = match (&self.peer.addr, &self.peer.cred) {
-                (Some(a), _) => a.to_string(),
-                (None, Some(c)) => c.with_command(command.as_deref()).to_string(),
-                (None, None) => "unknown peer".to_owned(),
-            };
+            let shown = self.peer.with_command(command.as_deref()).to_string();
             let mut text = escape(&shown).into_owned();
             let mut fields: Vec<(&'static str, Value)> = match self.peer.cred {
                 Some(c) => vec![

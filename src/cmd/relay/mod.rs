@@ -489,7 +489,7 @@ impl Log {
         end: &End,
     ) {
         let warn = matches!(end, End::Upstream(_));
-        if self.ctx.quiet && !warn {
+        if !self.names_clients() && !warn {
             // Nothing would be shown: nothing is put together.
             return;
         }
@@ -823,7 +823,7 @@ async fn serve(
         Some(Ok(who)) => who.client(),
         _ => None,
     };
-    let who = Arc::new(answer::Who::new(id, peer, proxied));
+    let who = Arc::new(Who::new(id, peer, proxied));
     if plan.log.names_clients() || plan.pcap.is_some() {
         // Named now, while a unix client's command can still be read.
         who.text();
