@@ -206,7 +206,7 @@ async fn serve_one(
     // kernel's only answer to a connection that is never accepted.
     let local = server.local.clone();
     drop(server);
-    ctx.info(format!("client #1 connected: {peer}"));
+    ctx.info(format_args!("client #1 connected: {peer}"));
     let started = Instant::now();
     if take_fds {
         tokio::select! {
@@ -298,7 +298,7 @@ async fn serve_many(
             // The last one: no client may queue behind it.
             server = None;
         }
-        ctx.info(format!("client #{id} connected: {peer}"));
+        ctx.info(format_args!("client #{id} connected: {peer}"));
         let (mode, ctx, stop2, served) = (mode.clone(), ctx.clone(), stop.clone(), served.clone());
         let gone = gone.clone();
         let take_fds = args.take_fds;

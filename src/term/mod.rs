@@ -9,6 +9,7 @@ pub mod json;
 pub mod table;
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{IsTerminal, Write};
 use std::sync::{Condvar, Mutex, OnceLock};
 
@@ -59,17 +60,19 @@ impl Ctx {
 
     /// A diagnostic line on stderr (`udskit: ...`), silenced by `-q`. Every diagnostic is
     /// one line, escaped as a whole ([`escape`]): whatever outside string it carries (a
-    /// peer's command, a path, a server's text) cannot end it and forge another.
-    pub fn info(&self, msg: impl AsRef<str>) {
+    /// peer's command, a path, a server's text) cannot end it and forge another. The line
+    /// is made only when it is shown: `format_args!` defers what its parts cost (a peer's
+    /// command read from /proc, for one) until then.
+    pub fn info(&self, msg: impl fmt::Display) {
         if !self.quiet {
-            stderr_line(format!("udskit: {}\n", escape(msg.as_ref())));
+            diagnostic(msg);
         }
     }
 
     /// A line shown only with `-v`.
-    pub fn debug(&self, msg: impl AsRef<str>) {
+    pub fn debug(&self, msg: impl fmt::Display) {
         if self.verbose > 0 && !self.quiet {
-            stderr_line(format!("udskit: {}\n", escape(msg.as_ref())));
+            diagnostic(msg);
         }
     }
 
@@ -85,6 +88,11 @@ impl Ctx {
             escape(msg.as_ref())
         ));
     }
+}
+
+/// `udskit: MSG` on stderr, escaped to one line.
+fn diagnostic(msg: impl fmt::Display) {
+    stderr_line(format!("udskit: {}\n", escape(&msg.to_string())));
 }
 
 /// The labels of diagnostics on stderr: `error`, and `warning` and `hint`.

@@ -727,6 +727,55 @@ fn keep_open_count_exits_after_n_clients() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("<--keep-open|--echo|--exec <CMD>>"));
 }
 
+/// A unix client's command (/proc/PID/comm) is read for the "connected" line it shows, once
+/// a client, and never under -q, where nothing shows it (strace counts the reads).
+#[test]
+fn a_client_is_named_only_when_its_line_is_shown() {
+    if !have("strace") {
+        return;
+    }
+    const CLIENTS: usize = 5;
+    let dir = tempdir();
+    let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+    let me = me.trim_end();
+    for quiet in [true, false] {
+        let name = if quiet { "quiet" } else { "shown" };
+        let sock = dir.path().join(format!("{name}.sock"));
+        let trace = dir.path().join(format!("{name}.trace"));
+        let mut c = udskit_traced(&["-f", "-e", "trace=openat"], &trace);
+        c.args(if quiet { &["-q"][..] } else { &[] })
+            .args(["listen", "--echo", "--count", &CLIENTS.to_string()])
+            .arg(&sock)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        let mut server = Bg::spawn(c, dir.path(), name);
+        wait_for_socket(&sock);
+        for i in 0..CLIENTS {
+            let msg = noise(i as u64 + 3, 1 + i * 211);
+            let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+            s.set_read_timeout(Some(T)).unwrap();
+            s.write_all(&msg).unwrap();
+            let mut back = vec![0; msg.len()];
+            s.read_exact(&mut back).unwrap();
+            assert_eq!(back, msg);
+        }
+        assert!(server.wait_exit(T).success(), "{}", server.stderr());
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let reads = trace.lines().filter(|l| l.contains("/comm\"")).count();
+        if quiet {
+            assert_eq!(reads, 0, "-q read client commands:\n{trace}");
+        } else {
+            assert_eq!(reads, CLIENTS, "one read a client:\n{trace}");
+            let log = server.stderr();
+            let named = log
+                .lines()
+                .filter(|l| l.contains("connected: pid") && l.contains(&format!("({me}) uid")))
+                .count();
+            assert_eq!(named, CLIENTS, "connected lines naming {me}:\n{log}");
+        }
+    }
+}
+
 /// nc's and socat's habits: `-k` beside `--echo` or `--exec` is accepted and changes
 /// nothing (both keep listening anyway), and socat's `fork` spelled as a flag is `-k`, not
 /// a typo of `--force`.
