@@ -53,20 +53,15 @@ impl Traced {
     /// hold the burst up).
     fn spawn(dir: &Path, name: &str, args: &[&str], out: &Path) -> Traced {
         let log = dir.join(format!("{name}.strace"));
-        let mut c = Command::new("strace");
-        c.args(["-f", "-qq", "-e", "signal=none"])
-            .args([
-                "-e",
-                "trace=recvmmsg,recvmsg,recvfrom,sendmmsg,sendmsg,sendto",
-            ])
-            .arg("-o")
-            .arg(&log)
-            .arg(env!("CARGO_BIN_EXE_udskit"))
-            .arg("--color=never")
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
+        let filter = [
+            "-f",
+            "-e",
+            "signal=none",
+            "-e",
+            "trace=recvmmsg,recvmsg,recvfrom,sendmmsg,sendmsg,sendto",
+        ];
+        let mut c = udskit_traced(&filter, &log);
+        c.args(args)
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(out).unwrap());
         Traced {

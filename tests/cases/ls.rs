@@ -1003,12 +1003,8 @@ fn netns_listener(dir: &Path, path: &str, comm: &str) -> Bg {
 /// The setns(2) calls of one `udskit ARGS`, counted in strace's log, and its output.
 fn setns_of(dir: &Path, args: &[&str]) -> (usize, Output) {
     let log = dir.join("strace.log");
-    let mut c = Command::new("strace");
-    c.args(["-f", "-e", "trace=setns", "-o"])
-        .arg(&log)
-        .arg(env!("CARGO_BIN_EXE_udskit"))
-        .arg("--color=never")
-        .args(args);
+    let mut c = udskit_traced(&["-f", "-e", "trace=setns"], &log);
+    c.args(args);
     let out = c.output().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     (text.lines().filter(|l| l.contains("setns(")).count(), out)

@@ -217,16 +217,9 @@ fn h2c_through_relay_decodes_as_http2() {
 /// `udskit relay --threads 1 LISTEN TARGET --pcap FILE` under strace (its tee and
 /// splice calls into `trace`), once listening.
 fn traced_relay_pcap(dir: &Path, listen: &Path, target: &str, pcap: &Path, trace: &Path) -> Bg {
-    let u = udskit();
-    let mut c = Command::new("strace");
-    c.env_clear()
-        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .args(["-qq", "-e", "trace=tee,splice", "-o"])
-        .arg(trace)
-        .arg(u.get_program())
-        .args(u.get_args())
-        // One worker: strace without -f follows the thread the connection is on.
-        .args(["relay", "--threads", "1"])
+    let mut c = udskit_traced(&["-e", "trace=tee,splice"], trace);
+    // One worker: strace without -f follows the thread the connection is on.
+    c.args(["relay", "--threads", "1"])
         .arg(listen)
         .arg(target)
         .arg("--pcap")

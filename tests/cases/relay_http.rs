@@ -335,19 +335,15 @@ fn a_short_answer_leaves_in_one_write() {
     let (_up, up, _log) = recording_upstream(dir.path());
     let sock = dir.path().join("g.sock");
     let trace = dir.path().join("g.strace");
-    let mut c = Command::new("strace");
-    c.args(["-f", "-qq", "-s", "4096", "-e", "signal=none"])
-        .args(["-e", "trace=write,writev,sendto,sendmsg"])
-        .arg("-o")
-        .arg(&trace)
-        .arg(env!("CARGO_BIN_EXE_udskit"))
-        .args(["--color=never", "relay", "--threads", "1"])
+    let filter = ["-f", "-s", "4096", "-e", "signal=none"];
+    let mut c = udskit_traced(
+        &[&filter[..], &["-e", "trace=write,writev,sendto,sendmsg"]].concat(),
+        &trace,
+    );
+    c.args(["relay", "--threads", "1"])
         .arg(&sock)
         .arg(&up)
         .arg("--http")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("LANG", "C.UTF-8")
         .stdout(Stdio::null());
     let mut g = Bg::spawn(c, dir.path(), "g");
     g.wait_stderr("listening");

@@ -41,21 +41,9 @@ struct Traced {
 impl Traced {
     fn spawn(dir: &Path, name: &str, strace_args: &[&str], args: &[&str]) -> Traced {
         let log = dir.join(format!("{name}.strace"));
-        let mut c = Command::new("strace");
-        c.arg("-f")
-            .arg("-qq")
-            .args(["-e", "signal=none"])
-            .arg("-o")
-            .arg(&log)
-            .args(strace_args)
-            .arg(env!("CARGO_BIN_EXE_udskit"))
-            .arg("--color=never")
-            .args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("LANG", "C.UTF-8")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null());
+        let filter = [&["-f", "-e", "signal=none"], strace_args].concat();
+        let mut c = udskit_traced(&filter, &log);
+        c.args(args).stdin(Stdio::null()).stdout(Stdio::null());
         Traced {
             strace: Bg::spawn(c, dir, name),
             log,

@@ -19,14 +19,8 @@ const BIG: usize = 64 << 20;
 
 /// `udskit ARGS` run by `strace -f -e trace=sendfile,splice -o LOG`.
 fn traced(log: &Path, args: &[&str]) -> Command {
-    let u = ud(args);
-    let mut c = Command::new("strace");
-    c.env_clear()
-        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .args(["-f", "-qq", "-e", "trace=sendfile,splice", "-o"])
-        .arg(log)
-        .arg(u.get_program())
-        .args(u.get_args());
+    let mut c = udskit_traced(&["-f", "-e", "trace=sendfile,splice"], log);
+    c.args(args);
     c
 }
 
@@ -343,20 +337,16 @@ fn listen_to_a_pipe_splices_with_the_runtime_asleep() {
     let down = dir.path().join("down");
     std::fs::write(&down, random_bytes(BIG)).unwrap();
     let log = dir.path().join("strace");
-    let u = ud(&["listen", sock.to_str().unwrap()]);
-    let mut c = Command::new("strace");
-    c.env_clear()
-        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
-        .args([
+    let mut c = udskit_traced(
+        &[
             "-f",
-            "-qq",
             "-e",
             "trace=splice,epoll_wait,epoll_pwait,epoll_pwait2,poll,ppoll",
-        ])
-        .arg("-o")
-        .arg(&log)
-        .arg(u.get_program())
-        .args(u.get_args())
+        ],
+        &log,
+    );
+    c.arg("listen")
+        .arg(&sock)
         .stdin(Stdio::null())
         .stdout(Stdio::piped());
     let mut l = Bg::spawn(c, dir.path(), "listen");
