@@ -290,8 +290,12 @@ impl Pcap {
                     block.extend_from_slice(&tcp);
                     out.file.write_all(&block)?;
                     block.clear();
-                    out.payload_from(pipe, part)?;
-                    left -= part;
+                    // `left` counts what is still in the pipe, also when this fails
+                    // partway: that much, no more, is drained below.
+                    let mut rest = part;
+                    let moved = out.payload_from(pipe, &mut rest);
+                    left -= part - rest;
+                    moved?;
                     // The tail, written with the next block's head (or alone, last).
                     block.extend_from_slice(&[0; 3][..part.next_multiple_of(4) - part]);
                     let total = 28 + (40 + part).next_multiple_of(4) + 4;
@@ -347,34 +351,36 @@ impl Pcap {
 }
 
 impl Out {
-    /// Moves `len` bytes from `pipe` into the capture: spliced, or (where the file refuses
-    /// splice) read into `block` and written.
-    fn payload_from(&mut self, pipe: BorrowedFd<'_>, len: usize) -> io::Result<()> {
+    /// Moves `*left` bytes from `pipe` into the capture: spliced, or (where the file
+    /// refuses splice) read into a buffer and written. `*left` counts down as they leave
+    /// the pipe, so after an error (a full disk) it says how many are still in it.
+    fn payload_from(&mut self, pipe: BorrowedFd<'_>, left: &mut usize) -> io::Result<()> {
         use rustix::io::Errno;
         use rustix::pipe::{SpliceFlags, splice};
-        let mut left = len;
-        while left > 0 && self.splice {
-            match splice(pipe, None, &self.file, None, left, SpliceFlags::MOVE) {
+        let len = *left;
+        while *left > 0 && self.splice {
+            match splice(pipe, None, &self.file, None, *left, SpliceFlags::MOVE) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(m) => left -= m,
+                Ok(m) => *left -= m,
                 Err(Errno::INTR) => {}
                 // Refused before anything moved: O_APPEND, or a file without splice.
-                Err(Errno::INVAL) if left == len => self.splice = false,
+                Err(Errno::INVAL) if *left == len => self.splice = false,
                 Err(e) => return Err(e.into()),
             }
         }
-        if left == 0 {
+        if *left == 0 {
             return Ok(());
         }
         // Only where splice is refused: a buffer (zeroed, so not on the way of every call).
         let mut buf = vec![0u8; 16 * 1024];
-        while left > 0 {
-            let want = left.min(buf.len());
+        while *left > 0 {
+            let want = (*left).min(buf.len());
             match rustix::io::read(pipe, &mut buf[..want]) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(m) => {
+                    // Out of the pipe whether or not the write takes them.
+                    *left -= m;
                     self.file.write_all(&buf[..m])?;
-                    left -= m;
                 }
                 Err(Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
@@ -384,8 +390,12 @@ impl Out {
     }
 }
 
-/// Takes `n` bytes out of `pipe` and drops them (bytes not captured).
-fn drain(pipe: BorrowedFd<'_>, mut n: usize, buf: &mut Vec<u8>) {
+/// Takes `n` bytes out of `pipe` and drops them (bytes not captured). Never more than the
+/// pipe holds: the pipe blocks, and a read of bytes that are not there would hold up
+/// every connection of the thread.
+fn drain(pipe: BorrowedFd<'_>, n: usize, buf: &mut Vec<u8>) {
+    let held = rustix::io::ioctl_fionread(pipe).map_or(0, |h| h as usize);
+    let mut n = n.min(held);
     buf.resize(16 * 1024, 0);
     while n > 0 {
         let want = n.min(buf.len());

@@ -714,6 +714,56 @@ fn a_capture_reader_gone_is_warned_and_the_traffic_goes_on() {
     );
 }
 
+/// The disk under the capture fills up (a 1 MiB tmpfs mounted in a mount namespace of the
+/// relay's own) while spliced bytes are being written: the capture stops with one warning,
+/// and this connection and the next ones go on, byte-exact (the bytes left in the
+/// capture's pipe were counted wrong, and the relay waited forever to read them).
+#[test]
+fn a_full_disk_stops_the_capture_and_the_traffic_goes_on() {
+    if !is_root() {
+        return skipped("not root (a small tmpfs is mounted)");
+    }
+    if !have("unshare") {
+        return;
+    }
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let mut echo = udskit();
+    echo.args(["listen", "--echo", "-k"]).arg(&echo_sock);
+    let mut echo = Bg::spawn(echo, dir.path(), "echo");
+    echo.wait_stderr("listening on");
+    let small = dir.path().join("small");
+    std::fs::create_dir(&small).unwrap();
+    let sock = dir.path().join("r.sock");
+    let u = udskit();
+    let mut c = Command::new("unshare");
+    c.env_clear()
+        .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .args(["-m", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=1m tmpfs "$0" && exec "$@""#)
+        .arg(&small)
+        .arg(u.get_program())
+        .args(u.get_args())
+        .arg("relay")
+        .arg(&sock)
+        .arg(&echo_sock)
+        .arg("--pcap")
+        .arg(small.join("cap.pcap"));
+    let mut relay = Bg::spawn(c, dir.path(), "relay");
+    relay.wait_stderr("listening");
+    let data = random_bytes(4 << 20);
+    for _ in 0..3 {
+        let mut c = udskit();
+        c.arg("connect").arg(&sock);
+        let out = run_with_input(c, &data, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(out.stdout == data, "{} bytes back", out.stdout.len());
+    }
+    let err = relay.stderr();
+    assert_eq!(err.matches("capture stopped").count(), 1, "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+}
+
 /// `--pcap` beside descriptor passing: connect --send-file, relay --pass-fds, listen
 /// --take-fds and recvfrom each pass (or take) the descriptors and capture the bytes.
 #[test]
