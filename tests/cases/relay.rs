@@ -439,6 +439,63 @@ fn each_socket_registered_with_epoll_once() {
     }
 }
 
+/// A clean close costs one shutdown(2) a connection: the first end is passed on by one,
+/// the second by the close that follows it. Over 20 connections from a TCP and from a
+/// unix LISTEN, each client half-closes and still reads its bytes back, then the EOF
+/// (the echo server's, passed on by the close); strace counts the shutdowns (2 a
+/// connection before).
+#[test]
+fn the_second_end_is_passed_on_by_the_close() {
+    if !have("python3") || !have("strace") {
+        return;
+    }
+    const CONNECTIONS: usize = 20;
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &echo_sock);
+    for listen_tcp in [true, false] {
+        let d = dir.path().join(if listen_tcp { "tcp" } else { "unix" });
+        let trace = d.join("relay.trace");
+        let listen = d.join("relay.sock");
+        std::fs::create_dir_all(&d).unwrap();
+        let mut c = udskit_traced(&["-e", "trace=shutdown"], &trace);
+        // One worker: strace without -f follows the thread the connections are on.
+        c.args(["relay", "--threads", "1"])
+            .arg(if listen_tcp {
+                "tcp:0".into()
+            } else {
+                listen.clone()
+            })
+            .arg(&echo_sock);
+        let (r, port) = spawn_relay(c, &d);
+        for i in 0..CONNECTIONS {
+            let msg = noise(i as u64 + 3, 1 + i * 211 % 3000);
+            let mut back = Vec::new();
+            if listen_tcp {
+                let mut s = tcp(port);
+                s.write_all(&msg).unwrap();
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+                s.read_to_end(&mut back).unwrap();
+            } else {
+                let mut s = UnixStream::connect(&listen).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                s.write_all(&msg).unwrap();
+                s.shutdown(std::net::Shutdown::Write).unwrap();
+                s.read_to_end(&mut back).unwrap();
+            }
+            assert!(back == msg, "connection {i}: {} bytes back", back.len());
+        }
+        // Every connection has ended before the relay exits (SIGTERM waits for them).
+        stop_traced(r);
+        let trace = std::fs::read_to_string(&trace).unwrap();
+        let calls = trace.lines().filter(|l| l.starts_with("shutdown(")).count();
+        assert_eq!(
+            calls, CONNECTIONS,
+            "for {CONNECTIONS} connections:\n{trace}"
+        );
+    }
+}
+
 /// A unix client is named (its command read from /proc/PID/comm) once, at accept, when the
 /// log shows its connection, and not at all under `-q`, which shows none: strace counts the
 /// reads over 20 connections each way, and the close lines name the client's command.

@@ -271,21 +271,13 @@ pub async fn relay(
     let client = Side::new(client, spare.0[0].take())?;
     let target = Side::new(target, spare.0[1].take())?;
     let mut cut = ResetOnDrop([&client, &target], true);
-    let aborted = AtomicBool::new(false);
+    let fate = Fate::default();
     let turns = Turns::default();
     let busy = how.busy.map(|b| (b, &turns));
     let both = async {
         tokio::join!(
-            one_way(&client, &target, Direction::Up, &how, busy, meter, &aborted),
-            one_way(
-                &target,
-                &client,
-                Direction::Down,
-                &how,
-                busy,
-                meter,
-                &aborted
-            )
+            one_way(&client, &target, Direction::Up, &how, busy, meter, &fate),
+            one_way(&target, &client, Direction::Down, &how, busy, meter, &fate)
         )
     };
     let (up, down) = match how.idle {
@@ -298,13 +290,22 @@ pub async fn relay(
         },
         None => both.await,
     };
-    if aborted.load(Ordering::Relaxed) {
+    if fate.aborted.load(Ordering::Relaxed) {
         // The peers still there get what was sent to them, then the reset.
         tokio::join!(client.drain(), target.drain());
     } else {
         cut.1 = false;
     }
     Ok(Outcome::Ended(Ends { up, down }))
+}
+
+/// What the two directions of a connection tell each other.
+#[derive(Default)]
+struct Fate {
+    /// A direction failed: the connection ends in a reset (see [`relay`]).
+    aborted: AtomicBool,
+    /// A direction ended cleanly (its write shutdown passed on).
+    one_ended: AtomicBool,
 }
 
 /// One direction, to its end; a failure aborts the connection (see [`relay`]).
@@ -315,7 +316,7 @@ async fn one_way(
     how: &How<'_>,
     busy: Busy<'_>,
     meter: &Meter,
-    aborted: &AtomicBool,
+    fate: &Fate,
 ) -> io::Result<()> {
     let r = if let Some(cut) = how.pass_fds {
         let tap = how.tap.map(|t| move |data: &[u8]| t(dir, Seen::Data(data)));
@@ -344,12 +345,17 @@ async fn one_way(
             if let Some(tap) = how.tap {
                 tap(dir, Seen::End);
             }
+            // The second clean end: `to` has sent its EOF and closes right after this, and
+            // the close passes ours on as the shutdown would (a system call a connection).
+            if fate.one_ended.swap(true, Ordering::Relaxed) {
+                return Ok(());
+            }
             Ok(to.shutdown(rustix::net::Shutdown::Write)?)
         }
         // Stopped by the other direction's failure, which is the one to report.
         Err(f) if f.at == At::Read && from.stopping() => Ok(()),
         Err(f) => {
-            aborted.store(true, Ordering::Relaxed);
+            fate.aborted.store(true, Ordering::Relaxed);
             if let Some(tap) = how.tap {
                 match f.at {
                     At::Read => tap(dir, Seen::SourceFailed),
