@@ -14,7 +14,7 @@ use crate::io::stdio::{self, Writer};
 use crate::net::addr::Addr;
 use crate::net::bind::BindOpts;
 use crate::net::dgram::{self, Dgram};
-use crate::net::fds::Outgoing;
+use crate::net::fds::{self, Outgoing};
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 
@@ -75,8 +75,8 @@ pub struct Args {
     pub newline: bool,
     /// Pass our open descriptor N with the datagram (SCM_RIGHTS; repeatable), e.g. one the
     /// shell opened with `3<FILE`
-    #[arg(long = "fd", value_name = "N", conflicts_with = "lines")]
-    pub fds: Vec<i32>,
+    #[arg(long = "fd", value_name = "N", value_parser = fds::inherited, conflicts_with = "lines")]
+    pub fds: Vec<fds::Inherited>,
     /// Open PATH read-only and pass it with the datagram (repeatable)
     #[arg(long, value_name = "PATH", conflicts_with = "lines")]
     pub send_file: Vec<std::path::PathBuf>,

@@ -212,39 +212,59 @@ impl FdInfo {
     }
 }
 
+/// A descriptor number from the command line (`--fd N`, `--send-fd N`), and whether it
+/// was open as the command line was parsed: then every open descriptor is one udskit
+/// inherited, while later one of its own (the runtime's epoll, a socket) may have taken a
+/// number the shell left closed, and would be passed in its place.
+#[derive(Clone, Copy, Debug)]
+pub struct Inherited {
+    n: i32,
+    open: bool,
+}
+
+/// clap's parser of such a number: a non-negative integer, probed with F_GETFD.
+pub fn inherited(s: &str) -> Result<Inherited, String> {
+    let n: i32 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a descriptor number"))?;
+    // SAFETY: only used for the F_GETFD probe, while nothing closes n.
+    let open = n >= 0 && rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(n) }).is_ok();
+    Ok(Inherited { n, open })
+}
+
 /// Descriptors to pass, from `--fd N` (ours, open already) and `--send-file PATH` (opened
-/// read-only here), checked: each must be open, and all together at most [`MAX_FDS`].
+/// read-only here), checked: each must have been open when udskit started, and all
+/// together at most [`MAX_FDS`].
 pub struct Outgoing {
     numbers: Vec<i32>,
     files: Vec<OwnedFd>,
 }
 
 impl Outgoing {
-    pub fn new(numbers: &[i32], paths: &[std::path::PathBuf], flag: &str) -> Result<Self, Fail> {
+    pub fn new(
+        numbers: &[Inherited],
+        paths: &[std::path::PathBuf],
+        flag: &str,
+    ) -> Result<Self, Fail> {
         let total = numbers.len() + paths.len();
         if total > MAX_FDS {
             return Err(Fail::usage(format!(
                 "{total} descriptors to pass: one message carries at most {MAX_FDS} (the kernel's SCM_MAX_FD)"
             )));
         }
-        for &n in numbers {
-            // SAFETY: only used for the F_GETFD probe below, while nothing closes n.
-            let ok =
-                n >= 0 && rustix::io::fcntl_getfd(unsafe { BorrowedFd::borrow_raw(n) }).is_ok();
-            if !ok {
-                return Err(
-                    Fail::usage(format!("{flag} {n}: not an open descriptor")).hint(format!(
-                        "open it in the shell first, e.g. `{n}<FILE` or `{n}<>SOCKET`"
-                    )),
-                );
-            }
+        if let Some(&Inherited { n, .. }) = numbers.iter().find(|i| !i.open) {
+            return Err(
+                Fail::usage(format!("{flag} {n}: not an open descriptor")).hint(format!(
+                    "open it in the shell first, e.g. `{n}<FILE` or `{n}<>SOCKET`"
+                )),
+            );
         }
         let mut files = Vec::with_capacity(paths.len());
         for p in paths {
             files.push(open(p)?);
         }
         Ok(Outgoing {
-            numbers: numbers.to_vec(),
+            numbers: numbers.iter().map(|i| i.n).collect(),
             files,
         })
     }
@@ -255,7 +275,8 @@ impl Outgoing {
 
     /// All of them, `--fd` ones first, in command-line order.
     pub fn borrowed(&self) -> Vec<BorrowedFd<'_>> {
-        // SAFETY: checked open in new(); nothing in udskit closes descriptors it did not open.
+        // SAFETY: open since udskit started (checked in new()); nothing in udskit closes
+        // descriptors it did not open.
         let mut v: Vec<BorrowedFd<'_>> = self
             .numbers
             .iter()

@@ -89,6 +89,59 @@ fn sendto_refuses_a_closed_descriptor_and_a_missing_file() {
     );
 }
 
+/// A low number the shell left closed (`--fd 3` without `3<FILE`) is refused too, although
+/// by the time the datagram goes udskit has descriptors of its own there (the runtime's
+/// epoll and eventfd, a socket), which it passed in its place before: sendto and connect
+/// --send-fd exit 2 for each of 3 to 8, and the receiver gets nothing.
+#[test]
+fn a_low_closed_number_is_refused_not_filled_by_our_own() {
+    let dir = tempdir();
+    let sock = dir.path().join("r.sock");
+    let got = dir.path().join("got");
+    let mut rx = udskit();
+    rx.arg("recvfrom").arg(&sock);
+    rx.stdout(std::fs::File::create(&got).unwrap());
+    let mut rx = Bg::spawn(rx, dir.path(), "recvfrom");
+    rx.wait_stderr("receiving on");
+    // Closed in a shell first: the test harness may hand down descriptors of its own.
+    let closed = |args: &[&str]| {
+        let u = udskit();
+        let mut c = Command::new("sh");
+        c.env_clear()
+            .envs(u.get_envs().filter_map(|(k, v)| Some((k, v?))))
+            .arg("-c")
+            .arg(r#"exec 3>&- 4>&- 5>&- 6>&- 7>&- 8>&-; echo x | exec "$0" "$@""#)
+            .arg(u.get_program())
+            .args(u.get_args())
+            .args(args);
+        c.output().unwrap()
+    };
+    for n in 3..=8 {
+        let n = n.to_string();
+        for (flag, sub) in [("--fd", "sendto"), ("--send-fd", "connect")] {
+            let out =
+                closed(&[sub, flag, &n, s(&sock), "x"][..if sub == "sendto" { 5 } else { 4 }]);
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "{sub} {flag} {n}: {}",
+                stderr_of(&out)
+            );
+            let want = format!("udskit: error: {flag} {n}: not an open descriptor");
+            assert!(stderr_of(&out).contains(&want), "{}", stderr_of(&out));
+        }
+    }
+    // One datagram that does arrive, after every refused one would have.
+    let out = closed(&["sendto", s(&sock), "last"]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    wait_until(LIMIT, "the last datagram", || {
+        std::fs::read(&got).unwrap_or_default().ends_with(b"last")
+    });
+    assert_eq!(std::fs::read(&got).unwrap(), b"last");
+    let log = rx.stderr();
+    assert!(!log.contains("fd:"), "{log}");
+}
+
 /// Python sends a regular file, a pipe's read end and one end of a socket pair; recvfrom
 /// must show all three, then close them: Python sees the pipe broken (EPIPE) and the socket
 /// pair's other end at EOF while recvfrom is still running.

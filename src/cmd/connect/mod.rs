@@ -86,8 +86,8 @@ pub struct Args {
     pub quiet: bool,
     /// Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS;
     /// repeatable; unix sockets)
-    #[arg(long, value_name = "N")]
-    pub send_fd: Vec<i32>,
+    #[arg(long, value_name = "N", value_parser = fds::inherited)]
+    pub send_fd: Vec<fds::Inherited>,
     /// Open PATH read-only and pass it with the first bytes of stdin (repeatable)
     #[arg(long, value_name = "PATH")]
     pub send_file: Vec<std::path::PathBuf>,
