@@ -463,7 +463,7 @@ async fn bridge_two(
                 if let Wake::At(at, end) = limits.ends.wake(meter, stdin_ended)
                     && at <= Instant::now()
                 {
-                    ending = end;
+                    ending = worse(ending, end);
                     break;
                 }
             }

@@ -117,8 +117,23 @@ pub fn stdin_into(sock: &OwnedFd, from: Source, sent: &dyn Fn(usize)) -> io::Res
 fn wait_for_room(sock: &OwnedFd) {
     let mut fds = [rustix::event::PollFd::new(sock, PollFlags::OUT)];
     if !crate::net::busypoll::poll_briefly(&mut fds) {
-        wait_for(sock, PollFlags::OUT);
+        room_or_look(sock);
     }
+}
+
+/// How long a send waits for room in a socket before it tries again. A unix peer that shuts
+/// down its reading side (shutdown(SHUT_RD)) with our bytes filling its queue frees no room
+/// and raises no poll event (POLLOUT, POLLHUP and POLLERR all stay clear), while a send
+/// then fails with EPIPE: trying again now and then turns a wait forever into that error.
+const ROOM_LOOK: rustix::event::Timespec = rustix::event::Timespec {
+    tv_sec: 0,
+    tv_nsec: 250_000_000,
+};
+
+/// Waits until `sock` has room, or [`ROOM_LOOK`] has passed.
+fn room_or_look(sock: impl AsFd) {
+    let mut fds = [rustix::event::PollFd::new(&sock, PollFlags::OUT)];
+    let _ = rustix::event::poll(&mut fds, Some(&ROOM_LOOK));
 }
 
 /// Whether `fd` is ready for `flags` right now.
@@ -169,7 +184,7 @@ pub fn send_all(sock: impl AsFd, mut data: &[u8], sent: &dyn Fn(usize)) -> io::R
                 sent(k);
             }
             Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => wait_for(&sock, PollFlags::OUT),
+            Err(Errno::AGAIN) => room_or_look(&sock),
             Err(e) => return Err(e.into()),
         }
     }

@@ -682,6 +682,8 @@ def serve(c):
             if not b: break
             d+=b
         c.sendall(b'bye\n'); c.close()
+    elif scene=='shutrd':
+        c.shutdown(socket.SHUT_RD); c.sendall(b'bye\n'); time.sleep(60)
 while True:
     c,_=s.accept()
     threading.Thread(target=serve,args=(c,),daemon=True).start()
@@ -982,6 +984,40 @@ fn server_that_stops_reading_is_named_with_its_answer_on_stdout() {
         "{err}"
     );
     assert!(!err.contains("os error"), "{err}");
+}
+
+/// A unix server that shuts down its reading side at once (shutdown(SHUT_RD)), answers
+/// and keeps the connection open: the input it never took is an error, exit 1, from a
+/// pipe (splice) and from a file (sendfile) on stdin, not the quiet end of a keep-alive
+/// answer (exit 0, most of stdin silently unsent, before).
+#[test]
+fn server_that_shuts_its_reading_side_is_an_error() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_server, sock) = scene_unix(dir.path(), "shutrd");
+    let input = random_bytes(4 << 20);
+    let file = dir.path().join("input");
+    std::fs::write(&file, &input).unwrap();
+    let from_pipe = connect(&sock, &[], &input);
+    let mut c = ud(&["connect"]);
+    c.arg(&sock).stdin(std::fs::File::open(&file).unwrap());
+    let from_file = output_within(c, T);
+    for out in [from_pipe, from_file] {
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert_eq!(out.stdout, b"bye\n");
+        assert!(
+            err.starts_with(&format!(
+                "udskit: error: talking to unix:{}: the server closed the connection before \
+                 taking all of our input (the server had sent 4 bytes, which are on stdout; we \
+                 had sent ",
+                sock.display()
+            )),
+            "{err}"
+        );
+    }
 }
 
 /// The two meanings of -q, where a user can trip: nc's `-q 1` before the subcommand, or

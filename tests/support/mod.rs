@@ -253,16 +253,26 @@ pub fn run_with_input(mut cmd: Command, input: &[u8], limit: Duration) -> Output
         use std::io::Write;
         let _ = stdin.write_all(&input);
     });
+    let out = wait_output(child, limit);
+    writer.join().unwrap();
+    out
+}
+
+/// Runs `cmd` (its stdin as the caller set it) and collects its output; kills it and
+/// panics after `limit`.
+pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    wait_output(cmd.spawn().expect("spawn"), limit)
+}
+
+fn wait_output(child: std::process::Child, limit: Duration) -> Output {
     let pid = child.id() as i32;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
     match rx.recv_timeout(limit) {
-        Ok(out) => {
-            writer.join().unwrap();
-            out.unwrap()
-        }
+        Ok(out) => out.unwrap(),
         Err(_) => {
             send_signal(pid, 9);
             panic!("command did not finish within {limit:?}");
