@@ -662,6 +662,18 @@ fn the_positional_rule_refuses_to_guess() {
         &empty_docker(&["/a.sock", "unix:///var/run/docker.sock:/info"]),
         "a socket and a path joined by ':' cannot be told apart",
     );
+    // Alone, too (it is no missing socket), and in curl's http://unix: spelling.
+    for joined in [
+        "unix:///var/run/docker.sock:/info",
+        "http://unix:/var/run/docker.sock:/info",
+    ] {
+        for args in [&[joined][..], &["GET", joined]] {
+            usage_error(
+                &empty_docker(args),
+                "a socket and a path joined by ':' cannot be told apart",
+            );
+        }
+    }
     let mut c = udskit();
     c.env("DOCKER_HOST", "ssh://me@host")
         .args(["http", "/version"]);

@@ -177,6 +177,10 @@ pub fn resolve(positionals: &[String], src: Sources) -> Result<Place, Fail> {
                 parse_socket(&d).map_err(|e| Fail::usage(format!("DOCKER_HOST {e}")))?,
                 target.clone(),
             ),
+            // The socket is there, in a form that cannot be read: say why, not "no socket".
+            None if super::request::joins_a_socket(target) => {
+                return Err(super::request::unix_url(target));
+            }
             None => {
                 let why = match method {
                     Some(m) => format!(

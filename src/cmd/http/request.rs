@@ -19,6 +19,9 @@ pub const DEFAULT_HOST: &str = "localhost";
 
 /// The TARGET and the `user:password` written in its URL, if any.
 pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
+    if joins_a_socket(s) {
+        return Err(unix_url(s));
+    }
     let lower = s.to_ascii_lowercase();
     let mut userinfo = None;
     let (authority, path) = if lower.starts_with("http://") {
@@ -36,9 +39,6 @@ pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
             }
             userinfo = Some(decoded.into_owned());
             auth = host;
-        }
-        if auth.to_ascii_lowercase().starts_with("unix:") {
-            return Err(unix_url(s));
         }
         let auth = if auth.is_empty() { DEFAULT_HOST } else { auth };
         if auth.parse::<hyper::http::uri::Authority>().is_err() {
@@ -60,8 +60,6 @@ pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
             escape(s)
         ))
         .hint("write the target as /path or http://host/path"));
-    } else if lower.starts_with("unix:") {
-        return Err(unix_url(s));
     } else if s.starts_with('/') || s == "*" {
         (DEFAULT_HOST.to_string(), s.to_string())
     } else if s.starts_with('?') {
@@ -83,9 +81,20 @@ pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
     Ok((Target { authority, path }, userinfo))
 }
 
-/// `unix:///var/run/docker.sock:/info` and `http://unix:/var/run/docker.sock:/info` put the
-/// socket and the path in one string split at a colon, which a socket path may hold too.
-fn unix_url(s: &str) -> Fail {
+/// Whether `s` is `unix:///var/run/docker.sock:/info` or `http://unix:/var/run/docker.sock:/info`
+/// (a user before the host too): the socket and the path in one string split at a colon,
+/// which a socket path may hold too.
+pub fn joins_a_socket(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    lower.starts_with("unix:")
+        || lower.strip_prefix("http://").is_some_and(|rest| {
+            let auth = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+            auth.rsplit('@').next().unwrap_or(auth).starts_with("unix:")
+        })
+}
+
+/// The usage error of a TARGET that [`joins_a_socket`].
+pub fn unix_url(s: &str) -> Fail {
     Fail::usage(format!(
         "'{}': a socket and a path joined by ':' cannot be told apart (a path may hold ':')",
         escape(s)
