@@ -213,6 +213,29 @@ where
         .map_err(|e| io::Error::new(e.kind(), handshake_error(&e)))
 }
 
+/// A reason that is a type name (`CaUsedAsEndEntity`, `UnsupportedSignatureAlgorithm`) in
+/// words ("CA used as end entity"); any other text as it is.
+fn spelled(reason: &str) -> String {
+    if reason.is_empty() || !reason.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return reason.to_string();
+    }
+    let mut words = Vec::new();
+    for c in reason.chars() {
+        if c.is_ascii_uppercase() || words.is_empty() {
+            words.push(String::new());
+        }
+        words.last_mut().unwrap().push(c.to_ascii_lowercase());
+    }
+    let words: Vec<String> = words
+        .into_iter()
+        .map(|w| match w.as_str() {
+            "ca" | "crl" | "der" | "dns" | "ip" => w.to_ascii_uppercase(),
+            _ => w,
+        })
+        .collect();
+    words.join(" ")
+}
+
 /// Why a handshake failed, in words: unknown CA, expired or wrong certificate, no common
 /// protocol, an alert from the peer.
 pub fn handshake_error(e: &io::Error) -> String {
@@ -241,7 +264,9 @@ pub fn handshake_error(e: &io::Error) -> String {
             }
             C::BadSignature => "bad certificate: bad signature".into(),
             C::Revoked => "bad certificate: revoked".into(),
-            other => format!("bad certificate: {other:?}"),
+            // webpki's reasons come as type names (CaUsedAsEndEntity): spelled out.
+            C::Other(o) => format!("bad certificate: {}", spelled(&o.to_string())),
+            other => format!("bad certificate: {}", spelled(&other.to_string())),
         },
         E::AlertReceived(a) => match a {
             A::UnknownCA => "the peer does not trust our certificate (alert: unknown CA)".into(),
@@ -359,6 +384,35 @@ pub fn client_subject(conn: &rustls::ServerConnection) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// webpki's reasons, which reach us as type names, are spelled out in words.
+    #[test]
+    fn a_certificate_reason_is_told_in_words() {
+        #[derive(Debug)]
+        struct Webpki;
+        impl std::fmt::Display for Webpki {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("CaUsedAsEndEntity")
+            }
+        }
+        impl std::error::Error for Webpki {}
+        let other = rustls::OtherError(std::sync::Arc::new(Webpki));
+        let e = io::Error::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::Other(other),
+        ));
+        assert_eq!(
+            handshake_error(&e),
+            "TLS handshake: bad certificate: CA used as end entity"
+        );
+        let e = io::Error::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::UnhandledCriticalExtension,
+        ));
+        assert_eq!(
+            handshake_error(&e),
+            "TLS handshake: bad certificate: unhandled critical extension"
+        );
+        assert_eq!(spelled("not a type name"), "not a type name");
+    }
 
     #[test]
     fn tls_addresses_parse_and_display() {

@@ -138,14 +138,31 @@ pub fn misplaced_hint(
         }
         ErrorKind::UnknownArgument => {
             let name = sub.map(|s| words[s])?;
-            let connect_only = words.iter().take_while(|w| **w != "--").find(|w| {
+            let misplaced = words.iter().take_while(|w| **w != "--").find(|w| {
                 ["--quit-after", "--quit", "--idle-timeout"]
                     .iter()
                     .any(|o| **w == *o || w.starts_with(&format!("{o}=")))
             })?;
-            let option = connect_only.split('=').next()?;
-            (name != "connect").then(|| {
-                format!("{option} is an option of `udskit connect`, not of `udskit {name}`")
+            let option = misplaced.split('=').next()?;
+            // Every subcommand that has it (relay has --idle-timeout too).
+            let long = option.trim_start_matches("--");
+            let owners: Vec<&str> = cli
+                .get_subcommands()
+                .filter(|c| {
+                    c.get_arguments().any(|a| {
+                        a.get_long() == Some(long)
+                            || a.get_all_aliases().is_some_and(|v| v.contains(&long))
+                    })
+                })
+                .map(|c| c.get_name())
+                .collect();
+            // Where the subcommand has it, clap's error is about another argument.
+            (!owners.is_empty() && !owners.contains(&name)).then(|| {
+                let owners: Vec<String> = owners.iter().map(|o| format!("`udskit {o}`")).collect();
+                format!(
+                    "{option} is an option of {}, not of `udskit {name}`",
+                    owners.join(" and ")
+                )
             })
         }
         _ => None,
@@ -220,9 +237,16 @@ mod tests {
         );
         assert_eq!(
             hint("udskit http --idle-timeout=1 S /").as_deref(),
-            Some("--idle-timeout is an option of `udskit connect`, not of `udskit http`")
+            Some(
+                "--idle-timeout is an option of `udskit connect` and `udskit relay`, not of `udskit http`"
+            )
+        );
+        assert_eq!(
+            hint("udskit ls --quit 1").as_deref(),
+            Some("--quit is an option of `udskit connect`, not of `udskit ls`")
         );
         assert_eq!(hint("udskit listen --bogus S"), None);
+        assert_eq!(hint("udskit relay --bogus --idle-timeout 1 S T"), None);
         assert_eq!(hint("udskit bogus S"), None);
     }
 }
