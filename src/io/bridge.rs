@@ -344,11 +344,14 @@ impl Limits {
     }
 }
 
-/// The worse of two endings: a reset says more than a peer that stopped reading.
+/// The worse of two endings: a reset says more than a peer that stopped reading, either
+/// failure more than a limit that ran out (`-q`, `-w`, the quiet end after stdin), and any
+/// of them more than none.
 fn worse(a: Ending, b: Ending) -> Ending {
     match (a, b) {
         (Ending::Reset, _) | (_, Ending::Reset) => Ending::Reset,
         (Ending::StoppedReading, _) | (_, Ending::StoppedReading) => Ending::StoppedReading,
+        (Ending::Done, b) => b,
         (a, _) => a,
     }
 }
