@@ -388,48 +388,25 @@ fn each_socket_registered_with_epoll_once() {
     let dir = tempdir();
     let echo_sock = dir.path().join("echo.sock");
     let _echo = python_echo(dir.path(), &echo_sock);
-    let echo = echo_sock.to_str().unwrap();
     for listen_tcp in [true, false] {
-        let d = dir.path().join(if listen_tcp { "tcp" } else { "unix" });
-        std::fs::create_dir_all(&d).unwrap();
-        let trace = d.join("relay.trace");
-        let listen = d.join("relay.sock");
-        let mut c = udskit_traced(&["-e", "trace=epoll_ctl"], &trace);
-        c
-            // One worker: strace without -f follows the thread the connections are on.
-            .args(["relay", "--threads", "1"])
-            .arg(if listen_tcp {
-                "tcp:0".into()
-            } else {
-                listen.clone()
-            })
-            .arg(echo);
-        let (mut r, port) = spawn_relay(c, &d);
-        for i in 0..CONNECTIONS {
-            let msg = noise(i as u64 + 1, 1 + i * 331 % 3000);
-            if listen_tcp {
-                round_trip(&mut tcp(port), &msg);
-            } else {
-                let mut s = UnixStream::connect(&listen).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                round_trip(&mut s, &msg);
-            }
-        }
-        let children = format!("/proc/{0}/task/{0}/children", r.pid());
-        let relay_pid: i32 = std::fs::read_to_string(children)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        // Every connection has ended (its sockets removed from epoll) before the relay
-        // exits: SIGTERM waits for the open ones.
-        send_signal(relay_pid, 15);
-        r.wait_exit(Duration::from_secs(20));
-        let calls = std::fs::read_to_string(&trace)
-            .unwrap()
-            .lines()
-            .filter(|l| l.starts_with("epoll_ctl("))
-            .count();
+        let (calls, _) = traced_relay_calls(
+            dir.path(),
+            "epoll_ctl",
+            listen_tcp,
+            &echo_sock,
+            |port, listen| {
+                for i in 0..CONNECTIONS {
+                    let msg = noise(i as u64 + 1, 1 + i * 331 % 3000);
+                    if listen_tcp {
+                        round_trip(&mut tcp(port), &msg);
+                    } else {
+                        let mut s = UnixStream::connect(listen).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                        round_trip(&mut s, &msg);
+                    }
+                }
+            },
+        );
         // 4 a connection, and a few for the relay itself (listener, signals, timers).
         assert!(
             (4 * CONNECTIONS..=4 * CONNECTIONS + 16).contains(&calls),
@@ -437,6 +414,43 @@ fn each_socket_registered_with_epoll_once() {
             if listen_tcp { "TCP" } else { "a unix socket" }
         );
     }
+}
+
+/// A one-worker relay to `target` under strace, tracing `call`, in a directory of its own
+/// under `dir`, listening on TCP (port 0) or on a unix socket; `clients` makes the
+/// connections (given the port, or the socket), then the relay is stopped (SIGTERM waits
+/// for open connections, so every call they make is in) and the calls counted. Returns
+/// the count and the trace.
+fn traced_relay_calls(
+    dir: &Path,
+    call: &str,
+    listen_tcp: bool,
+    target: &Path,
+    clients: impl FnOnce(u16, &Path),
+) -> (usize, String) {
+    let d = dir.join(if listen_tcp { "tcp" } else { "unix" });
+    std::fs::create_dir_all(&d).unwrap();
+    let trace = d.join("relay.trace");
+    let listen = d.join("relay.sock");
+    let mut c = udskit_traced(&["-e", &format!("trace={call}")], &trace);
+    c
+        // One worker: strace without -f follows the thread the connections are on.
+        .args(["relay", "--threads", "1"])
+        .arg(if listen_tcp {
+            "tcp:0".into()
+        } else {
+            listen.clone()
+        })
+        .arg(target);
+    let (r, port) = spawn_relay(c, &d);
+    clients(port, &listen);
+    stop_traced(r);
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let calls = trace
+        .lines()
+        .filter(|l| l.starts_with(&format!("{call}(")))
+        .count();
+    (calls, trace)
 }
 
 /// A clean close costs one shutdown(2) a connection: the first end is passed on by one,
@@ -454,41 +468,31 @@ fn the_second_end_is_passed_on_by_the_close() {
     let echo_sock = dir.path().join("echo.sock");
     let _echo = python_echo(dir.path(), &echo_sock);
     for listen_tcp in [true, false] {
-        let d = dir.path().join(if listen_tcp { "tcp" } else { "unix" });
-        let trace = d.join("relay.trace");
-        let listen = d.join("relay.sock");
-        std::fs::create_dir_all(&d).unwrap();
-        let mut c = udskit_traced(&["-e", "trace=shutdown"], &trace);
-        // One worker: strace without -f follows the thread the connections are on.
-        c.args(["relay", "--threads", "1"])
-            .arg(if listen_tcp {
-                "tcp:0".into()
-            } else {
-                listen.clone()
-            })
-            .arg(&echo_sock);
-        let (r, port) = spawn_relay(c, &d);
-        for i in 0..CONNECTIONS {
-            let msg = noise(i as u64 + 3, 1 + i * 211 % 3000);
-            let mut back = Vec::new();
-            if listen_tcp {
-                let mut s = tcp(port);
-                s.write_all(&msg).unwrap();
-                s.shutdown(std::net::Shutdown::Write).unwrap();
-                s.read_to_end(&mut back).unwrap();
-            } else {
-                let mut s = UnixStream::connect(&listen).unwrap();
-                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                s.write_all(&msg).unwrap();
-                s.shutdown(std::net::Shutdown::Write).unwrap();
-                s.read_to_end(&mut back).unwrap();
-            }
-            assert!(back == msg, "connection {i}: {} bytes back", back.len());
-        }
-        // Every connection has ended before the relay exits (SIGTERM waits for them).
-        stop_traced(r);
-        let trace = std::fs::read_to_string(&trace).unwrap();
-        let calls = trace.lines().filter(|l| l.starts_with("shutdown(")).count();
+        let (calls, trace) = traced_relay_calls(
+            dir.path(),
+            "shutdown",
+            listen_tcp,
+            &echo_sock,
+            |port, listen| {
+                for i in 0..CONNECTIONS {
+                    let msg = noise(i as u64 + 3, 1 + i * 211 % 3000);
+                    let mut back = Vec::new();
+                    if listen_tcp {
+                        let mut s = tcp(port);
+                        s.write_all(&msg).unwrap();
+                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                        s.read_to_end(&mut back).unwrap();
+                    } else {
+                        let mut s = UnixStream::connect(listen).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                        s.write_all(&msg).unwrap();
+                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                        s.read_to_end(&mut back).unwrap();
+                    }
+                    assert!(back == msg, "connection {i}: {} bytes back", back.len());
+                }
+            },
+        );
         assert_eq!(
             calls, CONNECTIONS,
             "for {CONNECTIONS} connections:\n{trace}"
