@@ -142,6 +142,17 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
         message_of(&answer),
         "udskit: request refused: its head is larger than the 64 KiB the guard reads"
     );
+    // A head just past the limit, which one read brings whole (the guard's check had
+    // looked only at heads still incomplete): the same 400.
+    let mut past = b"GET /_ping HTTP/1.1\r\nHost: x\r\nX-A: ".to_vec();
+    past.extend(std::iter::repeat_n(b'a', 70_000));
+    past.extend_from_slice(b"\r\n\r\n");
+    let answer = raw_exchange(&sock, past);
+    assert_eq!(status_of(&answer), "400", "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: request refused: its head is larger than the 64 KiB the guard reads"
+    );
     // So is a head of more fields than hyper takes.
     let mut many = b"GET /_ping HTTP/1.1\r\nHost: x\r\n".to_vec();
     for i in 0..120 {

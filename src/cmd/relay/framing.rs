@@ -241,6 +241,12 @@ impl Framing {
         let mut headers = [httparse::EMPTY_HEADER; MAX_FIELDS];
         let mut req = httparse::Request::new(&mut headers);
         let n = match req.parse(head) {
+            // Whole in one read, and still past the limit.
+            Ok(httparse::Status::Complete(n)) if n > HEAD_LIMIT => {
+                self.refusal = Some(Refusal::TooLarge);
+                self.stop();
+                return Head::Stopped;
+            }
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 // hyper gives up once its buffer holds this much of a head: the guard
