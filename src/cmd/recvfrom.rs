@@ -94,6 +94,9 @@ const LOG_PREVIEW: usize = 64;
 /// How long an echo waits for room in a sender's full queue before dropping the answer.
 const ECHO_PATIENCE: Duration = Duration::from_secs(1);
 
+/// Senders remembered as not reading their answers, at most (past it, forgotten at once).
+const STALLED_MAX: usize = 1024;
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Action {
     Raw {
@@ -213,6 +216,10 @@ async fn receive(
     let mut pending: Vec<u8> = Vec::with_capacity(FLUSH * 2);
     let mut n = 0u64;
     let mut unanswerable_said = false;
+    // Senders whose queue stayed full through ECHO_PATIENCE: their answers are tried once,
+    // without waiting, until one goes through, so a sender that never reads costs the
+    // others one wait, not one for each datagram it sends.
+    let mut stalled: std::collections::HashSet<rustix::net::SocketAddrUnix> = Default::default();
     while count.is_none_or(|c| n < c) {
         let mut guard = tokio::select! {
             g = sock.readable() => g.context("waiting for datagrams")?,
@@ -293,16 +300,47 @@ async fn receive(
                     Action::Captured => {}
                     Action::Echo => match &r.from {
                         Some(to) => {
-                            let sent = sock.send_to(data, to, ECHO_PATIENCE).await;
+                            let was_stalled = stalled.contains(to);
+                            let patience = if was_stalled {
+                                Duration::ZERO
+                            } else {
+                                ECHO_PATIENCE
+                            };
+                            let sent = sock.send_to(data, to, patience).await;
                             if let (Some(c), Ok(_)) = (how.capture, &sent) {
                                 c.echoed(n, &r, data);
                             }
-                            if let Err(e) = sent {
-                                ctx.warn(format!(
+                            let full = sent.as_ref().is_err_and(|e| {
+                                rustix::io::Errno::from_io_error(e)
+                                    == Some(rustix::io::Errno::AGAIN)
+                            });
+                            match sent {
+                                Ok(()) if was_stalled => {
+                                    stalled.remove(to);
+                                }
+                                Ok(()) => {}
+                                Err(_) if full && was_stalled => ctx.debug(format_args!(
+                                    "datagram #{n} not answered: {} still reads no answers",
+                                    sender_name(&from)
+                                )),
+                                Err(_) if full => {
+                                    if stalled.len() >= STALLED_MAX {
+                                        stalled.clear();
+                                    }
+                                    stalled.insert(to.clone());
+                                    ctx.warn(format!(
+                                        "answering {}: its queue stayed full for {} (it reads \
+                                         no answers): answers to it are dropped until it takes \
+                                         one again",
+                                        sender_name(&from),
+                                        crate::duration::show(ECHO_PATIENCE)
+                                    ));
+                                }
+                                Err(e) => ctx.warn(format!(
                                     "answering {}: {}",
                                     sender_name(&from),
                                     answer_error(&e)
-                                ));
+                                )),
                             }
                         }
                         None if !unanswerable_said => {

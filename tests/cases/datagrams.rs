@@ -491,6 +491,54 @@ fn echo_answers_bound_senders() {
     assert_eq!(out.stdout, b"via socat", "{}", stderr_of(&out));
 }
 
+/// A sender that never reads its answers fills its queue: recvfrom --echo waits for it
+/// once (1 s), warns once, and from then on drops its answers at once, so the next sender
+/// is answered (each of its datagrams had cost a second's wait before: 40 of them kept
+/// every other sender waiting 40 s).
+#[test]
+fn echo_to_a_sender_that_never_reads_holds_up_nobody() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("echo.sock");
+    let echo = start(
+        cmd(&["recvfrom", "--echo", s(&sock)]),
+        dir.path(),
+        "echo",
+        "receiving on",
+    );
+    let mut deaf = python(&format!(
+        "import socket,sys,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n\
+         s.bind('\\0udskit-deaf-{}')\nfor i in range(40): s.sendto(b'x'*100,{:?})\n\
+         print('sent',file=sys.stderr,flush=True)\ntime.sleep(60)",
+        std::process::id(),
+        s(&sock)
+    ));
+    deaf.stdout(Stdio::null());
+    let mut deaf = Bg::spawn(deaf, dir.path(), "deaf");
+    deaf.wait_stderr("sent");
+    let out = run(
+        &[
+            "sendto",
+            "--reply",
+            "--timeout",
+            "10s",
+            s(&sock),
+            "still there?",
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"still there?");
+    let err = echo.stderr();
+    assert_eq!(
+        err.matches("its queue stayed full for 1s").count(),
+        1,
+        "{err}"
+    );
+}
+
 fn expected_limit() -> usize {
     let wmem: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
         .unwrap()
