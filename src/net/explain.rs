@@ -199,10 +199,22 @@ fn refused_by_file(p: &Path, kind: Kind, after: &str, fail: impl Fn(String) -> F
     } else {
         "nothing is listening on this socket file"
     };
-    fail(format!("connection refused: {nobody}{after}")).hint(format!(
-        "{} is a stale socket: the server that created it is gone; restart the server \
-         (udskit servers replace a dead socket)",
-        escape(&p.display().to_string())
+    let shown = escape(&p.display().to_string()).into_owned();
+    let f = fail(format!("connection refused: {nobody}{after}"));
+    // A socket still bound to the file is no stale one: its server has not listened yet
+    // (between bind(2) and listen(2)) or has stopped; only sock_diag tells them apart.
+    if let Ok(m) = std::fs::metadata(p)
+        && let Ok(Some(_)) = diag::bound_to(m.dev(), m.ino())
+    {
+        return f.hint(format!(
+            "a socket is still bound to {shown}, but it does not listen: its server has not \
+             called listen(2) yet (try again, or --wait) or stopped listening; `udskit ls -a` \
+             shows who holds it"
+        ));
+    }
+    f.hint(format!(
+        "{shown} is a stale socket: the server that created it is gone; restart the server \
+         (udskit servers replace a dead socket)"
     ))
 }
 

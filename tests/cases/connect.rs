@@ -170,6 +170,33 @@ fn stale_socket_is_connection_refused() {
     );
 }
 
+/// A socket bound and not listening yet (a server between bind and listen) refuses too,
+/// but is no stale one: the hint says it is still bound, never that its server is gone.
+#[test]
+fn bound_but_not_listening_is_not_called_stale() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("early.sock");
+    let mut early = python(&format!(
+        "import socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\n\
+         print('bound',file=sys.stderr,flush=True)\ntime.sleep(60)",
+        sock.to_str().unwrap()
+    ));
+    early.stdout(Stdio::null());
+    let mut early = Bg::spawn(early, dir.path(), "early");
+    early.wait_stderr("bound");
+    let p = sock.display();
+    err_is(
+        &connect(&sock, &[], b""),
+        &format!(
+            "udskit: error: connecting to unix:{p}: connection refused: nothing is listening on this socket file\n\
+             hint: a socket is still bound to {p}, but it does not listen: its server has not called listen(2) yet (try again, or --wait) or stopped listening; `udskit ls -a` shows who holds it\n"
+        ),
+    );
+}
+
 /// A root-owned 0600 socket, and a client running as nobody: the message shows the mode,
 /// the owner, and who we are. A closed directory on the way is named too.
 #[test]
