@@ -307,34 +307,37 @@ async fn receive(
                                 ECHO_PATIENCE
                             };
                             let sent = sock.send_to(data, to, patience).await;
-                            if let (Some(c), Ok(_)) = (how.capture, &sent) {
-                                c.echoed(n, &r, data);
-                            }
-                            let full = sent.as_ref().is_err_and(|e| {
-                                rustix::io::Errno::from_io_error(e)
-                                    == Some(rustix::io::Errno::AGAIN)
-                            });
                             match sent {
-                                Ok(()) if was_stalled => {
-                                    stalled.remove(to);
-                                }
-                                Ok(()) => {}
-                                Err(_) if full && was_stalled => ctx.debug(format_args!(
-                                    "datagram #{n} not answered: {} still reads no answers",
-                                    sender_name(&from)
-                                )),
-                                Err(_) if full => {
-                                    if stalled.len() >= STALLED_MAX {
-                                        stalled.clear();
+                                Ok(()) => {
+                                    if let Some(c) = how.capture {
+                                        c.echoed(n, &r, data);
                                     }
-                                    stalled.insert(to.clone());
-                                    ctx.warn(format!(
-                                        "answering {}: its queue stayed full for {} (it reads \
-                                         no answers): answers to it are dropped until it takes \
-                                         one again",
-                                        sender_name(&from),
-                                        crate::duration::show(ECHO_PATIENCE)
-                                    ));
+                                    if was_stalled {
+                                        stalled.remove(to);
+                                    }
+                                }
+                                Err(e)
+                                    if rustix::io::Errno::from_io_error(&e)
+                                        == Some(rustix::io::Errno::AGAIN) =>
+                                {
+                                    if was_stalled {
+                                        ctx.debug(format_args!(
+                                            "datagram #{n} not answered: {} still reads no answers",
+                                            sender_name(&from)
+                                        ));
+                                    } else {
+                                        if stalled.len() >= STALLED_MAX {
+                                            stalled.clear();
+                                        }
+                                        stalled.insert(to.clone());
+                                        ctx.warn(format!(
+                                            "answering {}: its queue stayed full for {} (it \
+                                             reads no answers): answers to it are dropped \
+                                             until it takes one again",
+                                            sender_name(&from),
+                                            crate::duration::show(ECHO_PATIENCE)
+                                        ));
+                                    }
                                 }
                                 Err(e) => ctx.warn(format!(
                                     "answering {}: {}",

@@ -189,10 +189,11 @@ fn no_such_file(p: &Path, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
 }
 
 fn refused_by_file(p: &Path, kind: Kind, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
-    if let Ok(m) = std::fs::metadata(p)
+    let meta = std::fs::metadata(p).ok();
+    if let Some(m) = &meta
         && !m.file_type().is_socket()
     {
-        return fail(format!("not a socket (it is {})", file_kind(&m)));
+        return fail(format!("not a socket (it is {})", file_kind(m)));
     }
     let nobody = if kind == Kind::Datagram {
         "nothing receives on this socket file"
@@ -203,7 +204,7 @@ fn refused_by_file(p: &Path, kind: Kind, after: &str, fail: impl Fn(String) -> F
     let f = fail(format!("connection refused: {nobody}{after}"));
     // A socket still bound to the file is no stale one: its server has not listened yet
     // (between bind(2) and listen(2)) or has stopped; only sock_diag tells them apart.
-    if let Ok(m) = std::fs::metadata(p)
+    if let Some(m) = &meta
         && let Ok(Some(_)) = diag::bound_to(m.dev(), m.ino())
     {
         return f.hint(format!(
