@@ -4,8 +4,10 @@ use std::fs;
 
 /// The command name of a process (`/proc/PID/comm`), if it still exists and we may see it.
 pub fn comm(pid: u32) -> Option<String> {
-    let s = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    Some(s.trim_end_matches('\n').to_string())
+    let bytes = fs::read(format!("/proc/{pid}/comm")).ok()?;
+    // The kernel adds one newline; a name may end in one of its own.
+    let name = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    Some(String::from_utf8_lossy(name).into_owned())
 }
 
 /// The effective uid and gid of a process (`Uid:`/`Gid:` in /proc/PID/status).

@@ -299,17 +299,6 @@ fn recvfrom_json_keeps_senders_that_are_not_utf8() {
     );
 }
 
-/// The test's own base64, to check ours against an independent one.
-fn base64(data: &[u8]) -> String {
-    let out = python(&format!(
-        "import base64;print(base64.b64encode(bytes.fromhex('{}')).decode(),end='')",
-        data.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
-    .output()
-    .unwrap();
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn recvfrom_hexdump_newline_and_abstract() {
     let dir = tempdir();

@@ -353,6 +353,70 @@ fn plain_table_for_awk_and_drawn_table_on_a_terminal() {
     assert!(text.contains(&s_sock));
 }
 
+/// `--json` carries addresses and command names as they are (a newline in a path is a
+/// newline, base64 with `encoding` when a path is not UTF-8), where the table escapes them.
+#[test]
+fn json_carries_addresses_and_commands_as_they_are() {
+    if !peers::have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let tok = dir.path().file_name().unwrap().to_str().unwrap();
+    let code = "import os,socket,sys\nd=os.fsencode(sys.argv[1])\n\
+         open('/proc/self/comm','w').write('ev\\nil\\x1b')\nkeep=[]\n\
+         def l(a):\n    s=socket.socket(socket.AF_UNIX)\n    s.bind(a)\n    s.listen(1)\n    keep.append(s)\n\
+         l(d+b'/a\\nb\\x1b[31m.sock')\nl(d+b'/\\xff.sock')\nl(b'\\0'+os.fsencode(sys.argv[2])+b'-\\x01abs')\n\
+         st=socket.socket(socket.AF_UNIX)\nst.bind(d+b'/st\\n.sock')\nst.close()\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()";
+    let mut c = peers::python(code);
+    c.args([d, tok]);
+    let mut py = Bg::spawn_piped(c, dir.path(), "py");
+    py.wait_stderr("ready");
+
+    let all = json(&[tok]);
+    assert_eq!(all.len(), 3, "{all:#?}");
+    let by = |name: &str| {
+        all.iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("{name}: {all:#?}"))
+    };
+    let text = by(&format!("{d}/a\\nb\\u{{1b}}[31m.sock"));
+    assert_eq!(
+        (&text["path"], &text["encoding"]),
+        (&format!("{d}/a\nb\x1b[31m.sock").into(), &"utf-8".into())
+    );
+    assert_eq!(text["processes"][0]["command"], "ev\nil\x1b");
+    let binary = by(&format!("{d}/\\xff.sock"));
+    let mut raw = d.as_bytes().to_vec();
+    raw.extend(b"/\xff.sock");
+    assert_eq!(
+        (&binary["path"], &binary["encoding"]),
+        (&base64(&raw).into(), &"base64".into())
+    );
+    let abs = by(&format!("@{tok}-\\u{{1}}abs"));
+    assert_eq!(abs["abstract"], format!("{tok}-\x01abs").as_str());
+
+    // The table keeps each row on its line, nothing in it a terminal would act on.
+    let table = stdout(&ls(&["--color", "never", tok]));
+    assert!(
+        !table.contains('\x1b') && !table.contains('\x01'),
+        "{table:?}"
+    );
+    assert_eq!(table.lines().count(), 4, "{table}");
+    assert!(table.contains(" ev\\nil\\u{1b} "), "{table}");
+
+    let stale = json(&["--stale", d]);
+    assert_eq!(stale.len(), 1, "{stale:#?}");
+    assert_eq!(
+        (&stale[0]["name"], &stale[0]["path"]),
+        (
+            &format!("{d}/st\\n.sock").into(),
+            &format!("{d}/st\n.sock").into()
+        )
+    );
+}
+
 #[test]
 fn stale_finds_socket_files_nothing_is_bound_to() {
     let Some(f) = Fixture::start() else { return };

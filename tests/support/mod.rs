@@ -291,6 +291,17 @@ pub fn random_bytes(n: usize) -> Vec<u8> {
 }
 
 /// sha256 of bytes, through sha256sum (a checksum, as a user would compare).
+/// The test's own base64 (Python's), to check ours against an independent one.
+pub fn base64(data: &[u8]) -> String {
+    let out = peers::python(&format!(
+        "import base64;print(base64.b64encode(bytes.fromhex('{}')).decode(),end='')",
+        data.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    ))
+    .output()
+    .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub fn sha256(data: &[u8]) -> String {
     let out = run_with_input(
         {

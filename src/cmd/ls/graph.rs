@@ -232,7 +232,7 @@ fn listener_lines(l: &Listener) -> Vec<String> {
 
 fn process_lines(pid: u32, command: &Option<Arc<str>>) -> Vec<String> {
     vec![
-        command.as_deref().unwrap_or("?").to_string(),
+        crate::term::escape(command.as_deref().unwrap_or("?")).into_owned(),
         format!("pid {pid}"),
     ]
 }

@@ -35,6 +35,9 @@ pub struct Entry {
     /// The abstract name without `@` (null otherwise).
     #[serde(rename = "abstract")]
     pub abstract_name: Option<String>,
+    /// How `path`, `abstract` and `host_path` are written: their real text, or base64 when
+    /// one of them is not UTF-8. Set with [`Entry::set_address`].
+    pub encoding: Encoding,
     /// stream, seqpacket, datagram; null for a stale file.
     #[serde(rename = "type")]
     pub kind: Option<&'static str>,
@@ -80,9 +83,59 @@ pub struct Entry {
     /// Its path as bound when it is shadowed here (to look for it through a holder's root).
     #[serde(skip)]
     pub shadowed_path: Option<Vec<u8>>,
-    /// PATTERN matched only where the file seemed to be here: `host_path` must match it.
+    /// PATTERN matched only where the file seemed to be here: kept only once `host_path`
+    /// is found and matches it (which clears this).
     #[serde(skip)]
     pub by_path_here: bool,
+}
+
+/// How an entry's addresses are written in the JSON.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    #[serde(rename = "base64")]
+    Base64,
+}
+
+/// The JSON fields that carry an address.
+#[derive(Debug, Clone, Copy)]
+pub enum Address {
+    Path,
+    Abstract,
+    HostPath,
+}
+
+impl Entry {
+    fn address(&mut self, a: Address) -> &mut Option<String> {
+        match a {
+            Address::Path => &mut self.path,
+            Address::Abstract => &mut self.abstract_name,
+            Address::HostPath => &mut self.host_path,
+        }
+    }
+
+    /// Sets an address for the JSON as its real text, so that a newline in a path is a
+    /// newline and not the two characters the table shows; as soon as one of the entry's
+    /// addresses is not UTF-8, all of them go in base64, as `recvfrom --json` sends a
+    /// sender (the text already set is the bytes it was made from).
+    pub fn set_address(&mut self, a: Address, bytes: &[u8]) {
+        use crate::term::json::base64;
+        if self.encoding == Encoding::Utf8 {
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                *self.address(a) = Some(text.into());
+                return;
+            }
+            for other in [Address::Path, Address::Abstract, Address::HostPath] {
+                if let Some(text) = self.address(other) {
+                    *text = base64(text.as_bytes());
+                }
+            }
+            self.encoding = Encoding::Base64;
+        }
+        *self.address(a) = Some(base64(bytes));
+    }
 }
 
 /// What the listing found, and what it could not see.
@@ -169,7 +222,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             if !sel.uids.is_empty() {
                 entries.retain(|e| e.uid.is_some_and(|u| sel.uids.contains(&u)));
             }
-            entries.retain(|e| confirmed(e, sel));
+            entries.retain(|e| !e.by_path_here);
             (entries, reads)
         }
         Found::Picked(mut picked) => {
@@ -185,7 +238,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
                 add_processes(e, sel, &scan, &mut comms, &mut names);
             }
             entries.retain(|e| sel.uids.is_empty() || e.uid.is_some_and(|u| sel.uids.contains(&u)));
-            entries.retain(|e| confirmed(e, sel));
+            entries.retain(|e| !e.by_path_here);
             (entries, reads)
         }
     };
@@ -196,12 +249,6 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
         unreadable_netns: reads.unreadable,
         unentered_netns: reads.unentered,
     })
-}
-
-/// An entry picked because PATTERN matched where its file seemed to be here stays only if
-/// that is where its file is.
-fn confirmed(e: &Entry, sel: &Select) -> bool {
-    !e.by_path_here || e.host_path.as_deref().is_some_and(|h| sel.name_matches(h))
 }
 
 /// Entries from this many on get their processes from two threads, in blocks of
@@ -234,8 +281,12 @@ fn add_processes(
                 SeenFrom::There(mode, uid, gid) => {
                     e.shadowed = Some(false);
                     e.mntns_pid = Some(o.pid);
-                    e.host_path = crate::linux::mounts::path_here(o.pid, &path, vfs)
-                        .map(|p| crate::term::escape_bytes(p.as_os_str().as_encoded_bytes()));
+                    if let Some(here) = crate::linux::mounts::path_here(o.pid, &path, vfs) {
+                        let here = here.as_os_str().as_encoded_bytes();
+                        // PATTERN matched where the file seemed to be here: it is here.
+                        e.by_path_here &= !sel.name_matches(&crate::term::escape_bytes(here));
+                        e.set_address(Address::HostPath, here);
+                    }
                     set_file_facts(e, mode, uid, gid, names);
                     denied = false;
                     break;
@@ -320,6 +371,7 @@ impl Picked {
                 name: String::new(),
                 path: None,
                 abstract_name: None,
+                encoding: Encoding::Utf8,
                 kind: Some(s.kind.name()),
                 state: state_name(s),
                 reason: None,
@@ -353,12 +405,8 @@ impl Picked {
             }
             // Only JSON shows them; the table has `name`.
             match &s.name {
-                Some(Name::Path(p)) if sel.file_facts => {
-                    e.path = Some(crate::term::escape_bytes(p))
-                }
-                Some(Name::Abstract(n)) if sel.file_facts => {
-                    e.abstract_name = Some(crate::term::escape_bytes(n))
-                }
+                Some(Name::Path(p)) if sel.file_facts => e.set_address(Address::Path, p),
+                Some(Name::Abstract(n)) if sel.file_facts => e.set_address(Address::Abstract, n),
                 _ => {}
             }
             // The shown name, or the plain name's own bytes moved over (each socket is

@@ -499,7 +499,7 @@ impl Col {
             ),
             Col::Pid => plain(joined(&e.processes, |o| o.pid.to_string().into())),
             Col::Command => plain(joined(&e.processes, |o| {
-                o.command.as_deref().unwrap_or("?").into()
+                crate::term::escape(o.command.as_deref().unwrap_or("?"))
             })),
             Col::Fd => plain(joined(&e.processes, |o| {
                 o.fds
@@ -528,7 +528,8 @@ impl Col {
                 e.peer_inode.map_or(dash(), |i| format!("inode:{i}").into())
             } else {
                 joined(&e.peer_processes, |o| {
-                    format!("{}/{}", o.pid, o.command.as_deref().unwrap_or("?")).into()
+                    let command = o.command.as_deref().unwrap_or("?");
+                    format!("{}/{}", o.pid, crate::term::escape(command)).into()
                 })
             }),
             Col::Path if e.name.is_empty() => plain(dash()),

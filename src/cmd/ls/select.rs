@@ -62,9 +62,9 @@ impl Select {
     }
 }
 
-/// A process's command name, escaped for the terminal.
+/// A process's command name as it is (the JSON's); the table and graph escape it.
 pub fn command(pid: u32) -> Option<Arc<str>> {
-    crate::linux::process::comm(pid).map(|c| crate::term::escape(&c).into())
+    crate::linux::process::comm(pid).map(Into::into)
 }
 
 /// `ls PATTERN`: a substring of the address as shown, or a shell-style glob over the whole

@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::listing::{Entry, Names, set_file_facts};
+use super::listing::{Address, Encoding, Entry, Names, set_file_facts};
 use super::select::Select;
 use crate::linux::diag::{Name, Source};
 use crate::net::occupant::{Answer, knock};
@@ -97,8 +97,9 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
         };
         let mut e = Entry {
             name,
-            path: Some(crate::term::escape_bytes(path.as_os_str().as_bytes())),
+            path: None,
             abstract_name: None,
+            encoding: Encoding::Utf8,
             kind: None,
             state,
             reason,
@@ -124,6 +125,7 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             shadowed_path: None,
             by_path_here: false,
         };
+        e.set_address(Address::Path, path.as_os_str().as_bytes());
         set_file_facts(&mut e, m.mode(), m.uid(), m.gid(), &mut names);
         entries.push(e);
     }
