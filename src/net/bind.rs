@@ -286,10 +286,23 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             }
         }
         match std::fs::remove_file(p) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                Err(anyhow::Error::from(e).context(format!("{what}: removing the {which} socket")))
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => {
+                let f = Fail::new(
+                    1,
+                    format!("{what}: removing the {which} socket {shown}: {e}"),
+                );
+                // EPERM (a sticky directory) and EACCES both.
+                let denied = e.kind() == io::ErrorKind::PermissionDenied;
+                Err(
+                    match crate::net::explain::unremovable_hint(p).filter(|_| denied) {
+                        Some(why) => f.hint(why),
+                        None => f,
+                    }
+                    .into(),
+                )
             }
-            _ => Ok(()),
+            Ok(()) => Ok(()),
         }
     };
     match occupant(p).map_err(|e| e.context(what.to_string()))? {

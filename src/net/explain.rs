@@ -335,6 +335,66 @@ fn permission_hint(p: &Path, m: &std::fs::Metadata) -> String {
     )
 }
 
+/// Safe bind met a socket file it may not connect to: whether a server listens there
+/// cannot be told, so it is left alone. `unbound_here`: sock_diag found no socket of this
+/// network namespace bound to it (one in a container sharing the directory still could be).
+pub fn unprobed(p: &Path, m: &std::fs::Metadata, unbound_here: bool) -> Fail {
+    let shown = escape(&p.display().to_string()).into_owned();
+    let namespace = if unbound_here {
+        "No socket of this network namespace is bound to it, but one in another (a container \
+         sharing the directory) could be, "
+    } else {
+        "It may be live, "
+    };
+    Fail::new(
+        1,
+        format!(
+            "{shown} is a socket file udskit may not connect to, so it cannot tell whether a \
+             server listens there"
+        ),
+    )
+    .hint(format!(
+        "{}. {namespace}and a live socket is never taken over: if it is stale, {} can remove \
+         it; or choose another path",
+        permission_hint(p, m),
+        match m.uid() {
+            0 => "root".to_string(),
+            uid => format!("its owner ({}) or root", user_name(uid)),
+        }
+    ))
+}
+
+/// Why we may not remove the socket file at `p` (EPERM, EACCES from unlink): the sticky
+/// directory and who may remove in it, or the directory's missing write permission.
+pub fn unremovable_hint(p: &Path) -> Option<String> {
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let (d, f) = (
+        std::fs::metadata(dir).ok()?,
+        std::fs::symlink_metadata(p).ok()?,
+    );
+    let shown = escape(&dir.display().to_string()).into_owned();
+    let (mode, owner) = (dir_mode_string(d.mode()), user_name(d.uid()));
+    let why = if d.mode() & 0o1000 != 0
+        && rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
+    {
+        format!(
+            "{shown} is sticky ({mode}, owned by {owner}): only the file's owner ({}), the \
+             directory's owner or root may remove a file in it",
+            user_name(f.uid())
+        )
+    } else {
+        format!(
+            "removing a file needs write permission on its directory; {shown} is {mode} owned \
+             by {owner}:{}",
+            group_name(d.gid())
+        )
+    };
+    Some(format!("{why}. {}; choose another path", who_am_i()))
+}
+
 /// The first directory on the way to `p` that we may not search, with its metadata.
 fn closed_directory(p: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
     let abs = std::path::absolute(p).ok()?;
@@ -352,6 +412,11 @@ fn closed_directory(p: &Path) -> Option<(PathBuf, std::fs::Metadata)> {
 fn dir_mode_string(mode: u32) -> String {
     let mut s = mode_string(mode);
     s.replace_range(0..1, "d");
+    if mode & 0o1000 != 0 {
+        // As ls(1): `t` sticky and searchable by others, `T` sticky alone.
+        let t = if mode & 0o001 != 0 { "t" } else { "T" };
+        s.replace_range(9..10, t);
+    }
     s
 }
 
@@ -398,6 +463,13 @@ mod tests {
 
     fn os(e: Errno) -> io::Error {
         io::Error::from_raw_os_error(e.raw_os_error())
+    }
+
+    #[test]
+    fn directory_modes_read_as_ls_shows_them() {
+        assert_eq!(dir_mode_string(0o40755), "drwxr-xr-x");
+        assert_eq!(dir_mode_string(0o41777), "drwxrwxrwt");
+        assert_eq!(dir_mode_string(0o41770), "drwxrwx--T");
     }
 
     /// A name whose IPv6 address cannot be used here and whose IPv4 one refuses: the

@@ -42,18 +42,21 @@ pub fn occupant(p: &Path) -> anyhow::Result<Occupant> {
     // Ask the kernel which socket is bound to this very file rather than connecting to it:
     // a connection is a client to the server there, and a single-client server (listen in
     // its default mode) would take our probe as its one client.
-    match crate::linux::diag::bound_to(m.dev(), m.ino()) {
+    let unbound_here = match crate::linux::diag::bound_to(m.dev(), m.ino()) {
         Ok(Some(sock)) => return Ok(Occupant::Live(id, owner(sock.inode))),
         // No socket of this network namespace is bound to it. One in another namespace (a
         // container sharing the directory) would still answer: confirm with a connect.
-        Ok(None) => {}
+        Ok(None) => true,
         // No sock_diag here (seccomp, a kernel without unix_diag): connecting is all we have.
-        Err(_) => {}
-    }
+        Err(_) => false,
+    };
     match knock(p) {
         Answer::Accepts(cred) => Ok(Occupant::Live(id, cred)),
         Answer::Refuses => Ok(Occupant::Dead(id)),
         Answer::Gone => Ok(Occupant::Nothing),
+        Answer::Unknown(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            Err(crate::net::explain::unprobed(p, &m, unbound_here).into())
+        }
         Answer::Unknown(e) => Err(anyhow::Error::from(e).context("probing the existing socket")),
     }
 }

@@ -519,3 +519,72 @@ fn a_directory_lock_held_by_someone_else_delays_but_never_blocks() {
     );
     assert!(echoes(&sock, b"still served"));
 }
+
+/// A server run as nobody over a root's dead socket it may not connect to, or may not
+/// remove (a sticky directory, a directory it may not write): each refused with what is
+/// in the way and who we are, and the file left as it was.
+#[test]
+fn a_socket_file_we_may_not_probe_or_remove_is_left_alone_and_explained() {
+    if !nobody_can_run_udskit() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempdir();
+    let (sticky, closed) = (dir.path().join("sticky"), dir.path().join("closed"));
+    for (d, mode) in [(dir.path(), 0o755), (&sticky, 0o1777), (&closed, 0o755)] {
+        std::fs::create_dir_all(d).unwrap();
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let cases = [
+        (
+            sticky.join("unprobed.sock"),
+            0o755,
+            "is a socket file udskit may not connect to, so it cannot tell whether a server \
+             listens there\nhint: ",
+            "connecting needs write permission on it. You are uid 65534 (nobody), groups \
+             65534 (nogroup). No socket of this network namespace is bound to it, but one in \
+             another (a container sharing the directory) could be, and a live socket is never \
+             taken over: if it is stale, root can remove it; or choose another path\n",
+        ),
+        (
+            sticky.join("sticky.sock"),
+            0o777,
+            ": Operation not permitted (os error 1)\nhint: ",
+            "is sticky (drwxrwxrwt, owned by root): only the file's owner (root), the \
+             directory's owner or root may remove a file in it. You are uid 65534 (nobody), \
+             groups 65534 (nogroup); choose another path\n",
+        ),
+        (
+            closed.join("closed.sock"),
+            0o777,
+            ": Permission denied (os error 13)\nhint: ",
+            "removing a file needs write permission on its directory; ",
+        ),
+    ];
+    for (sock, mode, head, tail) in cases {
+        make_stale(&sock);
+        std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(mode)).unwrap();
+        let before = identity(&sock);
+        for sub in ["listen", "relay"] {
+            let mut args = vec![sub, sock.to_str().unwrap()];
+            if sub == "relay" {
+                args.push("tcp:127.0.0.1:9");
+            }
+            let out = run_with_input(as_nobody(&args), b"", T);
+            let err = stderr_of(&out);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{sub} {}: {err}",
+                sock.display()
+            );
+            assert!(
+                err.starts_with(&format!("udskit: error: binding unix:{}", sock.display()))
+                    && err.contains(head)
+                    && err.contains(tail),
+                "{sub}: {err}"
+            );
+            assert_eq!(identity(&sock), before, "{sub} touched {}", sock.display());
+        }
+    }
+}

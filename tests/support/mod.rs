@@ -353,6 +353,33 @@ pub fn ud(args: &[&str]) -> Command {
     c
 }
 
+/// `udskit --color=never ARGS` run as nobody (uid and gid 65534, no groups) through
+/// setpriv, with only PATH in its environment.
+pub fn as_nobody(args: &[&str]) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_udskit"))
+        .arg("--color=never")
+        .args(args);
+    c.env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    c
+}
+
+/// Whether [`as_nobody`] can run here (root, setpriv, a binary uid 65534 may execute);
+/// when not, the test is reported as skipped.
+pub fn nobody_can_run_udskit() -> bool {
+    let can = is_root()
+        && peers::have("setpriv")
+        && as_nobody(&["--version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if !can {
+        peers::skipped("needs root, setpriv, and a binary uid 65534 can run");
+    }
+    can
+}
+
 /// True when the tests run as root (needed to act as another user through runuser).
 pub fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
