@@ -9,6 +9,50 @@ use std::time::Duration;
 const MAX_YEARS: u64 = 100;
 const MAX: Duration = Duration::from_secs(MAX_YEARS * 31_557_600);
 
+/// A `--max-time`: the limit as given, and the instant it runs out (none without one).
+pub struct MaxTime {
+    limit: Option<Duration>,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl MaxTime {
+    pub fn new(limit: Option<Duration>) -> MaxTime {
+        MaxTime {
+            limit,
+            deadline: limit.map(|d| tokio::time::Instant::now() + d),
+        }
+    }
+
+    /// Ready once the time is up; never without a limit.
+    pub async fn expired(&self) {
+        match self.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    }
+
+    /// What is left of it.
+    pub fn left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
+    }
+
+    /// `work`, or `late` once the time is up: what can be done at once still is.
+    pub async fn before<T>(&self, work: impl Future<Output = T>, late: T) -> T {
+        tokio::select! {
+            biased;
+            r = work => r,
+            _ = self.expired() => late,
+        }
+    }
+
+    /// `WHAT: DOING within 2s (--max-time)`, exiting with `code`.
+    pub fn fail(&self, code: i32, what: &str, doing: &str) -> crate::error::Fail {
+        let limit = show(self.limit.unwrap_or_default());
+        crate::error::Fail::new(code, format!("{what}: {doing} within {limit} (--max-time)"))
+    }
+}
+
 pub fn parse(s: &str) -> Result<Duration, String> {
     let bad = || {
         format!(

@@ -461,6 +461,34 @@ fn grpc_max_time_ends_a_call_that_does_not_end() {
     );
 }
 
+/// --max-time holds while stdout is not read (the answers waiting for room, and the wait
+/// for the writer at the end).
+#[test]
+fn grpc_max_time_holds_while_stdout_is_not_read() {
+    if !grpcio_here() {
+        return;
+    }
+    let dir = tempdir();
+    let srv = GrpcServer::start(dir.path(), true);
+    let text = "x".repeat(1000);
+    let data = format!("{{\"text\":\"{text}\",\"count\":10000000}}");
+    let mut c = udskit();
+    c.args([
+        "grpc",
+        srv.sock.to_str().unwrap(),
+        "call",
+        "udskit.test.Echo/ServerStream",
+    ]);
+    c.args(["-d", &data, "--max-time", "1s"]);
+    let out = output_with_stdout_unread(c, LIMIT);
+    assert_eq!(out.status.code(), Some(64 + 4), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("not done within 1s (--max-time)"),
+        "{}",
+        stderr_of(&out)
+    );
+}
+
 #[test]
 fn grpc_proto_and_protoset_without_reflection() {
     if !grpcio_here() {

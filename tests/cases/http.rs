@@ -221,6 +221,44 @@ fn streamed_lines_arrive_before_the_last_is_sent() {
     );
 }
 
+/// --max-time bounds the command while its stdout is not read: the writes waiting for
+/// room, the last flush and the wait for the writer are all cut at the deadline.
+#[test]
+fn max_time_holds_while_stdout_is_not_read() {
+    let dir = tempdir();
+    let endless = "c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n')\n\
+         while True: c.sendall(b'10000\\r\\n'+b'x'*65536+b'\\r\\n')";
+    for view in ["--raw", "--pretty"] {
+        let sock = dir.path().join(format!("endless{view}.sock"));
+        let _server = misbehaving(dir.path(), &sock, endless);
+        let mut c = udskit();
+        c.args(["http", "-m", "1s", view, sock.to_str().unwrap(), "/"]);
+        let out = output_with_stdout_unread(c, LIMIT);
+        assert_eq!(out.status.code(), Some(28), "{view}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("within 1s (--max-time)"),
+            "{view}: {}",
+            stderr_of(&out)
+        );
+    }
+    if !uvicorn_here() {
+        return;
+    }
+    let app = Uvicorn::start_ws(dir.path());
+    let mut c = udskit();
+    c.args([
+        "http",
+        "--ws",
+        "--no-close",
+        "-m",
+        "1s",
+        app.sock.to_str().unwrap(),
+    ]);
+    c.arg("/push?n=10000000");
+    let out = output_with_stdout_unread(c, LIMIT);
+    assert_eq!(out.status.code(), Some(28), "--ws: {}", stderr_of(&out));
+}
+
 #[test]
 fn terminal_output_is_formatted_and_binary_held_back() {
     if !uvicorn_here() || !have("script") {

@@ -265,6 +265,18 @@ pub fn output_within(mut cmd: Command, limit: Duration) -> Output {
     wait_output(cmd.spawn().expect("spawn"), limit)
 }
 
+/// Runs `cmd` with its stdout a pipe nobody reads (it fills and stays full) and collects
+/// its stderr and exit; kills it and panics after `limit`.
+pub fn output_with_stdout_unread(mut cmd: Command, limit: Duration) -> Output {
+    let (unread, stdout) = std::io::pipe().unwrap();
+    cmd.stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(Stdio::piped());
+    let out = wait_output(cmd.spawn().expect("spawn"), limit);
+    drop(unread);
+    out
+}
+
 fn wait_output(child: std::process::Child, limit: Duration) -> Output {
     let pid = child.id() as i32;
     let (tx, rx) = std::sync::mpsc::channel();

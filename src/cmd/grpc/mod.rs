@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use tonic::metadata::{AsciiMetadataKey, BinaryMetadataKey, MetadataMap, MetadataValue};
 
-use crate::duration;
+use crate::duration::{self, MaxTime};
 use crate::error::{FAILURE, Fail};
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
@@ -162,48 +162,10 @@ fn plan(args: &Args) -> Result<Plan, Fail> {
     })
 }
 
-/// The --max-time deadline, if any.
-struct Clock {
-    limit: Option<Duration>,
-    deadline: Option<tokio::time::Instant>,
-}
-
-impl Clock {
-    fn new(limit: Option<Duration>) -> Clock {
-        Clock {
-            limit,
-            deadline: limit.map(|d| tokio::time::Instant::now() + d),
-        }
-    }
-
-    async fn expired(&self) {
-        match self.deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    }
-
-    /// What is left of it, for the call's grpc-timeout.
-    fn left(&self) -> Option<Duration> {
-        self.deadline
-            .map(|d| d.saturating_duration_since(tokio::time::Instant::now()))
-    }
-
-    fn fail(&self, what: &str) -> Fail {
-        Fail::new(
-            status::exit_code(tonic::Code::DeadlineExceeded),
-            format!(
-                "{what}: not done within {} (--max-time)",
-                duration::show(self.limit.unwrap_or_default())
-            ),
-        )
-    }
-}
-
 pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let plan = plan(&args)?;
     let stop = Shutdown::install()?;
-    let clock = Clock::new(args.max_time);
+    let clock = MaxTime::new(args.max_time);
     let socket = escape(&args.socket.to_string()).into_owned();
     let (out, out_done) = Writer::spawn();
     let verb = match args.verb {
@@ -258,11 +220,12 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     let result = tokio::select! {
         r = work => r,
-        _ = clock.expired() => Err(clock.fail(&what).into()),
+        _ = clock.expired() => Err(clock.fail(status::exit_code(tonic::Code::DeadlineExceeded), &what, "not done").into()),
         _ = stop.stopped() => Ok(()),
     };
     drop(out);
-    let written = out_done.finish(&stop).await;
+    // Not past --max-time: a stdout nobody reads must not keep the command alive.
+    let written = clock.before(out_done.finish(&stop), Ok(())).await;
     result?;
     written.map_err(|e| Fail::new(FAILURE, format!("writing stdout: {e}")))?;
     Ok(())

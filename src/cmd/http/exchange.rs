@@ -15,14 +15,13 @@ use anyhow::Context as _;
 use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use tokio::time::Instant;
 
 use super::body::ReqBody;
 use super::decode::{BodySource, ReadError};
 use super::progress::Download;
 use super::render::Render;
 use super::tap::{Heads, Tapped};
-use crate::duration;
+use crate::duration::MaxTime;
 use crate::error::{BAD_CONTENT_ENCODING, COULD_NOT_CONNECT, FAILURE, Fail, TIMEOUT};
 use crate::io::splice::{self, Failed, Sink, Stop};
 use crate::net::addr::Addr;
@@ -32,34 +31,12 @@ use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::Ctx;
 
-/// The --max-time deadline, if any.
-pub struct Clock {
-    limit: Option<Duration>,
-    deadline: Option<Instant>,
-}
-
-impl Clock {
-    pub fn new(limit: Option<Duration>) -> Clock {
-        Clock {
-            limit,
-            deadline: limit.map(|d| Instant::now() + d),
-        }
-    }
-
-    pub async fn expired(&self) {
-        match self.deadline {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
-        }
-    }
-
-    pub fn fail(&self, what: &str, doing: &str) -> Fail {
-        let limit = duration::show(self.limit.unwrap_or_default());
-        Fail::new(
-            TIMEOUT,
-            format!("{what}: {doing} within {limit} (--max-time)"),
-        )
-    }
+/// The time ran out while the output was not taking the body (a reader that stopped).
+fn unwritten(clock: &MaxTime, what: &str, received: u64) -> Fail {
+    let doing = format!(
+        "the body was not written out ({received} bytes received; the output stopped taking it)"
+    );
+    clock.fail(TIMEOUT, what, &doing)
 }
 
 /// Holds the request sender alive while the response body streams.
@@ -201,7 +178,7 @@ pub async fn stream_body(
     announced: Option<u64>,
     mut render: Render,
     bar: Option<&Download>,
-    clock: &Clock,
+    clock: &MaxTime,
     stop: &Shutdown,
     what: &str,
     ctx: &Ctx,
@@ -235,7 +212,7 @@ pub async fn stream_body(
             f = body.next() => f,
             _ = clock.expired() => {
                 let got = format!("the body did not end ({} bytes received)", body.wire());
-                break Err(clock.fail(what, &got).into());
+                break Err(clock.fail(TIMEOUT, what, &got).into());
             }
             _ = stop.stopped() => break Ok(()),
         };
@@ -255,6 +232,7 @@ pub async fn stream_body(
                 // or SIGTERM would leave us hanging on a full pipe.
                 let shown = tokio::select! {
                     r = render.push(data) => r?,
+                    _ = clock.expired() => break Err(unwritten(clock, what, body.wire()).into()),
                     _ = stop.stopped() => break Ok(()),
                 };
                 if !shown {
@@ -292,7 +270,7 @@ pub async fn stream_body(
     };
     *wire = body.wire() + spliced;
     // What arrived is shown even when the body was cut off.
-    let finished = render.finish_or_stop(ctx, stop).await;
+    let finished = render.finish_or_stop(ctx, stop, clock).await;
     outcome?;
     finished.with_context(|| what.to_string())
 }
@@ -309,12 +287,16 @@ async fn splice_rest(
     given: u64,
     render: &Render,
     bar: Option<&Download>,
-    clock: &Clock,
+    clock: &MaxTime,
     stop: &Shutdown,
     what: &str,
     spliced: &mut u64,
 ) -> anyhow::Result<()> {
-    if render.flush().await.is_err() {
+    let flushed = tokio::select! {
+        r = render.flush() => r,
+        _ = clock.expired() => return Err(unwritten(clock, what, given).into()),
+    };
+    if flushed.is_err() {
         // The output is gone: nothing more is shown.
         return Ok(());
     }
@@ -342,7 +324,7 @@ async fn splice_rest(
             _ = clock.expired() => {
                 *spliced = count.load(Ordering::Relaxed);
                 let got = format!("the body did not end ({} bytes received)", got(&count));
-                return Err(clock.fail(what, &got).into());
+                return Err(clock.fail(TIMEOUT, what, &got).into());
             }
             _ = stop.stopped() => {
                 *spliced = count.load(Ordering::Relaxed);

@@ -32,15 +32,14 @@ use anyhow::Context as _;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode, Version};
 
-use crate::duration;
-use crate::error::{FAILURE, Fail, HTTP_ERROR};
+use crate::duration::{self, MaxTime};
+use crate::error::{FAILURE, Fail, HTTP_ERROR, TIMEOUT};
 use crate::io::stdio::Writer;
 use crate::net::addr::Addr;
 use crate::shutdown::Shutdown;
 use crate::term::{Ctx, escape};
 use body::{ReqBody, Spec};
 use data::DataArg;
-use exchange::Clock;
 use render::{Demux, Render, View};
 use report::Record;
 use request::{HeaderArg, Target};
@@ -844,7 +843,7 @@ async fn transfer(
     stop: &Shutdown,
     record: &mut Record,
 ) -> anyhow::Result<()> {
-    let clock = Clock::new(args.max_time);
+    let clock = MaxTime::new(args.max_time);
     let mut hop = Hop {
         method: plan.method.clone(),
         target: plan.target.clone(),
@@ -911,7 +910,7 @@ async fn transfer(
         let headers = plan.header_map(args, &hop, body.size())?;
         let stream = tokio::select! {
             s = exchange::connect(&plan.socket, args.connect) => s?,
-            _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
+            _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no connection").into()),
             _ = stop.stopped() => return Ok(()),
         };
         if let Some(c) = stream.peer_cred() {
@@ -944,7 +943,7 @@ async fn transfer(
 
         let (sender, resp, heads_seen, socket) = tokio::select! {
             r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
-            _ = clock.expired() => return Err(clock.fail(&what, "no answer").into()),
+            _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no answer").into()),
             _ = stop.stopped() => return Ok(()),
         };
         let location = resp
@@ -975,7 +974,7 @@ async fn transfer(
             Err(fail) => {
                 // The heads shown so far reach stdout before the error, as curl's do.
                 drop(out);
-                let _ = out_done.finish(stop).await;
+                let _ = clock.before(out_done.finish(stop), Ok(())).await;
                 return Err(fail.into());
             }
         }
@@ -1036,8 +1035,8 @@ async fn transfer(
             };
             let render = Render::new(up_view, &parts.headers, out.clone());
             tokio::select! {
-                r = upgrade::bridge(on, render, &out, stop, ctx) => r.with_context(|| what.clone()),
-                _ = clock.expired() => Err(clock.fail(&what, "the upgraded stream did not end").into()),
+                r = upgrade::bridge(on, render, &out, (stop, &clock), ctx) => r.with_context(|| what.clone()),
+                _ = clock.expired() => Err(clock.fail(TIMEOUT, &what, "the upgraded stream did not end").into()),
             }
         }
         None => {
@@ -1088,9 +1087,11 @@ async fn transfer(
         }
     };
     drop(out);
-    // After a stop signal the writer gets a second to drain, not for ever: the chunks
-    // queued for a stdout nobody reads would otherwise keep a stopped request alive.
-    let written = out_done.finish(stop).await.with_context(|| match output {
+    // After a stop signal the writer gets a second to drain, and none past --max-time,
+    // not for ever: the chunks queued for a stdout nobody reads would otherwise keep a
+    // stopped or timed-out request alive.
+    let written = clock.before(out_done.finish(stop), Ok(())).await;
+    let written = written.with_context(|| match output {
         Some(p) => format!("writing {}", escape(&p.display().to_string())),
         None => "writing stdout".to_string(),
     });

@@ -211,11 +211,19 @@ impl Render {
     }
 
     /// [`finish`](Self::finish), but once a stop signal has come only for a second more, as
-    /// stdout's writer gets ([`WriterDone::finish`]): what is left to show can be as stuck
-    /// behind a pipe nobody reads as the body was, and must not hold up the exit.
-    pub async fn finish_or_stop(self, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<()> {
+    /// stdout's writer gets ([`WriterDone::finish`]), and not past --max-time: what is left
+    /// to show can be as stuck behind a pipe nobody reads as the body was, and must not hold
+    /// up the exit.
+    pub async fn finish_or_stop(
+        self,
+        ctx: &Ctx,
+        stop: &Shutdown,
+        clock: &crate::duration::MaxTime,
+    ) -> anyhow::Result<()> {
+        // What can be written at once is, even when --max-time has run out; no more.
+        let finish = clock.before(self.finish(ctx), Ok(()));
         tokio::select! {
-            r = self.finish(ctx) => r,
+            r = finish => r,
             _ = async {
                 stop.stopped().await;
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;

@@ -16,6 +16,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
 
 use super::render::Render;
 use super::tap::Tapped;
+use crate::duration::MaxTime;
 use crate::io::bridge;
 use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
@@ -75,7 +76,7 @@ pub async fn bridge(
     on: OnUpgrade,
     mut render: Render,
     out: &Writer,
-    stop: &Shutdown,
+    (stop, clock): (&Shutdown, &MaxTime),
     ctx: &Ctx,
 ) -> anyhow::Result<()> {
     let upgraded = on.await.context("switching protocols")?;
@@ -108,7 +109,7 @@ pub async fn bridge(
         }
     };
     let t = bridge::bridge_with(conn, &mut stdin, down, || out.is_closed(), stop).await;
-    let finished = render.finish_or_stop(ctx, stop).await;
+    let finished = render.finish_or_stop(ctx, stop, clock).await;
     let t = t.context("on the upgraded connection")?;
     // A reset is a failure; a server that stops reading our stdin (a container that
     // exited) ends the session as before.

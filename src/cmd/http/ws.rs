@@ -16,11 +16,12 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::exchange::{self, Clock};
+use super::exchange;
 use super::head;
 use super::request::HeaderArg;
 use super::wsmessage::{Lines, close_json, shown};
-use crate::error::{FAILURE, Fail, HTTP_ERROR};
+use crate::duration::MaxTime;
+use crate::error::{FAILURE, Fail, HTTP_ERROR, TIMEOUT};
 use crate::io::stdio::{self, Writer};
 use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
@@ -159,13 +160,13 @@ fn handshake_error(e: WsError, what: &str, fail: bool) -> Fail {
 
 /// Connects, shakes hands and runs the session until the close handshake ends it.
 pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<()> {
-    let clock = Clock::new(s.max_time);
+    let clock = MaxTime::new(s.max_time);
     let socket = escape(&s.socket.to_string()).into_owned();
     let what = format!("WebSocket {} on {socket}", escape(s.path));
     let req = request(&s, &what)?;
     let stream = tokio::select! {
         r = exchange::connect(s.socket, s.connect) => r?,
-        _ = clock.expired() => return Err(clock.fail(&what, "no connection").into()),
+        _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no connection").into()),
         _ = stop.stopped() => return Ok(()),
     };
     if let Some(c) = stream.peer_cred() {
@@ -180,7 +181,7 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     );
     let (ws, resp) = tokio::select! {
         r = tokio_tungstenite::client_async(req, stream) => r.map_err(|e| handshake_error(e, &what, s.fail))?,
-        _ = clock.expired() => return Err(clock.fail(&what, "no answer to the handshake").into()),
+        _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no answer to the handshake").into()),
         _ = stop.stopped() => return Ok(()),
     };
     head::verbose_head(
@@ -193,10 +194,10 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     let (out, out_done) = Writer::spawn();
     let result = tokio::select! {
         r = session(ws, &s, &out, ctx, stop, &what) => r,
-        _ = clock.expired() => Err(clock.fail(&what, "the session did not end").into()),
+        _ = clock.expired() => Err(clock.fail(TIMEOUT, &what, "the session did not end").into()),
     };
     drop(out);
-    let written = out_done.finish(stop).await;
+    let written = clock.before(out_done.finish(stop), Ok(())).await;
     let code = result?;
     if !stop.is_stopping() {
         written.map_err(|e| anyhow::anyhow!("writing stdout: {e}"))?;
