@@ -220,10 +220,15 @@ async fn receive(
     // without waiting, until one goes through, so a sender that never reads costs the
     // others one wait, not one for each datagram it sends.
     let mut stalled: std::collections::HashSet<rustix::net::SocketAddrUnix> = Default::default();
+    // Made once: a stdout whose reader left ends the wait for the next datagram, which
+    // may never come (its 100 ms check of the pipe runs between datagrams, not per one).
+    let gone = out.closed();
+    tokio::pin!(gone);
     while count.is_none_or(|c| n < c) {
         let mut guard = tokio::select! {
             g = sock.readable() => g.context("waiting for datagrams")?,
             _ = stop.stopped() => break,
+            _ = &mut gone => break,
         };
         loop {
             let want = count.map_or(dgram::RECV_BATCH, |c| {

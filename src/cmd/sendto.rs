@@ -195,17 +195,16 @@ async fn send(
     }
     let mut stdin = stdio::stdin();
     if !args.lines {
-        // Past the limit the rest is only counted, so the error can give the real size.
         let mut all = BytesMut::new();
-        let mut total = 0;
         while let Some(chunk) = stdin.recv().await {
             let chunk = chunk.context("reading stdin")?;
-            total += chunk.len();
-            if total <= limit {
-                all.extend_from_slice(&chunk);
+            if all.len() + chunk.len() > limit {
+                // Past the limit the rest is only counted, for the error's size.
+                let size = rest_length(&mut stdin, all.len() + chunk.len(), false).await?;
+                return Err(size.too_large(&args.addr, limit).into());
             }
+            all.extend_from_slice(&chunk);
         }
-        check_size(&args.addr, total, limit)?;
         send_one(sock, &all, passing)
             .await
             .map_err(|e| fail(&e, all.len()))?;
@@ -221,8 +220,8 @@ async fn send(
         let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
             partial.extend_from_slice(&chunk);
             if partial.len() > limit {
-                let size = line_length(&mut stdin, partial.len()).await?;
-                return Err(dgram::too_large(&args.addr, size, limit).into());
+                let size = rest_length(&mut stdin, partial.len(), true).await?;
+                return Err(size.too_large(&args.addr, limit).into());
             }
             continue;
         };
@@ -273,20 +272,52 @@ async fn send_one(sock: &Dgram, data: &[u8], passing: &Outgoing) -> std::io::Res
     }
 }
 
-/// The length of a line too long to send, which has `so_far` bytes: the rest of it is
-/// read (and dropped) up to its newline, so that the error can give its real size.
-async fn line_length(
+/// The length of a datagram too long to send, of which `so_far` bytes were read: the rest
+/// of stdin is read and dropped up to its end (or with `line`, the line's newline), so that
+/// the error can give its real size, but no longer than COUNT_FOR and no further than
+/// COUNT_MAX bytes in all: a stdin that never ends (`/dev/zero`, `yes`, `tail -f`) must
+/// not keep us.
+async fn rest_length(
     stdin: &mut tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
     mut so_far: usize,
-) -> anyhow::Result<usize> {
-    while let Some(chunk) = stdin.recv().await {
-        let chunk = chunk.context("reading stdin")?;
-        match chunk.iter().position(|&b| b == b'\n') {
-            Some(i) => return Ok(so_far + i),
-            None => so_far += chunk.len(),
+    line: bool,
+) -> anyhow::Result<Length> {
+    let counting = async {
+        while so_far < COUNT_MAX {
+            let Some(chunk) = stdin.recv().await else {
+                return Ok(Length::Exactly(so_far));
+            };
+            let chunk = chunk.context("reading stdin")?;
+            match chunk.iter().position(|&b| b == b'\n').filter(|_| line) {
+                Some(i) => return Ok(Length::Exactly(so_far + i)),
+                None => so_far += chunk.len(),
+            }
+        }
+        Ok(Length::MoreThan(so_far))
+    };
+    match tokio::time::timeout(COUNT_FOR, counting).await {
+        Ok(r) => r,
+        Err(_) => Ok(Length::MoreThan(so_far)),
+    }
+}
+
+/// How long [`rest_length`] counts, in time and in bytes.
+const COUNT_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+const COUNT_MAX: usize = 256 << 20;
+
+/// The size of a datagram too large to send, as far as it was counted.
+enum Length {
+    Exactly(usize),
+    MoreThan(usize),
+}
+
+impl Length {
+    fn too_large(self, to: &Addr, limit: usize) -> Fail {
+        match self {
+            Length::Exactly(n) => dgram::too_large(to, n, limit),
+            Length::MoreThan(n) => dgram::too_large_unended(to, n, limit),
         }
     }
-    Ok(so_far)
 }
 
 fn check_size(to: &Addr, size: usize, limit: usize) -> Result<(), Fail> {

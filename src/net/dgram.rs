@@ -439,10 +439,23 @@ impl AsFd for Dgram {
 /// The error for a datagram the kernel would not take: its size and the limit, and the
 /// promise that nothing was cut.
 pub fn too_large(to: &Addr, size: usize, limit: usize) -> Fail {
+    too_large_as(to, &format!("{size} bytes"), limit)
+}
+
+/// [`too_large`] for a datagram from a stdin that did not end while it was counted.
+pub fn too_large_unended(to: &Addr, read: usize, limit: usize) -> Fail {
+    too_large_as(
+        to,
+        &format!("at least {read} bytes (stdin did not end)"),
+        limit,
+    )
+}
+
+fn too_large_as(to: &Addr, size: &str, limit: usize) -> Fail {
     Fail::new(
         1,
         format!(
-            "sending to {}: the datagram is {size} bytes; the kernel accepts at most {limit} bytes in one datagram here",
+            "sending to {}: the datagram is {size}; the kernel accepts at most {limit} bytes in one datagram here",
             escape(&to.to_string())
         ),
     )

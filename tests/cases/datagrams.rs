@@ -773,3 +773,69 @@ fn permission_denied_names_mode_and_owner() {
         )
     );
 }
+
+/// A reader of recvfrom's stdout that goes away ends recvfrom (exit 0, its socket file
+/// removed) without another datagram to write.
+#[test]
+fn recvfrom_ends_when_its_reader_goes_away() {
+    let dir = tempdir();
+    let sock = dir.path().join("gone.sock");
+    let mut rx = start(
+        cmd(&["recvfrom", s(&sock)]),
+        dir.path(),
+        "recv",
+        "receiving on",
+    );
+    assert!(run(&["sendto", s(&sock), "one"], b"").status.success());
+    let mut stdout = rx.child.stdout.take().unwrap();
+    let mut first = [0u8; 1];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap();
+    assert_eq!(&first, b"o");
+    drop(stdout);
+    assert_eq!(rx.wait_exit(LIMIT).code(), Some(0), "{}", rx.stderr());
+    assert!(!sock.exists());
+}
+
+/// A datagram too large from a stdin that does not end (/dev/zero; a pipe kept open) is
+/// refused once it has been counted for a while, not read for ever.
+#[test]
+fn sendto_refuses_an_endless_stdin() {
+    let dir = tempdir();
+    let sock = dir.path().join("endless.sock");
+    let _rx = start(
+        cmd(&["recvfrom", s(&sock)]),
+        dir.path(),
+        "recv",
+        "receiving on",
+    );
+    for lines in [false, true] {
+        let mut c = cmd(&["sendto", s(&sock)]);
+        if lines {
+            c.arg("--lines");
+        }
+        c.stdin(std::fs::File::open("/dev/zero").unwrap());
+        let out = output_within(c, LIMIT);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains("bytes (stdin did not end); the kernel accepts at most"),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+    // Over the limit, and then nothing more while the pipe stays open.
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut writer, &vec![b'x'; 5_000_000]);
+        writer
+    });
+    let mut c = cmd(&["sendto", s(&sock)]);
+    c.stdin(reader);
+    let out = output_within(c, LIMIT);
+    drop(feeder.join().unwrap());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("the datagram is at least 5000000 bytes (stdin did not end)"),
+        "{}",
+        stderr_of(&out)
+    );
+}
