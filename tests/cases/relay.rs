@@ -918,6 +918,29 @@ fn idle_timeout_closes_quiet_connections() {
     );
 }
 
+/// A dump file that cannot be written (a full disk: /dev/full) is given up with one
+/// warning, and the traffic goes on.
+#[test]
+fn a_dump_file_that_fills_up_is_dropped_with_a_warning() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &sock);
+    let args = ["--dump", "text", "--dump-file", "/dev/full", "tcp:0"];
+    let (mut r, port) = relay(dir.path(), &[&args[..], &[sock.to_str().unwrap()]].concat());
+    for _ in 0..2 {
+        let mut s = tcp(port);
+        round_trip(&mut s, b"hello\n");
+        round_trip(&mut s, b"again\n");
+    }
+    let warning = "udskit: warning: writing the dump to /dev/full: No space left on device \
+         (os error 28); dump stopped (the traffic goes on)";
+    let err = r.wait_stderr(warning);
+    assert_eq!(err.matches("dump stopped").count(), 1, "{err}");
+}
+
 #[test]
 fn dump_text_to_file_and_hex_to_stderr_and_json_logs() {
     if !have("python3") {

@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use super::copy::Direction;
 use crate::term::json::utc_timestamp;
-use crate::term::{escape, escape_bytes};
+use crate::term::{Ctx, escape, escape_bytes};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DumpFormat {
@@ -26,23 +26,33 @@ pub enum DumpFormat {
 /// never blocks the relay when nobody reads.
 pub struct Dump {
     format: DumpFormat,
-    out: Option<Mutex<std::fs::File>>,
+    /// The dump file (None once a write to it failed), and its name for the warning.
+    out: Option<(Mutex<Option<std::fs::File>>, String)>,
+    ctx: Ctx,
 }
 
 impl Dump {
     /// A dump to `file` (created or truncated), else to stderr.
-    pub fn open(format: DumpFormat, file: Option<&Path>) -> anyhow::Result<Dump> {
+    pub fn open(format: DumpFormat, file: Option<&Path>, ctx: &Ctx) -> anyhow::Result<Dump> {
         let out = match file {
-            Some(p) => Some(Mutex::new(std::fs::File::create(p).with_context(|| {
-                format!("opening the dump file {}", escape(&p.display().to_string()))
-            })?)),
+            Some(p) => {
+                let name = escape(&p.display().to_string()).into_owned();
+                let f = std::fs::File::create(p)
+                    .with_context(|| format!("opening the dump file {name}"))?;
+                Some((Mutex::new(Some(f)), name))
+            }
             None => None,
         };
-        Ok(Dump { format, out })
+        Ok(Dump {
+            format,
+            out,
+            ctx: ctx.clone(),
+        })
     }
 
-    /// Writes one chunk of connection `id` going `dir`. A failing dump output is ignored:
-    /// it must never break the traffic it watches.
+    /// Writes one chunk of connection `id` going `dir`. A dump file that cannot be written
+    /// (a full disk) is given up with one warning: it must never break the traffic it
+    /// watches.
     pub fn chunk(&self, id: u64, dir: Direction, data: &[u8]) {
         let text = render(
             self.format,
@@ -52,9 +62,16 @@ impl Dump {
             data,
         );
         match &self.out {
-            Some(file) => {
+            Some((file, name)) => {
                 let mut out = file.lock().unwrap_or_else(|e| e.into_inner());
-                let _ = out.write_all(text.as_bytes());
+                if let Some(f) = out.as_mut()
+                    && let Err(e) = f.write_all(text.as_bytes())
+                {
+                    *out = None;
+                    self.ctx.warn(format!(
+                        "writing the dump to {name}: {e}; dump stopped (the traffic goes on)"
+                    ));
+                }
             }
             None => crate::term::stderr_line(text),
         }

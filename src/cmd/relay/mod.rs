@@ -702,7 +702,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let rts = workers::runtimes(threads)?;
     let dump = args
         .dump
-        .map(|f| Dump::open(f, args.dump_file.as_deref()))
+        .map(|f| Dump::open(f, args.dump_file.as_deref(), ctx))
         .transpose()?;
     // The capture lives as long as the relay (the guard's flows, owned by each client's
     // stream that hyper holds, must not borrow from anything shorter).
