@@ -2,6 +2,7 @@
 //! message, all of stdin as one datagram, or one per line — and with `--reply` wait for the
 //! answers on a temporary return address.
 
+use std::convert::identity;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -179,6 +180,9 @@ async fn send(
     capture: Option<&capture::Sent<'_>>,
 ) -> anyhow::Result<usize> {
     let fail = |e: &std::io::Error, size| dgram::send_error(&args.addr, e, size, limit);
+    // With --reply each wait for room in the receiver's queue is bounded by --timeout: a
+    // receiver that reads nothing that long will not answer either.
+    let room = args.reply.then_some(args.timeout);
     let captured = |data: &[u8]| {
         if let Some(c) = capture {
             c.sent(data);
@@ -187,7 +191,7 @@ async fn send(
     if !args.message.is_empty() {
         let msg = args.message.join(" ");
         check_size(&args.addr, msg.len(), limit)?;
-        send_one(sock, msg.as_bytes(), passing)
+        within(room, send_one(sock, msg.as_bytes(), passing), identity)
             .await
             .map_err(|e| fail(&e, msg.len()))?;
         captured(msg.as_bytes());
@@ -205,7 +209,7 @@ async fn send(
             }
             all.extend_from_slice(&chunk);
         }
-        send_one(sock, &all, passing)
+        within(room, send_one(sock, &all, passing), identity)
             .await
             .map_err(|e| fail(&e, all.len()))?;
         captured(&all);
@@ -243,7 +247,7 @@ async fn send(
         if let Some(big) = lines.iter().find(|l| l.len() > limit) {
             return Err(dgram::too_large(&args.addr, big.len(), limit).into());
         }
-        match sock.send_many(&lines).await {
+        match within(room, sock.send_many(&lines), |e| (0, e)).await {
             Ok(()) => {
                 sent += lines.len();
                 lines.iter().for_each(|l| captured(l));
@@ -254,13 +258,35 @@ async fn send(
     }
     if !partial.is_empty() {
         check_size(&args.addr, partial.len(), limit)?;
-        sock.send(&partial)
+        within(room, sock.send(&partial), identity)
             .await
             .map_err(|e| fail(&e, partial.len()))?;
         captured(&partial);
         sent += 1;
     }
     Ok(sent)
+}
+
+/// `send`, or (made by `full`) the error of a receiver whose queue stayed full for `room`;
+/// no bound without one.
+async fn within<T, E>(
+    room: Option<Duration>,
+    send: impl Future<Output = Result<T, E>>,
+    full: impl FnOnce(std::io::Error) -> E,
+) -> Result<T, E> {
+    let Some(limit) = room else {
+        return send.await;
+    };
+    match tokio::time::timeout(limit, send).await {
+        Ok(r) => r,
+        Err(_) => Err(full(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!(
+                "its queue stayed full for {} (--timeout): the receiver is not reading",
+                duration::show(limit)
+            ),
+        ))),
+    }
 }
 
 /// One datagram, with the descriptors to pass if there are any.
@@ -302,7 +328,7 @@ async fn rest_length(
 }
 
 /// How long [`rest_length`] counts, in time and in bytes.
-const COUNT_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+const COUNT_FOR: Duration = Duration::from_secs(1);
 const COUNT_MAX: usize = 256 << 20;
 
 /// The size of a datagram too large to send, as far as it was counted.

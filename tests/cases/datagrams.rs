@@ -839,3 +839,44 @@ fn sendto_refuses_an_endless_stdin() {
         stderr_of(&out)
     );
 }
+
+/// `sendto --reply --timeout` bounds the wait for room in a receiver's full queue too: a
+/// receiver that reads nothing is an error after --timeout, not a hang.
+#[test]
+fn sendto_reply_to_a_full_queue_ends_after_the_timeout() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("full.sock");
+    let _deaf = start(
+        python(&format!(
+            "import socket,sys,time\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\nprint('ready',file=sys.stderr,flush=True)\ntime.sleep(120)",
+            s(&sock)
+        )),
+        dir.path(),
+        "deaf",
+        "ready",
+    );
+    // Its queue (net.unix.max_dgram_qlen, 10 by default; at most 1000 here) fills up.
+    let filler = python(&format!(
+        "import socket\nc=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\nc.connect({:?})\nc.setblocking(False)\n\
+         try:\n  for _ in range(1000): c.send(b'x')\nexcept BlockingIOError: pass",
+        s(&sock)
+    ))
+    .status()
+    .unwrap();
+    assert!(filler.success());
+    let out = run(
+        &["sendto", "--reply", "--timeout", "1s", s(&sock), "hello"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out).lines().next().unwrap(),
+        format!(
+            "udskit: error: sending to unix:{}: its queue stayed full for 1s (--timeout): the receiver is not reading",
+            s(&sock)
+        )
+    );
+}
