@@ -968,10 +968,18 @@ async fn transfer(
             let _ = out.write(head::head_bytes(&parts, &view)).await;
         }
         redirects += 1;
-        record.num_redirects = redirects as u64;
+        let here = format!("http://{}{}", hop.target.authority, hop.target.path);
+        let method = hop.method.to_string();
         match next_hop(args, plan, hop, parts.status, &location, redirects, &what) {
-            Ok(next) => hop = next,
+            Ok(next) => {
+                hop = next;
+                record.num_redirects = redirects as u64;
+            }
             Err(fail) => {
+                // -w tells of the answer not followed, as curl's does.
+                record.status = Some(parts.status);
+                record.headers = Some(parts.headers.clone());
+                record.effective = Some((method, here));
                 // The heads shown so far reach stdout before the error, as curl's do.
                 drop(out);
                 let _ = clock.before(out_done.finish(stop), Ok(())).await;

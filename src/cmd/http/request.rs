@@ -22,6 +22,8 @@ pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
     if joins_a_socket(s) {
         return Err(unix_url(s));
     }
+    // A fragment names a place in the answer, for the client alone: curl does not send it.
+    let s = s.split_once('#').map_or(s, |(before, _)| before);
     let lower = s.to_ascii_lowercase();
     let mut userinfo = None;
     let (authority, path) = if lower.starts_with("http://") {
@@ -179,7 +181,11 @@ mod tests {
             t(r#"/containers/json?filters={"status":["running"]}"#).1,
             "/containers/json?filters=%7B%22status%22:%5B%22running%22%5D%7D"
         );
-        assert_eq!(t("/a b/%41%zz#f").1, "/a%20b/%41%25zz%23f");
+        assert_eq!(t("/a b/%41%zz%23f").1, "/a%20b/%41%25zz%23f");
+        // The fragment stays with the client, as curl keeps it.
+        assert_eq!(t("/a/b?q=1#frag").1, "/a/b?q=1");
+        assert_eq!(t("http://h/x#y"), ("h".into(), "/x".into()));
+        assert_eq!(t("http://h#y"), ("h".into(), "/".into()));
         assert_eq!(t("/é").1, "/%C3%A9");
         assert_eq!(
             parse_target("http://u%40x:p:w@h/").unwrap().1.as_deref(),
