@@ -337,6 +337,18 @@ fn compressed_answers_are_decoded_as_they_stream() {
         ]);
         assert!(ok(&out) == lines.as_slice(), "{c}: decoded body differs");
     }
+    // Every gzip member and zstd frame is decoded; bytes after the last are an error.
+    let mut joined = vec!["gzip"];
+    if have_python_modules(&["zstandard"]) {
+        joined.push("zstd");
+    }
+    for c in joined {
+        let target = format!("/encoded?coding={c}&lines=100000&members=3");
+        let out = http(&["--compressed", a, &target]);
+        assert!(ok(&out) == lines.as_slice(), "{c}: members lost");
+        let out = http(&["--compressed", a, &format!("{target}&trailing=1")]);
+        assert_eq!(out.status.code(), Some(61), "{c}: {}", stderr_of(&out));
+    }
     // A coding udskit cannot decode, and bytes that do not decode: curl's exit 61.
     let out = http(&["--compressed", a, "/encoded?coding=compress&lines=3"]);
     assert_eq!(out.status.code(), Some(61), "{}", stderr_of(&out));

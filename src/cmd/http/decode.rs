@@ -155,10 +155,20 @@ impl BodySource {
                 unreachable!("codings is not empty")
             };
             let step: Pin<Box<dyn AsyncRead + Send>> = match c {
-                Coding::Gzip => Box::pin(GzipDecoder::new(reader)),
+                // Every member of a gzip stream, every frame of a zstd one (RFC 1952 2.2,
+                // RFC 8878 3): anything else after the first is an error, never dropped.
+                Coding::Gzip => {
+                    let mut d = GzipDecoder::new(reader);
+                    d.multiple_members(true);
+                    Box::pin(d)
+                }
                 Coding::Deflate => Box::pin(Inflate::Deciding(Some(reader))),
                 Coding::Brotli => Box::pin(BrotliDecoder::new(reader)),
-                Coding::Zstd => Box::pin(ZstdDecoder::new(reader)),
+                Coding::Zstd => {
+                    let mut d = ZstdDecoder::new(reader);
+                    d.multiple_members(true);
+                    Box::pin(d)
+                }
             };
             if codings.peek().is_none() {
                 break step;
