@@ -1130,6 +1130,28 @@ fn a_content_length_must_match_the_body() {
     }
 }
 
+/// An answer with 500 header lines is taken, as curl takes it (hyper's default stops at 100).
+#[test]
+fn many_header_lines_are_taken() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("many.sock");
+    let _server = misbehaving(
+        dir.path(),
+        &sock,
+        "c.sendall(b'HTTP/1.1 200 OK\\r\\n' + b''.join(b'X-N%d: v\\r\\n' % i for i in range(500)) + b'Content-Length: 2\\r\\n\\r\\nok')",
+    );
+    let out = http(&["-D", "-", sock.to_str().unwrap(), "/"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("X-N499: v\r\n") && text.ends_with("\r\n\r\nok"),
+        "{text}"
+    );
+}
+
 /// Servers that break HTTP on purpose: each ends with a clear error, exit 1 (or 28 once
 /// --max-time is up), never a panic (101) or a hang.
 #[test]

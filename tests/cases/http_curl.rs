@@ -138,7 +138,10 @@ fn location_follows_redirects_on_the_socket() {
     );
     // -w tells of the answer not followed, as curl's does; a fragment is not sent.
     let w = "%{num_redirects} %{http_code} %{url_effective}";
-    let out = http(&[s, "-sL", "--max-redirs", "3", "-w", w, "/redirect/302#top"], b"");
+    let out = http(
+        &[s, "-sL", "--max-redirs", "3", "-w", w, "/redirect/302#top"],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(47));
     assert_eq!(out.stdout, b"3 302 http://localhost/redirect/302");
     let out = http(&[s, "-iL", "--max-redirs", "1", "/redirect/302"], b"");

@@ -82,6 +82,9 @@ pub async fn send(
             // body goes in far fewer reads, for a buffer a small answer never fills; 64 KiB
             // and 512 KiB were no better (figures in docs/performance.md).
             .read_buf_exact_size(Some(crate::io::CHUNK))
+            // hyper's default is 100 header lines, fewer than curl takes (it has no count,
+            // only its size limit); a head is bounded by the 256 KiB read above anyway.
+            .max_headers(MAX_HEADERS)
             .handshake(io)
             .await?;
         tokio::spawn(conn.with_upgrades());
@@ -89,6 +92,9 @@ pub async fn send(
         Ok((Sender::H1(tx), resp, Some(heads), socket))
     }
 }
+
+/// Header lines an answer's head may have (a response of HTTP/1.1; h2 has its own limit).
+const MAX_HEADERS: usize = 8192;
 
 /// Connects (retrying for --wait, each attempt bounded by --connect-timeout and the rest of
 /// --wait); a failure names the socket and the real cause, with curl's exit code 7, or 28
