@@ -489,6 +489,33 @@ fn grpc_max_time_holds_while_stdout_is_not_read() {
     );
 }
 
+/// A unary call has one answer: an OK with none, or with two, is an error (exit 77, as
+/// grpc-go's cardinality check), the answers that came still shown.
+#[test]
+fn grpc_unary_call_with_no_or_two_answers_is_an_error() {
+    if !grpcio_here() {
+        return;
+    }
+    let dir = tempdir();
+    let srv = GrpcServer::start(dir.path(), false);
+    let sock = srv.sock.to_str().unwrap();
+    let fixtures = fixture("");
+    let proto = ["-I", fixtures.to_str().unwrap(), "--proto", "odd.proto"];
+    for (method, shown, sent) in [("None", 0, "no answer"), ("Two", 2, "2 answers")] {
+        let call = [sock, "call", &format!("udskit.test.Odd/{method}")];
+        let out = grpc(&[&call[..], &proto[..]].concat(), b"");
+        assert_eq!(out.status.code(), Some(64 + 13), "{}", stderr_of(&out));
+        assert_eq!(objects(&String::from_utf8_lossy(&out.stdout)).len(), shown);
+        assert!(
+            stderr_of(&out).contains(&format!(
+                "the server ended the call with OK but sent {sent} (the method answers one message)"
+            )),
+            "{}",
+            stderr_of(&out)
+        );
+    }
+}
+
 #[test]
 fn grpc_proto_and_protoset_without_reflection() {
     if !grpcio_here() {

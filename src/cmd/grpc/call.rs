@@ -158,6 +158,10 @@ impl Call {
             .max_encoding_message_size(usize::MAX);
         let codec = DynamicCodec { output: m.output() };
         let what = &self.what;
+        // A unary or client-streaming call has exactly one answer (grpc-go calls an OK
+        // without one a cardinality violation, INTERNAL).
+        let one_answer = !m.is_server_streaming();
+        let mut answers = 0u64;
         let answer = async move {
             grpc.ready().await.map_err(|t| t.fail(what))?;
             let resp = grpc.streaming(request, path, codec).await.map_err(|s| {
@@ -205,6 +209,7 @@ impl Call {
                         }
                     }
                     Some(Ok(Some(msg))) => {
+                        answers += 1;
                         view.render(&msg, &mut pending);
                         if pending.len() >= BATCH && !flush(&mut pending).await? {
                             return Ok(());
@@ -213,6 +218,20 @@ impl Call {
                     Some(Ok(None)) => {
                         if !flush(&mut pending).await? {
                             return Ok(());
+                        }
+                        if one_answer && answers != 1 {
+                            let sent = match answers {
+                                0 => "no answer".to_string(),
+                                n => format!("{n} answers"),
+                            };
+                            return Err(Fail::new(
+                                status::exit_code(tonic::Code::Internal),
+                                format!(
+                                    "{what}: the server ended the call with OK but sent \
+                                     {sent} (the method answers one message)"
+                                ),
+                            )
+                            .into());
                         }
                         break;
                     }

@@ -196,6 +196,7 @@ impl tower_service::Service<Request<tonic::body::Body>> for Channel {
                     recv,
                     data_done: false,
                     done: false,
+                    framing: Framing::default(),
                 },
             ))
         })
@@ -235,11 +236,55 @@ async fn send_body(mut body: tonic::body::Body, mut send: SendStream<Bytes>) {
 }
 
 /// An answer's body for tonic: the stream's data, its window given back as each piece is
-/// taken (so a reader that stops reading stops the server), then its trailers.
+/// taken (so a reader that stops reading stops the server), then its trailers, unless the
+/// data ended inside a message: tonic would take the trailers (`grpc-status: 0`) for a
+/// clean end and drop the cut message without a word; without them it reports the cut.
 pub struct RecvBody {
     recv: RecvStream,
     data_done: bool,
     done: bool,
+    framing: Framing,
+}
+
+/// Where the data is in gRPC's framing: bytes of a 5-byte message prefix read, and of the
+/// message it announced still to come.
+#[derive(Default)]
+struct Framing {
+    prefix: [u8; 5],
+    have: usize,
+    left: usize,
+}
+
+impl Framing {
+    fn advance(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            if self.left > 0 {
+                let n = self.left.min(data.len());
+                self.left -= n;
+                data = &data[n..];
+                continue;
+            }
+            let n = (5 - self.have).min(data.len());
+            self.prefix[self.have..self.have + n].copy_from_slice(&data[..n]);
+            self.have += n;
+            data = &data[n..];
+            if self.have == 5 {
+                let len = [
+                    self.prefix[1],
+                    self.prefix[2],
+                    self.prefix[3],
+                    self.prefix[4],
+                ];
+                self.left = u32::from_be_bytes(len) as usize;
+                self.have = 0;
+            }
+        }
+    }
+
+    /// The data stopped inside a message (or its prefix).
+    fn cut(&self) -> bool {
+        self.have > 0 || self.left > 0
+    }
 }
 
 impl http_body::Body for RecvBody {
@@ -257,11 +302,16 @@ impl http_body::Body for RecvBody {
             match ready!(self.recv.poll_data(cx)) {
                 Some(Ok(data)) => {
                     let _ = self.recv.flow_control().release_capacity(data.len());
+                    self.framing.advance(&data);
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => self.data_done = true,
             }
+        }
+        if self.framing.cut() {
+            self.done = true;
+            return Poll::Ready(None);
         }
         let trailers = ready!(self.recv.poll_trailers(cx));
         self.done = true;
@@ -317,4 +367,29 @@ pub fn transport_of(status: &tonic::Status) -> Option<Transport> {
         src = e.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framing_tells_a_cut_message() {
+        let mut f = Framing::default();
+        // Two whole messages (3 bytes, then empty) in pieces that split the prefix.
+        for piece in [
+            &b"\x00\x00\x00"[..],
+            b"\x00\x03ab",
+            b"c\x00\x00\x00\x00\x00",
+        ] {
+            f.advance(piece);
+        }
+        assert!(!f.cut());
+        // A prefix announcing 100 bytes, 4 of them sent.
+        f.advance(b"\x00\x00\x00\x00\x64abcd");
+        assert!(f.cut());
+        let mut half_prefix = Framing::default();
+        half_prefix.advance(b"\x00\x00");
+        assert!(half_prefix.cut());
+    }
 }
