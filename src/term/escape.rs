@@ -59,6 +59,57 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
+/// Whether `b[i..]` starts a C1 control in UTF-8 (U+0080..U+009F: C2 80..9F).
+fn c1_at(b: &[u8], i: usize) -> bool {
+    b[i] == 0xc2 && b.get(i + 1).is_some_and(|c| (0x80..=0x9f).contains(c))
+}
+
+/// JSON text with its C1 controls written as `\u00XX` escapes, for a terminal: JSON
+/// escapes C0 itself, and leaves U+0080..U+009F as they are, which xterm and VTE act on.
+pub fn escape_c1_in_json(b: &[u8]) -> Cow<'_, [u8]> {
+    if !(0..b.len()).any(|i| c1_at(b, i)) {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        if c1_at(b, i) {
+            out.extend_from_slice(format!("\\u{:04x}", b[i + 1]).as_bytes());
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters (but tab, newline, carriage return) made visible as `\u{..}`, so
+/// that bytes for a terminal (a body, a message, an answer) cannot drive it: C0 and DEL,
+/// and the C1 controls U+0080..U+009F in UTF-8 (C2 80..9F), which xterm and VTE act on as
+/// ESC sequences (U+009B is CSI). Other bytes, valid UTF-8 or not, pass as they are.
+pub fn escape_for_terminal(b: &[u8]) -> Cow<'_, [u8]> {
+    let c0 = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f;
+    let c1 = |i: usize| c1_at(b, i);
+    if !(0..b.len()).any(|i| c0(b[i]) || c1(i)) {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        if c0(b[i]) {
+            out.extend_from_slice(format!("\\u{{{:x}}}", b[i]).as_bytes());
+        } else if c1(i) {
+            out.extend_from_slice(format!("\\u{{{:x}}}", b[i + 1]).as_bytes());
+            i += 1;
+        } else {
+            out.push(b[i]);
+        }
+        i += 1;
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +128,14 @@ mod tests {
         assert_eq!(escape(&once), once);
         assert_eq!(escape_bytes(b"ok \xff\n\x1b\\"), "ok \\xff\\n\\u{1b}\\\\");
         assert_eq!(escape_bytes("é".as_bytes()), "é");
+        assert_eq!(
+            &*escape_for_terminal("a\x1b[2Jb\r\n\t \u{9b}31m é\u{85}".as_bytes()),
+            "a\\u{1b}[2Jb\r\n\t \\u{9b}31m é\\u{85}".as_bytes()
+        );
+        assert_eq!(&*escape_for_terminal(b"\xff\xc2"), b"\xff\xc2");
+        assert_eq!(
+            &*escape_c1_in_json("{\"a\":\"\u{9b}2J\x1b\"}".as_bytes()),
+            "{\"a\":\"\\u009b2J\x1b\"}".as_bytes()
+        );
     }
 }

@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::support::peers::{have, have_python_modules};
+use crate::support::pty::{On, udskit_on_pty};
 use crate::support::servers::{Nginx, Uvicorn};
 use crate::support::*;
 
@@ -182,6 +183,34 @@ fn ws_server_push_text_binary_and_close_reason() {
     assert_eq!(
         lines[2],
         serde_json::json!({"type": "close", "code": 1000, "reason": "done"})
+    );
+}
+
+/// On a terminal a message's controls are made visible (C0 and C1 alike), as a body's are:
+/// a server cannot set the title or clear the screen.
+#[test]
+fn ws_messages_cannot_drive_the_terminal() {
+    if !ws_here() {
+        return;
+    }
+    let dir = tempdir();
+    let app = Uvicorn::start_ws(dir.path());
+    let target = "/push?n=1&text=%1B]0;PWNED%07%C2%9B2J";
+    let t = udskit_on_pty(
+        On::Stdout,
+        &["http", "--ws", app.sock.to_str().unwrap(), target],
+        dir.path(),
+    );
+    assert_eq!(t.code, Some(0), "{}", t.pty);
+    assert!(
+        t.pty.contains("\\u{1b}]0;PWNED\\u{7}\\u{9b}2J\n"),
+        "{:?}",
+        t.pty
+    );
+    assert!(
+        !t.pty.contains('\x1b') && !t.pty.contains('\u{9b}'),
+        "{:?}",
+        t.pty
     );
 }
 

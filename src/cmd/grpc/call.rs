@@ -322,6 +322,14 @@ impl View {
             let e = serde_json::Value::from(e.to_string());
             text.extend_from_slice(format!("{{\"error\": {e}}}").as_bytes());
         }
+        // On a terminal the C1 controls JSON leaves as they are (U+009B is CSI) are
+        // escaped too.
+        if self.pretty
+            && let std::borrow::Cow::Owned(shown) = crate::term::escape_c1_in_json(&text[start..])
+        {
+            text.truncate(start);
+            text.extend_from_slice(&shown);
+        }
         text.put_u8(b'\n');
     }
 }

@@ -16,7 +16,7 @@ use super::jsonstream::Splitter;
 use crate::error::{FAILURE, Fail};
 use crate::io::stdio::{Writer, WriterDone};
 use crate::shutdown::Shutdown;
-use crate::term::{Ctx, escape};
+use crate::term::{Ctx, escape, escape_for_terminal};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
 /// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body, which a
@@ -106,24 +106,6 @@ fn looks_binary(sample: &[u8]) -> bool {
             Ok(_) => false,
             Err(e) => e.error_len().is_some(),
         }
-}
-
-/// Control characters (but tab, newline, carriage return) made visible, so a body cannot
-/// drive the user's terminal.
-fn escape_controls(b: &[u8]) -> Cow<'_, [u8]> {
-    let bad = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f;
-    if !b.iter().any(|&c| bad(c)) {
-        return Cow::Borrowed(b);
-    }
-    let mut out = Vec::with_capacity(b.len() + 16);
-    for &c in b {
-        if bad(c) {
-            out.extend_from_slice(format!("\\u{{{c:x}}}").as_bytes());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
 }
 
 enum BodyShape {
@@ -251,7 +233,7 @@ impl Render {
                 );
                 let whole = split.finish(|v| show.value(v, &mut text));
                 if whole.is_err() {
-                    text.extend_from_slice(&escape_controls(&split.take_rest()));
+                    text.extend_from_slice(&escape_for_terminal(&split.take_rest()));
                 }
                 if let Some(board) = &mut self.board {
                     board.finish();
@@ -346,7 +328,7 @@ impl Render {
                 self.write(Out::Stdout, chunk).await
             }
             BodyShape::Text => {
-                let shown = match escape_controls(&chunk) {
+                let shown = match escape_for_terminal(&chunk) {
                     Cow::Borrowed(_) => chunk,
                     Cow::Owned(v) => v.into(),
                 };
@@ -361,7 +343,7 @@ impl Render {
                     self.too_big = true;
                     self.state = BodyShape::Text;
                     return self
-                        .write(Out::Stdout, escape_controls(&text).into_owned().into())
+                        .write(Out::Stdout, escape_for_terminal(&text).into_owned().into())
                         .await;
                 }
                 let mut text = Vec::new();
@@ -373,7 +355,7 @@ impl Render {
                     &mut self.stream_error,
                 );
                 if split.push(&chunk, |v| show.value(v, &mut text)).is_err() {
-                    text.extend_from_slice(&escape_controls(&split.take_rest()));
+                    text.extend_from_slice(&escape_for_terminal(&split.take_rest()));
                     self.state = BodyShape::Text;
                 }
                 if let Some(board) = &self.board {
@@ -419,7 +401,7 @@ impl Render {
         };
         if !formatted || de.end().is_err() {
             text.truncate(start);
-            text.extend_from_slice(&escape_controls(value));
+            text.extend_from_slice(&escape_for_terminal(value));
         }
         text.push(b'\n');
     }
@@ -499,7 +481,6 @@ mod tests {
             !looks_binary(&"caf\u{e9}".as_bytes()[..4]),
             "a sequence cut at the end"
         );
-        assert_eq!(&*escape_controls(b"a\x1b[2Jb\r\n\t"), b"a\\u{1b}[2Jb\r\n\t");
         let mut h = HeaderMap::new();
         h.insert(
             CONTENT_TYPE,

@@ -283,7 +283,7 @@ async fn session(
                     Message::Pong(_) | Message::Frame(_) => {}
                     Message::Text(_) | Message::Binary(_) => {
                         received += 1;
-                        if let Some(b) = shown(&msg, s.json, ctx.color_stdout)
+                        if let Some(b) = shown(&msg, s.json, ctx.color_stdout, ctx.stdout_is_tty)
                             && (out.write(b).await.is_err() || out.is_closed())
                         {
                             return Ok(Down::StdoutGone);

@@ -61,8 +61,9 @@ impl Lines {
     }
 }
 
-/// A message for stdout: the text and a newline, the binary bytes raw, or a JSON line.
-pub fn shown(msg: &Message, json: bool, color: bool) -> Option<Bytes> {
+/// A message for stdout: the text and a newline, the binary bytes raw, or a JSON line; on a
+/// terminal (`tty`) the controls of text and binary alike made visible, as a body's are.
+pub fn shown(msg: &Message, json: bool, color: bool, tty: bool) -> Option<Bytes> {
     use serde_json::Value;
     let (kind, data): (&str, &[u8]) = match msg {
         Message::Text(t) => ("text", t.as_bytes()),
@@ -72,12 +73,17 @@ pub fn shown(msg: &Message, json: bool, color: bool) -> Option<Bytes> {
     if !json {
         return Some(match msg {
             Message::Text(_) => {
+                let data = match tty {
+                    true => crate::term::escape_for_terminal(data),
+                    false => std::borrow::Cow::Borrowed(data),
+                };
                 let mut v = Vec::with_capacity(data.len() + 1);
-                v.extend_from_slice(data);
+                v.extend_from_slice(&data);
                 v.push(b'\n');
                 Bytes::from(v)
             }
-            Message::Binary(b) => b.clone(),
+            Message::Binary(b) if !tty => b.clone(),
+            Message::Binary(b) => Bytes::from(crate::term::escape_for_terminal(b).into_owned()),
             _ => unreachable!("text and binary only"),
         });
     }
