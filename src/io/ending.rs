@@ -84,8 +84,13 @@ impl Ending {
         Some(match self {
             Ending::Done => return None,
             Ending::Reset => format!("{peer} reset the connection ({counts})"),
+            // "all" when some was taken, "any" when none was: never "before taking all of
+            // our input (...; we had sent nothing)".
             Ending::StoppedReading => {
-                format!("{peer} closed the connection before taking all of our input ({counts})")
+                let how_much = if up == 0 { "any" } else { "all" };
+                format!(
+                    "{peer} closed the connection before taking {how_much} of our input ({counts})"
+                )
             }
             Ending::QuitAfter(d) => format!(
                 "closed the connection {} after the end of stdin (--quit-after)",
@@ -244,6 +249,11 @@ mod tests {
             Ending::StoppedReading.words("the server", 1, 12).unwrap(),
             "the server closed the connection before taking all of our input (the server had \
              sent 12 bytes, which are on stdout; we had sent 1 byte)"
+        );
+        assert_eq!(
+            Ending::StoppedReading.words("client #2", 0, 0).unwrap(),
+            "client #2 closed the connection before taking any of our input (client #2 had \
+             sent nothing; we had sent nothing)"
         );
         assert_eq!(Ending::Done.words("the server", 1, 1), None);
     }

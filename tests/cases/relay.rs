@@ -1098,7 +1098,7 @@ fn sigterm_drains_then_removes_the_socket() {
     assert!(log.contains(&format!("#1 pid {me} (")), "{log}");
     assert!(
         log.contains(": closed, 29 bytes up, 29 down")
-            && log.contains("relay done: 1 connections, 0 with errors, 29 bytes up, 29 down"),
+            && log.contains("relay done: 1 connection, 0 with errors, 29 bytes up, 29 down"),
         "{log}"
     );
 

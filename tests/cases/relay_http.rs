@@ -1251,7 +1251,7 @@ fn stop_signal_ends_idle_keep_alive_clients_at_once() {
     assert_eq!(s.read(&mut buf).unwrap(), 0);
     let err = g.stderr();
     assert!(
-        err.contains("relay done: 1 connections, 0 with errors"),
+        err.contains("relay done: 1 connection, 0 with errors"),
         "{err}"
     );
     assert!(!err.contains("grace period"), "{err}");

@@ -538,7 +538,10 @@ impl Log {
             t.down.load(Ordering::Relaxed),
         );
         self.line(
-            format!("relay done: {n} connections, {e} with errors, {up} bytes up, {down} down"),
+            format!(
+                "relay done: {n} connection{}, {e} with errors, {up} bytes up, {down} down",
+                if n == 1 { "" } else { "s" }
+            ),
             vec![
                 ("event", "summary".into()),
                 ("connections", n.into()),
