@@ -59,55 +59,54 @@ pub fn escape_bytes(bytes: &[u8]) -> String {
     out
 }
 
-/// Whether `b[i..]` starts a C1 control in UTF-8 (U+0080..U+009F: C2 80..9F).
-fn c1_at(b: &[u8], i: usize) -> bool {
-    b[i] == 0xc2 && b.get(i + 1).is_some_and(|c| (0x80..=0x9f).contains(c))
+/// The control character that starts `b[i..]`, as `(its length in bytes, its code)`: a C0
+/// control or DEL (with `c0`: tab, newline and carriage return are left), or a C1 control
+/// U+0080..U+009F in UTF-8 (C2 80..9F), which xterm and VTE act on as ESC sequences (U+009B
+/// is CSI).
+fn control_at(b: &[u8], i: usize, c0: bool) -> Option<(usize, u8)> {
+    match b[i] {
+        c if c0 && ((c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f) => Some((1, c)),
+        0xc2 => b
+            .get(i + 1)
+            .filter(|c| (0x80..=0x9f).contains(*c))
+            .map(|&c| (2, c)),
+        _ => None,
+    }
+}
+
+/// `b` with each control [`control_at`] finds written by `write`; borrowed when it has none.
+fn rewritten(b: &[u8], c0: bool, write: impl Fn(u8) -> String) -> Cow<'_, [u8]> {
+    if !(0..b.len()).any(|i| control_at(b, i, c0).is_some()) {
+        return Cow::Borrowed(b);
+    }
+    let mut out = Vec::with_capacity(b.len() + 16);
+    let mut i = 0;
+    while i < b.len() {
+        match control_at(b, i, c0) {
+            Some((len, code)) => {
+                out.extend_from_slice(write(code).as_bytes());
+                i += len;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// JSON text with its C1 controls written as `\u00XX` escapes, for a terminal: JSON
-/// escapes C0 itself, and leaves U+0080..U+009F as they are, which xterm and VTE act on.
+/// escapes C0 itself, and leaves U+0080..U+009F as they are.
 pub fn escape_c1_in_json(b: &[u8]) -> Cow<'_, [u8]> {
-    if !(0..b.len()).any(|i| c1_at(b, i)) {
-        return Cow::Borrowed(b);
-    }
-    let mut out = Vec::with_capacity(b.len() + 16);
-    let mut i = 0;
-    while i < b.len() {
-        if c1_at(b, i) {
-            out.extend_from_slice(format!("\\u{:04x}", b[i + 1]).as_bytes());
-            i += 2;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Cow::Owned(out)
+    rewritten(b, false, |c| format!("\\u{c:04x}"))
 }
 
 /// Control characters (but tab, newline, carriage return) made visible as `\u{..}`, so
-/// that bytes for a terminal (a body, a message, an answer) cannot drive it: C0 and DEL,
-/// and the C1 controls U+0080..U+009F in UTF-8 (C2 80..9F), which xterm and VTE act on as
-/// ESC sequences (U+009B is CSI). Other bytes, valid UTF-8 or not, pass as they are.
+/// that bytes for a terminal (a body, a message, an answer) cannot drive it: C0, DEL and
+/// C1 alike. Other bytes, valid UTF-8 or not, pass as they are.
 pub fn escape_for_terminal(b: &[u8]) -> Cow<'_, [u8]> {
-    let c0 = |c: u8| (c < 0x20 && !matches!(c, b'\t' | b'\n' | b'\r')) || c == 0x7f;
-    let c1 = |i: usize| c1_at(b, i);
-    if !(0..b.len()).any(|i| c0(b[i]) || c1(i)) {
-        return Cow::Borrowed(b);
-    }
-    let mut out = Vec::with_capacity(b.len() + 16);
-    let mut i = 0;
-    while i < b.len() {
-        if c0(b[i]) {
-            out.extend_from_slice(format!("\\u{{{:x}}}", b[i]).as_bytes());
-        } else if c1(i) {
-            out.extend_from_slice(format!("\\u{{{:x}}}", b[i + 1]).as_bytes());
-            i += 1;
-        } else {
-            out.push(b[i]);
-        }
-        i += 1;
-    }
-    Cow::Owned(out)
+    rewritten(b, true, |c| format!("\\u{{{c:x}}}"))
 }
 
 #[cfg(test)]
