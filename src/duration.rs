@@ -46,10 +46,10 @@ impl MaxTime {
         }
     }
 
-    /// `WHAT: DOING within 2s (--max-time)`, exiting with `code`.
-    pub fn fail(&self, code: i32, what: &str, doing: &str) -> crate::error::Fail {
+    /// `WHAT: DOING within 2s (--max-time)`: the message of a command that ran out of it.
+    pub fn missed(&self, what: &str, doing: &str) -> String {
         let limit = show(self.limit.unwrap_or_default());
-        crate::error::Fail::new(code, format!("{what}: {doing} within {limit} (--max-time)"))
+        format!("{what}: {doing} within {limit} (--max-time)")
     }
 }
 

@@ -220,7 +220,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     };
     let result = tokio::select! {
         r = work => r,
-        _ = clock.expired() => Err(clock.fail(status::exit_code(tonic::Code::DeadlineExceeded), &what, "not done").into()),
+        _ = clock.expired() => Err(Fail::new(status::exit_code(tonic::Code::DeadlineExceeded), clock.missed(&what, "not done")).into()),
         _ = stop.stopped() => Ok(()),
     };
     drop(out);

@@ -36,7 +36,7 @@ fn unwritten(clock: &MaxTime, what: &str, received: u64) -> Fail {
     let doing = format!(
         "the body was not written out ({received} bytes received; the output stopped taking it)"
     );
-    clock.fail(TIMEOUT, what, &doing)
+    Fail::new(TIMEOUT, clock.missed(what, &doing))
 }
 
 /// Holds the request sender alive while the response body streams.
@@ -218,7 +218,7 @@ pub async fn stream_body(
             f = body.next() => f,
             _ = clock.expired() => {
                 let got = format!("the body did not end ({} bytes received)", body.wire());
-                break Err(clock.fail(TIMEOUT, what, &got).into());
+                break Err(Fail::new(TIMEOUT, clock.missed(what, &got)).into());
             }
             _ = stop.stopped() => break Ok(()),
         };
@@ -330,7 +330,7 @@ async fn splice_rest(
             _ = clock.expired() => {
                 *spliced = count.load(Ordering::Relaxed);
                 let got = format!("the body did not end ({} bytes received)", got(&count));
-                return Err(clock.fail(TIMEOUT, what, &got).into());
+                return Err(Fail::new(TIMEOUT, clock.missed(what, &got)).into());
             }
             _ = stop.stopped() => {
                 *spliced = count.load(Ordering::Relaxed);

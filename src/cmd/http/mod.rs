@@ -910,7 +910,7 @@ async fn transfer(
         let headers = plan.header_map(args, &hop, body.size())?;
         let stream = tokio::select! {
             s = exchange::connect(&plan.socket, args.connect) => s?,
-            _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no connection").into()),
+            _ = clock.expired() => return Err(Fail::new(TIMEOUT, clock.missed(&what, "no connection")).into()),
             _ = stop.stopped() => return Ok(()),
         };
         if let Some(c) = stream.peer_cred() {
@@ -943,7 +943,7 @@ async fn transfer(
 
         let (sender, resp, heads_seen, socket) = tokio::select! {
             r = exchange::send(stream, req, args.http2) => r.map_err(|e| exchange::send_error(&e, &what))?,
-            _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no answer").into()),
+            _ = clock.expired() => return Err(Fail::new(TIMEOUT, clock.missed(&what, "no answer")).into()),
             _ = stop.stopped() => return Ok(()),
         };
         let location = resp
@@ -1044,7 +1044,7 @@ async fn transfer(
             let render = Render::new(up_view, &parts.headers, out.clone());
             tokio::select! {
                 r = upgrade::bridge(on, render, &out, (stop, &clock), ctx) => r.with_context(|| what.clone()),
-                _ = clock.expired() => Err(clock.fail(TIMEOUT, &what, "the upgraded stream did not end").into()),
+                _ = clock.expired() => Err(Fail::new(TIMEOUT, clock.missed(&what, "the upgraded stream did not end")).into()),
             }
         }
         None => {

@@ -166,7 +166,7 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     let req = request(&s, &what)?;
     let stream = tokio::select! {
         r = exchange::connect(s.socket, s.connect) => r?,
-        _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no connection").into()),
+        _ = clock.expired() => return Err(Fail::new(TIMEOUT, clock.missed(&what, "no connection")).into()),
         _ = stop.stopped() => return Ok(()),
     };
     if let Some(c) = stream.peer_cred() {
@@ -181,7 +181,7 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     );
     let (ws, resp) = tokio::select! {
         r = tokio_tungstenite::client_async(req, stream) => r.map_err(|e| handshake_error(e, &what, s.fail))?,
-        _ = clock.expired() => return Err(clock.fail(TIMEOUT, &what, "no answer to the handshake").into()),
+        _ = clock.expired() => return Err(Fail::new(TIMEOUT, clock.missed(&what, "no answer to the handshake")).into()),
         _ = stop.stopped() => return Ok(()),
     };
     head::verbose_head(
@@ -194,7 +194,7 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
     let (out, out_done) = Writer::spawn();
     let result = tokio::select! {
         r = session(ws, &s, &out, ctx, stop, &what) => r,
-        _ = clock.expired() => Err(clock.fail(TIMEOUT, &what, "the session did not end").into()),
+        _ = clock.expired() => Err(Fail::new(TIMEOUT, clock.missed(&what, "the session did not end")).into()),
     };
     drop(out);
     let written = clock.before(out_done.finish(stop), Ok(())).await;
