@@ -319,11 +319,11 @@ async fn rest_length(
                 None => so_far += chunk.len(),
             }
         }
-        Ok(Length::MoreThan(so_far))
+        Ok(Length::AtLeast(so_far))
     };
     match tokio::time::timeout(COUNT_FOR, counting).await {
         Ok(r) => r,
-        Err(_) => Ok(Length::MoreThan(so_far)),
+        Err(_) => Ok(Length::AtLeast(so_far)),
     }
 }
 
@@ -334,14 +334,14 @@ const COUNT_MAX: usize = 256 << 20;
 /// The size of a datagram too large to send, as far as it was counted.
 enum Length {
     Exactly(usize),
-    MoreThan(usize),
+    AtLeast(usize),
 }
 
 impl Length {
     fn too_large(self, to: &Addr, limit: usize) -> Fail {
         match self {
             Length::Exactly(n) => dgram::too_large(to, n, limit),
-            Length::MoreThan(n) => dgram::too_large_unended(to, n, limit),
+            Length::AtLeast(n) => dgram::too_large_unended(to, n, limit),
         }
     }
 }

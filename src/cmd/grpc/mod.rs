@@ -218,9 +218,13 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             (Verb::Call, None) => unreachable!("a call always connects"),
         }
     };
+    let late = || {
+        let code = status::exit_code(tonic::Code::DeadlineExceeded);
+        Fail::new(code, clock.missed(&what, "not done"))
+    };
     let result = tokio::select! {
         r = work => r,
-        _ = clock.expired() => Err(Fail::new(status::exit_code(tonic::Code::DeadlineExceeded), clock.missed(&what, "not done")).into()),
+        _ = clock.expired() => Err(late().into()),
         _ = stop.stopped() => Ok(()),
     };
     drop(out);

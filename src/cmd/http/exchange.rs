@@ -31,6 +31,12 @@ use crate::net::stream::Stream;
 use crate::shutdown::Shutdown;
 use crate::term::Ctx;
 
+/// The time ran out before the body's end had come.
+fn unended(clock: &MaxTime, what: &str, received: u64) -> Fail {
+    let doing = format!("the body did not end ({received} bytes received)");
+    Fail::new(TIMEOUT, clock.missed(what, &doing))
+}
+
 /// The time ran out while the output was not taking the body (a reader that stopped).
 fn unwritten(clock: &MaxTime, what: &str, received: u64) -> Fail {
     let doing = format!(
@@ -216,10 +222,7 @@ pub async fn stream_body(
         }
         let piece = tokio::select! {
             f = body.next() => f,
-            _ = clock.expired() => {
-                let got = format!("the body did not end ({} bytes received)", body.wire());
-                break Err(Fail::new(TIMEOUT, clock.missed(what, &got)).into());
-            }
+            _ = clock.expired() => break Err(unended(clock, what, body.wire()).into()),
             _ = stop.stopped() => break Ok(()),
         };
         if let Some(bar) = bar {
@@ -329,8 +332,7 @@ async fn splice_rest(
             }
             _ = clock.expired() => {
                 *spliced = count.load(Ordering::Relaxed);
-                let got = format!("the body did not end ({} bytes received)", got(&count));
-                return Err(Fail::new(TIMEOUT, clock.missed(what, &got)).into());
+                return Err(unended(clock, what, got(&count)).into());
             }
             _ = stop.stopped() => {
                 *spliced = count.load(Ordering::Relaxed);
