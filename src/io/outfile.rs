@@ -1,9 +1,11 @@
 //! The file of `http -o FILE`: written beside FILE under a temporary name and renamed over it
 //! once the whole answer has arrived, so that a failed or interrupted request leaves FILE as
 //! it was (curl leaves it alone when it cannot connect; udskit also when the answer breaks
-//! off or a signal stops it). Devices and pipes (/dev/null, a FIFO) are written in place,
-//! and so is a FILE that we may write but not rename over (another user's, in /tmp); one
-//! we may not write is refused, as curl refuses it.
+//! off or a signal stops it). Devices and pipes (/dev/null, a FIFO) are written in place.
+//! A FILE that we may write but not rename over (another user's, in /tmp; one in a
+//! directory we may not write) is opened at the start, the answer held in an unnamed
+//! temporary file in $TMPDIR and copied into FILE once whole; one we may not write is
+//! refused, as curl refuses it.
 
 use std::fs::File;
 use std::io;
@@ -15,13 +17,22 @@ use anyhow::Context as _;
 use crate::shutdown::FileGuard;
 use crate::term::escape;
 
-/// Where the bytes go until [`Pending::commit`]: the temporary file and what it replaces.
-pub struct Pending {
-    temp: PathBuf,
-    dest: PathBuf,
-    /// Removes the temporary file on every way out but a commit (also on the second
-    /// signal's hard exit).
-    _guard: FileGuard,
+/// Where the bytes go until [`Pending::commit`], and how they take FILE's place.
+pub enum Pending {
+    /// A temporary file beside FILE, renamed over it.
+    Rename {
+        temp: PathBuf,
+        dest: PathBuf,
+        /// Removes the temporary file on every way out but a commit (also on the second
+        /// signal's hard exit).
+        _guard: FileGuard,
+    },
+    /// An unnamed temporary file, copied into FILE (opened for writing, not yet cut).
+    Copy {
+        held: File,
+        dest: File,
+        shown: String,
+    },
 }
 
 /// Opens the output for `path`: a temporary file beside it when `path` is (or will be) a
@@ -45,8 +56,14 @@ pub fn create(path: &Path) -> anyhow::Result<(File, Option<Pending>)> {
         }
     };
     let old = std::fs::metadata(&dest).ok();
-    if old.as_ref().is_some_and(|m| !may_replace(&dest, m)) {
-        return Ok((direct()?, None));
+    if let Some(m) = &old {
+        // Opened in place, it fails as curl fails.
+        if rustix::fs::access(&dest, rustix::fs::Access::WRITE_OK).is_err() {
+            return Ok((direct()?, None));
+        }
+        if !may_rename_over(&dest, m) {
+            return held_for(&dest, shown());
+        }
     }
     match temp_beside(&dest, old.as_ref()) {
         Ok((file, temp)) => {
@@ -54,15 +71,15 @@ pub fn create(path: &Path) -> anyhow::Result<(File, Option<Pending>)> {
             let guard = FileGuard::new(temp.clone(), m.dev(), m.ino());
             Ok((
                 file,
-                Some(Pending {
+                Some(Pending::Rename {
                     temp,
                     dest,
                     _guard: guard,
                 }),
             ))
         }
-        // A writable file in a directory we cannot write to: only in place, as curl writes.
-        Err(e) if old.is_some() && is_denied(&e) => Ok((direct()?, None)),
+        // A writable file in a directory we cannot write to.
+        Err(e) if old.is_some() && is_denied(&e) => held_for(&dest, shown()),
         Err(e) => Err(anyhow::Error::from(e).context(format!(
             "creating a temporary file beside {} (--output)",
             shown()
@@ -70,16 +87,11 @@ pub fn create(path: &Path) -> anyhow::Result<(File, Option<Pending>)> {
     }
 }
 
-/// Whether an existing FILE at `dest` (metadata `m`) may be replaced by a rename. Not when
-/// we may not write it: a rename needs only the directory's permission, and would override
-/// FILE's own (opened in place instead, it fails as curl fails). Nor where the kernel refuses
-/// the rename: in a sticky directory (/tmp) only the owner of the file or of the directory,
-/// or root, may; FILE is then written in place, not downloaded whole into a temporary file
-/// that cannot take its place at the end.
-fn may_replace(dest: &Path, m: &std::fs::Metadata) -> bool {
-    if rustix::fs::access(dest, rustix::fs::Access::WRITE_OK).is_err() {
-        return false;
-    }
+/// Whether the kernel lets an existing FILE at `dest` (metadata `m`), which we may write, be
+/// replaced by a rename (a rename needs only the directory's permission, so FILE's own was
+/// checked first): in a sticky directory (/tmp) only the owner of the file or of the
+/// directory, or root, may.
+fn may_rename_over(dest: &Path, m: &std::fs::Metadata) -> bool {
     let me = rustix::process::geteuid();
     match std::fs::metadata(dir_of(dest)) {
         Ok(d) if d.mode() & 0o1000 != 0 => {
@@ -102,6 +114,61 @@ fn is_denied(e: &io::Error) -> bool {
         e.raw_os_error().map(rustix::io::Errno::from_raw_os_error),
         Some(rustix::io::Errno::ACCESS | rustix::io::Errno::PERM | rustix::io::Errno::ROFS)
     )
+}
+
+/// FILE opened for writing (not cut: that waits for the commit) and an unnamed temporary
+/// file in $TMPDIR to hold the answer until then.
+fn held_for(dest: &Path, shown: String) -> anyhow::Result<(File, Option<Pending>)> {
+    let file = File::options()
+        .write(true)
+        .open(dest)
+        .with_context(|| format!("opening {shown} (--output)"))?;
+    let dir = std::env::temp_dir();
+    let held = unnamed_in(&dir).with_context(|| {
+        format!(
+            "creating a temporary file in {} to hold the answer for {shown} (--output)",
+            escape(&dir.display().to_string())
+        )
+    })?;
+    Ok((
+        held.try_clone()?,
+        Some(Pending::Copy {
+            held,
+            dest: file,
+            shown,
+        }),
+    ))
+}
+
+/// A file with no name in `dir` (O_TMPFILE, or where the filesystem lacks it, one created
+/// and removed at once), gone when the last descriptor of it closes.
+fn unnamed_in(dir: &Path) -> io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    match rustix::fs::open(dir, flags, Mode::from_raw_mode(0o600)) {
+        Ok(fd) => Ok(File::from(fd)),
+        Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
+            let mut n = 0u32;
+            loop {
+                let path = dir.join(format!(".udskit-held-{}-{n}", std::process::id()));
+                match File::options()
+                    .read(true)
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&path)
+                {
+                    Ok(f) => {
+                        std::fs::remove_file(&path)?;
+                        return Ok(f);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Bytes of FILE's name in the temporary one: `.` and `.udskit-PID-N` add at most 23.
@@ -148,11 +215,30 @@ fn temp_beside(dest: &Path, old: Option<&std::fs::Metadata>) -> io::Result<(File
 impl Pending {
     /// The whole answer is in: the temporary file takes FILE's place.
     pub fn commit(self) -> anyhow::Result<()> {
-        std::fs::rename(&self.temp, &self.dest).with_context(|| {
-            format!(
-                "replacing {} (--output)",
-                escape(&self.dest.display().to_string())
-            )
-        })
+        match self {
+            Pending::Rename { temp, dest, .. } => {
+                std::fs::rename(&temp, &dest).with_context(|| {
+                    format!(
+                        "replacing {} (--output)",
+                        escape(&dest.display().to_string())
+                    )
+                })
+            }
+            Pending::Copy {
+                mut held,
+                mut dest,
+                shown,
+            } => {
+                use std::io::Seek as _;
+                held.rewind()?;
+                // Cut first: a FILE on a nearly full disk has its old blocks to give back.
+                dest.set_len(0)
+                    .and_then(|()| std::io::copy(&mut held, &mut dest))
+                    .with_context(|| {
+                        format!("writing {shown} (--output; it may be left cut short)")
+                    })?;
+                Ok(())
+            }
+        }
     }
 }

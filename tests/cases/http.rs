@@ -1246,16 +1246,19 @@ fn output_file_with_the_longest_name() {
     }
 }
 
+/// The answer of [`answer_as_nobody`] that is whole: "new\n".
+const NEW: &str = "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')";
+/// One that breaks off: 4 of 10 bytes, then the connection closes.
+const CUT: &str = "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 10\\r\\n\\r\\ncut\\n')";
+
 /// `http -o FILE /` run as nobody against a server on a socket open to all that answers
-/// "new\n"; the server (stopped on drop) and the run's output.
-fn new_answer_as_nobody(dir: &Path, file: &Path) -> (Bg, Output) {
+/// with `answer` (python, `c` the connection); the server (stopped on drop) and the run's
+/// output.
+fn answer_as_nobody(dir: &Path, file: &Path, answer: &str) -> (Bg, Output) {
     use std::os::unix::fs::PermissionsExt;
     let sock = dir.join("s.sock");
-    let server = misbehaving(
-        dir,
-        &sock,
-        "c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nnew\\n')",
-    );
+    let _ = std::fs::remove_file(&sock);
+    let server = misbehaving(dir, &sock, answer);
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o777)).unwrap();
     let mut c = Command::new("/usr/sbin/runuser");
     c.args([
@@ -1271,31 +1274,55 @@ fn new_answer_as_nobody(dir: &Path, file: &Path) -> (Bg, Output) {
     .arg(file)
     .arg("/")
     .env_clear()
-    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+    .env("TMPDIR", dir.join("tmp"));
     (server, run_with_input(c, b"", LIMIT))
 }
 
-/// In a sticky directory (/tmp) only a file's owner may rename over it: `-o FILE` of another
-/// user's that we may write is written in place, as curl writes it, rather than downloaded
-/// whole into a temporary file that the final rename then cannot put in FILE's place.
+/// A FILE we may write but not rename over: another user's in a sticky directory (/tmp,
+/// where only a file's owner may rename over it), or one in a directory we may not write.
+/// `-o` holds the answer in an unnamed file in $TMPDIR and copies it into FILE once whole:
+/// FILE gets a whole answer, keeps its contents when the answer breaks off, and no file is
+/// left beside it or in $TMPDIR.
 #[test]
-fn output_file_of_another_user_in_a_sticky_directory() {
+fn output_file_we_may_write_but_not_rename_over() {
     use std::os::unix::fs::PermissionsExt;
     if !have("python3") || !have("runuser") || !is_root() {
         return;
     }
     let dir = tempdir();
     open_dir_to_all(dir.path());
-    let shared = dir.path().join("shared");
-    std::fs::create_dir(&shared).unwrap();
-    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let theirs = shared.join("theirs");
-    std::fs::write(&theirs, b"old contents").unwrap();
-    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (_s, out) = new_answer_as_nobody(dir.path(), &theirs);
-    ok(&out);
-    assert_eq!(std::fs::read(&theirs).unwrap(), b"new\n");
-    assert_eq!(names_in(&shared), ["theirs"]);
+    let held = dir.path().join("tmp");
+    std::fs::create_dir(&held).unwrap();
+    std::fs::set_permissions(&held, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    for (name, mode) in [("sticky", 0o1777), ("closed", 0o755)] {
+        let d = dir.path().join(name);
+        std::fs::create_dir(&d).unwrap();
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(mode)).unwrap();
+        let theirs = d.join("theirs");
+        for (answer, code, after) in [
+            (CUT, 1, &b"old contents"[..]),
+            (NEW, 0, b"new\n"),
+            (CUT, 1, b"new\n"),
+        ] {
+            if !theirs.exists() {
+                std::fs::write(&theirs, b"old contents").unwrap();
+                std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o666)).unwrap();
+            }
+            let (_s, out) = answer_as_nobody(dir.path(), &theirs, answer);
+            assert_eq!(out.status.code(), Some(code), "{name}: {}", stderr_of(&out));
+            assert_eq!(std::fs::read(&theirs).unwrap(), after, "{name}");
+            assert_eq!(names_in(&d), ["theirs"], "{name}");
+            assert_eq!(names_in(&held), Vec::<String>::new(), "{name}");
+        }
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(&theirs).unwrap();
+        assert_eq!(
+            (m.uid(), m.mode() & 0o777),
+            (0, 0o666),
+            "{name}: still root's"
+        );
+    }
 }
 
 /// A FILE its owner made read-only is not replaced by `-o` behind the permission's back
@@ -1321,7 +1348,7 @@ fn output_file_that_is_read_only_is_refused() {
             .unwrap()
             .success()
     );
-    let (_s, out) = new_answer_as_nobody(dir.path(), &kept);
+    let (_s, out) = answer_as_nobody(dir.path(), &kept, NEW);
     assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
     assert_eq!(
         stderr_of(&out),
