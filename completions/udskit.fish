@@ -60,12 +60,12 @@ complete -c udskit -n "__fish_udskit_using_subcommand listen" -s v -l verbose -d
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand listen" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -s q -l quit-after -l quit -d 'After stdin\'s end, quit within DURATION even if the server still sends (nc -q, socat -t); `never`: wait for the server to close [default: 1s of quiet once it answered]' -r
-complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -s w -l idle-timeout -d 'Close the connection after DURATION without data either way; also bounds the connect (nc -w); 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-fd -d 'Pass our open descriptor N to the server with the first bytes of stdin (SCM_RIGHTS; repeatable; unix sockets)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l send-file -d 'Open PATH read-only and pass it with the first bytes of stdin (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l pcap -d 'Capture the connection into FILE (pcapng) as a TCP flow that Wireshark and tshark decode (a tls: connection\'s plaintext); bytes then move through user space (descriptors passed are not captured)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand connect" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION; 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l cacert -d 'For a tls: address, trust the CA certificates of FILE (PEM) instead of the system\'s' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand connect" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
@@ -115,9 +115,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l authority -d 'The
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l proto -d 'Take the schema from this .proto file instead of reflection (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s I -l import-path -d 'Where imports of --proto files are looked up (repeatable; default: each file\'s directory); google/protobuf\'s own files are built in' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l protoset -d 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s m -l max-time -d 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call\'s deadline is sent to the server as grpc-timeout' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s m -l max-time -d 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call\'s deadline is sent to the server as grpc-timeout; 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION; 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''
 always\t''
 never\t''"
@@ -127,7 +127,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s v -l verbose -d '
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s V -l version -d 'Print version'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l connect-timeout -d 'Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET whose accept queue is full is waited for until then' -r
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l idle-timeout -d 'Close a connection after DURATION without a byte either way (nginx\'s proxy_timeout); 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l max-connections -d 'Relay at most N connections at a time; more wait in the accept queue (never reset)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l threads -d 'Relay on N workers, each a thread with its own event loop: a TCP LISTEN gets a socket per worker (SO_REUSEPORT), a unix one\'s clients are handed to the least busy [default: the CPUs udskit may run on, at most 16; 1 for datagrams]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l unix-accept -d 'With --threads on a unix LISTEN, how the workers share it: one accepts and hands each client to the least busy, or each accepts from the one socket, all woken by every client (for measurements: bench/relay --only scale)' -r -f -a "handoff\t'Worker 0 accepts and hands each client to the least busy worker'
@@ -211,9 +211,9 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -s u -l user -d 'Bas
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l max-redirs -d 'At most N redirects with -L (-1: no limit); one more is exit 47, as curl\'s' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s A -l user-agent -d 'The User-Agent header [default: udskit/VERSION]' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s o -l output -d 'Write the body to FILE instead of stdout (bytes unchanged); FILE is replaced only once the whole answer has arrived, and left as it was on any failure' -r -F
-complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept)' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -s m -l max-time -d 'Give up the whole request after DURATION (exit 28; what arrived is kept); 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
-complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION' -r
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION; 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l upgrade -d 'Ask to switch protocols (Connection: Upgrade, Upgrade: PROTOCOL, e.g. tcp); a 101 answer bridges the connection to stdin/stdout with half-close' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l subprotocol -d 'With --ws: ask for the subprotocol PROTOCOL (Sec-WebSocket-Protocol; repeatable, in order of preference)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s w -l write-out -d 'After the transfer (also a failed one) print FORMAT, @FILE or @- on stdout, as curl -w: %{http_code} ... %{stderr} switches to stderr, %header{NAME}, \\n \\t \\r, %%' -r

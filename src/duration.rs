@@ -17,6 +17,7 @@ pub struct MaxTime {
 
 impl MaxTime {
     pub fn new(limit: Option<Duration>) -> MaxTime {
+        let limit = self::limit(limit);
         MaxTime {
             limit,
             deadline: limit.map(|d| tokio::time::Instant::now() + d),
@@ -50,6 +51,22 @@ impl MaxTime {
     pub fn missed(&self, what: &str, doing: &str) -> String {
         let limit = show(self.limit.unwrap_or_default());
         format!("{what}: {doing} within {limit} (--max-time)")
+    }
+}
+
+/// A limit as the options that bound a wait take it: 0 is none, as with curl's `-m 0` and
+/// grpcurl's `-max-time 0` (`--max-time`, a client's `--connect-timeout`, `-w`/`--idle-timeout`,
+/// `--header-timeout`).
+pub fn limit(d: Option<Duration>) -> Option<Duration> {
+    d.filter(|d| !d.is_zero())
+}
+
+/// A DURATION where 0 would make no sense (relay's `--connect-timeout`, which bounds the wait
+/// for TARGET; `--reply-timeout`; sendto's `--timeout`; ls's `--interval`).
+pub fn positive(s: &str) -> Result<Duration, String> {
+    match parse(s)? {
+        d if d.is_zero() => Err("must be longer than 0".to_string()),
+        d => Ok(d),
     }
 }
 
@@ -99,6 +116,13 @@ mod tests {
         assert_eq!(parse("2.5s"), Ok(Duration::from_millis(2500)));
         assert_eq!(parse("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(parse("0"), Ok(Duration::ZERO));
+        assert_eq!(positive("0ms"), Err("must be longer than 0".to_string()));
+        assert_eq!(positive("1ms"), Ok(Duration::from_millis(1)));
+        assert_eq!(limit(Some(Duration::ZERO)), None);
+        assert_eq!(
+            limit(Some(Duration::from_secs(1))),
+            Some(Duration::from_secs(1))
+        );
         for bad in [
             "", "s", "1x", "-1", "+1", "1.5.5s", "nan", "inf", ".", "1e3",
         ] {

@@ -69,7 +69,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub bind: Option<Addr>,
     /// How long --reply waits for the answers (500ms, 10s, 2m)
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "5s", requires = "reply")]
+    #[arg(long, value_name = "DURATION", value_parser = duration::positive, default_value = "5s", requires = "reply")]
     pub timeout: Duration,
     /// Print a newline after each answer (the default with --lines)
     #[arg(long, requires = "reply")]

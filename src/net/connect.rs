@@ -173,13 +173,20 @@ pub struct ConnectOpts {
     /// Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub wait: Option<Duration>,
-    /// Give up a connection attempt that does not complete within DURATION
+    /// Give up a connection attempt that does not complete within DURATION; 0: no limit
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub connect_timeout: Option<Duration>,
     /// The option a timeout message names when `connect_timeout` came from another one
     /// (connect's `-w`, which bounds the connect too).
     #[arg(skip)]
     pub connect_timeout_from: Option<&'static str>,
+}
+
+impl ConnectOpts {
+    /// `--connect-timeout` as a limit (0 is none).
+    pub fn timeout(&self) -> Option<Duration> {
+        duration::limit(self.connect_timeout)
+    }
 }
 
 /// A socket that could not be reached: the message, and whether time ran out (http's
@@ -213,9 +220,10 @@ impl std::error::Error for OurTimeout {}
 /// of `--wait`. The error names the address and the real cause, or the bound that ran out.
 pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Stream, Unreached> {
     let deadline = opts.wait.map(|w| Instant::now() + w);
+    let timeout = opts.timeout();
     let attempt = || async move {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        let limit = match (opts.connect_timeout, left) {
+        let limit = match (timeout, left) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
@@ -239,7 +247,7 @@ pub async fn connect(addr: &Addr, kind: Kind, opts: ConnectOpts) -> Result<Strea
             timed_out: false,
         });
     }
-    let (bound, flag) = match (opts.wait, opts.connect_timeout) {
+    let (bound, flag) = match (opts.wait, timeout) {
         (Some(w), _) if deadline.is_some_and(|d| Instant::now() >= d) => (w, "--wait"),
         (_, Some(t)) => (t, opts.connect_timeout_from.unwrap_or("--connect-timeout")),
         (w, None) => (w.unwrap_or_default(), "--wait"),

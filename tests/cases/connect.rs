@@ -853,6 +853,19 @@ fn idle_timeout_ends_silence_and_bounds_the_connect() {
     );
 }
 
+/// `-w 0` is no limit, as curl's `-m 0` is (it closed the connection at once).
+#[test]
+fn idle_timeout_zero_is_no_limit() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let (_server, sock) = scene_unix(dir.path(), "slow");
+    let out = connect(&sock, &["-w", "0"], REQUEST);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, WHOLE_ANSWER, "{}", stderr_of(&out));
+}
+
 /// The known bug: through a relay whose target is down, `echo x | connect` printed a raw
 /// `Transport endpoint is not connected (os error 107)` and exited 1, or exited 0 about
 /// one run in ten. The relay's close sent a FIN before the reset its bytes drew, so the

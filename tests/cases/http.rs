@@ -633,6 +633,27 @@ fn errors_have_curls_codes_and_clear_messages() {
         )
     );
 
+    // 0 is no limit, as with curl (-m 0 gave up at once).
+    let sock = dir.path().join("late.sock");
+    let _late = misbehaving(
+        dir.path(),
+        &sock,
+        "time.sleep(0.3)\nc.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: 4\\r\\n\\r\\nlate')",
+    );
+    let out = http(
+        &[
+            "-m",
+            "0",
+            "--connect-timeout",
+            "0",
+            sock.to_str().unwrap(),
+            "/",
+        ],
+        b"",
+    );
+    ok(&out);
+    assert_eq!(out.stdout, b"late");
+
     let sock = dir.path().join("garbage.sock");
     let _g = misbehaving(
         dir.path(),

@@ -454,7 +454,7 @@ fn graph_and_watch_options_are_checked() {
     for (args, says) in [
         (
             &["ls", "--watch", "--interval", "0"][..],
-            "--interval must be longer than 0",
+            "'--interval <DURATION>': must be longer than 0",
         ),
         (&["ls", "--interval", "2s"][..], "--watch"),
         (

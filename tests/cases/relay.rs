@@ -918,6 +918,54 @@ fn idle_timeout_closes_quiet_connections() {
     );
 }
 
+/// `--idle-timeout 0` is no limit (it closed every connection at once), and a 0 where it
+/// would make no sense is refused before anything starts.
+#[test]
+fn a_zero_idle_timeout_is_none_and_a_zero_connect_timeout_is_refused() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("echo.sock");
+    let _echo = python_echo(dir.path(), &sock);
+    let (_r, port) = relay(
+        dir.path(),
+        &["--idle-timeout", "0", "tcp:0", sock.to_str().unwrap()],
+    );
+    let mut s = tcp(port);
+    round_trip(&mut s, b"ping");
+    std::thread::sleep(Duration::from_millis(200));
+    round_trip(&mut s, b"pong");
+    for (args, option) in [
+        (
+            &["relay", "--connect-timeout", "0", "tcp:0", "x.sock"][..],
+            "--connect-timeout",
+        ),
+        (
+            &[
+                "relay",
+                "--reply-timeout",
+                "0s",
+                "udp:0",
+                "unix-dgram:x.sock",
+            ],
+            "--reply-timeout",
+        ),
+        (
+            &["sendto", "--reply", "--timeout", "0ms", "x.sock", "hi"],
+            "--timeout",
+        ),
+    ] {
+        let out = ud(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr_of(&out));
+        assert!(
+            stderr_of(&out).contains(&format!("'{option} <DURATION>': must be longer than 0")),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+}
+
 /// A dump file that cannot be written (a full disk: /dev/full) is given up with one
 /// warning, and the traffic goes on.
 #[test]

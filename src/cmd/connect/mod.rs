@@ -78,7 +78,7 @@ pub struct Args {
     #[arg(short = 'q', long, visible_alias = "quit", value_name = "DURATION", value_parser = quit::parse_quit_after)]
     pub quit_after: Option<AfterStdin>,
     /// Close the connection after DURATION without data either way; also bounds the connect
-    /// (nc -w)
+    /// (nc -w); 0: no limit
     #[arg(short = 'w', long, value_name = "DURATION", value_parser = duration::parse)]
     pub idle_timeout: Option<Duration>,
     /// Print no diagnostics on stderr, only errors and warnings (also `udskit -q connect`)
@@ -134,9 +134,10 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     let mut opts = args.connect;
+    let idle = duration::limit(args.idle_timeout);
     // nc's -w bounds the connect too, unless --connect-timeout says otherwise.
-    if opts.connect_timeout.is_none() && args.idle_timeout.is_some() {
-        opts.connect_timeout = args.idle_timeout;
+    if opts.connect_timeout.is_none() && idle.is_some() {
+        opts.connect_timeout = idle;
         opts.connect_timeout_from = Some("--idle-timeout");
     }
     let conn = tokio::select! {
@@ -152,7 +153,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         after_stdin: args
             .quit_after
             .unwrap_or(AfterStdin::Answered(QUIET_AFTER_ANSWER)),
-        idle: args.idle_timeout,
+        idle,
     };
     let pcap = args
         .pcap
@@ -180,7 +181,7 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         )
     });
     if let Some(host) = args.addr.host() {
-        let bound = opts.connect_timeout.unwrap_or(tls::HANDSHAKE);
+        let bound = opts.timeout().unwrap_or(tls::HANDSHAKE);
         let t = tls::bridge(conn, host, &args.tls, bound, &out, &stop, flow.as_ref()).await;
         drop(out);
         done.finish(&stop)

@@ -91,7 +91,7 @@ pub struct Args {
     #[arg(long)]
     pub emit_defaults: bool,
     /// Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call's
-    /// deadline is sent to the server as grpc-timeout
+    /// deadline is sent to the server as grpc-timeout; 0: no limit
     #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
     pub max_time: Option<Duration>,
     #[command(flatten)]

@@ -192,7 +192,7 @@ pub struct Args {
     /// Exit 22 when the status is 400 or more (the body is still shown)
     #[arg(short, long)]
     pub fail: bool,
-    /// Give up the whole request after DURATION (exit 28; what arrived is kept)
+    /// Give up the whole request after DURATION (exit 28; what arrived is kept); 0: no limit
     #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
     pub max_time: Option<Duration>,
     #[command(flatten)]

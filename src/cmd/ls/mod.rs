@@ -104,7 +104,7 @@ pub struct Args {
     #[arg(long, conflicts_with = "stale")]
     pub watch: bool,
     /// With --watch: the time between two listings (a DURATION, e.g. 500ms)
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::duration::parse, requires = "watch")]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::duration::positive, requires = "watch")]
     pub interval: std::time::Duration,
     /// With --watch: report changes only, not the sockets already there at the start
     #[arg(long, requires = "watch")]
@@ -217,9 +217,6 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         return draw(format, &sel, ctx);
     }
     if args.watch {
-        if args.interval.is_zero() {
-            return Err(Fail::usage("--interval must be longer than 0").into());
-        }
         let plan = watch::Plan {
             interval: args.interval,
             events: args.json || !ctx.stdout_is_tty,

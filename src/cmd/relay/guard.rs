@@ -88,7 +88,7 @@ impl Guard {
             admit,
             pool: Arc::default(),
             server,
-            header_timeout: Some(args.header_timeout).filter(|d| !d.is_zero()),
+            header_timeout: crate::duration::limit(Some(args.header_timeout)),
             dry_run: args.dry_run,
             allow: Allowances {
                 privileged: args.allow_privileged,

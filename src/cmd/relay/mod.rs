@@ -132,9 +132,10 @@ pub struct Args {
     pub target: Endpoint,
     /// Give up connecting to TARGET after DURATION (the client is closed); a unix TARGET
     /// whose accept queue is full is waited for until then
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "10s")]
+    #[arg(long, value_name = "DURATION", value_parser = duration::positive, default_value = "10s")]
     pub connect_timeout: Duration,
-    /// Close a connection after DURATION without a byte either way (nginx's proxy_timeout)
+    /// Close a connection after DURATION without a byte either way (nginx's proxy_timeout);
+    /// 0: no limit
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub idle_timeout: Option<Duration>,
     /// Relay at most N connections at a time; more wait in the accept queue (never reset)
@@ -256,7 +257,7 @@ pub struct Args {
     pub dgram: bool,
     /// For datagrams: keep a sender's own socket toward TARGET, and pass its answers back,
     /// until DURATION without a datagram either way [default: 30s]
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    #[arg(long, value_name = "DURATION", value_parser = duration::positive)]
     pub reply_timeout: Option<Duration>,
     /// For datagrams: when a unix receiver's queue is full, wait for room, or drop the
     /// datagram and count it [default: wait]
@@ -739,7 +740,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
-        idle_timeout: args.idle_timeout,
+        idle_timeout: duration::limit(args.idle_timeout),
         // With --dump or --pcap, copy::relay reads through a buffer whatever this says.
         copier: args.copier,
         dump,
