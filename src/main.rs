@@ -83,13 +83,20 @@ fn refused(e: clap::Error) -> i32 {
         text = kept;
         text += &format!("hint: {hint}\n");
     }
+    if let Some(h) = cmd::connect::nc_hint(&e, &args) {
+        text = with_hint(&text, &h);
+    }
     if let Some(h) = cmd::ls::habit_hint(&e) {
-        // Beside the error, before clap's closing "For more information" line.
-        let at = text.find("\n\nFor more").map_or(text.len(), |i| i + 1);
-        text.insert_str(at, &format!("hint: {h}\n"));
+        text = with_hint(&text, h);
     }
     term::stderr_line(format!("udskit: {text}"));
     e.exit_code()
+}
+
+/// Clap's report with `hint` beside the error, before its closing "For more information" line.
+fn with_hint(text: &str, hint: &str) -> String {
+    let at = text.find("\n\nFor more").map_or(text.len(), |i| i + 1);
+    format!("{}hint: {hint}\n{}", &text[..at], &text[at..])
 }
 
 /// The report keeps clap's lines (the error, a tip, the usage), but an argument quoted in

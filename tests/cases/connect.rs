@@ -1061,6 +1061,59 @@ fn server_that_shuts_its_reading_side_is_an_error() {
     }
 }
 
+/// nc's flags that udskit has no letter for are refused (exit 2) with a hint naming udskit's
+/// way: -l is `listen`, -U is not needed, -u is sendto/recvfrom, -e/-c is listen's --exec.
+#[test]
+fn nc_flags_get_a_hint() {
+    for (args, hint) in [
+        (
+            &["-lU", "/tmp/x.sock"][..],
+            "nc's -l is `udskit listen ADDR`",
+        ),
+        (&["-lk", "8080"], "nc's -l is `udskit listen ADDR`"),
+        (
+            &["listen", "-l", "x.sock"],
+            "nc's -l is the subcommand itself here",
+        ),
+        (&["connect", "-U", "x.sock"], "nc's -U is not needed"),
+        (
+            &["connect", "-uU", "x.sock"],
+            "nc's -u (datagrams) is `udskit sendto ADDR DATA`",
+        ),
+        (
+            &["sendto", "-u", "x.sock", "hi"],
+            "nc's -u is not needed: sendto and recvfrom",
+        ),
+        (
+            &["listen", "-e", "cat", "x.sock"],
+            "`udskit listen ADDR --exec 'CMD'`",
+        ),
+        (
+            &["listen", "-k", "-c", "cat", "x.sock"],
+            "`udskit listen ADDR --exec 'CMD'`",
+        ),
+        (
+            &["connect", "-e", "cat", "x.sock"],
+            "nc's -e/-c is the server's",
+        ),
+    ] {
+        let out = ud(args).output().unwrap();
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with("udskit: error: unexpected argument '-"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("\nhint: nc's -") && err.contains(hint),
+            "{args:?}: {err}"
+        );
+    }
+    // Not an nc flag: no hint.
+    let out = ud(&["connect", "-Z", "x.sock"]).output().unwrap();
+    assert!(!stderr_of(&out).contains("hint:"), "{}", stderr_of(&out));
+}
+
 /// The two meanings of -q, where a user can trip: nc's `-q 1` before the subcommand, or
 /// connect's options given to another subcommand. clap alone took the DURATION for a
 /// subcommand, or suggested --quiet; the report says what was meant instead.

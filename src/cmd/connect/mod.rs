@@ -5,9 +5,11 @@
 
 use std::time::Duration;
 
+mod habits;
 mod quit;
 mod tls;
 
+pub use habits::nc_hint;
 pub use quit::{misplaced_hint, read_args};
 
 use crate::duration;
