@@ -18,6 +18,7 @@ use rustix::io::Errno;
 use crate::error::Fail;
 use crate::net::addr::Addr;
 use crate::net::connect::{first_address, tcp_socket};
+use crate::net::explain;
 use crate::net::kind::Kind;
 use crate::net::listener::Listener;
 use crate::net::occupant::{Occupant, occupant, probe};
@@ -259,9 +260,36 @@ fn bind_error(addr: &Addr, err: io::Error, what: &str) -> Fail {
         }
         Some(Errno::ACCESS) => Fail::new(1, format!("{what}: permission denied"))
             .hint("binding needs write and search permission on the directory"),
-        Some(Errno::NOENT) => Fail::new(1, format!("{what}: the directory does not exist")),
+        Some(Errno::NOTDIR) if let Addr::Path(p) = addr => {
+            Fail::new(1, format!("{what}: {}", explain::not_a_directory(p)))
+        }
+        Some(Errno::NOENT | Errno::PERM) if let Some(kind) = on_pseudo_fs(addr) => Fail::new(
+            1,
+            format!("{what}: a {kind} filesystem holds no socket files"),
+        )
+        .hint("choose a directory on an ordinary filesystem, such as /run or /tmp"),
+        Some(Errno::NOENT) => match addr {
+            Addr::Path(p) => match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+                Some(d) if !d.exists() => Fail::new(
+                    1,
+                    format!(
+                        "{what}: the directory {} does not exist",
+                        escape(&d.display().to_string())
+                    ),
+                ),
+                _ => Fail::new(1, format!("{what}: {err}")),
+            },
+            _ => Fail::new(1, format!("{what}: the directory does not exist")),
+        },
         _ => Fail::new(1, format!("{what}: {err}")),
     }
+}
+
+/// The pseudo filesystem (procfs, sysfs...) the directory of a path address is on, if so.
+fn on_pseudo_fs(addr: &Addr) -> Option<&'static str> {
+    let Addr::Path(p) = addr else { return None };
+    let dir = p.parent().filter(|d| !d.as_os_str().is_empty())?;
+    explain::pseudo_filesystem(dir)
 }
 
 fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Result<()> {
@@ -305,7 +333,15 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             Ok(()) => Ok(()),
         }
     };
-    match occupant(p).map_err(|e| e.context(what.to_string()))? {
+    let not_a_dir = |e: &anyhow::Error| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()))
+    };
+    let occupant = occupant(p).map_err(|e| match not_a_dir(&e) {
+        true => Fail::new(1, format!("{what}: {}", explain::not_a_directory(p))).into(),
+        false => e.context(what.to_string()),
+    });
+    match occupant? {
         Occupant::Nothing => Ok(()),
         Occupant::NotASocket(kind) => {
             let f = Fail::new(
@@ -342,6 +378,15 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             Ok(())
         }
     }
+}
+
+/// The first port an unprivileged process may bind (net.ipv4.ip_unprivileged_port_start).
+fn privileged_below() -> Option<u16> {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// Binds a TCP listener; `tcp:HOST:0` reports the chosen port in [`Bound::local`].
@@ -390,10 +435,18 @@ pub async fn bind_tcp_group(
     .await
     .map_err(|e| {
         let f = Fail::new(1, format!("{what}: {e}"));
-        if e.kind() == io::ErrorKind::AddrInUse {
-            f.hint("another process listens on that port; `ss -tlnp` shows which")
-        } else {
-            f
+        match e.kind() {
+            io::ErrorKind::AddrInUse => {
+                f.hint("another process listens on that port; `ss -tlnp` shows which")
+            }
+            io::ErrorKind::PermissionDenied => match privileged_below() {
+                Some(first) if *port < first => f.hint(format!(
+                    "ports below {first} (net.ipv4.ip_unprivileged_port_start) need root or \
+                     CAP_NET_BIND_SERVICE; choose one from {first} up, such as tcp:8080"
+                )),
+                _ => f,
+            },
+            _ => f,
         }
     })?;
     // The address really bound, not the name: `tcp:localhost:0` is told as 127.0.0.1.

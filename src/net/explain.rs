@@ -61,7 +61,7 @@ pub fn reach_error(
         )),
         (Some(Errno::ACCESS | Errno::PERM), _) => permission_denied(addr, fail),
         (Some(Errno::PROTOTYPE), _) => wrong_type(addr, kind, fail),
-        (Some(Errno::NOTDIR), _) => fail("a component of the path is not a directory".into()),
+        (Some(Errno::NOTDIR), Addr::Path(p)) => fail(not_a_directory(p)),
         // The handshake completed in the kernel and the server reset the connection before
         // the connect returned: it accepted, then closed or reset it at once.
         (Some(Errno::CONNRESET), _) => {
@@ -186,6 +186,40 @@ fn no_such_file(p: &Path, after: &str, fail: impl Fn(String) -> Fail) -> Fail {
         )),
         None => f.hint("is the server running? `udskit ls` lists the sockets that are listening"),
     }
+}
+
+/// ENOTDIR for `p`: the first of its directories that is not one, by name and kind.
+pub fn not_a_directory(p: &Path) -> String {
+    let mut ancestors: Vec<&Path> = p.ancestors().skip(1).collect();
+    ancestors.reverse();
+    for a in ancestors.into_iter().filter(|a| !a.as_os_str().is_empty()) {
+        if let Ok(m) = std::fs::metadata(a)
+            && !m.is_dir()
+        {
+            return format!(
+                "{} is not a directory (it is {})",
+                escape(&a.display().to_string()),
+                file_kind(&m)
+            );
+        }
+    }
+    "a component of the path is not a directory".into()
+}
+
+/// The kind of filesystem holding `dir` when it is one where no socket file can be made
+/// (procfs, sysfs and their kin, whose bind(2) fails with ENOENT or EPERM).
+pub fn pseudo_filesystem(dir: &Path) -> Option<&'static str> {
+    let magic = rustix::fs::statfs(dir).ok()?.f_type as u64;
+    Some(match magic {
+        0x9fa0 => "proc",
+        0x6265_6572 => "sysfs",
+        0x6462_6720 => "debugfs",
+        0x7472_6163 => "tracefs",
+        0x7363_6673 => "securityfs",
+        0xcafe_4a11 => "bpf",
+        0x6573_5546 => "fuse control",
+        _ => return None,
+    })
 }
 
 fn refused_by_file(p: &Path, kind: Kind, after: &str, fail: impl Fn(String) -> Fail) -> Fail {

@@ -588,3 +588,89 @@ fn a_socket_file_we_may_not_probe_or_remove_is_left_alone_and_explained() {
         }
     }
 }
+
+/// A path that cannot hold a socket is named with its real cause: a file where a directory
+/// should be (for a server and a client alike), a directory that does not exist, a proc
+/// filesystem; the file in the way is left as it was.
+#[test]
+fn a_path_that_cannot_hold_a_socket_says_why() {
+    let dir = tempdir();
+    let file = dir.path().join("afile");
+    std::fs::write(&file, b"kept").unwrap();
+    let not_dir = format!(
+        "{} is not a directory (it is a regular file)",
+        file.display()
+    );
+    let missing = dir.path().join("missing");
+    let cases = [
+        (vec!["listen", "afile/x.sock"], "binding", not_dir.clone()),
+        (
+            vec!["listen", "afile/deeper/x.sock"],
+            "binding",
+            not_dir.clone(),
+        ),
+        (
+            vec!["connect", "afile/x.sock"],
+            "connecting to",
+            not_dir.clone(),
+        ),
+        (
+            vec!["listen", "missing/x.sock"],
+            "binding",
+            format!("the directory {} does not exist", missing.display()),
+        ),
+    ];
+    for (args, doing, why) in cases {
+        let path = dir.path().join(args[1]);
+        let mut args = args.clone();
+        let shown = path.to_str().unwrap();
+        args[1] = shown;
+        let out = run_with_input(ud(&args), b"", T);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr_of(&out));
+        assert_eq!(
+            stderr_of(&out),
+            format!("udskit: error: {doing} unix:{shown}: {why}\n"),
+            "{args:?}"
+        );
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"kept");
+    let out = run_with_input(ud(&["listen", "/proc/udskit-test.sock"]), b"", T);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(
+        stderr_of(&out),
+        "udskit: error: binding unix:/proc/udskit-test.sock: a proc filesystem holds no socket \
+         files\nhint: choose a directory on an ordinary filesystem, such as /run or /tmp\n"
+    );
+}
+
+/// A TCP port below net.ipv4.ip_unprivileged_port_start, bound by nobody: the hint says why
+/// and what to do.
+#[test]
+fn a_privileged_port_says_what_it_needs() {
+    if !nobody_can_run_udskit() {
+        return;
+    }
+    let first: u16 = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if first < 2 {
+        return;
+    }
+    let port = format!("tcp:127.0.0.1:{}", first - 1);
+    for args in [vec!["listen", &port], vec!["relay", &port, "x.sock"]] {
+        let out = run_with_input(as_nobody(&args), b"", T);
+        let err = stderr_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(
+            err,
+            format!(
+                "udskit: error: binding {port}: Permission denied (os error 13)\nhint: ports \
+                 below {first} (net.ipv4.ip_unprivileged_port_start) need root or \
+                 CAP_NET_BIND_SERVICE; choose one from {first} up, such as tcp:8080\n"
+            ),
+            "{args:?}"
+        );
+    }
+}
