@@ -877,12 +877,19 @@ fn upstream_down_then_up() {
         )),
         "{log}"
     );
+    // The hint of the failure is told once, after the first line it explains.
+    let mut s = tcp(port);
+    let _ = s.read_to_end(&mut buf);
+    let log = r.wait_stderr("#2 ");
+    let hint = "\nhint: is the server running? `udskit ls` lists the sockets that are listening\n";
+    assert_eq!(log.matches(hint).count(), 1, "{log}");
+    assert!(log.contains(&format!("no such file{hint}")), "{log}");
     // TARGET comes up: the same relay now gets new clients through.
     let _echo = python_echo(dir.path(), &sock);
     let mut s = tcp(port);
     round_trip(&mut s, b"back again");
     drop(s);
-    let log = r.wait_stderr("#2 ");
+    let log = r.wait_stderr("#3 ");
     assert!(log.contains("upstream unreachable"), "{log}");
     r.wait_stderr(": closed, 10 bytes up, 10 down");
     assert!(r.child.try_wait().unwrap().is_none(), "relay exited");

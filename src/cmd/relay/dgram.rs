@@ -349,6 +349,7 @@ pub async fn run(args: Args, source: Source, ctx: &Ctx) -> anyhow::Result<()> {
             ctx: ctx.clone(),
             json: args.json,
             workers: false,
+            told: Default::default(),
         },
         counts: Counts::default(),
         table: Mutex::new(HashMap::new()),

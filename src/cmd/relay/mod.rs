@@ -25,9 +25,10 @@ mod upstream;
 mod workers;
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -321,8 +322,9 @@ enum End {
     Idle(Duration),
     /// Still open when the --grace period after a stop signal ran out.
     Grace,
-    /// TARGET could not be reached; the message names it.
-    Upstream(String),
+    /// TARGET could not be reached; the message names it, and the hint (if any) says what
+    /// to look at.
+    Upstream(String, Option<String>),
     /// A direction failed (reset, broken pipe); the message says which.
     Error(String),
 }
@@ -333,7 +335,7 @@ impl End {
             End::Closed => "closed",
             End::Idle(_) => "idle timeout",
             End::Grace => "closed at the end of the grace period",
-            End::Upstream(_) => "upstream unreachable",
+            End::Upstream(..) => "upstream unreachable",
             End::Error(_) => "error",
         }
     }
@@ -341,7 +343,7 @@ impl End {
     fn reason(&self) -> Option<String> {
         match self {
             End::Idle(d) => Some(format!("no traffic for {}", duration::show(*d))),
-            End::Upstream(m) | End::Error(m) => Some(m.clone()),
+            End::Upstream(m, _) | End::Error(m) => Some(m.clone()),
             _ => None,
         }
     }
@@ -382,6 +384,8 @@ struct Log {
     json: bool,
     /// More than one worker: each connection's lines name the worker serving it.
     workers: bool,
+    /// The hints already shown: each is told once, after the first line it explains.
+    told: Arc<Mutex<HashSet<String>>>,
 }
 
 impl Log {
@@ -489,7 +493,7 @@ impl Log {
         meter: &Meter,
         end: &End,
     ) {
-        let warn = matches!(end, End::Upstream(_));
+        let warn = matches!(end, End::Upstream(..));
         if !self.names_clients() && !warn {
             // Nothing would be shown: nothing is put together.
             return;
@@ -528,7 +532,30 @@ impl Log {
         if self.workers {
             fields.push(("worker", worker.into()));
         }
+        let hint = match end {
+            End::Upstream(_, h) => h.as_deref(),
+            _ => None,
+        };
+        if let Some(h) = hint {
+            fields.push(("hint", h.into()));
+        }
         self.line(text, fields, warn);
+        if let Some(h) = hint {
+            self.hint_once(h);
+        }
+    }
+
+    /// `hint: ...` on stderr the first time this hint comes up (as text; JSON lines carry
+    /// it in each object).
+    fn hint_once(&self, hint: &str) {
+        let first = self
+            .told
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hint.to_string());
+        if first && !self.json {
+            crate::term::stderr_line(format!("hint: {hint}\n"));
+        }
     }
 
     fn summary(&self, t: &Totals) {
@@ -756,6 +783,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             ctx: ctx.clone(),
             json: args.json,
             workers: threads > 1,
+            told: Default::default(),
         },
         totals: Totals::default(),
         guard,
@@ -913,7 +941,7 @@ async fn serve(
     t.connections.fetch_add(1, Ordering::Relaxed);
     t.up.fetch_add(up, Ordering::Relaxed);
     t.down.fetch_add(down, Ordering::Relaxed);
-    if matches!(end, End::Upstream(_) | End::Error(_)) {
+    if matches!(end, End::Upstream(..) | End::Error(_)) {
         t.errors.fetch_add(1, Ordering::Relaxed);
     }
     plan.log
@@ -1029,10 +1057,10 @@ async fn connect_target(plan: &RelayPlan, hello: &[u8]) -> Result<Stream, End> {
     if !hello.is_empty() {
         use tokio::io::AsyncWriteExt;
         s.write_all(hello).await.map_err(|e| {
-            End::Upstream(format!(
-                "sending the PROXY protocol header to {}: {e}",
-                plan.target
-            ))
+            End::Upstream(
+                format!("sending the PROXY protocol header to {}: {e}", plan.target),
+                None,
+            )
         })?;
     }
     Ok(s)
@@ -1107,16 +1135,19 @@ where
         {
             return end;
         }
-        End::Upstream(format!(
-            "connecting to {}: timed out after {} (--connect-timeout){}",
-            plan.target,
-            duration::show(plan.connect_timeout),
-            if why == BUSY {
-                ": the listener's accept queue is full"
-            } else {
-                ""
-            }
-        ))
+        End::Upstream(
+            format!(
+                "connecting to {}: timed out after {} (--connect-timeout){}",
+                plan.target,
+                duration::show(plan.connect_timeout),
+                if why == BUSY {
+                    ": the listener's accept queue is full"
+                } else {
+                    ""
+                }
+            ),
+            None,
+        )
     };
     match connecting.await {
         Ok(Ok(s)) => Ok(s),
@@ -1126,9 +1157,8 @@ where
                 // Our shortage, not the upstream's.
                 return Err(end);
             }
-            Err(End::Upstream(
-                crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None).message,
-            ))
+            let fail = crate::net::explain::connect_error(&plan.target, Kind::Stream, &e, None);
+            Err(End::Upstream(fail.message, fail.hint))
         }
         Err(_) => Err(timed_out()),
     }

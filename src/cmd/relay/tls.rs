@@ -96,7 +96,7 @@ pub async fn relay(
             let handshake = tls::connect(config.clone(), host, BigReads::new(target));
             match tokio::time::timeout(bound, handshake).await {
                 Err(_) => return timed_out(shown),
-                Ok(Err(e)) => return End::Upstream(format!("connecting to {shown}: {e}")),
+                Ok(Err(e)) => return End::Upstream(format!("connecting to {shown}: {e}"), None),
                 Ok(Ok(mut s)) => {
                     s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
                     Side::Client(Box::new(s))

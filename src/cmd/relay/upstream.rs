@@ -157,6 +157,9 @@ async fn connect(plan: &RelayPlan) -> Result<Sender, String> {
         Ok(Err(e)) => {
             let fail = crate::net::explain::connect_error(target, Kind::Stream, &e, None);
             plan.log.ctx.warn(&fail.message);
+            if let Some(h) = &fail.hint {
+                plan.log.hint_once(h);
+            }
             return Err(fail.message);
         }
         Err(_) => {
