@@ -185,7 +185,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__grpc)
-            opts="-d -H -I -m -q -v -h -V --data --header --authority --proto --import-path --protoset --emit-defaults --max-time --wait --connect-timeout --color --quiet --verbose --help --version list describe call"
+            opts="-d -H -I -m -q -v -h -V --data --header --authority --proto --import-path --protoset --emit-defaults --max-time --max-msg-sz --wait --connect-timeout --color --quiet --verbose --help --version list describe call"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -232,6 +232,10 @@ _udskit() {
                     return 0
                     ;;
                 -m)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-msg-sz)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

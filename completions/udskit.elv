@@ -140,6 +140,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --protoset 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)'
             cand -m 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout; 0: no limit'
             cand --max-time 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call''s deadline is sent to the server as grpc-timeout; 0: no limit'
+            cand --max-msg-sz 'The largest answer message to take, in bytes (grpcurl''s -max-msg-sz); a larger one ends the call, exit 72 (RESOURCE_EXHAUSTED), before its bytes are read'
             cand --wait 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)'
             cand --connect-timeout 'Give up a connection attempt that does not complete within DURATION; 0: no limit'
             cand --color 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never'

@@ -116,6 +116,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l proto -d 'Take th
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s I -l import-path -d 'Where imports of --proto files are looked up (repeatable; default: each file\'s directory); google/protobuf\'s own files are built in' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l protoset -d 'Take the schema from this FileDescriptorSet (protoc --include_imports --descriptor_set_out) instead of reflection (repeatable)' -r -F
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -s m -l max-time -d 'Give up the whole command after DURATION (exit 68, DEADLINE_EXCEEDED); the call\'s deadline is sent to the server as grpc-timeout; 0: no limit' -r
+complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l max-msg-sz -d 'The largest answer message to take, in bytes (grpcurl\'s -max-msg-sz); a larger one ends the call, exit 72 (RESOURCE_EXHAUSTED), before its bytes are read' -r
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l wait -d 'Keep trying for up to DURATION while the socket is missing or refusing (500ms, 10s, 2m)' -r
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l connect-timeout -d 'Give up a connection attempt that does not complete within DURATION; 0: no limit' -r
 complete -c udskit -n "__fish_udskit_using_subcommand grpc" -l color -d 'When to use colour: auto (a terminal, without NO_COLOR or TERM=dumb), always, never' -r -f -a "auto\t''

@@ -622,16 +622,27 @@ fn grpc_ten_mib_message_both_ways() {
     let request = serde_json::json!({ "text": text }).to_string();
     let body = dir.path().join("big.json");
     std::fs::write(&body, &request).unwrap();
-    let out = grpc(
-        &[
-            srv.sock.to_str().unwrap(),
-            "call",
-            "udskit.test.Echo/Unary",
-            "-d",
-            &format!("@{}", body.display()),
-        ],
-        b"",
+    let call = [
+        srv.sock.to_str().unwrap(),
+        "call",
+        "udskit.test.Echo/Unary",
+        "-d",
+        &format!("@{}", body.display()),
+    ];
+    // Past the default --max-msg-sz (4 MiB, as grpcurl's), the answer is refused unread.
+    let out = grpc(&call, b"");
+    assert_eq!(
+        failed(&out, 64 + 8),
+        format!(
+            "udskit: error: udskit.test.Echo/Unary on unix:{}: an answer message of {} bytes is \
+             larger than --max-msg-sz (4194304 bytes); it was not read\nhint: --max-msg-sz \
+             BYTES takes larger answers\n",
+            srv.sock.display(),
+            // The text, its tag and length, and the reply's other fields.
+            (10 << 20) + 7
+        )
     );
+    let out = grpc(&[&call[..], &["--max-msg-sz", "16777216"]].concat(), b"");
     let got = objects(&ok(&out));
     assert_eq!(got[0]["text"].as_str().unwrap().len(), 10 << 20);
     assert!(got[0]["text"] == text.as_str());

@@ -154,7 +154,7 @@ impl Call {
             options: SerializeOptions::new().skip_default_fields(!self.emit_defaults),
         };
         let mut grpc = Grpc::with_origin(self.channel.clone(), self.channel.origin.clone())
-            .max_decoding_message_size(usize::MAX)
+            .max_decoding_message_size(self.channel.max_message)
             .max_encoding_message_size(usize::MAX);
         let codec = DynamicCodec { output: m.output() };
         let what = &self.what;

@@ -128,11 +128,18 @@ pub struct Channel {
     /// Why the connection task ended, once it has.
     conn_error: Arc<Mutex<Option<String>>>,
     pub origin: Uri,
+    /// The largest answer message taken (`--max-msg-sz`); a larger one fails at its
+    /// 5-byte prefix, before its bytes are held.
+    pub max_message: usize,
 }
 
 /// The HTTP/2 handshake on `stream` (prior knowledge, as gRPC speaks it in clear), the
 /// connection driven by a task of its own; `authority` becomes every call's `:authority`.
-pub async fn handshake(stream: Stream, authority: &str) -> Result<Channel, Fail> {
+pub async fn handshake(
+    stream: Stream,
+    authority: &str,
+    max_message: usize,
+) -> Result<Channel, Fail> {
     let origin: Uri = format!("http://{authority}").parse().map_err(|_| {
         Fail::usage(format!(
             "--authority '{}': not a host[:port]",
@@ -162,6 +169,7 @@ pub async fn handshake(stream: Stream, authority: &str) -> Result<Channel, Fail>
         tx,
         conn_error,
         origin,
+        max_message,
     })
 }
 

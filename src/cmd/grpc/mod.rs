@@ -94,6 +94,10 @@ pub struct Args {
     /// deadline is sent to the server as grpc-timeout; 0: no limit
     #[arg(short, long, value_name = "DURATION", value_parser = duration::parse)]
     pub max_time: Option<Duration>,
+    /// The largest answer message to take, in bytes (grpcurl's -max-msg-sz); a larger one
+    /// ends the call, exit 72 (RESOURCE_EXHAUSTED), before its bytes are read
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_msg_sz: u64,
     #[command(flatten)]
     pub connect: crate::net::connect::ConnectOpts,
 }
@@ -188,7 +192,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 if let Some(c) = stream.peer_cred() {
                     ctx.debug(format!("connected to {socket} ({c})"));
                 }
-                let ch = channel::handshake(stream, &args.authority).await?;
+                let max = usize::try_from(args.max_msg_sz).unwrap_or(usize::MAX);
+                let ch = channel::handshake(stream, &args.authority, max).await?;
                 let s = match local {
                     Some(s) => s,
                     None => Schema::reflection(

@@ -268,7 +268,7 @@ impl Reflection {
         };
         for v in versions {
             let mut grpc = Grpc::with_origin(self.channel.clone(), self.channel.origin.clone())
-                .max_decoding_message_size(usize::MAX);
+                .max_decoding_message_size(self.channel.max_message);
             grpc.ready().await.map_err(|t| t.fail(&self.what))?;
             let mut request = tonic::Request::new(tokio_stream::once(ServerReflectionRequest {
                 host: String::new(),

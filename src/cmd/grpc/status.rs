@@ -75,6 +75,9 @@ pub fn fail(s: &Status, what: &str) -> anyhow::Error {
         }
         .into();
     }
+    if let Some(f) = judged_here(s, what) {
+        return f.into();
+    }
     let mut text = format!(
         "{what}: the server answered {} (code {})",
         code_name(s.code()),
@@ -94,6 +97,47 @@ pub fn fail(s: &Status, what: &str) -> anyhow::Error {
             .into(),
         _ => f.into(),
     }
+}
+
+/// A status tonic made here, from what the answer was (not one the server sent): a message
+/// past `--max-msg-sz`, or framing that is not gRPC's. Told by tonic's own messages
+/// (tonic/src/codec/decode.rs); the exit code is the one grpcurl gives for the same.
+fn judged_here(s: &Status, what: &str) -> Option<Fail> {
+    let m = s.message();
+    let too_large = |m: &str| {
+        Fail::new(exit_code(Code::ResourceExhausted), format!("{what}: {m}"))
+            .hint("--max-msg-sz BYTES takes larger answers")
+    };
+    if let Some(rest) = m.strip_prefix("Error, decoded message length too large: found ") {
+        let found = rest.split(' ').next()?;
+        let limit = rest.rsplit(' ').nth(1)?;
+        return Some(too_large(&format!(
+            "an answer message of {found} bytes is larger than --max-msg-sz ({limit} bytes); \
+             it was not read"
+        )));
+    }
+    if let Some(rest) = m.strip_prefix("Error decompressing: size limit, of ") {
+        let limit = rest.split(' ').next()?;
+        return Some(too_large(&format!(
+            "an answer message decompresses to more than --max-msg-sz ({limit} bytes)"
+        )));
+    }
+    let framing = [
+        "protocol error: received message with",
+        "Unexpected EOF decoding stream",
+        "Error decompressing:",
+    ];
+    framing.iter().any(|p| m.starts_with(p)).then(|| {
+        Fail::new(
+            exit_code(s.code()),
+            format!(
+                "{what}: the answer is not valid gRPC ({}, code {}): {}",
+                code_name(s.code()),
+                s.code() as i32,
+                escape(m)
+            ),
+        )
+    })
 }
 
 /// `grpc-status-details-bin`, a google.rpc.Status, as JSON: its details with the standard
@@ -132,6 +176,45 @@ fn details(bin: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// tonic's own statuses are told as ours, with grpcurl's exit codes; the server's keep
+    /// "the server answered".
+    #[test]
+    fn statuses_made_here_are_not_the_servers() {
+        let text = |s: Status| {
+            let e = fail(&s, "M on S");
+            let f = e.downcast_ref::<Fail>().unwrap();
+            (f.code, f.message.clone())
+        };
+        assert_eq!(
+            text(Status::out_of_range(
+                "Error, decoded message length too large: found 5000000 bytes, the limit is: \
+                 4194304 bytes"
+            )),
+            (
+                72,
+                "M on S: an answer message of 5000000 bytes is larger than --max-msg-sz \
+                 (4194304 bytes); it was not read"
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            text(Status::internal("Unexpected EOF decoding stream.")),
+            (
+                77,
+                "M on S: the answer is not valid gRPC (INTERNAL, code 13): Unexpected EOF \
+                 decoding stream."
+                    .to_string()
+            )
+        );
+        assert_eq!(
+            text(Status::internal("boom")),
+            (
+                77,
+                "M on S: the server answered INTERNAL (code 13): boom".to_string()
+            )
+        );
+    }
 
     #[test]
     fn codes_exit_as_grpcurl_does() {
