@@ -159,6 +159,23 @@ fn ws_server_push_text_binary_and_close_reason() {
         stderr_of(&out)
     );
 
+    // A message past tungstenite's limits (a 16 MiB frame; 64 MiB a message) ends the
+    // session rather than being held.
+    let out = ws(
+        &["--no-close", sock, &format!("/push?n=1&size={}", 17 << 20)],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert_eq!(out.stdout, b"");
+    assert!(
+        stderr_of(&out).ends_with(
+            ": receiving: the server sent a frame of 17825792 bytes, more than the 16777216 \
+             udskit takes; the session was ended rather than hold it\n"
+        ),
+        "{}",
+        stderr_of(&out)
+    );
+
     // --ws-json: one object per message, the close last.
     let out = ws(&["--no-close", "--ws-json", sock, "/push?n=1"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));

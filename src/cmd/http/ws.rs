@@ -11,7 +11,7 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use hyper::header::{self, HeaderName, HeaderValue};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::error::ProtocolError;
+use tokio_tungstenite::tungstenite::error::{CapacityError, ProtocolError};
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -180,7 +180,7 @@ pub async fn run(s: Session<'_>, ctx: &Ctx, stop: &Shutdown) -> anyhow::Result<(
         false,
     );
     let (ws, resp) = tokio::select! {
-        r = tokio_tungstenite::client_async(req, stream) => r.map_err(|e| handshake_error(e, &what, s.fail))?,
+        r = tokio_tungstenite::client_async_with_config(req, stream, Some(limits())) => r.map_err(|e| handshake_error(e, &what, s.fail))?,
         _ = clock.expired() => return Err(Fail::new(TIMEOUT, clock.missed(&what, "no answer to the handshake")).into()),
         _ = stop.stopped() => return Ok(()),
     };
@@ -372,6 +372,17 @@ fn no_close(what: &str, received: u64) -> anyhow::Error {
     .into()
 }
 
+/// The largest frame and message taken from the server (tungstenite's defaults, named so
+/// that an error can say which was passed).
+const FRAME_MAX: usize = 16 << 20;
+const MESSAGE_MAX: usize = 64 << 20;
+
+fn limits() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_frame_size(Some(FRAME_MAX))
+        .max_message_size(Some(MESSAGE_MAX))
+}
+
 /// A failed send or receive, with the peer's part named.
 fn cut_off(e: WsError, what: &str, doing: &str) -> Fail {
     let cause = match &e {
@@ -381,6 +392,15 @@ fn cut_off(e: WsError, what: &str, doing: &str) -> Fail {
         WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
             "the server closed the connection without a close frame".to_string()
         }
+        WsError::Capacity(CapacityError::MessageTooLong { size, max_size }) => format!(
+            "the server sent a {} of {size} bytes, more than the {max_size} udskit takes; \
+             the session was ended rather than hold it",
+            if *max_size == FRAME_MAX {
+                "frame"
+            } else {
+                "message"
+            }
+        ),
         e => e.to_string(),
     };
     Fail::new(FAILURE, format!("{what}: {doing}: {cause}"))
