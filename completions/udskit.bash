@@ -413,7 +413,7 @@ _udskit() {
             return 0
             ;;
         udskit__subcmd__http)
-            opts="-H -d -G -F -T -u -L -A -k -N -i -I -o -f -m -s -S -w -D -O -X -q -v -h -V --unix-socket --abstract-unix-socket --header --data --data-binary --data-raw --data-urlencode --get --json --form --upload-file --user --location --max-redirs --user-agent --http2 --http1.1 --insecure --no-buffer --include --head --output --fail --max-time --wait --connect-timeout --upgrade --ws --binary --ws-json --no-close --subprotocol --demux --pretty --raw --silent --show-error --write-out --dump-header --compressed --remote-name --request --color --quiet --verbose --help --version"
+            opts="-H -d -G -F -T -u -L -A -k -N -i -I -o -f -m -s -S -w -D -O -X -q -v -h -V --unix-socket --abstract-unix-socket --header --data --data-binary --data-raw --data-urlencode --get --json --form --upload-file --user --location --max-redirs --user-agent --http2 --http1.1 --insecure --no-buffer --include --head --output --fail --max-time --wait --connect-timeout --upgrade --ws --binary --ws-json --no-close --subprotocol --demux --pretty --path-as-is --raw --silent --show-error --write-out --dump-header --compressed --remote-name --request --color --quiet --verbose --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

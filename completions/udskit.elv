@@ -278,6 +278,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --no-close 'With --ws: stdin''s end sends no close frame; the session lasts until the server closes (a server that only pushes, with stdin at its end or /dev/null)'
             cand --demux 'Split docker''s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
             cand --pretty 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+            cand --path-as-is 'Send the path as given: `.` and `..` segments are otherwise resolved first (`/a/../b` is sent as `/b`), as curl does'
             cand --raw 'The body''s bytes unchanged even on a terminal (no formatting, no demultiplexing, docker progress left as JSON and not read for errors)'
             cand -s 'No progress bar, no diagnostics, no warnings and no error message, as curl -s (the exit code still tells; -v still shows the exchange). -q alone is -sS: errors and warnings shown, nothing else'
             cand --silent 'No progress bar, no diagnostics, no warnings and no error message, as curl -s (the exit code still tells; -v still shows the exchange). -q alone is -sS: errors and warnings shown, nothing else'

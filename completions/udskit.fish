@@ -246,6 +246,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand http" -l ws-json -d 'With 
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l no-close -d 'With --ws: stdin\'s end sends no close frame; the session lasts until the server closes (a server that only pushes, with stdin at its end or /dev/null)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l demux -d 'Split docker\'s multiplexed frames onto stdout and stderr (automatic when the answer is marked or recognisably multiplexed)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l pretty -d 'Format the body as on a terminal even when piped (JSON pretty-printed)'
+complete -c udskit -n "__fish_udskit_using_subcommand http" -l path-as-is -d 'Send the path as given: `.` and `..` segments are otherwise resolved first (`/a/../b` is sent as `/b`), as curl does'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -l raw -d 'The body\'s bytes unchanged even on a terminal (no formatting, no demultiplexing, docker progress left as JSON and not read for errors)'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s s -l silent -d 'No progress bar, no diagnostics, no warnings and no error message, as curl -s (the exit code still tells; -v still shows the exchange). -q alone is -sS: errors and warnings shown, nothing else'
 complete -c udskit -n "__fish_udskit_using_subcommand http" -s S -l show-error -d 'With -s, print the error message when the request fails anyway (curl -sS)'

@@ -1403,3 +1403,40 @@ fn a_udp_socket_is_a_usage_error() {
     let out = run_with_input(c, b"", LIMIT);
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
 }
+
+/// `.` and `..` segments of TARGET are resolved before the request is sent, as curl
+/// resolves them; `--path-as-is` sends them as given. The query is never touched.
+#[test]
+fn dot_segments_are_resolved_unless_path_as_is() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("line.sock");
+    // Answers each request with its request line.
+    let mut c = python(&format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind({:?})\ns.listen()\n\
+         print('listening', file=sys.stderr, flush=True)\nwhile True:\n    c,_=s.accept()\n    \
+         line=c.recv(65536).split(b'\\r\\n')[0]\n    c.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: \
+         %d\\r\\nConnection: close\\r\\n\\r\\n%s' % (len(line), line))\n    c.close()",
+        sock.to_str().unwrap()
+    ));
+    c.stdout(Stdio::null());
+    let mut bg = Bg::spawn(c, dir.path(), "line-server");
+    bg.wait_stderr("listening");
+    let s = sock.to_str().unwrap();
+    for (args, line) in [
+        (
+            &[s, "/a/./b/../c?p=/x/../y"][..],
+            "GET /a/c?p=/x/../y HTTP/1.1",
+        ),
+        (&[s, "http://h/../../etc/x"], "GET /etc/x HTTP/1.1"),
+        (
+            &[s, "--path-as-is", "/a/./b/../c"],
+            "GET /a/./b/../c HTTP/1.1",
+        ),
+    ] {
+        let out = http(args, b"");
+        assert_eq!(String::from_utf8_lossy(ok(&out)), line, "{args:?}");
+    }
+}

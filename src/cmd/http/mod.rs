@@ -238,6 +238,10 @@ pub struct Args {
     /// Format the body as on a terminal even when piped (JSON pretty-printed)
     #[arg(long, conflicts_with = "raw")]
     pub pretty: bool,
+    /// Send the path as given: `.` and `..` segments are otherwise resolved first
+    /// (`/a/../b` is sent as `/b`), as curl does
+    #[arg(long)]
+    pub path_as_is: bool,
     /// The body's bytes unchanged even on a terminal (no formatting, no demultiplexing,
     /// docker progress left as JSON and not read for errors)
     #[arg(long)]
@@ -358,6 +362,9 @@ fn plan(args: &Args) -> Result<RequestPlan, Fail> {
         (None, None) => None,
     };
     let (mut target, userinfo) = request::parse_target(target)?;
+    if !args.path_as_is {
+        target.path = request::without_dot_segments(&target.path);
+    }
 
     // The body: -d/--data-* joined in order, --json, -F or -T (clap keeps them apart).
     let data_lists: [&[DataArg]; 4] = [

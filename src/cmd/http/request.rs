@@ -83,6 +83,48 @@ pub fn parse_target(s: &str) -> Result<(Target, Option<String>), Fail> {
     Ok((Target { authority, path }, userinfo))
 }
 
+/// The path of a `/path?query` target with its `.` and `..` segments resolved as RFC 3986
+/// (5.2.4) resolves them, as curl does unless `--path-as-is`: `/a/./b/../c` is `/a/c`, and
+/// no `..` climbs above `/`. The query is kept as it is.
+pub fn without_dot_segments(target: &str) -> String {
+    let (path, query) = match target.find('?') {
+        Some(i) => target.split_at(i),
+        None => (target, ""),
+    };
+    if !path.split('/').any(|seg| seg == "." || seg == "..") {
+        return target.to_string();
+    }
+    let mut input = path;
+    let mut out = String::with_capacity(path.len());
+    let drop_last = |out: &mut String| out.truncate(out.rfind('/').unwrap_or(0));
+    while !input.is_empty() {
+        if let Some(rest) = input
+            .strip_prefix("../")
+            .or_else(|| input.strip_prefix("./"))
+        {
+            input = rest;
+        } else if input.starts_with("/./") || input == "/." {
+            input = &input[2..];
+            if input.is_empty() {
+                input = "/";
+            }
+        } else if input.starts_with("/../") || input == "/.." {
+            input = &input[3..];
+            if input.is_empty() {
+                input = "/";
+            }
+            drop_last(&mut out);
+        } else if input == "." || input == ".." {
+            input = "";
+        } else {
+            let end = input[1..].find('/').map_or(input.len(), |i| i + 1);
+            out.push_str(&input[..end]);
+            input = &input[end..];
+        }
+    }
+    format!("{out}{query}")
+}
+
 /// Whether `s` is `unix:///var/run/docker.sock:/info` or `http://unix:/var/run/docker.sock:/info`
 /// (a user before the host too): the socket and the path in one string split at a colon,
 /// which a socket path may hold too.
@@ -160,6 +202,27 @@ pub fn parse_header(s: &str) -> Result<HeaderArg, Fail> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 3986's examples (5.4) of the paths, and what curl sends for them.
+    #[test]
+    fn dot_segments_are_resolved_as_curl_resolves_them() {
+        for (given, sent) in [
+            ("/a/b/c/./../../g", "/a/g"),
+            ("/mid/content=5/../6", "/mid/6"),
+            ("/a/./b/../c", "/a/c"),
+            ("/../../x", "/x"),
+            ("/a/..", "/"),
+            ("/a/.", "/a/"),
+            ("/.", "/"),
+            ("/a/b/../", "/a/"),
+            ("/a/../b?path=/x/../y", "/b?path=/x/../y"),
+            ("/a/.hidden/..b/c", "/a/.hidden/..b/c"),
+            ("/containers/json", "/containers/json"),
+            ("/", "/"),
+        ] {
+            assert_eq!(without_dot_segments(given), sent, "{given}");
+        }
+    }
 
     fn t(s: &str) -> (String, String) {
         let t = parse_target(s).unwrap().0;
