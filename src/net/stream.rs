@@ -46,6 +46,35 @@ impl SeqPacket {
     }
 }
 
+/// One recv(2) of a record socket. A read of 0 is also an empty record, which a
+/// SOCK_SEQPACKET peer may send and read(2) cannot tell from the end: those are skipped
+/// while the peer has not shut its writing side (poll's POLLRDHUP), and after that while a
+/// record with bytes is still queued behind one; 0 is the end only then.
+fn recv_record(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    loop {
+        let (n, _) = rustix::net::recv(fd, &mut *buf, RecvFlags::empty())?;
+        if n > 0 || buf.is_empty() {
+            return Ok(n);
+        }
+        let mut fds = [PollFd::new(&fd, PollFlags::RDHUP)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        let shut = poll(&mut fds, Some(&zero)).map_or(true, |n| n > 0);
+        if !shut {
+            // An empty record: the next recv reads on, or says EAGAIN.
+            continue;
+        }
+        let peek = RecvFlags::PEEK | RecvFlags::DONTWAIT;
+        match rustix::net::recv(fd, &mut [0u8; 1], peek) {
+            Ok((n, _)) if n > 0 => continue,
+            _ => return Ok(0),
+        }
+    }
+}
+
 impl AsyncRead for SeqPacket {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -55,14 +84,8 @@ impl AsyncRead for SeqPacket {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
-            match guard.try_io(|fd| {
-                Ok(rustix::net::recv(
-                    fd.get_ref(),
-                    &mut *unfilled,
-                    RecvFlags::empty(),
-                )?)
-            }) {
-                Ok(Ok((n, _))) => {
+            match guard.try_io(|fd| recv_record(fd.get_ref().as_fd(), &mut *unfilled)) {
+                Ok(Ok(n)) => {
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
@@ -184,7 +207,7 @@ impl Stream {
             Stream::Unix(s) => s.try_read(buf),
             Stream::Tcp(s) => s.try_read(buf),
             Stream::SeqPacket(s) => s.0.try_io(tokio::io::Interest::READABLE, |fd| {
-                Ok(rustix::net::recv(fd, &mut *buf, RecvFlags::empty())?.0)
+                recv_record(fd.as_fd(), &mut *buf)
             }),
         }
     }

@@ -487,6 +487,38 @@ fn seqpacket_with_python_server() {
     assert!(py.wait_exit(T).success(), "{}", py.stderr());
 }
 
+/// An empty SOCK_SEQPACKET record reads as 0 bytes, as the end does: it is skipped, not
+/// taken for the end, also when the server has closed right after it and a record is left.
+#[test]
+fn seqpacket_empty_records_are_not_the_end() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("q.sock");
+    let mut py = python(
+        "import socket,sys,time
+s=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)
+\
+         s.bind(sys.argv[1])
+s.listen()
+print('ready',file=sys.stderr,flush=True)
+\
+         c,_=s.accept()
+for m in [b'one', b'', b'two']: c.send(m)
+time.sleep(0.3)
+\
+         for m in [b'', b'three', b'', b'four']: c.send(m)
+c.close()",
+    );
+    py.arg(&sock);
+    let mut py = Bg::spawn(py, dir.path(), "py");
+    py.wait_stderr("ready");
+    let out = connect(&sock, &["--seqpacket", "-q", "never"], b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "onetwothreefour");
+}
+
 /// `connect ... | head -c 10`: the reader going away is not an error.
 #[test]
 fn closed_stdout_exits_0() {
