@@ -222,7 +222,14 @@ async fn receive(
     let mut stalled: std::collections::HashSet<rustix::net::SocketAddrUnix> = Default::default();
     // Made once: a stdout whose reader left ends the wait for the next datagram, which
     // may never come (its 100 ms check of the pipe runs between datagrams, not per one).
-    let gone = out.closed();
+    // Not under --echo, whose stdout holds no datagram (at most a capture, whose reader
+    // going stops the capture alone).
+    let gone = async {
+        match format {
+            Action::Echo => std::future::pending().await,
+            _ => out.closed().await,
+        }
+    };
     tokio::pin!(gone);
     while count.is_none_or(|c| n < c) {
         let mut guard = tokio::select! {
