@@ -109,9 +109,68 @@ pub fn escape_for_terminal(b: &[u8]) -> Cow<'_, [u8]> {
     rewritten(b, true, |c| format!("\\u{{{c:x}}}"))
 }
 
+/// [`escape_for_terminal`] over a stream that arrives in pieces: a C1 control cut between
+/// two pieces (C2 ending one, 80..9F starting the next) is escaped as one, the C2 kept
+/// back until the next piece or the end.
+#[derive(Default)]
+pub struct TerminalEscaper {
+    held: bool,
+}
+
+impl TerminalEscaper {
+    /// `piece` escaped; borrowed (a prefix of it) when nothing had to change.
+    pub fn push<'a>(&mut self, piece: &'a [u8]) -> Cow<'a, [u8]> {
+        let held = std::mem::replace(&mut self.held, piece.last() == Some(&0xc2));
+        let body = if self.held {
+            &piece[..piece.len() - 1]
+        } else {
+            piece
+        };
+        if !held {
+            return escape_for_terminal(body);
+        }
+        let mut joined = Vec::with_capacity(body.len() + 1);
+        joined.push(0xc2);
+        joined.extend_from_slice(body);
+        Cow::Owned(escape_for_terminal(&joined).into_owned())
+    }
+
+    /// The end of the stream: the byte kept back, if any (no control after all).
+    pub fn finish(&mut self) -> &'static [u8] {
+        if std::mem::take(&mut self.held) {
+            b"\xc2"
+        } else {
+            b""
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A C1 control cut between pieces is escaped as a whole one is; a C2 that ends the
+    /// stream, or that no control follows, passes as it is.
+    #[test]
+    fn a_c1_control_cut_between_pieces_is_escaped() {
+        let whole = |pieces: &[&[u8]]| {
+            let mut e = TerminalEscaper::default();
+            let mut out = Vec::new();
+            for p in pieces {
+                out.extend_from_slice(&e.push(p));
+            }
+            out.extend_from_slice(e.finish());
+            out
+        };
+        assert_eq!(whole(&[b"a\xc2", b"\x9b2Jb"]), b"a\\u{9b}2Jb");
+        assert_eq!(whole(&[b"a\xc2", b"\xc2", b"\x85"]), b"a\xc2\\u{85}");
+        assert_eq!(whole(&[b"caf\xc3", b"\xa9 \xc2"]), b"caf\xc3\xa9 \xc2");
+        assert_eq!(whole(&[b"\xc2", b"\xa9"]), "©".as_bytes());
+        assert!(matches!(
+            TerminalEscaper::default().push(b"plain"),
+            Cow::Borrowed(b"plain")
+        ));
+    }
 
     #[test]
     fn escapes_terminal_controls() {

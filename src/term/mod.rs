@@ -15,7 +15,7 @@ use std::sync::{Condvar, Mutex, OnceLock};
 
 use anstyle::{AnsiColor, Style};
 
-pub use escape::{escape, escape_bytes, escape_c1_in_json, escape_for_terminal};
+pub use escape::{TerminalEscaper, escape, escape_bytes, escape_c1_in_json, escape_for_terminal};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorWhen {

@@ -16,7 +16,7 @@ use super::jsonstream::Splitter;
 use crate::error::{FAILURE, Fail};
 use crate::io::stdio::{Writer, WriterDone};
 use crate::shutdown::Shutdown;
-use crate::term::{Ctx, escape, escape_for_terminal};
+use crate::term::{Ctx, TerminalEscaper, escape, escape_for_terminal};
 
 /// The largest single JSON value held for formatting: its text and its coloured, indented
 /// form (about 3x) are in memory at once, and the RSS goal is 32 MiB for any body, which a
@@ -112,7 +112,8 @@ enum BodyShape {
     /// Waiting for enough bytes to tell docker frames from a raw stream.
     Undecided(BytesMut),
     Raw,
-    Text,
+    /// Text for a terminal, escaped piece by piece.
+    Text(TerminalEscaper),
     Json(Splitter),
     Binary,
     Demux(Demuxer),
@@ -241,6 +242,12 @@ impl Render {
                 }
                 self.write(Out::Stdout, text.into()).await?;
             }
+            BodyShape::Text(e) => {
+                let rest = e.finish();
+                if !rest.is_empty() {
+                    self.write(Out::Stdout, Bytes::from_static(rest)).await?;
+                }
+            }
             BodyShape::Raw => {
                 if let Some(s) = &mut self.sniffer {
                     s.finish();
@@ -315,7 +322,7 @@ impl Render {
                 BodyShape::Raw
             }
         } else {
-            BodyShape::Text
+            BodyShape::Text(TerminalEscaper::default())
         };
     }
 
@@ -327,9 +334,9 @@ impl Render {
                 }
                 self.write(Out::Stdout, chunk).await
             }
-            BodyShape::Text => {
-                let shown = match escape_for_terminal(&chunk) {
-                    Cow::Borrowed(_) => chunk,
+            BodyShape::Text(e) => {
+                let shown = match e.push(&chunk) {
+                    Cow::Borrowed(b) => chunk.slice(..b.len()),
                     Cow::Owned(v) => v.into(),
                 };
                 self.write(Out::Stdout, shown).await
@@ -341,10 +348,10 @@ impl Render {
                     let mut text = split.take_rest();
                     text.extend_from_slice(&chunk);
                     self.too_big = true;
-                    self.state = BodyShape::Text;
-                    return self
-                        .write(Out::Stdout, escape_for_terminal(&text).into_owned().into())
-                        .await;
+                    let mut e = TerminalEscaper::default();
+                    let shown = e.push(&text).into_owned();
+                    self.state = BodyShape::Text(e);
+                    return self.write(Out::Stdout, shown.into()).await;
                 }
                 let mut text = Vec::new();
                 let mut show = Shower::new(
@@ -355,8 +362,9 @@ impl Render {
                     &mut self.stream_error,
                 );
                 if split.push(&chunk, |v| show.value(v, &mut text)).is_err() {
-                    text.extend_from_slice(&escape_for_terminal(&split.take_rest()));
-                    self.state = BodyShape::Text;
+                    let mut e = TerminalEscaper::default();
+                    text.extend_from_slice(&e.push(&split.take_rest()));
+                    self.state = BodyShape::Text(e);
                 }
                 if let Some(board) = &self.board {
                     text.extend_from_slice(&board.take());
