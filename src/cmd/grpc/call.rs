@@ -158,6 +158,7 @@ impl Call {
             .max_encoding_message_size(usize::MAX);
         let codec = DynamicCodec { output: m.output() };
         let what = &self.what;
+        let channel = &self.channel;
         // A unary or client-streaming call has exactly one answer (grpc-go calls an OK
         // without one a cardinality violation, INTERNAL).
         let one_answer = !m.is_server_streaming();
@@ -166,7 +167,7 @@ impl Call {
             grpc.ready().await.map_err(|t| t.fail(what))?;
             let resp = grpc.streaming(request, path, codec).await.map_err(|s| {
                 verbose(ctx, "< ", &[], s.metadata());
-                status::fail(&s, what)
+                status::answer_fail(&s, what, channel)
             })?;
             verbose(ctx, "< ", &[], resp.metadata());
             let mut stream = resp.into_inner();
@@ -238,7 +239,7 @@ impl Call {
                     Some(Err(s)) => {
                         flush(&mut pending).await?;
                         verbose(ctx, "< ", &[], s.metadata());
-                        return Err(status::fail(&s, what));
+                        return Err(status::answer_fail(&s, what, channel));
                     }
                 }
             }

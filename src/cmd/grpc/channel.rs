@@ -10,6 +10,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
 
@@ -131,6 +132,16 @@ pub struct Channel {
     /// The largest answer message taken (`--max-msg-sz`); a larger one fails at its
     /// 5-byte prefix, before its bytes are held.
     pub max_message: usize,
+    /// The length a larger one announced, once one has (0 before): tonic's error for it
+    /// reads as a server's would (a tonic server sends the same words for our request).
+    oversized: Arc<AtomicU64>,
+}
+
+impl Channel {
+    /// The length of the answer message past `max_message` that ended the call, if one did.
+    pub fn oversized(&self) -> Option<u64> {
+        Some(self.oversized.load(Ordering::Relaxed)).filter(|&n| n > 0)
+    }
 }
 
 /// The HTTP/2 handshake on `stream` (prior knowledge, as gRPC speaks it in clear), the
@@ -170,6 +181,7 @@ pub async fn handshake(
         conn_error,
         origin,
         max_message,
+        oversized: Arc::default(),
     })
 }
 
@@ -188,6 +200,7 @@ impl tower_service::Service<Request<tonic::body::Body>> for Channel {
         let (parts, body) = req.into_parts();
         let sent = self.tx.send_request(Request::from_parts(parts, ()), false);
         let conn_error = self.conn_error.clone();
+        let (max_message, oversized) = (self.max_message, self.oversized.clone());
         Box::pin(async move {
             let (answer, send) = sent.map_err(|e| Transport::from_h2(&e, &conn_error))?;
             tokio::spawn(send_body(body, send));
@@ -205,6 +218,8 @@ impl tower_service::Service<Request<tonic::body::Body>> for Channel {
                     data_done: false,
                     done: false,
                     framing: Framing::default(),
+                    max_message,
+                    oversized,
                 },
             ))
         })
@@ -252,6 +267,8 @@ pub struct RecvBody {
     data_done: bool,
     done: bool,
     framing: Framing,
+    max_message: usize,
+    oversized: Arc<AtomicU64>,
 }
 
 /// Where the data is in gRPC's framing: bytes of a 5-byte message prefix read, and of the
@@ -261,6 +278,8 @@ struct Framing {
     prefix: [u8; 5],
     have: usize,
     left: usize,
+    /// The longest message a prefix announced.
+    longest: usize,
 }
 
 impl Framing {
@@ -284,6 +303,7 @@ impl Framing {
                     self.prefix[4],
                 ];
                 self.left = u32::from_be_bytes(len) as usize;
+                self.longest = self.longest.max(self.left);
                 self.have = 0;
             }
         }
@@ -311,6 +331,10 @@ impl http_body::Body for RecvBody {
                 Some(Ok(data)) => {
                     let _ = self.recv.flow_control().release_capacity(data.len());
                     self.framing.advance(&data);
+                    if self.framing.longest > self.max_message {
+                        let n = self.framing.longest as u64;
+                        self.oversized.store(n, Ordering::Relaxed);
+                    }
                     return Poll::Ready(Some(Ok(Frame::data(data))));
                 }
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),

@@ -299,7 +299,7 @@ impl Reflection {
                     .into());
                 }
                 Err(s) if s.code() == Code::Unimplemented && status::is_from_server(&s) => {}
-                Err(s) => return Err(status::fail(&s, &self.what)),
+                Err(s) => return Err(status::answer_fail(&s, &self.what, &self.channel)),
             }
         }
         Err(Fail::new(

@@ -7,7 +7,7 @@ use prost::Message as _;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use tonic::{Code, Status};
 
-use super::channel::transport_of;
+use super::channel::{Channel, transport_of};
 use super::codec::Undecodable;
 use crate::error::{FAILURE, Fail};
 use crate::term::escape;
@@ -99,35 +99,39 @@ pub fn fail(s: &Status, what: &str) -> anyhow::Error {
     }
 }
 
-/// A status tonic made here, from what the answer was (not one the server sent): a message
-/// past `--max-msg-sz`, or framing that is not gRPC's. Told by tonic's own messages
-/// (tonic/src/codec/decode.rs); the exit code is the one grpcurl gives for the same.
+/// [`fail`] for a status that ended a call on `channel`: when an answer message was past
+/// `--max-msg-sz`, tonic's status for it (OUT_OF_RANGE, in words a tonic server also sends
+/// for a request too large for it) is told as what it is.
+pub fn answer_fail(s: &Status, what: &str, channel: &Channel) -> anyhow::Error {
+    match channel.oversized() {
+        Some(n) => Fail::new(
+            exit_code(Code::ResourceExhausted),
+            format!(
+                "{what}: an answer message of {n} bytes is larger than --max-msg-sz ({} \
+                 bytes); it was not read",
+                channel.max_message
+            ),
+        )
+        .hint("--max-msg-sz BYTES takes larger answers")
+        .into(),
+        None => fail(s, what),
+    }
+}
+
+/// A status tonic made here from an answer that breaks gRPC's framing (not one the server
+/// sent), told by tonic's own words for it (tonic/src/codec/decode.rs): those of a message
+/// received in a response, and the end of the data inside a message.
 fn judged_here(s: &Status, what: &str) -> Option<Fail> {
     let m = s.message();
-    let too_large = |m: &str| {
-        Fail::new(exit_code(Code::ResourceExhausted), format!("{what}: {m}"))
-            .hint("--max-msg-sz BYTES takes larger answers")
-    };
-    if let Some(rest) = m.strip_prefix("Error, decoded message length too large: found ") {
-        let found = rest.split(' ').next()?;
-        let limit = rest.rsplit(' ').nth(1)?;
-        return Some(too_large(&format!(
-            "an answer message of {found} bytes is larger than --max-msg-sz ({limit} bytes); \
-             it was not read"
-        )));
-    }
-    if let Some(rest) = m.strip_prefix("Error decompressing: size limit, of ") {
-        let limit = rest.split(' ').next()?;
-        return Some(too_large(&format!(
-            "an answer message decompresses to more than --max-msg-sz ({limit} bytes)"
-        )));
-    }
-    let framing = [
-        "protocol error: received message with",
-        "Unexpected EOF decoding stream",
-        "Error decompressing:",
-    ];
-    framing.iter().any(|p| m.starts_with(p)).then(|| {
+    let ours = m.starts_with("Unexpected EOF decoding stream")
+        || [
+            "protocol error: received message with",
+            "Error decompressing:",
+        ]
+        .iter()
+        .any(|p| m.starts_with(p))
+            && m.contains("while receiving response with status:");
+    ours.then(|| {
         Fail::new(
             exit_code(s.code()),
             format!(
@@ -186,17 +190,29 @@ mod tests {
             let f = e.downcast_ref::<Fail>().unwrap();
             (f.code, f.message.clone())
         };
+        // A tonic server's words for a request too large for it are the server's.
         assert_eq!(
             text(Status::out_of_range(
                 "Error, decoded message length too large: found 5000000 bytes, the limit is: \
                  4194304 bytes"
-            )),
-            (
-                72,
-                "M on S: an answer message of 5000000 bytes is larger than --max-msg-sz \
-                 (4194304 bytes); it was not read"
-                    .to_string()
-            )
+            ))
+            .1,
+            "M on S: the server answered OUT_OF_RANGE (code 11): Error, decoded message \
+             length too large: found 5000000 bytes, the limit is: 4194304 bytes"
+        );
+        let flag = "protocol error: received message with invalid compression flag: 2 (valid \
+                    flags are 0 and 1)";
+        assert!(
+            text(Status::internal(format!("{flag}, while sending request")))
+                .1
+                .starts_with("M on S: the server answered INTERNAL (code 13): protocol error")
+        );
+        assert!(
+            text(Status::internal(format!(
+                "{flag} while receiving response with status: 200 OK"
+            )))
+            .1
+            .starts_with("M on S: the answer is not valid gRPC (INTERNAL, code 13): protocol")
         );
         assert_eq!(
             text(Status::internal("Unexpected EOF decoding stream.")),
