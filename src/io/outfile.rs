@@ -32,6 +32,8 @@ pub enum Pending {
         held: File,
         dest: File,
         shown: String,
+        /// Where `held` is ($TMPDIR), for an error writing it.
+        dir: String,
     },
 }
 
@@ -123,19 +125,20 @@ fn held_for(dest: &Path, shown: String) -> anyhow::Result<(File, Option<Pending>
         .write(true)
         .open(dest)
         .with_context(|| format!("opening {shown} (--output)"))?;
-    let dir = std::env::temp_dir();
-    let held = unnamed_in(&dir).with_context(|| {
-        format!(
-            "creating a temporary file in {} to hold the answer for {shown} (--output)",
-            escape(&dir.display().to_string())
-        )
+    let dir = escape(&std::env::temp_dir().display().to_string()).into_owned();
+    let held = unnamed_in(&std::env::temp_dir()).with_context(|| {
+        format!("creating a temporary file in {dir} to hold the answer for {shown} (--output)")
     })?;
+    let writer = held
+        .try_clone()
+        .with_context(|| format!("creating a temporary file in {dir} (--output)"))?;
     Ok((
-        held.try_clone()?,
+        writer,
         Some(Pending::Copy {
             held,
             dest: file,
             shown,
+            dir,
         }),
     ))
 }
@@ -213,6 +216,17 @@ fn temp_beside(dest: &Path, old: Option<&std::fs::Metadata>) -> io::Result<(File
 }
 
 impl Pending {
+    /// What a failed write of the answer was writing, when that is not FILE itself: the
+    /// temporary file in $TMPDIR that holds it (a full $TMPDIR is not a full FILE's disk).
+    pub fn holding(&self) -> Option<String> {
+        match self {
+            Pending::Copy { shown, dir, .. } => Some(format!(
+                "writing the answer for {shown} into a temporary file in {dir} (--output)"
+            )),
+            Pending::Rename { .. } => None,
+        }
+    }
+
     /// The whole answer is in: the temporary file takes FILE's place.
     pub fn commit(self) -> anyhow::Result<()> {
         match self {
@@ -228,14 +242,25 @@ impl Pending {
                 mut held,
                 mut dest,
                 shown,
+                ..
             } => {
                 use std::io::Seek as _;
+                let len = held.seek(std::io::SeekFrom::End(0))?;
+                // The space first, so that a full disk leaves FILE as it was; filesystems
+                // without fallocate(2) just go on.
+                match rustix::fs::fallocate(&dest, rustix::fs::FallocateFlags::KEEP_SIZE, 0, len) {
+                    Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS) | Ok(()) => {}
+                    Err(e) => {
+                        return Err(anyhow::Error::from(io::Error::from(e)).context(format!(
+                            "making room for the answer in {shown} (--output; it is as it was)"
+                        )));
+                    }
+                }
                 held.rewind()?;
-                // Cut first: a FILE on a nearly full disk has its old blocks to give back.
-                dest.set_len(0)
-                    .and_then(|()| std::io::copy(&mut held, &mut dest))
+                std::io::copy(&mut held, &mut dest)
+                    .and_then(|_| dest.set_len(len))
                     .with_context(|| {
-                        format!("writing {shown} (--output; it may be left cut short)")
+                        format!("writing {shown} (--output; it may be left partly written)")
                     })?;
                 Ok(())
             }

@@ -1106,9 +1106,10 @@ async fn transfer(
     // not for ever: the chunks queued for a stdout nobody reads would otherwise keep a
     // stopped or timed-out request alive.
     let written = clock.before(out_done.finish(stop), Ok(())).await;
-    let written = written.with_context(|| match output {
-        Some(p) => format!("writing {}", escape(&p.display().to_string())),
-        None => "writing stdout".to_string(),
+    let written = written.with_context(|| match (output, replacing.as_ref()) {
+        (_, Some(held)) if let Some(doing) = held.holding() => doing,
+        (Some(p), _) => format!("writing {}", escape(&p.display().to_string())),
+        (None, _) => "writing stdout".to_string(),
     });
     result?;
     written?;
