@@ -48,8 +48,9 @@ impl SeqPacket {
 
 /// One recv(2) of a record socket. A read of 0 is also an empty record, which a
 /// SOCK_SEQPACKET peer may send and read(2) cannot tell from the end: those are skipped
-/// while the peer has not shut its writing side (poll's POLLRDHUP), and after that while a
-/// record with bytes is still queued behind one; 0 is the end only then.
+/// while bytes are still queued (FIONREAD, which sums every queued record of a seqpacket
+/// socket) or the peer has not shut its writing side (poll's POLLRDHUP); 0 is the end only
+/// then.
 fn recv_record(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
     use rustix::event::{PollFd, PollFlags, Timespec, poll};
     loop {
@@ -57,21 +58,18 @@ fn recv_record(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
         if n > 0 || buf.is_empty() {
             return Ok(n);
         }
+        if rustix::io::ioctl_fionread(fd).is_ok_and(|queued| queued > 0) {
+            continue;
+        }
         let mut fds = [PollFd::new(&fd, PollFlags::RDHUP)];
         let zero = Timespec {
             tv_sec: 0,
             tv_nsec: 0,
         };
-        let shut = poll(&mut fds, Some(&zero)).map_or(true, |n| n > 0);
-        if !shut {
-            // An empty record: the next recv reads on, or says EAGAIN.
-            continue;
+        if poll(&mut fds, Some(&zero)).map_or(true, |n| n > 0) {
+            return Ok(0);
         }
-        let peek = RecvFlags::PEEK | RecvFlags::DONTWAIT;
-        match rustix::net::recv(fd, &mut [0u8; 1], peek) {
-            Ok((n, _)) if n > 0 => continue,
-            _ => return Ok(0),
-        }
+        // An empty record and nothing after it yet: the next recv says EAGAIN.
     }
 }
 

@@ -508,7 +508,7 @@ print('ready',file=sys.stderr,flush=True)
 for m in [b'one', b'', b'two']: c.send(m)
 time.sleep(0.3)
 \
-         for m in [b'', b'three', b'', b'four']: c.send(m)
+         for m in [b'', b'three', b'', b'', b'four']: c.send(m)
 c.close()",
     );
     py.arg(&sock);
@@ -1141,9 +1141,20 @@ fn nc_flags_get_a_hint() {
             "{args:?}: {err}"
         );
     }
-    // Not an nc flag: no hint.
-    let out = ud(&["connect", "-Z", "x.sock"]).output().unwrap();
-    assert!(!stderr_of(&out).contains("hint:"), "{}", stderr_of(&out));
+    // Not an nc flag, or not under nc's subcommands (curl's -e, grpcurl's -unix): no hint.
+    for args in [
+        &["connect", "-Z", "x.sock"][..],
+        &["http", "-e", "x", "x.sock", "/"],
+        &["grpc", "-unix", "x.sock", "list"],
+    ] {
+        let out = ud(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            !stderr_of(&out).contains("nc's"),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
 }
 
 /// The two meanings of -q, where a user can trip: nc's `-q 1` before the subcommand, or

@@ -21,6 +21,10 @@ pub fn nc_hint(e: &clap::Error, args: &[OsString]) -> Option<String> {
         ]
         .contains(w)
     });
+    // curl's and grpcurl's letters (http -c, -e; grpc -unix) are theirs, not nc's.
+    if sub.is_some_and(|s| !["listen", "connect", "sendto", "recvfrom"].contains(s)) {
+        return None;
+    }
     let hint = match (arg.as_str(), sub.copied()) {
         ("-l", Some("listen")) => {
             "nc's -l is the subcommand itself here: leave it out (`udskit listen ADDR`)"
