@@ -115,16 +115,13 @@ pub fn report(err: &anyhow::Error, color: bool) -> i32 {
         return r.0;
     }
     let red = crate::term::paint(crate::term::ERROR, color);
-    let yellow = crate::term::paint(crate::term::WARNING, color);
     let mut text = format!(
         "udskit: {red}error{red:#}: {}\n",
         crate::term::escape(&chain_text(err))
     );
     for fail in err.chain().filter_map(|e| e.downcast_ref::<Fail>()) {
         if let Some(hint) = &fail.hint {
-            for line in hint.lines() {
-                text += &format!("{yellow}hint{yellow:#}: {}\n", crate::term::escape(line));
-            }
+            text += &crate::term::hint_lines(hint, color);
         }
     }
     crate::term::stderr_line(text);

@@ -442,7 +442,8 @@ pub async fn bind_tcp_group(
             io::ErrorKind::PermissionDenied => match privileged_below() {
                 Some(first) if *port < first => f.hint(format!(
                     "ports below {first} (net.ipv4.ip_unprivileged_port_start) need root or \
-                     CAP_NET_BIND_SERVICE; choose one from {first} up, such as tcp:8080"
+                     CAP_NET_BIND_SERVICE; choose one from {first} up, such as tcp:{}",
+                    first.max(8080)
                 )),
                 _ => f,
             },

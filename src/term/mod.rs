@@ -79,15 +79,30 @@ impl Ctx {
     /// A warning: shown even with `-q`, since it reports something the user must know
     /// (but not with `http -s`, which asks for silence as curl's does).
     pub fn warn(&self, msg: impl AsRef<str>) {
+        self.warn_hinted(msg, None);
+    }
+
+    /// A [`warn`](Ctx::warn) with its `hint:` line(s) under it, written as one (no other
+    /// thread's line comes between them).
+    pub fn warn_hinted(&self, msg: impl AsRef<str>, hint: Option<&str>) {
         if self.silent {
             return;
         }
         let y = paint(WARNING, self.color_stderr);
-        stderr_line(format!(
-            "udskit: {y}warning{y:#}: {}\n",
-            escape(msg.as_ref())
-        ));
+        let mut text = format!("udskit: {y}warning{y:#}: {}\n", escape(msg.as_ref()));
+        if let Some(h) = hint {
+            text += &hint_lines(h, self.color_stderr);
+        }
+        stderr_line(text);
     }
+}
+
+/// `hint: ...` lines on stderr, one per line of `hint`, each escaped.
+pub fn hint_lines(hint: &str, color: bool) -> String {
+    let y = paint(WARNING, color);
+    hint.lines()
+        .map(|line| format!("{y}hint{y:#}: {}\n", escape(line)))
+        .collect()
 }
 
 /// `udskit: MSG` on stderr, escaped to one line.

@@ -891,6 +891,7 @@ fn upstream_down_then_up() {
     drop(s);
     let log = r.wait_stderr("#3 ");
     assert!(log.contains("upstream unreachable"), "{log}");
+    assert_eq!(log.matches(hint).count(), 1, "{log}");
     r.wait_stderr(": closed, 10 bytes up, 10 down");
     assert!(r.child.try_wait().unwrap().is_none(), "relay exited");
 }

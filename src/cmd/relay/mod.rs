@@ -390,7 +390,22 @@ struct Log {
 
 impl Log {
     fn line(&self, text: String, fields: Vec<(&str, Value)>, warn: bool) {
+        self.line_hinted(text, fields, warn, None);
+    }
+
+    /// [`line`](Log::line) for a warning with a hint: in JSON a field of its object, as
+    /// text a `hint:` line under the warning the first time this hint comes up.
+    fn line_hinted(
+        &self,
+        text: String,
+        mut fields: Vec<(&str, Value)>,
+        warn: bool,
+        hint: Option<&str>,
+    ) {
         if self.json {
+            if let Some(h) = hint {
+                fields.push(("hint", h.into()));
+            }
             if !self.ctx.quiet || warn {
                 let now = utc_timestamp(std::time::SystemTime::now());
                 let mut out = Vec::with_capacity(256);
@@ -403,10 +418,19 @@ impl Log {
                 crate::term::stderr_line(out);
             }
         } else if warn {
-            self.ctx.warn(text);
+            self.ctx
+                .warn_hinted(text, hint.filter(|h| self.first_time(h)));
         } else {
             self.ctx.info(text);
         }
+    }
+
+    /// Whether `hint` is shown for the first time (it is marked as shown).
+    fn first_time(&self, hint: &str) -> bool {
+        self.told
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(hint.to_string())
     }
 
     fn listening(
@@ -536,26 +560,7 @@ impl Log {
             End::Upstream(_, h) => h.as_deref(),
             _ => None,
         };
-        if let Some(h) = hint {
-            fields.push(("hint", h.into()));
-        }
-        self.line(text, fields, warn);
-        if let Some(h) = hint {
-            self.hint_once(h);
-        }
-    }
-
-    /// `hint: ...` on stderr the first time this hint comes up (as text; JSON lines carry
-    /// it in each object).
-    fn hint_once(&self, hint: &str) {
-        let first = self
-            .told
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(hint.to_string());
-        if first && !self.json {
-            crate::term::stderr_line(format!("hint: {hint}\n"));
-        }
+        self.line_hinted(text, fields, warn, hint);
     }
 
     fn summary(&self, t: &Totals) {

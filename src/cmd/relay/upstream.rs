@@ -156,10 +156,8 @@ async fn connect(plan: &RelayPlan) -> Result<Sender, String> {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             let fail = crate::net::explain::connect_error(target, Kind::Stream, &e, None);
-            plan.log.ctx.warn(&fail.message);
-            if let Some(h) = &fail.hint {
-                plan.log.hint_once(h);
-            }
+            let hint = fail.hint.as_deref().filter(|h| plan.log.first_time(h));
+            plan.log.ctx.warn_hinted(&fail.message, hint);
             return Err(fail.message);
         }
         Err(_) => {
