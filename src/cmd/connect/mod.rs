@@ -117,7 +117,8 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if (args.tls.cacert.is_some() || args.tls.insecure) && !args.addr.is_tls() {
         return Err(Fail::usage("--cacert and --insecure are for a tls: address").into());
     }
-    if args.addr.is_tls() && (args.quit_after.is_some() || args.idle_timeout.is_some()) {
+    let idle = duration::limit(args.idle_timeout);
+    if args.addr.is_tls() && (args.quit_after.is_some() || idle.is_some()) {
         return Err(Fail::usage(
             "-q/--quit-after and -w/--idle-timeout do not apply to a tls: address: it is read \
              until the server closes",
@@ -136,7 +137,6 @@ pub async fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         .into());
     }
     let mut opts = args.connect;
-    let idle = duration::limit(args.idle_timeout);
     // nc's -w bounds the connect too, unless --connect-timeout says otherwise.
     if opts.connect_timeout.is_none() && idle.is_some() {
         opts.connect_timeout = idle;
