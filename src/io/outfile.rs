@@ -151,26 +151,31 @@ fn unnamed_in(dir: &Path) -> io::Result<File> {
     match rustix::fs::open(dir, flags, Mode::from_raw_mode(0o600)) {
         Ok(fd) => Ok(File::from(fd)),
         Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
-            let mut n = 0u32;
-            loop {
-                let path = dir.join(format!(".udskit-held-{}-{n}", std::process::id()));
-                match File::options()
-                    .read(true)
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&path)
-                {
-                    Ok(f) => {
-                        std::fs::remove_file(&path)?;
-                        return Ok(f);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-                    Err(e) => return Err(e),
-                }
-            }
+            let (f, path) = create_new(dir, ".udskit-held", 0o600)?;
+            std::fs::remove_file(&path)?;
+            Ok(f)
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// `PREFIX-PID-N` in `dir`, created new (never an existing file) with `mode`, N counting
+/// up past names taken.
+fn create_new(dir: &Path, prefix: &str, mode: u32) -> io::Result<(File, PathBuf)> {
+    let mut n = 0u32;
+    loop {
+        let path = dir.join(format!("{prefix}-{}-{n}", std::process::id()));
+        match File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&path)
+        {
+            Ok(f) => return Ok((f, path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -191,28 +196,14 @@ fn temp_beside(dest: &Path, old: Option<&std::fs::Metadata>) -> io::Result<(File
         .last()
         .unwrap_or(0);
     let name = &whole[..cut];
-    let mut n = 0u32;
-    loop {
-        let temp = dir.join(format!(".{name}.udskit-{}-{n}", std::process::id()));
-        match File::options()
-            .write(true)
-            .create_new(true)
-            .mode(0o666)
-            .open(&temp)
-        {
-            Ok(f) => {
-                if let Some(m) = old {
-                    // Best effort: owner (root only) and bits as before, in that order
-                    // (a chown clears set-id bits).
-                    let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
-                    let _ = f.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777));
-                }
-                return Ok((f, temp));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-            Err(e) => return Err(e),
-        }
+    let (f, temp) = create_new(dir, &format!(".{name}.udskit"), 0o666)?;
+    if let Some(m) = old {
+        // Best effort: owner (root only) and bits as before, in that order (a chown clears
+        // set-id bits).
+        let _ = std::os::unix::fs::fchown(&f, Some(m.uid()), Some(m.gid()));
+        let _ = f.set_permissions(std::fs::Permissions::from_mode(m.mode() & 0o7777));
     }
+    Ok((f, temp))
 }
 
 impl Pending {
