@@ -714,6 +714,16 @@ fn seen_heads(
     })
 }
 
+/// The head `-i` shows: piped, as it came off the wire (`heads`: header names in the case
+/// the server wrote them, 1xx heads before it, as curl -i shows them); on a terminal,
+/// coloured from the parsed head.
+fn included(heads: &[u8], parts: &hyper::http::response::Parts, view: &View) -> bytes::Bytes {
+    match view.pretty {
+        true => head::head_bytes(parts, view),
+        false => bytes::Bytes::copy_from_slice(heads),
+    }
+}
+
 /// With -v, what curl's options that change nothing here mean, said once.
 /// Whether the rest of a body may be spliced from the socket to the output (the output a
 /// pipe, a regular file or /dev/null): not decoded, HTTP/1.1 read through the tap, and
@@ -972,7 +982,7 @@ async fn transfer(
             output::dump_heads(to, &heads, output.is_none().then_some(&out), redirects > 0).await?;
         }
         if plan.include && !out.is_closed() {
-            let _ = out.write(head::head_bytes(&parts, &view)).await;
+            let _ = out.write(included(&heads, &parts, &view)).await;
         }
         redirects += 1;
         let here = format!("http://{}{}", hop.target.authority, hop.target.path);
@@ -1019,7 +1029,7 @@ async fn transfer(
         output::dump_heads(to, &heads, output.is_none().then_some(&out), redirects > 0).await?;
     }
     if plan.include && !out.is_closed() {
-        let _ = out.write(head::head_bytes(&parts, &view)).await;
+        let _ = out.write(included(&heads, &parts, &view)).await;
     }
     if status == StatusCode::SWITCHING_PROTOCOLS && on_upgrade.is_none() {
         let to = parts
