@@ -83,7 +83,7 @@ fn refused(e: clap::Error) -> i32 {
         text = kept;
         text += &format!("hint: {hint}\n");
     }
-    if let Some(h) = cmd::connect::nc_hint(&e, &args) {
+    if let Some(h) = cmd::connect::nc_hint(&e, &args, &cli) {
         text = with_hint(&text, &h);
     }
     if let Some(h) = cmd::ls::habit_hint(&e) {

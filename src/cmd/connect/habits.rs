@@ -5,7 +5,7 @@ use std::ffi::OsString;
 
 /// The hint for `e`, an error of the command line `args`, when what clap refused is one of
 /// nc's flags (alone or in a cluster such as `-lU`).
-pub fn nc_hint(e: &clap::Error, args: &[OsString]) -> Option<String> {
+pub fn nc_hint(e: &clap::Error, args: &[OsString], cli: &clap::Command) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if e.kind() != ErrorKind::UnknownArgument {
         return None;
@@ -15,12 +15,9 @@ pub fn nc_hint(e: &clap::Error, args: &[OsString]) -> Option<String> {
     };
     let words: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
     // The subcommand clap was reading, if any: the first word that is one.
-    let sub = words.iter().find(|w| {
-        [
-            "listen", "connect", "sendto", "recvfrom", "relay", "http", "grpc", "ls",
-        ]
-        .contains(w)
-    });
+    let sub = words
+        .iter()
+        .find(|w| !w.starts_with('-') && cli.find_subcommand(w).is_some());
     // curl's and grpcurl's letters (http -c, -e; grpc -unix) are theirs, not nc's.
     if sub.is_some_and(|s| !["listen", "connect", "sendto", "recvfrom"].contains(s)) {
         return None;
