@@ -1045,6 +1045,124 @@ fn docker_cli_through_the_guard() {
         err.contains("privileged containers are not allowed"),
         "{err}"
     );
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &[
+            "run",
+            "--rm",
+            "--security-opt",
+            "systempaths=unconfined",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "true",
+        ],
+        b"",
+    ));
+    assert!(
+        err.contains("denied: MaskedPaths without /proc/asound is not allowed"),
+        "{err}"
+    );
+    // Nor a host path or namespace by way of something else, made straight on dockerd: a
+    // volume whose driver options bind `shared`, a container binding it, one holding that
+    // volume, one in the host's network namespace. Each is looked up and judged.
+    let device = format!("device={}", shared.display());
+    let bind_opts = ["--opt", "type=none", "--opt", "o=bind", "--opt", &device];
+    let err = denied(&docker(
+        d,
+        &pt_sock,
+        &[&["volume", "create"][..], &bind_opts, &["udskit-host"]].concat(),
+        b"",
+    ));
+    let shared_s = shared.display();
+    assert!(
+        err.contains(&format!("udskit: POST /v1.41/volumes/create denied: bind mounts of {shared_s} from the host are not allowed (rule: body check, without --allow-bind {shared_s})")),
+        "{err}"
+    );
+    ok(&docker(
+        d,
+        &direct,
+        &[&["volume", "create"][..], &bind_opts, &["udskit-bound"]].concat(),
+        b"",
+    ));
+    for (name, how) in [
+        ("binder", &volume),
+        ("holder", &"udskit-bound:/v".to_string()),
+    ] {
+        ok(&docker(
+            d,
+            &direct,
+            &[
+                "create",
+                "--name",
+                name,
+                "--network",
+                "none",
+                "-v",
+                how,
+                "udskit/bb:t",
+                "true",
+            ],
+            b"",
+        ));
+    }
+    ok(&docker(
+        d,
+        &direct,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "hostnet",
+            "--network",
+            "host",
+            "udskit/bb:t",
+            "sleep",
+            "1000",
+        ],
+        b"",
+    ));
+    let run = |how: &[&str]| {
+        let args = [&["run", "--rm"][..], how, &["udskit/bb:t", "echo", "ran"]].concat();
+        docker(d, &pt_sock, &args, b"")
+    };
+    for (how, why) in [
+        (
+            &["--network", "none", "--volumes-from", "binder"][..],
+            format!(
+                "bind mounts of {shared_s} from the host are not allowed (by way of container binder)"
+            ),
+        ),
+        (
+            &["--network", "none", "--volumes-from", "holder:ro"],
+            format!(
+                "bind mounts of {shared_s} from the host are not allowed (volume udskit-bound)"
+            ),
+        ),
+        (
+            &["--network", "none", "-v", "udskit-bound:/v"],
+            format!(
+                "bind mounts of {shared_s} from the host are not allowed (volume udskit-bound)"
+            ),
+        ),
+        (
+            &["--network", "container:hostnet"],
+            "the host's network namespace is not allowed (by way of container hostnet)".to_string(),
+        ),
+    ] {
+        let err = denied(&run(how));
+        assert!(err.contains(&format!("denied: {why}")), "{how:?}: {err}");
+    }
+    // What is looked up and harmless goes through: a plain container's volumes, a new
+    // named volume, another container's network namespace that is not the host's.
+    for how in [
+        &["--network", "none", "--volumes-from", "sl"][..],
+        &["--network", "none", "-v", "udskit-fresh:/f"],
+        &["--network", "container:sl"],
+    ] {
+        assert_eq!(ok(&run(how)), "ran\n", "{how:?}");
+    }
     let log = pt.wait_stderr("GET /v1.41/system/df 403");
     assert!(
         log.contains("allowed (rule: --preset portainer: allow * /exec/**)"),

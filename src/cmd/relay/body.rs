@@ -1,11 +1,14 @@
 //! The guard's checks of what a create asks for: the JSON body of `POST /containers/create`,
-//! `/containers/*/exec`, `/services/create` and `/services/*/update`, read whole (up to
-//! [`BODY_LIMIT`]) and refused when it asks for a privileged container, a host bind mount
-//! outside `--allow-bind`, added capabilities, a host namespace or devices, unless a flag
-//! allows each. dockerd decodes the body with Go's encoding/json, which matches field names
-//! without regard to case (and folds `ſ` to s and the Kelvin sign to k), and reads the
-//! deprecated top-level copy of HostConfig's fields too: the checks look wherever dockerd
-//! would.
+//! `/containers/*/exec`, `/services/create`, `/services/*/update` and `/volumes/create`,
+//! read whole (up to [`BODY_LIMIT`]) and refused when it asks for a privileged container
+//! (or the host's /proc and /sys unmasked), a host bind mount outside `--allow-bind` (also
+//! by way of a volume whose driver options bind a host path), added capabilities, a host
+//! namespace or devices, unless a flag allows each. What a create takes from other
+//! containers and volumes ([`Lookup`]) is looked up on TARGET by the guard and judged by
+//! [`Allowances::looked_up`]. dockerd decodes the body with Go's encoding/json, which
+//! matches field names without regard to case (and folds `ſ` to s and the Kelvin sign to
+//! k), and reads the deprecated top-level copy of HostConfig's fields too: the checks look
+//! wherever dockerd would.
 
 use serde_json::Value;
 
@@ -69,12 +72,103 @@ pub struct Allowances {
     pub namespaces: Vec<HostNamespace>,
 }
 
+/// What a create takes from elsewhere, which the guard must look up on TARGET to judge:
+/// another container's namespace (`NetworkMode: container:X`, which is the host's when X
+/// is in the host's), another container's mounts (`VolumesFrom`), and volumes that exist
+/// (named in `Binds` or `Mounts`, or among those mounts), made with driver options that
+/// may bind a host path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    Namespace(HostNamespace, String),
+    VolumesFrom(String),
+    Volume(String),
+}
+
+impl Lookup {
+    /// The path of the GET that answers it (the name checked to be one, so that it cannot
+    /// lead the GET elsewhere).
+    pub fn path(&self) -> Result<String, String> {
+        let (kind, name) = match self {
+            Lookup::Namespace(_, n) | Lookup::VolumesFrom(n) => ("containers", n),
+            Lookup::Volume(n) => ("volumes", n),
+        };
+        let plain = name.trim_start_matches('/');
+        let ok = !plain.is_empty()
+            && plain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !ok {
+            return Err(format!("{name:?} is not a container or volume name"));
+        }
+        Ok(match kind {
+            "containers" => format!("/containers/{plain}/json"),
+            _ => format!("/volumes/{plain}"),
+        })
+    }
+}
+
+/// A container's namespace of kind `ns` taken from another one: `container:X` in the
+/// field, as dockerd reads it (PidMode, IpcMode, NetworkMode; the others have no such form).
+fn joined(ns: HostNamespace, mode: &str) -> Option<&str> {
+    matches!(
+        ns,
+        HostNamespace::Pid | HostNamespace::Ipc | HostNamespace::Network
+    )
+    .then(|| mode.split_once(':'))
+    .flatten()
+    .filter(|(kind, _)| kind.eq_ignore_ascii_case("container"))
+    .map(|(_, name)| name)
+}
+
+/// What a create body asks to be looked up (see [`Lookup`]).
+pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
+    if what != Checked::ContainerCreate {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for hc in std::iter::once(body).chain(fields(body, "HostConfig")) {
+        for ns in HostNamespace::ALL {
+            for mode in fields(hc, ns.field()).into_iter().filter_map(Value::as_str) {
+                if let Some(name) = joined(ns, mode) {
+                    out.push(Lookup::Namespace(ns, name.to_string()));
+                }
+            }
+        }
+        for v in items(hc, "VolumesFrom").filter_map(Value::as_str) {
+            // NAME[:ro|:rw]
+            let name = v.split(':').next().unwrap_or(v);
+            out.push(Lookup::VolumesFrom(name.to_string()));
+        }
+        // Named volumes: one that exists may have been made binding a host path.
+        for b in items(hc, "Binds").filter_map(Value::as_str) {
+            if let Some((src, _)) = b.split_once(':')
+                && !src.starts_with('/')
+            {
+                out.push(Lookup::Volume(src.to_string()));
+            }
+        }
+        for m in items(hc, "Mounts") {
+            let kind = fields(m, "Type").first().and_then(|v| v.as_str());
+            if kind.is_some_and(|k| k.eq_ignore_ascii_case("volume")) {
+                let names = fields(m, "Source").into_iter().filter_map(Value::as_str);
+                out.extend(
+                    names
+                        .filter(|n| !n.is_empty())
+                        .map(|n| Lookup::Volume(n.into())),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// Which body a request carries, if it is one the guard checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
     ContainerCreate,
     Exec,
     Service,
+    VolumeCreate,
 }
 
 impl Checked {
@@ -88,6 +182,7 @@ impl Checked {
             ["containers", "create"] => Some(Checked::ContainerCreate),
             ["containers", _, "exec"] => Some(Checked::Exec),
             ["services", "create"] | ["services", _, "update"] => Some(Checked::Service),
+            ["volumes", "create"] => Some(Checked::VolumeCreate),
             _ => None,
         }
     }
@@ -106,6 +201,32 @@ fn refuse(why: impl Into<String>, flag: impl Into<String>) -> Result<(), Refusal
         flag: flag.into(),
     })
 }
+
+/// The paths dockerd 20.10 masks in every container that is not privileged, and those it
+/// mounts read-only (its `oci.DefaultSpec`): a writable /proc/sys lets the container's root
+/// set the host's kernel.core_pattern, a command the host's kernel runs as root.
+const MASKED: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+const READ_ONLY: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The local volume driver's `type`s whose `device` names a remote share, not a host path.
+const NETWORK_FILESYSTEMS: &[&str] = &["nfs", "nfs4", "cifs", "smb3"];
 
 /// A field name as Go's encoding/json compares it: ASCII case folded, and the two
 /// non-ASCII letters that fold to ASCII ones (`ſ`, the Kelvin sign) taken as those.
@@ -130,6 +251,13 @@ fn fields<'a>(obj: &'a Value, name: &str) -> Vec<&'a Value> {
             .collect(),
         _ => Vec::new(),
     }
+}
+
+/// The elements of every array under a key of `obj` that Go would take for `name`.
+fn items<'a>(obj: &'a Value, name: &str) -> impl Iterator<Item = &'a Value> {
+    fields(obj, name)
+        .into_iter()
+        .flat_map(|v| v.as_array().into_iter().flatten())
 }
 
 /// The values at a path of field names (each step any case-folded match).
@@ -214,6 +342,29 @@ impl Allowances {
                 "--allow-privileged",
             );
         }
+        if !self.privileged {
+            for (field, defaults) in [("MaskedPaths", MASKED), ("ReadonlyPaths", READ_ONLY)] {
+                // Given, the list replaces dockerd's own (`[]` from `--security-opt
+                // systempaths=unconfined`); a copy of an inspected container's keeps them.
+                for list in fields(hc, field).into_iter().filter(|v| !v.is_null()) {
+                    let has = |d: &&str| {
+                        list.as_array()
+                            .is_some_and(|l| l.iter().any(|p| p.as_str() == Some(*d)))
+                    };
+                    let Some(lacking) = defaults.iter().find(|d| !has(d)) else {
+                        continue;
+                    };
+                    return refuse(
+                        format!(
+                            "{field} without {lacking} is not allowed: dockerd keeps the host's \
+                             /proc and /sys paths masked or read-only (--security-opt \
+                             systempaths=unconfined lifts that)"
+                        ),
+                        "--allow-privileged",
+                    );
+                }
+            }
+        }
         if !self.cap_add && fields(hc, "CapAdd").into_iter().any(non_empty) {
             return refuse("added capabilities are not allowed", "--allow-cap-add");
         }
@@ -238,21 +389,47 @@ impl Allowances {
         {
             return refuse("devices are not allowed", "--allow-devices");
         }
-        for binds in fields(hc, "Binds") {
-            for b in binds.as_array().into_iter().flatten() {
-                let Some(spec) = b.as_str() else { continue };
-                // SRC:DST[:OPTIONS]; a SRC not starting with / names a volume, and a lone
-                // DST is an anonymous volume.
-                let mut parts = spec.split(':');
-                if let (Some(src), Some(_)) = (parts.next(), parts.next())
-                    && src.starts_with('/')
-                {
-                    self.bind(src)?;
-                }
+        for spec in items(hc, "Binds").filter_map(Value::as_str) {
+            // SRC:DST[:OPTIONS]; a SRC not starting with / names a volume (looked up: see
+            // `lookups`), and a lone DST is an anonymous volume.
+            if let Some((src, _)) = spec.split_once(':')
+                && src.starts_with('/')
+            {
+                self.bind(src)?;
             }
         }
         for mounts in fields(hc, "Mounts") {
             self.mounts(mounts)?;
+        }
+        Ok(())
+    }
+
+    /// A volume driver's options (`DriverOpts` of a volume create, `VolumeOptions.
+    /// DriverConfig.Options` of a mount): the local driver mounts `device` with `type` and
+    /// `o` as mount(8) would: with `o` saying bind, `device` is a host path bound; otherwise
+    /// an absolute `device` is a host path or block device, unless `type` is a network
+    /// filesystem (`//server/share`); a `tmpfs` or `:/export` is neither.
+    fn driver_options(&self, opts: &Value) -> Result<(), Refusal> {
+        let text = |name| {
+            fields(opts, name)
+                .into_iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+        };
+        let bind = text("o")
+            .iter()
+            .flat_map(|o| o.split(','))
+            .any(|o| o == "bind" || o == "rbind");
+        let types = text("type");
+        let network = !types.is_empty()
+            && types
+                .iter()
+                .all(|t| NETWORK_FILESYSTEMS.contains(&t.to_ascii_lowercase().as_str()));
+        for device in fields(opts, "device") {
+            let device = device.as_str().unwrap_or("");
+            if bind || (device.starts_with('/') && !network) {
+                self.bind(device)?;
+            }
         }
         Ok(())
     }
@@ -270,11 +447,72 @@ impl Allowances {
                     self.bind(src.as_str().unwrap_or(""))?;
                 }
             }
-            for device in at(m, &["VolumeOptions", "DriverConfig", "Options", "device"]) {
-                self.bind(device.as_str().unwrap_or(""))?;
+            for opts in at(m, &["VolumeOptions", "DriverConfig", "Options"]) {
+                self.driver_options(opts)?;
             }
         }
         Ok(())
+    }
+
+    /// Judges what `lookup` found (`found`: TARGET's JSON answer to its GET), and says what
+    /// must be looked up next: the container whose namespace the found one shares in turn,
+    /// the volumes among its mounts.
+    pub fn looked_up(&self, lookup: &Lookup, found: &Value) -> Result<Vec<Lookup>, Refusal> {
+        fn by_way(name: &str) -> impl Fn(Refusal) -> Refusal + '_ {
+            move |r| Refusal {
+                why: format!("{} (by way of container {name})", r.why),
+                ..r
+            }
+        }
+        match lookup {
+            Lookup::Namespace(ns, name) => {
+                let mut next = Vec::new();
+                for hc in fields(found, "HostConfig") {
+                    for mode in fields(hc, ns.field()).into_iter().filter_map(Value::as_str) {
+                        if mode.eq_ignore_ascii_case("host") && !self.namespaces.contains(ns) {
+                            return Err(by_way(name)(Refusal {
+                                why: format!("the host's {} namespace is not allowed", ns.flag()),
+                                flag: format!("--allow-host-namespace {}", ns.flag()),
+                            }));
+                        }
+                        if let Some(other) = joined(*ns, mode) {
+                            next.push(Lookup::Namespace(*ns, other.to_string()));
+                        }
+                    }
+                }
+                Ok(next)
+            }
+            Lookup::VolumesFrom(name) => {
+                // The mounts it has, whatever made them (its binds, its own VolumesFrom).
+                let mut next = Vec::new();
+                for m in items(found, "Mounts") {
+                    let kind = fields(m, "Type").first().and_then(|v| v.as_str());
+                    match kind.map(str::to_ascii_lowercase).as_deref() {
+                        Some("bind") => {
+                            for src in fields(m, "Source") {
+                                self.bind(src.as_str().unwrap_or(""))
+                                    .map_err(by_way(name))?;
+                            }
+                        }
+                        Some("volume") => {
+                            let names = fields(m, "Name").into_iter().filter_map(Value::as_str);
+                            next.extend(names.map(|n| Lookup::Volume(n.to_string())));
+                        }
+                        _ => {}
+                    }
+                }
+                Ok(next)
+            }
+            Lookup::Volume(name) => {
+                for opts in fields(found, "Options") {
+                    self.driver_options(opts).map_err(|r| Refusal {
+                        why: format!("{} (volume {name})", r.why),
+                        ..r
+                    })?;
+                }
+                Ok(Vec::new())
+            }
+        }
     }
 
     /// Checks a body of the kind `what`.
@@ -305,6 +543,26 @@ impl Allowances {
                     for mounts in fields(spec, "Mounts") {
                         self.mounts(mounts)?;
                     }
+                }
+                // A service's networks, and their deprecated place at the top of the spec.
+                let networks = at(body, &["TaskTemplate", "Networks"])
+                    .into_iter()
+                    .chain(fields(body, "Networks"));
+                let host = networks
+                    .flat_map(|n| n.as_array().into_iter().flatten())
+                    .flat_map(|n| fields(n, "Target"))
+                    .any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("host")));
+                if host && !self.namespaces.contains(&HostNamespace::Network) {
+                    return refuse(
+                        "the host's network namespace is not allowed",
+                        "--allow-host-namespace network",
+                    );
+                }
+                Ok(())
+            }
+            Checked::VolumeCreate => {
+                for opts in fields(body, "DriverOpts") {
+                    self.driver_options(opts)?;
                 }
                 Ok(())
             }
@@ -348,12 +606,23 @@ mod tests {
             json!({"HostConfig": {"Mountſ": [{"Type": "bind", "Source": "/etc"}]}}),
             json!({"HostConfig": {"Mounts": [{"Type": "volume", "Source": "v",
                 "VolumeOptions": {"DriverConfig": {"Options": {"type": "none", "o": "bind", "device": "/"}}}}]}}),
+            json!({"HostConfig": {"Mounts": [{"Type": "volume", "Source": "v",
+                "VolumeOptions": {"DriverConfig": {"Options": {"type": "ext4", "device": "/dev/sda1"}}}}]}}),
+            json!({"HostConfig": {"MaskedPaths": [], "ReadonlyPaths": []}}),
+            json!({"HostConfig": {"readonlypaths": ["/proc/bus", "/proc/fs", "/proc/irq"]}}),
         ] {
             assert!(create(&none, body.clone()).is_err(), "{body}");
         }
         for body in [
             json!({"Image": "x", "HostConfig": {"NetworkMode": "none", "Binds": ["vol:/data", "/anon"]}}),
-            json!({"HostConfig": {"CapAdd": null, "Devices": [], "PidMode": "container:abc"}}),
+            json!({"HostConfig": {"CapAdd": null, "Devices": [], "PidMode": "container:abc", "VolumesFrom": []}}),
+            // What `docker inspect` shows, sent back by a client that recreates a container.
+            json!({"HostConfig": {"MaskedPaths": MASKED, "ReadonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq",
+                "/proc/sys", "/proc/sysrq-trigger", "/srv"],
+                "SecurityOpt": null}}),
+            json!({"HostConfig": {"MaskedPaths": null, "ReadonlyPaths": null}}),
+            json!({"HostConfig": {"Mounts": [{"Type": "volume", "Source": "v",
+                "VolumeOptions": {"DriverConfig": {"Options": {"type": "nfs", "o": "addr=10.0.0.1", "device": ":/export"}}}}]}}),
         ] {
             assert_eq!(create(&none, body.clone()), Ok(()), "{body}");
         }
@@ -375,6 +644,19 @@ mod tests {
                 "Devices": [{"PathOnHost": "/dev/fuse"}], "Binds": ["/srv/data/x:/x", "/srv/data:/d"]}})
             ),
             Ok(())
+        );
+        assert_eq!(
+            create(&a, json!({"HostConfig": {"ReadonlyPaths": []}})),
+            Ok(())
+        );
+        let err = create(
+            &Allowances::default(),
+            json!({"HostConfig": {"ReadonlyPaths": []}}),
+        );
+        assert!(
+            err.unwrap_err()
+                .why
+                .starts_with("ReadonlyPaths without /proc/bus")
         );
         let err = create(&a, json!({"HostConfig": {"Binds": ["/srv/database:/x"]}})).unwrap_err();
         assert_eq!(err.flag, "--allow-bind /srv/database");
@@ -400,7 +682,158 @@ mod tests {
             Checked::of("POST", "/containers/abc/exec"),
             Some(Checked::Exec)
         );
+        let on_host = json!({"TaskTemplate": {"ContainerSpec": {"Image": "x"}, "Networks": [{"Target": "HOST"}]}});
+        assert_eq!(
+            none.check(Checked::Service, &on_host).unwrap_err().flag,
+            "--allow-host-namespace network"
+        );
+        assert!(
+            none.check(Checked::Service, &json!({"Networks": [{"Target": "host"}]}))
+                .is_err()
+        );
+        let bridge = json!({"TaskTemplate": {"Networks": [{"Target": "backend"}]}});
+        assert!(none.check(Checked::Service, &bridge).is_ok());
         assert_eq!(Checked::of("GET", "/containers/create"), None);
         assert_eq!(Checked::of("POST", "/containers/abc/start"), None);
+    }
+
+    #[test]
+    fn what_comes_from_other_containers_is_looked_up() {
+        let body = json!({"HostConfig": {"NetworkMode": "container:vpn", "PidMode": "host",
+            "IpcMode": "Container:ipc1", "UTSMode": "container:x", "VolumesFrom": ["data:ro", "logs"]},
+            "volumesfrom": ["top"], "Binds": ["/srv:/srv", "named:/n:ro", "/anon"],
+            "Mounts": [{"Type": "volume", "Source": "m1"}, {"Type": "volume", "Source": ""},
+                {"Type": "bind", "Source": "/x"}]});
+        let mut found = lookups(Checked::ContainerCreate, &body);
+        found.sort_by_key(|l| format!("{l:?}"));
+        assert_eq!(
+            found,
+            [
+                Lookup::Namespace(HostNamespace::Ipc, "ipc1".into()),
+                Lookup::Namespace(HostNamespace::Network, "vpn".into()),
+                Lookup::Volume("m1".into()),
+                Lookup::Volume("named".into()),
+                Lookup::VolumesFrom("data".into()),
+                Lookup::VolumesFrom("logs".into()),
+                Lookup::VolumesFrom("top".into()),
+            ]
+        );
+        assert_eq!(lookups(Checked::Exec, &body), []);
+        assert_eq!(
+            Lookup::VolumesFrom("/data".into()).path().unwrap(),
+            "/containers/data/json"
+        );
+        assert_eq!(
+            Lookup::Volume("v-1.x".into()).path().unwrap(),
+            "/volumes/v-1.x"
+        );
+        for bad in ["../secrets", "x?y", "a/b", "", "x%2F"] {
+            assert!(Lookup::VolumesFrom(bad.into()).path().is_err(), "{bad}");
+        }
+
+        let none = Allowances::default();
+        let net = Lookup::Namespace(HostNamespace::Network, "agent".into());
+        let host = json!({"HostConfig": {"NetworkMode": "host"}});
+        let err = none.looked_up(&net, &host).unwrap_err();
+        assert_eq!(
+            err.why,
+            "the host's network namespace is not allowed (by way of container agent)"
+        );
+        assert_eq!(err.flag, "--allow-host-namespace network");
+        let allowed = Allowances {
+            namespaces: vec![HostNamespace::Network],
+            ..Default::default()
+        };
+        assert_eq!(allowed.looked_up(&net, &host), Ok(vec![]));
+        // A chain is followed: agent shares vpn's namespace.
+        let chained = json!({"HostConfig": {"NetworkMode": "container:vpn"}});
+        assert_eq!(
+            none.looked_up(&net, &chained),
+            Ok(vec![Lookup::Namespace(
+                HostNamespace::Network,
+                "vpn".into()
+            )])
+        );
+        assert_eq!(
+            none.looked_up(&net, &json!({"HostConfig": {"NetworkMode": "bridge"}})),
+            Ok(vec![])
+        );
+
+        let from = Lookup::VolumesFrom("admin".into());
+        let mounts = json!({"Mounts": [
+            {"Type": "volume", "Name": "v1", "Source": "/var/lib/docker/volumes/v1/_data"},
+            {"Type": "tmpfs", "Destination": "/t"}]});
+        assert_eq!(
+            none.looked_up(&from, &mounts),
+            Ok(vec![Lookup::Volume("v1".into())])
+        );
+        let binds = json!({"Mounts": [{"Type": "bind", "Source": "/etc", "Destination": "/h"}]});
+        let err = none.looked_up(&from, &binds).unwrap_err();
+        assert_eq!(
+            err.why,
+            "bind mounts of /etc from the host are not allowed (by way of container admin)"
+        );
+        let etc = Allowances {
+            binds: vec!["/etc".into()],
+            ..Default::default()
+        };
+        assert_eq!(etc.looked_up(&from, &binds), Ok(vec![]));
+        let vol = Lookup::Volume("v1".into());
+        let bound =
+            json!({"Name": "v1", "Options": {"type": "none", "o": "bind", "device": "/root"}});
+        let err = none.looked_up(&vol, &bound).unwrap_err();
+        assert_eq!(
+            err.why,
+            "bind mounts of /root from the host are not allowed (volume v1)"
+        );
+        assert_eq!(
+            none.looked_up(&vol, &json!({"Name": "v1", "Options": null})),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn volumes_that_bind_host_paths() {
+        let none = Allowances::default();
+        let volume = |opts: Value| {
+            none.check(
+                Checked::VolumeCreate,
+                &json!({"Name": "v", "Driver": "local", "DriverOpts": opts}),
+            )
+        };
+        assert_eq!(
+            Checked::of("POST", "/volumes/create"),
+            Some(Checked::VolumeCreate)
+        );
+        for opts in [
+            json!({"type": "none", "o": "bind", "device": "/etc"}),
+            json!({"type": "none", "o": "ro,rbind", "device": "/"}),
+            json!({"type": "ext4", "device": "/dev/sda1"}),
+            json!({"device": "/var/run/docker.sock"}),
+            // Binding is binding, whatever the type says.
+            json!({"type": "nfs", "o": "bind", "device": "/etc"}),
+        ] {
+            assert!(volume(opts.clone()).is_err(), "{opts}");
+        }
+        let err = volume(json!({"type": "none", "o": "bind", "device": "/etc"})).unwrap_err();
+        assert_eq!(err.flag, "--allow-bind /etc");
+        for opts in [
+            json!({"type": "nfs", "o": "addr=10.0.0.1,rw", "device": ":/export"}),
+            json!({"type": "cifs", "o": "addr=fs,username=u", "device": "//fs/share"}),
+            json!({"type": "tmpfs", "o": "size=100m", "device": "tmpfs"}),
+            json!({}),
+        ] {
+            assert_eq!(volume(opts.clone()), Ok(()), "{opts}");
+        }
+        assert_eq!(
+            none.check(Checked::VolumeCreate, &json!({"Name": "plain"})),
+            Ok(())
+        );
+        let srv = Allowances {
+            binds: vec!["/srv".into()],
+            ..Default::default()
+        };
+        let body = json!({"DriverOpts": {"type": "none", "o": "bind", "device": "/srv/x"}});
+        assert_eq!(srv.check(Checked::VolumeCreate, &body), Ok(()));
     }
 }

@@ -16,14 +16,14 @@ use bytes::Bytes;
 use http_body_util::Either;
 use hyper::body::Body;
 use hyper::body::Incoming;
-use hyper::header::UPGRADE;
+use hyper::header::{HOST, HeaderValue, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::answer::{Decision, Logged, Record, Who, own_answer};
-use super::body::{Allowances, BODY_LIMIT, Checked};
+use super::body::{Allowances, BODY_LIMIT, Checked, Lookup, Refusal, lookups};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
@@ -246,7 +246,25 @@ impl Conn {
                     Ok(v) => v,
                     Err(e) => return refuse(rec, &format!("its body is not JSON: {e}"), false),
                 };
-                if let Err(r) = guard.allow.check(what, &value) {
+                let mut verdict = guard.allow.check(what, &value);
+                if verdict.is_ok() {
+                    let host = parts.headers.get(HOST).cloned();
+                    match self.looked_up(guard, lookups(what, &value), host).await {
+                        Ok(()) => {}
+                        Err(Unjudged::Denied(r)) => verdict = Err(r),
+                        Err(Unjudged::NotAName(why)) => return refuse(rec, &why, false),
+                        Err(Unjudged::Unanswered(why)) => {
+                            rec.status = 502;
+                            rec.decision = Decision::Refuse;
+                            rec.rule = "body check".into();
+                            rec.reason = Some(why.clone());
+                            let msg =
+                                format!("udskit: {method} {} refused: {why}", parts.uri.path());
+                            return Ok(own_answer(StatusCode::BAD_GATEWAY, &msg, rec, false));
+                        }
+                    }
+                }
+                if let Err(r) = verdict {
                     rec.rule = format!("body check, without {}", r.flag);
                     if !guard.dry_run {
                         rec.status = 403;
@@ -460,6 +478,85 @@ fn worker_draining(plan: &Arc<RelayPlan>) -> &'static CancellationToken {
 /// to DRAIN_TIME): hyper ends a connection whose request body was left unread, and a
 /// client still sending it (the docker CLI writes a create's body after its head) would
 /// get a broken pipe instead of the answer.
+/// Why a create that takes something from other containers was not let through.
+enum Unjudged {
+    /// What it takes is not allowed.
+    Denied(Refusal),
+    /// It names a container or volume by something that is not a name.
+    NotAName(String),
+    /// TARGET did not answer a lookup in a way the guard could judge.
+    Unanswered(String),
+}
+
+/// The most lookups one create may cost (each container whose namespace is shared in turn,
+/// each of VolumesFrom and each volume among their mounts); a create needing more is
+/// refused rather than judged in part.
+const LOOKUPS_MAX: usize = 32;
+
+/// The largest answer to a lookup the guard reads (a container's inspect JSON, with all
+/// its labels and environment, is rarely over a few tens of KiB).
+const LOOKUP_LIMIT: usize = 4 * BODY_LIMIT;
+
+impl Conn {
+    /// Looks up on TARGET, one after the other, what a create takes from other containers,
+    /// and what that leads to, judging each (`Allowances::looked_up`). A name TARGET does
+    /// not know (404) is left for TARGET to refuse the create with.
+    async fn looked_up(
+        &self,
+        guard: &Guard,
+        mut todo: Vec<Lookup>,
+        host: Option<HeaderValue>,
+    ) -> Result<(), Unjudged> {
+        let mut done = 0;
+        while let Some(lookup) = todo.pop() {
+            done += 1;
+            if done > LOOKUPS_MAX {
+                return Err(Unjudged::Unanswered(format!(
+                    "it takes more from other containers than the {LOOKUPS_MAX} lookups the \
+                     guard makes to check a create"
+                )));
+            }
+            let path = lookup.path().map_err(Unjudged::NotAName)?;
+            let unanswered =
+                |why: String| Unjudged::Unanswered(format!("looking up {path}: {why}"));
+            let mut req = Request::get(path.as_str());
+            if let Some(h) = &host {
+                req = req.header(HOST, h);
+            }
+            let req = req
+                .body(Either::Right(http_body_util::Full::new(Bytes::new())))
+                .map_err(|e| unanswered(e.to_string()))?;
+            let (resp, mut lease) = upstream::forward(&self.plan, &guard.pool, req)
+                .await
+                .map_err(unanswered)?;
+            let status = resp.status();
+            let body = http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                resp.into_body(),
+                LOOKUP_LIMIT,
+            ))
+            .await
+            .map_err(|e| unanswered(e.to_string()))?
+            .to_bytes();
+            lease.give_back();
+            if status == StatusCode::NOT_FOUND {
+                continue;
+            }
+            if status != StatusCode::OK {
+                return Err(unanswered(format!("TARGET answered {status}")));
+            }
+            let found: serde_json::Value = serde_json::from_slice(&body)
+                .map_err(|e| unanswered(format!("the answer is not JSON: {e}")))?;
+            todo.extend(
+                guard
+                    .allow
+                    .looked_up(&lookup, &found)
+                    .map_err(Unjudged::Denied)?,
+            );
+        }
+        Ok(())
+    }
+}
+
 async fn drain(req: Request<Incoming>) {
     use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
     let body = http_body_util::Limited::new(req.into_body(), DRAIN_BYTES);
