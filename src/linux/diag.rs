@@ -339,14 +339,31 @@ pub fn proc_net_unix_of(pid: u32) -> io::Result<Vec<Sock>> {
 }
 
 fn parse_proc_file(path: &str) -> io::Result<Vec<Sock>> {
-    let text = std::fs::read(path)?;
-    let mut socks = Vec::new();
-    for line in text.split(|&b| b == b'\n').skip(1) {
-        if let Some(s) = parse_proc_line(line) {
-            socks.push(s);
+    Ok(parse_proc_text(&std::fs::read(path)?))
+}
+
+/// The kernel writes each name as it is, so a newline in one goes on to the next line: a
+/// line that is not an entry is the rest of the name before it (a name made to look like
+/// an entry there cannot be told from one: sock_diag has no such ambiguity).
+fn parse_proc_text(text: &[u8]) -> Vec<Sock> {
+    let mut socks: Vec<Sock> = Vec::new();
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    for line in body.split(|&b| b == b'\n').skip(1) {
+        match parse_proc_line(line) {
+            Some(s) => socks.push(s),
+            None => {
+                if let Some(Sock {
+                    name: Some(Name::Path(n) | Name::Abstract(n)),
+                    ..
+                }) = socks.last_mut()
+                {
+                    n.push(b'\n');
+                    n.extend_from_slice(line);
+                }
+            }
         }
     }
-    Ok(socks)
+    socks
 }
 
 fn parse_proc_line(line: &[u8]) -> Option<Sock> {
@@ -477,6 +494,26 @@ mod tests {
         let l = b"0000000000000000: 00000002 00000000 00000000 0005 01 9 @abs";
         let s = parse_proc_line(l).unwrap();
         assert_eq!(s.name, Some(Name::Abstract(b"abs".to_vec())));
+    }
+
+    #[test]
+    fn a_newline_in_a_name_goes_on_to_the_next_line() {
+        let text = b"Num       RefCount Protocol Flags    Type St Inode Path\n\
+0000000000000000: 00000002 00000000 00010000 0001 01 1 /tmp/nl\nx.sock\n\
+0000000000000000: 00000002 00000000 00000000 0001 01 2 /tmp/two\n\nlines\n\
+0000000000000000: 00000002 00000000 00000000 0001 01 3 /tmp/end\n\n\
+0000000000000000: 00000003 00000000 00000000 0001 03 4\n";
+        let names: Vec<_> = parse_proc_text(text).into_iter().map(|s| (s.inode, s.name)).collect();
+        let path = |p: &[u8]| Some(Name::Path(p.to_vec()));
+        assert_eq!(
+            names,
+            [
+                (1, path(b"/tmp/nl\nx.sock")),
+                (2, path(b"/tmp/two\n\nlines")),
+                (3, path(b"/tmp/end\n")),
+                (4, None)
+            ]
+        );
     }
 
     #[test]

@@ -846,21 +846,30 @@ fn listeners_in_other_network_and_mount_namespaces_are_listed_as_what_they_are()
     );
 }
 
-#[test]
-fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_stale() {
-    let Some(n) = Namespaced::start() else { return };
-    if !peers::have("runuser") {
-        return;
+/// `udskit ls --json ARGS` as nobody (runuser), from a copy of the binary that nobody may
+/// run; the listing parsed.
+struct AsNobody {
+    _dir: tempfile::TempDir,
+    bin: PathBuf,
+}
+
+impl AsNobody {
+    fn new() -> Option<AsNobody> {
+        if !peers::have("runuser") {
+            return None;
+        }
+        let dir = tempdir();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.path().join("udskit");
+        std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
+        Some(AsNobody { _dir: dir, bin })
     }
-    let bin_dir = tempdir();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = bin_dir.path().join("udskit");
-    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
-    let as_nobody = |args: &[&str]| -> Vec<Value> {
+
+    fn ls(&self, args: &[&str]) -> Vec<Value> {
         let out = Command::new("runuser")
             .args(["-u", "nobody", "--"])
-            .arg(&bin)
+            .arg(&self.bin)
             .args(["--color=never", "ls", "--json"])
             .args(args)
             .env_clear()
@@ -869,7 +878,16 @@ fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_s
             .unwrap();
         assert!(out.status.success(), "{}", stderr_of(&out));
         serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+#[test]
+fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_stale() {
+    let Some(n) = Namespaced::start() else { return };
+    let Some(nobody) = AsNobody::new() else {
+        return;
     };
+    let as_nobody = |args: &[&str]| nobody.ls(args);
     let all = as_nobody(&[&n.token]);
     let net = all
         .iter()
@@ -920,6 +938,49 @@ fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_s
             .unwrap()
             .contains("Permission denied"),
         "{stale:#?}"
+    );
+}
+
+#[test]
+fn without_root_a_name_from_proc_is_read_whole_and_a_bound_socket_never_called_stale() {
+    if !can_unshare() {
+        return;
+    }
+    let Some(nobody) = AsNobody::new() else {
+        return;
+    };
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let d = dir.path().to_str().unwrap();
+    // In another network namespace: a listener whose path holds a newline, and a socket
+    // bound (not listening) under a relative name, which /proc/net/unix shows as given.
+    let newline = format!("{d}/nl\nx.sock");
+    let code = format!(
+        "import os,socket,sys\nos.chdir({d:?})\nl=socket.socket(socket.AF_UNIX)\nl.bind({newline:?})\n\
+         l.listen(4)\nb=socket.socket(socket.AF_UNIX)\nb.bind('rel.sock')\n\
+         os.chmod('rel.sock',0o777)\nprint('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    );
+    let mut c = Command::new("unshare");
+    c.args(["-n", system_python(), "-c", &code]);
+    let mut server = Bg::spawn_piped(c, dir.path(), "ns");
+    server.wait_stderr("ready");
+    let all = nobody.ls(&[d]);
+    let paths: Vec<&str> = all.iter().filter_map(|e| e["path"].as_str()).collect();
+    assert!(paths.contains(&newline.as_str()), "{all:#?}");
+    // rel.sock refuses a connect (bound, not listening), and its socket, in a table with
+    // no file identities, is named "rel.sock": it may be that file, so it is not stale.
+    let stale = nobody.ls(&["--stale", d]);
+    let rel = stale
+        .iter()
+        .find(|e| e["name"] == format!("{d}/rel.sock").as_str())
+        .unwrap_or_else(|| panic!("{stale:#?}"));
+    assert_eq!(rel["state"], "unknown", "{rel:#}");
+    assert!(
+        rel["reason"]
+            .as_str()
+            .unwrap()
+            .contains("bound and not listening"),
+        "{rel:#}"
     );
 }
 

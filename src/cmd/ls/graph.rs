@@ -55,21 +55,26 @@ pub struct Graph {
     pub conns: BTreeMap<(Client, u32), u32>,
 }
 
-/// What ties an accepted connection (or a datagram client) to its listener. The identity
-/// of a listener's file or abstract name holds within one network namespace only: when the
-/// rows name their namespace, the namespace becomes part of this key (node ids need
-/// nothing more: socket inodes and pids, as the fd scan sees them, are unique machine-wide).
+/// What ties an accepted connection (or a datagram client) to its listener: its file, or
+/// its name. An abstract name holds within one network namespace only (a client reaches
+/// the listener of its own namespace, and the accepted socket is made there), so its
+/// namespace is part of the key; a path is the same one from every namespace (an accepted
+/// socket is made in the client's). Node ids need nothing more: socket inodes and pids, as
+/// the fd scan sees them, are unique machine-wide.
 #[derive(Debug, PartialEq, Eq, Hash)]
 enum Key<'a> {
     File(u64, u64),
-    Name(&'a str, &'static str),
+    Name(&'a str, &'static str, Option<&'a str>),
 }
 
 fn key(e: &Entry) -> Option<Key<'_>> {
     match (e.file, e.name.as_str()) {
         (Some((dev, ino)), _) => Some(Key::File(dev, ino)),
         (None, "") => None,
-        (None, name) => Some(Key::Name(name, e.kind.unwrap_or(""))),
+        (None, name) => {
+            let netns = e.abstract_name.as_ref().and(e.netns.as_deref());
+            Some(Key::Name(name, e.kind.unwrap_or(""), netns))
+        }
     }
 }
 
@@ -91,9 +96,15 @@ impl Filter<'_> {
         self.sel.by_process() || !self.sel.uids.is_empty()
     }
 
+    /// What the listener's own row says passes: its type, its name, its namespace.
     fn address_ok(&self, e: &Entry) -> bool {
         (self.sel.kinds.is_empty() || self.sel.kinds.iter().any(|k| Some(k.name()) == e.kind))
             && self.sel.name_matches(&e.name)
+            && self.sel.spaces.as_ref().is_none_or(|spaces| {
+                spaces
+                    .iter()
+                    .any(|n| e.netns.as_deref() == Some(n.label().as_str()))
+            })
     }
 
     fn process_ok(&mut self, pid: u32) -> bool {
@@ -422,6 +433,8 @@ mod tests {
     fn entry(name: &str, state: &'static str, inode: u32, file: Option<(u64, u64)>) -> Entry {
         Entry {
             name: name.into(),
+            abstract_name: name.strip_prefix('@').map(String::from),
+            netns: Some("host".into()),
             kind: Some("stream"),
             state,
             shadowed: Some(false),
@@ -522,6 +535,53 @@ mod tests {
             g.render(Format::Mermaid)
                 .contains("  s9[\"/d<br>(datagram)\"]\n")
         );
+    }
+
+    #[test]
+    fn an_abstract_name_is_one_per_namespace() {
+        let in_ns = |mut e: Entry, ns: &str| {
+            e.netns = Some(ns.into());
+            e
+        };
+        let listener = |inode, pid, ns| {
+            let mut l = in_ns(entry("@dup", "listen", inode, None), ns);
+            l.processes = vec![owner(pid, "srv")];
+            l
+        };
+        let accepted = |inode, client, ns| {
+            let mut e = in_ns(entry("@dup", "connected", inode, None), ns);
+            e.peer_processes = vec![owner(client, "cli")];
+            e
+        };
+        let rows = vec![
+            listener(30, 40, "host"),
+            listener(31, 41, "4026532"),
+            accepted(32, 50, "host"),
+            accepted(33, 51, "4026532"),
+            accepted(34, 51, "4026532"),
+        ];
+        let g = build(&rows, &Select::default());
+        let want: BTreeMap<(Client, u32), u32> = [
+            ((Client::Process(50), 30), 1),
+            ((Client::Process(51), 31), 2),
+        ]
+        .into();
+        assert_eq!(g.conns, want);
+        // --netns picks the listeners of that namespace (with clients from anywhere).
+        let sel = Select {
+            spaces: Some(vec![crate::linux::netns::NetNs {
+                inode: Some(4026532),
+                pids: vec![41],
+                ours: false,
+            }]),
+            ..Select::default()
+        };
+        let g = build(&rows, &sel);
+        assert_eq!(
+            g.listeners.iter().map(|l| l.inode).collect::<Vec<_>>(),
+            [31]
+        );
+        assert_eq!(g.conns.len(), 1);
     }
 
     #[test]

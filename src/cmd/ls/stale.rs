@@ -3,9 +3,12 @@
 //! in any network namespace that could be read, reports a socket bound to its (dev, ino)
 //! (where a namespace's table came from /proc/net/unix, a socket bound under its path);
 //! any other file is knocked on as safe bind does (`net::occupant::knock`): a file that
-//! refuses a connect is stale, one that accepts it is live in a namespace we did not see,
-//! and one that cannot be connected to at all is stale if every namespace's table came
-//! from sock_diag, else `unknown`, with the reason.
+//! refuses a connect is stale (unless a table from /proc holds a bound, not listening
+//! socket whose name matched no file here: then `unknown`), one that accepts it is live in
+//! a namespace we did not see, and one that cannot be connected to at all is stale if
+//! every namespace's table came from sock_diag, else `unknown`, with the reason. What is
+//! about to be called stale is looked for once more in fresh tables (a socket bound since
+//! the first read refuses a connect too).
 
 use std::collections::HashSet;
 use std::os::unix::ffi::OsStrExt;
@@ -14,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use super::listing::{Address, Encoding, Entry, Names, set_file_facts};
 use super::select::Select;
-use crate::linux::diag::{Name, Source};
+use crate::linux::diag::{Name, SockState, Source};
+use crate::net::kind::Kind;
 use crate::net::occupant::{Answer, knock};
 
 /// How deep `--stale` looks below each directory: /run/user/UID/APP/NAME and
@@ -56,21 +60,36 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
         tables.unreadable == 0 && tables.spaces.iter().all(|s| s.source == Source::Netlink);
     let mut seen_dirs = HashSet::new();
     let mut found = Vec::new();
+    let mut matched: HashSet<Vec<u8>> = HashSet::new();
     for dir in dirs {
         let Ok(real) = std::fs::canonicalize(dir) else {
             continue;
         };
         walk(&real, 0, &mut seen_dirs, &mut |path, m| {
-            let live = bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff))
-                || bound_names.contains(path.as_os_str().as_bytes());
-            if !live {
+            let name = path.as_os_str().as_bytes();
+            let by_name = bound_names.contains(name);
+            if by_name {
+                matched.insert(name.to_vec());
+            }
+            if !(by_name || bound_files.contains(&(m.dev(), m.ino() & 0xffff_ffff))) {
                 found.push((path.to_path_buf(), m.clone()));
             }
         });
     }
-    let mut names = Names::default();
+    // A file that refuses a connect has no listener, but may still have a socket bound to
+    // it that is not listening yet. In a table read from /proc such a socket is known by
+    // its name only, as its process gave it (relative, or the path in its own mount
+    // namespace: a container's /shared/x for our /srv/shared/x): while one of those is
+    // left that no file here was matched to, a refusing file is not called stale.
+    let unmatched_bound = tables
+        .socks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| tables.space_of(*i as u32).source == Source::ProcNetUnix)
+        .filter(|(_, s)| s.state == SockState::Unconnected && s.kind != Kind::Datagram)
+        .any(|(_, s)| matches!(&s.name, Some(Name::Path(p)) if !matched.contains(p)));
+    let mut judged = Vec::new();
     let mut live_unseen = Vec::new();
-    let mut entries: Vec<Entry> = Vec::new();
     for (path, m) in found {
         if !(sel.uids.is_empty() || sel.uids.contains(&m.uid())) {
             continue;
@@ -80,7 +99,16 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
             continue;
         }
         let (state, reason) = match knock(&path) {
-            Answer::Refuses => ("stale", None),
+            Answer::Refuses if complete || !unmatched_bound => ("stale", None),
+            Answer::Refuses => (
+                "unknown",
+                Some(
+                    "it refuses a connect, but a socket that is bound and not listening in a \
+                     network namespace read from /proc (not root) may be bound to it: that \
+                     table names sockets as their processes did, without file identities"
+                        .to_string(),
+                ),
+            ),
             Answer::Accepts(cred) => {
                 live_unseen.push((path, cred.map(|c| c.pid)));
                 continue;
@@ -95,6 +123,21 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
                 )),
             ),
         };
+        judged.push((path, m, name, state, reason));
+    }
+    // A socket bound to a file after the tables were read (and not listening yet) refuses
+    // the connect too: what would be called stale is looked for in fresh tables first.
+    if judged.iter().any(|j| j.3 == "stale")
+        && let Ok(again) = super::pick::tables(None)
+    {
+        let now: HashSet<(u64, u64)> = again.socks.iter().filter_map(|s| s.vfs).collect();
+        judged.retain(|(_, m, _, state, _)| {
+            *state != "stale" || !now.contains(&(m.dev(), m.ino() & 0xffff_ffff))
+        });
+    }
+    let mut names = Names::default();
+    let mut entries: Vec<Entry> = Vec::new();
+    for (path, m, name, state, reason) in judged {
         let mut e = Entry {
             name,
             path: None,
