@@ -126,7 +126,7 @@ pub struct Pcap {
 }
 
 struct Out {
-    file: File,
+    file: Sink,
     /// splice(2) from a pipe into `file` works (not a file opened for appending, nor a
     /// device without splice): cleared at the first refusal, the bytes then read and
     /// written instead.
@@ -151,7 +151,8 @@ impl Pcap {
         Pcap::to(file, tool)
     }
 
-    fn to(mut file: File, tool: &str) -> io::Result<Pcap> {
+    fn to(file: File, tool: &str) -> io::Result<Pcap> {
+        let mut file = Sink::new(file);
         let mut head = Vec::new();
         section_header(&mut head, tool);
         interface(&mut head);
@@ -356,13 +357,14 @@ impl Out {
     /// the pipe, so after an error (a full disk) it says how many are still in it.
     fn payload_from(&mut self, pipe: BorrowedFd<'_>, left: &mut usize) -> io::Result<()> {
         use rustix::io::Errno;
-        use rustix::pipe::{SpliceFlags, splice};
+        use rustix::pipe::splice;
         let len = *left;
         while *left > 0 && self.splice {
-            match splice(pipe, None, &self.file, None, *left, SpliceFlags::MOVE) {
+            match splice(pipe, None, &self.file.file, None, *left, self.file.splice_flags()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(m) => *left -= m,
                 Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => self.file.wait()?,
                 // Refused before anything moved: O_APPEND, or a file without splice.
                 Err(Errno::INVAL) if *left == len => self.splice = false,
                 Err(e) => return Err(e.into()),
@@ -386,6 +388,108 @@ impl Out {
                 Err(e) => return Err(e.into()),
             }
         }
+        Ok(())
+    }
+}
+
+/// How long a reader at the other end of a pipe (`--pcap -` into tshark, a paused
+/// Wireshark) may read nothing while a packet waits, before the capture stops: its writes
+/// hold up every connection of the thread.
+const READER_STALL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Where the capture goes. A pipe, FIFO or character device is opened anew (through
+/// /proc/self/fd: a description of our own, not shared with the shell or the stdout the
+/// reader got it from) without blocking, and a write that finds no room waits at most
+/// [`READER_STALL`] for some; a regular file (or what cannot be opened anew: a socket) is
+/// written as it is.
+struct Sink {
+    file: File,
+    nonblocking: bool,
+}
+
+impl Sink {
+    fn new(file: File) -> Sink {
+        use rustix::fs::{FileType, Mode, OFlags};
+        let kind = rustix::fs::fstat(&file).map(|st| FileType::from_raw_mode(st.st_mode));
+        if !matches!(kind, Ok(FileType::Fifo | FileType::CharacterDevice)) {
+            return Sink {
+                file,
+                nonblocking: false,
+            };
+        }
+        let own = rustix::fs::open(
+            format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&file)),
+            OFlags::WRONLY | OFlags::NONBLOCK | OFlags::CLOEXEC,
+            Mode::empty(),
+        );
+        match own {
+            Ok(fd) => Sink {
+                file: File::from(fd),
+                nonblocking: true,
+            },
+            Err(_) => Sink {
+                file,
+                nonblocking: false,
+            },
+        }
+    }
+
+    fn splice_flags(&self) -> rustix::pipe::SpliceFlags {
+        use rustix::pipe::SpliceFlags;
+        if self.nonblocking {
+            SpliceFlags::MOVE | SpliceFlags::NONBLOCK
+        } else {
+            SpliceFlags::MOVE
+        }
+    }
+
+    /// Waits for room, at most [`READER_STALL`].
+    fn wait(&self) -> io::Result<()> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.file, PollFlags::OUT)];
+        let limit = Timespec {
+            tv_sec: READER_STALL.as_secs() as i64,
+            tv_nsec: 0,
+        };
+        loop {
+            match poll(&mut fds, Some(&limit)) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "its reader has not read for {}",
+                            crate::duration::show(READER_STALL)
+                        ),
+                    ));
+                }
+                Ok(_) => return Ok(()),
+                Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        loop {
+            match self.file.write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait()?,
+                r => return r,
+            }
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        loop {
+            match self.file.write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.wait()?,
+                r => return r,
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -685,7 +789,7 @@ fn epb_tail(b: &mut Vec<u8>, start: usize, len: usize, comment: Option<&str>) {
 }
 
 /// write_all for slices: writev(2) until every byte is written.
-fn write_all_vectored(file: &mut File, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
+fn write_all_vectored(file: &mut Sink, mut slices: &mut [io::IoSlice<'_>]) -> io::Result<()> {
     io::IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match file.write_vectored(slices) {

@@ -714,6 +714,37 @@ fn a_capture_reader_gone_is_warned_and_the_traffic_goes_on() {
     );
 }
 
+/// A reader that stops reading (a paused Wireshark): its pipe fills, the capture waits a
+/// moment for room, then stops with one warning; the traffic never waits on it for good.
+#[test]
+fn a_capture_reader_that_stops_reading_stops_the_capture_not_the_traffic() {
+    let dir = tempdir();
+    let echo_sock = dir.path().join("echo.sock");
+    let mut echo = udskit();
+    echo.args(["listen", "--echo", "-k"]).arg(&echo_sock);
+    let mut echo = Bg::spawn(echo, dir.path(), "echo");
+    echo.wait_stderr("listening on");
+    let sock = dir.path().join("r.sock");
+    let mut c = udskit();
+    c.args(["relay", "--pcap", "-"]).arg(&sock).arg(&echo_sock);
+    // Its stdout is a pipe that nobody reads.
+    let mut relay = Bg::spawn_piped(c, dir.path(), "relay");
+    relay.wait_stderr("listening on");
+    let data: Vec<u8> = (0..2 << 20).map(|i: u32| (i * 7 % 251) as u8).collect();
+    for input in [&data[..], b"after"] {
+        let mut c = udskit();
+        c.args(["connect", "-q"]).arg(&sock);
+        let out = run_with_input(c, input, Duration::from_secs(30));
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert!(out.stdout == input, "{} bytes back", out.stdout.len());
+    }
+    let err = relay.wait_stderr("capture stopped");
+    assert!(
+        err.contains("writing the capture to -: its reader has not read for 1s; capture stopped (the traffic goes on)"),
+        "{err}"
+    );
+}
+
 /// The disk under the capture fills up (a 1 MiB tmpfs mounted in a mount namespace of the
 /// relay's own) while spliced bytes are being written: the capture stops with one warning,
 /// and this connection and the next ones go on, byte-exact (the bytes left in the
