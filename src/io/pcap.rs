@@ -360,7 +360,14 @@ impl Out {
         use rustix::pipe::splice;
         let len = *left;
         while *left > 0 && self.splice {
-            match splice(pipe, None, &self.file.file, None, *left, self.file.splice_flags()) {
+            match splice(
+                pipe,
+                None,
+                &self.file.file,
+                None,
+                *left,
+                self.file.splice_flags(),
+            ) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(m) => *left -= m,
                 Err(Errno::INTR) => {}

@@ -503,7 +503,10 @@ mod tests {
 0000000000000000: 00000002 00000000 00000000 0001 01 2 /tmp/two\n\nlines\n\
 0000000000000000: 00000002 00000000 00000000 0001 01 3 /tmp/end\n\n\
 0000000000000000: 00000003 00000000 00000000 0001 03 4\n";
-        let names: Vec<_> = parse_proc_text(text).into_iter().map(|s| (s.inode, s.name)).collect();
+        let names: Vec<_> = parse_proc_text(text)
+            .into_iter()
+            .map(|s| (s.inode, s.name))
+            .collect();
         let path = |p: &[u8]| Some(Name::Path(p.to_vec()));
         assert_eq!(
             names,

@@ -632,3 +632,55 @@ fn unix_to_udp_answers_from_a_socat_udp_recvfrom_echo_come_back() {
     assert_eq!(count(&err, "datagrams up"), 20, "{err}");
     assert_eq!(count(&err, "down"), 20, "{err}");
 }
+
+/// A sender costs a socket toward TARGET, and a new source port costs a sender nothing:
+/// out of descriptors, the sender quiet the longest gives its socket up for the new one,
+/// so that a flood never locks new senders out (every one of 100 gets its answer under a
+/// limit of 64 descriptors that the relay cannot raise).
+#[test]
+fn out_of_descriptors_the_quietest_sender_makes_room_for_a_new_one() {
+    if !have("python3") || !have("prlimit") {
+        return;
+    }
+    let dir = tempdir();
+    let app = dir.path().join("app.sock");
+    let c = python(&format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.bind({:?})\n\
+         print('ready',file=sys.stderr,flush=True)\n\
+         while True:\n  d,a=s.recvfrom(1<<16)\n  s.sendto(b're:'+d,a)",
+        s(&app)
+    ));
+    let _app = start(c, dir.path(), "app", "ready");
+    let mut c = Command::new("prlimit");
+    c.args([
+        "--nofile=64:64",
+        env!("CARGO_BIN_EXE_udskit"),
+        "relay",
+        "udp:0",
+        s(&app),
+    ]);
+    let mut r = Bg::spawn(c, dir.path(), "relay");
+    let err = r.wait_stderr("listening");
+    let port = port_after(&err, "listening on udp:127.0.0.1:").unwrap();
+    let mut senders = Vec::new();
+    for i in 0..100 {
+        let x = UdpSocket::bind("127.0.0.1:0").unwrap();
+        x.set_read_timeout(Some(LIMIT)).unwrap();
+        x.connect(("127.0.0.1", port)).unwrap();
+        x.send(format!("{i}").as_bytes()).unwrap();
+        let mut buf = [0u8; 100];
+        let k = x
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("sender {i}: {e}"));
+        assert_eq!(&buf[..k], format!("re:{i}").as_bytes());
+        senders.push(x);
+    }
+    let err = stop(r);
+    assert_eq!(count(&err, "senders"), 100, "{err}");
+    assert_eq!(count(&err, "errors"), 0, "{err}");
+    assert!(count(&err, "senders' sockets given up") > 0, "{err}");
+    assert!(
+        err.contains("given up for a new sender (out of descriptors)"),
+        "{err}"
+    );
+}

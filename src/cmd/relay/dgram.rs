@@ -208,6 +208,8 @@ struct Upstream {
 struct Entry {
     up: Arc<Upstream>,
     last: Instant,
+    /// Fired when its socket is given up for a new sender's (out of descriptors).
+    evicted: CancellationToken,
 }
 
 #[derive(Default)]
@@ -222,6 +224,8 @@ struct Counts {
     /// Larger than the way on can carry in one datagram.
     oversize: AtomicU64,
     errors: AtomicU64,
+    /// Senders whose socket was given up for a new sender's (out of descriptors).
+    evicted: AtomicU64,
 }
 
 struct Plan {
@@ -238,6 +242,13 @@ struct Plan {
     told_full: std::sync::atomic::AtomicBool,
     /// The stop signal: ends a wait for room, and the reply tasks.
     stop: CancellationToken,
+}
+
+/// Whether opening a socket failed for want of descriptors (ours or the system's).
+fn is_short(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<io::Error>())
+        .any(crate::net::connect::is_short_of_descriptors)
 }
 
 fn shown(a: &Addr) -> String {
@@ -525,19 +536,24 @@ impl Plan {
         }
     }
 
-    fn closed(&self, up: &Upstream) {
+    /// Its socket toward TARGET is closed (`why`: after no datagram for --reply-timeout,
+    /// or given up for a new sender).
+    fn closed(&self, up: &Upstream, why: &str) {
         let (n, b, m, d) = (
             up.up.load(Relaxed),
             up.up_bytes.load(Relaxed),
             up.down.load(Relaxed),
             up.down_bytes.load(Relaxed),
         );
+        let end = if why.starts_with("no datagram") {
+            "reply timeout"
+        } else {
+            "evicted"
+        };
         self.log.line(
             format!(
-                "#{} {}: no datagram for {}, {n} datagrams up ({b} bytes), {m} down ({d} bytes)",
-                up.id,
-                up.peer,
-                duration::show(self.reply_timeout)
+                "#{} {}: {why}, {n} datagrams up ({b} bytes), {m} down ({d} bytes)",
+                up.id, up.peer
             ),
             vec![
                 ("event", "close".into()),
@@ -547,7 +563,7 @@ impl Plan {
                 ("bytes_up", b.into()),
                 ("datagrams_down", m.into()),
                 ("bytes_down", d.into()),
-                ("end", "reply timeout".into()),
+                ("end", end.into()),
             ],
             false,
         );
@@ -564,6 +580,7 @@ impl Plan {
             &c.full,
             &c.oversize,
             &c.errors,
+            &c.evicted,
         ]
         .iter()
         .map(|a| a.load(Relaxed))
@@ -571,7 +588,7 @@ impl Plan {
         self.log.line(
             format!(
                 "relay done: {} sender{}, {} datagrams up ({} bytes), {} down ({} bytes), \
-                 {} dropped (receiver full), {} too large, {} errors",
+                 {} dropped (receiver full), {} too large, {} errors{}",
                 v[0],
                 if v[0] == 1 { "" } else { "s" },
                 v[1],
@@ -580,7 +597,12 @@ impl Plan {
                 v[4],
                 v[5],
                 v[6],
-                v[7]
+                v[7],
+                if v[8] > 0 {
+                    format!(", {} senders' sockets given up for new ones", v[8])
+                } else {
+                    String::new()
+                }
             ),
             vec![
                 ("event", "summary".into()),
@@ -592,6 +614,7 @@ impl Plan {
                 ("dropped_full", v[5].into()),
                 ("too_large", v[6].into()),
                 ("errors", v[7].into()),
+                ("evicted", v[8].into()),
             ],
             false,
         );
@@ -652,20 +675,48 @@ impl Plan {
             }
         }
         *next_id += 1;
-        let up = self.open(*next_id, who.to_string(), true).await?;
+        let up = match self.open(*next_id, who.to_string(), true).await {
+            // Out of descriptors (senders are cheap to make: a new source port each): the
+            // sender quiet the longest gives its socket up for this one, so that a flood
+            // of senders never locks new ones out until --reply-timeout.
+            Err(e) if is_short(&e) && self.evict_quietest() => {
+                // Its reply task, woken, drops the last hold on its socket.
+                tokio::task::yield_now().await;
+                self.open(*next_id, who.to_string(), true).await?
+            }
+            r => r?,
+        };
         self.counts.senders.fetch_add(1, Relaxed);
         self.opened(&up, "its own socket toward TARGET");
+        let evicted = CancellationToken::new();
         self.table.lock().unwrap_or_else(|p| p.into_inner()).insert(
             from.clone(),
             Entry {
                 up: up.clone(),
                 last: Instant::now(),
+                evicted: evicted.clone(),
             },
         );
         let (plan, from, task_up) = (self.clone(), from.clone(), up.clone());
         stop.tracker
-            .spawn(async move { plan.replies(from, task_up).await });
+            .spawn(async move { plan.replies(from, task_up, evicted).await });
         Ok(up)
+    }
+
+    /// Ends the sender quiet the longest (its socket closed once its reply task has seen
+    /// it, at once): whether there was one.
+    fn evict_quietest(&self) -> bool {
+        let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(oldest) = t.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| k.clone()) else {
+            return false;
+        };
+        let Some(e) = t.remove(&oldest) else {
+            return false;
+        };
+        drop(t);
+        self.counts.evicted.fetch_add(1, Relaxed);
+        e.evicted.cancel();
+        true
     }
 
     /// Sends a run of datagrams on, in order, as many per `sendmmsg` as TARGET takes; Err
@@ -740,7 +791,7 @@ impl Plan {
 
     /// A sender's answers: what TARGET sends to its socket goes back to it from LISTEN,
     /// until --reply-timeout passes without a datagram either way.
-    async fn replies(self: Arc<Self>, from: Sender, up: Arc<Upstream>) {
+    async fn replies(self: Arc<Self>, from: Sender, up: Arc<Upstream>, evicted: CancellationToken) {
         let mut buf = vec![0u8; up.sock.buffer()];
         let patience = match self.on_full {
             OnFull::Wait => self.reply_timeout,
@@ -764,12 +815,17 @@ impl Plan {
                     if idle {
                         t.remove(&from);
                         drop(t);
-                        self.closed(&up);
+                        let idle = format!("no datagram for {}", duration::show(self.reply_timeout));
+                        self.closed(&up, &idle);
                         return;
                     }
                     continue;
                 }
                 _ = self.stop.cancelled() => return,
+                _ = evicted.cancelled() => {
+                    self.closed(&up, "given up for a new sender (out of descriptors)");
+                    return;
+                }
             };
             let got = match got {
                 Ok(g) => g,

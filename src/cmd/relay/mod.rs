@@ -720,6 +720,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     let datagrams = args.dgram || args.listen.addr().is_udp() || args.target.addr().is_udp();
     let threads = workers::count(&args, datagrams)?;
     if datagrams {
+        raise_fd_limit();
         return dgram::run(args, source, ctx).await;
     }
     for (given, flag) in [
