@@ -182,9 +182,19 @@ fn parse_v1(line: &[u8]) -> Result<Source, String> {
         ["PROXY", "UNKNOWN", ..] => Ok(Source::Unknown),
         ["PROXY", fam @ ("TCP4" | "TCP6"), s, d, sp, dp] => {
             let ip = |t: &str| t.parse::<IpAddr>().map_err(|_| bad());
-            let port = |t: &str| t.parse::<u16>().map_err(|_| bad());
+            // Decimal digits without a leading zero (spec 2.1), which u16's parser allows,
+            // as it allows a `+`.
+            let port = |t: &str| {
+                let plain =
+                    t.bytes().all(|b| b.is_ascii_digit()) && (t == "0" || !t.starts_with('0'));
+                plain
+                    .then(|| t.parse::<u16>().ok())
+                    .flatten()
+                    .ok_or_else(bad)
+            };
             let (s, d) = (ip(s)?, ip(d)?);
-            if (*fam == "TCP4") != (s.is_ipv4() && d.is_ipv4()) {
+            let v4 = *fam == "TCP4";
+            if [s, d].iter().any(|a| a.is_ipv4() != v4) {
                 return Err(bad());
             }
             Ok(Source::Inet {
@@ -207,6 +217,31 @@ fn parse_v2(cmd: u8, fam: u8, b: &[u8]) -> Result<Source, String> {
         0 => return Ok(Source::Unknown),
         1 => {}
         c => return Err(format!("malformed PROXY v2 header: command {c}")),
+    }
+    // The low half is the transport: a stream (1), or none with no address (0x00).
+    if fam != 0 && fam & 0x0f != 1 {
+        return Err(format!(
+            "malformed PROXY v2 header: family {fam:#04x} is not a stream's (a TCP or unix \
+             stream connection is 0x11, 0x21 or 0x31)"
+        ));
+    }
+    let addresses = match fam >> 4 {
+        1 => 12,
+        2 => 36,
+        3 => 216,
+        _ => 0,
+    };
+    // What follows the addresses is TLVs (spec 2.2.7), each whole.
+    let mut tlvs = b.get(addresses..).unwrap_or_default();
+    while !tlvs.is_empty() {
+        let len = match tlvs {
+            [_, hi, lo, ..] => u16::from_be_bytes([*hi, *lo]) as usize,
+            _ => usize::MAX,
+        };
+        let Some(rest) = tlvs.get(3usize.saturating_add(len)..) else {
+            return Err("malformed PROXY v2 header: a TLV runs past the header's end".into());
+        };
+        tlvs = rest;
     }
     let port = |at: usize| u16::from_be_bytes([b[at], b[at + 1]]);
     match fam >> 4 {
@@ -267,5 +302,27 @@ mod tests {
         assert_eq!(parse_v2(v2[12] & 0xf, v2[13], &v2[16..]).unwrap(), unix);
         assert!(parse_v1(b"PROXY TCP4 1.2.3.4").is_err());
         assert!(parse_v1(b"PROXY TCP4 ::1 ::1 1 2").is_err());
+        for bad in [
+            &b"PROXY TCP6 192.0.2.7 ::1 5 80"[..],
+            b"PROXY TCP6 ::1 192.0.2.7 5 80",
+            b"PROXY TCP4 192.0.2.7 127.0.0.1 +5 80",
+            b"PROXY TCP4 192.0.2.7 127.0.0.1 5 080",
+            b"PROXY TCP4 192.0.2.7 127.0.0.1 5 65536",
+        ] {
+            assert!(parse_v1(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        assert!(parse_v1(b"PROXY TCP6 ::1 ::2 0 80").is_ok());
+        // v2: a datagram family, a TLV cut short, a TLV whose length runs past the end.
+        let v2 = header(Version::V2, &inet);
+        let addr = &v2[16..];
+        assert!(parse_v2(1, 0x12, addr).is_err());
+        assert!(parse_v2(1, 0x10, addr).is_err());
+        for tail in [&[0x04u8, 0x00][..], &[0x04, 0xff, 0xff, 1, 2]] {
+            let body = [addr, tail].concat();
+            assert!(parse_v2(1, 0x11, &body).is_err(), "{tail:?}");
+        }
+        // Whole TLVs (an empty one, then an ALPN) are let through.
+        let body = [addr, &[0x03, 0, 0], &[0x01, 0, 2, b'h', b'2']].concat();
+        assert_eq!(parse_v2(1, 0x11, &body).unwrap(), inet);
     }
 }
