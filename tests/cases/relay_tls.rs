@@ -719,3 +719,103 @@ fn guard_reads_proxy_headers_and_will_not_send_them() {
         "{err}"
     );
 }
+
+/// A TLS server (python's ssl) that sends 100,000 bytes and then, as the client's first
+/// line asks: a close_notify (`clean`), a TCP close without one (`truncate`), or a reset.
+const ODD_TLS_SERVER: &str = r#"
+import socket, ssl, struct, sys, threading, time
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(sys.argv[1], sys.argv[2])
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); ls.listen(16)
+print("port", ls.getsockname()[1], file=sys.stderr, flush=True)
+def handle(c):
+    t = ctx.wrap_socket(c, server_side=True)
+    how = t.recv(100).strip()
+    t.sendall(b"A" * 100000); time.sleep(0.2)
+    if how == b"clean":
+        t.unwrap()
+    elif how == b"truncate":
+        socket.socket(fileno=t.fileno()).shutdown(socket.SHUT_RDWR)
+    else:
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.5)
+    socket.socket(fileno=t.detach()).close()
+while True:
+    c, _ = ls.accept(); threading.Thread(target=handle, args=(c,), daemon=True).start()
+"#;
+
+/// Reads to the end from 127.0.0.1:PORT (over TLS when CA is given) after sending a line,
+/// and says how it ended.
+const END_CLIENT: &str = r#"
+import socket, ssl, sys
+port, how, ca = int(sys.argv[1]), sys.argv[2].encode(), sys.argv[3] if len(sys.argv) > 3 else None
+s = socket.create_connection(("127.0.0.1", port))
+if ca:
+    s = ssl.create_default_context(cafile=ca).wrap_socket(s, server_hostname="localhost", suppress_ragged_eofs=False)
+s.sendall(how + b"\n"); n = 0
+try:
+    while (d := s.recv(65536)):
+        n += len(d)
+    print("clean end" if ca else "end", n)
+except ssl.SSLEOFError:
+    print("no close_notify", n)
+except ConnectionResetError:
+    print("reset", n)
+"#;
+
+/// What a TLS TARGET's end is passed on as: a close_notify as one (a FIN to a plain
+/// client), a close without it as that again (no close_notify is made up for a TLS
+/// client: a truncation never looks complete), a reset as a reset; and a TARGET that is
+/// not there is a reset, as on the plain relay.
+#[test]
+fn a_tls_target_s_end_is_passed_on_as_it_came() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path();
+    make_certs(d);
+    let mut c = Command::new("python3");
+    c.args([
+        "-c",
+        ODD_TLS_SERVER,
+        s(&d.join("server.pem")),
+        s(&d.join("server.key")),
+    ]);
+    let mut server = Bg::spawn(c, d, "odd-tls");
+    let port = port_after(&server.wait_stderr("port "), "port ").unwrap();
+    let target = format!("tls:localhost:{port}");
+    let ca = d.join("ca.pem");
+    let (_plain, plain) = relay(d, "plain", &["tcp:0", &target, "--cacert", s(&ca)]);
+    let (_tls, tls) = relay(
+        d,
+        "tls",
+        &[
+            "tls:0",
+            &target,
+            "--cacert",
+            s(&ca),
+            "--cert",
+            s(&d.join("server.pem")),
+            "--key",
+            s(&d.join("server.key")),
+        ],
+    );
+    let ends = |port: u16, how: &str, tls: bool| {
+        let mut c = Command::new("python3");
+        c.args(["-c", END_CLIENT, &port.to_string(), how]);
+        if tls {
+            c.arg(s(&ca));
+        }
+        let out = run_with_input(c, b"", Duration::from_secs(20));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(ends(plain, "clean", false), "end 100000");
+    assert_eq!(ends(plain, "truncate", false), "end 100000");
+    assert_eq!(ends(plain, "reset", false), "reset 100000");
+    assert_eq!(ends(tls, "clean", true), "clean end 100000");
+    assert_eq!(ends(tls, "truncate", true), "no close_notify 100000");
+    assert_ne!(ends(tls, "reset", true), "clean end 100000");
+    drop(server);
+    let (_gone, gone) = relay(d, "gone", &["tcp:0", &target, "--cacert", s(&ca)]);
+    assert_eq!(ends(gone, "x", false), "reset 0");
+}

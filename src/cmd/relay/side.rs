@@ -25,6 +25,30 @@ pub fn stopped() -> io::Error {
 /// all, one that stopped does not hold the connection for more than this.
 const DRAIN_STALL: Duration = Duration::from_secs(1);
 
+/// Until a TCP socket's peer has acknowledged what is queued for it (or the socket failed),
+/// waited for while the queue shrinks, at most [`DRAIN_STALL`] from its last shrinking.
+pub async fn drained(fd: BorrowedFd<'_>) {
+    let queued = || {
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int, the bytes not yet acknowledged.
+        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        let gone = !matches!(rustix::net::sockopt::socket_error(fd), Ok(Ok(())));
+        if r < 0 || gone { 0 } else { n }
+    };
+    let mut left = queued();
+    let mut shrank = Instant::now();
+    let mut pause = Duration::from_millis(1);
+    while left > 0 && shrank.elapsed() < DRAIN_STALL {
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(50));
+        let now = queued();
+        if now < left {
+            shrank = Instant::now();
+        }
+        left = now;
+    }
+}
+
 /// The send buffer asked for a unix socket that a bulk direction goes into (the kernel
 /// doubles it, and caps the request at net.core.wmem_max first: 2 MiB where that allows,
 /// 416 KiB under the default 208 KiB cap, against 208 KiB without). A unix stream socket
@@ -145,26 +169,7 @@ impl Side {
             self.reset();
             return;
         }
-        let fd = self.fd.get_ref();
-        let queued = || {
-            let mut n: libc::c_int = 0;
-            // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int, the bytes not yet acknowledged.
-            let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
-            let gone = !matches!(rustix::net::sockopt::socket_error(fd), Ok(Ok(())));
-            if r < 0 || gone { 0 } else { n }
-        };
-        let mut left = queued();
-        let mut shrank = Instant::now();
-        let mut pause = Duration::from_millis(1);
-        while left > 0 && shrank.elapsed() < DRAIN_STALL {
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(50));
-            let now = queued();
-            if now < left {
-                shrank = Instant::now();
-            }
-            left = now;
-        }
+        drained(self.fd.get_ref().as_fd()).await;
         self.reset();
     }
 

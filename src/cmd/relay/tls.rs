@@ -1,6 +1,7 @@
 //! A relayed connection with TLS on either side (`tls:` LISTEN, TARGET or both): the
 //! handshakes, bounded by --connect-timeout and told in words when they fail, then bytes
-//! copied through rustls both ways with half-close (a close_notify, then a write shutdown),
+//! copied through rustls both ways with half-close (a close_notify, then a write shutdown;
+//! an end without a close_notify passed on without one), an abort passed on as a reset,
 //! metered for the log and the idle timeout, and shown to --dump and --pcap as plaintext. splice
 //! cannot help here: every byte is decrypted or encrypted in user space.
 //!
@@ -13,9 +14,11 @@
 //! while it has bytes in flight: an idle connection holds none.
 
 use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use rustls::{ClientConfig, ServerConfig};
 use tokio::io::{AsyncBufRead, AsyncRead, AsyncWrite, ReadBuf};
@@ -87,16 +90,26 @@ pub async fn relay(
         },
         None => Side::Plain(client),
     };
+    // No TARGET for the client: its connection is aborted, as the plain relay's is.
     let target = match super::connect_target(plan, hello).await {
         Ok(t) => t,
-        Err(end) => return end,
+        Err(end) => {
+            client.reset();
+            return end;
+        }
     };
     let target = match &tlsp.up {
         Some((config, host, shown)) => {
             let handshake = tls::connect(config.clone(), host, BigReads::new(target));
             match tokio::time::timeout(bound, handshake).await {
-                Err(_) => return timed_out(shown),
-                Ok(Err(e)) => return End::Upstream(format!("connecting to {shown}: {e}"), None),
+                Err(_) => {
+                    client.reset();
+                    return timed_out(shown);
+                }
+                Ok(Err(e)) => {
+                    client.reset();
+                    return End::Upstream(format!("connecting to {shown}: {e}"), None);
+                }
                 Ok(Ok(mut s)) => {
                     s.get_mut().1.set_buffer_limit(Some(TLS_QUEUE));
                     Side::Client(Box::new(s))
@@ -149,7 +162,12 @@ pub async fn relay(
     };
     match result {
         Ok(()) => End::Closed,
-        Err(e) => End::Error(e.to_string()),
+        Err(e) => {
+            // A direction failed (a reset, a broken pipe): both ends are aborted.
+            let [client, target] = &sides;
+            tokio::join!(client.abort(), target.abort());
+            End::Error(e.to_string())
+        }
     }
 }
 
@@ -219,13 +237,40 @@ impl Side {
         !matches!(self, Side::Plain(_))
     }
 
-    /// A read; a TLS peer that closes its TCP connection without a close_notify ends its
-    /// direction like a FIN (as curl and socat take it), not as a failure.
+    /// The socket under it.
+    fn socket(&self) -> BorrowedFd<'_> {
+        match self {
+            Side::Plain(s) => s.as_fd(),
+            Side::Server(s) => s.get_ref().0.io.as_fd(),
+            Side::Client(s) => s.get_ref().0.io.as_fd(),
+        }
+    }
+
+    /// The connection is aborted: its peer gets what is queued for it (see
+    /// `side::drained`), then a reset, as the plain relay passes an abort on.
+    async fn abort(&self) {
+        super::side::drained(self.socket()).await;
+        self.reset();
+    }
+
+    /// Its close will be a reset (SO_LINGER 0; nothing for a unix socket).
+    fn reset(&self) {
+        let _ = rustix::net::sockopt::set_socket_linger(self.socket(), Some(Duration::ZERO));
+    }
+
+    /// A read. A TLS peer that closes its TCP connection without a close_notify fails it
+    /// with UnexpectedEof, which the copy takes for an end (as curl and socat do) that it
+    /// passes on as it came (see [`Way::poll`]).
     fn poll_read(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        let r = each!(self, s => Pin::new(s).poll_read(cx, buf));
-        match r {
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
-            other => other,
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+
+    /// Ends our writing without a close_notify: the socket's write side alone is shut
+    /// down, so that a TLS peer sees the end as unclean as it came.
+    fn shutdown_ragged(&mut self) -> io::Result<()> {
+        match rustix::net::shutdown(self.socket(), rustix::net::Shutdown::Write) {
+            Ok(()) | Err(rustix::io::Errno::NOTCONN) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -259,6 +304,10 @@ struct Way {
     done: bool,
     /// A read failed after bytes already read: reported once they are written.
     failed: Option<io::Error>,
+    /// The source was a TLS peer that closed its connection without a close_notify: a TLS
+    /// destination gets no close_notify either (a truncation is never made to look like
+    /// a clean end), a plain one its FIN.
+    ragged: bool,
 }
 
 impl Way {
@@ -272,6 +321,7 @@ impl Way {
             ended: false,
             done: false,
             failed: None,
+            ragged: false,
         }
     }
 
@@ -320,7 +370,12 @@ impl Way {
                 return source_failed(e);
             }
             if self.ended {
-                if let Err(e) = ready!(to.poll_shutdown(cx)) {
+                let shut = if self.ragged && to.is_tls() {
+                    to.shutdown_ragged()
+                } else {
+                    ready!(to.poll_shutdown(cx))
+                };
+                if let Err(e) = shut {
                     return destination_failed(e);
                 }
                 seen(dir, Seen::End);
@@ -346,6 +401,11 @@ impl Way {
                         if !from.is_tls() {
                             break;
                         }
+                    }
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                        self.ended = true;
+                        self.ragged = true;
+                        break;
                     }
                     Poll::Ready(Err(e)) if filled == 0 => return source_failed(e),
                     Poll::Ready(Err(e)) => {
