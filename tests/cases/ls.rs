@@ -1177,6 +1177,57 @@ fn with_c_or_p_only_the_namespaces_of_matching_processes_are_entered() {
     );
 }
 
+#[test]
+fn a_listener_s_connections_are_counted_from_every_namespace_whatever_is_read() {
+    if !can_unshare() {
+        return;
+    }
+    let dir = tempdir();
+    let d = dir.path().to_str().unwrap();
+    let path = format!("{d}/srv.sock");
+    let comm = format!("udscn{}", std::process::id() % 100_000);
+    // A server in a namespace of its own, which accepts and holds its clients.
+    let code = format!(
+        "import socket,sys\nopen('/proc/self/comm','w').write({comm:?})\n\
+         s=socket.socket(socket.AF_UNIX)\ns.bind({path:?})\ns.listen(8)\n\
+         print('ready',file=sys.stderr,flush=True)\nheld=[]\n\
+         while True: held.append(s.accept())"
+    );
+    let mut c = Command::new("unshare");
+    c.args(["-n", system_python(), "-c", &code]);
+    let mut server = Bg::spawn_piped(c, dir.path(), "server");
+    server.wait_stderr("ready");
+    // Its clients: one in another namespace (a container sharing the directory), one here.
+    let client = format!(
+        "import socket,sys\nc=socket.socket(socket.AF_UNIX)\nc.connect({path:?})\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    );
+    let mut c = Command::new("unshare");
+    c.args(["-n", system_python(), "-c", &client]);
+    let mut elsewhere = Bg::spawn_piped(c, dir.path(), "client elsewhere");
+    elsewhere.wait_stderr("ready");
+    let mut c = Command::new(system_python());
+    c.args(["-c", &client]);
+    let mut here = Bg::spawn_piped(c, dir.path(), "client here");
+    here.wait_stderr("ready");
+    assert_ne!(netns_of(elsewhere.pid()), netns_of(server.pid()));
+
+    let conns = |args: &[&str]| -> Value {
+        let found = json(args);
+        assert_eq!(names(&found), [path.as_str()], "{args:?}: {found:#?}");
+        found[0]["conns"].clone()
+    };
+    wait_until(Duration::from_secs(10), "both clients accepted", || {
+        conns(&[d]) == 2
+    });
+    // Reading the server's namespace alone (it holds a socket of another): the same count.
+    let ns = netns_of(server.pid()).to_string();
+    let pid = server.pid().to_string();
+    assert_eq!(conns(&[d, "--netns", &ns]), 2);
+    assert_eq!(conns(&["-c", &comm]), 2);
+    assert_eq!(conns(&["-p", &pid]), 2);
+}
+
 /// A cgroup directory of ours that the process moved into it leaves with: removed once
 /// the process is gone.
 struct Cgroup(Vec<PathBuf>);

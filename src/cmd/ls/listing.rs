@@ -197,7 +197,7 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
     let (found, mut names, mut dirs) =
         found.map_err(|e| anyhow::Error::from(e).context("reading the kernel's unix sockets"))?;
     let mut comms: FxHashMap<u32, Option<Arc<str>>> = FxHashMap::default();
-    let (entries, reads) = match found {
+    let (mut entries, reads) = match found {
         Found::Built(mut entries, reads) => {
             // Nothing else runs now: two threads take blocks of entries in turn (each with
             // its own command names), when there are enough to be worth a thread.
@@ -242,6 +242,9 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
             (entries, reads)
         }
     };
+    if let Some(partial) = &reads.partial {
+        count_accepted_elsewhere(&mut entries, partial, &scan);
+    }
     Ok(Listing {
         entries,
         denied: scan.denied,
@@ -249,6 +252,28 @@ pub fn collect(sel: &Select) -> anyhow::Result<Listing> {
         unreadable_netns: reads.unreadable,
         unentered_netns: reads.unentered,
     })
+}
+
+/// Adds to the listeners' CONNS the connections their clients made from namespaces a
+/// partial listing did not read (see [`super::pick::Partial`]).
+fn count_accepted_elsewhere(entries: &mut [Entry], partial: &super::pick::Partial, scan: &FdScan) {
+    let listeners = || {
+        entries
+            .iter()
+            .filter(|e| e.conns.is_some() && e.file.is_some())
+    };
+    let files: Vec<(u64, u64)> = listeners().filter_map(|e| e.file).collect();
+    let mut holders: Vec<u32> = listeners()
+        .flat_map(|e| e.processes.iter().map(|p| p.pid))
+        .collect();
+    holders.sort_unstable();
+    holders.dedup();
+    let counts = partial.accepted_elsewhere(&files, &holders, scan);
+    for e in entries {
+        if let (Some(n), Some(file)) = (&mut e.conns, e.file) {
+            *n += counts.get(&file).copied().unwrap_or(0);
+        }
+    }
 }
 
 /// Entries from this many on get their processes from two threads, in blocks of
@@ -327,11 +352,11 @@ enum Found {
 }
 
 /// How the namespaces were read.
-#[derive(Clone, Copy)]
 struct Reads {
     source: Source,
     unreadable: usize,
     unentered: usize,
+    partial: Option<super::pick::Partial>,
 }
 
 impl Picked {
@@ -429,6 +454,7 @@ impl Picked {
                 source: self.source,
                 unreadable: self.unreadable,
                 unentered,
+                partial: self.partial.take(),
             },
         )
     }

@@ -159,6 +159,81 @@ pub struct Picked {
     pub picks: Vec<Pick>,
     pub order: Vec<u32>,
     pub source: Source,
+    /// Set when only some namespaces were read (see [`Partial`]).
+    pub partial: Option<Partial>,
+}
+
+/// Only some namespaces were read (--netns, -c, -p), while a connection accepted by a
+/// listener is a socket of the *client's* namespace (the kernel makes it there): a client in
+/// another container reaching a path listener through a shared directory is counted only
+/// once [`Partial::accepted_elsewhere`] has looked there too.
+pub struct Partial {
+    read: Vec<NetNs>,
+    /// The inodes of the sockets read, sorted.
+    known: Vec<u32>,
+}
+
+impl Partial {
+    /// The accepted connections of the path listeners `files` (their (dev, ino)) held by
+    /// `holders`, from the namespaces not read. They are looked for only if a holder holds
+    /// a unix socket the namespaces read do not have (its `system.sockprotoname` is
+    /// UNIX...): without one, no other namespace is entered.
+    pub fn accepted_elsewhere(
+        &self,
+        files: &[(u64, u64)],
+        holders: &[u32],
+        scan: &crate::linux::fdscan::FdScan,
+    ) -> HashMap<(u64, u64), u32> {
+        let mut counts = HashMap::new();
+        let unix_unknown = scan.sockets.iter().any(|(inode, h)| {
+            holders.binary_search(&h.pid).is_ok()
+                && u32::try_from(*inode).is_ok_and(|i| self.known.binary_search(&i).is_err())
+                && is_unix(h.pid, h.fd)
+        });
+        if files.is_empty() || !unix_unknown {
+            return counts;
+        }
+        let others: Vec<NetNs> = crate::linux::netns::namespaces()
+            .into_iter()
+            .filter(|n| !self.read.iter().any(|r| same_ns(r, n)))
+            .collect();
+        for table in crate::linux::netns::tables(&others) {
+            let Table::Read(socks, ..) = table else {
+                continue;
+            };
+            for s in socks {
+                if let (SockState::Connected, Some(vfs)) = (s.state, s.vfs)
+                    && s.kind != Kind::Datagram
+                    && files.contains(&vfs)
+                {
+                    *counts.entry(vfs).or_default() += 1;
+                }
+            }
+        }
+        counts
+    }
+}
+
+/// Whether descriptor `fd` of process `pid` is a unix socket (the socket's protocol name,
+/// `UNIX` or `UNIX-STREAM`, which sockfs gives as an extended attribute).
+fn is_unix(pid: u32, fd: u32) -> bool {
+    let mut name = [0u8; 16];
+    rustix::fs::getxattr(
+        format!("/proc/{pid}/fd/{fd}"),
+        "system.sockprotoname",
+        &mut name,
+    )
+    .is_ok_and(|n| name[..n].starts_with(b"UNIX"))
+}
+
+/// Whether two namespaces seen are the same one.
+fn same_ns(a: &NetNs, b: &NetNs) -> bool {
+    match (a.inode, b.inode) {
+        _ if a.ours || b.ours => a.ours == b.ours,
+        (Some(x), Some(y)) => x == y,
+        (None, None) => a.pids.first() == b.pids.first(),
+        _ => false,
+    }
 }
 
 /// The address bytes a pick is sorted by: what the listing shows.
@@ -270,6 +345,14 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
         });
     }
     let order = sorted(&picks, &socks);
+    let partial = chosen.map(|read| {
+        let mut known: Vec<u32> = socks.iter().map(|s| s.inode).collect();
+        known.sort_unstable();
+        Partial {
+            read: read.to_vec(),
+            known,
+        }
+    });
     Ok(Picked {
         socks,
         spaces,
@@ -277,6 +360,7 @@ pub fn picked(sel: &Select) -> std::io::Result<Picked> {
         picks,
         order,
         source,
+        partial,
     })
 }
 
