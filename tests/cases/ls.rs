@@ -452,7 +452,13 @@ fn stale_finds_socket_files_nothing_is_bound_to() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr_of(&missing).contains("--stale: /no/such/dir is not a directory"));
+    assert!(stderr_of(&missing).contains("--stale: /no/such/dir does not exist"));
+    let file = udskit()
+        .args(["ls", "--stale", &f.path("stale.sock")])
+        .output()
+        .unwrap();
+    assert_eq!(file.status.code(), Some(1));
+    assert!(stderr_of(&file).contains("stale.sock is not a directory"));
     // The defaults (/tmp among them) find it too.
     assert!(names(&json(&["--stale", "--", &f.token])).contains(&f.path("stale.sock")));
 }
@@ -460,24 +466,10 @@ fn stale_finds_socket_files_nothing_is_bound_to() {
 #[test]
 fn unprivileged_user_sees_sockets_and_is_told_what_it_could_not_see() {
     let Some(f) = Fixture::start() else { return };
-    if !peers::have("runuser") {
+    let Some(nobody) = AsNobody::new() else {
         return;
-    }
-    // nobody must be able to reach the binary: copy it to a directory anyone can enter.
-    let bin_dir = tempdir();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(bin_dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = bin_dir.path().join("udskit");
-    std::fs::copy(env!("CARGO_BIN_EXE_udskit"), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("runuser")
-        .args(["-u", "nobody", "--"])
-        .arg(&bin)
-        .args(["--color=never", "ls", "--json", &f.token])
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .output()
-        .unwrap();
+    };
+    let out = nobody.output(&["--json", &f.token]);
     assert!(out.status.success(), "{}", stderr_of(&out));
     let entries: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(entries.len(), 9, "every socket is listed: {entries:#?}");
@@ -492,6 +484,27 @@ fn unprivileged_user_sees_sockets_and_is_told_what_it_could_not_see() {
         err.contains("processes could not be inspected (permission denied)")
             && err.contains("run as root"),
         "{err}"
+    );
+    // --stale says which directories it could not look into.
+    let dir = tempdir();
+    open_dir_to_all(dir.path());
+    let closed = dir.path().join("closed");
+    std::fs::create_dir(&closed).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let out = nobody.output(&["--stale", dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains(&format!("{} could not be read", closed.display())),
+        "{err}"
+    );
+    let out = nobody.output(&["--stale", closed.join("x").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("x cannot be looked at: Permission denied"),
+        "{}",
+        stderr_of(&out)
     );
 }
 
@@ -866,16 +879,21 @@ impl AsNobody {
         Some(AsNobody { _dir: dir, bin })
     }
 
-    fn ls(&self, args: &[&str]) -> Vec<Value> {
-        let out = Command::new("runuser")
+    /// `udskit ls ARGS` run as nobody.
+    fn output(&self, args: &[&str]) -> Output {
+        Command::new("runuser")
             .args(["-u", "nobody", "--"])
             .arg(&self.bin)
-            .args(["--color=never", "ls", "--json"])
+            .args(["--color=never", "ls"])
             .args(args)
             .env_clear()
             .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
             .output()
-            .unwrap();
+            .unwrap()
+    }
+
+    fn ls(&self, args: &[&str]) -> Vec<Value> {
+        let out = self.output(&[&["--json"], args].concat());
         assert!(out.status.success(), "{}", stderr_of(&out));
         serde_json::from_slice(&out.stdout).unwrap()
     }

@@ -229,9 +229,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             let dirs = if dirs.is_empty() {
                 ["/tmp", "/run", "/var/run"].map(PathBuf::from).to_vec()
             } else {
-                if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
-                    let shown = crate::term::escape(&missing.display().to_string()).into_owned();
-                    return Err(Fail::new(1, format!("--stale: {shown} is not a directory")).into());
+                for d in dirs {
+                    let why = match std::fs::metadata(d) {
+                        Ok(m) if m.is_dir() => continue,
+                        Ok(_) => "is not a directory".to_string(),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            "does not exist".to_string()
+                        }
+                        Err(e) => format!("cannot be looked at: {e}"),
+                    };
+                    let shown = crate::term::escape(&d.display().to_string()).into_owned();
+                    return Err(Fail::new(1, format!("--stale: {shown} {why}")).into());
                 }
                 dirs.clone()
             };
@@ -256,6 +264,17 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 ));
             }
             unreadable_note(found.unreadable_netns, ctx);
+            if let Some(first) = found.unreadable_dirs.first() {
+                let others = match found.unreadable_dirs.len() - 1 {
+                    0 => String::new(),
+                    n => format!(" and {n} more"),
+                };
+                ctx.info(format!(
+                    "{}{others} could not be read (permission denied): the socket files there \
+                     were not judged; run as root to see them",
+                    crate::term::escape(&first.display().to_string())
+                ));
+            }
             found.entries
         }
         None => {

@@ -34,6 +34,9 @@ pub struct Stale {
     pub live_unseen: Vec<(PathBuf, Option<u32>)>,
     /// Network namespaces seen whose sockets could not be read.
     pub unreadable_netns: usize,
+    /// Directories below those given that could not be read (other users', when not
+    /// root): their socket files were not judged.
+    pub unreadable_dirs: Vec<PathBuf>,
 }
 
 /// Socket files under `dirs` that no socket is bound to. Symbolic links are not followed
@@ -61,11 +64,17 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
     let mut seen_dirs = HashSet::new();
     let mut found = Vec::new();
     let mut matched: HashSet<Vec<u8>> = HashSet::new();
+    let mut unreadable_dirs = Vec::new();
     for dir in dirs {
         let Ok(real) = std::fs::canonicalize(dir) else {
+            unreadable_dirs.push(dir.clone());
             continue;
         };
-        walk(&real, 0, &mut seen_dirs, &mut |path, m| {
+        let mut seen = Seen {
+            dirs: &mut seen_dirs,
+            unreadable: &mut unreadable_dirs,
+        };
+        walk(&real, 0, &mut seen, &mut |path, m| {
             let name = path.as_os_str().as_bytes();
             let by_name = bound_names.contains(name);
             if by_name {
@@ -178,24 +187,36 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
         entries,
         live_unseen,
         unreadable_netns: tables.unreadable,
+        unreadable_dirs,
     })
+}
+
+/// What a walk has been through: the directories read, and those that could not be.
+struct Seen<'a> {
+    dirs: &'a mut HashSet<(u64, u64)>,
+    unreadable: &'a mut Vec<PathBuf>,
 }
 
 fn walk(
     dir: &Path,
     depth: usize,
-    seen: &mut HashSet<(u64, u64)>,
+    seen: &mut Seen<'_>,
     found: &mut dyn FnMut(&Path, &std::fs::Metadata),
 ) {
     let Ok(m) = std::fs::metadata(dir) else {
         return;
     };
-    if !seen.insert((m.dev(), m.ino())) {
+    if !seen.dirs.insert((m.dev(), m.ino())) {
         return;
     }
-    // Unreadable directories (other users', when not root) are skipped.
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    // Unreadable directories (other users', when not root) are skipped, and told.
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(_) => {
+            seen.unreadable.push(dir.to_path_buf());
+            return;
+        }
     };
     for entry in entries.flatten() {
         let Ok(ft) = entry.file_type() else {
