@@ -401,6 +401,23 @@ fn watch_on_a_terminal_marks_what_changed() {
     drop(one);
     drop(server);
     wait_until(LIMIT, "a - row", row('-', "listen"));
+    // A socket bound and not listening is in the table, as `ls` shows it (only the JSON
+    // events wait for its listen).
+    let bound = format!("{d}/bound.sock");
+    let code = format!(
+        "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind({bound:?})\n\
+         print('ready',file=sys.stderr,flush=True)\nsys.stdin.read()"
+    );
+    let mut c = Command::new("python3");
+    c.args(["-c", &code]);
+    let mut py = Bg::spawn_piped(c, dir.path(), "bound");
+    py.wait_stderr("ready");
+    wait_until(LIMIT, "a + row of a bound socket", || {
+        seen.lock()
+            .unwrap()
+            .lines()
+            .any(|l| l.trim_start().starts_with('+') && l.contains(&bound) && l.contains("bound"))
+    });
     let text = seen.lock().unwrap().clone();
     assert!(text.contains("\x1b[H\x1b[2J"), "redrawn in place");
     tty.signal(15);

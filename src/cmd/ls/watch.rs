@@ -29,13 +29,14 @@ pub struct Plan {
 /// network namespaces, so they stay the key when the rows name their namespace.
 type Snapshot = BTreeMap<u32, Entry>;
 
-/// A stream or seqpacket socket bound but not listening yet is left out: it refuses
-/// connections, and a server is in that state only between its bind and its listen. A
-/// script waiting for the socket must hear of it once a connect can succeed.
-fn snapshot(entries: Vec<Entry>) -> Snapshot {
+/// For `events`, a stream or seqpacket socket bound but not listening yet is left out: it
+/// refuses connections, and a server is in that state only between its bind and its
+/// listen. A script waiting for the socket must hear of it once a connect can succeed. The
+/// table shows it, as `ls` does.
+fn snapshot(entries: Vec<Entry>, events: bool) -> Snapshot {
     entries
         .into_iter()
-        .filter(|e| !(e.state == "bound" && e.kind != Some("datagram")))
+        .filter(|e| !(events && e.state == "bound" && e.kind != Some("datagram")))
         .filter_map(|e| Some((e.inode?, e)))
         .collect()
 }
@@ -103,7 +104,7 @@ async fn watch(args: &Args, sel: &Select, plan: Plan, ctx: &Ctx) -> anyhow::Resu
                 listing.denied
             ));
         }
-        let now = snapshot(listing.entries);
+        let now = snapshot(listing.entries, plan.events);
         let shown = if plan.events {
             events(before.as_ref(), &now, plan)
         } else {
@@ -273,8 +274,8 @@ mod tests {
 
     #[test]
     fn changes_between_refreshes_become_json_events() {
-        let before = snapshot(vec![entry("/a", 1, Some(0)), entry("/b", 2, Some(1))]);
-        let now = snapshot(vec![entry("/b", 2, Some(3)), entry("/c", 3, Some(0))]);
+        let before = snapshot(vec![entry("/a", 1, Some(0)), entry("/b", 2, Some(1))], true);
+        let now = snapshot(vec![entry("/b", 2, Some(3)), entry("/c", 3, Some(0))], true);
         let got = changes(&before, &now);
         let got: Vec<_> = got.iter().map(|(e, c)| (e.inode.unwrap(), *c)).collect();
         assert_eq!(
