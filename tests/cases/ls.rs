@@ -926,6 +926,14 @@ fn without_root_other_namespaces_are_read_from_proc_and_nothing_live_is_called_s
             .unwrap()
             .contains("could not be looked into")
     );
+    // A PATTERN that matches nothing says what it could not match by without root.
+    let out = nobody.output(&[&format!("{}-nothing", n.token)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("hint: a socket of another network namespace matches PATTERN"),
+        "{}",
+        stderr_of(&out)
+    );
 
     // The stale file (mode 777) is stale; a stale file nobody may connect to is unknown,
     // with the reason; the other namespace's live socket is neither.

@@ -224,6 +224,9 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         };
         return watch::run(&args, &sel, plan, ctx);
     }
+    // Other namespaces read from /proc (not root): their sockets have no file identity, so
+    // PATTERN cannot match a container's socket by where its file is here.
+    let mut unentered = false;
     let entries = match &args.stale {
         Some(dirs) => {
             let dirs = if dirs.is_empty() {
@@ -286,6 +289,7 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
                 );
             }
             unreadable_note(l.unreadable_netns, ctx);
+            unentered = l.unentered_netns > 0;
             if l.unentered_netns > 0 {
                 ctx.debug(format!(
                     "{} other network namespaces were read from /proc (not root: they cannot be \
@@ -340,6 +344,13 @@ pub fn run(args: Args, ctx: &Ctx) -> anyhow::Result<()> {
     if listed == 0 && !filters.is_empty() {
         let what = if args.pids { "no process" } else { "no socket" };
         ctx.info(format!("{what} matches {}", filters.join(" ")));
+        if unentered && args.pattern.is_some() && !ctx.quiet {
+            crate::term::stderr_line(crate::term::hint_lines(
+                "a socket of another network namespace matches PATTERN by its name there; by \
+                 where its file is here (a container's bind mount) only when udskit runs as root",
+                ctx.color_stderr,
+            ));
+        }
         return Err(crate::error::Reported(crate::error::FAILURE).into());
     }
     Ok(())
