@@ -83,6 +83,43 @@ static ACTIVATION: Mutex<Option<Activation>> = Mutex::new(None);
 /// # Safety
 /// It changes the environment: call it before any other thread runs (before the runtime).
 pub unsafe fn take_environment(opts: &InheritOpts) {
+    let fds = std::env::var("LISTEN_FDS").ok();
+    let pid = std::env::var("LISTEN_PID").ok();
+    let ours = std::process::id();
+    // Sockets passed to another process (LISTEN_PID is not ours) are not taken, but are
+    // most likely still open here: a bind at their address finds them, and says why.
+    if let Some(n) = &fds {
+        match &pid {
+            Some(p) if p.parse::<u32>().is_ok_and(|p| p != ours) => bind::note_unclaimed(format!(
+                "LISTEN_FDS={} is for pid {}, not for this process ({ours}), so the sockets \
+                 systemd passed were not taken",
+                escape(n),
+                escape(p)
+            )),
+            None => bind::note_unclaimed(format!(
+                "LISTEN_FDS={} comes without LISTEN_PID, so the sockets it names were not taken",
+                escape(n)
+            )),
+            Some(_) => {}
+        }
+    }
+    let explained = |e: std::io::Error| {
+        let shown = |v: &Option<String>| escape(v.as_deref().unwrap_or_default()).into_owned();
+        match e.to_string().as_str() {
+            "invalid LISTEN_PID" => format!("LISTEN_PID={} is not a process id", shown(&pid)),
+            "invalid LISTEN_FDS" => {
+                format!("LISTEN_FDS={} is not a number of descriptors", shown(&fds))
+            }
+            _ if e.raw_os_error() == Some(libc::EBADF) => {
+                let n: u64 = fds.as_deref().and_then(|f| f.parse().ok()).unwrap_or(0);
+                format!(
+                    "LISTEN_FDS={n} names descriptors 3 to {}, and not all of them are open",
+                    n + 2
+                )
+            }
+            _ => format!("reading the sockets systemd passed (LISTEN_FDS): {e}"),
+        }
+    };
     // SAFETY: the caller runs this while the process has one thread.
     let passed = unsafe { sd_notify::listen_fds_with_names_and_unset_env() }
         .map(|fds| {
@@ -95,7 +132,7 @@ pub unsafe fn take_environment(opts: &InheritOpts) {
             })
             .collect()
         })
-        .map_err(|e| format!("reading the sockets systemd passed (LISTEN_FDS): {e}"));
+        .map_err(explained);
     let mut passed: Result<Vec<Passed>, String> = passed;
     let numbered = match (&opts.listen_fd, &mut passed) {
         (Some(FdChoice::Number(n)), Ok(passed)) => Some(take_number(*n, passed)),
@@ -112,14 +149,15 @@ pub unsafe fn take_environment(opts: &InheritOpts) {
     });
 }
 
-/// Whether a socket is handed over at all: `--listen-fd`, or sockets systemd passed.
+/// Whether a socket is handed over at all: `--listen-fd`, or sockets systemd passed (or
+/// meant to: a LISTEN_FDS that could not be read is told, not taken for none).
 pub fn offered(opts: &InheritOpts) -> bool {
     opts.listen_fd.is_some()
         || ACTIVATION
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
-            .is_some_and(|a| a.passed.as_ref().is_ok_and(|p| !p.is_empty()))
+            .is_some_and(|a| !matches!(&a.passed, Ok(p) if p.is_empty()))
 }
 
 /// What the subcommand can serve on.

@@ -363,21 +363,45 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             Ok(())
         }
         Occupant::Live(id, owner) => {
-            let by = owner.map(|c| format!(" by {c}")).unwrap_or_default();
+            let ours = owner.is_some_and(|c| c.pid == std::process::id());
+            let by = match owner {
+                // Only we hold it: a descriptor we were started with.
+                Some(_) if ours => {
+                    " by this process itself (a descriptor it was started with)".into()
+                }
+                Some(c) => format!(" by {c}"),
+                None => String::new(),
+            };
             if !opts.force {
                 let f = Fail::new(1, format!("{what}: {shown} is in use{by}"));
-                return Err(f
-                    .hint(
-                        "a live socket is never taken over; stop that server, choose another \
-                         path, or pass --force to replace it",
-                    )
-                    .into());
+                let hint = match UNCLAIMED.get() {
+                    Some(note) => format!(
+                        "{note}: LISTEN_PID must be the pid of udskit itself (a wrapper that \
+                         forks breaks it); or serve on the socket with --listen-fd N"
+                    ),
+                    None if ours => "serve on that socket with --listen-fd N (its descriptor), \
+                                     leaving the address out"
+                        .into(),
+                    None => "a live socket is never taken over; stop that server, choose \
+                             another path, or pass --force to replace it"
+                        .into(),
+                };
+                return Err(f.hint(hint).into());
             }
             remove("live", id)?;
             ctx.warn(format!("--force: replaced live socket {shown} in use{by}"));
             Ok(())
         }
     }
+}
+
+/// Why sockets passed by systemd were not taken (LISTEN_PID names another process), set
+/// at startup: a bind at their address finds them live, and its error says why.
+static UNCLAIMED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records why the sockets of socket activation were not taken (see [`UNCLAIMED`]).
+pub fn note_unclaimed(why: String) {
+    let _ = UNCLAIMED.set(why);
 }
 
 /// The first port an unprivileged process may bind (net.ipv4.ip_unprivileged_port_start).

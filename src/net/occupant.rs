@@ -90,7 +90,9 @@ pub fn knock(p: &Path) -> Answer {
 /// with its effective ids, when /proc lets us see it.
 fn owner(inode: u32) -> Option<Cred> {
     let scan = crate::linux::fdscan::scan_socket_fds(&|_| true);
-    let holder = scan.holders(u64::from(inode)).next()?;
+    // Another process before ourselves (a descriptor we were started with is ours too).
+    let me = std::process::id();
+    let holder = scan.holders(u64::from(inode)).min_by_key(|h| h.pid == me)?;
     let (uid, gid) = crate::linux::process::ids(holder.pid)?;
     Some(Cred {
         pid: holder.pid,

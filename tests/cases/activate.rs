@@ -492,6 +492,65 @@ fn an_inherited_socket_of_the_wrong_kind_is_a_usage_error() {
 }
 
 #[test]
+fn a_listen_fds_that_cannot_be_taken_is_told_why() {
+    if !have("python3") {
+        return;
+    }
+    // LISTEN_FDS for this very process (sh execs into udskit, keeping its pid), unreadable.
+    for (fds, words) in [
+        ("abc", "LISTEN_FDS=abc is not a number of descriptors"),
+        (
+            "3",
+            "LISTEN_FDS=3 names descriptors 3 to 5, and not all of them are open",
+        ),
+    ] {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg(format!(
+                "LISTEN_PID=$$ LISTEN_FDS={fds} exec {} --color=never relay tcp:127.0.0.1:1",
+                env!("CARGO_BIN_EXE_udskit")
+            ))
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID");
+        let o = run_with_input(c, b"", T);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+        assert!(
+            stderr_of(&o).contains(&format!("udskit: error: {words}\n")),
+            "{}",
+            stderr_of(&o)
+        );
+    }
+    // Passed to another pid (a wrapper that forked): the socket is still open here, and
+    // binding its address says whose it is and why it was not taken.
+    let dir = tempdir();
+    let sock = dir.path().join("passed.sock");
+    let mut c = python(
+        "import os,socket,sys\n\
+         s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(4)\n\
+         fd=s.detach()\n\
+         if fd!=3: os.dup2(fd,3); os.close(fd)\n\
+         os.set_inheritable(3,True)\n\
+         env=dict(os.environ,LISTEN_FDS='1',LISTEN_PID='1')\n\
+         os.execve(sys.argv[2],sys.argv[2:],env)\n",
+    );
+    c.arg(&sock).arg(env!("CARGO_BIN_EXE_udskit")).args([
+        "--color=never",
+        "relay",
+        s(&sock),
+        "tcp:127.0.0.1:1",
+    ]);
+    let o = run_with_input(c, b"", T);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr_of(&o));
+    let err = stderr_of(&o);
+    assert!(
+        err.contains("is in use by this process itself (a descriptor it was started with)\n")
+            && err.contains("hint: LISTEN_FDS=1 is for pid 1, not for this process"),
+        "{err}"
+    );
+    assert!(is_socket(&sock), "the socket file is left as it was");
+}
+
+#[test]
 fn ready_is_sent_for_a_socket_udskit_binds_too() {
     if !have("python3") {
         return;

@@ -436,6 +436,34 @@ fn accept_proxy_protocol_from_haproxy() {
     t.read_to_end(&mut back).unwrap();
     assert_eq!(back, b"after\n");
     r.wait_stderr("1.2.3.4:1 (via");
+
+    // A client that sends nothing is closed once --connect-timeout has passed, and its
+    // line tells how long it was held.
+    let (mut r, relay_port) = relay(
+        d,
+        "relay-timeout",
+        &[
+            "tcp:0",
+            s(&sock),
+            "--accept-proxy-protocol",
+            "--connect-timeout",
+            "200ms",
+        ],
+    );
+    let mut t = std::net::TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
+    let _ = t.read_to_end(&mut Vec::new());
+    let err = r.wait_stderr("s: no PROXY protocol header within 200ms");
+    let line = err.lines().find(|l| l.contains("no PROXY")).unwrap();
+    let secs: f64 = line
+        .split(", ")
+        .nth(3)
+        .unwrap()
+        .split('s')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(secs >= 0.2, "the wait is the connection's: {line}");
 }
 
 /// Starts `udskit relay ARGS...` expecting it to refuse them: its exit code and stderr.

@@ -838,6 +838,8 @@ async fn serve(
     plan: Arc<RelayPlan>,
     force: &CancellationToken,
 ) {
+    // From the accept: the time a PROXY header took (or timed out in) is the connection's.
+    let meter = Arc::new(Meter::default());
     let mut client = Client::Bare(client);
     // --accept-proxy-protocol: the client is the one the header names.
     let accepted = match plan.proxy_accept {
@@ -886,7 +888,6 @@ async fn serve(
         }
     };
     plan.log.opened(id, worker, &who);
-    let meter = Arc::new(Meter::default());
     let subject = std::sync::OnceLock::new();
     // Each path is boxed: unboxed, the task a connection is spawned as is as large as its
     // largest path, and it is copied whole several times on its way to the runtime and
