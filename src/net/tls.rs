@@ -236,6 +236,18 @@ fn spelled(reason: &str) -> String {
     words.join(" ")
 }
 
+/// A name a certificate presents, as rustls gives it (`DnsName("example.com")`,
+/// `IpAddress(127.0.0.1)`): the name alone.
+fn presented_name(p: &str) -> &str {
+    p.strip_prefix("DnsName(\"")
+        .and_then(|n| n.strip_suffix("\")"))
+        .or_else(|| {
+            p.strip_prefix("IpAddress(")
+                .and_then(|n| n.strip_suffix(')'))
+        })
+        .unwrap_or(p)
+}
+
 /// Why a handshake failed, in words: unknown CA, expired or wrong certificate, no common
 /// protocol, an alert from the peer.
 pub fn handshake_error(e: &io::Error) -> String {
@@ -259,8 +271,30 @@ pub fn handshake_error(e: &io::Error) -> String {
             C::NotValidYet | C::NotValidYetContext { .. } => {
                 "bad certificate: it is not valid yet".into()
             }
-            C::NotValidForName | C::NotValidForNameContext { .. } => {
-                format!("bad certificate: not valid for the host name ({c:?})")
+            C::NotValidForName => "bad certificate: not valid for the host name".into(),
+            C::NotValidForNameContext {
+                expected,
+                presented,
+            } => {
+                let names: Vec<&str> = presented.iter().map(|p| presented_name(p)).collect();
+                match names.as_slice() {
+                    [] => format!(
+                        "bad certificate: it names no host (no subjectAltName), not {}",
+                        expected.to_str()
+                    ),
+                    _ => format!(
+                        "bad certificate: it is for {}, not {}",
+                        names.join(", "),
+                        expected.to_str()
+                    ),
+                }
+            }
+            // What `openssl req -x509` makes by default (basicConstraints CA:TRUE).
+            C::Other(o) if o.to_string() == "CaUsedAsEndEntity" => {
+                "bad certificate: it is a CA certificate (CA:TRUE), which is no server's own; \
+                 `openssl req -x509` makes one unless given \
+                 `-addext basicConstraints=critical,CA:FALSE` (--insecure takes it as it is)"
+                    .into()
             }
             C::BadSignature => "bad certificate: bad signature".into(),
             C::Revoked => "bad certificate: revoked".into(),
@@ -400,9 +434,24 @@ mod tests {
         let e = io::Error::other(rustls::Error::InvalidCertificate(
             rustls::CertificateError::Other(other),
         ));
+        assert!(
+            handshake_error(&e)
+                .starts_with("TLS handshake: bad certificate: it is a CA certificate (CA:TRUE)"),
+            "{}",
+            handshake_error(&e)
+        );
+        let e = io::Error::other(rustls::Error::InvalidCertificate(
+            rustls::CertificateError::NotValidForNameContext {
+                expected: rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+                presented: vec![
+                    "DnsName(\"example.com\")".into(),
+                    "IpAddress(10.0.0.1)".into(),
+                ],
+            },
+        ));
         assert_eq!(
             handshake_error(&e),
-            "TLS handshake: bad certificate: CA used as end entity"
+            "TLS handshake: bad certificate: it is for example.com, 10.0.0.1, not localhost"
         );
         let e = io::Error::other(rustls::Error::InvalidCertificate(
             rustls::CertificateError::UnhandledCriticalExtension,

@@ -218,6 +218,16 @@ fn tls_target_checks_the_server_certificate() {
     let (mut r, out) = through("expired", format!("tls:localhost:{expired}"), "ca");
     assert!(out.stdout.is_empty());
     r.wait_stderr("bad certificate: it has expired");
+
+    let (mut r, out) = through("name", format!("tls:127.0.0.1:{good}"), "ca");
+    assert!(out.stdout.is_empty());
+    r.wait_stderr("bad certificate: it is for localhost, not 127.0.0.1");
+
+    // A CA's certificate served as the server's own (what `openssl req -x509` makes).
+    let (_ca, ca) = serve("ca");
+    let (mut r, out) = through("ca-as-server", format!("tls:localhost:{ca}"), "ca");
+    assert!(out.stdout.is_empty());
+    r.wait_stderr("bad certificate: it is a CA certificate (CA:TRUE), which is no server's own");
 }
 
 #[test]
