@@ -1014,6 +1014,12 @@ fn a_tls_side_is_captured_as_plaintext() {
             "{fins}"
         );
     }
+    // The relay's SYN names its TLS listener as such, with the port it was given.
+    let comments = tshark_fields(&relay_cap, &["-Y", "frame.comment"], &["frame.comment"]);
+    assert!(
+        comments.contains(&format!(" on tls:127.0.0.1:{port}, target unix:")),
+        "{comments}"
+    );
 }
 
 /// `relay --pcap -` piped into tshark while two connections move 4 MiB each way at once:

@@ -19,13 +19,14 @@ pub fn server_port(target: &Addr) -> u16 {
 }
 
 /// Opens connection `id`'s flow.
-pub fn open<'a>(pcap: &'a Pcap, id: u64, peer: &str, listen: &Addr, target: &Addr) -> Flow<'a> {
+pub fn open<'a>(pcap: &'a Pcap, id: u64, peer: &str, plan: &super::RelayPlan) -> Flow<'a> {
+    let [listen, target] = &plan.shown;
     let comment =
         format!("udskit relay connection #{id}: client {peer} on {listen}, target {target}");
     pcap.flow(
         id,
         Endpoint::client(id),
-        Endpoint::server(server_port(target)),
+        Endpoint::server(server_port(&plan.target)),
         &comment,
     )
 }

@@ -367,7 +367,7 @@ where
     let guard = plan.guard.as_ref().expect("serving HTTP with a guard");
     let flow = plan
         .pcap
-        .map(|p| super::capture::open(p, who.id, who.text(), &plan.listen, &plan.target));
+        .map(|p| super::capture::open(p, who.id, who.text(), &plan));
     let io = TokioIo::new(
         Watched::new(client, meter.clone(), flags.clone(), guard.header_timeout).capture(flow),
     );

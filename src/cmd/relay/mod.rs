@@ -293,7 +293,9 @@ struct RelayPlan {
     dump: Option<Dump>,
     /// --pcap: the capture every connection is written to.
     pcap: Option<&'static Pcap>,
-    listen: Addr,
+    /// LISTEN (its bound address) and TARGET as --pcap's comments name them: `tls:` where
+    /// TLS is spoken.
+    shown: [String; 2],
     /// --busy-poll: one per worker (each polls its own connections); empty without it.
     busy: Vec<BusyPoll>,
     log: Log,
@@ -770,6 +772,10 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
             (all, server.local, server._guard)
         }
     };
+    let local = match &args.listen {
+        Endpoint::Tls(_) => Endpoint::Tls(local),
+        Endpoint::Plain(_) => Endpoint::Plain(local),
+    };
     let plan = Arc::new(RelayPlan {
         target: args.target.addr().clone(),
         connect_timeout: args.connect_timeout,
@@ -778,7 +784,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         copier: args.copier,
         dump,
         pcap,
-        listen: args.listen.addr().clone(),
+        shown: [local.to_string(), args.target.to_string()],
         // Adaptive by default (a poller per worker); --busy-poll 0 never polls.
         busy: match args.busy_poll {
             None => (0..threads).map(|_| BusyPoll::adaptive()).collect(),
@@ -798,16 +804,12 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         tls,
         proxy_send: args.proxy_protocol,
         proxy_accept: args.accept_proxy_protocol,
-        listen_unix: match &local {
+        listen_unix: match local.addr() {
             Addr::Path(p) => p.as_os_str().as_encoded_bytes().to_vec(),
             Addr::Abstract(n) => [&[0u8][..], n].concat(),
             Addr::Tcp { .. } | Addr::Udp { .. } => Vec::new(),
         },
     });
-    let local = match &args.listen {
-        Endpoint::Tls(_) => Endpoint::Tls(local),
-        Endpoint::Plain(_) => Endpoint::Plain(local),
-    };
     let listening =
         plan.log
             .listening(&local, &args.target, plan.guard.as_ref(), origin.as_deref());
@@ -1016,7 +1018,7 @@ async fn connect_and_relay(
     let flow = plan
         .pcap
         .as_ref()
-        .map(|p| capture::open(p, id, who.text(), &plan.listen, &plan.target));
+        .map(|p| capture::open(p, id, who.text(), plan));
     let tap = |dir: Direction, seen: Seen<'_>| {
         if let (Some(d), Seen::Data(data)) = (&plan.dump, seen) {
             d.chunk(id, dir, data);

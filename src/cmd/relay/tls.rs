@@ -120,9 +120,7 @@ pub async fn relay(
     };
     let dump = plan.dump.as_ref();
     // --pcap: the plaintext, as it passed between the two handshakes.
-    let flow = plan
-        .pcap
-        .map(|p| capture::open(p, id, who.text(), &plan.listen, &plan.target));
+    let flow = plan.pcap.map(|p| capture::open(p, id, who.text(), plan));
     let mut sides = [client, target];
     let mut ways = [Way::new(Direction::Up), Way::new(Direction::Down)];
     let copy = std::future::poll_fn(|cx| {
