@@ -1374,3 +1374,53 @@ fn stop_signal_ends_idle_keep_alive_clients_at_once() {
     );
     assert!(!err.contains("grace period"), "{err}");
 }
+
+#[test]
+fn an_answer_still_streaming_at_the_end_of_grace_is_logged_as_cut() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    // An upstream whose answer never ends (an /events stream).
+    let up = dir.path().join("up.sock");
+    let mut c = crate::support::peers::python(
+        "import socket,sys,threading,time\n\
+         s=socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1])\ns.listen(8)\n\
+         print('ready',file=sys.stderr,flush=True)\n\
+         def h(c):\n\
+         \x20   c.recv(65536)\n\
+         \x20   c.sendall(b'HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n')\n\
+         \x20   try:\n\
+         \x20       while True: c.sendall(b'6\\r\\nevent\\n\\r\\n'); time.sleep(0.05)\n\
+         \x20   except OSError: pass\n\
+         while True:\n\
+         \x20   c,_=s.accept(); threading.Thread(target=h,args=(c,),daemon=True).start()\n",
+    );
+    c.arg(&up);
+    let mut upstream = Bg::spawn_piped(c, dir.path(), "upstream");
+    upstream.wait_stderr("ready");
+    let (mut g, sock) = guard(dir.path(), "g", &up, &["--grace", "300ms"]);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains("event") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before the stream began");
+        got.extend_from_slice(&buf[..n]);
+    }
+    g.signal(15);
+    assert_eq!(g.wait_exit(Duration::from_secs(30)).code(), Some(143));
+    let err = g.stderr();
+    assert!(
+        err.contains("GET /events 200") && err.contains(": cut at the end of the grace period\n"),
+        "{err}"
+    );
+    assert!(!err.contains("the client left"), "{err}");
+    assert!(
+        err.contains("relay done: 1 connection, 0 with errors"),
+        "{err}"
+    );
+}

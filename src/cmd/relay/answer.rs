@@ -123,6 +123,8 @@ pub struct Record {
     /// The connection's count of requests being answered, this one among them until the
     /// record goes.
     pub in_flight: Arc<AtomicUsize>,
+    /// The relay's end of --grace: an answer cut then was not left by the client.
+    pub cut: tokio_util::sync::CancellationToken,
 }
 
 impl Drop for Record {
@@ -250,7 +252,10 @@ impl Drop for Logged {
             && self.body.as_ref().is_some_and(|b| !b.is_end_stream())
             && rec.reason.is_none()
         {
-            rec.reason = Some("the client left before the answer ended".into());
+            rec.reason = Some(match rec.cut.is_cancelled() {
+                true => "cut at the end of the grace period".into(),
+                false => "the client left before the answer ended".into(),
+            });
         }
     }
 }

@@ -146,6 +146,7 @@ impl Conn {
                 self.flags.in_flight.fetch_add(1, Ordering::Relaxed);
                 self.flags.in_flight.clone()
             },
+            cut: self.plan.cut.clone(),
         }
     }
 

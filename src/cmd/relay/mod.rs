@@ -307,6 +307,9 @@ struct RelayPlan {
     /// Cancelled once a stop signal came: HTTP connections end after their request in
     /// flight, idle keep-alive ones at once.
     draining: CancellationToken,
+    /// Cancelled when the grace period after a stop signal ends: the connections still
+    /// open are closed.
+    cut: CancellationToken,
     /// TLS on either side, if any.
     tls: tls::TlsPlan,
     /// --proxy-protocol: the header to send TARGET.
@@ -801,6 +804,7 @@ pub async fn run(mut args: Args, ctx: &Ctx) -> anyhow::Result<()> {
         guard,
         pass_fds: args.pass_fds,
         draining: CancellationToken::new(),
+        cut: CancellationToken::new(),
         tls,
         proxy_send: args.proxy_protocol,
         proxy_accept: args.accept_proxy_protocol,
@@ -838,7 +842,6 @@ async fn serve(
     spare: Spare,
     peer: &Peer,
     plan: Arc<RelayPlan>,
-    force: &CancellationToken,
 ) {
     // From the accept: the time a PROXY header took (or timed out in) is the connection's.
     let meter = Arc::new(Meter::default());
@@ -943,7 +946,7 @@ async fn serve(
     };
     let end = tokio::select! {
         end = work => end,
-        _ = force.cancelled() => End::Grace,
+        _ = plan.cut.cancelled() => End::Grace,
     };
     let t = &plan.totals;
     let (up, down) = meter.bytes();

@@ -21,7 +21,6 @@ use std::time::Duration;
 
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
-use tokio_util::sync::CancellationToken;
 
 use super::side::Spare;
 use super::{Args, RelayPlan, accept, serve};
@@ -83,8 +82,6 @@ pub fn same_socket(l: &Listener) -> anyhow::Result<Listener> {
 struct Pool {
     plan: Arc<RelayPlan>,
     stop: Shutdown,
-    /// Closes the connections still open when the grace period ends.
-    force: CancellationToken,
     slots: Arc<Semaphore>,
     next_id: AtomicU64,
     /// Open connections, by worker: a handed-off client goes to the least busy.
@@ -156,7 +153,6 @@ pub async fn run(
     let pool = Arc::new(Pool {
         plan,
         stop,
-        force: CancellationToken::new(),
         slots: Arc::new(Semaphore::new(
             max_connections.map_or(Semaphore::MAX_PERMITS, |n| n as usize),
         )),
@@ -228,7 +224,7 @@ pub async fn run(
         .await
         .is_err()
     {
-        pool.force.cancel();
+        pool.plan.cut.cancel();
         stop.tracker.wait().await;
     }
     for thread in joins {
@@ -368,7 +364,7 @@ impl Pool {
         } = job;
         let pool = self.clone();
         self.stop.tracker.spawn(async move {
-            serve(id, w, client, spare, &peer, pool.plan.clone(), &pool.force).await;
+            serve(id, w, client, spare, &peer, pool.plan.clone()).await;
             pool.open[w].fetch_sub(1, Ordering::Relaxed);
             drop(permit);
             ended.notify_one();
