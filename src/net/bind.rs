@@ -362,7 +362,11 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             ));
             Ok(())
         }
-        Occupant::Live(id, owner) => {
+        Occupant::Live {
+            file: id,
+            owner,
+            held_by_us,
+        } => {
             let ours = owner.is_some_and(|c| c.pid == std::process::id());
             let by = match owner {
                 // Only we hold it: a descriptor we were started with.
@@ -375,14 +379,14 @@ fn clear_path(p: &Path, what: &str, opts: &BindOpts, ctx: &Ctx) -> anyhow::Resul
             if !opts.force {
                 let f = Fail::new(1, format!("{what}: {shown} is in use{by}"));
                 let hint = match UNCLAIMED.get() {
-                    Some(note) => format!(
+                    Some(note) if held_by_us => format!(
                         "{note}: LISTEN_PID must be the pid of udskit itself (a wrapper that \
                          forks breaks it); or serve on the socket with --listen-fd N"
                     ),
-                    None if ours => "serve on that socket with --listen-fd N (its descriptor), \
+                    _ if ours => "serve on that socket with --listen-fd N (its descriptor), \
                                      leaving the address out"
                         .into(),
-                    None => "a live socket is never taken over; stop that server, choose \
+                    _ => "a live socket is never taken over; stop that server, choose \
                              another path, or pass --force to replace it"
                         .into(),
                 };

@@ -22,8 +22,13 @@ use crate::net::unix::try_connect_unix;
 /// a dead socket, or something that is not a socket.
 pub enum Occupant {
     Nothing,
-    /// A live socket file (dev, ino) and its owner when known.
-    Live((u64, u64), Option<Cred>),
+    /// A live socket file (dev, ino), its owner when known (another process before
+    /// ourselves), and whether we hold a descriptor of it too (one we were started with).
+    Live {
+        file: (u64, u64),
+        owner: Option<Cred>,
+        held_by_us: bool,
+    },
     /// A dead socket file (dev, ino).
     Dead((u64, u64)),
     NotASocket(&'static str),
@@ -43,7 +48,14 @@ pub fn occupant(p: &Path) -> anyhow::Result<Occupant> {
     // a connection is a client to the server there, and a single-client server (listen in
     // its default mode) would take our probe as its one client.
     let unbound_here = match crate::linux::diag::bound_to(m.dev(), m.ino()) {
-        Ok(Some(sock)) => return Ok(Occupant::Live(id, owner(sock.inode))),
+        Ok(Some(sock)) => {
+            let (owner, held_by_us) = owner(sock.inode);
+            return Ok(Occupant::Live {
+                file: id,
+                owner,
+                held_by_us,
+            });
+        }
         // No socket of this network namespace is bound to it. One in another namespace (a
         // container sharing the directory) would still answer: confirm with a connect.
         Ok(None) => true,
@@ -51,7 +63,11 @@ pub fn occupant(p: &Path) -> anyhow::Result<Occupant> {
         Err(_) => false,
     };
     match knock(p) {
-        Answer::Accepts(cred) => Ok(Occupant::Live(id, cred)),
+        Answer::Accepts(cred) => Ok(Occupant::Live {
+            file: id,
+            owner: cred,
+            held_by_us: false,
+        }),
         Answer::Refuses => Ok(Occupant::Dead(id)),
         Answer::Gone => Ok(Occupant::Nothing),
         Answer::Unknown(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -88,17 +104,23 @@ pub fn knock(p: &Path) -> Answer {
 
 /// The process holding socket `inode` (the first one, if several share it), as a [`Cred`]
 /// with its effective ids, when /proc lets us see it.
-fn owner(inode: u32) -> Option<Cred> {
+fn owner(inode: u32) -> (Option<Cred>, bool) {
     let scan = crate::linux::fdscan::scan_socket_fds(&|_| true);
-    // Another process before ourselves (a descriptor we were started with is ours too).
     let me = std::process::id();
-    let holder = scan.holders(u64::from(inode)).min_by_key(|h| h.pid == me)?;
-    let (uid, gid) = crate::linux::process::ids(holder.pid)?;
-    Some(Cred {
-        pid: holder.pid,
-        uid,
-        gid,
-    })
+    let held_by_us = scan.holders(u64::from(inode)).any(|h| h.pid == me);
+    // Another process before ourselves.
+    let owner = scan
+        .holders(u64::from(inode))
+        .min_by_key(|h| h.pid == me)
+        .and_then(|holder| {
+            let (uid, gid) = crate::linux::process::ids(holder.pid)?;
+            Some(Cred {
+                pid: holder.pid,
+                uid,
+                gid,
+            })
+        });
+    (owner, held_by_us)
 }
 
 /// Who is bound at `addr`, for the "address in use" message: sock_diag first, a connect
@@ -107,7 +129,7 @@ pub fn probe(addr: &Addr) -> io::Result<Option<Cred>> {
     if let Addr::Abstract(name) = addr
         && let Ok(found) = crate::linux::diag::bound_abstract(name)
     {
-        return Ok(found.and_then(|s| owner(s.inode)));
+        return Ok(found.and_then(|s| owner(s.inode).0));
     }
     connect_probe(addr)
 }

@@ -66,9 +66,14 @@ pub fn stale(dirs: &[PathBuf], sel: &Select) -> anyhow::Result<Stale> {
     let mut matched: HashSet<Vec<u8>> = HashSet::new();
     let mut unreadable_dirs = Vec::new();
     for dir in dirs {
-        let Ok(real) = std::fs::canonicalize(dir) else {
-            unreadable_dirs.push(dir.clone());
-            continue;
+        let real = match std::fs::canonicalize(dir) {
+            Ok(real) => real,
+            // One of the default directories that this machine has not.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(_) => {
+                unreadable_dirs.push(dir.clone());
+                continue;
+            }
         };
         let mut seen = Seen {
             dirs: &mut seen_dirs,
