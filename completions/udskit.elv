@@ -166,7 +166,7 @@ set edit:completion:arg-completer[udskit] = {|@words|
             cand --pcap 'Capture every connection into FILE (pcapng; - for stdout) as a TCP flow that Wireshark and tshark decode (HTTP, HTTP/2, ...); spliced bytes reach it by tee(2) and splice, their TCP checksum left 0; a tls: side''s plaintext (stream relays only; descriptors passed by --pass-fds are not captured; with --http, the client''s side of each connection, the guard''s own answers included)'
             cand --busy-poll 'After every chunk, poll the sockets for DURATION (such as 50us) before sleeping, whatever the load; 0: never [default: 50us after the chunks of a connection that ping-pongs, while a CPU is free]'
             cand --copier 'How bytes move: splice or buffer (for measurements: bench/relay --copiers)'
-            cand --header-timeout 'With --http, close a client that takes longer than DURATION to send a request head (from connecting, or from the first byte of a later head), answering 408 if it had begun one; 0 turns it off'
+            cand --header-timeout 'With --http, close a client that takes longer than DURATION to send a request head (from connecting, or from the first byte of a later head), answering 408 if it had begun one, or the body of a request the guard checks; 0 turns it off'
             cand --allow 'With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose path matches PATH-GLOB (* within a segment, ** across; /v1.NN/ optional); repeatable, and the first --allow or --deny that matches decides'
             cand --deny 'With --http, answer 403 to requests of METHOD whose path matches PATH-GLOB'
             cand --preset 'With --http, allow what a known client needs (README lists each preset''s rules)'

@@ -297,8 +297,24 @@ fn header_timeout_ends_a_slow_head_with_408() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(status_of(&one()), "200");
 
+    // A create whose body is held back: its wait is bounded the same way.
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.set_read_timeout(Some(LIMIT)).unwrap();
+    s.write_all(
+        b"POST /containers/create HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"Ima",
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let answer = String::from_utf8_lossy(&out).into_owned();
+    assert_eq!(status_of(&answer), "408", "{answer}");
+    assert_eq!(
+        message_of(&answer),
+        "udskit: POST /containers/create refused: its body did not come within 1s (--header-timeout)"
+    );
+
     let saw = upstream_saw(&log);
-    assert!(!saw.contains("X-Slow"), "{saw}");
+    assert!(!saw.contains("X-Slow") && !saw.contains("Ima"), "{saw}");
     let err = g.wait_stderr("within 1s of connecting");
     assert!(
         err.contains(
@@ -1163,6 +1179,77 @@ fn docker_cli_through_the_guard() {
     ] {
         assert_eq!(ok(&run(how)), "ran\n", "{how:?}");
     }
+    // What the audit got past the guard (all of it reaching dockerd before): a start with
+    // the HostConfig of API 1.23, a key twice (Go merges both), a mount's type in two cases,
+    // overlay's host directories, a proc volume (the host's), a container named by way of
+    // a link alias.
+    ok(&docker(
+        d,
+        &direct,
+        &[
+            "create",
+            "--name",
+            "st",
+            "--network",
+            "none",
+            "udskit/bb:t",
+            "echo",
+            "started",
+        ],
+        b"",
+    ));
+    let post = |path: &str, body: &str| {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        raw_exchange(&pt_sock, req.into_bytes())
+    };
+    for (path, body, status, why) in [
+        (
+            "/v1.23/containers/st/start",
+            r#"{"Binds":["/:/host"]}"#,
+            "403",
+            "bind mounts of / from the host are not allowed",
+        ),
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"udskit/bb:t","HostConfig":{"Privileged":true},"HostConfig":{"NetworkMode":"none"}}"#,
+            "400",
+            r#"its body gives the key "HostConfig" twice in one object"#,
+        ),
+        (
+            "/v1.41/containers/create",
+            r#"{"Image":"udskit/bb:t","HostConfig":{"NetworkMode":"none","Mounts":[{"Type":"tmpfs","type":"bind","Source":"/","Target":"/host"}]}}"#,
+            "400",
+            r#"its body gives the key "type" twice in one object"#,
+        ),
+        (
+            "/v1.41/volumes/create",
+            r#"{"Name":"vov","DriverOpts":{"type":"overlay","device":"overlay","o":"lowerdir=/etc,upperdir=/tmp/u,workdir=/tmp/w"}}"#,
+            "403",
+            "bind mounts of /etc from the host are not allowed",
+        ),
+        (
+            "/v1.41/volumes/create",
+            r#"{"Name":"vp","DriverOpts":{"type":"proc","device":"proc"}}"#,
+            "403",
+            r#"volumes of type "proc" are not allowed (a kernel filesystem dockerd mounts is the host's)"#,
+        ),
+        (
+            "/v1.41/containers/sl/alias/kill",
+            "",
+            "403",
+            "a container named with a `/` (by way of another's link alias) is not judged",
+        ),
+    ] {
+        let answer = post(path, body);
+        assert_eq!(status_of(&answer), status, "{path} {body}: {answer}");
+        assert!(message_of(&answer).contains(why), "{path} {body}: {answer}");
+    }
+    // A start as every client since API 1.24 sends it, without a body, goes through.
+    ok(&docker(d, &pt_sock, &["start", "st"], b""));
     let log = pt.wait_stderr("GET /v1.41/system/df 403");
     assert!(
         log.contains("allowed (rule: --preset portainer: allow * /exec/**)"),

@@ -1,5 +1,7 @@
 //! The guard's checks of what a create asks for: the JSON body of `POST /containers/create`,
-//! `/containers/*/exec`, `/services/create`, `/services/*/update` and `/volumes/create`,
+//! `/containers/*/start` (a HostConfig, which dockerd still applies for clients of API
+//! versions before 1.24), `/containers/*/exec`, `/services/create`, `/services/*/update`
+//! and `/volumes/create`,
 //! read whole (up to [`BODY_LIMIT`]) and refused when it asks for a privileged container
 //! (or the host's /proc and /sys unmasked), a host bind mount outside `--allow-bind` (also
 //! by way of a volume whose driver options bind a host path), added capabilities, a host
@@ -8,7 +10,9 @@
 //! [`Allowances::looked_up`]. dockerd decodes the body with Go's encoding/json, which
 //! matches field names without regard to case (and folds `ſ` to s and the Kelvin sign to
 //! k), and reads the deprecated top-level copy of HostConfig's fields too: the checks look
-//! wherever dockerd would.
+//! wherever dockerd would. A key given twice in one object (also in two cases) is refused
+//! before any check ([`duplicate_key`]): Go fills its struct from both, while the parsed
+//! value holds one.
 
 use serde_json::Value;
 
@@ -122,7 +126,7 @@ fn joined(ns: HostNamespace, mode: &str) -> Option<&str> {
 
 /// What a create body asks to be looked up (see [`Lookup`]).
 pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
-    if what != Checked::ContainerCreate {
+    if !matches!(what, Checked::ContainerCreate | Checked::Start) {
         return Vec::new();
     }
     let mut out = Vec::new();
@@ -166,6 +170,8 @@ pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Checked {
     ContainerCreate,
+    /// A start's body: a HostConfig, checked as a create's.
+    Start,
     Exec,
     Service,
     VolumeCreate,
@@ -180,11 +186,26 @@ impl Checked {
         let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
         match segs.as_slice() {
             ["containers", "create"] => Some(Checked::ContainerCreate),
+            ["containers", _, "start"] => Some(Checked::Start),
             ["containers", _, "exec"] => Some(Checked::Exec),
             ["services", "create"] | ["services", _, "update"] => Some(Checked::Service),
             ["volumes", "create"] => Some(Checked::VolumeCreate),
             _ => None,
         }
+    }
+}
+
+/// Whether `route` (without the /v1.NN prefix) names a container with a `/` in its name:
+/// dockerd routes `/containers/{name:.*}/ACTION` and takes `parent/alias` for the container
+/// that `parent`'s legacy link calls `alias`. `attach/ws` is the one action of two segments;
+/// `DELETE /containers/{name:.*}` has none.
+pub fn aliased_container(method: &str, route: &str) -> bool {
+    let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["containers", _, "attach", "ws"] => false,
+        ["containers", _, _, _, ..] => true,
+        ["containers", _, _] => method == "DELETE",
+        _ => false,
     }
 }
 
@@ -227,6 +248,76 @@ const READ_ONLY: &[&str] = &[
 
 /// The local volume driver's `type`s whose `device` names a remote share, not a host path.
 const NETWORK_FILESYSTEMS: &[&str] = &["nfs", "nfs4", "cifs", "smb3"];
+
+/// The disk filesystems the local volume driver may mount: their `device` is a host path
+/// or block device.
+const DISK_FILESYSTEMS: &[&str] = &[
+    "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "msdos", "exfat", "ntfs", "ntfs3", "f2fs",
+    "jfs", "reiserfs", "iso9660", "udf", "squashfs", "erofs", "hfsplus", "nilfs2", "zfs",
+];
+
+/// Mount options whose values are host directories (overlay's), relative ones too.
+const PATH_OPTIONS: &[&str] = &["lowerdir", "upperdir", "workdir"];
+
+/// The first key given twice in one object of the JSON text `bytes` (which parses), as Go
+/// compares field names ([`folded`]): `{"HostConfig":{...},"HostConfig":{}}` or
+/// `{"Type":"tmpfs","type":"bind"}`. dockerd fills its struct from both; serde_json keeps
+/// the last, and a check of it would miss the first.
+pub fn duplicate_key(bytes: &[u8]) -> Option<String> {
+    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use std::borrow::Cow;
+    struct Scan;
+    impl<'de> serde::Deserialize<'de> for Scan {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scan, D::Error> {
+            d.deserialize_any(Scan)
+        }
+    }
+    impl<'de> Visitor<'de> for Scan {
+        type Value = Scan;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_unit<E>(self) -> Result<Scan, E> {
+            Ok(Scan)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Scan, A::Error> {
+            while a.next_element::<Scan>()?.is_some() {}
+            Ok(Scan)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Scan, A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = a.next_key::<Cow<'de, str>>()? {
+                if !seen.insert(folded(&key)) {
+                    return Err(de::Error::custom(format!("{key:?}")));
+                }
+                a.next_value::<Scan>()?;
+            }
+            Ok(Scan)
+        }
+    }
+    let e = serde_json::from_slice::<Scan>(bytes).err()?;
+    // The key, without serde_json's " at line L column C".
+    let text = e.to_string();
+    Some(match text.rfind(" at line ") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    })
+}
 
 /// A field name as Go's encoding/json compares it: ASCII case folded, and the two
 /// non-ASCII letters that fold to ASCII ones (`ſ`, the Kelvin sign) taken as those.
@@ -406,9 +497,12 @@ impl Allowances {
 
     /// A volume driver's options (`DriverOpts` of a volume create, `VolumeOptions.
     /// DriverConfig.Options` of a mount): the local driver mounts `device` with `type` and
-    /// `o` as mount(8) would: with `o` saying bind, `device` is a host path bound; otherwise
-    /// an absolute `device` is a host path or block device, unless `type` is a network
-    /// filesystem (`//server/share`); a `tmpfs` or `:/export` is neither.
+    /// `o` by mount(2), in the host's namespaces. With `o` saying bind, `device` is a host
+    /// path bound; a disk filesystem's `device` is a host path or block device (a relative
+    /// one is taken from dockerd's working directory); a network filesystem's names a
+    /// remote share, and tmpfs and overlay take none (overlay's directories are in `o`).
+    /// Any other type is a kernel filesystem, the host's as dockerd mounts it (`proc`: the
+    /// host's processes and its /proc/sys): refused unless --allow-privileged.
     fn driver_options(&self, opts: &Value) -> Result<(), Refusal> {
         let text = |name| {
             fields(opts, name)
@@ -420,15 +514,45 @@ impl Allowances {
             .iter()
             .flat_map(|o| o.split(','))
             .any(|o| o == "bind" || o == "rbind");
-        let types = text("type");
-        let network = !types.is_empty()
-            && types
-                .iter()
-                .all(|t| NETWORK_FILESYSTEMS.contains(&t.to_ascii_lowercase().as_str()));
+        let mut device_is_a_path = bind;
+        for t in text("type") {
+            if NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs" || t == "overlay" {
+                continue;
+            }
+            if t == "none" || t.is_empty() || DISK_FILESYSTEMS.contains(&t) {
+                device_is_a_path = true;
+                continue;
+            }
+            if !self.privileged {
+                return refuse(
+                    format!(
+                        "volumes of type {t:?} are not allowed (a kernel filesystem dockerd \
+                         mounts is the host's)"
+                    ),
+                    "--allow-privileged",
+                );
+            }
+        }
+        if text("type").is_empty() {
+            device_is_a_path = true;
+        }
         for device in fields(opts, "device") {
             let device = device.as_str().unwrap_or("");
-            if bind || (device.starts_with('/') && !network) {
+            if device_is_a_path && !device.is_empty() {
                 self.bind(device)?;
+            }
+        }
+        // Mount options that name host directories: overlay's, always (`lowerdir=a:b`),
+        // and any other whose value is a path.
+        for opt in text("o").iter().flat_map(|o| o.split(',')) {
+            let Some((key, value)) = opt.split_once('=') else {
+                continue;
+            };
+            let dirs = PATH_OPTIONS.contains(&key.to_ascii_lowercase().as_str());
+            for part in value.split(':') {
+                if dirs || part.starts_with('/') || part.starts_with('.') {
+                    self.bind(part)?;
+                }
             }
         }
         Ok(())
@@ -518,7 +642,7 @@ impl Allowances {
     /// Checks a body of the kind `what`.
     pub fn check(&self, what: Checked, body: &Value) -> Result<(), Refusal> {
         match what {
-            Checked::ContainerCreate => {
+            Checked::ContainerCreate | Checked::Start => {
                 self.host_config(body)?;
                 for hc in fields(body, "HostConfig") {
                     self.host_config(hc)?;
@@ -694,7 +818,27 @@ mod tests {
         let bridge = json!({"TaskTemplate": {"Networks": [{"Target": "backend"}]}});
         assert!(none.check(Checked::Service, &bridge).is_ok());
         assert_eq!(Checked::of("GET", "/containers/create"), None);
-        assert_eq!(Checked::of("POST", "/containers/abc/start"), None);
+        assert_eq!(
+            Checked::of("POST", "/containers/abc/start"),
+            Some(Checked::Start)
+        );
+        assert_eq!(Checked::of("POST", "/containers/abc/stop"), None);
+        for (method, route, aliased) in [
+            ("POST", "/containers/parent/alias/kill", true),
+            ("POST", "/containers/parent/alias/exec", true),
+            ("GET", "/containers/parent/alias/attach/ws", true),
+            ("DELETE", "/containers/parent/alias", true),
+            ("GET", "/containers/abc/attach/ws", false),
+            ("POST", "/containers/abc/kill", false),
+            ("DELETE", "/containers/abc", false),
+            ("GET", "/images/peer/busybox/json", false),
+        ] {
+            assert_eq!(
+                aliased_container(method, route),
+                aliased,
+                "{method} {route}"
+            );
+        }
     }
 
     #[test]
@@ -812,6 +956,16 @@ mod tests {
             json!({"device": "/var/run/docker.sock"}),
             // Binding is binding, whatever the type says.
             json!({"type": "nfs", "o": "bind", "device": "/etc"}),
+            // A relative device is taken from dockerd's working directory.
+            json!({"type": "ext4", "device": "../../dev/vda"}),
+            // overlay's directories are host paths, relative ones too.
+            json!({"type": "overlay", "device": "overlay", "o": "lowerdir=/etc,upperdir=/u,workdir=/w"}),
+            json!({"type": "overlay", "device": "overlay", "o": "lowerdir=etc:x"}),
+            json!({"type": "tmpfs", "o": "journal_path=/dev/sdb"}),
+            // The host's /proc, /sys or devices, as dockerd mounts them.
+            json!({"type": "proc", "device": "proc"}),
+            json!({"type": "sysfs", "device": "/srv/x"}),
+            json!({"type": "devtmpfs", "device": "x"}),
         ] {
             assert!(volume(opts.clone()).is_err(), "{opts}");
         }
@@ -835,5 +989,27 @@ mod tests {
         };
         let body = json!({"DriverOpts": {"type": "none", "o": "bind", "device": "/srv/x"}});
         assert_eq!(srv.check(Checked::VolumeCreate, &body), Ok(()));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_found_in_any_object_and_case() {
+        for (text, key) in [
+            (
+                r#"{"HostConfig":{"Privileged":true},"HostConfig":{}}"#,
+                "\"HostConfig\"",
+            ),
+            (r#"{"a":[{"Type":"tmpfs","type":"bind"}]}"#, "\"type\""),
+            (r#"{"x":{"Binds":1,"Bindſ":2}}"#, "\"Bindſ\""),
+            (r#"{"a\u0062":1,"ab":2}"#, "\"ab\""),
+        ] {
+            assert_eq!(
+                duplicate_key(text.as_bytes()).as_deref(),
+                Some(key),
+                "{text}"
+            );
+        }
+        for text in [r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#, "[]", "null", "{}"] {
+            assert_eq!(duplicate_key(text.as_bytes()), None, "{text}");
+        }
     }
 }

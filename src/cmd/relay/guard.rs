@@ -23,7 +23,9 @@ use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::answer::{Decision, Logged, Record, Who, own_answer};
-use super::body::{Allowances, BODY_LIMIT, Checked, Lookup, Refusal, lookups};
+use super::body::{
+    Allowances, BODY_LIMIT, Checked, Lookup, Refusal, aliased_container, duplicate_key, lookups,
+};
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
 use super::rules::{RoutePath, RuleSet, Scope, Verdict};
@@ -198,6 +200,21 @@ impl Conn {
                 return refuse(rec, &why, false);
             }
         };
+        // dockerd takes `parent/alias` (a legacy link's) for the container it links to: a
+        // path the rules' `*` and the body checks would not see as a container's.
+        if aliased_container(method, path.route()) {
+            rec.status = 403;
+            rec.decision = Decision::Deny;
+            rec.rule = "the guard's path checks".into();
+            let msg = format!(
+                "udskit: {method} {} denied: a container named with a `/` (by way of another's \
+                 link alias) is not judged by the guard; name it by its own name or id (rule: \
+                 the guard's path checks)",
+                req.uri().path()
+            );
+            drain(req).await;
+            return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
+        }
         let Verdict { allow, rule } = guard.rules.decide(method, &path, self.who.cred());
         if !self.plan.log.ctx.quiet {
             rec.rule = rule.to_string();
@@ -224,11 +241,29 @@ impl Conn {
             None => req.map(Either::Left),
             Some(what) => {
                 let (parts, body) = req.into_parts();
-                let bytes = match http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                let collect = http_body_util::BodyExt::collect(http_body_util::Limited::new(
                     body, BODY_LIMIT,
-                ))
-                .await
-                {
+                ));
+                // A body held back holds the connection no longer than a head may.
+                let collected = match guard.header_timeout {
+                    None => collect.await,
+                    Some(limit) => match tokio::time::timeout(limit, collect).await {
+                        Ok(c) => c,
+                        Err(_) => {
+                            rec.status = 408;
+                            rec.decision = Decision::Refuse;
+                            rec.rule = "--header-timeout".into();
+                            let msg = format!(
+                                "udskit: {method} {} refused: its body did not come within {} \
+                                 (--header-timeout)",
+                                parts.uri.path(),
+                                crate::duration::show(limit)
+                            );
+                            return Ok(own_answer(StatusCode::REQUEST_TIMEOUT, &msg, rec, true));
+                        }
+                    },
+                };
+                let bytes = match collected {
                     Ok(c) => c.to_bytes(),
                     Err(e) if e.is::<http_body_util::LengthLimitError>() => {
                         rec.status = 413;
@@ -243,10 +278,24 @@ impl Conn {
                     }
                     Err(e) => return refuse(rec, &format!("reading its body: {e}"), true),
                 };
+                // A start without a body (every client since API 1.24) has nothing to check.
+                if what == Checked::Start && bytes.trim_ascii().is_empty() {
+                    let body = Either::Right(http_body_util::Full::new(bytes));
+                    return self
+                        .forward(Request::from_parts(parts, body), rec, client_up)
+                        .await;
+                }
                 let value: serde_json::Value = match serde_json::from_slice(&bytes) {
                     Ok(v) => v,
                     Err(e) => return refuse(rec, &format!("its body is not JSON: {e}"), false),
                 };
+                if let Some(key) = duplicate_key(&bytes) {
+                    let why = format!(
+                        "its body gives the key {key} twice in one object (in one case or two: \
+                         dockerd would take both)"
+                    );
+                    return refuse(rec, &why, false);
+                }
                 let mut verdict = guard.allow.check(what, &value);
                 if verdict.is_ok() {
                     let host = parts.headers.get(HOST).cloned();
@@ -286,6 +335,18 @@ impl Conn {
                 Request::from_parts(parts, Either::Right(http_body_util::Full::new(bytes)))
             }
         };
+        self.forward(req, rec, client_up).await
+    }
+
+    /// Sends an allowed request on to TARGET and its answer back (a 101 becomes the
+    /// connection's tunnel).
+    async fn forward(
+        &self,
+        req: Request<Either<Incoming, http_body_util::Full<Bytes>>>,
+        mut rec: Record,
+        client_up: Option<OnUpgrade>,
+    ) -> Result<Response<Logged>, Infallible> {
+        let guard = self.plan.guard.as_ref().expect("serving HTTP with a guard");
         match upstream::forward(&self.plan, &guard.pool, req).await {
             Err(why) => {
                 rec.status = 502;
@@ -520,11 +581,13 @@ impl Conn {
             let path = lookup.path().map_err(Unjudged::NotAName)?;
             let unanswered =
                 |why: String| Unjudged::Unanswered(format!("looking up {path}: {why}"));
-            let mut req = Request::get(path.as_str());
-            if let Some(h) = &host {
-                req = req.header(HOST, h);
-            }
-            let req = req
+            // HTTP/1.1 wants a Host (dockerd answers 400 without one): the client's, else
+            // the one the docker CLI sends.
+            let req = Request::get(path.as_str())
+                .header(
+                    HOST,
+                    host.clone().unwrap_or(HeaderValue::from_static("docker")),
+                )
                 .body(Either::Right(http_body_util::Full::new(Bytes::new())))
                 .map_err(|e| unanswered(e.to_string()))?;
             let (resp, mut lease) = upstream::forward(&self.plan, &guard.pool, req)

@@ -202,7 +202,7 @@ pub struct Args {
     pub http: bool,
     /// With --http, close a client that takes longer than DURATION to send a request head
     /// (from connecting, or from the first byte of a later head), answering 408 if it had
-    /// begun one; 0 turns it off
+    /// begun one, or the body of a request the guard checks; 0 turns it off
     #[arg(long, value_name = "DURATION", value_parser = duration::parse, default_value = "30s", requires = "http")]
     pub header_timeout: Duration,
     /// With --http, forward requests of METHOD (GET, a list such as GET,POST, or *) whose
