@@ -127,6 +127,17 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
     let answer = raw_exchange_on(s, b"nt-Length: 3\r\n\r\n0\r\n\r\n".to_vec());
     assert_eq!(status_of(&answer), "400", "{answer}");
 
+    // An innocent request ahead of the smuggling one in a pipeline is answered; the
+    // smuggling one is refused.
+    let pipeline = b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\nPOST /y HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec();
+    let answer = raw_exchange(&sock, pipeline);
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert!(
+        answer.contains("HTTP/1.1 400 Bad Request\r\n")
+            && answer.contains("udskit: POST request refused: it has both Content-Length"),
+        "{answer}"
+    );
+
     let answer = raw_exchange(&sock, b"garbage\r\n\r\n".to_vec());
     assert_eq!(status_of(&answer), "400", "{answer}");
 
@@ -182,7 +193,12 @@ fn malformed_requests_get_400_and_never_reach_upstream() {
         );
     }
 
-    assert_eq!(upstream_saw(&log), "", "the upstream saw a refused request");
+    // The pipeline's innocent request only.
+    assert_eq!(
+        upstream_saw(&log),
+        "[conn]\nGET /_ping HTTP/1.1\r\nhost: x\r\n\r\n",
+        "the upstream saw a refused request"
+    );
     // A sound request does reach it, on the same guard.
     let answer = raw_exchange(
         &sock,

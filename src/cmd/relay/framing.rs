@@ -107,8 +107,12 @@ impl Refusal {
 /// What the framing found, shared with the request handler.
 #[derive(Debug, Default)]
 pub struct Flags {
-    /// A request head held both Content-Length and Transfer-Encoding.
-    pub conflict: AtomicBool,
+    /// Request heads seen whole, counted from 1.
+    pub heads: AtomicUsize,
+    /// The number of the first head that held both Content-Length and Transfer-Encoding
+    /// (0: none): that request and those after it are refused, the ones before it (ahead
+    /// of it in a pipeline) are not.
+    pub conflict_at: AtomicUsize,
     /// The connection became a tunnel (101): its bytes are no longer HTTP.
     pub off: AtomicBool,
     /// Requests being answered (counted by the handler): no head is being waited for, so
@@ -270,6 +274,7 @@ impl Framing {
             }
         };
         self.seen_head = true;
+        let number = self.flags.heads.fetch_add(1, Ordering::Relaxed) + 1;
         let has = |name: &str| {
             req.headers
                 .iter()
@@ -277,7 +282,7 @@ impl Framing {
         };
         let (cl, te) = (has("content-length"), has("transfer-encoding"));
         if cl && te {
-            self.flags.conflict.store(true, Ordering::Relaxed);
+            self.flags.conflict_at.store(number, Ordering::Relaxed);
             self.stop();
             return Head::Stopped;
         }
@@ -632,7 +637,7 @@ mod tests {
         for p in pieces {
             f.feed(p);
         }
-        flags.conflict.load(Ordering::Relaxed)
+        flags.conflict_at.load(Ordering::Relaxed) != 0
     }
 
     const SMUGGLE: &[u8] =

@@ -108,6 +108,8 @@ struct Conn {
     who: Arc<Who>,
     plan: Arc<RelayPlan>,
     flags: Arc<Flags>,
+    /// Requests handed over by hyper so far.
+    served: std::sync::atomic::AtomicUsize,
     /// Set by the request answered 101: both sides' upgrades and its log record.
     tunnel: std::sync::Mutex<Option<Tunnel>>,
 }
@@ -186,7 +188,10 @@ impl Conn {
             drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
-        if self.flags.conflict.load(Ordering::Relaxed) {
+        // This request's number on the connection (hyper hands them over in order).
+        let number = self.served.fetch_add(1, Ordering::Relaxed) + 1;
+        let conflict_at = self.flags.conflict_at.load(Ordering::Relaxed);
+        if conflict_at != 0 && number >= conflict_at {
             return refuse(
                 rec,
                 "it has both Content-Length and Transfer-Encoding (a request smuggling attempt)",
@@ -438,6 +443,7 @@ where
         who,
         plan,
         flags,
+        served: Default::default(),
         tunnel: std::sync::Mutex::new(None),
     });
     let svc = {
