@@ -1182,6 +1182,13 @@ fn docker_cli_through_the_guard() {
             &["--network", "container:hostnet"],
             "the host's network namespace is not allowed (by way of container hostnet)".to_string(),
         ),
+        // Its processes' /proc/PID/root reach its mounts.
+        (
+            &["--network", "none", "--pid", "container:binder"],
+            format!(
+                "bind mounts of {shared_s} from the host are not allowed (by way of container binder)"
+            ),
+        ),
     ] {
         let err = denied(&run(how));
         assert!(err.contains(&format!("denied: {why}")), "{how:?}: {err}");
@@ -1252,6 +1259,12 @@ fn docker_cli_through_the_guard() {
             r#"{"Name":"vp","DriverOpts":{"type":"proc","device":"proc"}}"#,
             "403",
             r#"volumes of type "proc" are not allowed (a kernel filesystem dockerd mounts is the host's)"#,
+        ),
+        (
+            "/v1.23/containers/sl/copy",
+            r#"{"Resource":"/bin/busybox"}"#,
+            "403",
+            "denied (rule: --preset portainer: deny * /containers/**/copy)",
         ),
         (
             "/v1.41/containers/sl/alias/kill",

@@ -126,10 +126,17 @@ fn joined(ns: HostNamespace, mode: &str) -> Option<&str> {
 
 /// What a create body asks to be looked up (see [`Lookup`]).
 pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
-    if !matches!(what, Checked::ContainerCreate | Checked::Start) {
-        return Vec::new();
-    }
     let mut out = Vec::new();
+    if what == Checked::Service {
+        // A service's named volumes, as a container's.
+        for spec in at(body, &["TaskTemplate", "ContainerSpec"]) {
+            out.extend(volumes_mounted(spec));
+        }
+        return out;
+    }
+    if !matches!(what, Checked::ContainerCreate | Checked::Start) {
+        return out;
+    }
     for hc in std::iter::once(body).chain(fields(body, "HostConfig")) {
         for ns in HostNamespace::ALL {
             for mode in fields(hc, ns.field()).into_iter().filter_map(Value::as_str) {
@@ -151,16 +158,38 @@ pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
                 out.push(Lookup::Volume(src.to_string()));
             }
         }
-        for m in items(hc, "Mounts") {
-            let kind = fields(m, "Type").first().and_then(|v| v.as_str());
-            if kind.is_some_and(|k| k.eq_ignore_ascii_case("volume")) {
-                let names = fields(m, "Source").into_iter().filter_map(Value::as_str);
-                out.extend(
-                    names
-                        .filter(|n| !n.is_empty())
-                        .map(|n| Lookup::Volume(n.into())),
-                );
-            }
+        out.extend(volumes_mounted(hc));
+    }
+    out
+}
+
+/// What of the swarm's own a service body hands its tasks: `secrets` and `configs`
+/// (`ContainerSpec.Secrets`, `.Configs`), each a file in the container.
+pub fn swarm_objects(body: &Value) -> Vec<&'static str> {
+    let specs = at(body, &["TaskTemplate", "ContainerSpec"]);
+    [("Secrets", "secrets"), ("Configs", "configs")]
+        .into_iter()
+        .filter(|(field, _)| {
+            specs
+                .iter()
+                .any(|s| fields(s, field).into_iter().any(non_empty))
+        })
+        .map(|(_, name)| name)
+        .collect()
+}
+
+/// The named volumes of `Mounts` in `spec` (a HostConfig, or a service's ContainerSpec).
+fn volumes_mounted(spec: &Value) -> Vec<Lookup> {
+    let mut out = Vec::new();
+    for m in items(spec, "Mounts") {
+        let kind = fields(m, "Type").first().and_then(|v| v.as_str());
+        if kind.is_some_and(|k| k.eq_ignore_ascii_case("volume")) {
+            let names = fields(m, "Source").into_iter().filter_map(Value::as_str);
+            out.extend(
+                names
+                    .filter(|n| !n.is_empty())
+                    .map(|n| Lookup::Volume(n.into())),
+            );
         }
     }
     out
@@ -604,29 +633,14 @@ impl Allowances {
                         }
                     }
                 }
-                Ok(next)
-            }
-            Lookup::VolumesFrom(name) => {
-                // The mounts it has, whatever made them (its binds, its own VolumesFrom).
-                let mut next = Vec::new();
-                for m in items(found, "Mounts") {
-                    let kind = fields(m, "Type").first().and_then(|v| v.as_str());
-                    match kind.map(str::to_ascii_lowercase).as_deref() {
-                        Some("bind") => {
-                            for src in fields(m, "Source") {
-                                self.bind(src.as_str().unwrap_or(""))
-                                    .map_err(by_way(name))?;
-                            }
-                        }
-                        Some("volume") => {
-                            let names = fields(m, "Name").into_iter().filter_map(Value::as_str);
-                            next.extend(names.map(|n| Lookup::Volume(n.to_string())));
-                        }
-                        _ => {}
-                    }
+                // Its processes' files are ours by way of /proc/PID/root: its mounts are
+                // judged as --volumes-from's are.
+                if *ns == HostNamespace::Pid {
+                    next.extend(self.mounts_of(name, found)?);
                 }
                 Ok(next)
             }
+            Lookup::VolumesFrom(name) => self.mounts_of(name, found),
             Lookup::Volume(name) => {
                 for opts in fields(found, "Options") {
                     self.driver_options(opts).map_err(|r| Refusal {
@@ -637,6 +651,31 @@ impl Allowances {
                 Ok(Vec::new())
             }
         }
+    }
+
+    /// The mounts container `name` has (`found`: its inspect), whatever made them (its
+    /// binds, its own VolumesFrom): its binds judged, its volumes to be looked up.
+    fn mounts_of(&self, name: &str, found: &Value) -> Result<Vec<Lookup>, Refusal> {
+        let mut next = Vec::new();
+        for m in items(found, "Mounts") {
+            let kind = fields(m, "Type").first().and_then(|v| v.as_str());
+            match kind.map(str::to_ascii_lowercase).as_deref() {
+                Some("bind") => {
+                    for src in fields(m, "Source") {
+                        self.bind(src.as_str().unwrap_or("")).map_err(|r| Refusal {
+                            why: format!("{} (by way of container {name})", r.why),
+                            ..r
+                        })?;
+                    }
+                }
+                Some("volume") => {
+                    let names = fields(m, "Name").into_iter().filter_map(Value::as_str);
+                    next.extend(names.map(|n| Lookup::Volume(n.to_string())));
+                }
+                _ => {}
+            }
+        }
+        Ok(next)
     }
 
     /// Checks a body of the kind `what`.
@@ -989,6 +1028,48 @@ mod tests {
         };
         let body = json!({"DriverOpts": {"type": "none", "o": "bind", "device": "/srv/x"}});
         assert_eq!(srv.check(Checked::VolumeCreate, &body), Ok(()));
+    }
+
+    #[test]
+    fn a_shared_pid_namespace_reaches_the_other_container_s_mounts() {
+        let none = Allowances::default();
+        let found = json!({"HostConfig": {"PidMode": ""}, "Mounts": [
+            {"Type": "bind", "Source": "/etc", "Destination": "/hostetc"},
+            {"Type": "volume", "Name": "data", "Destination": "/data"}
+        ]});
+        let pid = Lookup::Namespace(HostNamespace::Pid, "agent".into());
+        let err = none.looked_up(&pid, &found).unwrap_err();
+        assert_eq!(
+            err.why,
+            "bind mounts of /etc from the host are not allowed (by way of container agent)"
+        );
+        let etc = Allowances {
+            binds: vec!["/etc".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            etc.looked_up(&pid, &found),
+            Ok(vec![Lookup::Volume("data".into())])
+        );
+        // A shared network namespace reaches no files.
+        let net = Lookup::Namespace(HostNamespace::Network, "agent".into());
+        assert_eq!(none.looked_up(&net, &found), Ok(vec![]));
+    }
+
+    #[test]
+    fn a_service_s_volumes_secrets_and_configs_are_seen() {
+        let body = json!({"TaskTemplate": {"ContainerSpec": {
+            "Mounts": [{"Type": "volume", "Source": "hostetc", "Target": "/h"}],
+            "Secrets": [{"SecretID": "j6", "SecretName": "db"}]
+        }}});
+        assert_eq!(
+            lookups(Checked::Service, &body),
+            vec![Lookup::Volume("hostetc".into())]
+        );
+        assert_eq!(swarm_objects(&body), ["secrets"]);
+        assert!(
+            swarm_objects(&json!({"TaskTemplate": {"ContainerSpec": {"Configs": []}}})).is_empty()
+        );
     }
 
     #[test]

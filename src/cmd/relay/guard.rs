@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use super::answer::{Decision, Logged, Record, Who, own_answer};
 use super::body::{
     Allowances, BODY_LIMIT, Checked, Lookup, Refusal, aliased_container, duplicate_key, lookups,
+    swarm_objects,
 };
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
@@ -302,6 +303,22 @@ impl Conn {
                     return refuse(rec, &why, false);
                 }
                 let mut verdict = guard.allow.check(what, &value);
+                // A service handed swarm secrets or configs reads them out: only a client
+                // the rules let read them may.
+                if verdict.is_ok() && what == Checked::Service {
+                    for kind in swarm_objects(&value) {
+                        let route = RoutePath::new(&format!("/{kind}")).expect("a canonical path");
+                        if !guard.rules.decide("GET", &route, self.who.cred()).allow {
+                            verdict = Err(Refusal {
+                                why: format!(
+                                    "a service given swarm {kind} reads them; the rules do not \
+                                     let this client read /{kind}"
+                                ),
+                                flag: format!("--allow 'GET /{kind}'"),
+                            });
+                        }
+                    }
+                }
                 if verdict.is_ok() {
                     let host = parts.headers.get(HOST).cloned();
                     match self.looked_up(guard, lookups(what, &value), host).await {

@@ -116,7 +116,7 @@ pub enum Preset {
     Watchtower,
     /// Portainer (docker-socket-proxy's CONTAINERS, IMAGES, NETWORKS, VOLUMES, INFO,
     /// EXEC, SERVICES, TASKS with POST): any method there, but never a container's files
-    /// (archive, export), secrets, configs, swarm tokens, plugins, builds or auth
+    /// (archive, copy, export), secrets, configs, swarm tokens, plugins, builds or auth
     Portainer,
 }
 
@@ -124,6 +124,8 @@ pub enum Preset {
 /// secrets, or writes into a container (README, "relay --http", says why for each).
 const SECRETS: &[&str] = &[
     "* /containers/**/archive",
+    // API < 1.24's archive (dockerd 20.10 still serves it).
+    "* /containers/**/copy",
     "* /containers/**/export",
     "* /containers/**/attach/ws",
     "* /images/get",
@@ -177,6 +179,7 @@ const WATCHTOWER: &[&str] = &[
 /// plugins, build, commit, auth, session, system, distribution) stays denied by default.
 const PORTAINER: &[(bool, &str)] = &[
     (false, "* /containers/**/archive"),
+    (false, "* /containers/**/copy"),
     (false, "* /containers/**/export"),
     (true, "GET /_ping"),
     (true, "GET /version"),
