@@ -270,12 +270,41 @@ macro_rules! delegate {
 }
 
 impl AsyncRead for Stream {
+    /// A unix stream read is not taken to have drained the socket when it comes back short,
+    /// as tokio's own read takes it: the kernel ends a read at a message that carried
+    /// descriptors (SCM_RIGHTS, which any peer may send) with more bytes queued behind it,
+    /// and with edge-triggered readiness cleared no event would come for those. Readiness
+    /// is cleared only by a read that finds nothing (EAGAIN).
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        delegate!(self, s => Pin::new(s).poll_read(cx, buf))
+        match self.get_mut() {
+            Stream::Unix(s) => loop {
+                ready!(s.poll_read_ready(cx))?;
+                // SAFETY: recv writes only the bytes it reports, which are then marked
+                // initialized; nothing is de-initialized.
+                let unfilled = unsafe { buf.unfilled_mut() };
+                let got = s.try_io(tokio::io::Interest::READABLE, || {
+                    rustix::net::recv(&*s, &mut *unfilled, rustix::net::RecvFlags::DONTWAIT)
+                        .map(|((read, _), _)| read.len())
+                        .map_err(io::Error::from)
+                });
+                match got {
+                    Ok(n) => {
+                        // SAFETY: recv wrote these n bytes.
+                        unsafe { buf.assume_init(n) };
+                        buf.advance(n);
+                        return Poll::Ready(Ok(()));
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            },
+            Stream::SeqPacket(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+        }
     }
 }
 

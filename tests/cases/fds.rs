@@ -382,6 +382,45 @@ fn listen_take_fds_logs_and_keeps_the_bytes() {
     assert_eq!(stdout, b"first and the rest");
 }
 
+/// A descriptor on a client's first bytes ends the kernel's read there with the rest
+/// queued behind it: `listen` must read on (it once waited for an event that never came,
+/// while the client, sending without blocking, waited for room).
+#[test]
+fn listen_reads_on_past_bytes_that_carried_a_descriptor() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("l.sock");
+    let mut l = udskit();
+    l.args(["listen", "-k", "--count", "1", s(&sock)]);
+    l.stdout(Stdio::piped());
+    let srv = Bg::spawn(l, dir.path(), "listen");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import os,select,socket,sys,time\ns=socket.socket(socket.AF_UNIX)\ns.connect({:?})\n\
+         s.setblocking(False)\nf=os.open('/etc/hostname',os.O_RDONLY)\n\
+         data=bytes(range(256))*4000\nsent=socket.send_fds(s,[data],[f])\n\
+         p=select.poll()\np.register(s,select.POLLOUT)\ndeadline=time.time()+15\n\
+         while sent<len(data) and time.time()<deadline:\n\
+         \x20 if p.poll(200):\n\
+         \x20   try: sent+=s.send(data[sent:])\n\
+         \x20   except BlockingIOError: pass\n\
+         s.close()\nsys.exit(0 if sent==len(data) else 'stalled at %d' % sent)\n",
+        s(&sock)
+    ));
+    let out = run_with_input(py, b"", Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (st, stdout) = srv.finish(LIMIT);
+    assert!(st.success());
+    assert_eq!(stdout.len(), 1_024_000);
+    assert!(
+        stdout
+            .chunks(256)
+            .all(|c| c == (0..=255u8).collect::<Vec<_>>())
+    );
+}
+
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
