@@ -701,11 +701,31 @@ fn now_micros() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Appends `opt`'s option (code, length, value padded to 32 bits).
+/// The longest option value written: its length is 16 bits. A longer comment (30 passed
+/// descriptors of long paths) is cut there, with [`CUT_MARK`] at its end.
+const OPTION_MAX: usize = 65_532;
+const CUT_MARK: &str = " [cut]";
+
+/// Appends `opt`'s option (code, length, value padded to 32 bits); a value past
+/// [`OPTION_MAX`] is cut (at a character, for a comment's UTF-8) and marked.
 fn option(b: &mut Vec<u8>, code: u16, value: &[u8]) {
+    let (value, marked) = match value.len() > OPTION_MAX {
+        false => (value, false),
+        true => {
+            let mut end = OPTION_MAX - CUT_MARK.len();
+            while end > 0 && (value[end] & 0xC0) == 0x80 {
+                end -= 1;
+            }
+            (&value[..end], true)
+        }
+    };
+    let len = value.len() + if marked { CUT_MARK.len() } else { 0 };
     b.extend_from_slice(&code.to_le_bytes());
-    b.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    b.extend_from_slice(&(len as u16).to_le_bytes());
     b.extend_from_slice(value);
+    if marked {
+        b.extend_from_slice(CUT_MARK.as_bytes());
+    }
     pad(b);
 }
 
@@ -891,6 +911,21 @@ fn fold(mut s: u64) -> u16 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_comment_longer_than_an_option_holds_is_cut_and_marked() {
+        let long = "é".repeat(40_000);
+        let mut b = Vec::new();
+        option(&mut b, 1, long.as_bytes());
+        let len = u16::from_le_bytes([b[2], b[3]]) as usize;
+        let value = std::str::from_utf8(&b[4..4 + len]).expect("cut at a character");
+        assert!(value.ends_with(" [cut]") && len <= OPTION_MAX, "{len}");
+        assert_eq!(b.len(), (4 + len).next_multiple_of(4));
+        let mut short = Vec::new();
+        option(&mut short, 1, b"ok");
+        assert_eq!(short, [1, 0, 2, 0, b'o', b'k', 0, 0]);
+    }
+
     use super::*;
     use std::os::fd::AsFd;
 
