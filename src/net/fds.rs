@@ -301,21 +301,36 @@ fn open(p: &Path) -> Result<OwnedFd, Fail> {
 }
 
 /// Sends `data` with `fds` on a connected stream, waiting while the socket is full; the
-/// descriptors go with the first byte, what the kernel did not take yet goes after them.
+/// descriptors go with the first byte, what the kernel did not take yet goes after them. A
+/// seqpacket record larger than the kernel takes (EMSGSIZE) is split as
+/// [`Stream`](crate::net::stream::Stream)'s writes split it.
 pub async fn send_on_stream(
     stream: &crate::net::stream::Stream,
     data: &[u8],
     fds: &[BorrowedFd<'_>],
 ) -> std::io::Result<()> {
+    use crate::net::stream::SEQPACKET_MAX_WRITE;
     let flags = SendFlags::NOSIGNAL | SendFlags::DONTWAIT;
     let mut sent = 0;
     let mut with = fds;
+    let mut most = data.len();
     while sent < data.len() {
-        let n = stream
+        let end = data.len().min(sent + most);
+        let r = stream
             .io_with(tokio::io::Interest::WRITABLE, || {
-                send(stream.as_fd(), &data[sent..], with, None, flags).map_err(Into::into)
+                send(stream.as_fd(), &data[sent..end], with, None, flags).map_err(Into::into)
             })
-            .await?;
+            .await;
+        let n = match r {
+            Err(e)
+                if e.raw_os_error() == Some(rustix::io::Errno::MSGSIZE.raw_os_error())
+                    && most > SEQPACKET_MAX_WRITE =>
+            {
+                most = SEQPACKET_MAX_WRITE;
+                continue;
+            }
+            r => r?,
+        };
         sent += n;
         with = &[];
     }

@@ -34,7 +34,7 @@ pub struct SeqPacket(AsyncFd<OwnedFd>);
 
 /// The size records are cut to when a write is larger than the kernel accepts in one record
 /// (the socket send buffer, net.core.wmem_default = 208 KiB here, less a header).
-const SEQPACKET_MAX_WRITE: usize = 64 * 1024;
+pub const SEQPACKET_MAX_WRITE: usize = 64 * 1024;
 
 impl SeqPacket {
     pub fn new(fd: OwnedFd) -> io::Result<SeqPacket> {

@@ -421,6 +421,33 @@ fn listen_reads_on_past_bytes_that_carried_a_descriptor() {
     );
 }
 
+/// A first read of stdin larger than one seqpacket record the kernel takes is split, with
+/// the descriptor on the first record, as a plain `connect --seqpacket` splits it.
+#[test]
+fn connect_seqpacket_passes_a_descriptor_with_a_large_first_read() {
+    let dir = tempdir();
+    let sock = dir.path().join("q.sock");
+    let mut l = udskit();
+    l.args(["listen", "--seqpacket", "-k", "--count", "1", s(&sock)]);
+    l.stdout(Stdio::piped());
+    let srv = Bg::spawn(l, dir.path(), "listen");
+    wait_for_socket(&sock);
+    let data = random_bytes(1_000_000);
+    let mut c = udskit();
+    c.args([
+        "connect",
+        "--seqpacket",
+        "--send-file",
+        "/etc/hostname",
+        s(&sock),
+    ]);
+    let out = run_with_input(c, &data, LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (st, stdout) = srv.finish(LIMIT);
+    assert!(st.success());
+    assert!(stdout == data, "{} bytes of {}", stdout.len(), data.len());
+}
+
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
