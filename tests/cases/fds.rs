@@ -448,6 +448,35 @@ fn connect_seqpacket_passes_a_descriptor_with_a_large_first_read() {
     assert!(stdout == data, "{} bytes of {}", stdout.len(), data.len());
 }
 
+/// A server that never reads holds the send of the first bytes and their descriptors: a
+/// stop signal still ends `connect` at once (143), as it ends the plain copy.
+#[test]
+fn a_stop_signal_ends_connect_while_its_descriptors_wait_for_room() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("n.sock");
+    let mut py = python(&format!(
+        "import socket,sys,time\nl=socket.socket(socket.AF_UNIX)\nl.bind({:?})\nl.listen(4)\n\
+         s,_=l.accept()\nprint('accepted',file=sys.stderr,flush=True)\ntime.sleep(60)\n",
+        s(&sock)
+    ));
+    py.stdin(Stdio::null());
+    let mut server = Bg::spawn_piped(py, dir.path(), "server");
+    wait_for_socket(&sock);
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, random_bytes(4_000_000)).unwrap();
+    let mut c = udskit();
+    c.args(["connect", "--send-file", "/etc/hostname", s(&sock)])
+        .stdin(std::fs::File::open(&big).unwrap())
+        .stdout(Stdio::null());
+    let mut client = Bg::spawn(c, dir.path(), "connect");
+    server.wait_stderr("accepted");
+    client.signal(15);
+    assert_eq!(client.wait_exit(LIMIT).code(), Some(143));
+}
+
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()

@@ -269,9 +269,14 @@ async fn pass_first(
         None => bytes::Bytes::from_static(b"\0"),
     };
     let fds = passing.borrowed();
-    fds::send_on_stream(conn, &first, &fds)
-        .await
-        .map_err(|e| anyhow::Error::from(e).context(format!("passing descriptors to {addr}")))?;
+    // A server that does not read holds this send: a stop signal ends it, as it ends the
+    // plain copy.
+    tokio::select! {
+        sent = fds::send_on_stream(conn, &first, &fds) => sent.map_err(|e| {
+            anyhow::Error::from(e).context(format!("passing descriptors to {addr}"))
+        })?,
+        _ = stop.stopped() => return Ok(None),
+    }
     ctx.debug(format!(
         "{} descriptor{} passed with the first {} byte{}",
         fds.len(),
