@@ -339,7 +339,7 @@ pub async fn send_on_stream(
 
 /// Waits for the peer's first bytes on a stream and takes copies of the descriptors that
 /// came with them, leaving bytes (and descriptors) in the socket for whoever reads next
-/// (MSG_PEEK duplicates them). None at EOF before any byte.
+/// (MSG_PEEK duplicates them). None at EOF before any byte (or descriptor).
 pub async fn peek_first(stream: &crate::net::stream::Stream) -> std::io::Result<Option<Passed>> {
     let mut space = control_space();
     let mut one = [0u8; 1];
@@ -354,7 +354,9 @@ pub async fn peek_first(stream: &crate::net::stream::Stream) -> std::io::Result<
             .map_err(Into::into)
         })
         .await?;
-    Ok((msg.bytes > 0).then_some(passed))
+    // An empty seqpacket record may carry descriptors: no EOF, that.
+    let something = msg.bytes > 0 || !passed.fds.is_empty() || passed.cut;
+    Ok(something.then_some(passed))
 }
 
 /// Arranges for `fds` to be the child's descriptors 3, 4, ... (without close-on-exec), as

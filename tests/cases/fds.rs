@@ -477,6 +477,33 @@ fn a_stop_signal_ends_connect_while_its_descriptors_wait_for_room() {
     assert_eq!(client.wait_exit(LIMIT).code(), Some(143));
 }
 
+/// Descriptors may come on an empty seqpacket record: `--take-fds` takes them, it does not
+/// take the record for the client's end.
+#[test]
+fn take_fds_takes_descriptors_sent_on_an_empty_seqpacket_record() {
+    if !have("python3") {
+        return;
+    }
+    let dir = tempdir();
+    let sock = dir.path().join("q.sock");
+    let mut l = udskit();
+    l.args(["listen", "--seqpacket", "--take-fds", "--count", "1"])
+        .args(["--exec", "echo fds=$UDSKIT_FDS", s(&sock)]);
+    let srv = Bg::spawn(l, dir.path(), "listen");
+    wait_for_socket(&sock);
+    let py = python(&format!(
+        "import os,socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_SEQPACKET)\n\
+         s.connect({:?})\nf=os.open('/etc/hostname',os.O_RDONLY)\n\
+         socket.send_fds(s,[b''],[f])\nsys.stdout.write(s.recv(100).decode())\n",
+        s(&sock)
+    ));
+    let out = run_with_input(py, b"", LIMIT);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "fds=1\n");
+    let (st, _) = srv.finish(LIMIT);
+    assert!(st.success());
+}
+
 fn open_fds(pid: i32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
         .unwrap()
