@@ -209,7 +209,8 @@ pub enum Checked {
 impl Checked {
     /// The kind of body `POST route` carries (route without the /v1.NN prefix).
     pub fn of(method: &str, route: &str) -> Option<Checked> {
-        if method != "POST" {
+        // dockerd routes POST only, but an upstream that takes `post` must not skip the check.
+        if !method.eq_ignore_ascii_case("POST") {
             return None;
         }
         let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
@@ -278,68 +279,113 @@ const READ_ONLY: &[&str] = &[
 /// The local volume driver's `type`s whose `device` names a remote share, not a host path.
 const NETWORK_FILESYSTEMS: &[&str] = &["nfs", "nfs4", "cifs", "smb3"];
 
+/// Whether the volume driver named by `names` (a `Driver` field, none when left out) is
+/// dockerd's own `local`, whose options [`Allowances::driver_options`] knows; a plugin's
+/// options are its own (README: not checked).
+fn local(names: &[&Value]) -> bool {
+    names
+        .iter()
+        .all(|n| n.as_str().is_some_and(|n| n.is_empty() || n == "local") || n.is_null())
+}
+
 /// The disk filesystems the local volume driver may mount: their `device` is a host path
 /// or block device.
 const DISK_FILESYSTEMS: &[&str] = &[
     "ext2", "ext3", "ext4", "xfs", "btrfs", "vfat", "msdos", "exfat", "ntfs", "ntfs3", "f2fs",
-    "jfs", "reiserfs", "iso9660", "udf", "squashfs", "erofs", "hfsplus", "nilfs2", "zfs",
+    "jfs", "reiserfs", "iso9660", "udf", "squashfs", "erofs", "hfsplus", "nilfs2",
 ];
 
-/// Mount options whose values are host directories (overlay's), relative ones too.
-const PATH_OPTIONS: &[&str] = &["lowerdir", "upperdir", "workdir"];
+/// Mount options whose values are host paths, relative ones too: overlay's directories
+/// (`lowerdir+=` and `datadir+=` as kernels from 6.8 take them too), xfs's log and
+/// realtime devices, ext4's journal.
+const PATH_OPTIONS: &[&str] = &[
+    "lowerdir",
+    "upperdir",
+    "workdir",
+    "datadir",
+    "logdev",
+    "rtdev",
+    "journal_path",
+];
+
+/// The fields of the bodies the guard checks that are Go maps (`map[string]...`), as
+/// [`folded`]: `Labels` may hold `Foo` and `foo`.
+const GO_MAPS: &[&str] = &[
+    "labels",
+    "volumes",
+    "driveropts",
+    "options",
+    "exposedports",
+    "sysctls",
+    "endpointsconfig",
+    "config",
+    "storageopt",
+    "annotations",
+    "tmpfs",
+    "portbindings",
+];
 
 /// The first key given twice in one object of the JSON text `bytes` (which parses), as Go
 /// compares field names ([`folded`]): `{"HostConfig":{...},"HostConfig":{}}` or
 /// `{"Type":"tmpfs","type":"bind"}`. dockerd fills its struct from both; serde_json keeps
 /// the last, and a check of it would miss the first.
 pub fn duplicate_key(bytes: &[u8]) -> Option<String> {
-    use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
     use std::borrow::Cow;
-    struct Scan;
-    impl<'de> serde::Deserialize<'de> for Scan {
-        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Scan, D::Error> {
-            d.deserialize_any(Scan)
+    /// One JSON value; `map`: it is a Go map (a `Labels`), whose keys Go compares as they
+    /// are and keeps the last of, as serde_json does: nothing to refuse there.
+    #[derive(Clone, Copy)]
+    struct Scan {
+        map: bool,
+    }
+    impl<'de> DeserializeSeed<'de> for Scan {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
         }
     }
     impl<'de> Visitor<'de> for Scan {
-        type Value = Scan;
+        type Value = ();
         fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.write_str("JSON")
         }
-        fn visit_bool<E>(self, _: bool) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_i64<E>(self, _: i64) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_u64<E>(self, _: u64) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_f64<E>(self, _: f64) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_str<E>(self, _: &str) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_unit<E>(self) -> Result<Scan, E> {
-            Ok(Scan)
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
         }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Scan, A::Error> {
-            while a.next_element::<Scan>()?.is_some() {}
-            Ok(Scan)
+        fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
+            while a.next_element_seed(Scan { map: false })?.is_some() {}
+            Ok(())
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Scan, A::Error> {
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<(), A::Error> {
             let mut seen = std::collections::HashSet::new();
             while let Some(key) = a.next_key::<Cow<'de, str>>()? {
-                if !seen.insert(folded(&key)) {
+                let name = folded(&key);
+                if !self.map && !seen.insert(name.clone()) {
                     return Err(de::Error::custom(format!("{key:?}")));
                 }
-                a.next_value::<Scan>()?;
+                let map = !self.map && GO_MAPS.contains(&name.as_str());
+                a.next_value_seed(Scan { map })?;
             }
-            Ok(Scan)
+            Ok(())
         }
     }
-    let e = serde_json::from_slice::<Scan>(bytes).err()?;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let e = Scan { map: false }.deserialize(&mut de).err()?;
     // The key, without serde_json's " at line L column C".
     let text = e.to_string();
     Some(match text.rfind(" at line ") {
@@ -544,7 +590,10 @@ impl Allowances {
             .flat_map(|o| o.split(','))
             .any(|o| o == "bind" || o == "rbind");
         let mut device_is_a_path = bind;
+        // A network share's options hold no host path (and may hold a password).
+        let mut remote = !text("type").is_empty();
         for t in text("type") {
+            remote &= NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs";
             if NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs" || t == "overlay" {
                 continue;
             }
@@ -577,9 +626,10 @@ impl Allowances {
             let Some((key, value)) = opt.split_once('=') else {
                 continue;
             };
-            let dirs = PATH_OPTIONS.contains(&key.to_ascii_lowercase().as_str());
+            let key = key.trim_end_matches('+').to_ascii_lowercase();
+            let paths = PATH_OPTIONS.contains(&key.as_str());
             for part in value.split(':') {
-                if dirs || part.starts_with('/') || part.starts_with('.') {
+                if paths || (!remote && (part.starts_with('/') || part.starts_with('.'))) {
                     self.bind(part)?;
                 }
             }
@@ -600,7 +650,11 @@ impl Allowances {
                     self.bind(src.as_str().unwrap_or(""))?;
                 }
             }
+            let drivers = at(m, &["VolumeOptions", "DriverConfig", "Name"]);
             for opts in at(m, &["VolumeOptions", "DriverConfig", "Options"]) {
+                if !local(&drivers) {
+                    continue;
+                }
                 self.driver_options(opts)?;
             }
         }
@@ -642,6 +696,9 @@ impl Allowances {
             }
             Lookup::VolumesFrom(name) => self.mounts_of(name, found),
             Lookup::Volume(name) => {
+                if !local(&fields(found, "Driver")) {
+                    return Ok(Vec::new());
+                }
                 for opts in fields(found, "Options") {
                     self.driver_options(opts).map_err(|r| Refusal {
                         why: format!("{} (volume {name})", r.why),
@@ -724,6 +781,9 @@ impl Allowances {
                 Ok(())
             }
             Checked::VolumeCreate => {
+                if !local(&fields(body, "Driver")) {
+                    return Ok(());
+                }
                 for opts in fields(body, "DriverOpts") {
                     self.driver_options(opts)?;
                 }
@@ -857,6 +917,10 @@ mod tests {
         let bridge = json!({"TaskTemplate": {"Networks": [{"Target": "backend"}]}});
         assert!(none.check(Checked::Service, &bridge).is_ok());
         assert_eq!(Checked::of("GET", "/containers/create"), None);
+        assert_eq!(
+            Checked::of("post", "/containers/create"),
+            Some(Checked::ContainerCreate)
+        );
         assert_eq!(
             Checked::of("POST", "/containers/abc/start"),
             Some(Checked::Start)
@@ -1001,6 +1065,10 @@ mod tests {
             json!({"type": "overlay", "device": "overlay", "o": "lowerdir=/etc,upperdir=/u,workdir=/w"}),
             json!({"type": "overlay", "device": "overlay", "o": "lowerdir=etc:x"}),
             json!({"type": "tmpfs", "o": "journal_path=/dev/sdb"}),
+            json!({"type": "overlay", "device": "overlay", "o": "lowerdir+=etc,datadir+=root"}),
+            json!({"type": "xfs", "device": "/dev/sdb", "o": "logdev=dev/sda"}),
+            // A zfs device is a dataset (rpool/ROOT/... is the host's root), not a path.
+            json!({"type": "zfs", "device": "tank/data"}),
             // The host's /proc, /sys or devices, as dockerd mounts them.
             json!({"type": "proc", "device": "proc"}),
             json!({"type": "sysfs", "device": "/srv/x"}),
@@ -1014,6 +1082,7 @@ mod tests {
             json!({"type": "nfs", "o": "addr=10.0.0.1,rw", "device": ":/export"}),
             json!({"type": "cifs", "o": "addr=fs,username=u", "device": "//fs/share"}),
             json!({"type": "tmpfs", "o": "size=100m", "device": "tmpfs"}),
+            json!({"type": "cifs", "o": "addr=fs,password=/Pa55,prefixpath=/sub", "device": "//fs/s"}),
             json!({}),
         ] {
             assert_eq!(volume(opts.clone()), Ok(()), "{opts}");
@@ -1022,6 +1091,12 @@ mod tests {
             none.check(Checked::VolumeCreate, &json!({"Name": "plain"})),
             Ok(())
         );
+        // A plugin's options are its own.
+        let plugin = json!({"Name": "p", "Driver": "rexray", "DriverOpts": {"type": "ssd"}});
+        assert_eq!(none.check(Checked::VolumeCreate, &plugin), Ok(()));
+        let local =
+            json!({"Name": "p", "Driver": "local", "DriverOpts": {"type": "proc", "device": "x"}});
+        assert!(none.check(Checked::VolumeCreate, &local).is_err());
         let srv = Allowances {
             binds: vec!["/srv".into()],
             ..Default::default()
@@ -1089,7 +1164,15 @@ mod tests {
                 "{text}"
             );
         }
-        for text in [r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#, "[]", "null", "{}"] {
+        for text in [
+            r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#,
+            "[]",
+            "null",
+            "{}",
+            // Go maps: their keys are compared as they are.
+            r#"{"Labels":{"Foo":"1","foo":"2"},"Volumes":{"/data":{},"/Data":{}}}"#,
+            r#"{"HostConfig":{"LogConfig":{"Config":{"tag":"a","Tag":"b"}}}}"#,
+        ] {
             assert_eq!(duplicate_key(text.as_bytes()), None, "{text}");
         }
     }

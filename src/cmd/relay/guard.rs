@@ -596,10 +596,13 @@ impl Conn {
         while let Some(lookup) = todo.pop() {
             done += 1;
             if done > LOOKUPS_MAX {
-                return Err(Unjudged::Unanswered(format!(
-                    "it takes more from other containers than the {LOOKUPS_MAX} lookups the \
-                     guard makes to check a create"
-                )));
+                return Err(Unjudged::Denied(Refusal {
+                    why: format!(
+                        "it takes more from other containers than the {LOOKUPS_MAX} lookups \
+                         the guard makes to check a create"
+                    ),
+                    flag: "fewer containers and volumes to look up".into(),
+                }));
             }
             let path = lookup.path().map_err(Unjudged::NotAName)?;
             let unanswered =

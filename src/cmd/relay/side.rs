@@ -26,8 +26,15 @@ pub fn stopped() -> io::Error {
 const DRAIN_STALL: Duration = Duration::from_secs(1);
 
 /// Until a TCP socket's peer has acknowledged what is queued for it (or the socket failed),
-/// waited for while the queue shrinks, at most [`DRAIN_STALL`] from its last shrinking.
+/// waited for while the queue shrinks, at most [`DRAIN_STALL`] from its last shrinking. A
+/// unix socket is not waited for: its peer has every byte sent already in its own queue
+/// (there TIOCOUTQ counts what the peer has not read).
 pub async fn drained(fd: BorrowedFd<'_>) {
+    use rustix::net::AddressFamily;
+    match rustix::net::sockopt::socket_domain(fd) {
+        Ok(d) if d == AddressFamily::INET || d == AddressFamily::INET6 => {}
+        _ => return,
+    }
     let queued = || {
         let mut n: libc::c_int = 0;
         // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int, the bytes not yet acknowledged.
