@@ -279,6 +279,14 @@ const READ_ONLY: &[&str] = &[
 /// The local volume driver's `type`s whose `device` names a remote share, not a host path.
 const NETWORK_FILESYSTEMS: &[&str] = &["nfs", "nfs4", "cifs", "smb3"];
 
+/// A refusal found in container `name` (a lookup), saying so.
+fn by_way(name: &str) -> impl Fn(Refusal) -> Refusal + '_ {
+    move |r| Refusal {
+        why: format!("{} (by way of container {name})", r.why),
+        ..r
+    }
+}
+
 /// Whether the volume driver named by `names` (a `Driver` field, none when left out) is
 /// dockerd's own `local`, whose options [`Allowances::driver_options`] knows; a plugin's
 /// options are its own (README: not checked).
@@ -589,12 +597,13 @@ impl Allowances {
             .iter()
             .flat_map(|o| o.split(','))
             .any(|o| o == "bind" || o == "rbind");
-        let mut device_is_a_path = bind;
+        let types = text("type");
+        let shared = |t: &str| NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs";
         // A network share's options hold no host path (and may hold a password).
-        let mut remote = !text("type").is_empty();
-        for t in text("type") {
-            remote &= NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs";
-            if NETWORK_FILESYSTEMS.contains(&t) || t == "tmpfs" || t == "overlay" {
+        let remote = !types.is_empty() && types.iter().all(|t| shared(t));
+        let mut device_is_a_path = bind || types.is_empty();
+        for &t in &types {
+            if shared(t) || t == "overlay" {
                 continue;
             }
             if t == "none" || t.is_empty() || DISK_FILESYSTEMS.contains(&t) {
@@ -610,9 +619,6 @@ impl Allowances {
                     "--allow-privileged",
                 );
             }
-        }
-        if text("type").is_empty() {
-            device_is_a_path = true;
         }
         for device in fields(opts, "device") {
             let device = device.as_str().unwrap_or("");
@@ -665,12 +671,6 @@ impl Allowances {
     /// must be looked up next: the container whose namespace the found one shares in turn,
     /// the volumes among its mounts.
     pub fn looked_up(&self, lookup: &Lookup, found: &Value) -> Result<Vec<Lookup>, Refusal> {
-        fn by_way(name: &str) -> impl Fn(Refusal) -> Refusal + '_ {
-            move |r| Refusal {
-                why: format!("{} (by way of container {name})", r.why),
-                ..r
-            }
-        }
         match lookup {
             Lookup::Namespace(ns, name) => {
                 let mut next = Vec::new();
@@ -719,10 +719,8 @@ impl Allowances {
             match kind.map(str::to_ascii_lowercase).as_deref() {
                 Some("bind") => {
                     for src in fields(m, "Source") {
-                        self.bind(src.as_str().unwrap_or("")).map_err(|r| Refusal {
-                            why: format!("{} (by way of container {name})", r.why),
-                            ..r
-                        })?;
+                        self.bind(src.as_str().unwrap_or(""))
+                            .map_err(by_way(name))?;
                     }
                 }
                 Some("volume") => {

@@ -337,7 +337,10 @@ impl Conn {
                     }
                 }
                 if let Err(r) = verdict {
-                    rec.rule = format!("body check, without {}", r.flag);
+                    rec.rule = match r.flag.as_str() {
+                        "" => "body check".to_string(),
+                        flag => format!("body check, without {flag}"),
+                    };
                     if !guard.dry_run {
                         rec.status = 403;
                         rec.decision = Decision::Deny;
@@ -601,7 +604,8 @@ impl Conn {
                         "it takes more from other containers than the {LOOKUPS_MAX} lookups \
                          the guard makes to check a create"
                     ),
-                    flag: "fewer containers and volumes to look up".into(),
+                    // No flag allows it.
+                    flag: String::new(),
                 }));
             }
             let path = lookup.path().map_err(Unjudged::NotAName)?;

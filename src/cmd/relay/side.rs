@@ -172,11 +172,9 @@ impl Side {
     /// empties as it acknowledges them; waited for while it shrinks, see [`DRAIN_STALL`]),
     /// then the reset. A unix peer has every byte sent to it already in its own queue.
     pub async fn drain(&self) {
-        if self.family != Family::Tcp || self.failed() {
-            self.reset();
-            return;
+        if !self.failed() {
+            drained(self.fd.get_ref().as_fd()).await;
         }
-        drained(self.fd.get_ref().as_fd()).await;
         self.reset();
     }
 
