@@ -152,7 +152,7 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l rules -d 'With -
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-uid -d 'With --http on a unix LISTEN, let in only clients of user UID (a number or a name; repeatable; as SO_PEERCRED tells): the others get a 403' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-gid -d 'With --http on a unix LISTEN, let in only clients whose primary group is GID (a number or a name; repeatable); with --allow-uid, either lets a client in' -r
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-bind -d 'With --http, let a create bind-mount host paths under PREFIX (repeatable); without it, no host path at all' -r
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-host-namespace -d 'With --http, let a create share the host\'s NAMESPACE (repeatable)' -r -f -a "pid\t''
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-host-namespace -d 'With --http, let a create (or a build\'s networkmode) share the host\'s NAMESPACE (repeatable)' -r -f -a "pid\t''
 ipc\t''
 network\t''
 userns\t''
@@ -178,8 +178,8 @@ complete -c udskit -n "__fish_udskit_using_subcommand relay" -l pass-fds -d 'For
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l http -d 'Speak HTTP/1.1 with each client and forward only the requests the rules allow (a guard in front of docker.sock); the others get a 403 with a Docker-style JSON message'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l read-only -d 'With --http, allow GET and HEAD only, and never the endpoints that read files or secrets (archive, export, attach/ws, images/get, secrets, configs, swarm)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dry-run -d 'With --http, forward every request, and log those the rules would have denied'
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container'
-complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, a service\'s CapabilityAdd)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-privileged -d 'With --http, let a container create (or exec) ask for a privileged container, and lift confinement (SecurityOpt seccomp=unconfined, apparmor, label; /proc unmasked)'
+complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-cap-add -d 'With --http, let a create add capabilities (CapAdd, Capabilities, a service\'s CapabilityAdd)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l allow-devices -d 'With --http, let a create give the container devices (Devices, DeviceRequests, DeviceCgroupRules)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l dgram -d 'Relay datagrams: unix LISTEN and TARGET are datagram sockets (implied by a udp: side)'
 complete -c udskit -n "__fish_udskit_using_subcommand relay" -l accept-proxy-protocol -d 'Read a PROXY protocol header (v1 or v2) from each client before relaying it: the client logged, and sent on with --proxy-protocol, is the one it names; a client without a valid one is closed (with --http too: each request\'s log line names it)'

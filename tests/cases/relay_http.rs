@@ -1189,6 +1189,10 @@ fn docker_cli_through_the_guard() {
                 "bind mounts of {shared_s} from the host are not allowed (by way of container binder)"
             ),
         ),
+        (
+            &["--network", "none", "--security-opt", "seccomp=unconfined"],
+            r#"the security option "seccomp=unconfined" is not allowed"#.to_string(),
+        ),
     ] {
         let err = denied(&run(how));
         assert!(err.contains(&format!("denied: {why}")), "{how:?}: {err}");
@@ -1199,9 +1203,50 @@ fn docker_cli_through_the_guard() {
         &["--network", "none", "--volumes-from", "sl"][..],
         &["--network", "none", "-v", "udskit-fresh:/f"],
         &["--network", "container:sl"],
+        &["--network", "none", "--security-opt", "no-new-privileges"],
     ] {
         assert_eq!(ok(&run(how)), "ran\n", "{how:?}");
     }
+    // A build's steps run in the network its query names: the host's is refused, another
+    // container's looked up, as a create's would be (the classic builder, without BuildKit).
+    let (mut bd, bd_sock) = guard(
+        d,
+        "bd",
+        &direct,
+        &["--allow", "POST /build", "--preset", "docker-readonly"],
+    );
+    let context = d.join("context");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(context.join("Dockerfile"), "FROM udskit/bb:t\nRUN true\n").unwrap();
+    let build = |network: &str| {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_CONFIG", d.join("docker-config"))
+            .env("DOCKER_BUILDKIT", "0")
+            .arg("-H")
+            .arg(format!("unix://{}", bd_sock.display()))
+            .args(["build", "-q", "--network", network])
+            .arg(&context);
+        run_with_input(c, b"", LIMIT)
+    };
+    for (network, why) in [
+        (
+            "host",
+            "udskit: POST /v1.41/build denied: the host's network namespace is not allowed (rule: query check, without --allow-host-namespace network)",
+        ),
+        (
+            "container:hostnet",
+            "the host's network namespace is not allowed (by way of container hostnet)",
+        ),
+    ] {
+        let err = denied(&build(network));
+        assert!(err.contains(why), "{network}: {err}");
+    }
+    assert!(ok(&build("none")).starts_with("sha256:"));
+    let log = bd.wait_stderr("networkmode=none");
+    assert!(
+        log.contains("denied (rule: query check, without --allow-host-namespace network)"),
+        "{log}"
+    );
     // What the audit got past the guard (all of it reaching dockerd before): a start with
     // the HostConfig of API 1.23, a key twice (Go merges both), a mount's type in two cases,
     // overlay's host directories, a proc volume (the host's), a container named by way of

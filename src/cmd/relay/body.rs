@@ -3,9 +3,10 @@
 //! versions before 1.24), `/containers/*/exec`, `/services/create`, `/services/*/update`
 //! and `/volumes/create`,
 //! read whole (up to [`BODY_LIMIT`]) and refused when it asks for a privileged container
-//! (or the host's /proc and /sys unmasked), a host bind mount outside `--allow-bind` (also
-//! by way of a volume whose driver options bind a host path), added capabilities, a host
-//! namespace or devices, unless a flag allows each. What a create takes from other
+//! (or the host's /proc and /sys unmasked, or security options that lift confinement), a
+//! host bind mount outside `--allow-bind` (also by way of a volume whose driver options
+//! bind a host path), added capabilities, a host namespace or devices, unless a flag
+//! allows each; and the query of `POST /build` ([`build_query`]), judged as a create's. What a create takes from other
 //! containers and volumes ([`Lookup`]) is looked up on TARGET by the guard and judged by
 //! [`Allowances::looked_up`]. dockerd decodes the body with Go's encoding/json, which
 //! matches field names without regard to case (and folds `ſ` to s and the Kelvin sign to
@@ -225,6 +226,37 @@ impl Checked {
     }
 }
 
+/// What `POST /build` (route without the /v1.NN prefix) asks of the host in its query:
+/// the network its steps run in (`networkmode`: `host` is the host's, `container:X`
+/// another container's), each value as a create's body (`{"HostConfig": {"NetworkMode":
+/// ...}}`) to be checked and looked up as one. Every value given is judged, where dockerd
+/// takes the first it can decode. Go's net/http reads a urlencoded form body before the
+/// query, so a build that sends one (`form_body`) is refused: its parameters would not be
+/// the query's.
+pub fn build_query(
+    method: &str,
+    route: &str,
+    query: Option<&str>,
+    form_body: bool,
+) -> Result<Vec<Value>, Refusal> {
+    if !method.eq_ignore_ascii_case("POST") || route != "/build" {
+        return Ok(Vec::new());
+    }
+    if form_body {
+        return Err(Refusal {
+            why: "a build's parameters in a form body (application/x-www-form-urlencoded), \
+                  which dockerd reads before the query, are not checked by the guard"
+                .into(),
+            flag: String::new(),
+        });
+    }
+    let pairs = url::form_urlencoded::parse(query.unwrap_or("").as_bytes());
+    Ok(pairs
+        .filter(|(k, _)| k == "networkmode")
+        .map(|(_, mode)| serde_json::json!({"HostConfig": {"NetworkMode": mode}}))
+        .collect())
+}
+
 /// Whether `route` (without the /v1.NN prefix) names a container with a `/` in its name:
 /// dockerd routes `/containers/{name:.*}/ACTION` and takes `parent/alias` for the container
 /// that `parent`'s legacy link calls `alias`. `attach/ws` is the one action of two segments;
@@ -278,6 +310,84 @@ const READ_ONLY: &[&str] = &[
 
 /// The local volume driver's `type`s whose `device` names a remote share, not a host path.
 const NETWORK_FILESYSTEMS: &[&str] = &["nfs", "nfs4", "cifs", "smb3"];
+
+/// Why security option `opt` (a `SecurityOpt` entry) lifts confinement that dockerd gives
+/// every container, or None when it does not: `no-new-privileges` in any form,
+/// `writable-cgroups` false, and AppArmor's and seccomp's defaults by name. dockerd splits
+/// an entry at its first `=`, or else its first `:` (the deprecated form), and refuses a
+/// key it does not know; a newer one may know more (`writable-cgroups`, Docker 28).
+fn loosened(opt: &str) -> Option<&'static str> {
+    let (key, value) = opt
+        .split_once('=')
+        .or_else(|| opt.split_once(':'))
+        .unwrap_or((opt, ""));
+    let go_false = ["0", "f", "F", "false", "FALSE", "False"].contains(&value);
+    match key {
+        "no-new-privileges" => None,
+        "writable-cgroups" if go_false => None,
+        "apparmor" if value == "docker-default" => None,
+        "seccomp" if value == "builtin" => None,
+        "seccomp" => Some(
+            "it replaces dockerd's seccomp profile, which keeps the container from the \
+             system calls that escape it (unconfined: no profile at all)",
+        ),
+        "apparmor" => Some("it replaces dockerd's AppArmor profile (unconfined: none at all)"),
+        // `disable` alone is dockerd's old form of label=disable.
+        "label" | "disable" => Some(
+            "it changes or turns off the SELinux label that keeps the container from the \
+             host's files",
+        ),
+        "writable-cgroups" => Some(
+            "it makes the container's cgroup filesystem writable (on cgroup v1, the \
+             release_agent the host's kernel runs as root)",
+        ),
+        _ => Some("it is not an option the guard knows to be harmless"),
+    }
+}
+
+/// A service's `ContainerSpec.Privileges` (API 1.44): dockerd turns its seccomp and
+/// AppArmor modes and its SELinux context into the container's security options.
+fn privileges(p: &Value) -> Result<(), Refusal> {
+    let loosened = |path: &[&str]| {
+        at(p, path)
+            .into_iter()
+            .any(|m| !matches!(m.as_str(), Some("" | "default")) && !m.is_null())
+    };
+    let field = if loosened(&["Seccomp", "Mode"]) {
+        "Privileges.Seccomp"
+    } else if loosened(&["AppArmor", "Mode"]) {
+        "Privileges.AppArmor"
+    } else if fields(p, "SELinuxContext").into_iter().any(|c| {
+        // Disable, or a user, role, type or level of its own.
+        c.as_object().is_some_and(|o| {
+            o.values()
+                .any(|v| *v == Value::Bool(true) || non_empty_text(v))
+        })
+    }) {
+        "Privileges.SELinuxContext"
+    } else {
+        return Ok(());
+    };
+    refuse(
+        format!(
+            "{field} other than dockerd's default is not allowed: it lifts confinement dockerd \
+             gives every container"
+        ),
+        "--allow-privileged",
+    )
+}
+
+fn non_empty_text(v: &Value) -> bool {
+    v.as_str().is_some_and(|s| !s.is_empty())
+}
+
+/// `text` for a message: a long one (a seccomp profile given whole) cut, with its length.
+fn cut(text: &str) -> String {
+    match text.char_indices().nth(40) {
+        Some((i, _)) => format!("{}... ({} bytes)", &text[..i], text.len()),
+        None => text.to_string(),
+    }
+}
 
 /// A refusal found in container `name` (a lookup), saying so.
 fn by_way(name: &str) -> impl Fn(Refusal) -> Refusal + '_ {
@@ -539,8 +649,25 @@ impl Allowances {
                 }
             }
         }
+        if !self.privileged {
+            for opt in items(hc, "SecurityOpt").filter_map(Value::as_str) {
+                if let Some(why) = loosened(opt) {
+                    return refuse(
+                        format!("the security option {:?} is not allowed: {why}", cut(opt)),
+                        "--allow-privileged",
+                    );
+                }
+            }
+        }
         if !self.cap_add && fields(hc, "CapAdd").into_iter().any(non_empty) {
             return refuse("added capabilities are not allowed", "--allow-cap-add");
+        }
+        // API 1.40's set that replaces dockerd's default one (dockerd 20.10 ignores it).
+        if !self.cap_add && fields(hc, "Capabilities").into_iter().any(non_empty) {
+            return refuse(
+                "a set of capabilities of its own (Capabilities) is not allowed",
+                "--allow-cap-add",
+            );
         }
         for ns in HostNamespace::ALL {
             if self.namespaces.contains(&ns) {
@@ -758,6 +885,11 @@ impl Allowances {
                     if !self.cap_add && fields(spec, "CapabilityAdd").into_iter().any(non_empty) {
                         return refuse("added capabilities are not allowed", "--allow-cap-add");
                     }
+                    if !self.privileged {
+                        for p in fields(spec, "Privileges") {
+                            privileges(p)?;
+                        }
+                    }
                     for mounts in fields(spec, "Mounts") {
                         self.mounts(mounts)?;
                     }
@@ -883,6 +1015,135 @@ mod tests {
         assert_eq!(err.flag, "--allow-bind /srv/database");
         let err = create(&a, json!({"HostConfig": {"PidMode": "host"}})).unwrap_err();
         assert_eq!(err.flag, "--allow-host-namespace pid");
+    }
+
+    #[test]
+    fn security_options_that_lift_confinement() {
+        let none = Allowances::default();
+        for opt in [
+            "seccomp=unconfined",
+            "seccomp:unconfined",
+            r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW"}"#,
+            "apparmor=unconfined",
+            "apparmor:some-host-profile",
+            "label=disable",
+            "label:type:spc_t",
+            "disable",
+            "writable-cgroups=true",
+            "writable-cgroups",
+            "systempaths=unconfined",
+        ] {
+            let err = create(
+                &none,
+                json!({"HostConfig": {"SecurityOpt": ["no-new-privileges", opt]}}),
+            )
+            .expect_err(opt);
+            assert_eq!(err.flag, "--allow-privileged", "{opt}");
+            assert!(
+                err.why.starts_with("the security option "),
+                "{opt}: {}",
+                err.why
+            );
+        }
+        // Go's case folding of the field, and the top-level copy.
+        assert!(create(&none, json!({"securityopt": ["seccomp=unconfined"]})).is_err());
+        let long = format!(
+            "seccomp={{\"defaultAction\":\"SCMP_ACT_ALLOW\"{}}}",
+            " ".repeat(100)
+        );
+        let why = create(&none, json!({"HostConfig": {"SecurityOpt": [long]}}))
+            .unwrap_err()
+            .why;
+        assert!(why.contains("... (142 bytes)"), "{why}");
+        for opt in [
+            "no-new-privileges",
+            "no-new-privileges:true",
+            "no-new-privileges=false",
+            "writable-cgroups=false",
+            "apparmor=docker-default",
+            "seccomp=builtin",
+        ] {
+            let body = json!({"HostConfig": {"SecurityOpt": [opt]}});
+            assert_eq!(create(&none, body), Ok(()), "{opt}");
+        }
+        let all = Allowances {
+            privileged: true,
+            ..Allowances::default()
+        };
+        let body = json!({"HostConfig": {"SecurityOpt": ["seccomp=unconfined", "label=disable"]}});
+        assert_eq!(create(&all, body), Ok(()));
+        // API 1.40's replacement set of capabilities is added capabilities too.
+        let err = create(
+            &none,
+            json!({"HostConfig": {"Capabilities": ["CAP_SYS_ADMIN"]}}),
+        );
+        assert_eq!(err.unwrap_err().flag, "--allow-cap-add");
+        // A service's Privileges (API 1.44) as dockerd turns them into security options.
+        for privileges in [
+            json!({"Seccomp": {"Mode": "unconfined"}}),
+            json!({"seccomp": {"mode": "custom", "Profile": "e30="}}),
+            json!({"AppArmor": {"Mode": "disabled"}}),
+            json!({"SELinuxContext": {"Disable": true}}),
+            json!({"SELinuxContext": {"Type": "spc_t"}}),
+        ] {
+            let svc = json!({"TaskTemplate": {"ContainerSpec": {"Privileges": privileges}}});
+            let err = none.check(Checked::Service, &svc).expect_err("refused");
+            assert_eq!(err.flag, "--allow-privileged", "{svc}");
+            assert!(all.check(Checked::Service, &svc).is_ok(), "{svc}");
+        }
+        for privileges in [
+            json!({"Seccomp": {"Mode": "default"}, "AppArmor": {"Mode": "default"}}),
+            json!({"SELinuxContext": {"Disable": false, "Type": ""}, "NoNewPrivileges": true}),
+            json!({"Seccomp": null, "CredentialSpec": null}),
+        ] {
+            let svc = json!({"TaskTemplate": {"ContainerSpec": {"Privileges": privileges}}});
+            assert_eq!(none.check(Checked::Service, &svc), Ok(()), "{svc}");
+        }
+    }
+
+    #[test]
+    fn a_build_s_network_is_asked_in_its_query() {
+        let asked = build_query("POST", "/build", Some("q=1&networkmode=host&t=x"), false);
+        assert_eq!(
+            asked.unwrap(),
+            vec![json!({"HostConfig": {"NetworkMode": "host"}})]
+        );
+        // Decoded as Go decodes it, every value given.
+        let asked = build_query(
+            "POST",
+            "/build",
+            Some("network%6dode=ho%73t&networkmode=none"),
+            false,
+        );
+        let modes: Vec<_> = asked
+            .unwrap()
+            .iter()
+            .map(|v| v["HostConfig"]["NetworkMode"].clone())
+            .collect();
+        assert_eq!(modes, [json!("host"), json!("none")]);
+        assert_eq!(build_query("POST", "/build", None, false), Ok(Vec::new()));
+        assert_eq!(
+            build_query("POST", "/images/create", Some("networkmode=host"), false),
+            Ok(Vec::new())
+        );
+        assert_eq!(
+            build_query("GET", "/build", Some("networkmode=host"), true),
+            Ok(Vec::new())
+        );
+        assert!(build_query("POST", "/build", Some("t=x"), true).is_err());
+        // Judged as a create's: the host's network is refused, another container's looked up.
+        let none = Allowances::default();
+        let host = &build_query("POST", "/build", Some("networkmode=host"), false).unwrap()[0];
+        assert_eq!(
+            none.check(Checked::ContainerCreate, host).unwrap_err().flag,
+            "--allow-host-namespace network"
+        );
+        let other =
+            &build_query("POST", "/build", Some("networkmode=container:web"), false).unwrap()[0];
+        assert_eq!(
+            lookups(Checked::ContainerCreate, other),
+            [Lookup::Namespace(HostNamespace::Network, "web".into())]
+        );
     }
 
     #[test]

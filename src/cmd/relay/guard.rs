@@ -16,7 +16,7 @@ use bytes::Bytes;
 use http_body_util::Either;
 use hyper::body::Body;
 use hyper::body::Incoming;
-use hyper::header::{HOST, HeaderValue, UPGRADE};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
@@ -24,8 +24,8 @@ use tokio_util::sync::CancellationToken;
 
 use super::answer::{Decision, Logged, Record, Who, own_answer};
 use super::body::{
-    Allowances, BODY_LIMIT, Checked, Lookup, Refusal, aliased_container, duplicate_key, lookups,
-    swarm_objects,
+    Allowances, BODY_LIMIT, Checked, Lookup, Refusal, aliased_container, build_query,
+    duplicate_key, lookups, swarm_objects,
 };
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
@@ -164,14 +164,7 @@ impl Conn {
         let method = req.method().clone();
         let method = method.as_str();
         let mut rec = self.record(&req);
-        let refuse = |mut rec: Record, why: &str, close: bool| {
-            rec.status = 400;
-            rec.decision = Decision::Refuse;
-            rec.rule = "the guard's HTTP checks".into();
-            rec.reason = Some(why.to_string());
-            let msg = format!("udskit: {method} request refused: {why}");
-            Ok(own_answer(StatusCode::BAD_REQUEST, &msg, rec, close))
-        };
+        let refuse = |rec: Record, why: &str, close: bool| Ok(refused(rec, method, why, close));
         if let Some(admit) = &guard.admit
             && !admit.covers(self.who.cred())
         {
@@ -239,6 +232,34 @@ impl Conn {
             drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
+        // What a build's query asks of the host, judged as a create's body would be.
+        let form = req.headers().get(CONTENT_TYPE).is_some_and(form_urlencoded);
+        let asked = build_query(method, path.route(), req.uri().query(), form);
+        if !asked.as_ref().is_ok_and(Vec::is_empty) {
+            let judged = match asked {
+                Err(r) => Err(Unjudged::Denied(r)),
+                Ok(asked) => {
+                    let mut judged = Ok(());
+                    for value in &asked {
+                        let host = req.headers().get(HOST).cloned();
+                        judged = self
+                            .judge(guard, Checked::ContainerCreate, value, host)
+                            .await;
+                        if judged.is_err() {
+                            break;
+                        }
+                    }
+                    judged
+                }
+            };
+            rec = match verdict(guard, rec, method, req.uri().path(), "query check", judged) {
+                Ok(rec) => rec,
+                Err(answer) => {
+                    drain(req).await;
+                    return Ok(*answer);
+                }
+            };
+        }
         let client_up = req
             .headers()
             .contains_key(UPGRADE)
@@ -302,60 +323,13 @@ impl Conn {
                     );
                     return refuse(rec, &why, false);
                 }
-                let mut verdict = guard.allow.check(what, &value);
-                // A service handed swarm secrets or configs reads them out: only a client
-                // the rules let read them may.
-                if verdict.is_ok() && what == Checked::Service {
-                    for kind in swarm_objects(&value) {
-                        let route = RoutePath::new(&format!("/{kind}")).expect("a canonical path");
-                        if !guard.rules.decide("GET", &route, self.who.cred()).allow {
-                            verdict = Err(Refusal {
-                                why: format!(
-                                    "a service given swarm {kind} reads them; the rules do not \
-                                     let this client read /{kind}"
-                                ),
-                                flag: format!("--allow 'GET /{kind}'"),
-                            });
-                        }
-                    }
-                }
-                if verdict.is_ok() {
-                    let host = parts.headers.get(HOST).cloned();
-                    match self.looked_up(guard, lookups(what, &value), host).await {
-                        Ok(()) => {}
-                        Err(Unjudged::Denied(r)) => verdict = Err(r),
-                        Err(Unjudged::NotAName(why)) => return refuse(rec, &why, false),
-                        Err(Unjudged::Unanswered(why)) => {
-                            rec.status = 502;
-                            rec.decision = Decision::Refuse;
-                            rec.rule = "body check".into();
-                            rec.reason = Some(why.clone());
-                            let msg =
-                                format!("udskit: {method} {} refused: {why}", parts.uri.path());
-                            return Ok(own_answer(StatusCode::BAD_GATEWAY, &msg, rec, false));
-                        }
-                    }
-                }
-                if let Err(r) = verdict {
-                    rec.rule = match r.flag.as_str() {
-                        "" => "body check".to_string(),
-                        flag => format!("body check, without {flag}"),
-                    };
-                    if !guard.dry_run {
-                        rec.status = 403;
-                        rec.decision = Decision::Deny;
-                        rec.reason = Some(r.why.clone());
-                        let msg = format!(
-                            "udskit: {method} {} denied: {} (rule: {})",
-                            parts.uri.path(),
-                            r.why,
-                            rec.rule
-                        );
-                        return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
-                    }
-                    rec.decision = Decision::WouldDeny;
-                    rec.reason = Some(r.why);
-                }
+                let host = parts.headers.get(HOST).cloned();
+                let judged = self.judge(guard, what, &value, host).await;
+                let uri = parts.uri.path();
+                rec = match verdict(guard, rec, method, uri, "body check", judged) {
+                    Ok(rec) => rec,
+                    Err(answer) => return Ok(*answer),
+                };
                 // Forwarded as it came, byte for byte.
                 Request::from_parts(parts, Either::Right(http_body_util::Full::new(bytes)))
             }
@@ -562,11 +536,7 @@ fn worker_draining(plan: &Arc<RelayPlan>) -> &'static CancellationToken {
     }
 }
 
-/// Reads and drops the body of a request answered without it (up to DRAIN_BYTES, for up
-/// to DRAIN_TIME): hyper ends a connection whose request body was left unread, and a
-/// client still sending it (the docker CLI writes a create's body after its head) would
-/// get a broken pipe instead of the answer.
-/// Why a create that takes something from other containers was not let through.
+/// Why a body (or what a query asks) was not let through.
 enum Unjudged {
     /// What it takes is not allowed.
     Denied(Refusal),
@@ -651,6 +621,113 @@ impl Conn {
     }
 }
 
+impl Conn {
+    /// Judges `value`, a body of kind `what` (or what a query asks, put as one): the body
+    /// checks, swarm objects a service reads, then what it takes from other containers
+    /// and volumes, looked up.
+    async fn judge(
+        &self,
+        guard: &Guard,
+        what: Checked,
+        value: &serde_json::Value,
+        host: Option<HeaderValue>,
+    ) -> Result<(), Unjudged> {
+        guard.allow.check(what, value).map_err(Unjudged::Denied)?;
+        // A service handed swarm secrets or configs reads them out: only a client the
+        // rules let read them may.
+        if what == Checked::Service {
+            for kind in swarm_objects(value) {
+                let route = RoutePath::new(&format!("/{kind}")).expect("a canonical path");
+                if !guard.rules.decide("GET", &route, self.who.cred()).allow {
+                    return Err(Unjudged::Denied(Refusal {
+                        why: format!(
+                            "a service given swarm {kind} reads them; the rules do not let \
+                             this client read /{kind}"
+                        ),
+                        flag: format!("--allow 'GET /{kind}'"),
+                    }));
+                }
+            }
+        }
+        self.looked_up(guard, lookups(what, value), host).await
+    }
+}
+
+/// The record of a request that `judged` let through (under --dry-run, one it would have
+/// denied), or the answer udskit gives it: a 403 naming the check (`check`: "body check")
+/// and the flag that would allow it, a 400 for a name that is not one, a 502 for a lookup
+/// TARGET did not answer.
+fn verdict(
+    guard: &Guard,
+    mut rec: Record,
+    method: &str,
+    path: &str,
+    check: &str,
+    judged: Result<(), Unjudged>,
+) -> Result<Record, Box<Response<Logged>>> {
+    let r = match judged {
+        Ok(()) => return Ok(rec),
+        Err(Unjudged::Denied(r)) => r,
+        Err(Unjudged::NotAName(why)) => return Err(Box::new(refused(rec, method, &why, false))),
+        Err(Unjudged::Unanswered(why)) => {
+            rec.status = 502;
+            rec.decision = Decision::Refuse;
+            rec.rule = check.into();
+            rec.reason = Some(why.clone());
+            let msg = format!("udskit: {method} {path} refused: {why}");
+            return Err(Box::new(own_answer(
+                StatusCode::BAD_GATEWAY,
+                &msg,
+                rec,
+                false,
+            )));
+        }
+    };
+    rec.rule = match r.flag.as_str() {
+        "" => check.to_string(),
+        flag => format!("{check}, without {flag}"),
+    };
+    rec.reason = Some(r.why);
+    if guard.dry_run {
+        rec.decision = Decision::WouldDeny;
+        return Ok(rec);
+    }
+    rec.status = 403;
+    rec.decision = Decision::Deny;
+    let why = rec.reason.as_deref().unwrap_or_default();
+    let msg = format!("udskit: {method} {path} denied: {why} (rule: {})", rec.rule);
+    Err(Box::new(own_answer(
+        StatusCode::FORBIDDEN,
+        &msg,
+        rec,
+        false,
+    )))
+}
+
+/// udskit's `400` for a request that must not reach TARGET (`close`: and the end of
+/// the connection after it).
+fn refused(mut rec: Record, method: &str, why: &str, close: bool) -> Response<Logged> {
+    rec.status = 400;
+    rec.decision = Decision::Refuse;
+    rec.rule = "the guard's HTTP checks".into();
+    rec.reason = Some(why.to_string());
+    let msg = format!("udskit: {method} request refused: {why}");
+    own_answer(StatusCode::BAD_REQUEST, &msg, rec, close)
+}
+
+/// Whether a Content-Type is the urlencoded form that Go's net/http reads as parameters.
+fn form_urlencoded(t: &HeaderValue) -> bool {
+    let media = t.to_str().ok().and_then(|t| t.split(';').next());
+    media.is_some_and(|m| {
+        m.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    })
+}
+
+/// Reads and drops the body of a request answered without it (up to DRAIN_BYTES, for up
+/// to DRAIN_TIME): hyper ends a connection whose request body was left unread, and a
+/// client still sending it (the docker CLI writes a create's body after its head) would
+/// get a broken pipe instead of the answer.
 async fn drain(req: Request<Incoming>) {
     use crate::net::stream::{DRAIN_BYTES, DRAIN_TIME};
     let body = http_body_util::Limited::new(req.into_body(), DRAIN_BYTES);

@@ -236,17 +236,20 @@ pub struct Args {
     /// number or a name; repeatable); with --allow-uid, either lets a client in
     #[arg(long, value_name = "GID", requires = "http", value_parser = guard::parse_gid)]
     pub allow_gid: Vec<u32>,
-    /// With --http, let a container create (or exec) ask for a privileged container
+    /// With --http, let a container create (or exec) ask for a privileged container, and
+    /// lift confinement (SecurityOpt seccomp=unconfined, apparmor, label; /proc unmasked)
     #[arg(long, requires = "http")]
     pub allow_privileged: bool,
     /// With --http, let a create bind-mount host paths under PREFIX (repeatable); without
     /// it, no host path at all
     #[arg(long, value_name = "PREFIX", requires = "http", value_parser = body::parse_bind_prefix)]
     pub allow_bind: Vec<String>,
-    /// With --http, let a create add capabilities (CapAdd, a service's CapabilityAdd)
+    /// With --http, let a create add capabilities (CapAdd, Capabilities, a service's
+    /// CapabilityAdd)
     #[arg(long, requires = "http")]
     pub allow_cap_add: bool,
-    /// With --http, let a create share the host's NAMESPACE (repeatable)
+    /// With --http, let a create (or a build's networkmode) share the host's NAMESPACE
+    /// (repeatable)
     #[arg(long, value_enum, value_name = "NAMESPACE", requires = "http")]
     pub allow_host_namespace: Vec<body::HostNamespace>,
     /// With --http, let a create give the container devices (Devices, DeviceRequests,
