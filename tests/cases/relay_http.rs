@@ -1274,7 +1274,27 @@ fn docker_cli_through_the_guard() {
         );
         raw_exchange(&pt_sock, req.into_bytes())
     };
+    // A service on the host's network by its ID (dockerd finds a network by ID, or an ID's
+    // prefix): looked up, and refused before dockerd sees it (no swarm needed).
+    let host_net = ok(&docker(
+        d,
+        &direct,
+        &["network", "inspect", "host", "--format", "{{.ID}}"],
+        b"",
+    ));
+    let host_net = &host_net.trim()[..12];
+    let service = format!(
+        r#"{{"Name":"s","TaskTemplate":{{"ContainerSpec":{{"Image":"udskit/bb:t"}},"Networks":[{{"Target":"{host_net}"}}]}}}}"#
+    );
+    let host_by_id =
+        format!("the host's network namespace is not allowed (by way of network {host_net})");
     for (path, body, status, why) in [
+        (
+            "/v1.41/services/create",
+            service.as_str(),
+            "403",
+            host_by_id.as_str(),
+        ),
         (
             "/v1.23/containers/st/start",
             r#"{"Binds":["/:/host"]}"#,

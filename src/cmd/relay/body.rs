@@ -81,12 +81,13 @@ pub struct Allowances {
 /// another container's namespace (`NetworkMode: container:X`, which is the host's when X
 /// is in the host's), another container's mounts (`VolumesFrom`), and volumes that exist
 /// (named in `Binds` or `Mounts`, or among those mounts), made with driver options that
-/// may bind a host path.
+/// may bind a host path; and a service's networks, which may be the host's by its ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     Namespace(HostNamespace, String),
     VolumesFrom(String),
     Volume(String),
+    Network(String),
 }
 
 impl Lookup {
@@ -96,6 +97,7 @@ impl Lookup {
         let (kind, name) = match self {
             Lookup::Namespace(_, n) | Lookup::VolumesFrom(n) => ("containers", n),
             Lookup::Volume(n) => ("volumes", n),
+            Lookup::Network(n) => ("networks", n),
         };
         let plain = name.trim_start_matches('/');
         let ok = !plain.is_empty()
@@ -103,11 +105,13 @@ impl Lookup {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
         if !ok {
-            return Err(format!("{name:?} is not a container or volume name"));
+            return Err(format!(
+                "{name:?} is not a container, volume or network name"
+            ));
         }
         Ok(match kind {
             "containers" => format!("/containers/{plain}/json"),
-            _ => format!("/volumes/{plain}"),
+            _ => format!("/{kind}/{plain}"),
         })
     }
 }
@@ -129,10 +133,13 @@ fn joined(ns: HostNamespace, mode: &str) -> Option<&str> {
 pub fn lookups(what: Checked, body: &Value) -> Vec<Lookup> {
     let mut out = Vec::new();
     if what == Checked::Service {
-        // A service's named volumes, as a container's.
+        // A service's named volumes, as a container's, and its networks but `host`
+        // (refused at once), which dockerd also finds by ID.
         for spec in at(body, &["TaskTemplate", "ContainerSpec"]) {
             out.extend(volumes_mounted(spec));
         }
+        let named = service_networks(body).into_iter().filter(|t| !is_host(t));
+        out.extend(named.map(|t| Lookup::Network(t.to_string())));
         return out;
     }
     if !matches!(what, Checked::ContainerCreate | Checked::Start) {
@@ -177,6 +184,22 @@ pub fn swarm_objects(body: &Value) -> Vec<&'static str> {
         })
         .map(|(_, name)| name)
         .collect()
+}
+
+/// The networks a service body attaches its tasks to (`Target`: a name or an ID), and
+/// their deprecated place at the top of the spec.
+fn service_networks(body: &Value) -> Vec<&str> {
+    at(body, &["TaskTemplate", "Networks"])
+        .into_iter()
+        .chain(fields(body, "Networks"))
+        .flat_map(|n| n.as_array().into_iter().flatten())
+        .flat_map(|n| fields(n, "Target"))
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+fn is_host(network: &str) -> bool {
+    network.eq_ignore_ascii_case("host")
 }
 
 /// The named volumes of `Mounts` in `spec` (a HostConfig, or a service's ContainerSpec).
@@ -822,6 +845,22 @@ impl Allowances {
                 Ok(next)
             }
             Lookup::VolumesFrom(name) => self.mounts_of(name, found),
+            Lookup::Network(name) => {
+                // The host's network, named by its ID (or an ID's prefix).
+                let host = fields(found, "Name")
+                    .into_iter()
+                    .chain(fields(found, "Driver"))
+                    .any(|v| v.as_str().is_some_and(is_host));
+                if host && !self.namespaces.contains(&HostNamespace::Network) {
+                    return Err(Refusal {
+                        why: format!(
+                            "the host's network namespace is not allowed (by way of network {name})"
+                        ),
+                        flag: "--allow-host-namespace network".into(),
+                    });
+                }
+                Ok(Vec::new())
+            }
             Lookup::Volume(name) => {
                 if !local(&fields(found, "Driver")) {
                     return Ok(Vec::new());
@@ -894,14 +933,7 @@ impl Allowances {
                         self.mounts(mounts)?;
                     }
                 }
-                // A service's networks, and their deprecated place at the top of the spec.
-                let networks = at(body, &["TaskTemplate", "Networks"])
-                    .into_iter()
-                    .chain(fields(body, "Networks"));
-                let host = networks
-                    .flat_map(|n| n.as_array().into_iter().flatten())
-                    .flat_map(|n| fields(n, "Target"))
-                    .any(|t| t.as_str().is_some_and(|t| t.eq_ignore_ascii_case("host")));
+                let host = service_networks(body).into_iter().any(is_host);
                 if host && !self.namespaces.contains(&HostNamespace::Network) {
                     return refuse(
                         "the host's network namespace is not allowed",
@@ -1404,6 +1436,35 @@ mod tests {
         assert!(
             swarm_objects(&json!({"TaskTemplate": {"ContainerSpec": {"Configs": []}}})).is_empty()
         );
+        // Networks by name or ID are looked up (`host` itself is refused without one).
+        let body = json!({"TaskTemplate": {"Networks": [{"Target": "ac4a24acf92f"}, {"Target": "HOST"}]},
+            "Networks": [{"Target": "backend"}]});
+        assert_eq!(
+            lookups(Checked::Service, &body),
+            [
+                Lookup::Network("ac4a24acf92f".into()),
+                Lookup::Network("backend".into())
+            ]
+        );
+        assert_eq!(
+            Lookup::Network("ac4a24acf92f".into()).path(),
+            Ok("/networks/ac4a24acf92f".into())
+        );
+        let none = Allowances::default();
+        let by_id = Lookup::Network("ac4a24acf92f".into());
+        let host = json!({"Name": "host", "Id": "ac4a24acf92f0000", "Driver": "host"});
+        let err = none.looked_up(&by_id, &host).unwrap_err();
+        assert_eq!(
+            err.why,
+            "the host's network namespace is not allowed (by way of network ac4a24acf92f)"
+        );
+        let net = Allowances {
+            namespaces: vec![HostNamespace::Network],
+            ..Allowances::default()
+        };
+        assert_eq!(net.looked_up(&by_id, &host), Ok(Vec::new()));
+        let overlay = json!({"Name": "backend", "Driver": "overlay"});
+        assert_eq!(none.looked_up(&by_id, &overlay), Ok(Vec::new()));
     }
 
     #[test]
