@@ -88,6 +88,9 @@ pub enum Lookup {
     VolumesFrom(String),
     Volume(String),
     Network(String),
+    /// A container to be renamed: refused when it is in the host's network namespace,
+    /// since dockerd joins `container:NAME` by name at each start.
+    Renamed(String),
 }
 
 impl Lookup {
@@ -95,12 +98,19 @@ impl Lookup {
     /// lead the GET elsewhere).
     pub fn path(&self) -> Result<String, String> {
         let (kind, name) = match self {
-            Lookup::Namespace(_, n) | Lookup::VolumesFrom(n) => ("containers", n),
+            Lookup::Namespace(_, n) | Lookup::VolumesFrom(n) | Lookup::Renamed(n) => {
+                ("containers", n)
+            }
             Lookup::Volume(n) => ("volumes", n),
             Lookup::Network(n) => ("networks", n),
         };
+        // Docker's names and IDs start with a letter or digit (`.` and `..` would lead
+        // the GET elsewhere).
         let plain = name.trim_start_matches('/');
-        let ok = !plain.is_empty()
+        let ok = plain
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphanumeric())
             && plain
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
@@ -267,8 +277,8 @@ pub fn build_query(
     }
     if form_body {
         return Err(Refusal {
-            why: "a build's parameters in a form body (application/x-www-form-urlencoded), \
-                  which dockerd reads before the query, are not checked by the guard"
+            why: "a build's parameters in a form body (urlencoded or multipart/form-data), \
+                  which dockerd reads beside the query, are not checked by the guard"
                 .into(),
             flag: String::new(),
         });
@@ -845,6 +855,10 @@ impl Allowances {
                 Ok(next)
             }
             Lookup::VolumesFrom(name) => self.mounts_of(name, found),
+            Lookup::Renamed(name) => {
+                let network = Lookup::Namespace(HostNamespace::Network, name.clone());
+                self.looked_up(&network, found)
+            }
             Lookup::Network(name) => {
                 // The host's network, named by its ID (or an ID's prefix).
                 let host = fields(found, "Name")
@@ -897,6 +911,44 @@ impl Allowances {
             }
         }
         Ok(next)
+    }
+
+    /// The container X of `POST /containers/X/rename` (route without the /v1.NN prefix),
+    /// to be looked up ([`Lookup::Renamed`]) unless the host's network namespace is
+    /// allowed: a name that comes to mean a container in the host's network would take
+    /// along every container that joins `container:NAME` (dockerd keeps the name, and
+    /// joins by it at each start).
+    pub fn renames<'a>(&self, method: &str, route: &'a str) -> Option<&'a str> {
+        let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+        match segs.as_slice() {
+            ["containers", name, "rename"]
+                if method.eq_ignore_ascii_case("POST")
+                    && !self.namespaces.contains(&HostNamespace::Network) =>
+            {
+                Some(name)
+            }
+            _ => None,
+        }
+    }
+
+    /// What a lookup that TARGET answered 404 means: nothing for most (TARGET refuses the
+    /// create), but dockerd keeps `NetworkMode: container:NAME` as it is and joins
+    /// whichever container has that name at each start.
+    pub fn not_found(&self, lookup: &Lookup) -> Result<(), Refusal> {
+        match lookup {
+            Lookup::Namespace(HostNamespace::Network, name)
+                if !self.namespaces.contains(&HostNamespace::Network) =>
+            {
+                refuse(
+                    format!(
+                        "container:{name} names no container (dockerd would join the network \
+                         of whichever container has that name when it starts)"
+                    ),
+                    "--allow-host-namespace network",
+                )
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Checks a body of the kind `what`.
@@ -1232,6 +1284,55 @@ mod tests {
                 aliased,
                 "{method} {route}"
             );
+        }
+    }
+
+    #[test]
+    fn names_that_dockerd_resolves_later() {
+        let none = Allowances::default();
+        // Kept as a name and joined by it at each start: a name of no container is refused.
+        let net = Lookup::Namespace(HostNamespace::Network, "foo".into());
+        let err = none.not_found(&net).unwrap_err();
+        assert!(
+            err.why.starts_with("container:foo names no container"),
+            "{}",
+            err.why
+        );
+        let pid = Lookup::Namespace(HostNamespace::Pid, "foo".into());
+        assert_eq!(none.not_found(&pid), Ok(()));
+        assert_eq!(none.not_found(&Lookup::Renamed("foo".into())), Ok(()));
+        let net_ok = Allowances {
+            namespaces: vec![HostNamespace::Network],
+            ..Allowances::default()
+        };
+        assert_eq!(net_ok.not_found(&net), Ok(()));
+        // A rename is looked up unless the host's network is allowed, and judged as joining
+        // that container's network would be.
+        assert_eq!(
+            none.renames("POST", "/containers/agent/rename"),
+            Some("agent")
+        );
+        assert_eq!(none.renames("POST", "/containers/agent/restart"), None);
+        assert_eq!(none.renames("GET", "/containers/agent/rename"), None);
+        assert_eq!(net_ok.renames("POST", "/containers/agent/rename"), None);
+        let renamed = Lookup::Renamed("agent".into());
+        assert_eq!(renamed.path(), Ok("/containers/agent/json".into()));
+        let on_host = json!({"HostConfig": {"NetworkMode": "host"}});
+        assert_eq!(
+            none.looked_up(&renamed, &on_host).unwrap_err().flag,
+            "--allow-host-namespace network"
+        );
+        let joined = json!({"HostConfig": {"NetworkMode": "container:vpn"}});
+        assert_eq!(
+            none.looked_up(&renamed, &joined),
+            Ok(vec![Lookup::Namespace(
+                HostNamespace::Network,
+                "vpn".into()
+            )])
+        );
+        // Not a name: what would lead the GET elsewhere.
+        for name in [".", "..", ".x", "-x", "a/b", ""] {
+            assert!(Lookup::VolumesFrom(name.into()).path().is_err(), "{name:?}");
         }
     }
 

@@ -20,6 +20,7 @@ use hyper::header::{CONTENT_TYPE, HOST, HeaderValue, UPGRADE};
 use hyper::upgrade::OnUpgrade;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+use tokio::sync::{RwLock, RwLockReadGuard};
 use tokio_util::sync::CancellationToken;
 
 use super::answer::{Decision, Logged, Record, Who, own_answer};
@@ -165,6 +166,9 @@ impl Conn {
         let method = method.as_str();
         let mut rec = self.record(&req);
         let refuse = |rec: Record, why: &str, close: bool| Ok(refused(rec, method, why, close));
+        // NAMES, held from a request's lookups until TARGET has answered it.
+        let mut reading = None;
+        let mut _renaming = None;
         if let Some(admit) = &guard.admit
             && !admit.covers(self.who.cred())
         {
@@ -233,7 +237,7 @@ impl Conn {
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
         // What a build's query asks of the host, judged as a create's body would be.
-        let form = req.headers().get(CONTENT_TYPE).is_some_and(form_urlencoded);
+        let form = req.headers().get_all(CONTENT_TYPE).iter().any(maybe_form);
         let asked = build_query(method, path.route(), req.uri().query(), form);
         if !asked.as_ref().is_ok_and(Vec::is_empty) {
             let judged = match asked {
@@ -242,9 +246,8 @@ impl Conn {
                     let mut judged = Ok(());
                     for value in &asked {
                         let host = req.headers().get(HOST).cloned();
-                        judged = self
-                            .judge(guard, Checked::ContainerCreate, value, host)
-                            .await;
+                        let what = Checked::ContainerCreate;
+                        judged = self.judge(guard, what, value, host, &mut reading).await;
                         if judged.is_err() {
                             break;
                         }
@@ -253,6 +256,34 @@ impl Conn {
                 }
             };
             rec = match verdict(guard, rec, method, req.uri().path(), "query check", judged) {
+                Ok(rec) => rec,
+                Err(answer) => {
+                    drain(req).await;
+                    return Ok(*answer);
+                }
+            };
+        }
+        // A rename of a container in the host's network namespace (which a name another
+        // container joins by would then lead to), judged while no lookup is.
+        if let Some(name) = guard.allow.renames(method, path.route()) {
+            _renaming = Some(NAMES.write().await);
+            let host = req.headers().get(HOST).cloned();
+            let todo = vec![Lookup::Renamed(name.to_string())];
+            let judged = self
+                .looked_up(guard, todo, host)
+                .await
+                .map_err(|e| match e {
+                    Unjudged::Denied(r) => Unjudged::Denied(Refusal {
+                        why: format!(
+                            "renaming {name} is not allowed: {} (a container that joins \
+                         container:NAME would join the host's network when it starts)",
+                            r.why
+                        ),
+                        ..r
+                    }),
+                    e => e,
+                });
+            rec = match verdict(guard, rec, method, req.uri().path(), "rename check", judged) {
                 Ok(rec) => rec,
                 Err(answer) => {
                     drain(req).await;
@@ -324,7 +355,7 @@ impl Conn {
                     return refuse(rec, &why, false);
                 }
                 let host = parts.headers.get(HOST).cloned();
-                let judged = self.judge(guard, what, &value, host).await;
+                let judged = self.judge(guard, what, &value, host, &mut reading).await;
                 let uri = parts.uri.path();
                 rec = match verdict(guard, rec, method, uri, "body check", judged) {
                     Ok(rec) => rec,
@@ -603,6 +634,7 @@ impl Conn {
             .to_bytes();
             lease.give_back();
             if status == StatusCode::NOT_FOUND {
+                guard.allow.not_found(&lookup).map_err(Unjudged::Denied)?;
                 continue;
             }
             if status != StatusCode::OK {
@@ -624,13 +656,15 @@ impl Conn {
 impl Conn {
     /// Judges `value`, a body of kind `what` (or what a query asks, put as one): the body
     /// checks, swarm objects a service reads, then what it takes from other containers
-    /// and volumes, looked up.
+    /// and volumes, looked up (with [`NAMES`] taken into `names` for that, to be held
+    /// until TARGET has answered).
     async fn judge(
         &self,
         guard: &Guard,
         what: Checked,
         value: &serde_json::Value,
         host: Option<HeaderValue>,
+        names: &mut Option<RwLockReadGuard<'static, ()>>,
     ) -> Result<(), Unjudged> {
         guard.allow.check(what, value).map_err(Unjudged::Denied)?;
         // A service handed swarm secrets or configs reads them out: only a client the
@@ -649,9 +683,19 @@ impl Conn {
                 }
             }
         }
-        self.looked_up(guard, lookups(what, value), host).await
+        let todo = lookups(what, value);
+        if !todo.is_empty() && names.is_none() {
+            *names = Some(NAMES.read().await);
+        }
+        self.looked_up(guard, todo, host).await
     }
 }
+
+/// Taken to read while a request's lookups are judged and until TARGET has answered it,
+/// and to write for a rename: through this guard, no rename changes what a name means
+/// between the lookup that judged it and dockerd's use of it (a rename loop swapping a
+/// harmless container with one that binds a host path got creates past the lookups).
+static NAMES: RwLock<()> = RwLock::const_new(());
 
 /// The record of a request that `judged` let through (under --dry-run, one it would have
 /// denied), or the answer udskit gives it: a 403 naming the check (`check`: "body check")
@@ -715,13 +759,17 @@ fn refused(mut rec: Record, method: &str, why: &str, close: bool) -> Response<Lo
     own_answer(StatusCode::BAD_REQUEST, &msg, rec, close)
 }
 
-/// Whether a Content-Type is the urlencoded form that Go's net/http reads as parameters.
-fn form_urlencoded(t: &HeaderValue) -> bool {
-    let media = t.to_str().ok().and_then(|t| t.split(';').next());
-    media.is_some_and(|m| {
-        m.trim()
-            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-    })
+/// Whether a Content-Type may be a form Go's net/http reads parameters from (urlencoded,
+/// or multipart/form-data); Go lowercases it by Unicode's rules (`İ` to i), so a value
+/// that is not plain ASCII is taken for one.
+fn maybe_form(t: &HeaderValue) -> bool {
+    let Ok(t) = t.to_str() else {
+        return true;
+    };
+    let media = t.split(';').next().unwrap_or("").trim();
+    ["application/x-www-form-urlencoded", "multipart/form-data"]
+        .iter()
+        .any(|f| media.eq_ignore_ascii_case(f))
 }
 
 /// Reads and drops the body of a request answered without it (up to DRAIN_BYTES, for up
@@ -767,5 +815,32 @@ async fn until_idle<T>(
             _ = meter.idle(limit) => None,
         },
         None => Some(fut.await),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types_go_may_read_a_form_from() {
+        for t in [
+            &b"application/x-www-form-urlencoded"[..],
+            b"Multipart/Form-Data; boundary=x",
+            b" application/x-www-form-urlencoded ; charset=utf-8",
+            b"application/x-www-form-urlencoded; x=\xff",
+            b"appl\xc4\xb0cation/x-www-form-urlencoded",
+        ] {
+            let v = HeaderValue::from_bytes(t).unwrap();
+            assert!(maybe_form(&v), "{t:?}");
+        }
+        for t in [
+            "application/x-tar",
+            "application/octet-stream",
+            "text/plain",
+            "multipart/mixed",
+        ] {
+            assert!(!maybe_form(&HeaderValue::from_static(t)), "{t}");
+        }
     }
 }

@@ -269,8 +269,7 @@ impl RoutePath {
         }
         if decoded[1..]
             .split('/')
-            .enumerate()
-            .any(|(i, seg)| seg == "." || seg == ".." || (seg.is_empty() && i > 0))
+            .any(|seg| seg == "." || seg == ".." || seg.is_empty())
             && decoded != "/"
         {
             return Err("its path is not in canonical form (//, . or .. segments)".into());
@@ -484,6 +483,9 @@ mod tests {
         for bad in [
             "/containers/json/../abc/archive",
             "/containers//json",
+            "//build",
+            "/v1.41//build",
+            "/containers/json/",
             "/./containers/json",
             "/containers/%2e%2e/x",
             "/a%00b",
