@@ -263,19 +263,19 @@ impl Checked {
 /// the network its steps run in (`networkmode`: `host` is the host's, `container:X`
 /// another container's), each value as a create's body (`{"HostConfig": {"NetworkMode":
 /// ...}}`) to be checked and looked up as one. Every value given is judged, where dockerd
-/// takes the first it can decode. Go's net/http reads a urlencoded form body before the
-/// query, so a build that sends one (`form_body`) is refused: its parameters would not be
-/// the query's.
+/// takes the first it can decode; pairs are split at `;` too, as Go before 1.17 split them
+/// (dockerd 20.10.0 to .14). Go's net/http reads parameters from a form body beside the
+/// query, so a build that may send one (`form_body()`) is refused.
 pub fn build_query(
     method: &str,
     route: &str,
     query: Option<&str>,
-    form_body: bool,
+    form_body: impl FnOnce() -> bool,
 ) -> Result<Vec<Value>, Refusal> {
     if !method.eq_ignore_ascii_case("POST") || route != "/build" {
         return Ok(Vec::new());
     }
-    if form_body {
+    if form_body() {
         return Err(Refusal {
             why: "a build's parameters in a form body (urlencoded or multipart/form-data), \
                   which dockerd reads beside the query, are not checked by the guard"
@@ -283,11 +283,26 @@ pub fn build_query(
             flag: String::new(),
         });
     }
-    let pairs = url::form_urlencoded::parse(query.unwrap_or("").as_bytes());
+    let query = query.unwrap_or("").replace(';', "&");
+    let pairs = url::form_urlencoded::parse(query.as_bytes());
     Ok(pairs
         .filter(|(k, _)| k == "networkmode")
         .map(|(_, mode)| serde_json::json!({"HostConfig": {"NetworkMode": mode}}))
         .collect())
+}
+
+/// The container X of `POST /containers/X/rename` (route without the /v1.NN prefix): a
+/// name that comes to mean a container in the host's network would take along every
+/// container that joins `container:NAME` (dockerd keeps the name, and joins by it at each
+/// start).
+pub fn renamed<'a>(method: &str, route: &'a str) -> Option<&'a str> {
+    if !method.eq_ignore_ascii_case("POST") {
+        return None;
+    }
+    let name = route
+        .strip_prefix("/containers/")?
+        .strip_suffix("/rename")?;
+    (!name.is_empty() && !name.contains('/')).then_some(name)
 }
 
 /// Whether `route` (without the /v1.NN prefix) names a container with a `/` in its name:
@@ -414,11 +429,12 @@ fn non_empty_text(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty())
 }
 
-/// `text` for a message: a long one (a seccomp profile given whole) cut, with its length.
+/// `text` quoted for a message: a long one (a seccomp profile given whole) cut, with its
+/// length.
 fn cut(text: &str) -> String {
     match text.char_indices().nth(40) {
-        Some((i, _)) => format!("{}... ({} bytes)", &text[..i], text.len()),
-        None => text.to_string(),
+        Some((i, _)) => format!("{:?}... ({} bytes)", &text[..i], text.len()),
+        None => format!("{text:?}"),
     }
 }
 
@@ -686,7 +702,7 @@ impl Allowances {
             for opt in items(hc, "SecurityOpt").filter_map(Value::as_str) {
                 if let Some(why) = loosened(opt) {
                     return refuse(
-                        format!("the security option {:?} is not allowed: {why}", cut(opt)),
+                        format!("the security option {} is not allowed: {why}", cut(opt)),
                         "--allow-privileged",
                     );
                 }
@@ -913,27 +929,19 @@ impl Allowances {
         Ok(next)
     }
 
-    /// The container X of `POST /containers/X/rename` (route without the /v1.NN prefix),
-    /// to be looked up ([`Lookup::Renamed`]) unless the host's network namespace is
-    /// allowed: a name that comes to mean a container in the host's network would take
-    /// along every container that joins `container:NAME` (dockerd keeps the name, and
-    /// joins by it at each start).
-    pub fn renames<'a>(&self, method: &str, route: &'a str) -> Option<&'a str> {
-        let segs: Vec<&str> = route.trim_start_matches('/').split('/').collect();
-        match segs.as_slice() {
-            ["containers", name, "rename"]
-                if method.eq_ignore_ascii_case("POST")
-                    && !self.namespaces.contains(&HostNamespace::Network) =>
-            {
-                Some(name)
-            }
-            _ => None,
+    /// What a rename of container `name` must look up: the container, unless the host's
+    /// network namespace is allowed ([`Lookup::Renamed`]).
+    pub fn rename_lookups(&self, name: &str) -> Vec<Lookup> {
+        match self.namespaces.contains(&HostNamespace::Network) {
+            true => Vec::new(),
+            false => vec![Lookup::Renamed(name.to_string())],
         }
     }
 
     /// What a lookup that TARGET answered 404 means: nothing for most (TARGET refuses the
-    /// create), but dockerd keeps `NetworkMode: container:NAME` as it is and joins
-    /// whichever container has that name at each start.
+    /// create; it keeps `PidMode` and `IpcMode` as the ID it found), but dockerd keeps
+    /// `NetworkMode: container:NAME` as it is and joins whichever container has that name
+    /// at each start.
     pub fn not_found(&self, lookup: &Lookup) -> Result<(), Refusal> {
         match lookup {
             Lookup::Namespace(HostNamespace::Network, name)
@@ -1187,7 +1195,7 @@ mod tests {
 
     #[test]
     fn a_build_s_network_is_asked_in_its_query() {
-        let asked = build_query("POST", "/build", Some("q=1&networkmode=host&t=x"), false);
+        let asked = build_query("POST", "/build", Some("q=1&networkmode=host&t=x"), || false);
         assert_eq!(
             asked.unwrap(),
             vec![json!({"HostConfig": {"NetworkMode": "host"}})]
@@ -1197,7 +1205,7 @@ mod tests {
             "POST",
             "/build",
             Some("network%6dode=ho%73t&networkmode=none"),
-            false,
+            || false,
         );
         let modes: Vec<_> = asked
             .unwrap()
@@ -1205,25 +1213,33 @@ mod tests {
             .map(|v| v["HostConfig"]["NetworkMode"].clone())
             .collect();
         assert_eq!(modes, [json!("host"), json!("none")]);
-        assert_eq!(build_query("POST", "/build", None, false), Ok(Vec::new()));
         assert_eq!(
-            build_query("POST", "/images/create", Some("networkmode=host"), false),
+            build_query("POST", "/build", None, || false),
+            Ok(Vec::new())
+        );
+        // Go before 1.17 split pairs at `;` too.
+        let asked = build_query("POST", "/build", Some("q=1;networkmode=host"), || false);
+        assert_eq!(asked.unwrap().len(), 1);
+        assert_eq!(
+            build_query("POST", "/images/create", Some("networkmode=host"), || false),
             Ok(Vec::new())
         );
         assert_eq!(
-            build_query("GET", "/build", Some("networkmode=host"), true),
+            build_query("GET", "/build", Some("networkmode=host"), || true),
             Ok(Vec::new())
         );
-        assert!(build_query("POST", "/build", Some("t=x"), true).is_err());
+        assert!(build_query("POST", "/build", Some("t=x"), || true).is_err());
         // Judged as a create's: the host's network is refused, another container's looked up.
         let none = Allowances::default();
-        let host = &build_query("POST", "/build", Some("networkmode=host"), false).unwrap()[0];
+        let host = &build_query("POST", "/build", Some("networkmode=host"), || false).unwrap()[0];
         assert_eq!(
             none.check(Checked::ContainerCreate, host).unwrap_err().flag,
             "--allow-host-namespace network"
         );
-        let other =
-            &build_query("POST", "/build", Some("networkmode=container:web"), false).unwrap()[0];
+        let other = &build_query("POST", "/build", Some("networkmode=container:web"), || {
+            false
+        })
+        .unwrap()[0];
         assert_eq!(
             lookups(Checked::ContainerCreate, other),
             [Lookup::Namespace(HostNamespace::Network, "web".into())]
@@ -1308,23 +1324,25 @@ mod tests {
         assert_eq!(net_ok.not_found(&net), Ok(()));
         // A rename is looked up unless the host's network is allowed, and judged as joining
         // that container's network would be.
+        assert_eq!(renamed("POST", "/containers/agent/rename"), Some("agent"));
+        assert_eq!(renamed("POST", "/containers/agent/restart"), None);
+        assert_eq!(renamed("GET", "/containers/agent/rename"), None);
+        assert_eq!(renamed("POST", "/containers/a/b/rename"), None);
         assert_eq!(
-            none.renames("POST", "/containers/agent/rename"),
-            Some("agent")
+            none.rename_lookups("agent"),
+            [Lookup::Renamed("agent".into())]
         );
-        assert_eq!(none.renames("POST", "/containers/agent/restart"), None);
-        assert_eq!(none.renames("GET", "/containers/agent/rename"), None);
-        assert_eq!(net_ok.renames("POST", "/containers/agent/rename"), None);
-        let renamed = Lookup::Renamed("agent".into());
-        assert_eq!(renamed.path(), Ok("/containers/agent/json".into()));
+        assert!(net_ok.rename_lookups("agent").is_empty());
+        let agent = Lookup::Renamed("agent".into());
+        assert_eq!(agent.path(), Ok("/containers/agent/json".into()));
         let on_host = json!({"HostConfig": {"NetworkMode": "host"}});
         assert_eq!(
-            none.looked_up(&renamed, &on_host).unwrap_err().flag,
+            none.looked_up(&agent, &on_host).unwrap_err().flag,
             "--allow-host-namespace network"
         );
         let joined = json!({"HostConfig": {"NetworkMode": "container:vpn"}});
         assert_eq!(
-            none.looked_up(&renamed, &joined),
+            none.looked_up(&agent, &joined),
             Ok(vec![Lookup::Namespace(
                 HostNamespace::Network,
                 "vpn".into()

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::answer::{Decision, Logged, Record, Who, own_answer};
 use super::body::{
     Allowances, BODY_LIMIT, Checked, Lookup, Refusal, aliased_container, build_query,
-    duplicate_key, lookups, swarm_objects,
+    duplicate_key, lookups, renamed, swarm_objects,
 };
 use super::copy::Meter;
 use super::framing::{Flags, HEAD_LIMIT, Watched};
@@ -236,54 +236,55 @@ impl Conn {
             drain(req).await;
             return Ok(own_answer(StatusCode::FORBIDDEN, &msg, rec, false));
         }
-        // What a build's query asks of the host, judged as a create's body would be.
-        let form = req.headers().get_all(CONTENT_TYPE).iter().any(maybe_form);
-        let asked = build_query(method, path.route(), req.uri().query(), form);
-        if !asked.as_ref().is_ok_and(Vec::is_empty) {
-            let judged = match asked {
-                Err(r) => Err(Unjudged::Denied(r)),
+        // A rename of a container in the host's network (which every container joined to
+        // container:NEWNAME would join at its next start), and what a build's query asks of
+        // the host, judged as a create's body would be.
+        let route = path.route();
+        let prejudged = if let Some(name) = renamed(method, route) {
+            // Renames wait for the creates being judged, and these for them (NAMES).
+            _renaming = Some(NAMES.write().await);
+            let host = req.headers().get(HOST).cloned();
+            let todo = guard.allow.rename_lookups(name);
+            let judged = self.looked_up(guard, todo, host).await;
+            let judged = judged.map_err(|e| match e {
+                Unjudged::Denied(r) => Unjudged::Denied(Refusal {
+                    why: format!(
+                        "renaming {name} is not allowed: it is in the host's network \
+                         namespace, which every container joined to container:NEWNAME would \
+                         join when it starts"
+                    ),
+                    ..r
+                }),
+                e => e,
+            });
+            Some(("rename check", judged))
+        } else {
+            let form = || req.headers().get_all(CONTENT_TYPE).iter().any(maybe_form);
+            match build_query(method, route, req.uri().query(), form) {
+                Ok(asked) if asked.is_empty() => None,
+                Err(r) => Some(("query check", Err(Unjudged::Denied(r)))),
                 Ok(asked) => {
+                    // NAMES only for the lookups: dockerd answers a build after its whole
+                    // upload, and joins container:X at each step anyway (a rename that
+                    // would lead X to the host's network is refused, above).
+                    let mut lookups_only = None;
                     let mut judged = Ok(());
                     for value in &asked {
                         let host = req.headers().get(HOST).cloned();
                         let what = Checked::ContainerCreate;
-                        judged = self.judge(guard, what, value, host, &mut reading).await;
+                        judged = self
+                            .judge(guard, what, value, host, &mut lookups_only)
+                            .await;
                         if judged.is_err() {
                             break;
                         }
                     }
-                    judged
+                    Some(("query check", judged))
                 }
-            };
-            rec = match verdict(guard, rec, method, req.uri().path(), "query check", judged) {
-                Ok(rec) => rec,
-                Err(answer) => {
-                    drain(req).await;
-                    return Ok(*answer);
-                }
-            };
-        }
-        // A rename of a container in the host's network namespace (which a name another
-        // container joins by would then lead to), judged while no lookup is.
-        if let Some(name) = guard.allow.renames(method, path.route()) {
-            _renaming = Some(NAMES.write().await);
-            let host = req.headers().get(HOST).cloned();
-            let todo = vec![Lookup::Renamed(name.to_string())];
-            let judged = self
-                .looked_up(guard, todo, host)
-                .await
-                .map_err(|e| match e {
-                    Unjudged::Denied(r) => Unjudged::Denied(Refusal {
-                        why: format!(
-                            "renaming {name} is not allowed: {} (a container that joins \
-                         container:NAME would join the host's network when it starts)",
-                            r.why
-                        ),
-                        ..r
-                    }),
-                    e => e,
-                });
-            rec = match verdict(guard, rec, method, req.uri().path(), "rename check", judged) {
+            }
+        };
+        if let Some((check, judged)) = prejudged {
+            rec = match verdict(guard, rec, method, req.uri().path(), check, judged) {
                 Ok(rec) => rec,
                 Err(answer) => {
                     drain(req).await;
@@ -571,7 +572,7 @@ fn worker_draining(plan: &Arc<RelayPlan>) -> &'static CancellationToken {
 enum Unjudged {
     /// What it takes is not allowed.
     Denied(Refusal),
-    /// It names a container or volume by something that is not a name.
+    /// It names a container, volume or network by something that is not a name.
     NotAName(String),
     /// TARGET did not answer a lookup in a way the guard could judge.
     Unanswered(String),
@@ -589,7 +590,8 @@ const LOOKUP_LIMIT: usize = 4 * BODY_LIMIT;
 impl Conn {
     /// Looks up on TARGET, one after the other, what a create takes from other containers,
     /// and what that leads to, judging each (`Allowances::looked_up`). A name TARGET does
-    /// not know (404) is left for TARGET to refuse the create with.
+    /// not know (404) is judged by `Allowances::not_found` (most are left for TARGET to
+    /// refuse the create with).
     async fn looked_up(
         &self,
         guard: &Guard,
@@ -603,7 +605,7 @@ impl Conn {
                 return Err(Unjudged::Denied(Refusal {
                     why: format!(
                         "it takes more from other containers than the {LOOKUPS_MAX} lookups \
-                         the guard makes to check a create"
+                         the guard makes to check a request"
                     ),
                     // No flag allows it.
                     flag: String::new(),
