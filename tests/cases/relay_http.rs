@@ -1283,14 +1283,15 @@ fn docker_cli_through_the_guard() {
         ],
         b"",
     ));
-    let post = |path: &str, body: &str| {
+    let post_to = |sock: &Path, path: &str, body: &str| {
         let req = format!(
             "POST {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        raw_exchange(&pt_sock, req.into_bytes())
+        raw_exchange(sock, req.into_bytes())
     };
+    let post = |path: &str, body: &str| post_to(&pt_sock, path, body);
     // A service on the host's network by its ID (dockerd finds a network by ID, or an ID's
     // prefix): looked up, and refused before dockerd sees it (no swarm needed).
     let host_net = ok(&docker(
@@ -1407,11 +1408,8 @@ fn docker_cli_through_the_guard() {
         b"",
     ));
     let rename = |from: &str, to: &str| {
-        let req = format!(
-            "POST /v1.41/containers/{from}/rename?name={to} HTTP/1.1\r\nHost: docker\r\n\
-             Connection: close\r\nContent-Length: 0\r\n\r\n"
-        );
-        let answer = raw_exchange(&pn_sock, req.into_bytes());
+        let path = format!("/v1.41/containers/{from}/rename?name={to}");
+        let answer = post_to(&pn_sock, &path, "");
         assert_eq!(status_of(&answer), "204", "{from} -> {to}: {answer}");
     };
     let swapping = std::sync::atomic::AtomicBool::new(true);
@@ -1437,12 +1435,7 @@ fn docker_cli_through_the_guard() {
         let _stop = Stop(&swapping);
         let (mut made, mut refused) = (0, 0);
         for _ in 0..40 {
-            let req = format!(
-                "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            let answer = raw_exchange(&pn_sock, req.into_bytes());
+            let answer = post_to(&pn_sock, "/v1.41/containers/create", body);
             match status_of(&answer) {
                 "201" => {
                     made += 1;
