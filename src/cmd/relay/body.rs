@@ -1,13 +1,13 @@
-//! The guard's checks of what a create asks for: the JSON body of `POST /containers/create`,
-//! `/containers/*/start` (a HostConfig, which dockerd still applies for clients of API
-//! versions before 1.24), `/containers/*/exec`, `/services/create`, `/services/*/update`
-//! and `/volumes/create`,
-//! read whole (up to [`BODY_LIMIT`]) and refused when it asks for a privileged container
-//! (or the host's /proc and /sys unmasked, or security options that lift confinement), a
-//! host bind mount outside `--allow-bind` (also by way of a volume whose driver options
-//! bind a host path), added capabilities, a host namespace or devices, unless a flag
-//! allows each; and the query of `POST /build` ([`build_query`]), judged as a create's. What a create takes from other
-//! containers and volumes ([`Lookup`]) is looked up on TARGET by the guard and judged by
+//! The guard's checks of what a create asks for: the JSON body of `POST
+//! /containers/create`, `/containers/*/start` (a HostConfig, which dockerd still applies
+//! for clients of API versions before 1.24), `/containers/*/exec`, `/services/create`,
+//! `/services/*/update` and `/volumes/create`, read whole (up to [`BODY_LIMIT`]) and
+//! refused when it asks for a privileged container (or the host's /proc and /sys unmasked,
+//! or security options that lift confinement), a host bind mount outside `--allow-bind`
+//! (also by way of a volume whose driver options bind a host path), added capabilities, a
+//! host namespace or devices, unless a flag allows each; and the query of `POST /build`
+//! ([`build_query`]), judged as a create's. What a create takes from other containers and
+//! volumes ([`Lookup`]) is looked up on TARGET by the guard and judged by
 //! [`Allowances::looked_up`]. dockerd decodes the body with Go's encoding/json, which
 //! matches field names without regard to case (and folds `ſ` to s and the Kelvin sign to
 //! k), and reads the deprecated top-level copy of HostConfig's fields too: the checks look

@@ -247,7 +247,8 @@ impl Conn {
             let todo = guard.allow.rename_lookups(name);
             let judged = self.looked_up(guard, todo, host).await;
             let judged = judged.map_err(|e| match e {
-                Unjudged::Denied(r) => Unjudged::Denied(Refusal {
+                // (Not the lookups' limit, which no flag lifts.)
+                Unjudged::Denied(r) if !r.flag.is_empty() => Unjudged::Denied(Refusal {
                     why: format!(
                         "renaming {name} is not allowed: it is in the host's network \
                          namespace, which every container joined to container:NEWNAME would \
@@ -658,8 +659,8 @@ impl Conn {
 impl Conn {
     /// Judges `value`, a body of kind `what` (or what a query asks, put as one): the body
     /// checks, swarm objects a service reads, then what it takes from other containers
-    /// and volumes, looked up (with [`NAMES`] taken into `names` for that, to be held
-    /// until TARGET has answered).
+    /// and volumes, looked up (with [`NAMES`] taken into `names` for that, for the caller
+    /// to hold until TARGET has answered).
     async fn judge(
         &self,
         guard: &Guard,
